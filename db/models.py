@@ -1,0 +1,342 @@
+"""SQLModel tables: the persistent state of one or several facilities.
+
+Shapes and units:
+- Money columns are integers in the facility currency's minor units (pence).
+- Time columns are :class:`db.types.UTCDateTime` (aware UTC).
+- Enumerated columns hold the lower-case values of :mod:`attendant.core.vocab`.
+
+Two partial unique indexes make the core rules hold in the database itself,
+whatever the number of booths writing: one open parking session per spot
+(no double allocation) and one open session per plate and facility
+(anti-passback), see ``ParkingSession.__table_args__``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+
+OPEN = text("status = 'open'")
+
+
+class Facility(SQLModel, table=True):
+    """A car park (lot). Several may share one database."""
+
+    __tablename__ = "facility"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=8, unique=True, description="Short code printed in ticket codes, A-Z0-9")
+    name: str = Field(max_length=120)
+    address: Optional[str] = Field(default=None, max_length=200)
+    timezone: str = Field(max_length=64, description="IANA zone for rates, reports and tickets")
+    currency: str = Field(max_length=3, description="ISO 4217 code")
+    capacity: int = Field(default=0, description="Number of spots, all types")
+    next_ticket_no: int = Field(default=0, description="Last ticket number issued")
+    revision: int = Field(default=0, description="Bumped by every change of spot state")
+    allocation_strategy: str = Field(default="nearest", max_length=20)
+    layout_source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Level(SQLModel, table=True):
+    """One level (floor) of a facility; ``map`` is its drawing from the layout file."""
+
+    __tablename__ = "level"
+    __table_args__ = (UniqueConstraint("facility_id", "code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    code: str = Field(max_length=8)
+    name: str = Field(max_length=60)
+    ordinal: int = Field(description="0 for the level nearest the entrance, then 1, 2, ...")
+    map: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Spot(SQLModel, table=True):
+    """One bay; ``row``/``col`` are its cell in the level drawing."""
+
+    __tablename__ = "spot"
+    __table_args__ = (UniqueConstraint("facility_id", "label"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    level_id: int = Field(foreign_key="level.id", index=True)
+    label: str = Field(max_length=16, description="e.g. L2-C07: level code, zone letter, number")
+    zone: str = Field(max_length=8)
+    spot_type: str = Field(max_length=12)
+    status: str = Field(default="available", max_length=16)
+    row: int
+    col: int
+    rank: int = Field(description="Distance order from the facility entrance (smaller is nearer)")
+
+
+class RatePlanVersion(SQLModel, table=True):
+    """An immutable version of a facility's rate plan; sessions lock the version at entry."""
+
+    __tablename__ = "rate_plan_version"
+    __table_args__ = (UniqueConstraint("facility_id", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    version: int
+    name: str = Field(max_length=120)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    source: Optional[str] = Field(default=None, max_length=300)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+
+
+class Vehicle(SQLModel, table=True):
+    """A vehicle known by its normalised plate."""
+
+    __tablename__ = "vehicle"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    plate: str = Field(max_length=16, unique=True, description="Normalised: upper case, no spaces")
+    vehicle_class: str = Field(max_length=12)
+    ev: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ParkingSession(SQLModel, table=True):
+    """A stay, from entry to exit, and the ticket that records it."""
+
+    __tablename__ = "parking_session"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "ticket_no"),
+        Index("uq_open_session_spot", "spot_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
+        Index(
+            "uq_open_session_plate", "facility_id", "plate", unique=True, sqlite_where=OPEN, postgresql_where=OPEN
+        ),
+        Index("ix_session_facility_status", "facility_id", "status"),
+        Index("ix_session_facility_exit_at", "facility_id", "exit_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    ticket_no: int
+    code: str = Field(max_length=64, unique=True, description="Signed ticket code (the QR payload)")
+    vehicle_id: Optional[int] = Field(default=None, foreign_key="vehicle.id", index=True)
+    plate: Optional[str] = Field(default=None, max_length=16, description="Normalised plate at entry")
+    vehicle_class: str = Field(max_length=12)
+    ev: bool = Field(default=False)
+    spot_id: int = Field(foreign_key="spot.id")
+    spot_type: str = Field(max_length=12)
+    rate_plan_version_id: Optional[int] = Field(default=None, foreign_key="rate_plan_version.id")
+    status: str = Field(default="open", max_length=12)
+    entry_lane: Optional[str] = Field(default=None, max_length=16)
+    exit_lane: Optional[str] = Field(default=None, max_length=16)
+    entry_at: datetime = Field(sa_type=UTCDateTime)
+    exit_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    amount_due: Optional[int] = Field(default=None, description="Fee at exit, minor units")
+    amount_paid: int = Field(default=0, description="Sum of completed payments, minor units")
+    fee_lines: Optional[list[dict[str, Any]]] = Field(default=None, sa_column=Column(JSON))
+    entry_actor: str = Field(max_length=80)
+    exit_actor: Optional[str] = Field(default=None, max_length=80)
+    discount: int = Field(default=0, description="Validations applied, minor units")
+    exit_reason: Optional[str] = Field(default=None, max_length=200, description="IOU or free-exit reason")
+    paid_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime, description="When the balance reached 0")
+
+
+class Payment(SQLModel, table=True):
+    """Money taken (or attempted) against a parking session."""
+
+    __tablename__ = "payment"
+    __table_args__ = (Index("ix_payment_facility_at", "facility_id", "created_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    session_id: int = Field(foreign_key="parking_session.id", index=True)
+    method: str = Field(max_length=16)
+    status: str = Field(max_length=12)
+    amount: int = Field(description="Amount applied to the fee, minor units")
+    tendered: Optional[int] = Field(default=None, description="Cash handed over, minor units")
+    change: Optional[int] = Field(default=None, description="Cash given back, minor units")
+    idempotency_key: str = Field(max_length=80, unique=True)
+    processor_ref: Optional[str] = Field(default=None, max_length=80)
+    lane: Optional[str] = Field(default=None, max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+    shift_id: Optional[int] = Field(default=None, foreign_key="shift.id", index=True)
+    user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    refund_of_id: Optional[int] = Field(default=None, foreign_key="payment.id", description="Refunded payment")
+    message: Optional[str] = Field(default=None, max_length=200, description="Decline or failure reason")
+    updated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class Vend(SQLModel, table=True):
+    """One gate opening, with what caused it and why."""
+
+    __tablename__ = "vend"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    lane: Optional[str] = Field(default=None, max_length=16)
+    direction: str = Field(max_length=8)
+    source: str = Field(max_length=16)
+    reason: Optional[str] = Field(default=None, max_length=200)
+    session_id: Optional[int] = Field(default=None, foreign_key="parking_session.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every state change, naming the actor.
+
+    ``at`` is when it was recorded (wall clock, UTC); ``effective_at`` is the
+    time the operation claims (differs for ``--at`` replays and back-dated
+    corrections).
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_facility_at", "facility_id", "at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: Optional[int] = Field(default=None, foreign_key="facility.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+    effective_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=40)
+    entity: str = Field(max_length=30)
+    entity_id: Optional[int] = None
+    details: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+
+
+OPEN_SHIFT = text("status = 'open'")
+
+
+class User(SQLModel, table=True):
+    """A person who logs in: attendant, supervisor or admin. PINs are argon2 hashes."""
+
+    __tablename__ = "app_user"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=40, unique=True)
+    display_name: str = Field(max_length=80)
+    role: str = Field(max_length=12, description="attendant, supervisor or admin")
+    pin_hash: str = Field(max_length=200)
+    failed_attempts: int = Field(default=0)
+    locked_until: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Shift(SQLModel, table=True):
+    """A user's shift at a facility: float in, takings, drops, count-up at close.
+
+    ``expected`` and ``counted`` map payment method -> minor units;
+    ``count_detail`` maps denomination (minor units, as text) -> count.
+    """
+
+    __tablename__ = "shift"
+    __table_args__ = (
+        Index("uq_open_shift_user", "facility_id", "user_id", unique=True, sqlite_where=OPEN_SHIFT,
+              postgresql_where=OPEN_SHIFT),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    terminal: Optional[str] = Field(default=None, max_length=40)
+    status: str = Field(default="open", max_length=12)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    float_amount: int = Field(default=0)
+    expected: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    counted: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    count_detail: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    over_short: Optional[int] = Field(default=None, description="Counted cash minus expected cash")
+    closed_by: Optional[str] = Field(default=None, max_length=80)
+
+
+class CashMovement(SQLModel, table=True):
+    """Cash in or out of a shift's drawer that is not a payment: float, drop, paid in/out."""
+
+    __tablename__ = "cash_movement"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    shift_id: int = Field(foreign_key="shift.id", index=True)
+    kind: str = Field(max_length=12, description="float, drop, paid_in, paid_out")
+    amount: int = Field(description="Minor units, positive")
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+    note: Optional[str] = Field(default=None, max_length=200)
+
+
+class Iou(SQLModel, table=True):
+    """A debt left when a vehicle was let go without full payment (never trap a car)."""
+
+    __tablename__ = "iou"
+    __table_args__ = (Index("ix_iou_plate_status", "facility_id", "plate", "status"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    session_id: int = Field(foreign_key="parking_session.id", index=True)
+    plate: Optional[str] = Field(default=None, max_length=16)
+    amount: int = Field(description="Unpaid amount, minor units")
+    reason: str = Field(max_length=200)
+    status: str = Field(default="open", max_length=12, description="open, settled, written_off")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+    settled_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    settled_payment_id: Optional[int] = Field(default=None, foreign_key="payment.id")
+
+
+class Validation(SQLModel, table=True):
+    """A merchant validation (discount): amount, percent or minutes off."""
+
+    __tablename__ = "validation"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    code: str = Field(max_length=40, unique=True)
+    merchant: str = Field(max_length=80)
+    kind: str = Field(max_length=10, description="amount, percent or minutes")
+    value: int = Field(description="Minor units, percent (0-100) or minutes")
+    reusable: bool = Field(default=False)
+    max_uses: Optional[int] = None
+    uses: int = Field(default=0)
+    expires_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+
+
+class ValidationUse(SQLModel, table=True):
+    """One application of a validation to a parking session."""
+
+    __tablename__ = "validation_use"
+    __table_args__ = (UniqueConstraint("validation_id", "session_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    validation_id: int = Field(foreign_key="validation.id", index=True)
+    session_id: int = Field(foreign_key="parking_session.id", index=True)
+    amount_off: int = Field(description="Minor units taken off the fee")
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)
+
+
+class PassHolder(SQLModel, table=True):
+    """A pass (monthly/contract parker): its code or plate covers fees while valid."""
+
+    __tablename__ = "pass_holder"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    code: str = Field(max_length=40, unique=True)
+    plate: Optional[str] = Field(default=None, max_length=16, index=True)
+    holder_name: str = Field(max_length=80)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_to: datetime = Field(sa_type=UTCDateTime)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+TABLES = SQLModel.metadata
