@@ -1,0 +1,87 @@
+"""The field's vocabulary as enumerations (see BRIEF.md, "Vocabulary").
+
+Every value is the lower-case string stored in the database and printed by the
+CLI, so ``SpotType("ev")`` round-trips through SQL and JSON unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SpotType(StrEnum):
+    """Kind of bay, from smallest to largest, then the two restricted kinds."""
+
+    MOTORCYCLE = "motorcycle"
+    COMPACT = "compact"
+    REGULAR = "regular"
+    LARGE = "large"
+    ACCESSIBLE = "accessible"
+    EV = "ev"
+
+
+class VehicleClass(StrEnum):
+    """Vehicle class used for allocation and tariffs; EV is a separate flag."""
+
+    MOTORCYCLE = "motorcycle"
+    CAR = "car"
+    VAN = "van"
+    TRUCK = "truck"
+    BUS = "bus"
+
+
+class SpotStatus(StrEnum):
+    """Status of one bay; occupied bays always equal open parking sessions."""
+
+    AVAILABLE = "available"
+    OCCUPIED = "occupied"
+    RESERVED = "reserved"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class SessionStatus(StrEnum):
+    """Life of a parking session: open from entry until the vehicle exits."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class PaymentMethod(StrEnum):
+    """How a fee was settled (BRIEF.md feature 4)."""
+
+    CASH = "cash"
+    CARD = "card"
+    UPI = "upi"
+    EWALLET = "ewallet"
+    MOBILE = "mobile"
+    PASS = "pass"
+    VALIDATION = "validation"
+    ACCOUNT = "account"
+    IOU = "iou"
+
+
+class PaymentStatus(StrEnum):
+    """Processor status of one payment (seed 003, payment processing)."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class LaneDirection(StrEnum):
+    """Whether a lane admits vehicles (entry) or lets them leave (exit)."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class VendSource(StrEnum):
+    """What caused a gate to open (a vend)."""
+
+    TICKET = "ticket"
+    PAYMENT = "payment"
+    PASS = "pass"
+    ATTENDANT = "attendant"
+    LPR = "lpr"
+    REPLAY = "replay"
