@@ -1,0 +1,531 @@
+"""Lane and device configuration: a small TOML file, validated strictly.
+
+Format (``examples/console.toml`` is the demo's)::
+
+    [console]
+    theme = "dark"            # optional
+    [[lanes]]
+    code = "E1"               # unique, A-Z and 0-9, 1 to 8 characters
+    name = "Entry 1"
+    direction = "entry"       # entry | exit
+    printer = "standin://"    # printer URL (optional), see hardware.printers
+    gate = "sim://"           # optional: sim://, standin://, lcus://, modbus+tcp://,
+                              # modbus+rtu:// (see hardware.gates)
+    scanner = "standin://"    # optional: standin:// (hardware.standins), serial://,
+                              # socket://, rfc2217://, loop:// (hardware.scanners)
+    camera = "standin://"     # optional: standin://, or anpr+http://, hikvision+http://,
+                              # axis+http://, webhook+http://, opencv://, rtsp://, file://
+                              # (hardware.cameras)
+
+Parsing uses the standard library's ``tomllib``. Every problem raises
+:class:`InputError` whose message names the file and the field, e.g.
+``console.toml: lanes[1].direction (lane E2): must be entry or exit, got 'in'``;
+unknown keys are refused so a typo never silently drops a device. Device URLs
+are checked here (syntax only, no I/O); opening them happens in
+:func:`open_lane_devices`, which never raises: a device that cannot be opened
+is recorded as faulted and :meth:`LaneDevices.retry` opens it again later.
+
+Camera drivers other than ``standin://`` belong to ``hardware.cameras``
+(``open_camera(url, lane=...)``, and ``parse_camera_url(url)`` when it
+offers one); it is imported lazily, and a missing module leaves the camera
+faulted with "camera driver not available".
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import re
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attendant.core.errors import InputError, NotFound
+from attendant.core.vocab import LaneDirection
+
+from hardware.base import (
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    Gate,
+    GateListener,
+    PlateCamera,
+    PlateRead,
+    Scanner,
+    TicketPrinter,
+)
+from hardware.gates import open_gate, parse_gate_url
+from hardware.printers import DEFAULT_TIMEOUT, open_printer, parse_printer_url
+from hardware.scanners import SCANNER_SCHEMES, open_scanner as open_serial_scanner, parse_scanner_url
+from hardware.standins import open_camera as open_standin_camera
+from hardware.standins import open_scanner as open_standin_scanner
+from hardware.standins import parse_standin_url
+
+__all__ = [
+    "CAMERA_SCHEMES",
+    "ConsoleConfig",
+    "DEVICE_KINDS",
+    "LaneConfig",
+    "LaneDevices",
+    "check_camera_url",
+    "default_config",
+    "load_config",
+    "open_any_camera",
+    "open_any_scanner",
+    "open_lane_devices",
+    "parse_config",
+]
+
+log = logging.getLogger(__name__)
+
+DEVICE_KINDS = ("printer", "gate", "scanner", "camera")
+#: Camera URL schemes: standin:// is opened here, the others by hardware.cameras.
+CAMERA_SCHEMES = (
+    "standin", "anpr+http", "hikvision+http", "axis+http", "webhook+http", "opencv", "rtsp", "rtsps", "file", "http",
+    "https",
+)
+CAMERA_MODULES = ("hardware.cameras", "hardware.camera")
+_CONSOLE_KEYS = ("theme",)
+_LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS)
+_LANE_CODE = re.compile(r"[A-Z0-9]{1,8}")
+_MAX_NAME = 60
+
+
+@dataclass(frozen=True)
+class LaneConfig:
+    """One lane: ``code`` (unique, A-Z0-9), display ``name``, ``direction`` and
+    the URL of each device it has (None when it has none)."""
+
+    code: str
+    name: str
+    direction: LaneDirection
+    printer: str | None = None
+    gate: str | None = None
+    scanner: str | None = None
+    camera: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """The whole file: ``lanes`` in file order, optional ``theme``, and
+    ``source`` (the file it came from, for messages)."""
+
+    lanes: tuple[LaneConfig, ...]
+    theme: str | None = None
+    source: str = "<default>"
+
+    def lane(self, code: str) -> LaneConfig:
+        """The lane with ``code``. :raises NotFound: no such lane."""
+        for lane in self.lanes:
+            if lane.code == code:
+                return lane
+        raise NotFound(f"no lane {code!r} in {self.source}; lanes are {', '.join(l.code for l in self.lanes)}")
+
+    @property
+    def entry_lanes(self) -> tuple[LaneConfig, ...]:
+        """Entry lanes in file order."""
+        return tuple(lane for lane in self.lanes if lane.direction == LaneDirection.ENTRY)
+
+    @property
+    def exit_lanes(self) -> tuple[LaneConfig, ...]:
+        """Exit lanes in file order."""
+        return tuple(lane for lane in self.lanes if lane.direction == LaneDirection.EXIT)
+
+
+def load_config(path: str | Path) -> ConsoleConfig:
+    """Read and validate the config file at ``path`` (UTF-8 TOML).
+
+    :raises InputError: the file cannot be read, is not TOML, or a field is
+        wrong; the message names the file and the field.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the config file is not UTF-8 text") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
+    """Validate config ``text``; ``source`` names it in messages.
+
+    :raises InputError: see :func:`load_config`.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: not valid TOML: {exc}") from None
+    _no_unknown_keys(data, ("console", "lanes"), source, "")
+
+    theme: str | None = None
+    console = data.get("console", {})
+    if not isinstance(console, dict):
+        raise InputError(f"{source}: console: must be a [console] table")
+    _no_unknown_keys(console, _CONSOLE_KEYS, source, "console.")
+    if "theme" in console:
+        theme = console["theme"]
+        if not isinstance(theme, str) or not theme.strip():
+            raise InputError(f"{source}: console.theme: must be a theme name, got {theme!r}")
+        theme = theme.strip()
+
+    lanes_data = data.get("lanes")
+    if lanes_data is None:
+        raise InputError(f"{source}: lanes: no lanes; add at least one [[lanes]] table")
+    if not isinstance(lanes_data, list) or not all(isinstance(item, dict) for item in lanes_data):
+        raise InputError(f"{source}: lanes: must be [[lanes]] tables")
+    if not lanes_data:
+        raise InputError(f"{source}: lanes: no lanes; add at least one [[lanes]] table")
+
+    lanes: list[LaneConfig] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(lanes_data):
+        lane = _parse_lane(item, index, source)
+        if lane.code in seen:
+            raise InputError(
+                f"{source}: lanes[{index}].code: lane code {lane.code!r} is already used by lanes[{seen[lane.code]}]"
+            )
+        seen[lane.code] = index
+        lanes.append(lane)
+    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source)
+
+
+def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise InputError(
+                f"{source}: {prefix}{key}: unknown key; expected one of {', '.join(allowed)}"
+            )
+
+
+def _parse_lane(item: dict[str, Any], index: int, source: str) -> LaneConfig:
+    where = f"lanes[{index}]"
+    code = item.get("code")
+    if code is None:
+        raise InputError(f"{source}: {where}.code: missing; every lane needs a code such as \"E1\"")
+    if not isinstance(code, str) or not _LANE_CODE.fullmatch(code):
+        raise InputError(
+            f"{source}: {where}.code: must be 1 to 8 capital letters or digits (A-Z, 0-9), got {code!r}"
+        )
+    label = f" (lane {code})"
+    for key in item:
+        if key not in _LANE_KEYS:
+            raise InputError(f"{source}: {where}.{key}{label}: unknown key; expected one of {', '.join(_LANE_KEYS)}")
+
+    name = item.get("name")
+    if name is None:
+        raise InputError(f"{source}: {where}.name{label}: missing; give the lane a name such as \"Entry 1\"")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > _MAX_NAME:
+        raise InputError(f"{source}: {where}.name{label}: must be text of 1 to {_MAX_NAME} characters, got {name!r}")
+
+    direction = item.get("direction")
+    if direction is None:
+        raise InputError(f"{source}: {where}.direction{label}: missing; must be entry or exit")
+    try:
+        direction = LaneDirection(direction)
+    except (ValueError, TypeError):
+        raise InputError(f"{source}: {where}.direction{label}: must be entry or exit, got {direction!r}") from None
+
+    urls: dict[str, str | None] = {}
+    for kind in DEVICE_KINDS:
+        value = item.get(kind)
+        if value is None:
+            urls[kind] = None
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{source}: {where}.{kind}{label}: must be a device URL such as \"standin://\", got {value!r}")
+        value = value.strip()
+        try:
+            _check_url(kind, value)
+        except InputError as exc:
+            raise InputError(f"{source}: {where}.{kind}{label}: {exc}") from None
+        urls[kind] = value
+    return LaneConfig(code=code, name=name.strip(), direction=direction, **urls)
+
+
+def _check_url(kind: str, url: str) -> None:
+    if kind == "printer":
+        parse_printer_url(url)
+    elif kind == "gate":
+        parse_gate_url(url)
+    elif kind == "scanner":
+        if _scheme(url) == "standin":
+            parse_standin_url(url, kind)
+        elif _scheme(url) in SCANNER_SCHEMES:
+            parse_scanner_url(url)
+        else:
+            raise InputError(
+                f"scanner URL {url!r}: unknown scheme {_scheme(url)!r}; use one of standin://, "
+                f"{', '.join(s + '://' for s in SCANNER_SCHEMES)}"
+            )
+    else:
+        check_camera_url(url)
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].strip().lower() if "://" in url else ""
+
+
+def check_camera_url(url: str) -> str:
+    """Check a camera URL's scheme (and, for driver schemes, ask
+    ``hardware.cameras.parse_camera_url`` when that module offers it).
+
+    Returns the scheme. :raises InputError: not a URL, an unknown scheme, or
+    what the camera driver refuses.
+    """
+    scheme = _scheme(url)
+    if not scheme:
+        raise InputError(f"camera URL {url!r} is not a URL; use e.g. standin:// or anpr+http://0.0.0.0:8081")
+    if scheme not in CAMERA_SCHEMES:
+        raise InputError(
+            f"camera URL {url!r}: {scheme}:// cameras are not supported yet; use one of "
+            f"{', '.join(s + '://' for s in CAMERA_SCHEMES)}"
+        )
+    if scheme == "standin":
+        parse_standin_url(url, "camera")
+        return scheme
+    if url.split("://", 1)[1].split("?", 1)[0] == "" and scheme in ("rtsp", "file", "hikvision+http", "axis+http"):
+        raise InputError(f"camera URL {url!r}: {scheme}:// needs a host or path")
+    try:
+        module = _camera_module()
+    except ImportError:  # the driver itself is broken: opening the camera reports it
+        module = None
+    parse = getattr(module, "parse_camera_url", None) if module is not None else None
+    if callable(parse):
+        try:
+            parse(url)
+        except InputError:
+            raise
+        except Exception:  # noqa: BLE001 - a driver-side bug is not a config error; opening will report it
+            log.debug("parse_camera_url failed on %r", url, exc_info=True)
+    return scheme
+
+
+def _camera_module() -> Any:
+    """The camera driver module (hardware.cameras), or None when it is missing."""
+    for name in CAMERA_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        if hasattr(module, "open_camera"):
+            return module
+    return None
+
+
+def open_any_camera(url: str, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
+    """Open a camera URL: ``standin://`` here, anything else through
+    ``hardware.cameras.open_camera(url, lane=...)``.
+
+    :raises InputError: a bad URL. :raises DeviceError: the camera driver is
+        not available (module missing or failing to import).
+    """
+    if _scheme(url) == "standin":
+        return open_standin_camera(url, lane=lane, name=name)
+    check_camera_url(url)
+    try:
+        module = _camera_module()
+    except ImportError as exc:
+        raise DeviceError(f"camera driver not available: {exc}", device=name or url) from exc
+    if module is None:
+        raise DeviceError("camera driver not available", device=name or url)
+    try:
+        takes_name = "name" in inspect.signature(module.open_camera).parameters
+    except (TypeError, ValueError):
+        takes_name = False
+    if takes_name:
+        return module.open_camera(url, lane=lane, name=name)
+    return module.open_camera(url, lane=lane)
+
+
+def open_any_scanner(url: str, *, name: str | None = None) -> Scanner:
+    """Open a scanner URL: ``standin://`` (hardware.standins) or a serial scanner
+    (hardware.scanners). Not started. :raises InputError: a bad URL."""
+    if _scheme(url) == "standin":
+        return open_standin_scanner(url, name=name)
+    return open_serial_scanner(url, name=name)
+
+
+def default_config() -> ConsoleConfig:
+    """Two entry and two exit lanes (E1, E2, X1, X2) with stand-in devices."""
+    devices = {kind: "standin://" for kind in DEVICE_KINDS}
+    return ConsoleConfig(
+        lanes=(
+            LaneConfig("E1", "Entry 1", LaneDirection.ENTRY, **devices),
+            LaneConfig("E2", "Entry 2", LaneDirection.ENTRY, **devices),
+            LaneConfig("X1", "Exit 1", LaneDirection.EXIT, **devices),
+            LaneConfig("X2", "Exit 2", LaneDirection.EXIT, **devices),
+        ),
+        theme=None,
+        source="<default>",
+    )
+
+
+@dataclass
+class LaneDevices:
+    """The opened devices of one lane.
+
+    A device that is not configured is None; one that failed to open is None
+    too, with a ``faults[kind]`` status (faulted, with the reason) until
+    :meth:`retry` opens it. Thread-safe for :meth:`status` and :meth:`retry`.
+    """
+
+    lane: LaneConfig
+    printer: TicketPrinter | None = None
+    gate: Gate | None = None
+    scanner: Scanner | None = None
+    camera: PlateCamera | None = None
+    faults: dict[str, DeviceStatus] = field(default_factory=dict)
+    printer_timeout: float = DEFAULT_TIMEOUT
+    gate_hold_seconds: float | None = None
+    _on_code: Callable[[str], None] | None = field(default=None, repr=False)
+    _on_read: Callable[[PlateRead], None] | None = field(default=None, repr=False)
+    _on_gate: GateListener | None = field(default=None, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def device_name(self, kind: str) -> str:
+        """``"E1.gate"``: how the CLI and logs name a device."""
+        return f"{self.lane.code}.{kind}"
+
+    def url(self, kind: str) -> str | None:
+        """The configured URL of ``kind`` (None: not configured)."""
+        return getattr(self.lane, kind)
+
+    def status(self) -> dict[str, DeviceStatus]:
+        """Health of each configured device, by kind (printer, gate, scanner,
+        camera): a device's own ``status()`` (never I/O), or its open fault."""
+        out: dict[str, DeviceStatus] = {}
+        with self._lock:
+            for kind in DEVICE_KINDS:
+                if kind in self.faults:
+                    out[kind] = self.faults[kind]
+                    continue
+                device = getattr(self, kind)
+                if device is not None:
+                    try:
+                        out[kind] = device.status()
+                    except Exception as exc:  # noqa: BLE001 - a status bug shows as a fault
+                        out[kind] = DeviceStatus(DeviceState.FAULTED, f"status unavailable: {exc}")
+        return out
+
+    def start(self, on_code: Callable[[str], None] | None = None, on_read: Callable[[PlateRead], None] | None = None,
+              on_gate: GateListener | None = None) -> None:
+        """Start the scanner (``on_code``) and camera (``on_read``) and listen to
+        the gate (``on_gate``); callbacks run on device threads. They are
+        remembered, so a device opened later by :meth:`retry` is started too.
+        A start that fails is recorded as a fault (and retried)."""
+        with self._lock:
+            self._on_code, self._on_read, self._on_gate = on_code, on_read, on_gate
+        for kind in ("scanner", "camera", "gate"):
+            self._start(kind)
+
+    def _start(self, kind: str) -> None:
+        with self._lock:
+            device = getattr(self, kind)
+            callback = {"scanner": self._on_code, "camera": self._on_read, "gate": self._on_gate}[kind]
+        if device is None or callback is None:
+            return
+        problem: str | None = None
+        try:
+            if kind == "gate":
+                device.add_listener(callback)
+            else:
+                device.start(callback)
+        except DeviceError as exc:
+            if "already running" not in str(exc):
+                problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 - recorded, shown in device health, retried
+            problem = str(exc) or type(exc).__name__
+        if problem is not None:
+            log.warning("lane %s: %s failed to start: %s", self.lane.code, kind, problem)
+            with self._lock:
+                self.faults[kind] = DeviceStatus(DeviceState.FAULTED, f"{self.device_name(kind)}: {problem}")
+
+    def retry(self) -> list[str]:
+        """Open again every device recorded as faulted at open (or start); returns
+        the kinds that are now working (started too, if :meth:`start` was
+        called). Never raises and holds no lock while a driver opens, so
+        :meth:`status` stays instant; call it from a worker every few seconds."""
+        with self._lock:
+            kinds = [k for k in DEVICE_KINDS if k in self.faults]
+        reopened: list[str] = []
+        for kind in kinds:
+            with self._lock:
+                device = getattr(self, kind)
+            if device is None:
+                faults: dict[str, DeviceStatus] = {}
+                device = _open_device(self.lane, kind, self.printer_timeout, self.gate_hold_seconds, faults)
+                with self._lock:
+                    if device is None:
+                        self.faults[kind] = faults[kind]
+                        continue
+                    setattr(self, kind, device)
+                    self.faults.pop(kind, None)
+            else:
+                with self._lock:
+                    self.faults.pop(kind, None)
+            self._start(kind)
+            with self._lock:
+                if kind not in self.faults:
+                    reopened.append(kind)
+        return reopened
+
+    def close(self) -> None:
+        """Stop and close every device; errors are swallowed (shutting down)."""
+        for device, method in ((self.scanner, "stop"), (self.camera, "stop"),
+                               (self.gate, "close"), (self.printer, "close")):
+            if device is not None:
+                try:
+                    getattr(device, method)()
+                except Exception:  # noqa: BLE001, S110 - best effort on shutdown
+                    pass
+
+
+def _open_device(lane: LaneConfig, kind: str, printer_timeout: float, gate_hold_seconds: float | None,
+                 faults: dict[str, DeviceStatus]) -> Any:
+    """Open one device of ``lane``; on failure record ``faults[kind]`` and return None."""
+    url = getattr(lane, kind)
+    try:
+        if kind == "printer":
+            device: Any = open_printer(url, timeout=printer_timeout, name=f"{lane.code} ({url})")
+        elif kind == "gate":
+            device = open_gate(url, lane=lane.code, hold_seconds=gate_hold_seconds, name=lane.code)
+        elif kind == "scanner":
+            device = open_any_scanner(url, name=f"{lane.code} scanner")
+        else:
+            device = open_any_camera(url, lane=lane.code, name=f"{lane.code} camera")
+    except Exception as exc:  # noqa: BLE001 - recorded, shown in device health, retried
+        faults[kind] = DeviceStatus(DeviceState.FAULTED, f"{lane.code} {kind} ({url}): {exc}")
+        log.warning("lane %s: %s (%s) could not be opened: %s", lane.code, kind, url, exc)
+        return None
+    faults.pop(kind, None)
+    return device
+
+
+def open_lane_devices(lane: LaneConfig, *, printer_timeout: float = DEFAULT_TIMEOUT,
+                      gate_hold_seconds: float | None = None) -> LaneDevices:
+    """Open every device ``lane`` names. Never raises and does no blocking I/O
+    (printers connect per job, relay gates and scanners connect on their own
+    threads); a device that cannot be opened is recorded in ``faults`` as
+    faulted with its message, and :meth:`LaneDevices.retry` tries it again.
+
+    ``printer_timeout`` bounds each print job (seconds); ``gate_hold_seconds``
+    overrides the gate's hold (sim) or pulse (relays) time.
+    """
+    devices = LaneDevices(lane=lane, printer_timeout=printer_timeout, gate_hold_seconds=gate_hold_seconds)
+    for kind in DEVICE_KINDS:
+        if getattr(lane, kind) is None:
+            continue
+        setattr(devices, kind, _open_device(lane, kind, printer_timeout, gate_hold_seconds, devices.faults))
+    return devices

@@ -1,0 +1,430 @@
+"""Local licence-plate reader for plain cameras (no ANPR box): text OCR + plate filter.
+
+Library used (not home-made): **RapidOCR** (PyPI ``rapidocr``, pinned
+``rapidocr==3.10.0``, Apache-2.0) running PaddleOCR's PP-OCRv6 *small* text
+detector (DBNet) and recogniser (SVTR) as ONNX models on **onnxruntime** (CPU).
+Both models ship inside the ``rapidocr`` wheel (``rapidocr/models/*.onnx``) and
+the recogniser carries its character set in the ONNX metadata, so nothing is
+downloaded at run time: this module passes the model files' paths explicitly,
+which is the RapidOCR code path that never touches the network.
+
+Why this one (measured on ``../shared/data/plates-eu``, 108 real photos, 2
+cores, see ``benchmarks/bench_plate_reader.py``): ``fast-plate-ocr`` and
+``open-image-models`` download their models from GitHub releases at run time
+(impossible offline); ``platedet``/``platerec`` ship their models but read 3 of
+108 plates and pin old Pillow/OpenCV; ``rapidocr-onnxruntime`` 1.4.4 (PP-OCRv4)
+is older and needs ``opencv-python`` (non-headless). Plain OCR finds every
+piece of text in a frame (signs, dealer stickers, car badges), so this module
+adds the plate part:
+
+1. each OCR line becomes a :class:`TextLine` (text, score 0..1, quad box);
+2. neighbouring lines of the same height on one baseline are merged (a plate
+   read as ``"BS"`` + ``"47040"``), keeping the parts as candidates too;
+3. each line is normalised (:func:`normalise_plate`: upper-case ``A-Z0-9``,
+   accents stripped, separators such as ``-``, ``:``, ``·`` and the coat of
+   arms read as punctuation dropped) and kept only if it looks like a plate:
+   4 to 10 characters, mostly upper-case, at most 2 characters dropped,
+   text-box aspect ratio 1.5 to 15;
+4. candidates are ranked by OCR confidence x a plate-likeness factor (letters
+   *and* digits > digits only > letters only; 5-8 characters; dark text on a
+   light plate) and the best read of each text is kept.
+
+Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
+order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
+input image; confidences are floats 0..1.
+
+Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
+``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
+loads the models (~0.3 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attendant.core.errors import InputError
+from hardware.base import DeviceError
+
+__all__ = [
+    "INSTALL_HINT",
+    "PlateCandidate",
+    "PlateReader",
+    "TextLine",
+    "normalise_plate",
+    "plate_candidates",
+]
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install rapidocr==3.10.0 onnxruntime"
+"""What to install for the reader (the model files come inside the rapidocr wheel)."""
+
+MIN_LEN = 4
+MAX_LEN = 10
+MIN_ASPECT = 1.5
+MAX_ASPECT = 15.0
+MAX_UPSCALE = 1.0
+
+# Separators a plate may be printed or OCR'd with: spaces, dashes, the
+# Czech/Slovak/Croatian coat of arms or stamp read as ":" "·" "=" ".", etc.
+_SEPARATORS = set(" -‐‑–—.:·•=_'\"/|,;*+~")
+_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+
+
+@dataclass(frozen=True)
+class PlateCandidate:
+    """One plate-like read in an image.
+
+    - ``text``: normalised plate text, upper-case ``A-Z0-9`` only (``"RK755AJ"``).
+    - ``confidence``: 0..1, the OCR's score for the line (mean of the parts
+      for merged lines); ranking uses it times a plate-likeness factor.
+    - ``box``: ``(x, y, w, h)`` pixels in the input image (the text, not the
+      whole plate).
+    """
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One OCR text line: raw ``text``, ``score`` 0..1 and its quad.
+
+    ``quad`` is four ``(x, y)`` corners in pixels, clockwise from top-left,
+    as text detectors report them (the line may be slightly rotated).
+    """
+
+    text: str
+    score: float
+    quad: tuple[tuple[float, float], ...]
+
+    @property
+    def width(self) -> float:
+        """Length of the line along its baseline, pixels."""
+        (p0, p1, p2, p3) = (np.asarray(p, dtype=float) for p in self.quad[:4])
+        return float((np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p3)) / 2)
+
+    @property
+    def height(self) -> float:
+        """Height of the line across its baseline, pixels."""
+        (p0, p1, p2, p3) = (np.asarray(p, dtype=float) for p in self.quad[:4])
+        return float((np.linalg.norm(p3 - p0) + np.linalg.norm(p2 - p1)) / 2)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Axis-aligned ``(x, y, w, h)`` around the quad, integer pixels."""
+        pts = np.asarray(self.quad, dtype=float)
+        x0, y0 = np.floor(pts.min(axis=0))
+        x1, y1 = np.ceil(pts.max(axis=0))
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Centre of the quad ``(x, y)``, pixels."""
+        pts = np.asarray(self.quad, dtype=float)
+        cx, cy = pts.mean(axis=0)
+        return float(cx), float(cy)
+
+
+def normalise_plate(text: str) -> str:
+    """Plate text as stored and compared: upper-case ``A-Z0-9`` only.
+
+    Accents are stripped (``"Ö"`` -> ``"O"``), everything else that is not a
+    Latin letter or a digit is dropped (spaces, dashes, dots, stamps).
+    ``normalise_plate("rk-755 aj") == "RK755AJ"``.
+    """
+    if not isinstance(text, str):
+        return ""
+    kept = []
+    for ch in text:
+        if unicodedata.decomposition(ch).startswith(("<sub>", "<super>")):
+            continue  # "TS₅260AK": a coat of arms or stamp read as a small digit
+        kept.append(unicodedata.normalize("NFKD", ch))
+    stripped = "".join(ch for ch in "".join(kept) if not unicodedata.combining(ch))
+    return _PLATE_CHARS.sub("", stripped.upper())
+
+
+def _dropped_chars(raw: str) -> int:
+    """How many characters of ``raw`` are neither plate characters nor separators."""
+    count = 0
+    for ch in raw:
+        if ch in _SEPARATORS or ch.isspace():
+            continue
+        if normalise_plate(ch) == "":
+            count += 1
+    return count
+
+
+def _shape_factor(text: str) -> float:
+    """Plate-likeness of a normalised text, 0..1 (1 = letters and digits, 5-8 long)."""
+    letters = sum(ch.isalpha() for ch in text)
+    digits = len(text) - letters
+    if letters and digits:
+        factor = 1.0
+    elif digits:
+        factor = 0.8  # a number on a sign, a phone number, a date
+    else:
+        factor = 0.75  # a word; vanity plates are all letters, so not rejected
+    if not 5 <= len(text) <= 8:
+        factor *= 0.9
+    return factor
+
+
+def _polarity_factor(image: np.ndarray | None, box: tuple[int, int, int, int]) -> float:
+    """1.0 for dark text on a light background (EU/UK plates), 0.85 otherwise.
+
+    Uses Otsu's threshold (OpenCV) on the box: text strokes are the minority
+    class, so a plate's dark pixels are fewer than its light ones.
+    """
+    if image is None:
+        return 1.0
+    import cv2
+
+    x, y, w, h = box
+    crop = image[max(y, 0): max(y + h, 0), max(x, 0): max(x + w, 0)]
+    if crop.size == 0 or min(crop.shape[:2]) < 4:
+        return 1.0
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    light_share = float(np.count_nonzero(mask)) / mask.size
+    return 1.0 if light_share >= 0.5 else 0.85
+
+
+def _same_line(a: TextLine, b: TextLine) -> bool:
+    """True when ``b`` continues ``a`` to the right on the same baseline and size."""
+    ha, hb = a.height, b.height
+    if ha <= 0 or hb <= 0 or max(ha, hb) / min(ha, hb) > 1.5:
+        return False  # the EU band ("D", "GB") and stickers are smaller
+    h = max(ha, hb)
+    (ax, ay), (bx, by) = a.centre, b.centre
+    if abs(ay - by) > 0.35 * h:
+        return False
+    a_right = max(p[0] for p in a.quad)
+    b_left = min(p[0] for p in b.quad)
+    gap = b_left - a_right
+    return -0.3 * h <= gap <= 1.0 * h and bx > ax
+
+
+def _merge(parts: Sequence[TextLine]) -> TextLine:
+    pts = np.asarray([p for part in parts for p in part.quad], dtype=float)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    text = " ".join(part.text for part in parts)
+    total = sum(max(len(part.text), 1) for part in parts)
+    score = sum(part.score * max(len(part.text), 1) for part in parts) / total
+    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad))
+
+
+def _merged_lines(lines: Sequence[TextLine]) -> list[TextLine]:
+    """Chains of 2-3 neighbouring lines merged left to right (parts are kept separately)."""
+    ordered = sorted(lines, key=lambda line: line.centre[0])
+    merged: list[TextLine] = []
+    for i, first in enumerate(ordered):
+        chain = [first]
+        for other in ordered[i + 1:]:
+            if len(chain) == 3:
+                break
+            if _same_line(chain[-1], other):
+                chain.append(other)
+                merged.append(_merge(chain))
+    return merged
+
+
+def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
+                     *, min_confidence: float = 0.5) -> list[PlateCandidate]:
+    """Plate-like reads among OCR text lines, best first.
+
+    ``lines``: every text line the OCR found in one image; ``image`` (BGR,
+    optional) lets the ranking prefer dark-on-light text; lines scoring below
+    ``min_confidence`` (0..1) are ignored. Each plate text appears once, with
+    its best read. Pure function: no model, no I/O.
+    """
+    lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
+    scored: dict[str, tuple[float, PlateCandidate]] = {}
+    for merged, line in [(False, line) for line in lines] + [(True, line) for line in _merged_lines(lines)]:
+        raw = line.text.strip()
+        text = normalise_plate(raw)
+        if not MIN_LEN <= len(text) <= MAX_LEN:
+            continue
+        letters = [ch for ch in raw if ch.isalpha()]
+        lower = sum(ch.islower() for ch in letters)
+        if lower > max(1, len(letters) // 4):
+            continue  # "Berlingo", "www.umenie.sk": plates are upper-case
+        if _dropped_chars(raw) > 2:
+            continue  # "©O A.Brekke 2012"-like captions and foreign scripts
+        height = line.height
+        if height < 6 or not MIN_ASPECT <= line.width / height <= MAX_ASPECT:
+            continue
+        box = line.box
+        rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
+        if merged:
+            rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
+        rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
+        candidate = PlateCandidate(text, round(min(max(line.score, 0.0), 1.0), 4), box)
+        if text not in scored or rank > scored[text][0]:
+            scored[text] = (rank, candidate)
+    return [candidate for _rank, candidate in sorted(scored.values(), key=lambda rc: -rc[0])]
+
+
+class PlateReader:
+    """Reads licence plates in BGR images with RapidOCR's bundled ONNX models.
+
+    The models load on the first :meth:`read` (or an explicit :meth:`load`),
+    once, under a lock; one reader may be shared by several cameras (reads
+    are serialised). ``max_side`` (pixels): frames larger than this are
+    scaled down so their longer side is ``max_side`` before detection (736:
+    on plates-eu, 640 and 960 were no more accurate and 960 was slower);
+    ``max_upscale``: how much smaller frames may be enlarged (1 = never; 2
+    was slower and no more accurate on plates-eu). ``min_confidence`` (0..1)
+    drops weaker OCR lines. ``threads``: onnxruntime intra-op threads
+    (-1 = all cores).
+
+    :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
+        onnxruntime is not installed, or its bundled models are missing.
+    """
+
+    name = "rapidocr"
+
+    def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
+                 threads: int = -1) -> None:
+        if not isinstance(max_side, int) or max_side < 64:
+            raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
+        if not 1.0 <= float(max_upscale) <= 4.0:
+            raise InputError(f"max_upscale must be between 1 and 4, got {max_upscale!r}")
+        if not 0.0 <= float(min_confidence) <= 1.0:
+            raise InputError(f"min_confidence must be between 0 and 1, got {min_confidence!r}")
+        self.max_side = max_side
+        self.max_upscale = float(max_upscale)
+        self.min_confidence = float(min_confidence)
+        self.threads = int(threads)
+        self._engine: Any = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the models are in memory."""
+        return self._engine is not None
+
+    def load(self) -> None:
+        """Load the detector and recogniser now (otherwise the first read does).
+
+        :raises DeviceError: the library or its models are missing.
+        """
+        if self._engine is not None:
+            return
+        with self._load_lock:
+            if self._engine is None:
+                self._engine = self._build_engine()
+
+    def _build_engine(self) -> Any:
+        import cv2
+
+        try:
+            import onnxruntime  # noqa: F401 - the inference backend rapidocr needs
+            import rapidocr
+            from rapidocr import RapidOCR
+        except ImportError as exc:
+            raise DeviceError(f"plate reader not installed: {INSTALL_HINT} ({exc})", device=self.name) from exc
+        models = Path(rapidocr.__file__).resolve().parent / "models"
+        det = models / "PP-OCRv6_det_small.onnx"
+        rec = models / "PP-OCRv6_rec_small.onnx"
+        missing = [path.name for path in (det, rec) if not path.is_file()]
+        if missing:
+            raise DeviceError(
+                f"plate reader models missing from the rapidocr package ({', '.join(missing)}): {INSTALL_HINT}",
+                device=self.name,
+            )
+        # rapidocr logs every frame without text at WARNING on its own stderr
+        # handler, which would draw over the console: keep errors only.
+        params = {
+            "Global.log_level": "error",
+            "Global.use_cls": False,  # plates are upright; the 180-degree classifier only costs time
+            "Det.model_path": str(det),
+            "Det.limit_type": "max",
+            "Det.limit_side_len": self.max_side,
+            "Rec.model_path": str(rec),
+            "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
+        }
+        try:
+            engine = RapidOCR(params=params)
+            # rapidocr loads each model on first use; one call on a line of
+            # text loads both (per-call use_det/use_rec flags would stick).
+            warm = np.full((64, 256, 3), 255, dtype=np.uint8)
+            cv2.putText(warm, "AB 123", (10, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0, 0, 0), 3)
+            engine(warm)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types
+            raise DeviceError(f"plate reader failed to load its models: {exc}", device=self.name) from exc
+        log.info("plate reader loaded RapidOCR %s models from %s", getattr(rapidocr, "__version__", "?"), models)
+        return engine
+
+    def ocr_lines(self, image_bgr: np.ndarray) -> list[TextLine]:
+        """Every text line the OCR finds in ``image_bgr`` (no plate filtering).
+
+        :raises InputError: not a ``uint8`` ``(H, W)`` or ``(H, W, 3)`` array.
+        :raises DeviceError: the reader cannot load.
+        """
+        import cv2
+
+        image = _check_image(image_bgr)
+        self.load()
+        # The detector sees the frame with its longer side at most max_side
+        # (large frames shrink, for speed); smaller frames may be enlarged up
+        # to max_upscale (1 = never: on plates-eu enlarging was slower and
+        # no more accurate).
+        scale = min(self.max_side / max(image.shape[:2]), self.max_upscale)
+        if abs(scale - 1.0) > 0.05:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+        else:
+            scale, work = 1.0, image
+        with self._run_lock:
+            result = self._engine(work)
+        txts = getattr(result, "txts", None)
+        boxes = getattr(result, "boxes", None)
+        scores = getattr(result, "scores", None)
+        if not txts or boxes is None or scores is None:
+            return []
+        lines = []
+        for text, score, quad in zip(txts, scores, boxes):
+            corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale
+            points = tuple((float(x), float(y)) for x, y in corners)
+            if len(points) == 4:
+                lines.append(TextLine(str(text), float(score), points))
+        return lines
+
+    def read(self, image_bgr: np.ndarray) -> list[PlateCandidate]:
+        """Plate-like reads in one image, best first (empty list: no plate seen).
+
+        ``image_bgr``: ``uint8`` array ``(H, W, 3)`` BGR (as ``cv2.imread`` and
+        ``cv2.VideoCapture.read`` return) or ``(H, W)`` grey.
+
+        :raises InputError: not an image array.
+        :raises DeviceError: rapidocr/onnxruntime missing (message says what to install).
+        """
+        image = _check_image(image_bgr)
+        lines = self.ocr_lines(image)
+        return plate_candidates(lines, image, min_confidence=self.min_confidence)
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 numpy image, got {type(image).__name__}")
+    if image.ndim == 2:
+        import cv2
+
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 8:
+        raise InputError(f"expected an (H, W, 3) BGR image, got shape {image.shape}")
+    return image

@@ -1,0 +1,265 @@
+"""Stand-in scanner and plate camera: real threads fed from a queue.
+
+They behave like the real drivers will (a reader thread that calls the
+callback, a stop event, a bounded join) but take their input from
+:meth:`push`, so the demo, the replay feature and the tests can "scan a
+ticket" or "read a plate" from any thread. Callbacks run on the device's own
+thread, in push order; a callback that raises is logged and the thread goes on.
+
+URLs (:func:`open_scanner`, :func:`open_camera`): ``standin://`` only; other
+schemes are refused here with "not supported yet". Real devices are opened
+elsewhere: serial scanners (``serial://``, ``socket://``, ``rfc2217://``,
+``loop://``) by :mod:`hardware.scanners`, cameras (``anpr+http://``,
+``rtsp://``, ...) by ``hardware.cameras``; :mod:`hardware.config` routes each
+lane's URLs to the right module.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from attendant.core.errors import InputError
+
+from hardware.base import (
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    PlateCamera,
+    PlateRead,
+    Scanner,
+    utc_now,
+)
+
+__all__ = ["StandinPlateCamera", "StandinScanner", "open_camera", "open_scanner", "parse_standin_url"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_STOP = object()
+DEFAULT_JOIN_TIMEOUT = 1.0
+
+
+class _QueueReader(Generic[T]):
+    """A stoppable reader thread that hands queued items to a callback."""
+
+    def __init__(self, name: str, join_timeout: float) -> None:
+        self.name = name
+        self.join_timeout = join_timeout
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._delivered = 0
+        self._carry: list[Any] = []  # an item taken off the queue as a stop came in
+
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive and not asked to stop."""
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive() and not self._stop_event.is_set()
+
+    @property
+    def delivered(self) -> int:
+        """How many items were handed to the callback so far."""
+        with self._idle:
+            return self._delivered
+
+    def put(self, item: T) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(item)
+
+    def start(self, callback: Callable[[T], None]) -> None:
+        if not callable(callback):
+            raise InputError(f"{self.name}: the callback must be callable, got {callback!r}")
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise DeviceError(f"{self.name} is already running", device=self.name)
+            self._stop_event.clear()
+            self._thread = threading.Thread(target=self._run, args=(callback,), name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> bool:
+        """Ask the thread to stop and join it; False if it did not end in time."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return True
+            self._stop_event.set()
+            self._queue.put(_STOP)
+        if thread is threading.current_thread():
+            return False
+        thread.join(self.join_timeout)
+        if thread.is_alive():
+            log.warning("%s did not stop within %.1f s", self.name, self.join_timeout)
+            return False
+        with self._lock:
+            if self._thread is thread:
+                self._thread = None
+        return True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every pushed item was delivered; False on timeout (seconds).
+
+        Items pushed while stopped stay queued, so this waits for a start.
+        """
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self, callback: Callable[[T], None]) -> None:
+        while True:
+            item = self._carry.pop() if self._carry else self._queue.get()
+            if item is _STOP:
+                if self._stop_event.is_set():
+                    return
+                continue  # a stale stop marker from an earlier run
+            if self._stop_event.is_set():
+                self._carry.append(item)  # delivered first on the next start, in order
+                return
+            try:
+                callback(item)
+            except Exception:  # noqa: BLE001 - a consumer's bug must not kill the reader
+                log.exception("callback of %s failed on %r", self.name, item)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._delivered += 1
+                    self._idle.notify_all()
+
+
+class StandinScanner(Scanner):
+    """A barcode/QR scanner whose "scans" are pushed in by code.
+
+    :meth:`push` may be called from any thread, before or after :meth:`start`;
+    codes are delivered in order to ``on_code`` on the scanner's thread. A
+    trailing CR/LF (the suffix real scanners send) is removed.
+    """
+
+    def __init__(self, name: str = "stand-in scanner", *, join_timeout: float = DEFAULT_JOIN_TIMEOUT) -> None:
+        self.name = name
+        self._reader: _QueueReader[str] = _QueueReader(name, join_timeout)
+
+    def push(self, code: str) -> None:
+        """Queue one scanned code. :raises InputError: ``code`` is not text."""
+        if not isinstance(code, str):
+            raise InputError(f"{self.name}: a scanned code must be text, got {code!r}")
+        self._reader.put(code.rstrip("\r\n"))
+
+    def start(self, on_code: Callable[[str], None]) -> None:
+        """Start delivering codes to ``on_code`` (on the scanner's thread).
+
+        :raises DeviceError: already started.
+        """
+        self._reader.start(on_code)
+
+    def stop(self) -> None:
+        """Stop the thread; joins for at most ``join_timeout`` seconds."""
+        self._reader.stop()
+
+    def wait_idle(self, timeout: float = 1.0) -> bool:
+        """Wait until every pushed code was delivered (tests, demo); seconds."""
+        return self._reader.wait_idle(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while started."""
+        return self._reader.running
+
+    def status(self) -> DeviceStatus:
+        """ok while started, unknown when stopped."""
+        if self._reader.running:
+            return DeviceStatus(DeviceState.OK, "stand-in scanner ready")
+        return DeviceStatus(DeviceState.UNKNOWN, "stand-in scanner stopped")
+
+
+class StandinPlateCamera(PlateCamera):
+    """An LPR camera whose reads are pushed in by code (demo, replay, tests).
+
+    ``lane`` is put on reads that do not name one; ``source`` on each read is
+    the camera's ``name``.
+    """
+
+    def __init__(self, lane: str | None = None, name: str = "stand-in camera", *,
+                 join_timeout: float = DEFAULT_JOIN_TIMEOUT) -> None:
+        self.lane = lane
+        self.name = name
+        self._reader: _QueueReader[PlateRead] = _QueueReader(name, join_timeout)
+
+    def push(self, read: PlateRead | str, confidence: float = 1.0, *, at: datetime | None = None,
+             lane: str | None = None) -> PlateRead:
+        """Queue one plate read and return it.
+
+        ``read`` is a :class:`PlateRead` or a plate text (then ``confidence``
+        0..1, ``at`` UTC (default now) and ``lane`` (default the camera's)
+        complete it).
+
+        :raises InputError: an empty plate, a confidence outside 0..1, a naive time.
+        """
+        if not isinstance(read, PlateRead):
+            read = PlateRead(read, confidence, at or utc_now(), lane or self.lane, self.name)
+        self._reader.put(read)
+        return read
+
+    def start(self, on_read: Callable[[PlateRead], None]) -> None:
+        """Start delivering reads to ``on_read`` (on the camera's thread).
+
+        :raises DeviceError: already started.
+        """
+        self._reader.start(on_read)
+
+    def stop(self) -> None:
+        """Stop the thread; joins for at most ``join_timeout`` seconds."""
+        self._reader.stop()
+
+    def wait_idle(self, timeout: float = 1.0) -> bool:
+        """Wait until every pushed read was delivered (tests, demo); seconds."""
+        return self._reader.wait_idle(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while started."""
+        return self._reader.running
+
+    def status(self) -> DeviceStatus:
+        """ok while started, unknown when stopped."""
+        if self._reader.running:
+            return DeviceStatus(DeviceState.OK, "stand-in camera ready")
+        return DeviceStatus(DeviceState.UNKNOWN, "stand-in camera stopped")
+
+
+def parse_standin_url(url: str, kind: str) -> str:
+    """Check a scanner/camera URL (``kind`` names the device in messages).
+
+    Only ``standin://`` is supported for now; returns the scheme.
+
+    :raises InputError: anything else ("not supported yet" for other schemes).
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise InputError(f"{kind} URL {url!r} is not a URL; use standin://")
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme != "standin":
+        raise InputError(f"{kind} URL {url!r}: {parts.scheme}:// {kind}s are not supported yet; use standin://")
+    if parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(f"{kind} URL {url!r}: standin:// takes no host, path or options")
+    return scheme
+
+
+def open_scanner(url: str, *, name: str | None = None) -> Scanner:
+    """Open the scanner named by ``url`` (``standin://``). :raises InputError: bad URL."""
+    parse_standin_url(url, "scanner")
+    return StandinScanner(name or "stand-in scanner")
+
+
+def open_camera(url: str, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
+    """Open the plate camera named by ``url`` (``standin://``). :raises InputError: bad URL."""
+    parse_standin_url(url, "camera")
+    return StandinPlateCamera(lane, name or "stand-in camera")
