@@ -1,0 +1,3 @@
+from attendant.cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""CLI commands for users and shifts: ``attendant user ...`` and ``attendant shift ...``.
+
+The main CLI (``attendant/cli.py``) calls :func:`register` on its typer app.
+Every command logs in through the global ``--user``/``--pin`` options
+(``Context.login()``), and the services check the role: an attendant asking
+for a supervisor action gets one line on stderr and exit status 2, and
+nothing changes. Amounts are typed in major units (``100.00``); ``--json``
+prints money as decimal strings in major units and times in ISO 8601.
+
+Commands::
+
+    user add USERNAME --role R --pin PIN [--name N] [--json]
+    user list [--json]
+    user unlock USERNAME
+    user passwd USERNAME --pin NEW
+    user role USERNAME ROLE
+    user deactivate USERNAME
+    shift open --float AMOUNT [--terminal T] [--json]
+    shift drop AMOUNT [--note T] [--json]          (also paid-in, paid-out)
+    shift close --count "50.00x2,20.00x3,1.00x7,0.50x4" [--card AMOUNT] [--other METHOD=AMOUNT ...]
+                [--shift ID] [--print] [--printer URL] [--json]
+    shift report [--shift ID] [--print] [--printer URL] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Optional
+
+import typer
+
+from attendant.core.errors import AttendantError, InputError
+from attendant.core.money import format_money, parse_major
+
+__all__ = ["register", "user_app", "shift_app"]
+
+user_app = typer.Typer(help="Users and roles (PIN login).", no_args_is_help=True)
+shift_app = typer.Typer(help="Shifts: float, cash drops, count-up and the shift report.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object.")]
+PrintOpt = Annotated[bool, typer.Option("--print", help="Print the report on the booth's ESC/POS printer.")]
+PrinterOpt = Annotated[Optional[str], typer.Option("--printer", help="Printer URL overriding the lanes' printer.")]
+
+
+def _fail(message: str) -> None:
+    from attendant.cli import fail
+
+    fail(message)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn an expected failure into one line on stderr and exit status 2."""
+    try:
+        yield
+    except AttendantError as exc:
+        _fail(str(exc))
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- users
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name: letters, digits, '.', '_' or '-'.")],
+    role: Annotated[str, typer.Option("--role", help="attendant, supervisor or admin.")],
+    pin: Annotated[str, typer.Option("--pin", help="The new user's PIN: 4 to 8 digits.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Display name (default: the user name).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a user (admin only; the very first user, an admin, needs no login)."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        actor = state.login()
+        user = users.create_user(state.engine(), actor, username, name, role, pin)
+    if json_:
+        _echo_json(user.to_json_dict())
+    else:
+        typer.echo(f"Created {user.role.value} {user.username} ({user.display_name})")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List users, their roles and whether they are locked."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        rows = users.list_users(state.engine())
+    if json_:
+        _echo_json({"users": [u.to_json_dict() for u in rows]})
+        return
+    if not rows:
+        typer.echo("No users yet: create an admin with `attendant user add NAME --role admin --pin PIN`")
+        return
+    typer.echo(f"{'User':<16} {'Role':<10} {'Name':<24} State")
+    for u in rows:
+        if not u.active:
+            state_text = "deactivated"
+        elif u.locked_at():
+            state_text = f"LOCKED until {u.locked_until.isoformat(timespec='minutes')}"
+        else:
+            state_text = "active"
+        typer.echo(f"{u.username:<16} {u.role.value:<10} {u.display_name[:24]:<24} {state_text}")
+
+
+@user_app.command("unlock")
+def user_unlock(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
+    """Clear a user's lock after wrong PINs (supervisor or admin)."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        user = users.unlock_user(state.engine(), state.login(), username)
+    typer.echo(f"Unlocked {user.username}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    pin: Annotated[str, typer.Option("--pin", help="The new PIN: 4 to 8 digits.")],
+) -> None:
+    """Set a user's PIN (your own, or as a supervisor someone else's)."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        user = users.change_pin(state.engine(), state.login(), username, pin)
+    typer.echo(f"PIN changed for {user.username}")
+
+
+@user_app.command("role")
+def user_role(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Argument(help="attendant, supervisor or admin.")],
+) -> None:
+    """Change a user's role (admin)."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        user = users.set_role(state.engine(), state.login(), username, role)
+    typer.echo(f"{user.username} is now {user.role.value}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
+    """Deactivate a user: kept for history, can no longer log in (admin)."""
+    from attendant.core import users
+
+    state = ctx.obj
+    with _errors():
+        user = users.deactivate_user(state.engine(), state.login(), username)
+    typer.echo(f"Deactivated {user.username}")
+
+
+# --------------------------------------------------------------------------- shifts
+def _money(state, text: str, what: str) -> int:
+    try:
+        return parse_major(text, state.service().facility.currency)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+@shift_app.command("open")
+def shift_open(
+    ctx: typer.Context,
+    float_: Annotated[str, typer.Option("--float", help="Cash in the drawer at the start, e.g. 100.00.")],
+    terminal: Annotated[Optional[str], typer.Option("--terminal", help="Booth or till name.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Open your shift with a float."""
+    from attendant.core import shifts
+
+    state = ctx.obj
+    with _errors():
+        actor = state.login()
+        facility = state.service().facility
+        amount = _money(state, float_, "--float")
+        view = shifts.open_shift(state.engine(), facility.id, actor, amount, terminal=terminal)
+    if json_:
+        _echo_json(view.to_json_dict())
+    else:
+        typer.echo(f"Shift #{view.id} open for {view.display_name}, float {format_money(amount, facility.currency)}")
+
+
+def _movement(ctx: typer.Context, kind: str, amount_text: str, note: str | None, json_: bool) -> None:
+    from attendant.core import shifts
+
+    state = ctx.obj
+    with _errors():
+        actor = state.login()
+        facility = state.service().facility
+        amount = _money(state, amount_text, "amount")
+        mv = shifts.record_cash_movement(state.engine(), facility.id, actor, kind, amount, note)
+    if json_:
+        _echo_json(mv.to_json_dict())
+    else:
+        cur = facility.currency
+        label = kind.replace("_", " ").capitalize()
+        typer.echo(
+            f"{label} {format_money(mv.amount, cur)} on shift #{mv.shift_id}; "
+            f"drawer now {format_money(mv.drawer, cur)}"
+        )
+
+
+@shift_app.command("drop")
+def shift_drop(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="Cash taken from the drawer to the safe, e.g. 50.00.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="Bag number or remark.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record a cash drop (cash from the drawer to the safe)."""
+    _movement(ctx, "drop", amount, note, json_)
+
+
+@shift_app.command("paid-in")
+def shift_paid_in(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="Cash put into the drawer, e.g. 20.00.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="Why.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record cash paid into the drawer (not a parking fee)."""
+    _movement(ctx, "paid_in", amount, note, json_)
+
+
+@shift_app.command("paid-out")
+def shift_paid_out(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="Cash paid out of the drawer, e.g. 5.00.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="Why.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record cash paid out of the drawer (not a refund)."""
+    _movement(ctx, "paid_out", amount, note, json_)
+
+
+def _output_report(state, report, *, print_: bool, printer: str | None, json_: bool) -> None:
+    print_error = None
+    if print_:
+        print_error = state.booth(printer).print_text(report.lines())
+    if json_:
+        data = report.to_json_dict()
+        if print_:
+            data.update(printed=print_error is None, print_error=print_error)
+        _echo_json(data)
+    else:
+        for line in report.lines():
+            typer.echo(line)
+        if print_error:
+            typer.echo(f"PRINTER: {print_error}")
+
+
+@shift_app.command("close")
+def shift_close(
+    ctx: typer.Context,
+    count: Annotated[
+        str, typer.Option("--count", help='Drawer count by denomination, e.g. "50.00x2,20.00x3,1.00x7,0.50x4".')
+    ],
+    card: Annotated[
+        Optional[str], typer.Option("--card", help="Card terminal batch total (default: expected).")
+    ] = None,
+    other: Annotated[
+        Optional[list[str]], typer.Option("--other", help="Counted total of another method: METHOD=AMOUNT.")
+    ] = None,
+    shift_id: Annotated[Optional[int], typer.Option("--shift", help="Close this shift (supervisor).")] = None,
+    print_: PrintOpt = False,
+    printer: PrinterOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Close a shift with its count-up; shows the report with over/short per payment method."""
+    from attendant.core import shifts
+
+    state = ctx.obj
+    with _errors():
+        actor = state.login()
+        facility = state.service().facility
+        cash_count = shifts.parse_cash_count(count, facility.currency)
+        counted: dict[str, int] = {}
+        if card is not None:
+            counted["card"] = _money(state, card, "--card")
+        for item in other or ():
+            method, sep, value = item.partition("=")
+            if not sep or not method.strip():
+                raise InputError(f"--other {item!r}: expected METHOD=AMOUNT, e.g. upi=12.40")
+            counted[method.strip().lower()] = _money(state, value, f"--other {method.strip()}")
+        report = shifts.close_shift(
+            state.engine(), facility.id, actor, cash_count=cash_count, counted_other=counted or None,
+            shift_id=shift_id,
+        )
+        _output_report(state, report, print_=print_, printer=printer, json_=json_)
+
+
+@shift_app.command("report")
+def shift_report_cmd(
+    ctx: typer.Context,
+    shift_id: Annotated[
+        Optional[int], typer.Option("--shift", help="Shift number (default: your current or last).")
+    ] = None,
+    print_: PrintOpt = False,
+    printer: PrinterOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show (and print) a shift report: float, takings, drops, count-up, over/short."""
+    from attendant.core import shifts
+
+    state = ctx.obj
+    with _errors():
+        actor = state.login()
+        if shift_id is None:
+            user_id = getattr(actor, "user_id", None)
+            if user_id is None:
+                raise InputError("give --shift ID, or log in with --user and --pin for your own shift")
+            shift_id = shifts.last_shift_id(state.engine(), state.service().facility.id, user_id)
+            if shift_id is None:
+                raise InputError(f"{actor} has no shift at this facility yet")
+        report = shifts.shift_report(state.engine(), shift_id, actor=actor)
+        _output_report(state, report, print_=print_, printer=printer, json_=json_)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``user`` and ``shift`` command groups to ``app``."""
+    app.add_typer(user_app, name="user")
+    app.add_typer(shift_app, name="shift")

@@ -1,0 +1,483 @@
+"""The attendant console: a Textual app over :class:`attendant.booth.Booth`.
+
+One factory, :func:`make_app`, builds the app for the CLI (:func:`run_console`)
+and for the tests, so the tests run the wiring the attendant gets
+(STYLE.md rule 1). The app owns the services and the threads around them:
+
+- the :class:`ParkingService` (signed tickets with the installation secret,
+  ``attendant.paths``) and the :class:`Booth` of the configured lanes;
+- the service listener, called on whatever thread changed a bay: it records
+  the change and posts at most one :class:`SpotsChanged` per batch;
+- the :class:`~attendant.tui.devices.DeviceHub` (started on mount, stopped
+  on unmount): every lane's scanner, camera and gate listener, and the device
+  health monitor; device threads only post messages to the main screen;
+- in the demo, the :class:`TrafficReplayer` thread (started on mount,
+  stopped on unmount) and its lane queues.
+
+Staff: once users exist (``users.any_users``) the console starts on the
+login screen (:mod:`attendant.tui.screens.login`) and the logged-in
+:class:`~attendant.core.auth.Actor` makes every service call (entries,
+exits, payments); its role and shift show in the top bar. ``ctrl+s`` opens
+the shift screen (:mod:`attendant.tui.screens.shift`), ``ctrl+y`` logs out.
+In setup mode (no users yet) the named actor acts, as before.
+
+Quitting (``ctrl+q``) stops the replay, stops the devices (``Booth.close``)
+and leaves no thread behind.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from attendant.booth import Booth
+from attendant.core import users
+from attendant.core.auth import Actor, Role
+from attendant.core.services import ParkingService, utcnow
+from attendant.core.shifts import ShiftView
+from attendant.core.tickets import TicketSigner
+from attendant.core.vocab import LaneDirection, SpotStatus
+from attendant.demo import QueuedVehicle, SimClock, TrafficReplayer
+from attendant.paths import load_or_create_secret
+from attendant.tui.commands import ConsoleCommands, MoneyCommands
+from attendant.tui.devices import DeviceHub
+from attendant.tui.messages import QueuesChanged, SpotsChanged
+from attendant.tui.screens.login import LoginResult, LoginScreen
+from attendant.tui.screens.main import MainScreen
+from attendant.tui.screens.shift import ShiftScreen
+from attendant.tui.widgets.exit_form import ExitForm
+from attendant.tui.widgets.facility_bar import FacilityBar
+from attendant.tui.widgets.lanes import LaneState
+from hardware.config import ConsoleConfig, LaneConfig
+from themes import DEFAULT_THEME, STYLESHEET, THEMES, domain_defaults, next_theme, register_themes
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AttendantApp", "make_app", "run_console"]
+
+
+class AttendantApp(App[None]):
+    """The console. Build it with :func:`make_app`."""
+
+    CSS_PATH = STYLESHEET
+    TITLE = "attendant console"
+    COMMANDS = App.COMMANDS | {ConsoleCommands, MoneyCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f9", "cycle_theme", "Theme"),
+        # staff: the shift screen and log out (hidden when nobody is logged in, see check_action)
+        Binding("ctrl+s", "shift", "Shift"),
+        Binding("ctrl+y", "logout", "Log out"),
+    ]
+
+    def __init__(
+        self,
+        service: ParkingService,
+        booth: Booth,
+        *,
+        actor: Actor | str | None,
+        login: bool = False,
+        replayer: TrafficReplayer | None = None,
+        replay_speed: float | None = None,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.booth = booth
+        # staff: who every service call is made by (None while logged out), and their open shift here
+        self.actor: Actor | str | None = None if login else actor
+        self.login_required = login
+        self.shift: ShiftView | None = None
+        self.replayer = replayer
+        self.replay_speed = replay_speed
+        self.entry_lane: LaneConfig | None = booth.lane(None, LaneDirection.ENTRY)
+        self.exit_lane: LaneConfig | None = booth.lane(None, LaneDirection.EXIT)
+        for lane in booth.config.lanes:  # stand-ins and configured drivers: no blocking I/O here
+            booth.devices(lane)
+        self._pending_lock = threading.Lock()
+        self._pending: dict[int, SpotStatus] = {}
+        self._tickets: OrderedDict[str, tuple[str, str]] = OrderedDict()  # code -> (ticket_no, label)
+        self._services_closed = False
+        self.main_screen = MainScreen()
+        # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
+        # scanner, camera and gate listener on mount and stops them on unmount; its
+        # threads only post messages to the main screen.
+        self.device_hub = DeviceHub(booth, self.main_screen.post_message, clock=service.clock)
+        register_themes(self)
+        wanted = theme or DEFAULT_THEME
+        self._theme_warning = None
+        if wanted not in THEMES:
+            self._theme_warning = f"unknown theme {wanted!r}: using {DEFAULT_THEME} (themes: {', '.join(THEMES)})"
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    # ----------------------------------------------------------- life cycle
+    def get_default_screen(self) -> Screen:
+        return self.main_screen
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return domain_defaults()
+
+    def on_mount(self) -> None:
+        self.service.listeners.append(self._spot_listener)
+        self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
+        if self.replayer is not None:
+            self.replayer.on_change = self._queues_changed
+            self.replayer.start(prefill=True)
+        if self._theme_warning:
+            self.notify(self._theme_warning, severity="warning")
+        if self.login_required:  # staff: users exist, so the console asks for a PIN first
+            self.show_login()
+        else:
+            self.call_after_refresh(self.staff_changed)
+
+    def on_unmount(self) -> None:
+        self.shutdown_services()
+
+    def shutdown_services(self) -> None:
+        """Stop the replay and the devices; idempotent. Blocks up to the replay's join timeout."""
+        if self._services_closed:
+            return
+        self._services_closed = True
+        try:
+            self.service.listeners.remove(self._spot_listener)
+        except ValueError:
+            pass
+        if self.replayer is not None:
+            self.replayer.stop()
+        self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
+        self.booth.close()
+
+    # ------------------------------------------------- from other threads
+    def _spot_listener(self, spot_id: int, status: SpotStatus) -> None:
+        """Service listener (any thread): record; post one message per batch."""
+        if self.queue_spot_change(spot_id, status):
+            self.main_screen.post_message(SpotsChanged())
+
+    def queue_spot_change(self, spot_id: int, status: SpotStatus) -> bool:
+        """Record a bay change; True if it starts a new batch (thread-safe)."""
+        with self._pending_lock:
+            first = not self._pending
+            self._pending[spot_id] = status
+        return first
+
+    def drain_spot_changes(self) -> dict[int, SpotStatus]:
+        """Take the bay changes recorded since the last call (latest status per bay)."""
+        with self._pending_lock:
+            changes, self._pending = self._pending, {}
+        return changes
+
+    def _queues_changed(self) -> None:
+        self.main_screen.post_message(QueuesChanged())
+
+    # ------------------------------------------------------ lanes & devices
+    @staticmethod
+    def lane_title(lane: LaneConfig | None) -> str:
+        return f"{lane.code} {lane.name}" if lane else "no lane configured"
+
+    @property
+    def replay_label(self) -> str:
+        if self.replayer is None:
+            return ""
+        speed = f" ×{self.replay_speed:g}" if self.replay_speed else ""
+        return f"replay{speed} · {self.replayer.processed} vehicles"
+
+    def lane_states(self) -> tuple[LaneState, ...]:
+        """Gate, device health and queue of every lane (UI thread; no I/O)."""
+        states = []
+        for lane in self.booth.config.lanes:
+            devices = self.booth.devices(lane)
+            health = devices.status()
+            if devices.gate is not None:
+                gate = str(devices.gate.state)
+            elif "gate" in devices.faults:
+                gate = "fault"
+            else:
+                gate = None
+            attended = lane in (self.entry_lane, self.exit_lane)
+            queue: tuple[tuple[str, str], ...] = ()
+            if self.replayer is not None and attended:
+                try:
+                    queue = tuple((v.plate, v.vehicle_class) for v in list(self.replayer.queues.get(lane.code, ())))
+                except RuntimeError:  # mutated while copying: keep the previous picture
+                    queue = next((s.queue for s in self.main_screen.query_one("#lanes").lanes if s.code == lane.code), ())
+            states.append(
+                LaneState(
+                    code=lane.code,
+                    name=lane.name,
+                    direction=str(lane.direction),
+                    attended=attended,
+                    gate=gate,
+                    devices={k: (str(v.state), v.message) for k, v in health.items() if k != "gate"},
+                    queue=queue,
+                )
+            )
+        return tuple(states)
+
+    def take_queued(self, lane: LaneConfig | None) -> QueuedVehicle | None:
+        """The next vehicle waiting at ``lane`` (replay only), removed from its queue."""
+        if self.replayer is None or lane is None:
+            return None
+        return self.replayer.take(lane.code)
+
+    def printout_text(self, lane: LaneConfig | None) -> str:
+        """Plain-text picture of the last job of ``lane``'s printer ("" if it keeps none)."""
+        if lane is None:
+            return ""
+        printer = self.booth.devices(lane).printer
+        return getattr(printer, "last_text", "") or ""
+
+    def _exit_scanner(self):
+        return self.booth.devices(self.exit_lane).scanner if self.exit_lane else None
+
+    def can_scan(self) -> bool:
+        """True when the exit lane's scanner is a stand-in that takes pushed codes."""
+        scanner = self._exit_scanner()
+        return self.device_hub.started and hasattr(scanner, "push")
+
+    def scan(self, code: str) -> None:
+        """Demo: present ``code`` to the exit lane's stand-in scanner."""
+        scanner = self._exit_scanner()
+        if scanner is not None and hasattr(scanner, "push"):
+            scanner.push(code)
+
+    # --------------------------------------------------- tickets issued here
+    def remember_ticket(self, code: str, ticket_no: str, plate: str | None, bay: str) -> None:
+        self._tickets[code] = (ticket_no, f"{ticket_no}  {plate or '(no plate)':<10} bay {bay}")
+        while len(self._tickets) > 50:
+            self._tickets.popitem(last=False)
+
+    def forget_ticket(self, ticket_no: str) -> None:
+        for code, (number, _label) in list(self._tickets.items()):
+            if number == ticket_no:
+                del self._tickets[code]
+
+    def open_tickets(self) -> list[tuple[str, str]]:
+        """(code, label) of tickets issued at this console and not yet exited, newest first."""
+        return [(code, label) for code, (_n, label) in reversed(self._tickets.items())]
+
+    # -------------------------------------------------------------- actions
+    def action_cycle_theme(self) -> None:
+        self.theme = next_theme(self.theme)
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def get_system_commands(self, screen: Screen):
+        for command in super().get_system_commands(screen):
+            if command.title != "Theme":  # the console's own theme commands replace it
+                yield command
+
+    # ---------------------------------------------------- staff: login, shift
+    @property
+    def logged_in(self) -> bool:
+        """True when an actor is set (a logged-in user, or the named actor of setup mode and scripts)."""
+        return self.actor is not None
+
+    @property
+    def user(self) -> Actor | None:
+        """The logged-in user (an Actor with a user id), or None."""
+        actor = self.actor
+        return actor if isinstance(actor, Actor) and actor.user_id is not None else None
+
+    @property
+    def is_supervisor(self) -> bool:
+        """True for a logged-in supervisor or admin (the services check again: RBAC is theirs)."""
+        actor = self.actor
+        return isinstance(actor, Actor) and actor.role.rank >= Role.SUPERVISOR.rank
+
+    @property
+    def actor_label(self) -> str:
+        """``"bob (attendant)"``; a named actor without a login says so."""
+        actor = self.actor
+        if actor is None:
+            return "logged out"
+        if isinstance(actor, Actor):
+            return f"{actor.name} ({actor.role.value})"
+        return f"{actor} (no login)"
+
+    def show_login(self) -> None:
+        """Put the login screen over the console (screens.login)."""
+        self.push_screen(LoginScreen(), self._logged_in)
+
+    def _logged_in(self, result: LoginResult | None) -> None:
+        if result is None:  # popped without a login (never by keys): ask again
+            self.call_later(self.show_login)
+            return
+        self.actor, self.shift = result.actor, result.shift
+        self.staff_changed()
+        hint = "" if self.shift else "  No shift open: ctrl+s, then o, to open one."
+        self.notify(f"Logged in as {self.actor_label}.{hint}", title="Welcome", timeout=6)
+
+    def set_shift(self, shift: ShiftView | None) -> None:
+        """The logged-in user's open shift changed (opened, closed, reloaded)."""
+        if shift != self.shift:
+            self.shift = shift
+            self.staff_changed()
+
+    def staff_changed(self) -> None:
+        """Show who is logged in and their shift in the top bar; warn the exit form; refresh the footer."""
+        label = self.actor_label if self.login_required else ""  # setup mode: the bar stays as it was
+        notice = None
+        if self.user is not None:
+            label += f" · shift #{self.shift.id}" if self.shift else " · no shift"
+            if self.shift is None:
+                notice = "no open shift: payments are refused until one is open (ctrl+s, then o)"
+        if self.main_screen.is_mounted:
+            self.main_screen.query_one(FacilityBar).set_figures(user=label)
+            self.main_screen.query_one(ExitForm).set_shift_notice(notice)
+        self.refresh_bindings()
+
+    def action_shift(self, then: str | None = None) -> None:
+        """ctrl+s: the shift screen (screens.shift); ``then`` runs one of its actions (palette)."""
+        if not self.logged_in:
+            return
+        screen = self.screen if isinstance(self.screen, ShiftScreen) else None
+        if screen is None:
+            while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+                self.pop_screen()
+            screen = ShiftScreen()
+            self.push_screen(screen)
+        if then:
+            self.call_after_refresh(screen.run_action, then)
+
+    def action_logout(self) -> None:
+        """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
+        if not (self.login_required and self.logged_in):
+            return
+        name = self.actor_label
+        self.actor, self.shift = None, None
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if self.main_screen.is_mounted:
+            self.main_screen.query_one(ExitForm).action_clear()
+        self.staff_changed()
+        self.show_login()
+        self.notify(f"{name} logged out", timeout=4)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "shift":
+            return self.logged_in and self.user is not None
+        if action == "logout":
+            return self.login_required and self.logged_in
+        return True
+
+    def console_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) of every console action, for the command palette."""
+        main = self.main_screen
+        entry = self.lane_title(self.entry_lane)
+        exit_ = self.lane_title(self.exit_lane)
+        commands: list[tuple[str, str, Callable[[], object]]] = [
+            ("Entry: issue a ticket", f"F2 · plate, class, Enter issues the ticket at {entry}", main.action_entry),
+            ("Exit: take payment", f"F3 · scan or type the code, fee, pay, change at {exit_}", main.action_exit),
+            ("Take next vehicle at entry", f"F4 · next vehicle waiting at {entry} into the entry form",
+             main.action_take_entry),
+            ("Take next vehicle at exit", f"F5 · next vehicle waiting at {exit_} into the exit form",
+             main.action_take_exit),
+            ("Lost ticket: find by plate", "F6 · look up the open session of a plate", main.action_lost_ticket),
+            ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
+            ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
+             main.action_scan_ticket),
+            ("Show last printout", "F10 · the last ticket or receipt as printed", main.action_printout),
+            ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
+        ]
+        for name in THEMES:
+            commands.append((f"Theme: {name}", f"switch to the {name} theme", lambda n=name: self.set_theme(n)))
+        level_map = main.query_one("#map") if main.is_mounted else None
+        for index, level in enumerate(getattr(level_map, "levels", []) or []):
+            commands.append(
+                (f"Go to level {level.code} {level.name}", f"key {index} on the map · scroll to this level",
+                 lambda i=index: main.action_goto_level(i))
+            )
+        commands.append(("Quit", "ctrl+q · stop the replay and the devices, then leave", self.action_quit))
+        return commands
+
+
+def make_app(
+    engine: Engine,
+    config: ConsoleConfig,
+    *,
+    facility_code: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    replay_speed: float | None = None,
+    theme: str | None = None,
+    actor: str | None = None,
+    login: bool | None = None,
+) -> AttendantApp:
+    """Build the console on ``engine`` for the lanes of ``config``.
+
+    ``clock`` (aware UTC) drives the service (tests pass a fixed clock).
+    ``replay_speed`` (not None) runs the demo: a :class:`SimClock` that runs
+    that many times faster (starting at ``clock()`` if given) drives the
+    service, and a :class:`TrafficReplayer` is started on mount and stopped
+    on unmount. ``theme``: dark, light or high-contrast (default: the
+    config's, else dark). ``actor`` is recorded in the audit log.
+
+    Staff: with ``login`` (default: when no ``actor`` is given and users
+    exist, ``users.any_users``) the console starts on the login screen and
+    every service call is made by the logged-in :class:`Actor`. Otherwise
+    ``actor`` (default ``"console"``) is a named, unauthenticated
+    attendant-level actor (setup mode, scripts, tests).
+    Raises :class:`~attendant.core.errors.NotFound` for an unknown facility.
+    """
+    if login is None:
+        login = actor is None and users.any_users(engine)
+    sim: SimClock | None = None
+    if replay_speed is not None:
+        sim = SimClock(replay_speed, start=clock() if clock else None)
+        service_clock = sim.now
+    else:
+        service_clock = clock or utcnow
+    service = ParkingService(
+        engine, TicketSigner(load_or_create_secret()), facility_code=facility_code, clock=service_clock
+    )
+    booth = Booth(service, config)
+    replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
+    return AttendantApp(
+        service,
+        booth,
+        actor=actor or "console",
+        login=login,
+        replayer=replayer,
+        replay_speed=replay_speed,
+        theme=theme or config.theme,
+    )
+
+
+def run_console(
+    engine: Engine,
+    config: ConsoleConfig,
+    *,
+    facility_code: str | None = None,
+    replay_speed: float | None = None,
+    theme: str | None = None,
+) -> None:
+    """Run the console full-screen until the attendant quits (ctrl+q).
+
+    When users exist the console starts on the login screen and acts as the
+    logged-in user. In setup mode (no users yet) the audit actor is
+    ``ATTENDANT_ACTOR`` or ``console:<login name>``.
+    """
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (containers)
+        user = "unknown"
+    actor = os.environ.get("ATTENDANT_ACTOR") or f"console:{user}"
+    login = users.any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
+    app = make_app(engine, config, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
+                   actor=None if login else actor, login=login)
+    try:
+        app.run()
+    finally:
+        app.shutdown_services()

@@ -1,0 +1,896 @@
+"""The main screen: level maps, availability, lanes, entry and exit forms.
+
+The screen owns the layout and runs the blocking work: every database or
+device call happens in a named thread worker (``group`` entry / exit / quote
+/ lookup / load / figures) that touches no widget and posts one typed
+message; the ``@on`` handlers below update the widgets on the UI thread
+(STYLE.md rules 2, 3 and 9). Worker failures that are not
+:class:`AttendantError` are handled in one place, :meth:`on_worker_state_changed`.
+
+Live bay changes arrive from the service listener (any thread) as one
+:class:`SpotsChanged` message per batch; the pending changes are applied by a
+short timer (:data:`FLUSH_SECONDS`), so 50 replayed events a second cost a
+few repaints of the changed lines, not 50 full refreshes.
+
+Devices (the :class:`~attendant.tui.devices.DeviceHub` the app starts):
+
+- :class:`DeviceHealthChanged` repaints the device health panel, the lanes
+  and the entry form's printer line, and makes one notification per device
+  that went wrong (or came back);
+- :class:`DeviceEvents` (one per batch of plate reads and gate changes) is
+  drained by a short timer: the attended entry lane's reads fill the entry
+  form (low confidence must be confirmed), the attended exit lane's reads
+  look the vehicle up by plate and load the exit form (ticketless exit);
+- scanned codes (:class:`LaneCodeScanned` from a lane scanner,
+  :class:`WedgeScanned` from a keyboard-wedge burst kept out of another
+  field) are identified (``service.identify``): a ticket loads the exit form,
+  a validation or a pass is posted to the exit form as
+  :class:`ValidationScanned` / :class:`PassScanned` (with fallbacks here
+  when the form does not take them), anything else is refused on screen;
+- reprints (``ctrl+r`` last ticket, ``ctrl+t`` by number, ``ctrl+o`` the
+  tickets queued while the printer failed) run in the ``print`` worker group.
+
+Keyboard-wedge scans that reach the screen unconsumed (focus on the map, a
+flag or a choice row: a letter means nothing there) are collected here up to
+Enter, so their digits never jump levels or pick a class.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
+
+from attendant.core.errors import AttendantError
+from attendant.core.money import format_money
+from attendant.core.plate_match import needs_confirmation
+from attendant.tui.devices import GateView, HealthReport
+from attendant.tui.dialogs import PlateDialog, PrintoutDialog, TicketPickDialog
+from attendant.tui.messages import (
+    CodeScanned,
+    DeviceEvents,
+    DeviceHealthChanged,
+    EntryDone,
+    EntryFailed,
+    EntryRequested,
+    ExitDone,
+    ExitPlateFound,
+    ExitPlateNotFound,
+    FacilityLoaded,
+    FiguresRefreshed,
+    GateChanged,
+    LaneCodeScanned,
+    PassScanned,
+    PlateFound,
+    PlateLookupRequested,
+    PlateNotFound,
+    QueuesChanged,
+    ReprintDone,
+    ScanActionFailed,
+    SpotsChanged,
+    ValidationApplied,
+    ValidationScanned,
+    WedgeScanned,
+)
+from attendant.tui.widgets.availability import AvailabilityTable, LevelCounts
+from attendant.tui.widgets.device_commands import DeviceCommands
+from attendant.tui.widgets.device_dialogs import TicketNumberDialog
+from attendant.tui.widgets.device_health import DeviceHealthPanel
+from attendant.tui.widgets.entry_form import EntryForm
+from attendant.tui.widgets.exit_form import ExitForm
+from attendant.tui.widgets.facility_bar import FacilityBar
+from attendant.tui.widgets.lanes import LanesPanel, LaneState
+from attendant.tui.widgets.level_map import LevelMapView, MapLegend
+from hardware.base import DeviceState
+
+if TYPE_CHECKING:
+    from attendant.tui.app import AttendantApp
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.1  # batch window for bay repaints
+CLOCK_SECONDS = 1.0  # top-bar clock and lane health
+FIGURES_SECONDS = 5.0  # revenue and other-booth changes
+WEDGE_GAP_SECONDS = 1.0  # a keyboard-wedge burst collected on the screen is dropped after this pause
+#: Demo: a low-confidence read swaps one character the way plate readers confuse them.
+CONFUSED = str.maketrans({"B": "8", "8": "B", "O": "0", "0": "O", "S": "5", "5": "S", "Z": "2", "2": "Z",
+                          "I": "1", "1": "I", "G": "6", "6": "G"})
+DEMO_LOW_CONFIDENCE = 0.64
+DEMO_HIGH_CONFIDENCE = 0.93
+
+
+class MainScreen(Screen):
+    """Everything the attendant needs on one screen (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("f2", "entry", "Entry"),
+        Binding("f3", "exit", "Exit"),
+        Binding("f4", "take_entry", "Next in"),
+        Binding("f5", "take_exit", "Next out"),
+        Binding("f6", "lost_ticket", "Lost ticket"),
+        Binding("f7", "next_level", "Level"),
+        Binding("f8", "scan_ticket", "Scan"),
+        Binding("f10", "printout", "Printout"),
+        Binding("ctrl+r", "reprint_last", "Reprint"),
+        Binding("ctrl+t", "reprint_number", "Reprint #"),
+        Binding("ctrl+o", "print_queued", "Queued"),
+        # Not in the footer (it is full): shown on the entry form's and the
+        # device panel's border, and in the command palette.
+        Binding("ctrl+l", "switch_entry_lane", "Entry lane", show=False),
+        Binding("f12", "retry_devices", "Retry devices", show=False),
+    ]
+
+    COMMANDS = Screen.COMMANDS | {DeviceCommands}
+
+    app: AttendantApp
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self._flush_timer: Timer | None = None
+        self.loaded = False
+        self.last_printout: tuple[str, str] = ("", "")  # (title, text)
+        # devices
+        self.health = HealthReport()
+        self.gates: dict[str, GateView] = {}
+        self.last_reads: dict[str, tuple[str, float]] = {}
+        self.last_ticket: str | None = None  # ticket number of the last entry at this console
+        self.printing = False  # a reprint job is running (one at a time)
+        self._events_timer: Timer | None = None
+        self._wedge: list[str] | None = None  # a keyboard-wedge burst collected on the screen
+        self._wedge_timer: Timer | None = None
+        self._demo_classes: dict[str, str] = {}  # demo camera reads: plate -> vehicle class
+        self._demo_reads = 0
+
+    # ---------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        app = self.app
+        facility = app.service.facility
+        yield FacilityBar(facility.name, facility.code, facility.currency, app.service.tz, id="facility-bar")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield LevelMapView(id="map")
+                yield MapLegend(id="legend")
+                yield DeviceHealthPanel(app.service.tz, id="devices", classes="panel")
+            with Vertical(id="right"):
+                yield AvailabilityTable(id="availability")
+                yield EntryForm(
+                    app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
+                )
+                yield ExitForm(
+                    app.lane_title(app.exit_lane), facility.currency, app.service.tz, id="exit-form", classes="panel"
+                )
+                yield LanesPanel(id="lanes", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        bar = self.query_one(FacilityBar)
+        bar.set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
+        report = self.app.device_hub.report()
+        if report.lanes:  # the hub started before this screen: its first report may have gone before us
+            self.apply_health(report)
+        else:
+            self.query_one(DeviceHealthPanel).set_report(report)
+        self.refresh_lanes()
+        self.query_one("#entry-plate").focus()
+        self.set_interval(CLOCK_SECONDS, self._tick)
+        self.set_interval(FIGURES_SECONDS, self.load_figures)
+        self.load_facility()
+
+    # ------------------------------------------------------------- loading
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_facility(self) -> None:
+        """Read the drawings, bay statuses and today's revenue (blocking)."""
+        service = self.app.service
+        maps = service.level_maps()
+        statuses = service.spot_statuses()
+        day = service.local(service.clock()).date()
+        revenue = service.revenue(day)
+        self.post_message(FacilityLoaded(maps, statuses, revenue, day.isoformat()))
+
+    @on(FacilityLoaded)
+    def _loaded(self, message: FacilityLoaded) -> None:
+        level_map = self.query_one(LevelMapView)
+        level_map.set_facility(message.maps, message.statuses)
+        self.loaded = True
+        # Bays that changed while loading are pending with their latest status,
+        # which is never older than the snapshot: applying them is always right.
+        self._flush_spots()
+        self._update_counts()
+        self.query_one(FacilityBar).set_figures(revenue=message.revenue)
+
+    @work(thread=True, exclusive=True, group="figures", exit_on_error=False)
+    def load_figures(self) -> None:
+        """Today's revenue, and bay statuses if another booth changed them (blocking)."""
+        service = self.app.service
+        changed = service.refresh()
+        day = service.local(service.clock()).date()
+        revenue = service.revenue(day)
+        if changed:
+            for spot_id, status in service.spot_statuses().items():
+                self.app.queue_spot_change(spot_id, status)
+        self.post_message(FiguresRefreshed(revenue, day.isoformat()))
+
+    @on(FiguresRefreshed)
+    def _figures(self, message: FiguresRefreshed) -> None:
+        self.query_one(FacilityBar).set_figures(revenue=message.revenue)
+        self._flush_spots()  # bays another booth changed, if any
+
+    def _tick(self) -> None:
+        self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
+        self.refresh_lanes()
+
+    # -------------------------------------------------------- live bay state
+    @on(SpotsChanged)
+    def _spots_changed(self, _message: SpotsChanged) -> None:
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FLUSH_SECONDS, self._flush_spots)
+
+    def _flush_spots(self) -> None:
+        self._flush_timer = None
+        if not self.loaded:
+            return
+        changes = self.app.drain_spot_changes()
+        if not changes:
+            return
+        self.query_one(LevelMapView).apply_changes(changes)
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        level_map = self.query_one(LevelMapView)
+        counts = [
+            LevelCounts(level.level_id, level.code, level.name, free, cap, level_map.counts_by_type(index))
+            for index, (level, (free, cap)) in enumerate(zip(level_map.levels, level_map.free_counts()))
+        ]
+        capacity = sum(c.capacity for c in counts)
+        self.query_one(AvailabilityTable).set_levels(counts)
+        self.query_one(FacilityBar).set_figures(occupied=level_map.occupied, capacity=capacity)
+
+    # ----------------------------------------------------------------- lanes
+    def refresh_lanes(self) -> None:
+        self.query_one(LanesPanel).set_lanes(self.lane_states())
+
+    def lane_states(self) -> tuple[LaneState, ...]:
+        """Gate, device health, reads and queue of every lane, from the device
+        hub's last report and events (UI thread; no device call)."""
+        app = self.app
+        states = []
+        for lane in app.booth.config.lanes:
+            health = self.health.lane(lane.code)
+            gate_view = self.gates.get(lane.code) or (health.gate if health else None)
+            gate_device = health.device("gate") if health else None
+            gate = phase = reason = None
+            if lane.gate is not None:
+                if gate_device is not None and gate_device.bad:
+                    gate, reason = "fault", gate_device.message
+                elif gate_view is not None:
+                    gate, phase = gate_view.state, gate_view.phase
+                    reason = gate_view.reason if gate_view.state == "fault" else None
+                else:
+                    gate = "closed"
+            attended = lane in (app.entry_lane, app.exit_lane)
+            queue: tuple[tuple[str, str], ...] = ()
+            if app.replayer is not None and attended:
+                try:
+                    queue = tuple((v.plate, v.vehicle_class) for v in list(app.replayer.queues.get(lane.code, ())))
+                except RuntimeError:  # mutated while copying: keep the previous picture
+                    queue = next((s.queue for s in self.query_one(LanesPanel).lanes if s.code == lane.code), ())
+            states.append(
+                LaneState(
+                    code=lane.code,
+                    name=lane.name,
+                    direction=str(lane.direction),
+                    attended=attended,
+                    gate=gate,
+                    devices={d.kind: (d.state, d.message) for d in (health.devices if health else ()) if d.kind != "gate"},
+                    queue=queue,
+                    gate_phase=phase,
+                    gate_reason=reason,
+                    reprints=len(app.booth.reprint_queue.get(lane.code) or ()),
+                    last_read=self.last_reads.get(lane.code),
+                )
+            )
+        return tuple(states)
+
+    @on(QueuesChanged)
+    def _queues_changed(self, _message: QueuesChanged) -> None:
+        self.refresh_lanes()
+
+    @on(GateChanged)
+    def _gate_changed(self, _message: GateChanged) -> None:
+        self.refresh_lanes()
+
+    # ------------------------------------------------------------ entry flow
+    @on(EntryRequested)
+    def _entry_requested(self, message: EntryRequested) -> None:
+        message.stop()
+        self.run_entry(message.plate, message.vehicle_class, message.ev, message.accessible)
+
+    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
+    def run_entry(self, plate: str, vehicle_class: str, ev: bool, accessible: bool) -> None:
+        """Booth.process_entry at the attendant's entry lane (blocking: DB, printer, gate)."""
+        app = self.app
+        try:
+            outcome = app.booth.process_entry(
+                plate,
+                vehicle_class,
+                actor=app.actor,
+                lane=app.entry_lane.code if app.entry_lane else None,
+                ev=ev,
+                accessible=accessible,
+            )
+        except AttendantError as exc:
+            self.post_message(EntryFailed(str(exc)))
+            return
+        printout = app.printout_text(app.entry_lane) if outcome.printed else ""
+        self.post_message(EntryDone(outcome, printout))
+
+    @on(EntryDone)
+    def _entry_done(self, message: EntryDone) -> None:
+        outcome = message.outcome
+        e = outcome.entry
+        self.app.remember_ticket(e.code, e.ticket_no, e.plate, e.spot_label)
+        self._flush_spots()
+        level_map = self.query_one(LevelMapView)
+        spot_id = level_map.spot_id_of(e.spot_label)
+        level_map.highlight(spot_id)
+        self.last_ticket = e.ticket_no
+        queued = len(self.app.booth.reprint_queue.get(e.lane or "") or ())
+        form = self.query_one(EntryForm)
+        form.show_result(outcome, self.app.service.tz, queued=queued)
+        if message.printout:
+            self.last_printout = (f"Ticket {e.ticket_no}", message.printout)
+        if outcome.print_error:
+            self.notify(
+                f"Ticket {e.ticket_no} not printed: {outcome.print_error}. The vehicle entered by plate; "
+                f"the ticket is queued for a reprint ({queued} waiting, ctrl+o prints them).",
+                severity="error",
+                timeout=8,
+            )
+            self._show_entry_printer()
+            self.app.device_hub.poll_soon()
+        self.refresh_lanes()
+
+    @on(EntryFailed)
+    def _entry_failed(self, message: EntryFailed) -> None:
+        self.query_one(EntryForm).show_error(message.error)
+        self.notify(message.error, title="Entry refused", severity="error", timeout=6)
+
+    # ------------------------------------------------------------- exit flow
+    @on(ExitDone)
+    def _exit_done(self, message: ExitDone) -> None:
+        r = message.outcome.exit
+        self.app.forget_ticket(r.ticket_no)
+        self._flush_spots()
+        self.query_one(ExitForm).show_result(message.outcome)
+        if message.printout:
+            self.last_printout = (f"Receipt for ticket {r.ticket_no}", message.printout)
+        if message.outcome.print_error:
+            self.notify(f"Receipt not printed: {message.outcome.print_error}", severity="error", timeout=8)
+        self.load_figures()
+        self.refresh_lanes()
+
+    @on(CodeScanned)
+    def _code_scanned(self, message: CodeScanned) -> None:
+        self.route_scan(message.code, self.app.exit_lane.code if self.app.exit_lane else None)
+
+    # ------------------------------------------------------------ lost ticket
+    @on(PlateLookupRequested)
+    def _plate_lookup(self, message: PlateLookupRequested) -> None:
+        message.stop()
+        self.run_plate_lookup(message.plate)
+
+    @work(thread=True, exclusive=True, group="lookup", exit_on_error=False)
+    def run_plate_lookup(self, plate: str) -> None:
+        """service.find_by_plate (blocking read)."""
+        try:
+            session = self.app.service.find_by_plate(plate)
+        except AttendantError as exc:
+            self.post_message(PlateNotFound(str(exc)))
+            return
+        self.post_message(PlateFound(session))
+
+    @on(PlateFound)
+    def _plate_found(self, message: PlateFound) -> None:
+        self.query_one(ExitForm).show_session(message.session, self.app.service.clock())
+        level_map = self.query_one(LevelMapView)
+        level_map.highlight(level_map.spot_id_of(message.session.spot_label))
+
+    @on(PlateNotFound)
+    def _plate_not_found(self, message: PlateNotFound) -> None:
+        self.query_one(ExitForm).show_error(message.error)
+        self.notify(message.error, title="Lost ticket", severity="warning", timeout=6)
+
+    # --------------------------------------------------------- device health
+    @on(DeviceHealthChanged)
+    def _health_changed(self, message: DeviceHealthChanged) -> None:
+        self.apply_health(message.report)
+        for change in message.changes:
+            severity = change.severity
+            if severity is None:
+                continue
+            text = change.text()
+            lane = message.report.lane(change.device.lane)
+            if change.device.kind == "printer" and severity == "information" and lane and lane.reprints:
+                text += f": {lane.reprints} queued ticket{'s' if lane.reprints != 1 else ''} (ctrl+o prints them)"
+            self.notify(text, title="Device", severity=severity, timeout=10 if severity == "error" else 6)
+
+    def apply_health(self, report: HealthReport) -> None:
+        """Show a health report: the panel, the lanes, the entry form's printer line."""
+        self.health = report
+        for lane in report.lanes:
+            if lane.gate is not None:
+                self.gates[lane.lane] = lane.gate
+        self.query_one(DeviceHealthPanel).set_report(report, self.gates)
+        self._show_entry_printer()
+        self.refresh_lanes()
+
+    def _show_entry_printer(self) -> None:
+        lane = self.app.entry_lane
+        form = self.query_one(EntryForm)
+        if lane is None or lane.printer is None:
+            form.set_printer(None)
+            return
+        printer = self.health.device(lane.code, "printer")
+        reprints = len(self.app.booth.reprint_queue.get(lane.code) or ())
+        form.set_printer(printer.state if printer else None, printer.message if printer else "", reprints)
+
+    # -------------------------------------------------- plate reads and gates
+    @on(DeviceEvents)
+    def _device_events(self, _message: DeviceEvents) -> None:
+        if self._events_timer is None:
+            self._events_timer = self.set_timer(FLUSH_SECONDS, self.flush_device_events)
+
+    def flush_device_events(self) -> None:
+        """Apply the plate reads and gate changes the hub collected (latest per lane)."""
+        self._events_timer = None
+        events_ = self.app.device_hub.drain_events()
+        self.gates.update(events_.gates)
+        for lane, read in events_.reads.items():
+            self.last_reads[lane] = (read.plate, read.confidence)
+            self._plate_read(lane, read)
+        if events_.gates:
+            self.query_one(DeviceHealthPanel).set_report(self.health, self.gates)
+        self.refresh_lanes()
+
+    def _plate_read(self, lane: str, read) -> None:
+        app = self.app
+        if app.entry_lane is not None and lane == app.entry_lane.code:
+            vehicle_class = self._demo_classes.pop(read.plate, None)
+            self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
+        elif app.exit_lane is not None and lane == app.exit_lane.code:
+            form = self.query_one(ExitForm)
+            if form.quote is not None or form.busy or form.code:
+                return  # the attendant is busy with a vehicle: the read waits on the lane panel
+            if needs_confirmation(read.confidence):
+                self.notify(
+                    f"{lane} camera read {read.plate} ({read.confidence:.0%}): not sure enough to look it up; "
+                    "F6 finds a vehicle by plate",
+                    title="Plate read",
+                    timeout=6,
+                )
+                return
+            self.run_exit_plate(read)
+
+    @work(thread=True, exclusive=True, group="exit-plate", exit_on_error=False)
+    def run_exit_plate(self, read) -> None:
+        """service.find_by_plate for a read at the exit lane (blocking read)."""
+        try:
+            session = self.app.service.find_by_plate(read.plate)
+        except AttendantError as exc:
+            self.post_message(ExitPlateNotFound(read, str(exc)))
+            return
+        self.post_message(ExitPlateFound(read, session))
+
+    @on(ExitPlateFound)
+    def _exit_plate_found(self, message: ExitPlateFound) -> None:
+        form = self.query_one(ExitForm)
+        if form.quote is not None or form.busy or form.code:
+            return
+        session = message.session
+        self.notify(
+            f"{message.read.plate} ({message.read.confidence:.0%}) is ticket {session.ticket_no}, bay "
+            f"{session.spot_label}: fee shown",
+            title="Exit by plate",
+            timeout=5,
+        )
+        form.fill(session.code)
+
+    @on(ExitPlateNotFound)
+    def _exit_plate_not_found(self, message: ExitPlateNotFound) -> None:
+        self.notify(f"Exit camera read {message.read.plate}: {message.error}", title="Plate read",
+                    severity="warning", timeout=6)
+
+    # ------------------------------------------------------------ scanned codes
+    @on(LaneCodeScanned)
+    def _lane_code_scanned(self, message: LaneCodeScanned) -> None:
+        app = self.app
+        if app.exit_lane is not None and message.lane == app.exit_lane.code:
+            self.route_scan(message.code, message.lane)
+            return
+        lane = app.booth.lanes.get(message.lane)
+        if lane is not None and lane.direction == "exit":
+            note = f"{message.lane} runs automatically: scans there are not taken at this console"
+        else:
+            note = "codes are taken at the exit lane"
+        self.notify(f"{message.lane} scanner read {message.code[:24]}: {note}", title="Scan", timeout=5)
+
+    @on(WedgeScanned)
+    def _wedge_scanned(self, message: WedgeScanned) -> None:
+        message.stop()
+        self.route_scan(message.code, self.app.exit_lane.code if self.app.exit_lane else None)
+
+    def route_scan(self, code: str, lane: str | None) -> None:
+        """A code scanned at the exit lane: ``service.identify`` says what it is
+        (an HMAC check, no I/O). A ticket loads the exit form; a validation or a
+        pass is posted to the exit form; anything else is refused on screen."""
+        form = self.query_one(ExitForm)
+        code = code.strip()
+        try:
+            kind = self.app.service.identify(code)
+        except AttendantError as exc:
+            form.show_error(f"scanned {code[:40]!r} is not a ticket, pass or validation: {exc}")
+            self.notify(f"Not a ticket, pass or validation: {exc}", title="Scan", severity="warning", timeout=6)
+            return
+        ticket = form.quote.session.code if form.quote is not None else None
+        if kind == "ticket":
+            if form.busy:
+                self.notify(f"Ticket scanned while the exit form is busy: scan it again in a moment ({code[:20]}…)",
+                            title="Scan", severity="warning", timeout=6)
+                return
+            form.fill(code)
+        elif kind == "validation":
+            form.post_message(ValidationScanned(code.upper(), lane, ticket))
+        else:
+            form.post_message(PassScanned(code.upper(), lane, ticket))
+
+    @on(ValidationScanned)
+    def _validation_scanned(self, message: ValidationScanned) -> None:
+        """Fallback when the exit form does not take scanned validations."""
+        message.stop()
+        if message.ticket_code is None:
+            self.query_one(ExitForm).show_error(f"validation {message.code}: scan the ticket first, then the validation")
+            return
+        self.run_validation(message.ticket_code, message.code)
+
+    @work(thread=True, exclusive=True, group="validation", exit_on_error=False)
+    def run_validation(self, ticket_code: str, validation_code: str) -> None:
+        """service.apply_validation, then a new quote (blocking: one transaction, one read)."""
+        service = self.app.service
+        try:
+            outcome = service.apply_validation(ticket_code, validation_code, actor=self.app.actor)
+            quote = service.quote(ticket_code)
+        except AttendantError as exc:
+            self.post_message(ScanActionFailed(validation_code, str(exc)))
+            return
+        self.post_message(ValidationApplied(validation_code, outcome.payment.amount, quote))
+
+    @on(ValidationApplied)
+    def _validation_applied(self, message: ValidationApplied) -> None:
+        fee = message.quote.fee
+        self.notify(f"Validation {message.code}: {format_money(message.amount_off, fee.currency)} off",
+                    title="Validation", timeout=5)
+        self.query_one(ExitForm).fill(message.quote.session.code)  # the form shows the new balance
+
+    @on(ScanActionFailed)
+    def _scan_action_failed(self, message: ScanActionFailed) -> None:
+        self.query_one(ExitForm).show_error(f"{message.code}: {message.error}")
+        self.notify(message.error, title=message.code, severity="error", timeout=6)
+
+    @on(PassScanned)
+    def _pass_scanned(self, message: PassScanned) -> None:
+        """Fallback when the exit form does not take scanned passes: tell the attendant."""
+        message.stop()
+        if message.ticket_code is None:
+            self.query_one(ExitForm).show_error(
+                f"pass {message.code}: scan the vehicle's ticket (or F6: find it by plate) first"
+            )
+            return
+        self.notify(f"Pass {message.code}: take the payment by pass with this code as its reference",
+                    title="Pass", timeout=8)
+
+    # ------------------------------------------------------ keyboard wedge
+    def on_key(self, event: events.Key) -> None:
+        """Collect a scan that reached the screen unconsumed (see the module docstring)."""
+        if self._wedge is not None:
+            if event.key == "enter":
+                event.stop()
+                event.prevent_default()
+                code, self._wedge = "".join(self._wedge), None
+                self.route_scan(code, self.app.exit_lane.code if self.app.exit_lane else None)
+            elif event.is_printable and event.character:
+                event.stop()
+                event.prevent_default()
+                self._wedge.append(event.character)
+                if self._wedge_timer is not None:
+                    self._wedge_timer.reset()
+            else:
+                self._wedge = None
+            return
+        if event.character and event.character.isalpha() and not isinstance(self.focused, Input):
+            event.stop()
+            event.prevent_default()
+            self._wedge = [event.character]
+            if self._wedge_timer is None:
+                self._wedge_timer = self.set_timer(WEDGE_GAP_SECONDS, self._wedge_timeout)
+            else:
+                self._wedge_timer.reset()
+
+    def _wedge_timeout(self) -> None:
+        self._wedge_timer = None
+        self._wedge = None  # not a scan (a stray letter): dropped
+
+    # ----------------------------------------------------------------- reprints
+    def action_reprint_last(self) -> None:
+        """ctrl+r: reprint the last ticket issued at this console."""
+        if self.last_ticket is None:
+            self.notify("No ticket issued here yet: ctrl+t reprints a ticket by its number.", timeout=4)
+            return
+        self._start_reprint(self.last_ticket)
+
+    def action_reprint_number(self) -> None:
+        """ctrl+t: reprint a ticket by its number (a dialog asks for it)."""
+        lane = self.app.lane_title(self.app.entry_lane)
+
+        def chosen(number: str | None) -> None:
+            if number:
+                self._start_reprint(number)
+
+        self.app.push_screen(TicketNumberDialog(hint=f"prints on the printer of {lane}"), chosen)
+
+    def _start_reprint(self, ticket_no: str) -> None:
+        if self.printing:
+            self.notify("A print job is still running: try again in a moment.", timeout=3)
+            return
+        self.printing = True
+        self.run_reprint(ticket_no)
+
+    @work(thread=True, group="print", exit_on_error=False)
+    def run_reprint(self, ticket_no: str) -> None:
+        """Booth.reprint on the entry lane's printer (blocking: DB read, print job).
+
+        A ticket that was waiting in the lane's reprint queue leaves it once printed.
+        """
+        app = self.app
+        lane = app.entry_lane.code if app.entry_lane else None
+        try:
+            entry = app.service.ticket(ticket_no)
+            error = app.booth.reprint(entry.ticket_no, lane=lane)  # leaves the reprint queue once printed
+        except AttendantError as exc:
+            self.post_message(ReprintDone(str(ticket_no), 0, str(exc), lane=lane))
+            return
+        printout = app.printout_text(app.entry_lane) if error is None else ""
+        self.post_message(ReprintDone(entry.ticket_no, 0 if error else 1, error, printout, lane))
+
+    def action_print_queued(self) -> None:
+        """ctrl+o: print the tickets queued while the entry lane's printer failed."""
+        lane = self.app.entry_lane
+        if lane is None:
+            self.notify("No entry lane configured.", timeout=3)
+            return
+        waiting = len(self.app.booth.reprint_queue.get(lane.code) or ())
+        others = {code: len(q) for code, q in self.app.booth.reprint_queue.items() if q and code != lane.code}
+        if not waiting:
+            extra = "; " + ", ".join(f"{c}: {n}" for c, n in others.items()) + " (ctrl+l switches lane)" if others else ""
+            self.notify(f"No tickets waiting for a reprint at {lane.code}{extra}.", timeout=4)
+            return
+        if self.printing:
+            self.notify("A print job is still running: try again in a moment.", timeout=3)
+            return
+        self.printing = True
+        self.run_print_queued(lane.code)
+
+    @work(thread=True, group="print", exit_on_error=False)
+    def run_print_queued(self, lane: str) -> None:
+        """Booth.retry_reprints: the queued tickets, oldest first, until one fails (blocking)."""
+        app = self.app
+        printed, error = app.booth.retry_reprints(lane)
+        printout = app.printout_text(app.booth.lanes.get(lane)) if printed else ""
+        self.post_message(ReprintDone(None, printed, error, printout, lane))
+
+    @on(ReprintDone)
+    def _reprint_done(self, message: ReprintDone) -> None:
+        self.printing = False
+        if message.printout:
+            title = f"Ticket {message.ticket_no} (reprint)" if message.ticket_no else "Reprinted ticket"
+            self.last_printout = (title, message.printout)
+        left = len(self.app.booth.reprint_queue.get(message.lane or "") or ())
+        if message.ticket_no is not None:
+            if message.error:
+                self.notify(f"Ticket {message.ticket_no} not reprinted: {message.error}", title="Reprint",
+                            severity="error", timeout=8)
+            else:
+                self.notify(f"Ticket {message.ticket_no} reprinted (F10 shows it)", title="Reprint", timeout=4)
+        else:
+            text = f"{message.printed} queued ticket{'s' if message.printed != 1 else ''} printed"
+            if message.error:
+                self.notify(f"{text}; {left} still waiting: {message.error}", title="Reprint", severity="error",
+                            timeout=8)
+            else:
+                self.notify(f"{text} (F10 shows the last)", title="Reprint", timeout=4)
+        self._show_entry_printer()
+        self.refresh_lanes()
+        self.app.device_hub.poll_soon()
+
+    # ------------------------------------------------------ lanes and devices
+    def action_switch_entry_lane(self) -> None:
+        """ctrl+l: attend the next entry lane (E1 → E2 → E1): the entry form,
+        its camera reads and its printer follow."""
+        app = self.app
+        lanes = [lane for lane in app.booth.config.lanes if lane.direction == "entry"]
+        if len(lanes) < 2 or app.entry_lane is None:
+            self.notify("There is no other entry lane.", timeout=3)
+            return
+        app.entry_lane = lanes[(lanes.index(app.entry_lane) + 1) % len(lanes)]
+        form = self.query_one(EntryForm)
+        form.set_lane_title(app.lane_title(app.entry_lane))
+        form.forget_read()  # a read from the other lane's camera is not this lane's vehicle
+        self._show_entry_printer()
+        self.refresh_lanes()
+        self.notify(f"Entry form now at {app.lane_title(app.entry_lane)}", timeout=3)
+
+    def action_retry_devices(self) -> None:
+        """F12: reopen faulted devices and check every device now (the monitor also does it, with a backoff)."""
+        self.app.device_hub.retry_now()
+        self.notify("Checking the devices now…", timeout=2)
+
+    def device_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) of the device features for the command palette
+        (``DeviceCommands``); the demo's fault simulations only in demo mode."""
+        app = self.app
+        entry = app.lane_title(app.entry_lane)
+        commands: list[tuple[str, str, Callable[[], object]]] = [
+            ("Reprint the last ticket", "ctrl+r · the last ticket issued at this console", self.action_reprint_last),
+            ("Reprint a ticket by number", f"ctrl+t · on the printer of {entry}", self.action_reprint_number),
+            ("Print queued tickets", "ctrl+o · the tickets queued while the entry printer failed",
+             self.action_print_queued),
+            ("Switch entry lane", "ctrl+l · the entry form moves to the next entry lane", self.action_switch_entry_lane),
+            ("Retry devices now", "F12 · reopen faulted devices and check every device", self.action_retry_devices),
+        ]
+        if app.replayer is None:
+            return commands
+        for lane in app.booth.config.lanes:
+            devices = app.booth.devices(lane)
+            if hasattr(devices.printer, "simulate"):
+                for state, words in (("paper_out", "paper out"), ("paper_low", "paper low"),
+                                     ("offline", "offline"), ("ok", "back (ok)")):
+                    commands.append((f"Demo: {lane.code} printer {words}",
+                                     f"the stand-in printer of {lane.code} acts {words}",
+                                     lambda c=lane.code, st=state: self.demo_printer(c, st)))
+            if hasattr(devices.gate, "set_fault"):
+                commands.append((f"Demo: {lane.code} gate fault", f"the simulated gate of {lane.code} goes into fault",
+                                 lambda c=lane.code: self.demo_gate(c, True)))
+                commands.append((f"Demo: {lane.code} gate fault cleared", f"the gate of {lane.code} works again",
+                                 lambda c=lane.code: self.demo_gate(c, False)))
+        if app.entry_lane is not None:
+            commands.append((f"Demo: {app.entry_lane.code} camera reads the next vehicle",
+                             "the next vehicle waiting at the entry lane is read by its camera (every other read "
+                             "is unsure and must be confirmed)", self.demo_camera_read))
+        return commands
+
+    # -------------------------------------------------------------------- demo
+    @work(thread=True, group="demo", exit_on_error=False)
+    def demo_printer(self, lane: str, state: str) -> None:
+        """Demo: the stand-in printer of ``lane`` acts ``state`` (a DeviceState value)."""
+        printer = self.app.booth.devices(self.app.booth.lanes[lane]).printer
+        printer.simulate(DeviceState(state))  # type: ignore[union-attr]
+        self.app.device_hub.poll_soon()
+
+    @work(thread=True, group="demo", exit_on_error=False)
+    def demo_gate(self, lane: str, fault: bool) -> None:
+        """Demo: the simulated gate of ``lane`` goes into (or out of) a hard fault."""
+        gate = self.app.booth.devices(self.app.booth.lanes[lane]).gate
+        if fault:
+            gate.set_fault("demo: barrier controller reports a fault")  # type: ignore[union-attr]
+        else:
+            gate.clear_fault()  # type: ignore[union-attr]
+        self.app.device_hub.poll_soon()
+
+    def demo_camera_read(self) -> None:
+        """Demo: the entry lane's camera reads the next vehicle waiting there
+        (every other read is unsure, with one confusable character swapped)."""
+        app = self.app
+        lane = app.entry_lane
+        camera = app.booth.devices(lane).camera if lane else None
+        if lane is None or not hasattr(camera, "push"):
+            self.notify("The entry lane has no stand-in camera.", timeout=3)
+            return
+        vehicle = app.take_queued(lane)
+        if vehicle is None:
+            self.notify(f"No vehicle waiting at {app.lane_title(lane)}", timeout=3)
+            return
+        self._demo_reads += 1
+        plate = vehicle.plate.replace(" ", "")
+        confidence = DEMO_HIGH_CONFIDENCE
+        if self._demo_reads % 2 == 0:
+            confidence = DEMO_LOW_CONFIDENCE
+            index = next((i for i, ch in enumerate(plate) if ch.translate(CONFUSED) != ch), None)
+            if index is not None:
+                plate = plate[:index] + plate[index].translate(CONFUSED) + plate[index + 1:]
+        self._demo_classes[plate] = vehicle.vehicle_class
+        camera.push(plate, confidence)  # type: ignore[union-attr]
+        self.refresh_lanes()
+
+    # -------------------------------------------------------- worker errors
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place unexpected worker failures land: log, tell, unlock the forms."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        group = event.worker.group
+        text = f"{type(error).__name__}: {error}"
+        if group == "entry":
+            self.query_one(EntryForm).show_error(f"unexpected failure, nothing issued? check the lane: {text}")
+        elif group in ("exit", "quote", "lookup", "validation"):
+            self.query_one(ExitForm).show_error(f"unexpected failure: {text}")
+        elif group == "print":
+            self.printing = False
+        self.notify(text, title=f"{group} failed", severity="error", timeout=10)
+
+    # --------------------------------------------------------------- actions
+    def action_entry(self) -> None:
+        self.query_one(EntryForm).focus_plate()
+
+    def action_exit(self) -> None:
+        self.query_one(ExitForm).focus_code()
+
+    def action_take_entry(self) -> None:
+        vehicle = self.app.take_queued(self.app.entry_lane)
+        if vehicle is None:
+            self.notify(f"No vehicle waiting at {self.app.lane_title(self.app.entry_lane)}", timeout=3)
+            return
+        self.query_one(EntryForm).fill(vehicle.plate, vehicle.vehicle_class)
+        self.refresh_lanes()
+
+    def action_take_exit(self) -> None:
+        vehicle = self.app.take_queued(self.app.exit_lane)
+        if vehicle is None:
+            self.notify(f"No vehicle waiting at {self.app.lane_title(self.app.exit_lane)}", timeout=3)
+            return
+        form = self.query_one(ExitForm)
+        if vehicle.payment_method in ("cash", "card"):
+            form.query_one("#exit-method").value = vehicle.payment_method
+        form.fill(vehicle.code or "")
+        self.refresh_lanes()
+
+    def action_lost_ticket(self) -> None:
+        def found(plate: str | None) -> None:
+            if plate:
+                self.post_message(PlateLookupRequested(plate))
+
+        self.app.push_screen(PlateDialog(), found)
+
+    def action_next_level(self) -> None:
+        self.query_one(LevelMapView).action_next_level()
+
+    def action_goto_level(self, index: int) -> None:
+        self.query_one(LevelMapView).scroll_to_level(index)
+
+    def action_printout(self) -> None:
+        title, text = self.last_printout
+        self.app.push_screen(PrintoutDialog(title or "Printout", text))
+
+    def action_scan_ticket(self) -> None:
+        """Demo: hand a ticket issued here to the exit lane's stand-in scanner."""
+        tickets = self.app.open_tickets()
+        if not self.app.can_scan():
+            self.notify("Scan the ticket with the exit lane's scanner (or type its code).", timeout=4)
+            return
+        if not tickets:
+            self.notify("No ticket issued here is still open: issue one first (F2).", timeout=4)
+            return
+
+        def chosen(code: str | None) -> None:
+            if code:
+                self.app.scan(code)
+
+        self.app.push_screen(TicketPickDialog(tickets), chosen)

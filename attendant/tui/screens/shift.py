@@ -1,0 +1,673 @@
+"""The shift screens: the logged-in user's shift and the office actions, and the count-up.
+
+:class:`ShiftScreen` (``ctrl+s`` from anywhere once logged in) shows who is
+logged in and the shift's figures so far (``ShiftReport.lines()``), and
+offers, each on a key shown in the footer and in the command palette:
+
+- ``o`` open a shift with a float, ``d`` a cash drop (amount + note),
+  ``c`` close with the count-up (:class:`CountUpScreen`), ``p`` print the
+  report (``Booth.print_text``), ``i`` settle a plate's IOUs (the prepay
+  the entry lane asks for after the third IOU);
+- supervisors only: ``r`` refund a payment, ``v`` create a validation,
+  ``x`` close another user's shift. These are hidden from attendants; the
+  services refuse them anyway (:class:`~attendant.core.auth.PermissionDenied`),
+  and a forced attempt shows that refusal.
+
+:class:`CountUpScreen` takes the count of the drawer by denomination (a grid
+from ``shifts.denominations``) and the counted totals of the other methods
+(prefilled with the expected amounts: the card terminal's batch total, say),
+shows expected against counted per method with the over/short as the
+attendant types, and on ``ctrl+s`` (after a confirmation) closes the shift
+(``shifts.close_shift``; refused while a payment is pending), prints the
+report and shows it.
+
+Blocking work (database, printer) runs in thread workers of group ``shift``
+that touch no widget and post :class:`TaskDone` / :class:`TaskFailed`; money
+is integer minor units; times come from the console clock (UTC, shown in
+facility time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from attendant.core import shifts
+from attendant.core.errors import AttendantError
+from attendant.core.money import format_money, to_major_str
+from attendant.core.shifts import ShiftReport, ShiftView
+from attendant.tui.dialogs import (
+    ConfirmDialog,
+    MoneyDialog,
+    MoneyEntry,
+    NewValidationDialog,
+    PrintoutDialog,
+    RefundDialog,
+    RefundRequest,
+    SettleIousDialog,
+    SettleRequest,
+    ShiftNumberDialog,
+    ValidationRequest,
+)
+from attendant.tui.widgets.money_fields import MoneyInput
+from attendant.tui.widgets.shift_count import METHOD_WORD, CashCountGrid, OverShortTable, over_short_word
+
+if TYPE_CHECKING:
+    from attendant.tui.app import AttendantApp
+
+log = logging.getLogger(__name__)
+
+REPORT_WIDTH = 56  # characters of the on-screen report (the printer gets 42)
+
+
+# ----------------------------------------------------------------- messages
+class TaskDone(Message):
+    """A shift/office task finished: ``text`` to show; ``report`` to show and print, if any."""
+
+    def __init__(self, title: str, text: str, report: ShiftReport | None = None, printed: str | None = None
+                 ) -> None:
+        super().__init__()
+        self.title = title
+        self.text = text
+        self.report = report
+        self.printed = printed  # None: printed; else why not
+
+
+class TaskFailed(Message):
+    """A task was refused or failed (PermissionDenied, Refused, InputError, NotFound...): nothing changed."""
+
+    def __init__(self, title: str, error: str) -> None:
+        super().__init__()
+        self.title = title
+        self.error = error
+
+
+class ShiftLoaded(Message):
+    """The user's open shift (or None) and the report to show (open: figures so far; else the last one)."""
+
+    def __init__(self, shift: ShiftView | None, report: ShiftReport | None) -> None:
+        super().__init__()
+        self.shift = shift
+        self.report = report
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a task returns to the UI thread."""
+
+    text: str
+    report: ShiftReport | None = None
+    printed: str | None = None
+
+
+class TaskRunner:
+    """Mixin for screens: run ``fn`` in a named thread worker (group ``shift``) and post the outcome."""
+
+    busy: bool = False
+
+    def run_task(self, title: str, fn: Callable[[], Outcome]) -> None:
+        self.busy = True
+        self.run_worker(  # type: ignore[attr-defined]
+            partial(self._task_body, title, fn), name=title, group="shift", thread=True, exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _task_body(self, title: str, fn: Callable[[], Outcome]) -> None:
+        try:
+            outcome = fn()
+        except AttendantError as exc:
+            self.post_message(TaskFailed(title, str(exc)))  # type: ignore[attr-defined]
+            return
+        self.post_message(TaskDone(title, outcome.text, outcome.report, outcome.printed))  # type: ignore[attr-defined]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Unexpected worker failures of this screen land here: log and tell."""
+        if event.state is not WorkerState.ERROR:
+            return
+        self.busy = False
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.name} failed",  # type: ignore[attr-defined]
+                    severity="error", timeout=10)
+
+
+def _print_report(app: AttendantApp, report: ShiftReport) -> str | None:
+    """Print ``report`` on the booth's printer (the exit lane's, else the first); None when printed."""
+    return app.booth.print_text(report.lines(), lane=app.exit_lane.code if app.exit_lane else None)
+
+
+def report_text(report: ShiftReport | None, width: int = REPORT_WIDTH) -> str:
+    return "\n".join(report.lines(width)) if report is not None else ""
+
+
+# ------------------------------------------------------------ shift screen
+class ShiftScreen(TaskRunner, Screen):
+    """The logged-in user's shift and the office actions (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Lanes"),
+        Binding("o", "open_shift", "Open shift"),
+        Binding("d", "drop", "Cash drop"),
+        Binding("c", "close_shift", "Close & count"),
+        Binding("p", "print_report", "Print report"),
+        Binding("i", "settle_ious", "Settle IOUs"),
+        Binding("r", "refund", "Refund"),
+        Binding("v", "new_validation", "New validation"),
+        Binding("x", "close_other", "Close other shift"),
+    ]
+
+    SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other")
+
+    DEFAULT_CSS = """
+    ShiftScreen #shift-body { height: 1fr; padding: 0 1; }
+    ShiftScreen #shift-who { height: auto; margin: 1 0 0 0; }
+    ShiftScreen #shift-report-box {
+        width: 62; height: 1fr; margin-top: 1; padding: 0 1; border: round $border-blurred; background: $surface;
+    }
+    ShiftScreen #shift-report-box:focus { border: round $border; }
+    ShiftScreen #shift-report { width: 100%; }
+    ShiftScreen #shift-result { height: auto; min-height: 2; margin-top: 1; }
+    """
+
+    app: AttendantApp
+
+    def __init__(self) -> None:
+        super().__init__(id="shift")
+        self.report: ShiftReport | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="shift-body"):
+            yield Static("", id="shift-who")
+            with VerticalScroll(id="shift-report-box"):
+                yield Static("", id="shift-report")
+            yield Static("", id="shift-result", classes="result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#shift-report-box").border_title = "Shift report"
+
+    def on_screen_resume(self) -> None:
+        """Shown (pushed, or back from the count-up): read the shift afresh."""
+        self.load()
+
+    # --------------------------------------------------------------- state
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        app = self.app
+        if action in self.SUPERVISOR_ACTIONS:
+            return app.is_supervisor
+        if action == "open_shift":
+            return app.user is not None and app.shift is None
+        if action in ("drop", "close_shift"):
+            return app.shift is not None
+        if action == "print_report":
+            return self.report is not None
+        if action == "settle_ious":
+            return app.logged_in
+        return True
+
+    def load(self) -> None:
+        """Read the user's open shift and the report to show (worker ``shift-load``)."""
+        user = self.app.user
+        if user is None:
+            self._show_who(None)
+            return
+        self.run_worker(partial(self._load_body, user.user_id), name="shift-load", group="shift-load",
+                        thread=True, exclusive=True, exit_on_error=False)
+
+    def _load_body(self, user_id: int) -> None:
+        service = self.app.service
+        shift = shifts.current_shift(service.engine, service.facility.id, user_id)
+        shift_id = shift.id if shift else shifts.last_shift_id(service.engine, service.facility.id, user_id)
+        report = shifts.shift_report(service.engine, shift_id) if shift_id else None
+        self.post_message(ShiftLoaded(shift, report))
+
+    @on(ShiftLoaded)
+    def _loaded(self, message: ShiftLoaded) -> None:
+        self.report = message.report
+        self.app.set_shift(message.shift)
+        self._show_who(message.report)
+        self.refresh_bindings()
+
+    def _show_who(self, report: ShiftReport | None) -> None:
+        app = self.app
+        shift = app.shift
+        parts: list = [(app.actor_label, "b"), "  ·  ", app.service.facility.name, "\n"]
+        if app.user is None:
+            parts.append(("Not logged in as a user (setup mode): shifts need a login.", "$warn b"))
+        elif shift is None:
+            parts += [("No shift open. ", "$warn b"), "Press ", ("o", "$accent b"),
+                      " to open one with a float: payments are refused until then."]
+        else:
+            opened = app.service.local(shift.opened_at).strftime("%a %d %b %H:%M")
+            parts += [(f"Shift #{shift.id} open", "$ok b"), f" since {opened}  float ",
+                      (format_money(shift.float_amount, shift.currency), "$money b")]
+        if report is not None and (shift is None or report.shift_id != shift.id):
+            parts.append(("\nThe report below is your last shift's.", "$muted"))
+        self.query_one("#shift-who", Static).update(Content.assemble(*parts))
+        self.query_one("#shift-report", Static).update(
+            Content(report_text(report)) if report is not None else Content.from_markup("[$muted](no shift yet)[/]")
+        )
+
+    def _say(self, content: Content) -> None:
+        self.query_one("#shift-result", Static).update(content)
+
+    # -------------------------------------------------------------- results
+    @on(TaskDone)
+    def _done(self, message: TaskDone) -> None:
+        self.busy = False
+        self._say(Content.assemble(("✓ ", "$ok b"), (message.text, "b")))
+        self.notify(message.text, title=message.title, timeout=5)
+        if message.report is not None:
+            printed = "printed ✓" if message.printed is None else f"NOT PRINTED ✗ {message.printed}"
+            self.app.push_screen(
+                PrintoutDialog(f"Shift report #{message.report.shift_id} · {printed}", report_text(message.report, 42))
+            )
+        self.load()
+
+    @on(TaskFailed)
+    def _failed(self, message: TaskFailed) -> None:
+        self.busy = False
+        self._say(Content.assemble(("✗ ", "$fault b"), (message.error, "$fault")))
+        self.notify(message.error, title=f"{message.title}: refused", severity="error", timeout=8)
+
+    # --------------------------------------------------------------- actions
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_open_shift(self) -> None:
+        app = self.app
+        service = app.service
+        cur = service.facility.currency
+
+        def opened(entry: MoneyEntry | None) -> None:
+            if entry is None:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                view = shifts.open_shift(service.engine, service.facility.id, actor, entry.amount,
+                                         at=service.clock())
+                return Outcome(f"Shift #{view.id} open with a float of {format_money(view.float_amount, cur)}")
+
+            self.run_task("Open shift", task)
+
+        app.push_screen(MoneyDialog("Open a shift", cur, label="Float", allow_zero=True,
+                                    context="Count the float into the drawer and type it."), opened)
+
+    def action_drop(self) -> None:
+        app = self.app
+        service = app.service
+        cur = service.facility.currency
+
+        def dropped(entry: MoneyEntry | None) -> None:
+            if entry is None:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                move = shifts.record_cash_movement(service.engine, service.facility.id, actor, "drop", entry.amount,
+                                                   entry.note, at=service.clock())
+                return Outcome(f"Drop of {format_money(move.amount, cur)} recorded; the drawer should hold "
+                               f"{format_money(move.drawer, cur)}")
+
+            self.run_task("Cash drop", task)
+
+        app.push_screen(MoneyDialog("Cash drop to the safe", cur, note=True), dropped)
+
+    def action_close_shift(self) -> None:
+        """Count up and close the user's own open shift."""
+        self._count_up(None)
+
+    def action_close_other(self) -> None:
+        """Supervisors: count up and close another user's shift (refused for attendants by the service)."""
+
+        def chosen(shift_id: int | None) -> None:
+            if shift_id is not None:
+                self._count_up(shift_id)
+
+        self.app.push_screen(ShiftNumberDialog(), chosen)
+
+    def _count_up(self, shift_id: int | None) -> None:
+        app = self.app
+        service = app.service
+        actor = app.actor
+        own = app.shift
+
+        def task() -> Outcome:
+            sid = shift_id if shift_id is not None else (own.id if own else None)
+            if sid is None:
+                raise AttendantError("no open shift to close")
+            # Reading another user's report needs a supervisor: the service refuses attendants here.
+            report = shifts.shift_report(service.engine, sid, actor=actor)
+            if report.is_closed:
+                raise AttendantError(f"shift #{sid} is already closed")
+            return Outcome("", report=report)
+
+        self.run_worker(partial(self._count_up_body, task, shift_id is not None), name="Count up", group="shift",
+                        thread=True, exclusive=True, exit_on_error=False)
+
+    def _count_up_body(self, task: Callable[[], Outcome], other: bool) -> None:
+        try:
+            outcome = task()
+        except AttendantError as exc:
+            self.post_message(TaskFailed("Close shift", str(exc)))
+            return
+        self.post_message(self.CountUpReady(outcome.report, other))
+
+    class CountUpReady(Message):
+        def __init__(self, report: ShiftReport, other: bool) -> None:
+            super().__init__()
+            self.report = report
+            self.other = other
+
+    @on(CountUpReady)
+    def _count_up_ready(self, message: CountUpReady) -> None:
+        self.app.push_screen(CountUpScreen(message.report, other=message.other))
+
+    def action_print_report(self) -> None:
+        report = self.report
+        if report is None:
+            return
+        app = self.app
+        actor = app.actor
+
+        def task() -> Outcome:
+            fresh = shifts.shift_report(app.service.engine, report.shift_id, actor=actor)
+            return Outcome(f"Report of shift #{fresh.shift_id}", report=fresh, printed=_print_report(app, fresh))
+
+        self.run_task("Print report", task)
+
+    def action_settle_ious(self) -> None:
+        app = self.app
+        service = app.service
+        cur = service.facility.currency
+
+        def chosen(request: SettleRequest | None) -> None:
+            if request is None:
+                return
+            actor = app.actor
+            lane = app.entry_lane.code if app.entry_lane else None
+
+            def task() -> Outcome:
+                paid = service.settle_ious(request.plate, request.method, actor=actor, tendered=request.tendered,
+                                           lane=lane, at=service.clock())
+                total = sum(p.amount for p in paid)
+                change = paid[-1].change if paid and paid[-1].change else 0
+                text = f"Settled {len(paid)} IOU(s) of {request.plate.upper()}: {format_money(total, cur)}"
+                if change:
+                    text += f", change {format_money(change, cur)}"
+                return Outcome(text + ": the vehicle may enter")
+
+            self.run_task("Settle IOUs", task)
+
+        app.push_screen(SettleIousDialog(cur), chosen)
+
+    def action_refund(self) -> None:
+        """Supervisors: refund a payment. Not offered to attendants; the service refuses them (PermissionDenied)."""
+        app = self.app
+        service = app.service
+        cur = service.facility.currency
+
+        def chosen(request: RefundRequest | None) -> None:
+            if request is None:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                view = service.refund(request.payment_id, actor=actor, reason=request.reason, amount=request.amount,
+                                      at=service.clock())
+                return Outcome(f"Refunded {format_money(-view.amount, cur)} of payment #{request.payment_id} "
+                               f"({METHOD_WORD.get(view.method, view.method)})")
+
+            self.run_task("Refund", task)
+
+        app.push_screen(RefundDialog(cur), chosen)
+
+    def action_new_validation(self) -> None:
+        """Supervisors: create a merchant validation; the service refuses attendants (PermissionDenied)."""
+        app = self.app
+        service = app.service
+        cur = service.facility.currency
+
+        def chosen(request: ValidationRequest | None) -> None:
+            if request is None:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                code = service.create_validation(actor=actor, merchant=request.merchant, kind=request.kind,
+                                                 value=request.value)
+                value = format_money(request.value, cur) if request.kind == "amount" else (
+                    f"{request.value}%" if request.kind == "percent" else f"{request.value} min")
+                return Outcome(f"Validation {code} created for {request.merchant}: {value} off")
+
+            self.run_task("New validation", task)
+
+        app.push_screen(NewValidationDialog(cur), chosen)
+
+
+# --------------------------------------------------------------- count-up
+class CountUpScreen(TaskRunner, Screen):
+    """Close a shift with a count-up (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "confirm", "Close shift"),
+        Binding("escape", "cancel", "Back"),
+    ]
+
+    DEFAULT_CSS = """
+    CountUpScreen #count-body { height: 1fr; padding: 0 1; }
+    CountUpScreen #count-head { height: auto; margin: 1 0; }
+    CountUpScreen #count-columns { height: auto; }
+    CountUpScreen #count-cash { width: 44; height: auto; }
+    CountUpScreen #count-right { width: 72; height: auto; padding-left: 2; }
+    CountUpScreen #count-derivation { height: auto; margin-top: 1; }
+    CountUpScreen #count-others { height: auto; margin-top: 1; }
+    CountUpScreen .other-row { height: 1; }
+    CountUpScreen .other-row Label { width: 12; color: $text-muted; text-style: bold; }
+    CountUpScreen .other-row MoneyInput { width: 14; height: 1; border: none; padding: 0 1; background: $boost; }
+    CountUpScreen .other-row MoneyInput:focus { background: $primary 25%; border: none; }
+    CountUpScreen #count-result { height: auto; min-height: 2; margin-top: 1; }
+    """
+
+    app: AttendantApp
+
+    def __init__(self, report: ShiftReport, *, other: bool = False) -> None:
+        super().__init__(id="count-up")
+        self.report = report
+        self.other = other
+        self.currency = report.currency
+        self.expected = dict(report.expected)
+        self.closed: ShiftReport | None = None
+
+    def compose(self) -> ComposeResult:
+        cur = self.currency
+        with Vertical(id="count-body"):
+            yield Static("", id="count-head")
+            with Horizontal(id="count-columns"):
+                with Vertical(id="count-cash", classes="panel"):
+                    yield CashCountGrid(cur, id="count-grid")
+                with Vertical(id="count-right"):
+                    with Vertical(id="count-table-box", classes="panel"):
+                        yield OverShortTable(cur, self.expected, id="count-table")
+                        yield Static(self._derivation(), id="count-derivation")
+                    with Vertical(id="count-others", classes="panel"):
+                        others = [m for m in self.expected if m != "cash"]
+                        if not others:
+                            yield Static(Content.from_markup("[$muted]no other payment methods in this shift[/]"))
+                        for method in others:
+                            with Horizontal(classes="other-row"):
+                                yield Label(METHOD_WORD.get(method, method))
+                                yield MoneyInput(cur, id=f"other-{method}",
+                                                 value=to_major_str(self.expected[method], cur))
+            yield Static("", id="count-result", classes="result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        r = self.report
+        opened = r.local(r.opened_at).strftime("%a %d %b %H:%M")
+        who = f"{r.display_name} ({r.username})" if r.display_name != r.username else r.username
+        self.query_one("#count-head", Static).update(
+            Content.assemble(
+                (f"Close shift #{r.shift_id}", "b"), f"  ·  {who}  ·  opened {opened}  ·  float ",
+                (format_money(r.float_amount, self.currency), "$money b"),
+                "\nCount the drawer: notes and coins by denomination (",
+                ("↑↓", "$accent b"), "/", ("Enter", "$accent b"), " move). Other methods: the counted totals "
+                "(card terminal batch, vouchers).",
+            )
+        )
+        self.query_one("#count-cash").border_title = "Cash in the drawer"
+        self.query_one("#count-table-box").border_title = "Expected vs counted"
+        self.query_one("#count-others").border_title = "Other methods counted"
+        first = self.query_one(CashCountGrid).fields[0]
+        first.focus()
+
+    def _derivation(self) -> Content:
+        """How the expected cash is made up: float + cash takings - drops (+ paid in - paid out)."""
+        r, cur = self.report, self.currency
+        parts: list = ["cash expected = float ", (format_money(r.float_amount, cur), "$money"),
+                       " + takings ", (format_money(r.cash_takings, cur), "$money"),
+                       " − drops ", (format_money(r.drops, cur), "$money")]
+        if r.paid_in or r.paid_out:
+            parts += [" + paid in ", (format_money(r.paid_in, cur), "$money"),
+                      " − paid out ", (format_money(r.paid_out, cur), "$money")]
+        return Content.assemble(*[(p, "$muted") if isinstance(p, str) else p for p in parts])
+
+    # ---------------------------------------------------------------- values
+    def counted_other(self) -> dict[str, int]:
+        """Counted totals of the non-cash methods (minor units); raises InputError for a malformed amount."""
+        counted: dict[str, int] = {}
+        for method in self.expected:
+            if method == "cash":
+                continue
+            amount = self.query_one(f"#other-{method}", MoneyInput).amount()
+            counted[method] = amount if amount is not None else 0
+        return counted
+
+    def _refresh_table(self) -> None:
+        table = self.query_one(OverShortTable)
+        counted = {"cash": self.query_one(CashCountGrid).total()}
+        try:
+            counted |= self.counted_other()
+        except AttendantError:
+            pass
+        table.set_counted(counted)
+
+    @on(CashCountGrid.Changed)
+    def _cash_changed(self, _message: CashCountGrid.Changed) -> None:
+        if self.is_mounted:
+            self._refresh_table()
+
+    @on(Input.Changed, ".other-row MoneyInput")
+    def _other_changed(self, _message: Input.Changed) -> None:
+        self._refresh_table()
+
+    @on(CashCountGrid.Done)
+    def _grid_done(self, _message: CashCountGrid.Done) -> None:
+        others = list(self.query(".other-row MoneyInput"))
+        if others:
+            others[0].focus()
+        else:
+            self.action_confirm()
+
+    @on(Input.Submitted, ".other-row MoneyInput")
+    def _other_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        others = list(self.query(".other-row MoneyInput"))
+        index = others.index(event.input) if event.input in others else -1
+        if 0 <= index < len(others) - 1:
+            others[index + 1].focus()
+        else:
+            self.action_confirm()
+
+    # --------------------------------------------------------------- actions
+    def action_cancel(self) -> None:
+        if not self.busy:
+            self.dismiss(None)
+
+    def action_confirm(self) -> None:
+        """Ask to confirm the count (expected vs counted, over/short), then close the shift."""
+        if self.busy or self.closed is not None:
+            return
+        cur = self.currency
+        try:
+            other = self.counted_other()
+        except AttendantError as exc:
+            self.query_one("#count-result", Static).update(Content.assemble(("✗ ", "$fault b"), (str(exc), "$fault")))
+            return
+        count = self.query_one(CashCountGrid).count()
+        cash = sum(d * n for d, n in count.items())
+        expected_total = sum(self.expected.values())
+        counted_total = cash + sum(other.values())
+        word, style = over_short_word(counted_total - expected_total, cur)
+        cash_word, cash_style = over_short_word(cash - self.expected.get("cash", 0), cur)
+        text = Content.assemble(
+            f"Close shift #{self.report.shift_id} of {self.report.username}?\n\n",
+            f"{'Cash counted':<16}", (f"{format_money(cash, cur):>12}", "$money b"),
+            f"  expected {format_money(self.expected.get('cash', 0), cur)}  ", (cash_word, cash_style), "\n",
+            f"{'All methods':<16}", (f"{format_money(counted_total, cur):>12}", "$money b"),
+            f"  expected {format_money(expected_total, cur)}  ", (word, style), "\n\n",
+            "The report is printed and shown. A closed shift cannot be reopened.",
+        )
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._close(count, other)
+
+        self.app.push_screen(ConfirmDialog("Close the shift", text, "close the shift"), confirmed)
+
+    def _close(self, count: dict[int, int], other: dict[str, int]) -> None:
+        app = self.app
+        service = app.service
+        actor = app.actor
+        shift_id = self.report.shift_id if self.other else None
+        self.query_one("#count-result", Static).update(Content.from_markup("[$muted]closing the shift…[/]"))
+
+        def task() -> Outcome:
+            report = shifts.close_shift(service.engine, service.facility.id, actor, cash_count=count,
+                                        counted_other=other, shift_id=shift_id, at=service.clock())
+            total = report.over_short or 0
+            word, _style = over_short_word(total, report.currency)
+            return Outcome(f"Shift #{report.shift_id} closed: {word}", report=report,
+                           printed=_print_report(app, report))
+
+        self.run_task("Close shift", task)
+
+    @on(TaskDone)
+    def _done(self, message: TaskDone) -> None:
+        self.busy = False
+        self.closed = message.report
+        self.query_one("#count-result", Static).update(Content.assemble(("✓ ", "$ok b"), (message.text, "b")))
+        self.notify(message.text, title=message.title, timeout=6)
+        if not self.other:
+            self.app.set_shift(None)
+        printed = "printed ✓" if message.printed is None else f"NOT PRINTED ✗ {message.printed}"
+        report = message.report
+        assert report is not None
+
+        def shown(_result: None) -> None:
+            self.dismiss(None)
+
+        self.app.push_screen(PrintoutDialog(f"Shift report #{report.shift_id} · {printed}", report_text(report, 42)),
+                             shown)
+
+    @on(TaskFailed)
+    def _failed(self, message: TaskFailed) -> None:
+        self.busy = False
+        self.query_one("#count-result", Static).update(
+            Content.assemble(("✗ ", "$fault b"), (message.error, "$fault"))
+        )
+        self.notify(message.error, title=f"{message.title}: refused", severity="error", timeout=8)

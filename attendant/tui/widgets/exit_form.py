@@ -1,0 +1,877 @@
+"""The exit form: scan the ticket, show the fee and the balance, take payment, let the vehicle out.
+
+Keys (keyboard only):
+
+- type or scan the ticket code, Enter: the fee breakdown, the payments so far
+  and the balance due appear, with the payment row focused;
+- ``1``-``7`` on the payment row pick the method: cash, card, UPI, e-wallet,
+  mobile, pass, account (``up``/``down`` in the amount fields do the same);
+  cash moves to *Tendered* (the change shows live), pass and account to
+  *Reference* (pass code, account name);
+- *Amount* (Tab from the payment row) pays part of the balance (split
+  tender); empty pays all of it. Enter takes the payment; while a balance
+  remains the form stays on the ticket for the next method;
+- ``ctrl+n`` applies a merchant validation (its code in a dialog);
+- a decline or an outage shows the processor's message; then Enter retries
+  (a new attempt, or the same request if its outcome was unknown), a
+  number picks another method, ``ctrl+g`` lets the vehicle go with an IOU
+  (a reason is required);
+- Escape clears; a letter typed anywhere in the form starts a new ticket code
+  in the ticket field (a keyboard-wedge scanner's burst);
+- a validation or a pass scanned at the lane while its ticket is on screen
+  (:class:`~attendant.tui.messages.ValidationScanned` /
+  :class:`~attendant.tui.messages.PassScanned` from the screen) is applied
+  here: the validation comes off the balance, the pass pays it.
+
+A logged-in user takes money only on an open shift (the service refuses
+otherwise); the app tells the form (:meth:`ExitForm.set_shift_notice`) so
+the attendant sees why before trying.
+
+The form owns only its fields and its exit-lane state. The blocking work
+(database, processor, printer, gate) runs in thread workers (groups
+``exit-load``, ``exit-pay``) that call the UI-free driver
+:mod:`attendant.tui.widgets.money_flow` and post one message each; a
+finished exit is posted as :class:`~attendant.tui.messages.ExitDone`, which
+the screen handles (map, printout, figures) before calling
+:meth:`ExitForm.show_result`. Worker failures land in
+:meth:`ExitForm.on_worker_state_changed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, tzinfo
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from attendant.booth import ExitOutcome, duration_text
+from attendant.core.checkout import Checkout, PaymentOutcome, PaymentView
+from attendant.core.errors import AttendantError, InputError
+from attendant.core.money import format_money, parse_major
+from attendant.core.rates import format_minutes
+from attendant.core.services import ExitQuote, SessionView
+from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
+from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
+from attendant.tui.widgets import money_flow
+from attendant.tui.widgets.money_fields import MONEY_RESTRICT
+from attendant.tui.widgets.money_flow import ELECTRONIC, METHODS, Attempt
+from attendant.tui.widgets.pickers import KeyChoice
+
+log = logging.getLogger(__name__)
+
+METHOD_OPTIONS = list(METHODS)
+METHOD_LABEL = dict(METHODS) | {"validation": "validation", "iou": "IOU"}
+WITH_REFERENCE = ("pass", "account")
+LABEL_WIDTH = 40
+STATUS_GLYPH = {"completed": "✓", "failed": "✗", "pending": "…", "refunded": "↺"}
+IDLE_HINT = Content.from_markup(
+    "[$accent b]Enter[/] look up / pay  [$accent b]1[/] cash  [$accent b]2[/] card  "
+    "[$accent b]↑↓[/] method  [$accent b]F6[/] lost ticket  [$accent b]Esc[/] clear"
+)
+PAY_HINT = Content.from_markup(
+    "[$accent b]Enter[/] pay  [$accent b]1-7[/] method  [$accent b]Tab[/] amount  "
+    "[$accent b]^N[/] validation  [$accent b]^G[/] let go (IOU)  [$accent b]Esc[/] clear"
+)
+
+
+class TenderedInput(Input):
+    """An amount field of the exit form: digits and separators; ``up``/``down`` switch the
+    payment method; a letter is left to the form (the start of a scanned
+    ticket code, see the module docstring)."""
+
+    BINDINGS = [
+        Binding("up", "cycle_method(-1)", "Method ◂", show=False),
+        Binding("down", "cycle_method(1)", "Method ▸", show=False),
+    ]
+
+    def action_cycle_method(self, step: int) -> None:
+        form = next((a for a in self.ancestors if isinstance(a, ExitForm)), None)
+        if form is not None:
+            form.query_one("#exit-method", KeyChoice).action_move(step)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character and event.character.isalpha():
+            event.prevent_default()  # not an amount: Input must not swallow it; it bubbles to the form
+
+
+class ReferenceInput(Input):
+    """The pass code / account name: any text; ``up``/``down`` switch the payment method."""
+
+    BINDINGS = TenderedInput.BINDINGS
+
+    def action_cycle_method(self, step: int) -> None:
+        TenderedInput.action_cycle_method(self, step)  # type: ignore[arg-type]
+
+
+class ExitForm(Vertical):
+    """Take payment and let a vehicle out at the attendant's exit lane."""
+
+    BINDINGS = [
+        Binding("enter", "confirm", "Take payment", priority=False),
+        Binding("escape", "clear", "Clear", show=False),
+        Binding("ctrl+n", "validation", "Validation"),
+        Binding("ctrl+g", "let_go", "Let go (IOU)"),
+    ]
+
+    DEFAULT_CSS = """
+    ExitForm { height: auto; }
+    ExitForm #exit-amount { width: 12; }
+    ExitForm #exit-reference { width: 22; }
+    ExitForm #exit-amount-row { margin-bottom: 0; }
+    """
+
+    # ------------------------------------------------------------- messages
+    class Loaded(Message):
+        """A ticket's session, fee, payments and balance (from the load worker)."""
+
+        def __init__(self, code: str, loaded: money_flow.Loaded) -> None:
+            super().__init__()
+            self.code = code
+            self.loaded = loaded
+
+    class LoadFailed(Message):
+        def __init__(self, code: str, error: str) -> None:
+            super().__init__()
+            self.code = code
+            self.error = error
+
+    class PartPaid(Message):
+        """A payment was taken and a balance remains (split tender)."""
+
+        def __init__(self, result: money_flow.PartPaid) -> None:
+            super().__init__()
+            self.result = result
+
+    class Moved(Message):
+        """The balance moved on since it was shown: nothing charged."""
+
+        def __init__(self, result: money_flow.Moved) -> None:
+            super().__init__()
+            self.result = result
+
+    class PaymentFailed(Message):
+        """A payment, validation, finish or let-go failed; ``attempt`` is the payment attempt, if any."""
+
+        def __init__(self, result: money_flow.Failed, attempt: Attempt | None) -> None:
+            super().__init__()
+            self.result = result
+            self.attempt = attempt
+
+    class Validated(Message):
+        def __init__(self, outcome: PaymentOutcome, loaded: money_flow.Loaded) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.loaded = loaded
+
+    # ------------------------------------------------------------ life cycle
+    def __init__(self, lane_title: str, currency: str, tz: tzinfo, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lane_title = lane_title
+        self.currency = currency
+        self.tz = tz
+        self.quote: ExitQuote | None = None
+        self.checkout: Checkout | None = None
+        self.busy = False
+        self.shift_notice: str | None = None  # set by the app: why payments would be refused
+        self._loading: str | None = None  # the code being looked up
+        self._unknown: Attempt | None = None  # an attempt whose outcome is unknown: retried with its key
+        self._last_failure: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="form-row"):
+            yield Label("Ticket", classes="field-label")
+            yield Input(placeholder="scan or type the ticket code, then Enter", id="exit-code", max_length=80)
+        yield Static("", id="exit-session", classes="session")
+        yield Static("", id="exit-fee", classes="fee")
+        with Horizontal(classes="form-row", id="exit-pay-row"):
+            yield Label("Pay", classes="field-label", id="exit-pay-label")
+            yield KeyChoice(METHOD_OPTIONS, value="cash", id="exit-method")
+        with Horizontal(classes="form-row", id="exit-amount-row"):
+            yield Label("Amount", classes="field-label")
+            yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT)
+            yield Label("Tendered", classes="field-label-inline", id="exit-tendered-label")
+            yield TenderedInput(placeholder="given", id="exit-tendered", max_length=12, restrict=MONEY_RESTRICT)
+            yield Label("Reference", classes="field-label-inline", id="exit-reference-label")
+            yield ReferenceInput(placeholder="pass code / account", id="exit-reference", max_length=80)
+            yield Static("", id="exit-change")
+        yield Static("", id="exit-result", classes="result")
+        yield Static(IDLE_HINT, classes="hint", id="exit-hint")
+
+    def on_mount(self) -> None:
+        # seven methods on one row: a narrower label and no padding let them fit the panel at 160 columns
+        self.query_one("#exit-pay-label").styles.width = 5
+        self.query_one("#exit-method").styles.padding = (0, 0)
+        self.border_title = f"Exit ▸ {self.lane_title}"
+        self.border_subtitle = "F3"
+        self._show_pay_row(False)
+        self._show_method_fields()
+        self._show_idle()
+
+    def _show_idle(self) -> None:
+        notice = f"\n[$warn b]! {self.shift_notice}[/]" if self.shift_notice else ""
+        self.query_one("#exit-session", Static).update(
+            Content.from_markup(
+                "[$muted]Waiting for a ticket: scan it or type its code.\n"
+                "[$accent b]F5[/] next vehicle waiting at this lane  [$accent b]F6[/] lost ticket[/]" + notice
+            )
+        )
+
+    def set_shift_notice(self, notice: str | None) -> None:
+        """Tell the attendant why payments would be refused (e.g. no open shift); None: all is well."""
+        self.shift_notice = notice
+        if self.quote is None and not self.code:
+            self._show_idle()
+
+    # ---------------------------------------------------------------- values
+    @property
+    def code(self) -> str:
+        return self.query_one("#exit-code", Input).value.strip()
+
+    @property
+    def method(self) -> str:
+        return self.query_one("#exit-method", KeyChoice).value
+
+    def focus_code(self) -> None:
+        """Focus the ticket field with its text selected, so the next scan replaces it."""
+        code_input = self.query_one("#exit-code", Input)
+        self.screen.set_focus(code_input)
+        code_input.select_all()
+
+    def fill(self, code: str) -> None:
+        """Put a ticket code in the form and look it up (a queued vehicle, a serial scan)."""
+        self.query_one("#exit-code", Input).value = code
+        self.focus_code()
+        self._request_load()
+
+    def _show_pay_row(self, show: bool) -> None:
+        self.query_one("#exit-pay-row").display = show
+        self.query_one("#exit-amount-row").display = show
+        self.query_one("#exit-hint", Static).update(PAY_HINT if show else IDLE_HINT)
+        self._compact(show)
+
+    def _compact(self, paying: bool) -> None:
+        """While paying, drop the blank lines around the fee so the breakdown, the payments,
+        the balance and the processor's message fit the panel (the stylesheet's margins
+        are for the idle form; inline styles are the widget's own layout)."""
+        session, fee, result = (self.query_one(i) for i in ("#exit-session", "#exit-fee", "#exit-result"))
+        if paying:
+            session.styles.margin = (0, 0, 0, 0)
+            fee.styles.margin = (1, 0, 0, 0)
+            result.styles.margin = (0, 0, 0, 0)
+        else:
+            for widget in (session, fee, result):
+                widget.styles.clear_rule("margin")
+
+    def _show_method_fields(self) -> None:
+        method = self.method
+        reference = method in WITH_REFERENCE
+        for widget_id in ("#exit-tendered-label", "#exit-tendered"):
+            self.query_one(widget_id).display = not reference
+        for widget_id in ("#exit-reference-label", "#exit-reference"):
+            self.query_one(widget_id).display = reference
+        self.query_one("#exit-tendered", Input).disabled = method != "cash"
+        self.query_one("#exit-amount", Input).disabled = method == "pass"  # a pass covers the whole balance
+
+    def _amount(self) -> int | None:
+        """The part amount in minor units; None when empty (the whole balance)."""
+        text = self.query_one("#exit-amount", Input).value.strip()
+        return parse_major(text, self.currency) if text else None
+
+    def _tendered(self) -> int | None:
+        """Tendered cash in minor units; None when empty (exact)."""
+        text = self.query_one("#exit-tendered", Input).value.strip()
+        if not text:
+            return None
+        return parse_major(text, self.currency)
+
+    def _due_now(self) -> int | None:
+        """What this payment is for: the part amount, else the balance (minor units)."""
+        if self.checkout is None:
+            return None
+        try:
+            amount = self._amount()
+        except InputError:
+            amount = None
+        return amount if amount is not None and self.method != "pass" else self.checkout.balance
+
+    # --------------------------------------------------------------- actions
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed outside the ticket field starts a new ticket code there."""
+        code_input = self.query_one("#exit-code", Input)
+        if self.screen.focused is code_input or not (event.character and event.character.isalpha()):
+            return
+        event.stop()
+        event.prevent_default()
+        code_input.value = ""
+        self.screen.set_focus(code_input)  # now, not later: the rest of the burst is already queued
+        code_input.post_message(events.Key(event.key, event.character))  # after the Focus event
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("validation", "let_go"):
+            return self.checkout is not None
+        return True
+
+    @on(Input.Submitted, "#exit-code")
+    def _code_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._request_load()
+
+    @on(Input.Submitted, "#exit-tendered, #exit-amount, #exit-reference")
+    def _amount_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    @on(Input.Changed, "#exit-tendered, #exit-amount")
+    def _tendered_changed(self, _event: Input.Changed) -> None:
+        self._update_change()
+
+    @on(Input.Changed, "#exit-code")
+    def _code_changed(self, event: Input.Changed) -> None:
+        if self.quote is not None and event.value.strip().upper() != self.quote.session.code:
+            self._forget_quote()
+
+    @on(KeyChoice.Changed, "#exit-method")
+    def _method_changed(self, event: KeyChoice.Changed) -> None:
+        event.stop()
+        method = event.value
+        focused = self.screen.focused
+        if focused is not None and focused.id in ("exit-tendered", "exit-reference", "exit-amount"):
+            keep = (method == "cash" and focused.id == "exit-tendered") or (
+                method in WITH_REFERENCE and focused.id == "exit-reference"
+            ) or (focused.id == "exit-amount" and method != "pass")
+            if not keep:
+                self.screen.set_focus(event.choice)  # the field is about to be hidden or disabled
+        self._show_method_fields()
+        self._update_change()
+        if event.picked and self.quote is not None:
+            if method == "cash":
+                self.screen.set_focus(self.query_one("#exit-tendered", Input))
+            elif method in WITH_REFERENCE:
+                self.screen.set_focus(self.query_one("#exit-reference", Input))
+
+    def _request_load(self) -> None:
+        if self.busy:
+            return
+        code = self.code
+        if not code:
+            self.show_error("scan or type the ticket code first (F5 takes the next vehicle waiting)")
+            return
+        self.busy = True
+        self._loading = code
+        self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]looking up the ticket…[/]"))
+        self.run_load(code)
+
+    def _actor_and_lane(self):
+        app = self.app
+        lane = app.exit_lane.code if getattr(app, "exit_lane", None) else None
+        return app.actor, lane
+
+    def action_confirm(self) -> None:
+        """Enter: look the ticket up, or take the payment (a retry after a failure)."""
+        if self.busy:
+            return
+        if self.quote is None or self.code.upper() != self.quote.session.code:
+            self._request_load()
+            return
+        if self.checkout is None:
+            return
+        balance = self.checkout.balance
+        method = self.method
+        amount = tendered = reference = None
+        if balance > 0:
+            try:
+                amount = None if method == "pass" else self._amount()
+            except InputError as exc:
+                self._refuse(str(exc), "#exit-amount")
+                return
+            if amount is not None and amount == 0:
+                self._refuse("a part amount must be more than zero (empty pays the whole balance)", "#exit-amount")
+                return
+            if amount is not None and amount > balance:
+                self._refuse(
+                    f"{format_money(amount, self.currency)} is more than the balance "
+                    f"{format_money(balance, self.currency)}: nothing was taken",
+                    "#exit-amount",
+                )
+                return
+            due = amount if amount is not None else balance
+            if method == "cash":
+                try:
+                    tendered = self._tendered()
+                except InputError as exc:
+                    self._refuse(str(exc), "#exit-tendered")
+                    return
+                if tendered is not None and tendered < due:
+                    short = format_money(due - tendered, self.currency)
+                    self._refuse(
+                        f"cash tendered {format_money(tendered, self.currency)} is less than the "
+                        f"{format_money(due, self.currency)} due (short by {short}): nothing was taken; "
+                        "for a part payment type the amount (Tab)",
+                        "#exit-tendered",
+                    )
+                    return
+            if method in WITH_REFERENCE:
+                reference = self.query_one("#exit-reference", Input).value.strip() or None
+                if method == "account" and reference is None:
+                    self._refuse("type the account to invoice in Reference", "#exit-reference")
+                    return
+        attempt = Attempt(self.quote.session.code, method, amount, tendered, reference, money_flow.new_key())
+        if attempt.same_request(self._unknown):
+            attempt = Attempt(attempt.code, method, amount, tendered, reference, self._unknown.key)
+        self.busy = True
+        doing = "letting the vehicle out…" if balance == 0 else (
+            f"asking the {METHOD_LABEL[method]} processor…" if method in ELECTRONIC else "taking payment…"
+        )
+        self.query_one("#exit-result", Static).update(Content.assemble((doing, "$muted")))
+        actor, lane = self._actor_and_lane()
+        self.run_pay(attempt, balance, actor, lane)
+
+    def _refuse(self, message: str, field: str) -> None:
+        self.show_error(message)
+        self.screen.set_focus(self.query_one(field, Input))
+
+    def action_validation(self) -> None:
+        """ctrl+n: apply a merchant validation to the ticket on screen."""
+        if self.busy:
+            return
+        if self.checkout is None or self.quote is None:
+            self.show_error("scan the ticket first, then apply the validation (ctrl+n)")
+            return
+        code = self.quote.session.code
+
+        def chosen(validation: str | None) -> None:
+            if validation and self.quote is not None and self.quote.session.code == code:
+                self.busy = True
+                self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
+                actor, _lane = self._actor_and_lane()
+                self.run_validation(code, validation, actor)
+
+        self.app.push_screen(ValidationCodeDialog(), chosen)
+
+    def action_let_go(self) -> None:
+        """ctrl+g: never trap a car: ask the reason, open the gate, record an IOU for the balance."""
+        if self.busy:
+            return
+        if self.checkout is None or self.quote is None:
+            self.show_error("scan the ticket first (ctrl+g lets a vehicle go with an IOU)")
+            return
+        if self.checkout.balance == 0:
+            self.show_error("nothing is due: Enter lets the vehicle out")
+            return
+        code = self.quote.session.code
+        session = self.quote.session
+        context = (
+            f"Ticket {session.ticket_no}  {session.plate or '(no plate)'}  balance "
+            f"{format_money(self.checkout.balance, self.currency)} becomes an IOU on the plate."
+        )
+        if self._last_failure:
+            context += f"\nLast failure: {self._last_failure}"
+
+        def chosen(reason: str | None) -> None:
+            if reason and self.quote is not None and self.quote.session.code == code:
+                self.busy = True
+                self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]letting the vehicle go…[/]"))
+                actor, lane = self._actor_and_lane()
+                self.run_let_go(code, reason, actor, lane)
+
+        self.app.push_screen(IouReasonDialog(context), chosen)
+
+    def action_clear(self) -> None:
+        self.query_one("#exit-code", Input).value = ""
+        self._forget_quote()
+        self._show_idle()
+        self.query_one("#exit-result", Static).update("")
+        self.focus_code()
+
+    def _forget_quote(self) -> None:
+        self.quote = None
+        self.checkout = None
+        self._last_failure = None
+        self.query_one("#exit-session", Static).update("")
+        self.query_one("#exit-fee", Static).update("")
+        self._clear_amounts()
+        self._show_pay_row(False)
+        self.refresh_bindings()
+
+    def _clear_amounts(self) -> None:
+        for widget_id in ("#exit-amount", "#exit-tendered", "#exit-reference"):
+            self.query_one(widget_id, Input).value = ""
+        self.query_one("#exit-change", Static).update("")
+
+    # --------------------------------------------------------------- workers
+    @work(thread=True, exclusive=True, group="exit-load", exit_on_error=False)
+    def run_load(self, code: str) -> None:
+        """The session, fee, payments and balance of ``code`` (blocking reads)."""
+        try:
+            loaded = money_flow.load(self.app.booth, code)
+        except AttendantError as exc:
+            self.post_message(self.LoadFailed(code, str(exc)))
+            return
+        self.post_message(self.Loaded(code, loaded))
+
+    @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
+    def run_pay(self, attempt: Attempt, expected: int, actor, lane: str | None) -> None:
+        """money_flow.pay: charge, and let the vehicle out when the balance reaches zero (blocking)."""
+        self._post_result(money_flow.pay(self.app.booth, attempt, actor=actor, lane=lane, expected_balance=expected),
+                          attempt)
+
+    @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
+    def run_let_go(self, code: str, reason: str, actor, lane: str | None) -> None:
+        """money_flow.let_go: gate opens, IOU recorded, receipt printed (blocking)."""
+        self._post_result(money_flow.let_go(self.app.booth, code, actor=actor, lane=lane, reason=reason), None)
+
+    @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
+    def run_validation(self, code: str, validation: str, actor) -> None:
+        """money_flow.apply_validation (blocking)."""
+        result = money_flow.apply_validation(self.app.booth, code, validation, actor=actor)
+        if isinstance(result, money_flow.Failed):
+            self.post_message(self.PaymentFailed(result, None))
+        else:
+            self.post_message(self.Validated(*result))
+
+    def _post_result(self, result, attempt: Attempt | None) -> None:
+        """Worker side: one message for what the driver returned."""
+        if isinstance(result, money_flow.Left):
+            app = self.app
+            printout = app.printout_text(app.exit_lane) if result.outcome.printed else ""
+            self.post_message(ExitDone(result.outcome, printout))  # bubbles to the screen
+        elif isinstance(result, money_flow.PartPaid):
+            self.post_message(self.PartPaid(result))
+        elif isinstance(result, money_flow.Moved):
+            self.post_message(self.Moved(result))
+        else:
+            self.post_message(self.PaymentFailed(result, attempt))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place this form's unexpected worker failures land: log, tell, unlock."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        text = f"{type(error).__name__}: {error}"
+        self.show_error(f"unexpected failure: {text}")
+        self.notify(text, title=f"{event.worker.group} failed", severity="error", timeout=10)
+
+    # ----------------------------------------------------- scanned credentials
+    def _takes_scan(self, ticket_code: str | None) -> bool:
+        return self.checkout is not None and self.quote is not None and ticket_code == self.quote.session.code
+
+    @on(ValidationScanned)
+    def _validation_scanned(self, message: ValidationScanned) -> None:
+        """A validation scanned at this lane while its ticket is on screen: apply it here."""
+        if not self._takes_scan(message.ticket_code):
+            return  # no ticket here: the screen's fallback tells the attendant
+        message.stop()
+        if self.busy:
+            self.show_error(f"validation {message.code}: wait for the payment in progress, then scan it again")
+            return
+        self.busy = True
+        self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
+        actor, _lane = self._actor_and_lane()
+        self.run_validation(message.ticket_code, message.code, actor)
+
+    @on(PassScanned)
+    def _pass_scanned(self, message: PassScanned) -> None:
+        """A pass scanned at this lane while its ticket is on screen: pay by pass with its code."""
+        if not self._takes_scan(message.ticket_code):
+            return
+        message.stop()
+        if self.busy:
+            self.show_error(f"pass {message.code}: wait for the payment in progress, then scan it again")
+            return
+        self.query_one("#exit-method", KeyChoice).value = "pass"
+        self._show_method_fields()
+        self.query_one("#exit-reference", Input).value = message.code
+        self.action_confirm()
+
+    # -------------------------------------------------------- worker results
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.code != self._loading:
+            return  # a newer lookup is on its way
+        self._show_checkout(message.loaded)
+        self.screen.set_focus(self.query_one("#exit-method", KeyChoice))
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        message.stop()
+        if message.code != self._loading:
+            return
+        self.show_error(message.error)
+        self.notify(message.error, title="Ticket", severity="error", timeout=6)
+
+    @on(PartPaid)
+    def _part_paid(self, message: PartPaid) -> None:
+        message.stop()
+        self._unknown = None
+        self._last_failure = None
+        payment = message.result.outcome.payment
+        self._show_checkout(message.result.loaded)
+        self._clear_amounts()
+        parts: list = [(f"✓ {format_money(payment.amount, self.currency)} {METHOD_LABEL.get(payment.method, payment.method)}",
+                        "$ok b"), f" taken (payment #{payment.id})"]
+        if payment.change is not None:
+            parts += ["  change ", (format_money(payment.change, self.currency), "$money b reverse")]
+        parts += ["\n  balance ", (format_money(message.result.loaded.checkout.balance, self.currency), "$money b"),
+                  ": pick the next method (1-7) and Enter"]
+        self.query_one("#exit-result", Static).update(Content.assemble(*parts))
+        self.screen.set_focus(self.query_one("#exit-method", KeyChoice))
+
+    @on(Moved)
+    def _moved(self, message: Moved) -> None:
+        message.stop()
+        loaded = message.result.loaded
+        self._show_checkout(loaded)
+        self.show_error(
+            f"the balance is now {format_money(loaded.checkout.balance, self.currency)} "
+            f"(was {format_money(message.result.was, self.currency)}): check it and confirm again"
+        )
+
+    @on(PaymentFailed)
+    def _payment_failed(self, message: PaymentFailed) -> None:
+        message.stop()
+        result = message.result
+        if result.loaded is not None:
+            self._show_checkout(result.loaded)
+        elif self.quote is not None and message.attempt is not None:
+            self._forget_quote()  # the ticket is no longer open (e.g. exited at another booth)
+        self._unknown = message.attempt if result.unknown else None
+        self._last_failure = result.message
+        self.show_error(result.message)
+        offers: list = []
+        if result.unknown:
+            offers.append("outcome unknown: Enter retries the same request (it is never charged twice)")
+        elif result.declined:
+            offers.append("Enter retry")
+        if result.declined or result.unknown:
+            offers.append("1-7 another method")
+            offers.append("^G let go with an IOU")
+        if self.shift_notice and "shift" in result.message:
+            offers.append(self.shift_notice)
+        if offers:
+            self.query_one("#exit-result", Static).update(
+                Content.assemble(("✗ ", "$fault b"), (result.message, "$fault"), "\n  ", ("  ·  ".join(offers), "b"))
+            )
+        title = "Payment failed" if result.declined or result.unknown else "Not done"
+        self.notify(result.message, title=title, severity="error", timeout=8)
+        if self.checkout is not None:
+            self.screen.set_focus(self.query_one("#exit-method", KeyChoice))
+
+    @on(Validated)
+    def _validated(self, message: Validated) -> None:
+        message.stop()
+        payment = message.outcome.payment
+        self._show_checkout(message.loaded)
+        balance = message.loaded.checkout.balance
+        parts: list = [
+            (f"✓ validation {payment.reference}", "$ok b"),
+            f" ({payment.message or 'merchant'}) ",
+            (f"-{format_money(payment.amount, self.currency)}", "$money b"),
+            "  balance ",
+            (format_money(balance, self.currency), "$money b"),
+        ]
+        if balance == 0:
+            parts.append(("\n  nothing left to pay: Enter lets the vehicle out", "b"))
+        self.query_one("#exit-result", Static).update(Content.assemble(*parts))
+        self.screen.set_focus(self.query_one("#exit-method", KeyChoice))
+
+    # -------------------------------------------------------------- display
+    def _update_change(self) -> None:
+        change = self.query_one("#exit-change", Static)
+        if self.checkout is None or self.method != "cash":
+            change.update("")
+            return
+        due = self._due_now() or 0
+        try:
+            tendered = self._tendered()
+            self._amount()
+        except InputError:
+            change.update(Content.assemble(("✗ not an amount", "$fault b")))
+            return
+        if tendered is None:
+            change.update(
+                Content.assemble(("empty = exact ", "$muted"), (format_money(due, self.currency), "$money b"))
+            )
+        elif tendered < due:
+            change.update(
+                Content.assemble(("✗ short by ", "$fault b"), (format_money(due - tendered, self.currency), "$fault b"))
+            )
+        else:
+            change.update(
+                Content.assemble("change ", (format_money(tendered - due, self.currency), "$money b reverse"))
+            )
+
+    def _session_content(self, session: SessionView, now: datetime, note: str = "", ious: int = 0) -> Content:
+        entry = session.entry_at.astimezone(self.tz).strftime("%a %d %b %H:%M")
+        parts: list = [
+            (f"Ticket {session.ticket_no}", "b"),
+            "  ",
+            (session.plate or "(no plate)", "b"),
+            f"  {session.vehicle_class}  bay {session.spot_label} {session.level_name}\n",
+            f"in {entry}  stay ",
+            (duration_text(session.entry_at, now), "b"),
+            (f"  {note}" if note else "", "$warn b"),
+        ]
+        if ious:
+            parts.append((f"  ! {ious} unpaid IOU{'s' if ious != 1 else ''} on this plate", "$warn b"))
+        return Content.assemble(*parts)
+
+    def _payments_content(self, payments: tuple[PaymentView, ...]) -> Content:
+        """One line (wrapping if long) of the payments so far: ``✓ cash #3 £5.00 · ✗ card #4 declined``.
+
+        Taken payments show their amount; a failed attempt shows that nothing
+        was taken; a pending one that its outcome is unknown.
+        """
+        cur = self.currency
+        parts: list = [("  Paid so far  ", "b")]
+        for n, p in enumerate(payments):
+            if n:
+                parts.append((" · ", "$muted"))
+            name = f"{STATUS_GLYPH.get(p.status, '?')} {METHOD_LABEL.get(p.method, p.method)} #{p.id}"
+            if p.status in ("completed", "refunded"):
+                parts += [(name, "$ok" if p.status == "completed" else "$warn"), " ",
+                          (format_money(p.amount, cur), "$money")]
+                if p.status == "refunded":
+                    parts.append((" refunded", "$warn"))
+            elif p.status == "pending":
+                parts += [(name, "$warn b"), (f" {format_money(p.amount, cur)} outcome unknown", "$warn")]
+            else:
+                parts += [(name, "$fault"), (" not taken", "$muted")]
+        return Content.assemble(*parts)
+
+    def _fee_content(self, quote: ExitQuote, checkout: Checkout | None = None) -> Content:
+        cur = quote.fee.currency
+        fee = checkout.fee if checkout is not None else quote.fee
+        rows: list[Content] = []
+        for line in fee.lines:
+            label = line.label if len(line.label) <= LABEL_WIDTH else line.label[: LABEL_WIDTH - 1] + "…"
+            rows.append(
+                Content.assemble(
+                    f"  {label:<{LABEL_WIDTH}}",
+                    (f"{format_minutes(line.minutes):>12}", "$muted"),
+                    (f"{format_money(line.amount, cur):>11}", "$money"),
+                )
+            )
+        if not fee.lines:
+            rows.append(Content(f"  {'no charge':<{LABEL_WIDTH}}"))
+        rows.append(
+            Content.assemble(
+                (f"  {'Total':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"{format_money(fee.amount, cur):>11}", "$money b reverse" if checkout is None else "$money b"),
+            )
+        )
+        if checkout is not None:
+            if checkout.payments:
+                rows.append(self._payments_content(checkout.payments))
+            rows.append(
+                Content.assemble(
+                    (f"  {'Balance due':<{LABEL_WIDTH}}{'':>12}", "b"),
+                    (f"{format_money(checkout.balance, cur):>11}", "$money b reverse"),
+                )
+            )
+        return Content("\n").join(rows)
+
+    def _show_checkout(self, loaded: money_flow.Loaded) -> None:
+        """Show the session, its fee breakdown, payments so far and the balance; the payment rows."""
+        self.busy = False
+        self.quote = loaded.quote
+        self.checkout = loaded.checkout
+        code_input = self.query_one("#exit-code", Input)
+        with code_input.prevent(Input.Changed):
+            code_input.value = loaded.quote.session.code
+        self.query_one("#exit-session", Static).update(
+            self._session_content(loaded.quote.session, loaded.checkout.at, ious=loaded.checkout.open_ious)
+        )
+        self.query_one("#exit-fee", Static).update(self._fee_content(loaded.quote, loaded.checkout))
+        notice = ""
+        if self.shift_notice and loaded.checkout.balance > 0:
+            notice = self.shift_notice
+        self.query_one("#exit-result", Static).update(
+            Content.assemble(("! ", "$warn b"), (notice, "$warn b")) if notice else ""
+        )
+        self._show_pay_row(True)
+        self._show_method_fields()
+        self._update_change()
+        self.refresh_bindings()
+
+    def show_quote(self, quote: ExitQuote) -> None:
+        """Show the fee of ``quote`` and fetch its payments and balance (the screen's Quoted message)."""
+        self.busy = False
+        self.query_one("#exit-code", Input).value = quote.session.code
+        self.query_one("#exit-session", Static).update(self._session_content(quote.session, quote.at))
+        self.query_one("#exit-fee", Static).update(self._fee_content(quote))
+        self._request_load()
+
+    def show_session(self, session: SessionView, now: datetime) -> None:
+        """Show a session found by plate (lost ticket): a lookup only, no payment."""
+        self.busy = False
+        self._forget_quote()
+        self.query_one("#exit-code", Input).value = ""
+        self.query_one("#exit-session", Static).update(
+            self._session_content(session, now, note="lost ticket: lookup only")
+        )
+        self.query_one("#exit-result", Static).update(
+            Content.assemble(
+                ("Found by plate. ", "$ok b"),
+                "The lost-ticket fee is not available yet: ask a supervisor.",
+            )
+        )
+
+    def show_result(self, outcome: ExitOutcome) -> None:
+        """Show a completed exit (paid, or let go with an IOU) and get ready for the next vehicle."""
+        self.busy = False
+        self._unknown = None
+        r = outcome.exit
+        cur = r.currency
+        if r.iou_amount:
+            parts: list = [("✓ Let go", "$warn b"), "  IOU ", (format_money(r.iou_amount, cur), "$money b reverse"),
+                           " recorded on ", (r.plate or "the ticket", "b")]
+            if r.paid:
+                parts += [f"  (paid {format_money(r.paid, cur)})"]
+        else:
+            parts = [(f"✓ Paid {format_money(r.paid, cur)}", "$ok b")]
+            parts.append(f" {METHOD_LABEL.get(r.method, r.method)}" if r.method else " (nothing due)")
+            if r.tendered is not None:
+                parts += ["  tendered ", (format_money(r.tendered, cur), "b")]
+            if r.change is not None:
+                parts += ["  change ", (format_money(r.change, cur), "$money b reverse")]
+            if r.payment_id is not None:
+                parts.append(("  payment #" + str(r.payment_id), "$muted"))
+        parts += ["\n  ", (f"Ticket {r.ticket_no}", "b"), f"  {r.plate or '(no plate)'}  bay {r.spot_label} freed  gate "]
+        parts.append((outcome.gate, "$gate-open b" if outcome.gate == "opened" else "$fault b"))
+        if outcome.printed:
+            parts.append(("  receipt ✓ (F10)", "$ok"))
+        elif outcome.print_error:
+            parts.append((f"  RECEIPT NOT PRINTED ✗ {outcome.print_error}", "$fault b"))
+        self.quote = None
+        self.checkout = None
+        self._last_failure = None
+        code_input = self.query_one("#exit-code", Input)
+        with code_input.prevent(Input.Changed):
+            code_input.value = ""
+        self._show_idle()
+        self.query_one("#exit-fee", Static).update("")
+        self._clear_amounts()
+        self._show_pay_row(False)
+        self.query_one("#exit-result", Static).update(Content.assemble(*parts))
+        self.refresh_bindings()
+        self.focus_code()
+
+    def show_error(self, message: str) -> None:
+        """Show why nothing happened; the fields stay for a correction.
+
+        Without a quote on screen the ticket field's text is selected, so the
+        next scan replaces the refused code instead of being appended to it.
+        """
+        self.busy = False
+        self.query_one("#exit-result", Static).update(Content.assemble(("✗ ", "$fault b"), (message, "$fault")))
+        if self.quote is None:
+            self.query_one("#exit-code", Input).select_all()

@@ -1,0 +1,127 @@
+"""Small keyboard widgets for the forms: a one-key choice and a flag.
+
+Textual's ``RadioSet`` and ``Checkbox`` bind Enter to "toggle", but in the
+console's forms Enter always means "do it" (issue the ticket, take the
+payment), so these two widgets use digits/arrows and Space only, and let
+Enter bubble up to the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.binding import Binding
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+
+class KeyChoice(Widget, can_focus=True):
+    """One of a few options, picked by its digit key or with left/right.
+
+    ``options`` are ``(value, label)`` pairs; option *n* (1-based) is picked by
+    key ``n``. The chosen option is shown in brackets and highlighted, so it
+    reads without colour. Posts :class:`KeyChoice.Changed`.
+    """
+
+    DEFAULT_CSS = """
+    KeyChoice { height: 1; width: auto; padding: 0 1; }
+    KeyChoice:focus { background: $boost; }
+    """
+
+    BINDINGS = [
+        Binding("left", "move(-1)", "Previous", show=False),
+        Binding("right", "move(1)", "Next", show=False),
+        *[Binding(str(n), f"pick({n - 1})", show=False) for n in range(1, 10)],
+    ]
+
+    value: reactive[str] = reactive("", init=False)
+
+    class Changed(Message):
+        """The choice changed, or an option was picked by its key (``picked``)."""
+
+        def __init__(self, choice: KeyChoice, value: str, picked: bool = False) -> None:
+            super().__init__()
+            self.choice = choice
+            self.value = value
+            self.picked = picked
+
+        @property
+        def control(self) -> KeyChoice:
+            return self.choice
+
+    def __init__(self, options: Sequence[tuple[str, str]], value: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.options = list(options)
+        self.set_reactive(KeyChoice.value, value if value is not None else self.options[0][0])
+
+    @property
+    def index(self) -> int:
+        return next((i for i, (v, _l) in enumerate(self.options) if v == self.value), 0)
+
+    def action_move(self, step: int) -> None:
+        self.value = self.options[(self.index + step) % len(self.options)][0]
+
+    def action_pick(self, index: int) -> None:
+        if 0 <= index < len(self.options):
+            value = self.options[index][0]
+            if value == self.value:
+                self.post_message(self.Changed(self, value, picked=True))
+            else:
+                self._picked = True
+                self.value = value
+
+    def watch_value(self, value: str) -> None:
+        picked, self._picked = getattr(self, "_picked", False), False
+        self.post_message(self.Changed(self, value, picked=picked))
+
+    def render(self) -> Content:
+        parts: list[Content | tuple[str, str] | str] = []
+        for i, (value, label) in enumerate(self.options):
+            if i:
+                parts.append(" ")
+            if value == self.value:
+                parts.append((f"▸{i + 1} {label}◂", "reverse bold"))
+            else:
+                parts.append(Content.assemble(" ", (str(i + 1), "$accent bold"), f" {label} "))
+        return Content.assemble(*parts)
+
+
+class Flag(Widget, can_focus=True):
+    """A yes/no flag toggled with Space (Enter is left to the form): ``[x] EV``."""
+
+    DEFAULT_CSS = """
+    Flag { height: 1; width: auto; padding: 0 1; }
+    Flag:focus { background: $boost; text-style: bold; }
+    Flag.-on { color: $accent; text-style: bold; }
+    """
+
+    BINDINGS = [Binding("space", "toggle", "Toggle", show=False)]
+
+    value: reactive[bool] = reactive(False)
+
+    class Changed(Message):
+        def __init__(self, flag: Flag, value: bool) -> None:
+            super().__init__()
+            self.flag = flag
+            self.value = value
+
+        @property
+        def control(self) -> Flag:
+            return self.flag
+
+    def __init__(self, label: str, value: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.label = label
+        self.set_reactive(Flag.value, value)
+
+    def action_toggle(self) -> None:
+        self.value = not self.value
+
+    def watch_value(self, value: bool) -> None:
+        self.set_class(value, "-on")
+        self.post_message(self.Changed(self, value))
+
+    def render(self) -> str:
+        return f"[{'x' if self.value else ' '}] {self.label}"
