@@ -1,0 +1,152 @@
+"""Shared fixtures: real SQLite files, the local PostgreSQL server, a small facility.
+
+PostgreSQL tests use ``ATTENDANT_TEST_PG`` (default: the server on
+127.0.0.1:5432, database ``test``, trust auth) and skip with the reason when
+no server answers. Each test gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+PG_URL = os.environ.get("ATTENDANT_TEST_PG", "postgresql+psycopg://127.0.0.1:5432/test")
+
+SMALL_LAYOUT = """
+[facility]
+code = "TST"
+name = "Test Street CP"
+address = "1 Test Street"
+timezone = "Europe/London"
+currency = "GBP"
+
+[[levels]]
+code = "L0"
+name = "Ground"
+map = '''
+>..........
+.AERRRRccm.
+.RRLLRRccm.
+...........
+'''
+
+[[levels]]
+code = "L1"
+name = "First"
+map = '''
+>..........
+.RRRRRRRRR.
+'''
+"""
+
+
+@pytest.fixture(autouse=True)
+def attendant_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own ATTENDANT_HOME (data, config and ticket secret)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATTENDANT_HOME", str(home))
+    monkeypatch.delenv("ATTENDANT_DB", raising=False)
+    monkeypatch.delenv("ATTENDANT_SECRET_FILE", raising=False)
+    return home
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}); set ATTENDANT_TEST_PG"
+
+
+@pytest.fixture(scope="session")
+def pg_skip_reason() -> str | None:
+    """Why PostgreSQL tests skip (None: they run). With ATTENDANT_REQUIRE_PG=1 (CI) absence fails."""
+    reason = _pg_available()
+    if reason and os.environ.get("ATTENDANT_REQUIRE_PG") == "1":
+        pytest.fail(f"ATTENDANT_REQUIRE_PG=1 but {reason}")
+    return reason
+
+
+@pytest.fixture
+def pg_url(pg_skip_reason):
+    """URL of a fresh schema on the local PostgreSQL server (dropped after the test)."""
+    if pg_skip_reason:
+        pytest.skip(pg_skip_reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """A database URL for each backend: a SQLite file, and a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'booth.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'booth.db'}"
+
+
+class FixedClock:
+    """A clock the test moves by hand (aware UTC)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+
+def make_small_facility(url: str, *, actor=None):
+    """Create the small test facility (27 bays over two levels) with the demo rate plan."""
+    from attendant.core.auth import Actor, Role
+    from attendant.core.facilities import create_facility
+    from attendant.core.layout import parse_layout
+    from attendant.core.rates import load_rate_plan
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    layout = parse_layout(SMALL_LAYOUT, source="small.toml")
+    plan = load_rate_plan(EXAMPLES / "rates" / "charlotte_street.toml")
+    create_facility(engine, layout, actor=actor or Actor("test-admin", Role.ADMIN), rate_plan=plan)
+    return engine
+
+
+@pytest.fixture
+def small_engine(db_url):
+    engine = make_small_facility(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def service(small_engine, clock):
+    from attendant.core.services import ParkingService
+    from attendant.core.tickets import TicketSigner
+    from attendant.paths import load_or_create_secret
+
+    return ParkingService(small_engine, TicketSigner(load_or_create_secret()), clock=clock)
