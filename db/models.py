@@ -116,6 +116,7 @@ class ParkingSession(SQLModel, table=True):
         ),
         Index("ix_session_facility_status", "facility_id", "status"),
         Index("ix_session_facility_exit_at", "facility_id", "exit_at"),
+        Index("ix_session_facility_entry_at", "facility_id", "entry_at"),  # reports (migration 0003)
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
