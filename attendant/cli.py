@@ -39,7 +39,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-report_app = typer.Typer(help="Reports (revenue, traffic) for a facility-local day.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports (revenue, traffic, occupancy) for a facility-local day, week or month.", no_args_is_help=True
+)
 app.add_typer(report_app, name="report")
 
 log = logging.getLogger("attendant")
@@ -474,14 +476,9 @@ def status(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = 
     Console().print(table)
 
 
-@report_app.command("daily")
-def report_daily(
-    ctx: typer.Context,
-    date_: Annotated[Optional[str], typer.Option("--date", help="Facility-local date YYYY-MM-DD (default today).")] = None,
-    format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-) -> None:
-    """Revenue and traffic for one facility-local day."""
-    from attendant.core.reports import daily_report
+def _report(ctx: typer.Context, period: str, date_: Optional[str], format_: str) -> None:
+    """Print the ``period`` report containing ``date_`` (facility-local, default today) as table, csv or json."""
+    from attendant.core.reports import period_report
 
     service = _ctx(ctx).service()
     if format_ not in ("table", "csv", "json"):
@@ -490,7 +487,7 @@ def report_daily(
         day = date.fromisoformat(date_) if date_ else None
     except ValueError:
         fail(f"not a date: {date_!r} (YYYY-MM-DD)")
-    report = daily_report(service, day)
+    report = period_report(service, period, day)
     if format_ == "json":
         _print_json(report.to_json_dict())
     elif format_ == "csv":
@@ -504,6 +501,49 @@ def report_daily(
         from rich.console import Console
 
         Console().print(report.to_rich())
+
+
+_FORMAT_HELP = "table, csv or json."
+
+
+@report_app.command("daily")
+def report_daily(
+    ctx: typer.Context,
+    date_: Annotated[Optional[str], typer.Option("--date", help="Facility-local date YYYY-MM-DD (default today).")] = None,
+    format_: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "table",
+) -> None:
+    """Revenue, traffic and occupancy for one facility-local day."""
+    _report(ctx, "daily", date_, format_)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    ctx: typer.Context,
+    date_: Annotated[
+        Optional[str], typer.Option("--date", help="Any facility-local date in the ISO week (Mon-Sun), default today.")
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "table",
+) -> None:
+    """Revenue, traffic and occupancy for one ISO week (Monday to Sunday), day by day."""
+    _report(ctx, "weekly", date_, format_)
+
+
+@report_app.command("monthly")
+def report_monthly(
+    ctx: typer.Context,
+    month: Annotated[Optional[str], typer.Option("--month", help="YYYY-MM (default this month).")] = None,
+    date_: Annotated[Optional[str], typer.Option("--date", help="Any facility-local date in the month.")] = None,
+    format_: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "table",
+) -> None:
+    """Revenue, traffic and occupancy for one calendar month, day by day."""
+    if month is not None:
+        if date_ is not None:
+            fail("give --month or --date, not both")
+        try:
+            date_ = date.fromisoformat(f"{month}-01").isoformat()
+        except ValueError:
+            fail(f"not a month: {month!r} (YYYY-MM)")
+    _report(ctx, "monthly", date_, format_)
 
 
 def _register_extras() -> None:

@@ -1,15 +1,34 @@
-"""Reports over a facility-local day (BRIEF.md feature 11).
+"""Revenue, traffic and occupancy reports over facility-local days, weeks and months.
 
-The day runs from local midnight to local midnight in the facility's zone, so
-a DST day is 23 or 25 hours long. Revenue counts completed payments by the
-time they were taken; traffic counts entries and exits by their times.
-Amounts are integer minor units.
+BRIEF.md feature 11 ("daily, weekly, monthly revenue and occupancy reports")
+and its target: a report over 1,000,000 sessions in under a second
+(``benchmarks/bench_reports.py`` measures it).
+
+Periods are facility-local: a day runs from local midnight to local midnight
+in the facility's zone (23 or 25 hours on DST days); a week is the ISO week,
+Monday to Sunday; a month is the calendar month. Revenue counts completed
+payments (and refunds, as negative rows) by the time they were taken; traffic
+counts entries and exits by their times. Amounts are integer minor units.
+
+How it stays fast: every figure is an aggregate computed by the database over
+an index range (``ix_session_facility_entry_at``, ``ix_session_facility_exit_at``,
+``ix_payment_facility_at``); per-day and per-hour figures come from counts
+grouped into ten-minute UTC buckets (one-minute where the zone's offset is not
+a multiple of ten minutes, see :func:`bucket_minutes`), which Python folds into
+facility-local days and hours exactly. Occupancy is derived, not stored: the
+vehicles inside at the period's start (entries before it minus exits before
+it, two index counts) plus the running sum of entries minus exits bucket by
+bucket. A day's peak is the highest count at the end of a bucket (or at
+midnight), labelled with the bucket's start: a surge and fall inside the same
+ten minutes is not seen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, func, select
 
@@ -17,33 +36,87 @@ from attendant.core.money import format_money, to_major_str
 from db.models import ParkingSession, Payment
 
 PS, PAY = ParkingSession.__table__, Payment.__table__
+PERIODS = ("daily", "weekly", "monthly")
 
 
 @dataclass(frozen=True, slots=True)
-class DailyReport:
-    """One day's revenue and traffic for one facility."""
+class DayFigures:
+    """One facility-local day inside a report: counts, revenue (minor units), peak occupancy."""
 
-    facility: str
-    facility_name: str
     day: date
-    currency: str
     entries: int
     exits: int
     revenue: int
     payments: int
-    by_method: dict[str, tuple[int, int]]  # method -> (count, amount)
-    by_vehicle_class: dict[str, tuple[int, int]]  # class -> (exits, amount)
-    by_lane: dict[str, tuple[int, int]]  # exit lane -> (exits, amount)
+    peak_occupancy: int
+    peak_at: datetime | None  # facility time of the peak (the day's midnight when it was at its start)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReport:
+    """Revenue, traffic and occupancy of one facility over ``start`` .. ``end`` (facility-local dates, ``end`` exclusive).
+
+    ``by_method``: method -> (payments, amount); ``by_vehicle_class`` and
+    ``by_lane``: key -> (exits, amount paid by those sessions);
+    ``occupancy_by_hour``: 24 values, the mean number of vehicles inside at
+    the start of each facility-local hour over the period's days;
+    ``capacity`` is the facility's bay count, for percentages.
+    """
+
+    facility: str
+    facility_name: str
+    period: str  # daily, weekly, monthly
+    start: date
+    end: date
+    currency: str
+    capacity: int
+    entries: int
+    exits: int
+    revenue: int
+    payments: int
+    by_method: dict[str, tuple[int, int]]
+    by_vehicle_class: dict[str, tuple[int, int]]
+    by_lane: dict[str, tuple[int, int]]
     average_stay_minutes: int | None
     open_sessions: int
+    occupancy_at_start: int
+    days: tuple[DayFigures, ...] = field(default_factory=tuple)
+    occupancy_by_hour: tuple[float, ...] = field(default_factory=tuple)
+
+    @property
+    def day(self) -> date:
+        """The first day (the day, for a daily report)."""
+        return self.start
+
+    @property
+    def peak(self) -> DayFigures | None:
+        """The day with the highest peak occupancy (first such day), or None for an empty period."""
+        return max(self.days, key=lambda d: d.peak_occupancy, default=None)
+
+    @property
+    def title(self) -> str:
+        last = self.end - timedelta(days=1)
+        if self.period == "daily":
+            when = f"{self.start:%a %d %b %Y}"
+        elif self.period == "monthly":
+            when = f"{self.start:%B %Y}"
+        else:
+            when = f"week {self.start.isocalendar().week}, {self.start:%a %d %b} – {last:%a %d %b %Y}"
+        return f"{self.facility_name} — {when}"
 
     def to_json_dict(self) -> dict:
+        """JSON shape: amounts as decimal strings in major units, dates ISO, times facility-local ISO."""
         money = lambda v: to_major_str(v, self.currency)  # noqa: E731
         group = lambda d: {k: {"count": c, "amount": money(a)} for k, (c, a) in d.items()}  # noqa: E731
+        peak = self.peak
         return {
             "facility": self.facility,
-            "date": self.day.isoformat(),
+            "period": self.period,
+            "date": self.start.isoformat(),
+            "from": self.start.isoformat(),
+            "to": (self.end - timedelta(days=1)).isoformat(),
             "currency": self.currency,
+            "capacity": self.capacity,
             "entries": self.entries,
             "exits": self.exits,
             "payments": self.payments,
@@ -53,11 +126,32 @@ class DailyReport:
             "by_lane": group(self.by_lane),
             "average_stay_minutes": self.average_stay_minutes,
             "open_sessions": self.open_sessions,
+            "occupancy_at_start": self.occupancy_at_start,
+            "peak_occupancy": peak.peak_occupancy if peak else self.occupancy_at_start,
+            "peak_at": peak.peak_at.isoformat() if peak and peak.peak_at else None,
+            "occupancy_by_hour": [round(v, 1) for v in self.occupancy_by_hour],
+            "days": [
+                {
+                    "date": d.day.isoformat(),
+                    "entries": d.entries,
+                    "exits": d.exits,
+                    "payments": d.payments,
+                    "revenue": money(d.revenue),
+                    "peak_occupancy": d.peak_occupancy,
+                    "peak_at": d.peak_at.isoformat() if d.peak_at else None,
+                }
+                for d in self.days
+            ],
         }
 
     def rows(self):
-        """CSV rows: date, facility, section, key, count, amount, currency."""
-        d, f, cur = self.day.isoformat(), self.facility, self.currency
+        """CSV rows: date, facility, section, key, count, amount, currency.
+
+        Totals carry the period's first day in the date column; ``day`` rows
+        (weekly and monthly reports) carry their own day; ``hour`` rows give
+        the mean occupancy at the start of each facility-local hour.
+        """
+        d, f, cur = self.start.isoformat(), self.facility, self.currency
         yield (d, f, "total", "revenue", self.payments, to_major_str(self.revenue, cur), cur)
         yield (d, f, "traffic", "entries", self.entries, "", cur)
         yield (d, f, "traffic", "exits", self.exits, "", cur)
@@ -65,83 +159,264 @@ class DailyReport:
                               ("lane", self.by_lane)):
             for key, (count, amount) in data.items():
                 yield (d, f, section, key, count, to_major_str(amount, cur), cur)
+        if self.period != "daily":
+            for day in self.days:
+                yield (day.day.isoformat(), f, "day", "revenue", day.payments, to_major_str(day.revenue, cur), cur)
+                yield (day.day.isoformat(), f, "day", "entries", day.entries, "", cur)
+                yield (day.day.isoformat(), f, "day", "exits", day.exits, "", cur)
+                yield (day.day.isoformat(), f, "day", "peak_occupancy", day.peak_occupancy, "", cur)
+        for hour, value in enumerate(self.occupancy_by_hour):
+            yield (d, f, "hour", f"{hour:02d}:00", round(value), "", cur)
 
     def to_rich(self):
+        """A Rich renderable: totals, the days (weekly/monthly) and occupancy by hour as bars."""
+        from rich.console import Group
         from rich.table import Table
 
-        table = Table(title=f"{self.facility_name} — {self.day:%a %d %b %Y}")
+        money = lambda v: format_money(v, self.currency)  # noqa: E731
+        table = Table(title=self.title)
         table.add_column("Section")
         table.add_column("Key")
         table.add_column("Count", justify="right")
         table.add_column("Amount", justify="right")
-        table.add_row("total", "revenue", str(self.payments), format_money(self.revenue, self.currency))
+        table.add_row("total", "revenue", str(self.payments), money(self.revenue))
         table.add_row("traffic", "entries", str(self.entries), "")
         table.add_row("traffic", "exits", str(self.exits), "")
         for section, data in (("method", self.by_method), ("class", self.by_vehicle_class), ("lane", self.by_lane)):
             for key, (count, amount) in data.items():
-                table.add_row(section, key, str(count), format_money(amount, self.currency))
+                table.add_row(section, key, str(count), money(amount))
         if self.average_stay_minutes is not None:
             table.add_row("stay", "average minutes", str(self.average_stay_minutes), "")
-        return table
+        peak = self.peak
+        if peak is not None and peak.peak_at is not None:
+            table.add_row("occupancy", f"peak {peak.peak_at:%a %d %b %H:%M}", str(peak.peak_occupancy), "")
+        parts: list = [table]
+        if self.period != "daily" and self.days:
+            days = Table(title="By day")
+            for name in ("Day", "Entries", "Exits", "Payments", "Revenue", "Peak"):
+                days.add_column(name, justify="left" if name == "Day" else "right")
+            for d in self.days:
+                days.add_row(f"{d.day:%a %d %b}", str(d.entries), str(d.exits), str(d.payments), money(d.revenue),
+                             str(d.peak_occupancy))
+            parts.append(days)
+        if self.occupancy_by_hour and self.capacity:
+            hours = Table(title="Occupancy by hour (mean at the hour's start)")
+            hours.add_column("Hour")
+            hours.add_column("Vehicles", justify="right")
+            hours.add_column("Full", justify="right")
+            hours.add_column("")
+            for hour, value in enumerate(self.occupancy_by_hour):
+                share = value / self.capacity
+                hours.add_row(f"{hour:02d}:00", f"{value:,.0f}", f"{share:.0%}", "█" * round(min(share, 1) * 30))
+            parts.append(hours)
+        return Group(*parts)
 
 
-def daily_report(service, day: date | None = None) -> DailyReport:
-    """Build the report for facility-local ``day`` (default: today) of ``service``'s facility."""
-    facility = service.facility
+DailyReport = PeriodReport  # a daily report is a one-day period report
+
+
+def period_bounds(period: str, day: date) -> tuple[date, date]:
+    """Facility-local ``(first day, day after the last)`` of the ``period`` containing ``day``.
+
+    ``period`` is ``daily``, ``weekly`` (ISO week, Monday first) or
+    ``monthly`` (calendar month). Raises ValueError for another period.
+    """
+    if period == "daily":
+        return day, day + timedelta(days=1)
+    if period == "weekly":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=7)
+    if period == "monthly":
+        first = day.replace(day=1)
+        return first, first + timedelta(days=calendar.monthrange(day.year, day.month)[1])
+    raise ValueError(f"unknown report period {period!r} ({', '.join(PERIODS)})")
+
+
+def daily_report(service, day: date | None = None) -> PeriodReport:
+    """The report for facility-local ``day`` (default: today) of ``service``'s facility."""
+    return period_report(service, "daily", day)
+
+
+def period_report(service, period: str, day: date | None = None) -> PeriodReport:
+    """The ``period`` report (daily, weekly, monthly) containing facility-local ``day`` (default today).
+
+    Read-only: one read transaction. Raises ValueError for an unknown period.
+    """
     day = day or service.local(service.clock()).date()
-    start, end = service.day_bounds(day)
+    first, after = period_bounds(period, day)
+    return range_report(service, first, after, period)
+
+
+def range_report(service, first: date, after: date, period: str = "custom") -> PeriodReport:
+    """Revenue, traffic and occupancy over facility-local days ``first`` .. ``after`` (exclusive)."""
+    if after <= first:
+        raise ValueError(f"empty report range {first} .. {after}")
+    facility = service.facility
     fid = facility.id
+    start, _ = service.day_bounds(first)
+    end, _ = service.day_bounds(after)
     with service.engine.connect().execution_options(readonly=True) as conn:
-        entries = conn.execute(
-            select(func.count()).where(PS.c.facility_id == fid, PS.c.entry_at >= start, PS.c.entry_at < end)
-        ).scalar_one()
+        dialect = conn.dialect.name
+        entered = and_(PS.c.facility_id == fid, PS.c.entry_at >= start, PS.c.entry_at < end)
         exited = and_(PS.c.facility_id == fid, PS.c.exit_at >= start, PS.c.exit_at < end)
-        exits = conn.execute(select(func.count()).where(exited)).scalar_one()
         paid = and_(  # refunds are negative rows; refunded originals still count (they net out)
             PAY.c.facility_id == fid,
             PAY.c.status.in_(("completed", "refunded")),
             PAY.c.created_at >= start,
             PAY.c.created_at < end,
         )
+        before_in = conn.execute(
+            select(func.count()).where(PS.c.facility_id == fid, PS.c.entry_at < start)
+        ).scalar_one()
+        before_out = conn.execute(
+            select(func.count()).where(PS.c.facility_id == fid, PS.c.exit_at < start)
+        ).scalar_one()
         by_method = {
             m: (c, a)
             for m, c, a in conn.execute(
                 select(PAY.c.method, func.count(), func.sum(PAY.c.amount)).where(paid).group_by(PAY.c.method)
             )
         }
-        by_class = {
-            k: (c, a or 0)
-            for k, c, a in conn.execute(
-                select(PS.c.vehicle_class, func.count(), func.sum(PS.c.amount_paid)).where(exited).group_by(
-                    PS.c.vehicle_class
-                )
-            )
-        }
-        by_lane = {
-            (k or "-"): (c, a or 0)
-            for k, c, a in conn.execute(
-                select(PS.c.exit_lane, func.count(), func.sum(PS.c.amount_paid)).where(exited).group_by(PS.c.exit_lane)
-            )
-        }
-        stays = conn.execute(select(PS.c.entry_at, PS.c.exit_at).where(exited)).all()
+        # one pass over the exits: class x lane, with the summed stay for the average
+        stay = _stay_seconds(dialect)
+        by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        by_lane: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        stay_total, exits = 0.0, 0
+        for vclass, lane, count, amount, seconds in conn.execute(
+            select(PS.c.vehicle_class, PS.c.exit_lane, func.count(), func.sum(PS.c.amount_paid), func.sum(stay))
+            .where(exited)
+            .group_by(PS.c.vehicle_class, PS.c.exit_lane)
+        ):
+            for bucket in (by_class[vclass], by_lane[lane or "-"]):
+                bucket[0] += count
+                bucket[1] += amount or 0
+            exits += count
+            stay_total += float(seconds or 0)
+        width = bucket_minutes(service.tz, start, end)
+        entries_by_bucket = _buckets(conn, dialect, PS.c.entry_at, entered, width, func.count())
+        exits_by_bucket = _buckets(conn, dialect, PS.c.exit_at, exited, width, func.count())
+        pay_by_bucket = _buckets(conn, dialect, PAY.c.created_at, paid, width, func.count(), func.sum(PAY.c.amount))
         open_sessions = conn.execute(
             select(func.count()).where(PS.c.facility_id == fid, PS.c.status == "open")
         ).scalar_one()
-    average = None
-    if stays:
-        average = int(sum((b - a).total_seconds() for a, b in stays)) // len(stays) // 60
-    return DailyReport(
+    occupancy_at_start = before_in - before_out
+    days, by_hour = _fold(service, first, after, start, end, occupancy_at_start,
+                          entries_by_bucket, exits_by_bucket, pay_by_bucket)
+    return PeriodReport(
         facility=facility.code,
         facility_name=facility.name,
-        day=day,
+        period=period,
+        start=first,
+        end=after,
         currency=facility.currency,
-        entries=entries,
+        capacity=facility.capacity,
+        entries=sum(v[0] for v in entries_by_bucket.values()),
         exits=exits,
         revenue=sum(a for _c, a in by_method.values()),
         payments=sum(c for c, _a in by_method.values()),
         by_method=dict(sorted(by_method.items())),
-        by_vehicle_class=dict(sorted(by_class.items())),
-        by_lane=dict(sorted(by_lane.items())),
-        average_stay_minutes=average,
+        by_vehicle_class={k: tuple(v) for k, v in sorted(by_class.items())},
+        by_lane={k: tuple(v) for k, v in sorted(by_lane.items())},
+        average_stay_minutes=int(stay_total) // exits // 60 if exits else None,
         open_sessions=open_sessions,
+        occupancy_at_start=occupancy_at_start,
+        days=days,
+        occupancy_by_hour=by_hour,
     )
+
+
+def _stay_seconds(dialect: str):
+    """SQL for a closed session's stay in seconds (float), per backend."""
+    if dialect == "sqlite":
+        return (func.julianday(PS.c.exit_at) - func.julianday(PS.c.entry_at)) * 86400.0
+    return func.extract("epoch", PS.c.exit_at - PS.c.entry_at)
+
+
+def bucket_minutes(tz, start: datetime, end: datetime) -> int:
+    """Width of the time buckets for ``tz`` over ``start`` .. ``end``: 10 minutes, or 1 where needed.
+
+    Ten-minute buckets keep a year of reports to ~52,000 rows per aggregate
+    while staying exact for local days and hours in every zone whose offset is
+    a multiple of ten minutes (all but a few, e.g. Asia/Kathmandu +05:45);
+    those get one-minute buckets. Offsets are sampled at the start, the end and
+    every day in between (zones change offset at most a few times a year).
+    """
+    t = start
+    while True:
+        offset = t.astimezone(tz).utcoffset() or timedelta(0)
+        if offset % timedelta(minutes=10):
+            return 1
+        if t >= end:
+            return 10
+        t = min(t + timedelta(days=1), end)
+
+
+def _buckets(conn, dialect: str, column, where, width: int, *aggregates) -> dict[datetime, tuple]:
+    """``{UTC bucket start: (aggregate, ...)}`` of rows matching ``where``, grouped by ``column`` in ``width``-minute buckets."""
+    if dialect == "sqlite":  # SQLite keeps the naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"
+        bucket = func.substr(column, 1, 16 if width == 1 else 15)
+    else:
+        seconds = width * 60
+        bucket = func.floor(func.extract("epoch", column) / seconds) * seconds
+    pad = "" if width == 1 else "0"
+    out: dict[datetime, tuple] = {}
+    for key, *values in conn.execute(select(bucket, *aggregates).where(where).group_by(bucket)):
+        if isinstance(key, str):
+            key = datetime.fromisoformat(key + pad).replace(tzinfo=UTC)
+        else:
+            key = datetime.fromtimestamp(float(key), UTC)
+        out[key] = tuple(int(v or 0) for v in values)
+    return out
+
+
+def _fold(service, first, after, start, end, occupancy, entries, exits, pays):
+    """Fold the time buckets into per-day figures and the mean occupancy at each local hour's start."""
+    local = service.local
+    day_list = [first + timedelta(days=n) for n in range((after - first).days)]
+    figures = {d: {"entries": 0, "exits": 0, "revenue": 0, "payments": 0, "peak": None, "peak_at": None}
+               for d in day_list}
+    for minute, (count,) in entries.items():
+        figures[local(minute).date()]["entries"] += count
+    for minute, (count,) in exits.items():
+        figures[local(minute).date()]["exits"] += count
+    for minute, (count, amount) in pays.items():
+        f = figures[local(minute).date()]
+        f["payments"] += count
+        f["revenue"] += amount
+    deltas: dict[datetime, int] = defaultdict(int)
+    for minute, (count,) in entries.items():
+        deltas[minute] += count
+    for minute, (count,) in exits.items():
+        deltas[minute] -= count
+    moments = sorted(deltas)
+    # occupancy at each hour's start (elapsed hours from local midnight: every local hour start)
+    hour_sums, hour_counts = [0] * 24, [0] * 24
+    running, i = occupancy, 0
+    day_start_occupancy: dict[date, int] = {}
+    t = start
+    while t < end:
+        while i < len(moments) and moments[i] < t:
+            running += deltas[moments[i]]
+            i += 1
+        lt = local(t)
+        hour_sums[lt.hour] += running
+        hour_counts[lt.hour] += 1
+        day_start_occupancy.setdefault(lt.date(), running)
+        t += timedelta(hours=1)
+    # peaks: occupancy after each minute's movements, by local day; a still day keeps its start figure
+    running = occupancy
+    for minute in moments:
+        running += deltas[minute]
+        f = figures[local(minute).date()]
+        if f["peak"] is None or running > f["peak"]:
+            f["peak"], f["peak_at"] = running, local(minute)
+    days = []
+    for d in day_list:
+        f = figures[d]
+        at_start = day_start_occupancy.get(d, occupancy)
+        peak, peak_at = f["peak"], f["peak_at"]
+        if peak is None or at_start > peak:  # nobody came in after midnight beyond the night's count
+            peak, peak_at = at_start, local(service.day_bounds(d)[0])
+        days.append(DayFigures(d, f["entries"], f["exits"], f["revenue"], f["payments"], peak, peak_at))
+    by_hour = tuple(hour_sums[h] / hour_counts[h] if hour_counts[h] else 0.0 for h in range(24))
+    return tuple(days), by_hour
