@@ -34,11 +34,11 @@ from attendant.tui.screens.login import LoginScreen
 from attendant.tui.screens.shift import CountUpScreen, ShiftScreen
 from attendant.tui.widgets.shift_count import CashCountGrid
 from db.engine import make_engine
-from db.models import CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
-from tests.tui_support import Clock, SIZE, T0, keys, pilot_test, rows, settle, text_of
+from db.models import AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
+from tests.tui_support import Clock, SIZE, T0, keys, pilot_test, rows, settle, text_of, until
 
-PS, PAY, VEND, IOU, SH, CM, U = (
-    t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User)
+PS, PAY, VEND, IOU, SH, CM, U, AUD = (
+    t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User, AuditEvent)
 )
 PINS = {"admin": "246813", "sue": "8642", "bob": "1357"}
 
@@ -104,6 +104,11 @@ async def scan(pilot, code: str) -> None:
 
 def form_of(app):
     return app.main_screen.query_one("#exit-form")
+
+
+def logouts(engine) -> list[tuple[str, dict]]:
+    """(actor, details) of every ``user.logout`` audit event, in order."""
+    return [(r.actor, r.details) for r in rows(engine, AUD, AUD.c.action == "user.logout")]
 
 
 def notifications(app) -> list[str]:
@@ -410,6 +415,7 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         await pilot.press("ctrl+y")
         await settle(pilot)
         assert isinstance(app.screen, LoginScreen) and app.actor is None
+        await until(pilot, lambda: logouts(engine) == [("bob", {"reason": "logout"})])
         await login(pilot, "sue")
         assert "Refund a payment" in [title for title, _h, _c in money_commands(app)]
         await pilot.press("ctrl+s")
@@ -420,6 +426,8 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         original, refund = rows(engine, PAY)
         assert (original.status, refund.amount, refund.refund_of_id, refund.actor) == (
             "refunded", -original.amount, original.id, "sue")
+    # leaving the console while logged in is audited too
+    assert logouts(engine) == [("bob", {"reason": "logout"}), ("sue", {"reason": "quit"})]
 
 
 # -------------------------------------------------------------- (e) lock-out

@@ -80,6 +80,17 @@ def test_login_ok_returns_an_actor_with_role_and_user_id(small_engine, staff, cl
     assert audit_actions(small_engine).count("user.login") == 3  # sue, alice (fixture), alice
 
 
+def test_a_logout_is_audited_and_only_a_logged_in_user_logs_out(small_engine, staff, clock):
+    users.record_logout(small_engine, staff["alice"], reason="quit", now=clock())
+    with small_engine.connect() as conn:
+        event = conn.execute(select(AUD).where(AUD.c.action == "user.logout")).one()
+    assert (event.actor, event.entity_id, event.details) == ("alice", staff["alice"].user_id, {"reason": "quit"})
+    for nobody in ("script", Actor("setup", Role.ADMIN)):
+        with pytest.raises(InputError, match="only a logged-in user"):
+            users.record_logout(small_engine, nobody)
+    assert audit_actions(small_engine).count("user.logout") == 1
+
+
 def test_unknown_user_and_wrong_pin_get_the_same_message(small_engine, staff, clock):
     with pytest.raises(users.LoginFailed) as unknown:
         users.authenticate(small_engine, "mallory", "1111", now=clock())

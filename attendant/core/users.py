@@ -297,6 +297,20 @@ def create_user(
     return _view(row)
 
 
+def record_logout(engine: Engine, actor: Actor, *, reason: str = "logout", now: datetime | None = None) -> None:
+    """Audit that ``actor`` (a logged-in user) left the console: ``user.logout`` with ``reason``.
+
+    ``reason`` is ``logout`` (ctrl+y) or ``quit`` (the console closed while
+    logged in). One transaction; an actor without a user id raises InputError.
+    """
+    if not isinstance(actor, Actor) or actor.user_id is None:
+        raise InputError("only a logged-in user can log out")
+    when = _now(now)
+    with engine.begin() as conn:
+        _audit(conn, now=when, actor=actor.name, action="user.logout", entity_id=actor.user_id,
+               details={"reason": reason})
+
+
 def authenticate(
     engine: Engine, username: str, pin: str, *, now: datetime | None = None, tz: tzinfo | None = None
 ) -> Actor:

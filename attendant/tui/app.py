@@ -142,7 +142,28 @@ class AttendantApp(App[None]):
             self.call_after_refresh(self.staff_changed)
 
     def on_unmount(self) -> None:
+        if self.login_required and self.user is not None:
+            self._record_logout(self.user, "quit", wait=True)
         self.shutdown_services()
+
+    def _record_logout(self, user: Actor | None, reason: str, *, wait: bool = False) -> None:
+        """Audit ``user``'s logout off the UI thread (``wait``: at quit, finish before leaving).
+
+        A database that refuses is logged, never raised: leaving the console must always work.
+        """
+        if user is None:
+            return
+
+        def record() -> None:
+            try:
+                users.record_logout(self.service.engine, user, reason=reason, now=self.service.clock())
+            except Exception:  # noqa: BLE001 - an audit failure must not trap the attendant in the console
+                logging.getLogger(__name__).exception("could not audit the logout of %s", user.name)
+
+        worker = threading.Thread(target=record, name="audit-logout", daemon=not wait)
+        worker.start()
+        if wait:
+            worker.join(timeout=5)
 
     def shutdown_services(self) -> None:
         """Stop the replay and the devices; idempotent. Blocks up to the replay's join timeout."""
@@ -357,6 +378,7 @@ class AttendantApp(App[None]):
         if not (self.login_required and self.logged_in):
             return
         name = self.actor_label
+        self._record_logout(self.user, "logout")
         self.actor, self.shift = None, None
         while len(self.screen_stack) > 1:
             self.pop_screen()
