@@ -209,6 +209,27 @@ def test_find_by_plate(service):
         service.find_by_plate("ZZ99ZZZ")
 
 
+def test_the_exit_finds_a_ticket_by_code_number_or_plate(service, clock):
+    entry = service.enter("AB12CDE", "car", actor="t")
+    other = service.enter("XY98ZZZ", "car", actor="t")
+    assert service.exit_code_for(f"  {entry.code} ") == (entry.code, "code")
+    assert service.exit_code_for(str(int(entry.ticket_no))) == (entry.code, "ticket number")
+    assert service.exit_code_for(other.ticket_no) == (other.code, "ticket number")  # "00000002" as printed
+    assert service.exit_code_for("ab12 cde") == (entry.code, "plate")
+    assert service.exit_code_for("A812CDE") == (entry.code, "plate")  # a reader's 8 for B
+    for bad, error, message in (("", InputError, "scan or type"), ("!!", InputError, "not a ticket code, ticket"),
+                                ("ZZ99ZZZ", NotFound, "no vehicle inside with plate"),
+                                ("77", NotFound, "no vehicle inside with ticket or plate")):
+        with pytest.raises(error, match=message):
+            service.exit_code_for(bad)
+    clock.now += timedelta(hours=1)
+    service.exit(entry.code, method="card", actor="t")
+    with pytest.raises(Refused, match="already exited"):
+        service.exit_code_for(entry.ticket_no)
+    with pytest.raises(NotFound):
+        service.exit_code_for("AB12CDE")
+
+
 def test_two_booths_share_one_database(small_engine, clock):
     """A second service (another booth or process) sees the first one's changes."""
     from attendant.core.services import ParkingService

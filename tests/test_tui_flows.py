@@ -155,6 +155,38 @@ async def test_exit_by_keys_with_cash_records_payment_and_frees_the_bay(engine, 
 
 
 @pilot_test
+async def test_exit_by_typed_plate_or_ticket_number(engine, clock):
+    app = build(engine, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await enter_by_keys(pilot, "PL47 TYP")
+        await enter_by_keys(pilot, "NU55 MBR")
+        first, second = rows(engine, PS)
+        clock.advance(hours=1, minutes=5)
+        form = app.screen.query_one("#exit-form")
+
+        await pilot.press("f3", *keys("pl47typ"), "enter")  # the plate, as an attendant would type it
+        await settle(pilot)
+        assert form.quote is not None and form.quote.session.session_id == first.id
+        assert form.code == first.code  # the field now holds the ticket's code: payment goes to that session
+        assert "found by plate" in text_of(app, "#exit-session")
+        await pilot.press("2", "enter")  # card
+        await settle(pilot)
+        assert rows(engine, PS, PS.c.id == first.id)[0].status == "closed"
+
+        await pilot.press("f3", *str(second.ticket_no), "enter")  # the number printed under the barcode
+        await settle(pilot)
+        assert form.quote is not None and form.quote.session.session_id == second.id
+        assert "found by ticket number" in text_of(app, "#exit-session")
+
+        await pilot.press("f3", *keys("ZZ00ZZZ"), "enter")
+        await settle(pilot)
+        assert "no vehicle inside with plate" in text_of(app, "#exit-result")
+        (payment,) = rows(engine, PAY)
+        assert payment.session_id == first.id
+
+
+@pilot_test
 async def test_exit_refusals_card_payment_and_lost_ticket(engine, clock):
     app = build(engine, clock)
     async with app.run_test(size=SIZE) as pilot:

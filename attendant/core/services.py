@@ -567,6 +567,47 @@ class ParkingService(CheckoutOps):
             raise NotFound(f"{norm} is not inside")
         return self._view(row)
 
+    def exit_code_for(self, text: str) -> tuple[str, str]:
+        """The signed code of the open session an attendant typed at the exit, and how it was found.
+
+        ``text`` is a ticket code (returned as typed: the checkout verifies
+        it), a ticket number as printed under the barcode (``"42"`` or
+        ``"00000042"``), or a plate (confusions tolerated as in
+        :meth:`find_by_plate`). Returns ``(code, how)`` with ``how`` one of
+        ``"code"``, ``"ticket number"``, ``"plate"``. The attended booth may
+        look a ticket up by its number or plate (the ticket is in the
+        attendant's hand, or the driver lost it: use the lost-ticket fee);
+        the fee is always the session's own. Raises :class:`InputError` for
+        empty text or an ambiguous plate, :class:`NotFound` when no open
+        session matches, :class:`Refused` for a ticket number that has exited.
+        """
+        typed = (text or "").strip()
+        if not typed:
+            raise InputError("scan or type a ticket code, ticket number or plate")
+        if "-" in typed and len(typed) >= 20:  # the shape of a code: FAC-00000042-SIGNATURE
+            return typed, "code"
+        if typed.isdigit() and len(typed) <= 8:
+            with self.engine.connect().execution_options(readonly=True) as conn:
+                row = conn.execute(
+                    select(PS.c.code, PS.c.status).where(
+                        PS.c.facility_id == self.facility.id, PS.c.ticket_no == int(typed)
+                    )
+                ).first()
+            if row is not None:
+                if row.status != "open":
+                    raise Refused(f"ticket {format_ticket_no(int(typed))} has already exited")
+                return row.code, "ticket number"
+        try:
+            normalize_plate(typed)
+        except InputError:
+            raise InputError(f"{typed[:40]!r} is not a ticket code, ticket number or plate") from None
+        try:
+            session = self.find_by_plate(typed)
+        except NotFound:
+            what = "ticket or plate" if typed.isdigit() else "plate"
+            raise NotFound(f"no vehicle inside with {what} {typed!r}") from None
+        return session.code, "plate"
+
     def plate_candidates(self, plate: str, *, max_distance: int = 1) -> list[tuple[SessionView, float]]:
         """Open sessions whose plate is near ``plate``, best first, with a score 0..1.
 

@@ -187,7 +187,8 @@ class ExitForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("Ticket", classes="field-label")
-            yield Input(placeholder="scan or type the ticket code, then Enter", id="exit-code", max_length=80)
+            yield Input(placeholder="scan the ticket, or type its number or the plate, then Enter", id="exit-code",
+                        max_length=80)
         yield Static("", id="exit-session", classes="session")
         yield Static("", id="exit-fee", classes="fee")
         with Horizontal(classes="form-row", id="exit-pay-row"):
@@ -361,7 +362,8 @@ class ExitForm(Vertical):
             return
         code = self.code
         if not code:
-            self.show_error("scan or type the ticket code first (F5 takes the next vehicle waiting)")
+            self.show_error("scan the ticket or type its code, number or the plate first "
+                            "(F5 takes the next vehicle waiting)")
             return
         self.busy = True
         self._loading = code
@@ -788,7 +790,8 @@ class ExitForm(Vertical):
         with code_input.prevent(Input.Changed):
             code_input.value = loaded.quote.session.code
         self.query_one("#exit-session", Static).update(
-            self._session_content(loaded.quote.session, loaded.checkout.at, ious=loaded.checkout.open_ious)
+            self._session_content(loaded.quote.session, loaded.checkout.at, ious=loaded.checkout.open_ious,
+                                  note="" if loaded.found_by == "code" else f"found by {loaded.found_by}")
         )
         self.query_one("#exit-fee", Static).update(self._fee_content(loaded.quote, loaded.checkout))
         notice = ""

@@ -84,6 +84,7 @@ class Loaded:
 
     quote: ExitQuote
     checkout: Checkout
+    found_by: str = "code"  # how the attendant named it: code, ticket number or plate
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +130,16 @@ class Failed:
 def load(booth: Booth, code: str, at: datetime | None = None) -> Loaded:
     """Quote and checkout of the open session named by ``code`` at ``at`` (default: now).
 
-    Raises what ``ParkingService.quote`` raises (TicketInvalid, NotFound,
-    Refused for a ticket that has exited, InputError).
+    ``code`` may also be a ticket number or a plate
+    (``ParkingService.exit_code_for``). Raises what ``ParkingService.quote``
+    raises (TicketInvalid, NotFound, Refused for a ticket that has exited,
+    InputError).
     """
     service = booth.service
     at = at or service.clock()
+    code, found_by = service.exit_code_for(code)
     quote = service.quote(code, at=at)
-    return Loaded(quote, service.checkout(code, at=at))
+    return Loaded(quote, service.checkout(code, at=at), found_by)
 
 
 def _still_open(booth: Booth, code: str) -> Loaded | None:
