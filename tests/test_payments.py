@@ -47,6 +47,27 @@ def park(svc, clock, plate="AB12CDE", hours=2, minutes=30):
     return entry
 
 
+def test_a_card_exit_commits_twice_pending_then_paid_and_closed_together(svc, small_engine, clock, card):
+    from sqlalchemy import event
+
+    entry = park(svc, clock)
+    commits: list[str] = []
+    listener = lambda conn: commits.append("commit")  # noqa: E731
+    event.listen(small_engine, "commit", listener)
+    try:
+        result = svc.exit(entry.code, method="card", actor="t", lane="X1")
+    finally:
+        event.remove(small_engine, "commit", listener)
+    assert len(commits) == 2  # the attempt (pending) before the processor; the approval with the exit after it
+    assert (result.paid, result.method, result.lane) == (720, "card", "X1")
+    (payment,) = rows(small_engine, PAY)
+    (session,) = rows(small_engine, PS)
+    assert (payment.status, session.status, session.amount_paid, session.exit_lane) == ("completed", "closed", 720, "X1")
+    assert [r.action for r in rows(small_engine, AUD)][-3:] == ["session.enter", "payment.completed", "session.exit"]
+    (vend,) = [v for v in rows(small_engine, VEND) if v.direction == "exit"]
+    assert vend.session_id == session.id
+
+
 def test_split_tender_cash_then_card_closes_the_session(svc, small_engine, clock, card):
     entry = park(svc, clock)  # 3 started hours: £7.20
     first = svc.pay(entry.code, "cash", actor="t", amount=500, tendered=1000)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 
 from attendant.core.auth import Actor, Role, as_actor, require
-from attendant.core.errors import InputError, NotFound, PaymentError, Refused
+from attendant.core.errors import AttendantError, InputError, NotFound, PaymentError, Refused
 from attendant.core.money import format_money
 from attendant.core.payments import ELECTRONIC, ProcessorRegistry, ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
@@ -145,6 +145,9 @@ class IouView:
 def _payment_view(row) -> PaymentView:
     return PaymentView(row.id, row.method, row.status, row.amount, row.tendered, row.change, row.processor_ref,
                        row.message)
+
+
+_NO_CLOSE = object()  # _finish_payment: record the answer only, leave the session open
 
 
 class CheckoutOps:
@@ -291,6 +294,17 @@ class CheckoutOps:
         Raises :class:`PaymentError` (underpayment, decline, outage, timeout),
         :class:`Refused`, :class:`InputError`.
         """
+        return self._pay(code, method, actor=actor, amount=amount, tendered=tendered, reference=reference,
+                         idempotency_key=idempotency_key, lane=lane, at=at)[0]
+
+    def _pay(self, code, method, *, actor, amount=None, tendered=None, reference=None, idempotency_key=None,
+             lane=None, at=None, close: bool = False):
+        """:meth:`pay`, returning ``(outcome, exit result or None)``.
+
+        ``close``: when an electronic payment is approved and clears the
+        balance, close the session in the same transaction that records the
+        approval (one commit fewer per card exit); the exit result is returned.
+        """
         who = as_actor(actor)
         pay_method = _method(method)
         if pay_method is PaymentMethod.VALIDATION:
@@ -310,10 +324,10 @@ class CheckoutOps:
                     if previous.status == PaymentStatus.FAILED.value and pay_method in ELECTRONIC:
                         pass  # re-ask the processor below: it answers for the same key, never charging twice
                     else:
-                        return self._outcome_for(code, previous, at)
+                        return self._outcome_for(code, previous, at), None
             if pay_method in ELECTRONIC:
-                return self._pay_electronic(code, pay_method, who, amount, key, lane, at)
-            return self._pay_local(code, pay_method, who, amount, tendered, reference, key, lane, at)
+                return self._pay_electronic(code, pay_method, who, amount, key, lane, at, close)
+            return self._pay_local(code, pay_method, who, amount, tendered, reference, key, lane, at), None
 
     def _payment_by_key(self, key: str) -> PaymentView | None:
         with self.engine.connect().execution_options(readonly=True) as conn:
@@ -408,7 +422,8 @@ class CheckoutOps:
             raise Refused(f"pass {holder.code} belongs to {holder.plate}, not {row.plate}")
         return holder.code
 
-    def _pay_electronic(self, code, method, who, amount, key, lane, at) -> PaymentOutcome:
+    def _pay_electronic(self, code, method, who, amount, key, lane, at, close=False):
+        """Pending row, processor, outcome row; returns ``(outcome, exit result or None)`` (see :meth:`_pay`)."""
         processor = self.processors.get(method)
         now = utc_now()
         cur = self.facility.currency
@@ -458,15 +473,25 @@ class CheckoutOps:
                                  who=who, at=at, now=now)
             raise PaymentError(f"{message}: nothing was taken; try again, use another method, or let go with an IOU")
         status = PaymentStatus.COMPLETED if result.approved else PaymentStatus.FAILED
-        outcome = self._finish_payment(payment_id, row, status=status, reference=result.reference,
-                                       message=result.message, who=who, at=at, now=now)
+        close_lane = lane if close and result.approved else _NO_CLOSE
+        outcome, done = self._finish_payment(payment_id, row, status=status, reference=result.reference,
+                                             message=result.message, who=who, at=at, now=now, close_lane=close_lane)
         if not result.approved:
             raise PaymentError(f"{method.value} {result.message}: nothing was taken; try again, use another "
                                "method, or let go with an IOU")
-        return outcome
+        return outcome, done
 
-    def _finish_payment(self, payment_id, row, *, status, reference, message, who, at, now) -> PaymentOutcome:
+    def _finish_payment(self, payment_id, row, *, status, reference, message, who, at, now, close_lane=_NO_CLOSE):
+        """Record the processor's answer; returns ``(outcome, exit result or None)``.
+
+        ``close_lane`` (not :data:`_NO_CLOSE`): an approved payment that
+        clears the balance also closes the session, in this transaction.
+        """
+        closing = close_lane is not _NO_CLOSE and status is PaymentStatus.COMPLETED
+        closed = None
         with self.engine.begin() as conn:
+            if closing:
+                self._bump(conn, ticket=False)  # the same lock order as every other exit
             conn.execute(
                 update(PAY).where(PAY.c.id == payment_id).values(
                     status=status.value, processor_ref=reference, message=(message or "")[:200], updated_at=now
@@ -481,7 +506,22 @@ class CheckoutOps:
                         details={"ticket_no": row.ticket_no, "method": payment.method, "amount": payment.amount,
                                  "reference": reference, "message": message, "balance": balance,
                                  "shift_id": payment.shift_id, "idempotency_key": payment.idempotency_key})
-        return PaymentOutcome(_payment_view(payment), balance, fee)
+            if closing and balance == 0 and not conn.execute(_PENDING_OF, {"sid": row.id}).scalar_one():
+                # a savepoint: should the close fail, the approval above still commits (the money was taken)
+                # and the caller's complete_exit reports why
+                try:
+                    with conn.begin_nested():
+                        paid_up = self._open_row(conn, row.code)  # with its bay and level, for the exit result
+                        _fee, paid, _balance = self._state(conn, paid_up, at)
+                        closed = (paid_up, paid,
+                                  self._close_in(conn, paid_up, fee, paid, 0, who, close_lane, at, now, None))
+                except AttendantError:
+                    closed = None
+        outcome = PaymentOutcome(_payment_view(payment), balance, fee)
+        if closed is None:
+            return outcome, None
+        paid_up, paid, (iou_id, payments) = closed
+        return outcome, self._after_close(paid_up, fee, paid, 0, close_lane, at, iou_id, payments)
 
     def apply_validation(self, code: str, validation_code: str, *, actor: Actor | str,
                          at: datetime | None = None) -> PaymentOutcome:
@@ -679,8 +719,10 @@ class CheckoutOps:
             row = self._open_row(conn, code)
             _fee, _paid, balance = self._state(conn, row, at)
         if balance > 0:
-            self.pay(code, method, actor=actor, tendered=tendered, reference=reference,
-                     idempotency_key=idempotency_key, lane=lane, at=at)
+            _outcome, done = self._pay(code, method, actor=actor, tendered=tendered, reference=reference,
+                                       idempotency_key=idempotency_key, lane=lane, at=at, close=True)
+            if done is not None:
+                return done  # approved and closed in one commit
         return self.complete_exit(code, actor=actor, lane=lane, at=at)
 
     def _exit_local(self, code, method, who, tendered, reference, key, lane, at):
