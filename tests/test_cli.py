@@ -199,16 +199,17 @@ def test_a_failed_printer_does_not_undo_the_entry(cli):
 
 
 def test_weekly_and_monthly_reports_from_the_cli(cli):
-    first = cli.json("enter", "WK1 REP", "--vehicle", "car", "--at", "2026-11-16T08:00:00")  # Monday
-    cli.json("enter", "WK2 REP", "--vehicle", "van", "--at", "2026-11-18T09:00:00")  # Wednesday, stays
-    out = cli.json("exit", first["code"], "--pay", "card", "--at", "2026-11-17T08:00:00")
-    week = json.loads(cli.run("report", "weekly", "--date", "2026-11-20", "--format", "json").stdout)
-    assert (week["period"], week["from"], week["to"]) == ("weekly", "2026-11-16", "2026-11-22")
+    # a week that is over whatever day the tests run (the CLI's clock is the real one)
+    first = cli.json("enter", "WK1 REP", "--vehicle", "car", "--at", "2026-11-09T08:00:00")  # Monday
+    cli.json("enter", "WK2 REP", "--vehicle", "van", "--at", "2026-11-11T09:00:00")  # Wednesday, stays
+    out = cli.json("exit", first["code"], "--pay", "card", "--at", "2026-11-10T08:00:00")
+    week = json.loads(cli.run("report", "weekly", "--date", "2026-11-13", "--format", "json").stdout)
+    assert (week["period"], week["from"], week["to"]) == ("weekly", "2026-11-09", "2026-11-15")
     assert (week["entries"], week["exits"], week["revenue"]) == (2, 1, out["paid"])
     assert [d["entries"] for d in week["days"]] == [1, 0, 1, 0, 0, 0, 0]
     assert [d["peak_occupancy"] for d in week["days"]] == [1, 1, 1, 1, 1, 1, 1]
-    csv_rows = cli.run("report", "weekly", "--date", "2026-11-20", "--format", "csv").stdout.splitlines()
-    assert "2026-11-18,CHS,day,entries,1,,GBP" in csv_rows and "2026-11-16,CHS,hour,09:00,1,,GBP" in csv_rows
+    csv_rows = cli.run("report", "weekly", "--date", "2026-11-13", "--format", "csv").stdout.splitlines()
+    assert "2026-11-11,CHS,day,entries,1,,GBP" in csv_rows and "2026-11-09,CHS,hour,09:00,1,,GBP" in csv_rows
     month = json.loads(cli.run("report", "monthly", "--month", "2026-11", "--format", "json").stdout)
     assert (month["from"], month["to"], len(month["days"])) == ("2026-11-01", "2026-11-30", 30)
     assert month["revenue"] == week["revenue"] and month["by_vehicle_class"]["car"]["count"] == 1

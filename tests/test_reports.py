@@ -19,6 +19,7 @@ from attendant.core.reports import period_bounds, period_report
 from db.models import ParkingSession
 
 LONDON = ZoneInfo("Europe/London")
+LATER = datetime(2027, 1, 1, tzinfo=UTC)  # "now" once the stays are made: every period below is over
 PS = ParkingSession.__table__
 
 
@@ -82,6 +83,7 @@ def test_a_week_of_stays_gives_traffic_revenue_occupancy_and_peaks(service):
     stay(service, "NEXT 06", local(2026, 10, 26, 8), local(2026, 10, 26, 9))  # the next week: not counted
     assert all(paid.values())
 
+    service.clock.now = LATER
     report = period_report(service, "weekly", date(2026, 10, 22))
     assert (report.start, report.end, report.period) == (date(2026, 10, 19), date(2026, 10, 26), "weekly")
     assert report.occupancy_at_start == 1  # A, in since Sunday night
@@ -121,6 +123,7 @@ def test_the_day_the_clocks_go_back_has_25_hour_starts(service):
     # Sunday 25 Oct 2026: 01:00-02:00 happens twice in London
     stay(service, "DST 001", local(2026, 10, 25, 0, 30), local(2026, 10, 25, 1, 30, fold=1))  # 2 h elapsed
     stay(service, "DST 002", local(2026, 10, 25, 1, 30, fold=1), local(2026, 10, 25, 3, 0))
+    service.clock.now = LATER
     report = period_report(service, "daily", date(2026, 10, 25))
     assert (report.entries, report.exits) == (2, 2)
     assert report.average_stay_minutes == (120 + 90) // 2
@@ -134,6 +137,7 @@ def test_the_day_the_clocks_go_back_has_25_hour_starts(service):
 
 def test_a_month_report_covers_its_days_and_an_empty_month_is_zero(service):
     paid = stay(service, "MON 001", local(2026, 2, 27, 10), local(2026, 3, 1, 10))
+    service.clock.now = LATER
     feb = period_report(service, "monthly", date(2026, 2, 14))
     assert (feb.start, feb.end, len(feb.days)) == (date(2026, 2, 1), date(2026, 3, 1), 28)
     assert (feb.entries, feb.exits, feb.revenue) == (1, 0, 0)
@@ -143,3 +147,22 @@ def test_a_month_report_covers_its_days_and_an_empty_month_is_zero(service):
     empty = period_report(service, "monthly", date(2025, 1, 1))
     assert (empty.entries, empty.exits, empty.revenue, empty.average_stay_minutes) == (0, 0, 0, None)
     assert empty.peak.peak_occupancy == 0 and set(empty.occupancy_by_hour) == {0.0}
+
+
+def test_hours_and_days_still_to_come_have_no_occupancy(service):
+    stay(service, "NOW 001", local(2026, 11, 16, 8))  # Monday 08:00, still inside
+    service.clock.now = local(2026, 11, 18, 12, 30)  # Wednesday 12:30
+    report = period_report(service, "weekly", date(2026, 11, 18))
+    monday, tuesday, wednesday, thursday = report.days[:4]
+    assert (monday.peak_occupancy, tuesday.peak_occupancy, wednesday.peak_occupancy) == (1, 1, 1)
+    assert (thursday.peak_occupancy, thursday.peak_at) == (0, None)  # not begun
+    # 09:00 was seen Mon-Wed with the car inside: mean 1; 13:00 only Mon and Tue: mean 1; 07:00: Tue, Wed only
+    assert report.occupancy_by_hour[9] == 1.0 and report.occupancy_by_hour[13] == 1.0
+    assert report.occupancy_by_hour[7] == pytest.approx(2 / 3)  # Monday 07:00 (empty), Tuesday, Wednesday
+    assert report.peak == monday and report.to_json_dict()["days"][3]["peak_at"] is None
+    assert report.hour_samples[12] == 3 and report.hour_samples[13] == 2  # Wednesday 13:00 has not come
+    assert ("2026-11-16", report.facility, "hour", "13:00", 1, "", "GBP") in list(report.rows())
+    week_after = period_report(service, "weekly", date(2026, 11, 25))  # a week not begun: no hour yet
+    assert not any(week_after.hour_seen(h) for h in range(24))
+    assert week_after.to_json_dict()["occupancy_by_hour"] == [None] * 24
+    assert [r for r in week_after.rows() if r[2] == "hour"] == []

@@ -156,3 +156,22 @@ def test_main_screen_with_a_faulted_device(console, snap_compare):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_weekly_report_screen(console, snap_compare):
+    """ctrl+b, w: the week's totals, its days and occupancy by hour (stays made through the services)."""
+    build, clock = console
+
+    async def run_before(pilot):
+        service = pilot.app.service
+        monday = T0 - timedelta(days=5)  # Mon 16 Nov 09:30 UTC
+        for n, (hours_in, stay_hours, method) in enumerate(((0, 3, "cash"), (1, 26, "card"), (2, 5, "card"))):
+            entry = service.enter(f"WK{n}0 REP", "car", actor="snapshot", at=monday + timedelta(hours=hours_in))
+            service.exit(entry.code, method=method, actor="snapshot", tendered=5000 if method == "cash" else None,
+                         at=monday + timedelta(hours=hours_in + stay_hours))
+        service.enter("VN55 INS", "van", actor="snapshot", at=T0 - timedelta(hours=2))
+        await settle(pilot)
+        await pilot.press("ctrl+b", "w")
+        await settle(pilot)
+
+    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)

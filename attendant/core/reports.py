@@ -49,7 +49,7 @@ class DayFigures:
     revenue: int
     payments: int
     peak_occupancy: int
-    peak_at: datetime | None  # facility time of the peak (the day's midnight when it was at its start)
+    peak_at: datetime | None  # facility time of the peak (the day's midnight when it was at its start; None: not begun)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,8 @@ class PeriodReport:
     ``by_method``: method -> (payments, amount); ``by_vehicle_class`` and
     ``by_lane``: key -> (exits, amount paid by those sessions);
     ``occupancy_by_hour``: 24 values, the mean number of vehicles inside at
-    the start of each facility-local hour over the period's days;
+    the start of each facility-local hour over the period's days (hours
+    that have not come yet are left out of the mean; 0 if none has);
     ``capacity`` is the facility's bay count, for percentages.
     """
 
@@ -82,11 +83,16 @@ class PeriodReport:
     occupancy_at_start: int
     days: tuple[DayFigures, ...] = field(default_factory=tuple)
     occupancy_by_hour: tuple[float, ...] = field(default_factory=tuple)
+    hour_samples: tuple[int, ...] = field(default_factory=tuple)  # hour starts seen so far, per hour of day
 
     @property
     def day(self) -> date:
         """The first day (the day, for a daily report)."""
         return self.start
+
+    def hour_seen(self, hour: int) -> bool:
+        """Whether facility-local ``hour`` (0-23) has started at least once in the period so far."""
+        return not self.hour_samples or self.hour_samples[hour] > 0
 
     @property
     def peak(self) -> DayFigures | None:
@@ -129,7 +135,8 @@ class PeriodReport:
             "occupancy_at_start": self.occupancy_at_start,
             "peak_occupancy": peak.peak_occupancy if peak else self.occupancy_at_start,
             "peak_at": peak.peak_at.isoformat() if peak and peak.peak_at else None,
-            "occupancy_by_hour": [round(v, 1) for v in self.occupancy_by_hour],
+            "occupancy_by_hour": [round(v, 1) if self.hour_seen(h) else None
+                                  for h, v in enumerate(self.occupancy_by_hour)],
             "days": [
                 {
                     "date": d.day.isoformat(),
@@ -166,7 +173,8 @@ class PeriodReport:
                 yield (day.day.isoformat(), f, "day", "exits", day.exits, "", cur)
                 yield (day.day.isoformat(), f, "day", "peak_occupancy", day.peak_occupancy, "", cur)
         for hour, value in enumerate(self.occupancy_by_hour):
-            yield (d, f, "hour", f"{hour:02d}:00", round(value), "", cur)
+            if self.hour_seen(hour):
+                yield (d, f, "hour", f"{hour:02d}:00", round(value), "", cur)
 
     def to_rich(self):
         """A Rich renderable: totals, the days (weekly/monthly) and occupancy by hour as bars."""
@@ -206,6 +214,9 @@ class PeriodReport:
             hours.add_column("Full", justify="right")
             hours.add_column("")
             for hour, value in enumerate(self.occupancy_by_hour):
+                if not self.hour_seen(hour):
+                    hours.add_row(f"{hour:02d}:00", "—", "", "")
+                    continue
                 share = value / self.capacity
                 hours.add_row(f"{hour:02d}:00", f"{value:,.0f}", f"{share:.0%}", "█" * round(min(share, 1) * 30))
             parts.append(hours)
@@ -300,7 +311,7 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
             select(func.count()).where(PS.c.facility_id == fid, PS.c.status == "open")
         ).scalar_one()
     occupancy_at_start = before_in - before_out
-    days, by_hour = _fold(service, first, after, start, end, occupancy_at_start,
+    days, by_hour, samples = _fold(service, first, after, start, min(end, service.clock()), occupancy_at_start,
                           entries_by_bucket, exits_by_bucket, pay_by_bucket)
     return PeriodReport(
         facility=facility.code,
@@ -322,6 +333,7 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         occupancy_at_start=occupancy_at_start,
         days=days,
         occupancy_by_hour=by_hour,
+        hour_samples=samples,
     )
 
 
@@ -369,8 +381,13 @@ def _buckets(conn, dialect: str, column, where, width: int, *aggregates) -> dict
     return out
 
 
-def _fold(service, first, after, start, end, occupancy, entries, exits, pays):
-    """Fold the time buckets into per-day figures and the mean occupancy at each local hour's start."""
+def _fold(service, first, after, start, until, occupancy, entries, exits, pays):
+    """Fold the time buckets into per-day figures and the mean occupancy at each local hour's start.
+
+    Occupancy is only sampled up to ``until`` (the end of the period, or now):
+    hours and days still to come have no occupancy yet (hour means over the
+    hours that have started; a day not yet begun has peak 0).
+    """
     local = service.local
     day_list = [first + timedelta(days=n) for n in range((after - first).days)]
     figures = {d: {"entries": 0, "exits": 0, "revenue": 0, "payments": 0, "peak": None, "peak_at": None}
@@ -394,7 +411,7 @@ def _fold(service, first, after, start, end, occupancy, entries, exits, pays):
     running, i = occupancy, 0
     day_start_occupancy: dict[date, int] = {}
     t = start
-    while t < end:
+    while t < until:
         while i < len(moments) and moments[i] < t:
             running += deltas[moments[i]]
             i += 1
@@ -413,10 +430,13 @@ def _fold(service, first, after, start, end, occupancy, entries, exits, pays):
     days = []
     for d in day_list:
         f = figures[d]
-        at_start = day_start_occupancy.get(d, occupancy)
         peak, peak_at = f["peak"], f["peak_at"]
-        if peak is None or at_start > peak:  # nobody came in after midnight beyond the night's count
-            peak, peak_at = at_start, local(service.day_bounds(d)[0])
+        if d in day_start_occupancy:
+            at_start = day_start_occupancy[d]
+            if peak is None or at_start > peak:  # nobody came in after midnight beyond the night's count
+                peak, peak_at = at_start, local(service.day_bounds(d)[0])
+        elif peak is None:  # a day that has not begun
+            peak, peak_at = 0, None
         days.append(DayFigures(d, f["entries"], f["exits"], f["revenue"], f["payments"], peak, peak_at))
     by_hour = tuple(hour_sums[h] / hour_counts[h] if hour_counts[h] else 0.0 for h in range(24))
-    return tuple(days), by_hour
+    return tuple(days), by_hour, tuple(hour_counts)

@@ -78,6 +78,7 @@ class AttendantApp(App[None]):
         # staff: the shift screen and log out (hidden when nobody is logged in, see check_action)
         Binding("ctrl+s", "shift", "Shift"),
         Binding("ctrl+y", "logout", "Log out"),
+        Binding("ctrl+b", "reports", "Reports"),
     ]
 
     def __init__(
@@ -373,6 +374,17 @@ class AttendantApp(App[None]):
         if then:
             self.call_after_refresh(screen.run_action, then)
 
+    def action_reports(self, period: str = "daily") -> None:
+        """ctrl+b: the reports screen (day, week, month of revenue, traffic and occupancy)."""
+        from attendant.tui.screens.reports import ReportScreen
+
+        if isinstance(self.screen, ReportScreen):
+            self.screen.action_period(period)
+            return
+        while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        self.push_screen(ReportScreen(period))
+
     def action_logout(self) -> None:
         """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
         if not (self.login_required and self.logged_in):
@@ -393,6 +405,8 @@ class AttendantApp(App[None]):
             return self.logged_in and self.user is not None
         if action == "logout":
             return self.login_required and self.logged_in
+        if action == "reports":
+            return self.logged_in
         return True
 
     def console_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
@@ -412,6 +426,10 @@ class AttendantApp(App[None]):
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
              main.action_scan_ticket),
             ("Show last printout", "F10 · the last ticket or receipt as printed", main.action_printout),
+            ("Reports: today", "ctrl+b · revenue, traffic and occupancy by hour for a day",
+             lambda: self.action_reports("daily")),
+            ("Reports: this week", "ctrl+b w · the ISO week, day by day", lambda: self.action_reports("weekly")),
+            ("Reports: this month", "ctrl+b m · the calendar month, day by day", lambda: self.action_reports("monthly")),
             ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
         ]
         for name in THEMES:
