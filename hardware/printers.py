@@ -1105,6 +1105,13 @@ class _FileTransport(_EscposTransport):
         return _AppendingFile(devfile=self.path)
 
 
+def _usb_backend_available() -> bool:
+    """Whether pyusb finds one of its backends (libusb 1.0, libusb 0.1, OpenUSB), as ``usb.core.find`` would."""
+    from usb.backend import libusb0, libusb1, openusb  # pyusb
+
+    return any(module.get_backend() is not None for module in (libusb1, libusb0, openusb))
+
+
 class _UsbTransport(_EscposTransport):
     """USB bulk endpoints. Replies are read from ``in_ep`` with pyusb and an
     explicit timeout (escpos's ``Usb._read`` uses pyusb's default of 1 s)."""
@@ -1120,6 +1127,12 @@ class _UsbTransport(_EscposTransport):
             raise DeviceError(
                 f"Printer {self.description} cannot be used: USB printing needs the pyusb package, "
                 "which is not installed",
+                state=DeviceState.FAULTED,
+            )
+        if not _usb_backend_available():
+            raise DeviceError(
+                f"Printer {self.description} cannot be used: USB printing needs libusb, the system library "
+                "pyusb talks through (e.g. apt install libusb-1.0-0), which was not found",
                 state=DeviceState.FAULTED,
             )
         return usb(self.ids[0], self.ids[1], timeout=max(1, int(timeout * 1000)),

@@ -322,16 +322,22 @@ def test_software_qr_and_barcode_decode_without_a_literal_code_set_prefix() -> N
     assert ("Code128", "00000042") in decoded
 
 
-def test_usb_without_pyusb_is_a_device_fault_not_a_crash() -> None:
+def test_usb_without_its_library_or_device_is_a_device_fault_not_a_crash() -> None:
+    """pyusb is a dependency; without libusb, or with no such printer plugged in, the job is a clear fault."""
     from escpos.printer import Usb
 
-    if Usb.is_usable():
-        pytest.skip("pyusb is installed here")
+    from hardware.printers import _usb_backend_available
+
+    assert Usb.is_usable()  # pyusb is installed with the console
     printer = open_printer("usb://04b8:0202", timeout=1.0)
     with pytest.raises(DeviceError) as failure:
         printer.print_text(["x"])
-    assert "pyusb" in str(failure.value)
-    assert printer.status().state == DeviceState.FAULTED
+    message = str(failure.value)
+    if _usb_backend_available():  # libusb present: no Epson 04b8:0202 on a CI machine
+        assert "04b8:0202" in message or "not found" in message.lower()
+    else:
+        assert "needs libusb" in message and "apt install libusb-1.0-0" in message
+    assert printer.status().state in (DeviceState.FAULTED, DeviceState.OFFLINE)
 
 
 def test_ticket_data_is_validated() -> None:
