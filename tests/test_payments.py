@@ -191,6 +191,22 @@ def test_refund_is_for_supervisors_and_nets_revenue(svc, small_engine, clock, ca
         svc.refund(paid.payment_id, actor=SUPERVISOR, reason="again", amount=600)
 
 
+def test_refundable_payments_list_money_still_refundable_newest_first(svc, small_engine, clock):
+    cafe = svc.create_validation(actor=SUPERVISOR, merchant="Cafe", kind="amount", value=100, reusable=True)
+    first, second, third = (park(svc, clock, plate) for plate in ("RF01AAA", "RF02BBB", "RF03CCC"))
+    card = svc.exit(first.code, method="card", actor="t")
+    svc.apply_validation(second.code, cafe, actor="t")  # a validation takes no money: never listed
+    cash = svc.exit(second.code, method="cash", actor="t", tendered=2000)
+    whole = svc.exit(third.code, method="card", actor="t")
+    svc.refund(card.payment_id, actor=SUPERVISOR, reason="part", amount=200)
+    svc.refund(whole.payment_id, actor=SUPERVISOR, reason="all of it")
+    listed = svc.refundable_payments()
+    assert [(p.id, p.method, p.refundable) for p in listed] == [
+        (cash.payment_id, "cash", cash.paid - 100), (card.payment_id, "card", card.paid - 200)]
+    assert (listed[0].ticket_no, listed[0].plate, listed[0].amount) == (second.ticket_no, "RF02BBB", cash.paid - 100)
+    assert [p.id for p in svc.refundable_payments(limit=1)] == [cash.payment_id]
+
+
 def test_validations_amount_percent_minutes(svc, small_engine, clock):
     amount = svc.create_validation(actor=SUPERVISOR, merchant="Bookshop", kind="amount", value=300)
     percent = svc.create_validation(actor=SUPERVISOR, merchant="Cafe", kind="percent", value=25, reusable=True)

@@ -380,7 +380,7 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
 
         screen.action_refund()  # forced: the service refuses
         await settle(pilot)
-        await pilot.press(*str(payment_id), "tab", "tab", *keys("goodwill"), "enter")
+        await pilot.press("enter", "tab", *keys("goodwill"), "enter")  # the newest payment, a reason
         await settle(pilot)
         refusal = text_of(app, "#shift-result")
         assert "a refund needs a supervisor" in refusal and "bob is logged in as attendant" in refusal
@@ -420,7 +420,15 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         assert "Refund a payment" in [title for title, _h, _c in money_commands(app)]
         await pilot.press("ctrl+s")
         await settle(pilot)
-        await pilot.press("r", *str(payment_id), "tab", "tab", *keys("goodwill"), "enter")
+        await pilot.press("r")
+        await settle(pilot)
+        choices = app.screen.query_one("#refund-choices")  # the recent payments, newest first
+        assert [str(option.prompt).split()[:2] for option in choices.options] == [[f"#{payment_id}", "cash"]]
+        assert "RE7UND" in str(choices.options[0].prompt)
+        await pilot.press("enter")  # pick it: its number fills the field, the amount is next
+        await pilot.pause()
+        assert app.screen.query_one("#refund-payment").value == str(payment_id)
+        await pilot.press("tab", *keys("goodwill"), "enter")
         await settle(pilot)
         assert "Refunded" in text_of(app, "#shift-result")
         original, refund = rows(engine, PAY)

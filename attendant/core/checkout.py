@@ -93,6 +93,19 @@ class PaymentView:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundablePayment:
+    """A payment a supervisor may still refund: amounts in minor units, ``at`` UTC."""
+
+    id: int
+    ticket_no: str
+    plate: str | None
+    method: str
+    amount: int
+    refundable: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Checkout:
     """Where a session stands at the exit: fee, what was paid, what is left."""
 
@@ -841,6 +854,36 @@ class CheckoutOps:
                                                            "payment_id": payment_id, "method": pay_method.value})
                     results.append(_payment_view(conn.execute(select(PAY).where(PAY.c.id == payment_id)).one()))
         return results
+
+    def refundable_payments(self, limit: int = 30) -> list[RefundablePayment]:
+        """The newest money payments that can still be refunded, newest first (for a supervisor's pick list).
+
+        Money taken (cash, card, UPI, e-wallet, mobile, account), not yet
+        refunded in full; ``refundable`` is what is left, in minor units.
+        Validations and passes took no money and are not listed. Reads at most
+        ``2 * limit`` payments (fully refunded ones are rare) plus their refunds.
+        """
+        stmt = (
+            select(PAY.c.id, PAY.c.method, PAY.c.amount, PAY.c.status, PAY.c.created_at, PS.c.ticket_no, PS.c.plate)
+            .join(PS, PS.c.id == PAY.c.session_id)
+            .where(PAY.c.facility_id == self.facility.id, PAY.c.status.in_(COUNTED), PAY.c.amount > 0,
+                   PAY.c.method.not_in((PaymentMethod.VALIDATION.value, PaymentMethod.PASS.value)))
+            .order_by(PAY.c.id.desc())
+            .limit(2 * limit)
+        )
+        with self.engine.connect().execution_options(readonly=True) as conn:
+            rows = conn.execute(stmt).all()
+            partly = [r.id for r in rows if r.status == PaymentStatus.REFUNDED.value]
+            refunded = dict(conn.execute(
+                select(PAY.c.refund_of_id, func.sum(-PAY.c.amount)).where(PAY.c.refund_of_id.in_(partly))
+                .group_by(PAY.c.refund_of_id)
+            ).all()) if partly else {}
+        out = [
+            RefundablePayment(r.id, format_ticket_no(r.ticket_no), r.plate, r.method, r.amount,
+                              r.amount - int(refunded.get(r.id, 0)), r.created_at)
+            for r in rows
+        ]
+        return [p for p in out if p.refundable > 0][:limit]
 
     def refund(self, payment_id: int, *, actor: Actor | str, reason: str, amount: int | None = None,
                at: datetime | None = None) -> PaymentView:

@@ -22,7 +22,9 @@ value is shown in the dialog and nothing is returned; Escape returns None):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Generic, TypeVar
 
 from textual import on
@@ -34,6 +36,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from attendant.core.checkout import RefundablePayment
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, parse_major
 from attendant.tui.widgets.money_fields import COUNT_RESTRICT, MoneyInput
@@ -299,17 +302,44 @@ class RefundDialog(FormDialog[RefundRequest]):
     """Supervisors: which payment, how much (empty: all), and why (required)."""
 
     TITLE_TEXT = "Refund a payment (supervisor)"
+    DEFAULT_CSS = """
+    RefundDialog #refund-choices { height: auto; max-height: 12; margin-bottom: 1; }
+    """
 
-    def __init__(self, currency: str) -> None:
-        super().__init__("The payment number is on the exit result line (payment #N).")
+    def __init__(self, currency: str, choices: Sequence[RefundablePayment] = (), tz: tzinfo | None = None) -> None:
+        super().__init__("Pick a recent payment (↑↓ Enter) or type its number (payment #N on the exit result line).")
         self.currency = currency
+        self.choices = list(choices)
+        self.tz = tz
+
+    def _label(self, p: RefundablePayment) -> str:
+        when = p.at.astimezone(self.tz) if self.tz else p.at
+        left = "" if p.refundable == p.amount else f" ({format_money(p.refundable, self.currency)} left)"
+        return (f"#{p.id:<5} {p.method:<8} {format_money(p.amount, self.currency):>9}{left}  "
+                f"ticket {p.ticket_no} {p.plate or '(no plate)'}  {when:%a %d %b %H:%M}")
 
     def fields(self) -> ComposeResult:
+        if self.choices:
+            yield OptionList(*[Option(self._label(p), id=str(p.id)) for p in self.choices], id="refund-choices")
         yield _row("Payment", Input(placeholder="payment number", id="refund-payment", restrict=COUNT_RESTRICT,
                                     max_length=12))
         yield _row("Amount", MoneyInput(self.currency, placeholder="empty = all of it", id="refund-amount"))
         yield _row("Reason", Input(placeholder="why (required, kept in the audit log)", id="refund-reason",
                                    max_length=200))
+
+    def on_mount(self) -> None:
+        # FormDialog.on_mount runs too (Textual calls each class's handler) and focuses the first
+        # input; the pick list takes the focus after that
+        if self.choices:
+            choices = self.query_one("#refund-choices", OptionList)
+            choices.highlighted = 0
+            self.call_after_refresh(choices.focus)
+
+    @on(OptionList.OptionSelected, "#refund-choices")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#refund-payment", Input).value = event.option.id or ""
+        self.query_one("#refund-amount", MoneyInput).focus()
 
     def value(self) -> RefundRequest:
         number = self.query_one("#refund-payment", Input).value.strip()

@@ -153,6 +153,14 @@ def report_text(report: ShiftReport | None, width: int = REPORT_WIDTH) -> str:
     return "\n".join(report.lines(width)) if report is not None else ""
 
 
+class RefundChoices(Message):
+    """The payments a supervisor may refund, for the refund dialog's pick list."""
+
+    def __init__(self, choices: list) -> None:
+        super().__init__()
+        self.choices = choices
+
+
 # ------------------------------------------------------------ shift screen
 class ShiftScreen(TaskRunner, Screen):
     """The logged-in user's shift and the office actions (see the module docstring)."""
@@ -434,7 +442,25 @@ class ShiftScreen(TaskRunner, Screen):
 
             self.run_task("Refund", task)
 
-        app.push_screen(RefundDialog(cur), chosen)
+        self._refund_chosen = chosen
+        self.run_worker(partial(self._refund_choices_body, service), name="refund-choices", group="shift-load",
+                        thread=True, exclusive=True, exit_on_error=False)
+
+    def _refund_choices_body(self, service) -> None:
+        """Worker: the recent refundable payments for the dialog's pick list (an empty list if the read fails)."""
+        try:
+            choices = service.refundable_payments()
+        except Exception:  # noqa: BLE001 - the dialog still takes a typed number
+            logging.getLogger(__name__).exception("could not list refundable payments")
+            choices = []
+        self.post_message(RefundChoices(choices))
+
+    @on(RefundChoices)
+    def _refund_choices(self, message: RefundChoices) -> None:
+        message.stop()
+        service = self.app.service
+        self.app.push_screen(RefundDialog(service.facility.currency, message.choices, service.tz),
+                             self._refund_chosen)
 
     def action_new_validation(self) -> None:
         """Supervisors: create a merchant validation; the service refuses attendants (PermissionDenied)."""
