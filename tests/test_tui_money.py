@@ -395,7 +395,9 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         assert "creating a validation needs a supervisor" in text_of(app, "#shift-result")
         screen.action_close_other()  # another user's shift: the service will not even show its figures
         await settle(pilot)
-        await pilot.press(*str(app.shift.id + 1), "enter")
+        options = app.screen.query_one("#shift-choices").options  # the open shifts but bob's own
+        assert [str(option.prompt).split()[:2] for option in options] == [[f"#{app.shift.id + 1}", "sue"]]
+        await pilot.press("enter")
         await settle(pilot)
         assert "another user's shift report needs a supervisor" in text_of(app, "#shift-result")
         assert rows(engine, SH, SH.c.status == "closed") == []

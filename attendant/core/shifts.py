@@ -448,6 +448,17 @@ def current_shift(engine: Engine, facility_id: int, user_id: int) -> ShiftView |
     return _shift_view(row, fac.currency) if row else None
 
 
+def open_shifts(engine: Engine, facility_id: int) -> list[ShiftView]:
+    """Every open shift at ``facility_id``, oldest first (a supervisor's pick list for closing one)."""
+    with engine.connect().execution_options(readonly=True) as conn:
+        fac = _facility(conn, facility_id)
+        rows = conn.execute(
+            _shift_select().where(SH.c.facility_id == facility_id, SH.c.status == OPEN).order_by(SH.c.opened_at,
+                                                                                                 SH.c.id)
+        ).all()
+    return [_shift_view(row, fac.currency) for row in rows]
+
+
 def last_shift_id(engine: Engine, facility_id: int, user_id: int) -> int | None:
     """``user_id``'s open shift at ``facility_id`` if any, else the most recently opened one, else None."""
     with engine.connect().execution_options(readonly=True) as conn:

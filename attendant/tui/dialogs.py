@@ -39,6 +39,7 @@ from textual.widgets.option_list import Option
 from attendant.core.checkout import RefundablePayment
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, parse_major
+from attendant.core.shifts import ShiftView
 from attendant.tui.widgets.money_fields import COUNT_RESTRICT, MoneyInput
 from attendant.tui.widgets.pickers import KeyChoice
 
@@ -394,11 +395,38 @@ class NewValidationDialog(FormDialog[ValidationRequest]):
 
 
 class ShiftNumberDialog(FormDialog[int]):
-    """Supervisors: the number of another user's open shift to close."""
+    """Supervisors: the number of another user's open shift to close, picked from the open ones or typed."""
 
     TITLE_TEXT = "Close another user's shift (supervisor)"
+    DEFAULT_CSS = """
+    ShiftNumberDialog #shift-choices { height: auto; max-height: 12; margin-bottom: 1; }
+    """
+
+    def __init__(self, choices: Sequence[ShiftView] = (), tz: tzinfo | None = None) -> None:
+        super().__init__("Pick an open shift (↑↓ Enter) or type its number." if choices else "")
+        self.choices = list(choices)
+        self.tz = tz
+
+    def _label(self, shift: ShiftView) -> str:
+        opened = shift.opened_at.astimezone(self.tz) if self.tz else shift.opened_at
+        return (f"#{shift.id:<5} {shift.username:<12} {shift.display_name[:20]:<20} since {opened:%a %d %b %H:%M}"
+                f"  float {format_money(shift.float_amount, shift.currency)}")
+
+    def on_mount(self) -> None:
+        if self.choices:  # after FormDialog.on_mount has focused the input (see RefundDialog)
+            choices = self.query_one("#shift-choices", OptionList)
+            choices.highlighted = 0
+            self.call_after_refresh(choices.focus)
+
+    @on(OptionList.OptionSelected, "#shift-choices")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#shift-number", Input).value = event.option.id or ""
+        self.action_submit()
 
     def fields(self) -> ComposeResult:
+        if self.choices:
+            yield OptionList(*[Option(self._label(s), id=str(s.id)) for s in self.choices], id="shift-choices")
         yield _row("Shift", Input(placeholder="shift number, e.g. 12", id="shift-number", restrict=COUNT_RESTRICT,
                                   max_length=12))
 

@@ -161,6 +161,14 @@ class RefundChoices(Message):
         self.choices = choices
 
 
+class OpenShiftChoices(Message):
+    """Other users' open shifts, for the close-another-shift dialog's pick list."""
+
+    def __init__(self, choices: list) -> None:
+        super().__init__()
+        self.choices = choices
+
+
 # ------------------------------------------------------------ shift screen
 class ShiftScreen(TaskRunner, Screen):
     """The logged-in user's shift and the office actions (see the module docstring)."""
@@ -342,11 +350,29 @@ class ShiftScreen(TaskRunner, Screen):
     def action_close_other(self) -> None:
         """Supervisors: count up and close another user's shift (refused for attendants by the service)."""
 
+        self.run_worker(self._open_shifts_body, name="open-shifts", group="shift-load", thread=True, exclusive=True,
+                        exit_on_error=False)
+
+    def _open_shifts_body(self) -> None:
+        """Worker: the other users' open shifts, for the dialog's pick list (empty if the read fails)."""
+        app = self.app
+        own = app.shift.id if app.shift else None
+        try:
+            choices = [s for s in shifts.open_shifts(app.service.engine, app.service.facility.id) if s.id != own]
+        except Exception:  # noqa: BLE001 - the dialog still takes a typed number
+            logging.getLogger(__name__).exception("could not list the open shifts")
+            choices = []
+        self.post_message(OpenShiftChoices(choices))
+
+    @on(OpenShiftChoices)
+    def _open_shift_choices(self, message: OpenShiftChoices) -> None:
+        message.stop()
+
         def chosen(shift_id: int | None) -> None:
             if shift_id is not None:
                 self._count_up(shift_id)
 
-        self.app.push_screen(ShiftNumberDialog(), chosen)
+        self.app.push_screen(ShiftNumberDialog(message.choices, self.app.service.tz), chosen)
 
     def _count_up(self, shift_id: int | None) -> None:
         app = self.app
