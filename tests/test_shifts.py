@@ -198,6 +198,9 @@ def test_one_open_shift_per_user_per_facility(small_engine, service, staff, cloc
         assert shifts.open_shift_id(conn, fid, alice.user_id) == again.id
         assert shifts.open_shift_id(conn, fid, staff["sue"].user_id) is None
     assert shifts.last_shift_id(small_engine, fid, alice.user_id) == again.id
+    # the supervisor's pick list: every open shift, oldest first, closed ones left out
+    assert [(v.username, v.status) for v in shifts.open_shifts(small_engine, fid)] == [("bob", "open"),
+                                                                                      ("alice", "open")]
 
 
 def test_a_drop_larger_than_the_drawer_is_refused(small_engine, service, staff, clock, fid):
