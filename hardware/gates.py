@@ -270,6 +270,7 @@ class RelayPulseGate(Gate):
         self.probe_seconds = None if relay.in_memory or probe_seconds is None else float(probe_seconds)
         self.join_timeout = float(join_timeout)
         self._presence = presence
+        self._held_since: float | None = None  # monotonic time the presence loop started holding the arm
         self._limit = limit
         self._owned = tuple(owned)
         self._lock = threading.RLock()
@@ -383,6 +384,8 @@ class RelayPulseGate(Gate):
             text = f"gate {self._state.value}"
             if self._limit is not None:
                 text += " (confirmed)" if self._confirmed == self._state else " (commanded)"
+            if self._held_since is not None and self._state == GateState.OPEN:
+                text += f", held: vehicle on the loop for {time.monotonic() - self._held_since:.0f} s"
             return DeviceStatus(DeviceState.OK, text)
 
     def close(self) -> None:
@@ -588,9 +591,14 @@ class RelayPulseGate(Gate):
             if present:
                 if now - w.on_at < self.max_hold_seconds:
                     w.off_at = min(now + self.poll_interval, w.on_at + self.max_hold_seconds)
+                    with self._lock:
+                        if self._held_since is None:
+                            self._held_since = now  # shown by status(): the arm stays up for a vehicle
                     return
                 reason = f"presence still on after the {self.max_hold_seconds:g} s maximum hold"
                 log.warning("gate %s: %s; relay released", self.name, reason)
+        with self._lock:
+            self._held_since = None
         with self._lock:
             if self._request is not None:
                 return  # a vend came in: the next turn restarts the pulse

@@ -186,11 +186,13 @@ def test_presence_loop_keeps_the_relay_on_until_the_vehicle_leaves(board, gates)
     with pytest.raises(queue.Empty):
         board.next(timeout=0.4)  # well past the 0.1 s pulse: still on
     assert gate.state == GateState.OPEN
+    assert "held: vehicle on the loop for" in gate.status().message  # the console shows why the arm stays up
     cleared = time.monotonic()
     loop.port.rts = False  # the vehicle has passed
     t_off, frame = board.next()
     assert frame == OFF and t_off - cleared < 0.5
     assert [events.next().state for _ in range(2)] == ["open", "closed"]
+    assert "held" not in gate.status().message
 
 
 def test_presence_is_held_at_most_max_hold(board, gates) -> None:
