@@ -4,7 +4,7 @@ BRIEF.md target: "Daily/weekly/monthly report over 1,000,000 sessions: under a
 second". This builds the demo facility (Charlotte Street, 1,056 bays) in a
 fresh SQLite file, writes ``--sessions`` closed sessions (default 1,000,000)
 spread over ``--days`` days (default 365) ending yesterday, each with its
-payment (cash or card), using the schema the console migrates to, then times
+payment (cash or card) and its entry and exit vends, using the schema the console migrates to, then times
 ``attendant.core.reports.period_report`` for a day, a week and a month in the
 busiest part of the range, and ``range_report`` over the whole range (every
 session in the report). Each figure is the median of ``--rounds`` runs.
@@ -43,7 +43,7 @@ ARRIVALS = [1, 1, 1, 1, 1, 2, 4, 8, 12, 12, 11, 10, 9, 8, 7, 6, 5, 4, 4, 3, 3, 2
 
 
 def fill(path: str, sessions: int, days: int, first_day: date, seed: int = 7) -> None:
-    """Write ``sessions`` closed sessions with one completed payment each, through raw sqlite3 executemany."""
+    """Write ``sessions`` closed sessions with one completed payment and two vends each (raw sqlite3 executemany)."""
     rng = random.Random(seed)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")  # loading only; the reports read a normal file
@@ -52,7 +52,7 @@ def fill(path: str, sessions: int, days: int, first_day: date, seed: int = 7) ->
     next_id = (conn.execute("SELECT max(id) FROM parking_session").fetchone()[0] or 0) + 1
     hours = [h for h, w in enumerate(ARRIVALS) for _ in range(w)]
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
-    batch_s, batch_p = [], []
+    batch_s, batch_p, batch_v = [], [], []
     for n in range(sessions):
         sid = next_id + n
         day = n * days // sessions
@@ -65,6 +65,8 @@ def fill(path: str, sessions: int, days: int, first_day: date, seed: int = 7) ->
         batch_s.append((sid, facility_id, 10_000_000 + sid, f"BENCH-{sid}", f"BN{sid:07d}", "car", 0, spot_id,
                         spot_type, "closed", "E1", "X1", e, x, amount, amount, "bench", "bench", 0, x))
         batch_p.append((facility_id, sid, method, "completed", amount, f"bench-{sid}", "X1", x, "bench"))
+        batch_v.append((facility_id, "E1", "entry", "ticket", sid, e, "bench"))
+        batch_v.append((facility_id, "X1", "exit", "payment", sid, x, "bench"))
         if len(batch_s) == 50_000 or n == sessions - 1:
             conn.executemany(
                 "INSERT INTO parking_session (id, facility_id, ticket_no, code, plate, vehicle_class, ev, spot_id,"
@@ -77,9 +79,15 @@ def fill(path: str, sessions: int, days: int, first_day: date, seed: int = 7) ->
                 " created_at, actor) VALUES (?,?,?,?,?,?,?,?,?)",
                 batch_p,
             )
+            conn.executemany(
+                "INSERT INTO vend (facility_id, lane, direction, source, session_id, at, actor)"
+                " VALUES (?,?,?,?,?,?,?)",
+                batch_v,
+            )
             conn.commit()
             batch_s.clear()
             batch_p.clear()
+            batch_v.clear()
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()

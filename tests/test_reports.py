@@ -110,6 +110,10 @@ def test_a_week_of_stays_gives_traffic_revenue_occupancy_and_peaks(service):
     expected = brute_force_by_hour(service.engine, report.start, report.end)
     assert list(report.occupancy_by_hour) == pytest.approx(expected)
     assert report.occupancy_by_hour[9] > report.occupancy_by_hour[3]  # mornings busier than the night
+    assert dict(report.stay_bands) == {"up to 1 h": 0, "1-2 h": 0, "2-4 h": 1, "4-8 h": 0, "8-24 h": 0,
+                                       "over 24 h": 2}  # C 2 h 30; D 24 h 30; A 2 days 14 h
+    assert report.vends_by_source["payment"] == 3 and sum(report.vends_by_source.values()) == 6  # 3 in, 3 out
+    assert report.ious == (0, 0) and report.by_shift == {}  # no IOU; the actor "test" works no shift
 
     as_json = report.to_json_dict()
     assert as_json["from"] == "2026-10-19" and as_json["to"] == "2026-10-25"
@@ -142,8 +146,16 @@ def test_a_month_report_covers_its_days_and_an_empty_month_is_zero(service):
     assert (feb.start, feb.end, len(feb.days)) == (date(2026, 2, 1), date(2026, 3, 1), 28)
     assert (feb.entries, feb.exits, feb.revenue) == (1, 0, 0)
     assert feb.days[-1].peak_occupancy == 1 and feb.days[0].peak_occupancy == 0
+    service.clock.now = local(2026, 3, 2, 10)
+    owed = service.enter("IOU 002", "car", actor="test", at=service.clock.now)
+    service.clock.now = local(2026, 3, 2, 12, 30)
+    left = service.let_go(owed.code, actor="test", reason="card declined", at=service.clock.now)
+    service.clock.now = LATER
     mar = period_report(service, "monthly", date(2026, 3, 31))
-    assert (mar.entries, mar.exits, mar.revenue, mar.occupancy_at_start) == (0, 1, paid, 1)
+    assert (mar.entries, mar.exits, mar.revenue, mar.occupancy_at_start) == (1, 2, paid, 1)
+    assert mar.ious == (1, left.iou_amount) and left.iou_amount > 0
+    assert mar.vends_by_source == {"attendant": 1, "payment": 1, "ticket": 1}
+    assert mar.to_json_dict()["ious"]["count"] == 1
     empty = period_report(service, "monthly", date(2025, 1, 1))
     assert (empty.entries, empty.exits, empty.revenue, empty.average_stay_minutes) == (0, 0, 0, None)
     assert empty.peak.peak_occupancy == 0 and set(empty.occupancy_by_hour) == {0.0}
@@ -166,3 +178,22 @@ def test_hours_and_days_still_to_come_have_no_occupancy(service):
     assert not any(week_after.hour_seen(h) for h in range(24))
     assert week_after.to_json_dict()["occupancy_by_hour"] == [None] * 24
     assert [r for r in week_after.rows() if r[2] == "hour"] == []
+
+
+def test_takings_by_shift_name_the_shift_and_its_user(service):
+    from attendant.core import shifts, users
+
+    admin = users.create_user(service.engine, users.setup_actor(service.engine), "admin", None, "admin", "9999")
+    users.create_user(service.engine, admin.actor(), "alice", "Alice", "attendant", "1111")
+    alice = users.authenticate(service.engine, "alice", "1111")
+    service.clock.now = local(2026, 11, 2, 7)
+    shift = shifts.open_shift(service.engine, service.facility.id, alice, 5000, at=service.clock.now)
+    service.clock.now = local(2026, 11, 2, 8)
+    code = service.enter("SH1 FTS", "car", actor=alice, at=service.clock.now).code
+    service.clock.now = local(2026, 11, 2, 9, 30)
+    paid = service.exit(code, method="cash", actor=alice, tendered=5000, at=service.clock.now).paid
+    service.clock.now = LATER
+    report = period_report(service, "daily", date(2026, 11, 2))
+    assert report.by_shift == {f"#{shift.id} alice": (1, paid)}
+    assert ("2026-11-02", report.facility, "shift", f"#{shift.id} alice", 1, f"{paid / 100:.2f}", "GBP") in list(
+        report.rows())

@@ -30,12 +30,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 
 from attendant.core.money import format_money, to_major_str
-from db.models import ParkingSession, Payment
+from db.models import Iou, ParkingSession, Payment, Shift, User, Vend
 
-PS, PAY = ParkingSession.__table__, Payment.__table__
+PS, PAY, VEND, IOU, SH, U = (t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, User))
+# stay bands for the durations table: (label, upper edge in seconds, inclusive; None: no edge)
+STAY_BANDS = (("up to 1 h", 3600), ("1-2 h", 7200), ("2-4 h", 4 * 3600), ("4-8 h", 8 * 3600),
+              ("8-24 h", 24 * 3600), ("over 24 h", None))
 PERIODS = ("daily", "weekly", "monthly")
 
 
@@ -81,6 +84,10 @@ class PeriodReport:
     average_stay_minutes: int | None
     open_sessions: int
     occupancy_at_start: int
+    by_shift: dict[str, tuple[int, int]] = field(default_factory=dict)  # "#12 bob" -> (payments, amount)
+    stay_bands: tuple[tuple[str, int], ...] = ()  # (label, exits whose stay falls in it), STAY_BANDS order
+    vends_by_source: dict[str, int] = field(default_factory=dict)  # vend source -> gate openings
+    ious: tuple[int, int] = (0, 0)  # IOUs recorded in the period: (count, amount)
     days: tuple[DayFigures, ...] = field(default_factory=tuple)
     occupancy_by_hour: tuple[float, ...] = field(default_factory=tuple)
     hour_samples: tuple[int, ...] = field(default_factory=tuple)  # hour starts seen so far, per hour of day
@@ -133,6 +140,10 @@ class PeriodReport:
             "average_stay_minutes": self.average_stay_minutes,
             "open_sessions": self.open_sessions,
             "occupancy_at_start": self.occupancy_at_start,
+            "by_shift": group(self.by_shift),
+            "stays": {label: count for label, count in self.stay_bands},
+            "vends_by_source": dict(self.vends_by_source),
+            "ious": {"count": self.ious[0], "amount": money(self.ious[1])},
             "peak_occupancy": peak.peak_occupancy if peak else self.occupancy_at_start,
             "peak_at": peak.peak_at.isoformat() if peak and peak.peak_at else None,
             "occupancy_by_hour": [round(v, 1) if self.hour_seen(h) else None
@@ -166,6 +177,13 @@ class PeriodReport:
                               ("lane", self.by_lane)):
             for key, (count, amount) in data.items():
                 yield (d, f, section, key, count, to_major_str(amount, cur), cur)
+        for key, (count, amount) in self.by_shift.items():
+            yield (d, f, "shift", key, count, to_major_str(amount, cur), cur)
+        for label, count in self.stay_bands:
+            yield (d, f, "stay", label, count, "", cur)
+        for source, count in self.vends_by_source.items():
+            yield (d, f, "vend", source, count, "", cur)
+        yield (d, f, "exception", "iou", self.ious[0], to_major_str(self.ious[1], cur), cur)
         if self.period != "daily":
             for day in self.days:
                 yield (day.day.isoformat(), f, "day", "revenue", day.payments, to_major_str(day.revenue, cur), cur)
@@ -193,8 +211,15 @@ class PeriodReport:
         for section, data in (("method", self.by_method), ("class", self.by_vehicle_class), ("lane", self.by_lane)):
             for key, (count, amount) in data.items():
                 table.add_row(section, key, str(count), money(amount))
+        for key, (count, amount) in self.by_shift.items():
+            table.add_row("shift", key, str(count), money(amount))
         if self.average_stay_minutes is not None:
             table.add_row("stay", "average minutes", str(self.average_stay_minutes), "")
+        for label, count in self.stay_bands:
+            table.add_row("stay", label, str(count), "")
+        for source, count in self.vends_by_source.items():
+            table.add_row("vend", source, str(count), "")
+        table.add_row("exception", "IOUs", str(self.ious[0]), money(self.ious[1]))
         peak = self.peak
         if peak is not None and peak.peak_at is not None:
             table.add_row("occupancy", f"peak {peak.peak_at:%a %d %b %H:%M}", str(peak.peak_occupancy), "")
@@ -307,6 +332,26 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         entries_by_bucket = _buckets(conn, dialect, PS.c.entry_at, entered, width, func.count())
         exits_by_bucket = _buckets(conn, dialect, PS.c.exit_at, exited, width, func.count())
         pay_by_bucket = _buckets(conn, dialect, PAY.c.created_at, paid, width, func.count(), func.sum(PAY.c.amount))
+        bands = _stay_band_counts(conn, stay, exited)
+        by_shift = {
+            f"#{sid} {name}": (c, a)
+            for sid, name, c, a in conn.execute(
+                select(SH.c.id, U.c.username, func.count(), func.sum(PAY.c.amount))
+                .select_from(PAY.join(SH, SH.c.id == PAY.c.shift_id).join(U, U.c.id == SH.c.user_id))
+                .where(paid)
+                .group_by(SH.c.id, U.c.username)
+                .order_by(SH.c.id)
+            )
+        }
+        vends = dict(conn.execute(
+            select(VEND.c.source, func.count())
+            .where(VEND.c.facility_id == fid, VEND.c.at >= start, VEND.c.at < end)
+            .group_by(VEND.c.source)
+        ).all())
+        iou_count, iou_amount = conn.execute(
+            select(func.count(), func.coalesce(func.sum(IOU.c.amount), 0))
+            .where(IOU.c.facility_id == fid, IOU.c.created_at >= start, IOU.c.created_at < end)
+        ).one()
         open_sessions = conn.execute(
             select(func.count()).where(PS.c.facility_id == fid, PS.c.status == "open")
         ).scalar_one()
@@ -331,10 +376,22 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         average_stay_minutes=int(stay_total) // exits // 60 if exits else None,
         open_sessions=open_sessions,
         occupancy_at_start=occupancy_at_start,
+        by_shift=by_shift,
+        stay_bands=bands,
+        vends_by_source=dict(sorted(vends.items())),
+        ious=(iou_count, int(iou_amount)),
         days=days,
         occupancy_by_hour=by_hour,
         hour_samples=samples,
     )
+
+
+def _stay_band_counts(conn, stay, exited) -> tuple[tuple[str, int], ...]:
+    """Exits in the period by length of stay (:data:`STAY_BANDS`), one grouped query."""
+    whens = [(stay <= upper, index) for index, (_label, upper) in enumerate(STAY_BANDS) if upper is not None]
+    band = case(*whens, else_=len(STAY_BANDS) - 1)  # the first band whose edge the stay does not pass
+    counts = dict(conn.execute(select(band, func.count()).where(exited).group_by(band)).all())
+    return tuple((label, int(counts.get(index, 0))) for index, (label, _upper) in enumerate(STAY_BANDS))
 
 
 def _stay_seconds(dialect: str):

@@ -65,13 +65,24 @@ def totals_content(report: PeriodReport) -> Content:
     if peak is not None and peak.peak_at is not None:
         share = f" ({peak.peak_occupancy / report.capacity:.0%} full)" if report.capacity else ""
         parts += [("Peak     ", "b"), f"{peak.peak_occupancy} vehicles{share} {peak.peak_at:%a %d %b %H:%M}\n"]
+    if report.ious[0]:
+        parts += [("IOUs     ", "b"), (f"{report.ious[0]} let go unpaid, {money(report.ious[1])} owed\n", "$warn")]
     for title, data in (("By payment method", report.by_method), ("By vehicle class", report.by_vehicle_class),
-                        ("By exit lane", report.by_lane)):
+                        ("By exit lane", report.by_lane), ("By shift", report.by_shift)):
         parts.append((f"\n{title}\n", "b $accent"))
         if not data:
             parts.append(("  none\n", "$muted"))
         for key, (count, amount) in data.items():
             parts.append(f"  {key:<12} {count:>6}  {money(amount):>12}\n")
+    if report.exits:
+        parts.append(("\nLength of stay (exits)\n", "b $accent"))
+        for label, count in report.stay_bands:
+            parts.append(f"  {label:<12} {count:>6}  {count / report.exits:>12.0%}\n")
+    parts.append(("\nGate openings by source\n", "b $accent"))
+    if not report.vends_by_source:
+        parts.append(("  none\n", "$muted"))
+    for source, count in report.vends_by_source.items():
+        parts.append(f"  {source:<12} {count:>6}\n")
     return _trim(Content.assemble(*parts))
 
 
