@@ -175,7 +175,7 @@ class Vend(SQLModel, table=True):
     """One gate opening, with what caused it and why."""
 
     __tablename__ = "vend"
-    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at"),)  # reports (migration 0004)
+    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at", "source"),)  # reports: covering (0004)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id", index=True)

@@ -307,42 +307,51 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         before_out = conn.execute(
             select(func.count()).where(PS.c.facility_id == fid, PS.c.exit_at < start)
         ).scalar_one()
-        by_method = {
-            m: (c, a)
-            for m, c, a in conn.execute(
-                select(PAY.c.method, func.count(), func.sum(PAY.c.amount)).where(paid).group_by(PAY.c.method)
-            )
-        }
-        # one pass over the exits: class x lane, with the summed stay for the average
+        # one pass over the exits: class x lane x length-of-stay band, with the summed stay for the average
         stay = _stay_seconds(dialect)
+        band = _stay_band(stay)
         by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         by_lane: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        band_counts = [0] * len(STAY_BANDS)
         stay_total, exits = 0.0, 0
-        for vclass, lane, count, amount, seconds in conn.execute(
-            select(PS.c.vehicle_class, PS.c.exit_lane, func.count(), func.sum(PS.c.amount_paid), func.sum(stay))
+        for vclass, lane, band_index, count, amount, seconds in conn.execute(
+            select(PS.c.vehicle_class, PS.c.exit_lane, band, func.count(), func.sum(PS.c.amount_paid),
+                   func.sum(stay))
             .where(exited)
-            .group_by(PS.c.vehicle_class, PS.c.exit_lane)
+            .group_by(PS.c.vehicle_class, PS.c.exit_lane, band)
         ):
             for bucket in (by_class[vclass], by_lane[lane or "-"]):
                 bucket[0] += count
                 bucket[1] += amount or 0
+            band_counts[int(band_index)] += count
             exits += count
             stay_total += float(seconds or 0)
+        bands = tuple((label, band_counts[i]) for i, (label, _upper) in enumerate(STAY_BANDS))
         width = bucket_minutes(service.tz, start, end)
         entries_by_bucket = _buckets(conn, dialect, PS.c.entry_at, entered, width, func.count())
         exits_by_bucket = _buckets(conn, dialect, PS.c.exit_at, exited, width, func.count())
-        pay_by_bucket = _buckets(conn, dialect, PAY.c.created_at, paid, width, func.count(), func.sum(PAY.c.amount))
-        bands = _stay_band_counts(conn, stay, exited)
-        by_shift = {
-            f"#{sid} {name}": (c, a)
-            for sid, name, c, a in conn.execute(
-                select(SH.c.id, U.c.username, func.count(), func.sum(PAY.c.amount))
-                .select_from(PAY.join(SH, SH.c.id == PAY.c.shift_id).join(U, U.c.id == SH.c.user_id))
-                .where(paid)
-                .group_by(SH.c.id, U.c.username)
-                .order_by(SH.c.id)
-            )
-        }
+        # one pass over the payments: time bucket x method x shift
+        pay_bucket = _bucket_expr(dialect, PAY.c.created_at, width)
+        by_method_l: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        by_shift_l: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        pay_by_bucket: dict[datetime, tuple[int, int]] = {}
+        for key, method, shift_id, count, amount in conn.execute(
+            select(pay_bucket, PAY.c.method, PAY.c.shift_id, func.count(), func.sum(PAY.c.amount))
+            .where(paid)
+            .group_by(pay_bucket, PAY.c.method, PAY.c.shift_id)
+        ):
+            amount = int(amount or 0)
+            when = _bucket_key(key, width)
+            c0, a0 = pay_by_bucket.get(when, (0, 0))
+            pay_by_bucket[when] = (c0 + count, a0 + amount)
+            for totals in (by_method_l[method],) + ((by_shift_l[shift_id],) if shift_id is not None else ()):
+                totals[0] += count
+                totals[1] += amount
+        by_method = {m: (c, a) for m, (c, a) in by_method_l.items()}
+        names = dict(conn.execute(
+            select(SH.c.id, U.c.username).join(U, U.c.id == SH.c.user_id).where(SH.c.id.in_(list(by_shift_l)))
+        ).all()) if by_shift_l else {}
+        by_shift = {f"#{sid} {names.get(sid, '?')}": tuple(by_shift_l[sid]) for sid in sorted(by_shift_l)}
         vends = dict(conn.execute(
             select(VEND.c.source, func.count())
             .where(VEND.c.facility_id == fid, VEND.c.at >= start, VEND.c.at < end)
@@ -386,12 +395,10 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
     )
 
 
-def _stay_band_counts(conn, stay, exited) -> tuple[tuple[str, int], ...]:
-    """Exits in the period by length of stay (:data:`STAY_BANDS`), one grouped query."""
+def _stay_band(stay):
+    """SQL for the index in :data:`STAY_BANDS` of a stay of ``stay`` seconds (the first edge it does not pass)."""
     whens = [(stay <= upper, index) for index, (_label, upper) in enumerate(STAY_BANDS) if upper is not None]
-    band = case(*whens, else_=len(STAY_BANDS) - 1)  # the first band whose edge the stay does not pass
-    counts = dict(conn.execute(select(band, func.count()).where(exited).group_by(band)).all())
-    return tuple((label, int(counts.get(index, 0))) for index, (label, _upper) in enumerate(STAY_BANDS))
+    return case(*whens, else_=len(STAY_BANDS) - 1)
 
 
 def _stay_seconds(dialect: str):
@@ -420,22 +427,28 @@ def bucket_minutes(tz, start: datetime, end: datetime) -> int:
         t = min(t + timedelta(days=1), end)
 
 
+def _bucket_expr(dialect: str, column, width: int):
+    """SQL for ``column`` truncated to ``width``-minute (1 or 10) UTC buckets; read back with :func:`_bucket_key`."""
+    if dialect == "sqlite":  # SQLite keeps the naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"
+        return func.substr(column, 1, 16 if width == 1 else 15)
+    seconds = width * 60
+    return func.floor(func.extract("epoch", column) / seconds) * seconds
+
+
+def _bucket_key(key, width: int) -> datetime:
+    """The aware UTC start of a bucket as :func:`_bucket_expr` returns it."""
+    if isinstance(key, str):
+        return datetime.fromisoformat(key + ("" if width == 1 else "0")).replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(key), UTC)
+
+
 def _buckets(conn, dialect: str, column, where, width: int, *aggregates) -> dict[datetime, tuple]:
     """``{UTC bucket start: (aggregate, ...)}`` of rows matching ``where``, grouped by ``column`` in ``width``-minute buckets."""
-    if dialect == "sqlite":  # SQLite keeps the naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"
-        bucket = func.substr(column, 1, 16 if width == 1 else 15)
-    else:
-        seconds = width * 60
-        bucket = func.floor(func.extract("epoch", column) / seconds) * seconds
-    pad = "" if width == 1 else "0"
-    out: dict[datetime, tuple] = {}
-    for key, *values in conn.execute(select(bucket, *aggregates).where(where).group_by(bucket)):
-        if isinstance(key, str):
-            key = datetime.fromisoformat(key + pad).replace(tzinfo=UTC)
-        else:
-            key = datetime.fromtimestamp(float(key), UTC)
-        out[key] = tuple(int(v or 0) for v in values)
-    return out
+    bucket = _bucket_expr(dialect, column, width)
+    return {
+        _bucket_key(key, width): tuple(int(v or 0) for v in values)
+        for key, *values in conn.execute(select(bucket, *aggregates).where(where).group_by(bucket))
+    }
 
 
 def _fold(service, first, after, start, until, occupancy, entries, exits, pays):

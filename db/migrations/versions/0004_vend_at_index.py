@@ -1,5 +1,8 @@
 """vend index by time: reports count vends by source over a period
 
+(facility_id, at, source) covers the count, so a month of vends is read from
+the index alone.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-21
@@ -15,7 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('vend', schema=None) as batch_op:
-        batch_op.create_index('ix_vend_facility_at', ['facility_id', 'at'], unique=False)
+        batch_op.create_index('ix_vend_facility_at', ['facility_id', 'at', 'source'], unique=False)
 
 
 def downgrade() -> None:
