@@ -38,7 +38,7 @@ from hardware.standins import StandinPlateCamera
 PLATES_EU = Path(__file__).resolve().parents[2] / "shared" / "data" / "plates-eu"
 HIK_NS = "http://www.hikvision.com/ver20/XMLSchema"
 ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
-WAIT = 2.0
+WAIT = 5.0
 
 
 def jpeg(colour: str = "white") -> bytes:

@@ -25,7 +25,7 @@ from hardware.printers import StandinPrinter
 from hardware.standins import StandinPlateCamera, StandinScanner, open_scanner
 
 ROOT = Path(__file__).resolve().parents[1]
-WAIT = 2.0  # seconds; an upper bound for events, never a sleep
+WAIT = 5.0  # seconds; an upper bound for events, never a sleep
 
 
 class Events:

@@ -29,7 +29,7 @@ from hardware.base import DeviceError, DeviceState, GateEvent, GateState
 from hardware.gates import GateChange, SimulatedGate, open_gate, parse_gate_url
 from hardware.relays import LcusRelayGate, ModbusRelayGate, ModemLineInput, lcus_frame, split_device_url
 
-WAIT = 2.0  # seconds: an upper bound for events, never a sleep
+WAIT = 5.0  # seconds: an upper bound for events, never a sleep
 ON, OFF = bytes.fromhex("A00101A2"), bytes.fromhex("A00100A1")
 
 

@@ -21,7 +21,7 @@ from attendant.core.errors import InputError
 from hardware.base import DeviceError, DeviceState, DeviceStatus
 from hardware.scanners import SerialScanner, open_scanner, parse_scanner_url
 
-WAIT = 2.0  # seconds: an upper bound for events, never a sleep
+WAIT = 5.0  # seconds: an upper bound for events, never a sleep
 
 
 class Recorder:

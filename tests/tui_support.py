@@ -81,8 +81,8 @@ async def settle(pilot, rounds: int = 200) -> None:
             return
 
 
-async def until(pilot, predicate, attempts: int = 150) -> None:
-    """Let the app run in short steps until ``predicate()`` holds (threads feeding it)."""
+async def until(pilot, predicate, attempts: int = 500) -> None:
+    """Let the app run in short steps until ``predicate()`` holds (threads feeding it; up to ~10 s on a busy machine)."""
     for _ in range(attempts):
         if predicate():
             return
