@@ -549,7 +549,7 @@ def report_monthly(
 def _register_extras() -> None:
     import importlib
 
-    for name in ("cli_rates", "cli_payments", "cli_staff", "cli_devices"):
+    for name in ("cli_rates", "cli_payments", "cli_staff", "cli_devices", "cli_spots"):
         try:
             module = importlib.import_module(f"attendant.{name}")
         except ModuleNotFoundError as exc:  # a front-end module still being written

@@ -466,3 +466,47 @@ async def test_e_three_wrong_pins_lock_the_user(engine, clock):
         await settle(pilot)
         assert isinstance(app.screen, LoginScreen) and app.actor is None
         assert "is locked until 2026-11-21 10:30 GMT" in text_of(app, "#login-result")
+
+
+# ------------------------------------------------------- (f) bay out of service
+@pilot_test
+async def test_f_a_supervisor_cones_off_a_bay_and_the_map_shows_it(engine, clock):
+    from attendant.core.vocab import SpotStatus
+    from attendant.tui.widgets.level_map import LevelMapView
+    from db.models import Spot
+
+    spots = Spot.__table__
+    app = build(engine, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await login(pilot, "bob")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert "bay_service" not in shown  # hidden from an attendant
+        await pilot.press("escape", "ctrl+y")
+        await settle(pilot)
+        await login(pilot, "sue")
+        bay = rows(engine, spots, spots.c.status == "available")[0]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("b", *keys(bay.label.lower()), "tab", "tab", *keys("oil spill"), "enter")
+        await settle(pilot)
+        assert f"Bay {bay.label} is now out of service" in text_of(app, "#shift-result")
+        (row,) = rows(engine, spots, spots.c.id == bay.id)
+        assert row.status == "out_of_service"
+        audit = rows(engine, AUD, AUD.c.action == "spot.out_of_service")
+        assert [(a.actor, a.details["reason"]) for a in audit] == [("sue", "oil spill")]
+        await pilot.press("escape")
+        await settle(pilot)
+        level_map = app.main_screen.query_one(LevelMapView)
+        await until(pilot, lambda: level_map.status_of(bay.id) is SpotStatus.OUT_OF_SERVICE)
+
+        await pilot.press("ctrl+s")  # and back
+        await settle(pilot)
+        await pilot.press("b", *keys(bay.label), "tab", "2", "enter")
+        await settle(pilot)
+        assert rows(engine, spots, spots.c.id == bay.id)[0].status == "available"
+        await pilot.press("escape")
+        await settle(pilot)
+        await until(pilot, lambda: level_map.status_of(bay.id) is SpotStatus.AVAILABLE)

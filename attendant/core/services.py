@@ -711,6 +711,47 @@ class ParkingService(CheckoutOps):
             occupied = sum(1 for s in index.spots.values() if s.status is SpotStatus.OCCUPIED)
             return occupied, len(index.spots)
 
+    def set_spot_in_service(self, label: str, in_service: bool, *, actor: Actor | str, reason: str | None = None,
+                            at: datetime | None = None) -> SpotStatus:
+        """Take a bay out of service (``in_service=False``: cones, a spill, a repair) or put it back.
+
+        Supervisors only (BRIEF feature 8). Out of service needs a reason and a
+        free bay (an occupied or reserved one is refused: move the vehicle
+        first); back in service needs a bay that is out. The bay is then never
+        allocated, is not counted as available, and every booth sees it (the
+        facility revision moves). One transaction with an audit event
+        (``spot.out_of_service`` / ``spot.in_service``). Returns the new
+        status. Raises :class:`PermissionDenied`, :class:`InputError` (no such
+        bay, no reason), :class:`Refused`.
+        """
+        who = require(actor, Role.SUPERVISOR, "taking a bay out of or into service").name
+        if not in_service and not (reason and reason.strip()):
+            raise InputError("taking a bay out of service needs a reason")
+        at = self._check_at(at)
+        now = utcnow()
+        want, need = (
+            (SpotStatus.AVAILABLE, SpotStatus.OUT_OF_SERVICE) if in_service
+            else (SpotStatus.OUT_OF_SERVICE, SpotStatus.AVAILABLE)
+        )
+        with self._lock:
+            with self.engine.begin() as conn:
+                self._bump(conn, ticket=False)
+                spot = self._cache.index.spot_by_label(label)
+                current = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
+                if current != need.value:
+                    if in_service:
+                        raise Refused(f"bay {spot.label} is {current.replace('_', ' ')}, not out of service")
+                    raise Refused(f"bay {spot.label} is {current.replace('_', ' ')}: only a free bay can be taken "
+                                  "out of service (move the vehicle first)")
+                conn.execute(update(S).where(S.c.id == spot.id).values(status=want.value))
+                self._audit(conn, now=now, at=at, actor=who,
+                            action="spot.in_service" if in_service else "spot.out_of_service", entity="spot",
+                            entity_id=spot.id, details={"spot": spot.label, "reason": (reason or "").strip() or None})
+            self._cache.index.set_status(spot.id, want)
+            self._cache.revision += 1
+        self._notify(spot.id, want)
+        return want
+
     def set_strategy(self, strategy: str | Strategy, *, actor: Actor | str) -> None:
         """Switch the allocation strategy for every booth of this facility (audited; supervisors)."""
         actor = require(actor, Role.SUPERVISOR, "changing the allocation strategy").name

@@ -82,6 +82,8 @@ def money_commands(app) -> list[Command]:
                  partial(app.action_shift, "new_validation")),
                 ("Close another user's shift", "ctrl+s, x · supervisor: count up and close a shift by number",
                  partial(app.action_shift, "close_other")),
+                ("Bay out of service / back", "ctrl+s, b · supervisor: cone off a bay (reason) or reopen it",
+                 partial(app.action_shift, "bay_service")),
             ]
     if getattr(app, "login_required", False):
         commands.append(("Log out", "ctrl+y · back to the login screen", app.action_logout))

@@ -394,6 +394,42 @@ class NewValidationDialog(FormDialog[ValidationRequest]):
         return ValidationRequest(merchant, kind, value)
 
 
+@dataclass(frozen=True, slots=True)
+class BayServiceRequest:
+    """A bay to take out of service (``in_service`` False, with a reason) or to put back."""
+
+    label: str
+    in_service: bool
+    reason: str | None
+
+
+BAY_SERVICE_CHOICES = [("out", "out of service"), ("in", "back in service")]
+
+
+class BayServiceDialog(FormDialog[BayServiceRequest]):
+    """Supervisors: a bay (its label, e.g. L0-C01), out of service or back, and why."""
+
+    TITLE_TEXT = "Bay out of service / back (supervisor)"
+    HINT = ("[$accent b]1-2[/] out / back  [$accent b]Enter[/] confirm  [$accent b]Tab[/] next field  "
+            "[$accent b]Esc[/] cancel")
+
+    def fields(self) -> ComposeResult:
+        yield _row("Bay", Input(placeholder="label on the map, e.g. L0-C01", id="bay-label", max_length=16))
+        yield _row("Make it", KeyChoice(BAY_SERVICE_CHOICES, value="out", id="bay-service"))
+        yield _row("Reason", Input(placeholder="why (required to take it out; kept in the audit log)",
+                                   id="bay-reason", max_length=200))
+
+    def value(self) -> BayServiceRequest:
+        label = self.query_one("#bay-label", Input).value.strip().upper()
+        if not label:
+            raise InputError("type the bay's label, e.g. L0-C01")
+        in_service = self.query_one("#bay-service", KeyChoice).value == "in"
+        reason = self.query_one("#bay-reason", Input).value.strip() or None
+        if not in_service and reason is None:
+            raise InputError("taking a bay out of service needs a reason")
+        return BayServiceRequest(label, in_service, reason)
+
+
 class ShiftNumberDialog(FormDialog[int]):
     """Supervisors: the number of another user's open shift to close, picked from the open ones or typed."""
 

@@ -9,7 +9,8 @@ offers, each on a key shown in the footer and in the command palette:
   report (``Booth.print_text``), ``i`` settle a plate's IOUs (the prepay
   the entry lane asks for after the third IOU);
 - supervisors only: ``r`` refund a payment, ``v`` create a validation,
-  ``x`` close another user's shift. These are hidden from attendants; the
+  ``x`` close another user's shift, ``b`` take a bay out of service or put
+  it back. These are hidden from attendants; the
   services refuse them anyway (:class:`~attendant.core.auth.PermissionDenied`),
   and a forced attempt shows that refusal.
 
@@ -50,6 +51,8 @@ from attendant.core.errors import AttendantError
 from attendant.core.money import format_money, to_major_str
 from attendant.core.shifts import ShiftReport, ShiftView
 from attendant.tui.dialogs import (
+    BayServiceDialog,
+    BayServiceRequest,
     ConfirmDialog,
     MoneyDialog,
     MoneyEntry,
@@ -183,9 +186,10 @@ class ShiftScreen(TaskRunner, Screen):
         Binding("r", "refund", "Refund"),
         Binding("v", "new_validation", "New validation"),
         Binding("x", "close_other", "Close other shift"),
+        Binding("b", "bay_service", "Bay out/in"),
     ]
 
-    SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other")
+    SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other", "bay_service")
 
     DEFAULT_CSS = """
     ShiftScreen #shift-body { height: 1fr; padding: 0 1; }
@@ -509,6 +513,26 @@ class ShiftScreen(TaskRunner, Screen):
             self.run_task("New validation", task)
 
         app.push_screen(NewValidationDialog(cur), chosen)
+
+
+    def action_bay_service(self) -> None:
+        """Supervisors: take a bay out of service (a reason) or put it back; the map shows it at once."""
+        app = self.app
+        service = app.service
+
+        def chosen(request: BayServiceRequest | None) -> None:
+            if request is None:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                status = service.set_spot_in_service(request.label, request.in_service, actor=actor,
+                                                     reason=request.reason, at=service.clock())
+                return Outcome(f"Bay {request.label} is now {status.value.replace('_', ' ')}")
+
+            self.run_task("Bay service", task)
+
+        app.push_screen(BayServiceDialog(), chosen)
 
 
 # --------------------------------------------------------------- count-up
