@@ -236,6 +236,17 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
         self.dismiss(None)
 
 
+def _focus_pick_list(dialog: ModalScreen, selector: str) -> None:
+    """Highlight the first option of a dialog's pick list and give it the focus.
+
+    FormDialog.on_mount runs too (Textual calls each class's handler) and
+    focuses the first input; the list takes the focus after that refresh.
+    """
+    choices = dialog.query_one(selector, OptionList)
+    choices.highlighted = 0
+    dialog.call_after_refresh(choices.focus)
+
+
 def _row(label: str, field) -> Horizontal:
     return Horizontal(Label(label, classes="field-label"), field, classes="form-row")
 
@@ -329,12 +340,8 @@ class RefundDialog(FormDialog[RefundRequest]):
                                    max_length=200))
 
     def on_mount(self) -> None:
-        # FormDialog.on_mount runs too (Textual calls each class's handler) and focuses the first
-        # input; the pick list takes the focus after that
         if self.choices:
-            choices = self.query_one("#refund-choices", OptionList)
-            choices.highlighted = 0
-            self.call_after_refresh(choices.focus)
+            _focus_pick_list(self, "#refund-choices")
 
     @on(OptionList.OptionSelected, "#refund-choices")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -449,10 +456,8 @@ class ShiftNumberDialog(FormDialog[int]):
                 f"  float {format_money(shift.float_amount, shift.currency)}")
 
     def on_mount(self) -> None:
-        if self.choices:  # after FormDialog.on_mount has focused the input (see RefundDialog)
-            choices = self.query_one("#shift-choices", OptionList)
-            choices.highlighted = 0
-            self.call_after_refresh(choices.focus)
+        if self.choices:
+            _focus_pick_list(self, "#shift-choices")
 
     @on(OptionList.OptionSelected, "#shift-choices")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

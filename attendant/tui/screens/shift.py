@@ -354,19 +354,13 @@ class ShiftScreen(TaskRunner, Screen):
     def action_close_other(self) -> None:
         """Supervisors: count up and close another user's shift (refused for attendants by the service)."""
 
-        self.run_worker(self._open_shifts_body, name="open-shifts", group="shift-load", thread=True, exclusive=True,
-                        exit_on_error=False)
+        service = self.app.service
+        own = self.app.shift.id if self.app.shift else None
 
-    def _open_shifts_body(self) -> None:
-        """Worker: the other users' open shifts, for the dialog's pick list (empty if the read fails)."""
-        app = self.app
-        own = app.shift.id if app.shift else None
-        try:
-            choices = [s for s in shifts.open_shifts(app.service.engine, app.service.facility.id) if s.id != own]
-        except Exception:  # noqa: BLE001 - the dialog still takes a typed number
-            logging.getLogger(__name__).exception("could not list the open shifts")
-            choices = []
-        self.post_message(OpenShiftChoices(choices))
+        def others() -> list:
+            return [s for s in shifts.open_shifts(service.engine, service.facility.id) if s.id != own]
+
+        self._load_choices("open shifts", others, OpenShiftChoices)
 
     @on(OpenShiftChoices)
     def _open_shift_choices(self, message: OpenShiftChoices) -> None:
@@ -473,17 +467,23 @@ class ShiftScreen(TaskRunner, Screen):
             self.run_task("Refund", task)
 
         self._refund_chosen = chosen
-        self.run_worker(partial(self._refund_choices_body, service), name="refund-choices", group="shift-load",
-                        thread=True, exclusive=True, exit_on_error=False)
+        self._load_choices("refundable payments", service.refundable_payments, RefundChoices)
 
-    def _refund_choices_body(self, service) -> None:
-        """Worker: the recent refundable payments for the dialog's pick list (an empty list if the read fails)."""
-        try:
-            choices = service.refundable_payments()
-        except Exception:  # noqa: BLE001 - the dialog still takes a typed number
-            logging.getLogger(__name__).exception("could not list refundable payments")
-            choices = []
-        self.post_message(RefundChoices(choices))
+    def _load_choices(self, what: str, fetch: Callable[[], list], message: type[Message]) -> None:
+        """Read a dialog's pick list in a worker (group ``shift-load``) and post ``message(choices)``.
+
+        A failed read is logged and posts an empty list: the dialog still takes a typed number.
+        """
+
+        def body() -> None:
+            try:
+                choices = fetch()
+            except Exception:  # noqa: BLE001 - see above
+                logging.getLogger(__name__).exception("could not list the %s", what)
+                choices = []
+            self.post_message(message(choices))
+
+        self.run_worker(body, name=what, group="shift-load", thread=True, exclusive=True, exit_on_error=False)
 
     @on(RefundChoices)
     def _refund_choices(self, message: RefundChoices) -> None:
