@@ -135,13 +135,41 @@ class _QueueReader(Generic[T]):
                     self._idle.notify_all()
 
 
-class StandinScanner(Scanner):
+class _QueuedStandIn:
+    """What the queue-fed stand-ins share: stop, wait, running and status over ``self._reader``."""
+
+    _reader: _QueueReader
+    KIND = "device"  # "scanner", "camera": for the status message
+
+    def stop(self) -> None:
+        """Stop the thread; joins for at most ``join_timeout`` seconds."""
+        self._reader.stop()
+
+    def wait_idle(self, timeout: float = 1.0) -> bool:
+        """Wait until every pushed item was delivered (tests, demo); seconds."""
+        return self._reader.wait_idle(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while started."""
+        return self._reader.running
+
+    def status(self) -> DeviceStatus:
+        """ok while started, unknown when stopped."""
+        if self._reader.running:
+            return DeviceStatus(DeviceState.OK, f"stand-in {self.KIND} ready")
+        return DeviceStatus(DeviceState.UNKNOWN, f"stand-in {self.KIND} stopped")
+
+
+class StandinScanner(_QueuedStandIn, Scanner):
     """A barcode/QR scanner whose "scans" are pushed in by code.
 
     :meth:`push` may be called from any thread, before or after :meth:`start`;
     codes are delivered in order to ``on_code`` on the scanner's thread. A
     trailing CR/LF (the suffix real scanners send) is removed.
     """
+
+    KIND = "scanner"
 
     def __init__(self, name: str = "stand-in scanner", *, join_timeout: float = DEFAULT_JOIN_TIMEOUT) -> None:
         self.name = name
@@ -154,38 +182,18 @@ class StandinScanner(Scanner):
         self._reader.put(code.rstrip("\r\n"))
 
     def start(self, on_code: Callable[[str], None]) -> None:
-        """Start delivering codes to ``on_code`` (on the scanner's thread).
-
-        :raises DeviceError: already started.
-        """
+        """Start delivering codes to ``on_code`` (on the scanner's thread). :raises DeviceError: already started."""
         self._reader.start(on_code)
 
-    def stop(self) -> None:
-        """Stop the thread; joins for at most ``join_timeout`` seconds."""
-        self._reader.stop()
 
-    def wait_idle(self, timeout: float = 1.0) -> bool:
-        """Wait until every pushed code was delivered (tests, demo); seconds."""
-        return self._reader.wait_idle(timeout)
-
-    @property
-    def running(self) -> bool:
-        """True while started."""
-        return self._reader.running
-
-    def status(self) -> DeviceStatus:
-        """ok while started, unknown when stopped."""
-        if self._reader.running:
-            return DeviceStatus(DeviceState.OK, "stand-in scanner ready")
-        return DeviceStatus(DeviceState.UNKNOWN, "stand-in scanner stopped")
-
-
-class StandinPlateCamera(PlateCamera):
+class StandinPlateCamera(_QueuedStandIn, PlateCamera):
     """An LPR camera whose reads are pushed in by code (demo, replay, tests).
 
     ``lane`` is put on reads that do not name one; ``source`` on each read is
     the camera's ``name``.
     """
+
+    KIND = "camera"
 
     def __init__(self, lane: str | None = None, name: str = "stand-in camera", *,
                  join_timeout: float = DEFAULT_JOIN_TIMEOUT) -> None:
@@ -209,30 +217,8 @@ class StandinPlateCamera(PlateCamera):
         return read
 
     def start(self, on_read: Callable[[PlateRead], None]) -> None:
-        """Start delivering reads to ``on_read`` (on the camera's thread).
-
-        :raises DeviceError: already started.
-        """
+        """Start delivering reads to ``on_read`` (on the camera's thread). :raises DeviceError: already started."""
         self._reader.start(on_read)
-
-    def stop(self) -> None:
-        """Stop the thread; joins for at most ``join_timeout`` seconds."""
-        self._reader.stop()
-
-    def wait_idle(self, timeout: float = 1.0) -> bool:
-        """Wait until every pushed read was delivered (tests, demo); seconds."""
-        return self._reader.wait_idle(timeout)
-
-    @property
-    def running(self) -> bool:
-        """True while started."""
-        return self._reader.running
-
-    def status(self) -> DeviceStatus:
-        """ok while started, unknown when stopped."""
-        if self._reader.running:
-            return DeviceStatus(DeviceState.OK, "stand-in camera ready")
-        return DeviceStatus(DeviceState.UNKNOWN, "stand-in camera stopped")
 
 
 def parse_standin_url(url: str, kind: str) -> str:
