@@ -17,24 +17,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from attendant.tui.devices import DeviceView, GateView, HealthReport, LaneHealth
+from attendant.tui.glyphs import DEVICE_GLYPH, GATE_GLYPH
 
-#: Device state (hardware.base.DeviceState value) -> (glyph, word, theme variable).
-DEVICE_BADGE: dict[str, tuple[str, str, str]] = {
-    "ok": ("✓", "ok", "ok"),
-    "paper_low": ("!", "paper low", "warn"),
-    "paper_out": ("✗", "paper out", "fault"),
-    "cover_open": ("✗", "cover open", "fault"),
-    "offline": ("✗", "offline", "fault"),
-    "faulted": ("✗", "faulted", "fault"),
-    "unknown": ("?", "unknown", "muted"),
-}
+#: Device state -> (glyph, word, theme variable): the lane panels' table, but the health panel says
+#: "unknown" where a lane says "idle" (a device not yet polled).
+DEVICE_BADGE: dict[str, tuple[str, str, str]] = {**DEVICE_GLYPH, "unknown": ("?", "unknown", "muted")}
 
 #: Gate position -> (glyph, word, theme variable).
-GATE_BADGE: dict[str, tuple[str, str, str]] = {
-    "closed": ("▬", "closed", "gate-closed"),
-    "open": ("╱", "OPEN", "gate-open"),
-    "fault": ("✗", "FAULT", "fault"),
-}
+GATE_BADGE: dict[str, tuple[str, str, str]] = GATE_GLYPH
 
 KIND_ORDER = ("printer", "gate", "scanner", "camera")
 #: Cell width of each device's badge on a lane row (the longest: "printer ✗ paper out").
