@@ -90,7 +90,9 @@ def money_commands(app) -> list[Command]:
     return commands
 
 
-class _Commands(Provider):
+class CommandList(Provider):
+    """A palette provider over a list of ``(title, help, callback)``: subclasses give :meth:`_commands`."""
+
     def _commands(self) -> list[Command]:  # pragma: no cover - overridden
         return []
 
@@ -106,7 +108,7 @@ class _Commands(Provider):
                 yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)
 
 
-class ConsoleCommands(_Commands):
+class ConsoleCommands(CommandList):
     """Entry, exit, queues, lost ticket, levels, themes, printout, quit."""
 
     def _commands(self) -> list[Command]:
@@ -117,7 +119,7 @@ class ConsoleCommands(_Commands):
                 for title, help_text, callback in app.console_commands()]  # type: ignore[attr-defined]
 
 
-class MoneyCommands(_Commands):
+class MoneyCommands(CommandList):
     """Payments, validations, IOUs, the shift, refunds, log out (see :func:`money_commands`)."""
 
     def _commands(self) -> list[Command]:

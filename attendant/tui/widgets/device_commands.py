@@ -9,25 +9,12 @@ entries appear only in demo mode and follow the configured lanes.
 
 from __future__ import annotations
 
-from functools import partial
-
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from attendant.tui.commands import CommandList
 
 
-class DeviceCommands(Provider):
+class DeviceCommands(CommandList):
     """Reprint last / by number, print queued tickets, entry lane, retry devices, demo faults."""
 
     def _commands(self):
         commands = getattr(self.screen, "device_commands", None)
         return commands() if callable(commands) else []
-
-    async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            score = max(matcher.match(title), matcher.match(help_text) * 0.5)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)
