@@ -68,6 +68,20 @@ def test_a_card_exit_commits_twice_pending_then_paid_and_closed_together(svc, sm
     assert vend.session_id == session.id
 
 
+def test_a_refused_close_never_undoes_a_taken_card_payment(svc, small_engine, clock, card):
+    entry = park(svc, clock)  # £7.20
+    (session,) = rows(small_engine, PS)
+    with small_engine.begin() as conn:  # an earlier attempt whose outcome is still unknown
+        conn.execute(insert(PAY).values(facility_id=session.facility_id, session_id=session.id, method="upi",
+                                        status="pending", amount=100, idempotency_key="stuck-1",
+                                        created_at=clock.now, actor="t"))
+    with pytest.raises(Refused, match="still pending"):
+        svc.exit(entry.code, method="card", actor="t")
+    card_row = [p for p in rows(small_engine, PAY) if p.method == "card"]
+    assert [(p.status, p.amount) for p in card_row] == [("completed", 720)]  # the charge is kept
+    assert rows(small_engine, PS)[0].status == "open"  # the vehicle waits for the pending one to settle
+
+
 def test_split_tender_cash_then_card_closes_the_session(svc, small_engine, clock, card):
     entry = park(svc, clock)  # 3 started hours: £7.20
     first = svc.pay(entry.code, "cash", actor="t", amount=500, tendered=1000)

@@ -519,13 +519,13 @@ class CheckoutOps:
                         details={"ticket_no": row.ticket_no, "method": payment.method, "amount": payment.amount,
                                  "reference": reference, "message": message, "balance": balance,
                                  "shift_id": payment.shift_id, "idempotency_key": payment.idempotency_key})
-            if closing and balance == 0 and not conn.execute(_PENDING_OF, {"sid": row.id}).scalar_one():
-                # a savepoint: should the close fail, the approval above still commits (the money was taken)
-                # and the caller's complete_exit reports why
+            if closing and balance == 0:
+                # a savepoint: should the close be refused (another payment still pending), the approval
+                # above still commits (the money was taken) and the caller's complete_exit reports why
                 try:
                     with conn.begin_nested():
                         paid_up = self._open_row(conn, row.code)  # with its bay and level, for the exit result
-                        _fee, paid, _balance = self._state(conn, paid_up, at)
+                        paid = paid_up.amount_paid  # just set by _mark_paid_up: no second fee computation
                         closed = (paid_up, paid,
                                   self._close_in(conn, paid_up, fee, paid, 0, who, close_lane, at, now, None))
                 except AttendantError:
