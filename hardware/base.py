@@ -22,9 +22,10 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
+from attendant.core.clock import utc_now  # noqa: F401 - the one clock, also for the drivers
 from attendant.core.errors import AttendantError, InputError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "TicketPrinter",
     "EventDispatcher",
     "call_listeners",
+    "error_text",
     "utc_now",
 ]
 
@@ -51,9 +53,11 @@ log = logging.getLogger(__name__)
 _TICKET_NO = re.compile(r"[0-9]+")
 
 
-def utc_now() -> datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.now(UTC)
+def error_text(error: BaseException) -> str:
+    """The last non-empty line of ``str(error)``, or the error's class name:
+    driver errors (pyserial, pymodbus) put the useful part last."""
+    lines = str(error).strip().splitlines()
+    return lines[-1].strip() if lines and lines[-1].strip() else type(error).__name__
 
 
 class DeviceError(AttendantError):

@@ -14,7 +14,14 @@ URLs (:func:`open_opencv_camera`)::
     file:///path/folder/          a folder of images (.jpg .jpeg .png .bmp .webp
                                   .tif .tiff), shown one per interval in name order
 
-File and folder URLs take ``?loop=1`` to start again at the end.
+File and folder URLs take ``?loop=1`` to start again at the end; a stream's
+query is the camera's and goes to FFmpeg untouched. These schemes
+(:data:`OPENCV_SCHEMES`) are part of the camera scheme table
+(:data:`hardware.cameras.CAMERA`).
+
+Weight: importing this module loads neither OpenCV nor numpy nor the plate
+reader; OpenCV loads on the camera's thread when a source opens, numpy and
+RapidOCR with the plate reader at the first frame.
 
 How it runs: :meth:`OpenCVPlateCamera.start` returns at once; a daemon thread
 ("the camera's thread") opens the source, takes one frame every ``interval``
@@ -58,10 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from attendant.core.errors import InputError
 from hardware.base import (
@@ -73,14 +77,21 @@ from hardware.base import (
     call_listeners,
     utc_now,
 )
-from hardware.plate_reader import PlateReader
+from hardware.urls import DeviceKind, DeviceUrl, Scheme
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hardware.plate_reader import PlateReader
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "OPENCV_SCHEMES",
     "OpenCVPlateCamera",
     "SourceSpec",
     "default_reader",
     "open_opencv_camera",
+    "open_source_camera",
     "parse_opencv_url",
 ]
 
@@ -100,6 +111,8 @@ def default_reader() -> PlateReader:
     One set of models in memory (~60 MB) however many cameras; reads are
     serialised by the reader. Nothing is loaded until the first read.
     """
+    from hardware.plate_reader import PlateReader  # numpy: loaded with the first camera that reads
+
     global _default_reader
     with _default_reader_lock:
         if _default_reader is None:
@@ -128,63 +141,63 @@ class SourceSpec:
         return self.kind in ("device", "stream")
 
 
-def _redact(parts: Any) -> str:
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def _device(url: DeviceUrl) -> SourceSpec:
+    """``opencv://N``: a local device by index (no options)."""
+    index = (url.parts.netloc or url.parts.path.strip("/")).strip()
+    if not index.isdigit():
+        raise url.error("opencv:// takes a device index such as opencv://0")
+    return SourceSpec("device", str(int(index)), url.shown)
 
 
-def _flag(values: list[str], url: str, name: str) -> bool:
-    value = values[-1].strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise InputError(f"camera URL {url!r}: {name}= takes 1 or 0, got {values[-1]!r}")
+def _stream(url: DeviceUrl) -> SourceSpec:
+    """``rtsp://``, ``rtsps://``, ``http://``, ``https://``: a stream for FFmpeg,
+    credentials and query included (the query is the camera's)."""
+    if not url.parts.netloc:
+        raise url.error(f"{url.scheme}:// needs a host, e.g. {url.example}")
+    url.options.rest()
+    return SourceSpec("stream", url.url, url.shown)
+
+
+def _file(url: DeviceUrl) -> SourceSpec:
+    """``file:///path/video.mp4`` or ``file:///path/folder/`` (a folder when the
+    path ends with ``/`` or is a directory), with ``loop``."""
+    path = url.local_path()
+    loop = bool(url.options.boolean("loop", False))
+    kind = "folder" if path.endswith("/") or Path(path).is_dir() else "video"
+    return SourceSpec(kind, path, url.shown, loop)
+
+
+def open_source_camera(spec: SourceSpec, *, lane: str | None = None, name: str | None = None) -> OpenCVPlateCamera:
+    """The camera of a parsed source on ``lane`` (the scheme table's opener; nothing opens yet)."""
+    return OpenCVPlateCamera(spec, lane=lane, name=name)
+
+
+#: The OpenCV schemes with their parsers and opener (part of :data:`hardware.cameras.CAMERA`).
+OPENCV_SCHEMES = (
+    Scheme("opencv", _device, open_source_camera, "opencv://0"),
+    Scheme("rtsp", _stream, open_source_camera, "rtsp://192.168.1.64:554/Streaming/Channels/101"),
+    Scheme("rtsps", _stream, open_source_camera, "rtsps://192.168.1.64:322/stream1"),
+    Scheme("file", _file, open_source_camera, "file:///var/lib/attendant/lane1/"),
+    Scheme("http", _stream, open_source_camera, "http://192.168.1.64/mjpg/video.mjpg"),
+    Scheme("https", _stream, open_source_camera, "https://192.168.1.64/mjpg/video.mjpg"),
+)
+_SOURCES = DeviceKind("camera", OPENCV_SCHEMES)
 
 
 def parse_opencv_url(url: str) -> SourceSpec:
     """Check an OpenCV camera URL and say what it names (see the module docstring).
 
-    Only the URL is checked here; whether the file exists or the stream
-    answers is found out on the camera's thread (and shown in ``status()``).
+    Only the URL is checked here (and, for a ``file://`` path without a
+    trailing ``/``, whether it is a folder); whether the file exists or the
+    stream answers is found out on the camera's thread (and shown in
+    ``status()``).
 
-    :raises InputError: not a URL, an unsupported scheme, a device index that
-        is not a number, a file URL without a path, an unknown option.
+    :raises InputError: not a URL, a scheme that is not an OpenCV source, a
+        device index that is not a number, a file URL without an absolute
+        path, an unknown option.
     """
-    if not isinstance(url, str) or "://" not in url:
-        raise InputError(f"camera URL {url!r} is not a URL; use opencv://0, rtsp://..., http://... or file:///...")
-    text = url.strip()
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    display = _redact(parts)
-    if scheme == "opencv":
-        index = (parts.netloc or parts.path.strip("/")).strip()
-        if not index.isdigit():
-            raise InputError(f"camera URL {display!r}: opencv:// takes a device index such as opencv://0")
-        if parts.query:
-            raise InputError(f"camera URL {display!r}: opencv:// takes no options")
-        return SourceSpec("device", str(int(index)), display)
-    if scheme in ("rtsp", "rtsps", "http", "https"):
-        if not parts.netloc:
-            raise InputError(f"camera URL {display!r}: {scheme}:// needs a host")
-        return SourceSpec("stream", text, display)
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise InputError(f"camera URL {display!r}: file:// URLs name a local path (file:///path)")
-        path = unquote(parts.path)
-        if not path:
-            raise InputError(f"camera URL {display!r}: file:// needs a path to a video file or an image folder")
-        options = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(options) - {"loop"})
-        if unknown:
-            raise InputError(f"camera URL {display!r}: unknown option {', '.join(unknown)} (file URLs take loop=1)")
-        loop = _flag(options["loop"], display, "loop") if "loop" in options else False
-        kind = "folder" if path.endswith("/") or Path(path).is_dir() else "video"
-        return SourceSpec(kind, path, display, loop)
-    raise InputError(f"camera URL {display!r}: {parts.scheme}:// is not an OpenCV source; "
-                     "use opencv://0, rtsp://, http(s):// or file:///")
+    spec: SourceSpec = _SOURCES.parse(url)
+    return spec
 
 
 class _SourceProblem(Exception):

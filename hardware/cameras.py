@@ -1,4 +1,4 @@
-"""Open a plate camera from its URL (the ``camera = "..."`` of a lane).
+"""Plate cameras by URL: the camera kind's scheme table and :func:`open_camera`.
 
 Schemes:
 
@@ -11,82 +11,100 @@ Schemes:
   options: ``max_body`` (bytes) and ``lane`` (used when no lane is passed).
   ``HOST`` ``0.0.0.0`` listens on every interface; a port is required
   (``0`` picks a free one, for tests).
-- ``opencv://``, ``rtsp://``, ``file://``, ``http://``, ``https://`` -- a
-  plain camera or video read through OpenCV, by
-  ``hardware.camera_opencv.open_opencv_camera(url, lane=...)`` (imported
-  only when such a URL is opened).
+- ``opencv://``, ``rtsp://``, ``rtsps://``, ``file://``, ``http://``,
+  ``https://`` -- a plain camera or video read through OpenCV
+  (:mod:`hardware.camera_opencv`, whose :data:`~hardware.camera_opencv.OPENCV_SCHEMES`
+  are listed here).
 
 Opening does not start anything: call ``start(on_read)`` on the result.
+:mod:`hardware.anpr` (the standard library's HTTP server, MIME and XML
+parsers, ~35 ms to import) loads when the first ANPR camera is opened.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
-from attendant.core.errors import InputError
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from hardware.base import PlateCamera
+from hardware.camera_opencv import OPENCV_SCHEMES
+from hardware.standins import open_standin_camera, parse_standin_url
+from hardware.urls import DeviceKind, DeviceUrl, Scheme
 
-__all__ = ["ANPR_SCHEMES", "OPENCV_SCHEMES", "open_camera"]
+__all__ = ["ANPR_VENDORS", "CAMERA", "ListenerAddress", "open_camera", "parse_camera_url"]
 
-#: URL scheme -> fixed vendor (None: from ``?vendor=``, default auto).
-ANPR_SCHEMES: dict[str, str | None] = {
-    "anpr+http": None,
-    "hikvision+http": "hikvision",
-    "axis+http": "axis",
-    "webhook+http": "webhook",
-}
-OPENCV_SCHEMES = ("opencv", "rtsp", "file", "http", "https")
-_ANPR_OPTIONS = {"vendor", "max_body", "lane"}
+#: ANPR listener schemes: (scheme, the vendor it fixes or None for ``?vendor=``, example).
+_LISTENERS = (
+    ("anpr+http", None, "anpr+http://0.0.0.0:8081/?vendor=auto"),
+    ("hikvision+http", "hikvision", "hikvision+http://0.0.0.0:8081/anpr"),
+    ("axis+http", "axis", "axis+http://0.0.0.0:8082/"),
+    ("webhook+http", "webhook", "webhook+http://0.0.0.0:8083/plates"),
+)
+#: ``vendor=`` values: ``auto`` (recognise each post) or one vendor's format.
+ANPR_VENDORS = ("auto", *(vendor for _, vendor, _ in _LISTENERS if vendor))
+_VENDOR_ALIASES = {"json": "webhook"}
+#: The largest ``max_body`` a URL may ask for, bytes.
+MAX_BODY_LIMIT = 1 << 30
 
 
-def _anpr_listener(url: str, scheme: str, lane: str | None, name: str | None) -> PlateCamera:
-    from hardware.anpr import VENDORS, AnprListener
+@dataclass(frozen=True)
+class ListenerAddress:
+    """A parsed ANPR listener URL: where to listen (``host``, ``port``, optional
+    ``path``), which ``vendor``'s posts to accept, the URL's ``lane`` and
+    ``max_body`` (bytes; None: the listener's default)."""
 
-    parts = urlsplit(url)
-    if parts.fragment or parts.username or parts.password:
-        raise InputError(f"camera URL {url!r}: {scheme}:// takes no user, password or #fragment")
-    try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise InputError(f"camera URL {url!r}: unreadable options {parts.query!r}") from None
-    unknown = sorted(set(query) - _ANPR_OPTIONS)
-    if unknown:
-        raise InputError(f"camera URL {url!r}: unknown option(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(_ANPR_OPTIONS))}")
-    options: dict[str, str] = {}
-    for key, values in query.items():
-        if len(values) != 1 or not values[0]:
-            raise InputError(f"camera URL {url!r}: give {key} once, with a value")
-        options[key] = values[0]
-    host = parts.hostname
-    if not host:
-        raise InputError(f"camera URL {url!r}: name the address to listen on "
-                         f"(e.g. {scheme}://0.0.0.0:8080/ for every interface)")
-    try:
-        port = parts.port
-    except ValueError:
-        raise InputError(f"camera URL {url!r}: the port must be a number 0-65535") from None
-    if port is None:
-        raise InputError(f"camera URL {url!r}: give the port cameras post to, e.g. {scheme}://{host}:8080/")
-    fixed = ANPR_SCHEMES[scheme]
-    vendor = options.get("vendor", fixed or "auto").lower()
-    if vendor == "json":
-        vendor = "webhook"
-    if fixed is not None and vendor != fixed:
-        raise InputError(f"camera URL {url!r}: {scheme}:// takes {fixed} posts, not vendor={options['vendor']}")
-    if vendor not in VENDORS:
-        raise InputError(f"camera URL {url!r}: unknown vendor {options['vendor']!r}; "
-                         "use auto, hikvision, axis or json")
-    kwargs: dict[str, object] = {}
-    if "max_body" in options:
-        try:
-            kwargs["max_body"] = int(options["max_body"])
-        except ValueError:
-            raise InputError(f"camera URL {url!r}: max_body must be a number of bytes") from None
-    path = parts.path if parts.path not in ("", "/") else None
-    return AnprListener(host, port, lane=lane or options.get("lane"), vendor=vendor, path=path,
-                        name=name, **kwargs)  # type: ignore[arg-type]
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str | None
+    vendor: str
+    lane: str | None = None
+    max_body: int | None = None
+
+
+def _listener_parser(fixed: str | None) -> Callable[[DeviceUrl], ListenerAddress]:
+    """The parser of an ANPR scheme whose vendor is ``fixed`` (None: from ``?vendor=``)."""
+
+    def parse(url: DeviceUrl) -> ListenerAddress:
+        host, port = url.host_port(lowest=0, path=True)
+        options = url.options
+        asked = options.choice("vendor", (*ANPR_VENDORS, *_VENDOR_ALIASES))
+        vendor = _VENDOR_ALIASES.get(asked or "", asked) or fixed or "auto"
+        if fixed is not None and vendor != fixed:
+            raise url.error(f"{url.scheme}:// takes {fixed} posts, not vendor={asked}")
+        path = url.parts.path if url.parts.path not in ("", "/") else None
+        return ListenerAddress(url=url.url, scheme=url.scheme, host=host, port=port, path=path, vendor=vendor,
+                               lane=options.text("lane"), max_body=options.integer("max_body", 1, MAX_BODY_LIMIT))
+
+    return parse
+
+
+def _open_listener(address: ListenerAddress, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
+    """The :class:`~hardware.anpr.AnprListener` of a parsed address (not started)."""
+    from hardware.anpr import AnprListener  # http.server, email, xml: loaded with the first ANPR camera
+
+    extra = {} if address.max_body is None else {"max_body": address.max_body}
+    return AnprListener(address.host, address.port, lane=lane or address.lane, vendor=address.vendor,
+                        path=address.path, name=name, **extra)
+
+
+#: The camera kind: every camera URL scheme with its parser and opener.
+CAMERA = DeviceKind("camera", (
+    Scheme("standin", parse_standin_url, open_standin_camera, "standin://", stand_in=True),
+    *(Scheme(scheme, _listener_parser(vendor), _open_listener, example) for scheme, vendor, example in _LISTENERS),
+    *OPENCV_SCHEMES,
+))
+
+
+def parse_camera_url(url: str) -> object:
+    """Check a camera URL without I/O; returns its scheme's address
+    (:class:`ListenerAddress`, :class:`~hardware.camera_opencv.SourceSpec`, or
+    the checked ``standin://``).
+
+    :raises InputError: not a URL, an unknown scheme, a bad option.
+    """
+    return CAMERA.parse(url)
 
 
 def open_camera(url: str, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
@@ -95,32 +113,7 @@ def open_camera(url: str, *, lane: str | None = None, name: str | None = None) -
     ``lane`` is put on the camera's reads; ``name`` names it in messages and
     device health (optional).
 
-    :raises InputError: not a URL, an unknown scheme, a bad option, or an
-        OpenCV URL when the OpenCV driver is not available.
+    :raises InputError: not a URL, an unknown scheme, a bad option.
     """
-    if not isinstance(url, str) or "://" not in url:
-        raise InputError(f"camera URL {url!r} is not a URL; use standin://, anpr+http://HOST:PORT/ "
-                         "or rtsp://...")
-    url = url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "standin":
-        from hardware.standins import open_camera as open_standin
-
-        return open_standin(url, lane=lane, name=name)
-    if scheme in ANPR_SCHEMES:
-        return _anpr_listener(url, scheme, lane, name)
-    if scheme in OPENCV_SCHEMES:
-        try:
-            from hardware.camera_opencv import open_opencv_camera
-        except ImportError as error:
-            raise InputError(f"camera URL {url!r}: OpenCV cameras are not available ({error})") from None
-        camera = open_opencv_camera(url, lane=lane)
-        if name:
-            try:
-                camera.name = name
-            except AttributeError:
-                pass
-        return camera
-    known = ["standin", *ANPR_SCHEMES, *OPENCV_SCHEMES]
-    raise InputError(f"camera URL {url!r}: unknown scheme {scheme}://; use one of "
-                     + ", ".join(f"{s}://" for s in known))
+    camera: PlateCamera = CAMERA.open(url, lane=lane, name=name)
+    return camera

@@ -8,33 +8,24 @@ Format (``examples/console.toml`` is the demo's)::
     code = "E1"               # unique, A-Z and 0-9, 1 to 8 characters
     name = "Entry 1"
     direction = "entry"       # entry | exit
-    printer = "standin://"    # printer URL (optional), see hardware.printers
-    gate = "sim://"           # optional: sim://, standin://, lcus://, modbus+tcp://,
-                              # modbus+rtu:// (see hardware.gates)
-    scanner = "standin://"    # optional: standin:// (hardware.standins), serial://,
-                              # socket://, rfc2217://, loop:// (hardware.scanners)
-    camera = "standin://"     # optional: standin://, or anpr+http://, hikvision+http://,
-                              # axis+http://, webhook+http://, opencv://, rtsp://, file://
-                              # (hardware.cameras)
+    printer = "tcp://192.168.1.50:9100"   # each device is optional: a URL of
+    gate = "sim://"                        # one of its kind's schemes (the table
+    scanner = "standin://"                 # in hardware.devices lists them all)
+    camera = "standin://"
 
 Parsing uses the standard library's ``tomllib``. Every problem raises
 :class:`InputError` whose message names the file and the field, e.g.
 ``console.toml: lanes[1].direction (lane E2): must be entry or exit, got 'in'``;
-unknown keys are refused so a typo never silently drops a device. Device URLs
-are checked here (syntax only, no I/O); opening them happens in
+unknown keys are refused so a typo never silently drops a device.
+
+Devices go through the one scheme registry (:data:`hardware.devices.KINDS`):
+URLs are checked here (syntax only, no I/O) and opened by
 :func:`open_lane_devices`, which never raises: a device that cannot be opened
 is recorded as faulted and :meth:`LaneDevices.retry` opens it again later.
-
-Camera drivers other than ``standin://`` belong to ``hardware.cameras``
-(``open_camera(url, lane=...)``, and ``parse_camera_url(url)`` when it
-offers one); it is imported lazily, and a missing module leaves the camera
-faulted with "camera driver not available".
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 import re
 import threading
@@ -58,37 +49,23 @@ from hardware.base import (
     Scanner,
     TicketPrinter,
 )
-from hardware.gates import open_gate, parse_gate_url
-from hardware.printers import DEFAULT_TIMEOUT, open_printer, parse_printer_url
-from hardware.scanners import SCANNER_SCHEMES, open_scanner as open_serial_scanner, parse_scanner_url
-from hardware.standins import open_camera as open_standin_camera
-from hardware.standins import open_scanner as open_standin_scanner
-from hardware.standins import parse_standin_url
+from hardware.devices import DEVICE_KINDS, KINDS
+from hardware.printers import DEFAULT_TIMEOUT
+from hardware.urls import redact
 
 __all__ = [
-    "CAMERA_SCHEMES",
     "ConsoleConfig",
     "DEVICE_KINDS",
     "LaneConfig",
     "LaneDevices",
-    "check_camera_url",
     "default_config",
     "load_config",
-    "open_any_camera",
-    "open_any_scanner",
     "open_lane_devices",
     "parse_config",
 ]
 
 log = logging.getLogger(__name__)
 
-DEVICE_KINDS = ("printer", "gate", "scanner", "camera")
-#: Camera URL schemes: standin:// is opened here, the others by hardware.cameras.
-CAMERA_SCHEMES = (
-    "standin", "anpr+http", "hikvision+http", "axis+http", "webhook+http", "opencv", "rtsp", "rtsps", "file", "http",
-    "https",
-)
-CAMERA_MODULES = ("hardware.cameras", "hardware.camera")
 _CONSOLE_KEYS = ("theme",)
 _LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS)
 _LANE_CODE = re.compile(r"[A-Z0-9]{1,8}")
@@ -242,119 +219,16 @@ def _parse_lane(item: dict[str, Any], index: int, source: str) -> LaneConfig:
             urls[kind] = None
             continue
         if not isinstance(value, str) or not value.strip():
-            raise InputError(f"{source}: {where}.{kind}{label}: must be a device URL such as \"standin://\", got {value!r}")
+            raise InputError(
+                f"{source}: {where}.{kind}{label}: must be a device URL such as \"standin://\", got {value!r}"
+            )
         value = value.strip()
         try:
-            _check_url(kind, value)
+            KINDS[kind].parse(value)
         except InputError as exc:
             raise InputError(f"{source}: {where}.{kind}{label}: {exc}") from None
         urls[kind] = value
     return LaneConfig(code=code, name=name.strip(), direction=direction, **urls)
-
-
-def _check_url(kind: str, url: str) -> None:
-    if kind == "printer":
-        parse_printer_url(url)
-    elif kind == "gate":
-        parse_gate_url(url)
-    elif kind == "scanner":
-        if _scheme(url) == "standin":
-            parse_standin_url(url, kind)
-        elif _scheme(url) in SCANNER_SCHEMES:
-            parse_scanner_url(url)
-        else:
-            raise InputError(
-                f"scanner URL {url!r}: unknown scheme {_scheme(url)!r}; use one of standin://, "
-                f"{', '.join(s + '://' for s in SCANNER_SCHEMES)}"
-            )
-    else:
-        check_camera_url(url)
-
-
-def _scheme(url: str) -> str:
-    return url.split(":", 1)[0].strip().lower() if "://" in url else ""
-
-
-def check_camera_url(url: str) -> str:
-    """Check a camera URL's scheme (and, for driver schemes, ask
-    ``hardware.cameras.parse_camera_url`` when that module offers it).
-
-    Returns the scheme. :raises InputError: not a URL, an unknown scheme, or
-    what the camera driver refuses.
-    """
-    scheme = _scheme(url)
-    if not scheme:
-        raise InputError(f"camera URL {url!r} is not a URL; use e.g. standin:// or anpr+http://0.0.0.0:8081")
-    if scheme not in CAMERA_SCHEMES:
-        raise InputError(
-            f"camera URL {url!r}: {scheme}:// cameras are not supported yet; use one of "
-            f"{', '.join(s + '://' for s in CAMERA_SCHEMES)}"
-        )
-    if scheme == "standin":
-        parse_standin_url(url, "camera")
-        return scheme
-    if url.split("://", 1)[1].split("?", 1)[0] == "" and scheme in ("rtsp", "file", "hikvision+http", "axis+http"):
-        raise InputError(f"camera URL {url!r}: {scheme}:// needs a host or path")
-    try:
-        module = _camera_module()
-    except ImportError:  # the driver itself is broken: opening the camera reports it
-        module = None
-    parse = getattr(module, "parse_camera_url", None) if module is not None else None
-    if callable(parse):
-        try:
-            parse(url)
-        except InputError:
-            raise
-        except Exception:  # noqa: BLE001 - a driver-side bug is not a config error; opening will report it
-            log.debug("parse_camera_url failed on %r", url, exc_info=True)
-    return scheme
-
-
-def _camera_module() -> Any:
-    """The camera driver module (hardware.cameras), or None when it is missing."""
-    for name in CAMERA_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        if hasattr(module, "open_camera"):
-            return module
-    return None
-
-
-def open_any_camera(url: str, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
-    """Open a camera URL: ``standin://`` here, anything else through
-    ``hardware.cameras.open_camera(url, lane=...)``.
-
-    :raises InputError: a bad URL. :raises DeviceError: the camera driver is
-        not available (module missing or failing to import).
-    """
-    if _scheme(url) == "standin":
-        return open_standin_camera(url, lane=lane, name=name)
-    check_camera_url(url)
-    try:
-        module = _camera_module()
-    except ImportError as exc:
-        raise DeviceError(f"camera driver not available: {exc}", device=name or url) from exc
-    if module is None:
-        raise DeviceError("camera driver not available", device=name or url)
-    try:
-        takes_name = "name" in inspect.signature(module.open_camera).parameters
-    except (TypeError, ValueError):
-        takes_name = False
-    if takes_name:
-        return module.open_camera(url, lane=lane, name=name)
-    return module.open_camera(url, lane=lane)
-
-
-def open_any_scanner(url: str, *, name: str | None = None) -> Scanner:
-    """Open a scanner URL: ``standin://`` (hardware.standins) or a serial scanner
-    (hardware.scanners). Not started. :raises InputError: a bad URL."""
-    if _scheme(url) == "standin":
-        return open_standin_scanner(url, name=name)
-    return open_serial_scanner(url, name=name)
 
 
 def default_config() -> ConsoleConfig:
@@ -494,20 +368,20 @@ class LaneDevices:
 
 def _open_device(lane: LaneConfig, kind: str, printer_timeout: float, gate_hold_seconds: float | None,
                  faults: dict[str, DeviceStatus]) -> Any:
-    """Open one device of ``lane``; on failure record ``faults[kind]`` and return None."""
+    """Open one device of ``lane`` through the registry; on failure record
+    ``faults[kind]`` and return None."""
     url = getattr(lane, kind)
+    context: dict[str, Any] = {
+        "printer": {"timeout": printer_timeout, "name": f"{lane.code} ({redact(url)})"},
+        "gate": {"lane": lane.code, "hold_seconds": gate_hold_seconds, "name": lane.code},
+        "scanner": {"name": f"{lane.code} scanner"},
+        "camera": {"lane": lane.code, "name": f"{lane.code} camera"},
+    }[kind]
     try:
-        if kind == "printer":
-            device: Any = open_printer(url, timeout=printer_timeout, name=f"{lane.code} ({url})")
-        elif kind == "gate":
-            device = open_gate(url, lane=lane.code, hold_seconds=gate_hold_seconds, name=lane.code)
-        elif kind == "scanner":
-            device = open_any_scanner(url, name=f"{lane.code} scanner")
-        else:
-            device = open_any_camera(url, lane=lane.code, name=f"{lane.code} camera")
+        device = KINDS[kind].open(url, **context)
     except Exception as exc:  # noqa: BLE001 - recorded, shown in device health, retried
-        faults[kind] = DeviceStatus(DeviceState.FAULTED, f"{lane.code} {kind} ({url}): {exc}")
-        log.warning("lane %s: %s (%s) could not be opened: %s", lane.code, kind, url, exc)
+        faults[kind] = DeviceStatus(DeviceState.FAULTED, f"{lane.code} {kind} ({redact(url)}): {exc}")
+        log.warning("lane %s: %s (%s) could not be opened: %s", lane.code, kind, redact(url), exc)
         return None
     faults.pop(kind, None)
     return device

@@ -4,7 +4,7 @@ Libraries used (not home-made): **pyserial** (``serial.serial_for_url``) for
 the LCUS board and for modem-line inputs; **pymodbus** 3.16 (sync
 ``ModbusTcpClient`` / ``ModbusSerialClient``, ``write_coil``,
 ``read_discrete_inputs``) for Modbus modules. The timing, forced-off and
-confirmation rules live in :class:`hardware.gates.RelayPulseGate`; this module
+confirmation rules live in :class:`hardware.relay_gate.RelayPulseGate`; this module
 only says how to switch one relay and read inputs on the same link.
 
 LCUS-1 protocol (the CH340-based "LCUS-1 USB relay module" sold under many
@@ -20,30 +20,44 @@ relay cards): relay N is coil N written with function 05 (write single coil,
 FF00 on / 0000 off, Modbus Application Protocol v1.1b3 §6.5); inputs are
 discrete inputs read with function 02.
 
-Device URLs inside gate URLs (:func:`split_device_url`): ``lcus:///dev/ttyUSB0``
-(a device path), ``lcus://COM3``, or a pyserial URL after the scheme:
-``lcus://loop://``, ``lcus://socket://HOST:PORT``, ``lcus://rfc2217://HOST:PORT``
-(also written ``lcus:loop://``). Options follow the last ``?``; the pyserial
-URL itself takes none.
+URLs (the gate scheme table is :data:`hardware.gates.GATE`)::
+
+    lcus:///dev/ttyUSB0    ?pulse=0.5&channel=1&baudrate=9600&presence=cts&limit=dsr&confirm=3&max_hold=300
+    lcus://loop://         (any pyserial URL after lcus://: loop://, socket://host:port, rfc2217://host:port)
+    modbus+tcp://HOST[:502]?unit=1&coil=0&pulse=0.5&presence_input=0&limit_input=1&timeout=1
+    modbus+rtu:///dev/ttyUSB0?baudrate=9600&parity=N&bytesize=8&stopbits=1&unit=1&coil=0&...
+
+The serial device is read by :func:`hardware.urls.split_device_url` (a device
+path, ``COM3``, or a nested pyserial URL, also written ``lcus:loop://``).
+Options: ``pulse`` seconds the relay stays on (0 < s <= 600, default 0.5);
+``confirm``, ``close``, ``max_hold`` (:func:`hardware.relay_gate.timing_options`);
+LCUS ``channel`` (1-8), ``presence`` / ``limit`` (a modem line ``cts``,
+``dsr``, ``ri`` or ``cd`` of the board's port); Modbus ``unit`` (device id
+0-247), ``coil`` (0-65535), ``presence_input`` / ``limit_input`` (discrete
+input addresses), ``timeout`` (request timeout, seconds); serial rates are
+:data:`hardware.urls.BAUDRATES`.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from attendant.core.errors import InputError
 
 from hardware.base import DeviceError, DeviceState
-from hardware.gates import (
+from hardware.relay_gate import (
     DEFAULT_PULSE_SECONDS,
+    MAX_PULSE_SECONDS,
     MODEM_LINES,
     GateAddress,
     InputSpec,
     RelayOutput,
     RelayPulseGate,
+    timing_options,
 )
+from hardware.serial_port import open_serial_port
+from hardware.urls import DeviceUrl, UrlOptions
 
 __all__ = [
     "LcusRelay",
@@ -52,72 +66,12 @@ __all__ = [
     "ModbusRelayGate",
     "ModemLineInput",
     "lcus_frame",
-    "open_relay_gate",
-    "split_device_url",
+    "open_lcus_gate",
+    "open_modbus_gate",
+    "parse_lcus_url",
+    "parse_modbus_rtu_url",
+    "parse_modbus_tcp_url",
 ]
-
-_NESTED_SCHEMES = ("loop", "socket", "rfc2217")
-
-
-def split_device_url(url: str, kind: str) -> tuple[str, str]:
-    """Split ``SCHEME://DEVICE?OPTIONS`` into (serial port for pyserial, query).
-
-    The port is a device path (``/dev/ttyUSB0`` from ``scheme:///dev/ttyUSB0``),
-    a bare name (``COM3``) or a pyserial URL (``loop://``,
-    ``socket://host:port``, ``rfc2217://host:port``). ``kind`` names the
-    device in messages ("gate", "scanner").
-
-    :raises InputError: no device, an unsupported nested URL, a fragment.
-    """
-    scheme, _, rest = url.partition(":")
-    where = f"{kind} URL {url!r}"
-    if "#" in rest:
-        raise InputError(f"{where}: a '#' fragment is not allowed")
-    body, _, query = rest.partition("?")
-    example = f"{scheme}:///dev/ttyUSB0"
-    if body.startswith("///"):
-        port = body[2:]
-    elif body.startswith("//"):
-        inner = body[2:]
-        if "://" in inner:
-            port = inner
-        elif inner and "/" not in inner and ":" not in inner:
-            port = inner  # COM3
-        else:
-            raise InputError(f"{where}: needs a serial device, e.g. {example} or {scheme}://loop://")
-    elif "://" in body:
-        port = body
-    else:
-        raise InputError(f"{where}: needs a serial device, e.g. {example}")
-    port = unquote(port)
-    if "://" in port:
-        nested = port.split("://", 1)[0].lower()
-        if nested not in _NESTED_SCHEMES:
-            raise InputError(f"{where}: {nested}:// is not a supported port; use a device path, loop://, "
-                             "socket://HOST:PORT or rfc2217://HOST:PORT")
-        if nested == "loop":
-            if port.lower() != "loop://":
-                raise InputError(f"{where}: loop:// takes no host or path")
-        else:
-            parts = urlsplit(port)
-            try:
-                number = parts.port
-            except ValueError:
-                number = None
-            if not parts.hostname or number is None or not 1 <= number <= 65535 or parts.path not in ("", "/"):
-                raise InputError(f"{where}: {nested}:// needs HOST:PORT, e.g. {nested}://192.168.1.60:4001")
-    elif not port.strip("/") or port.endswith("/"):
-        raise InputError(f"{where}: needs a serial device, e.g. {example}")
-    return port, query
-
-
-def _open_serial(port: str, **settings: Any) -> Any:
-    import serial  # pyserial
-
-    if "://" not in port:
-        settings.setdefault("exclusive", True)  # a second driver on the same port would garble frames
-    return serial.serial_for_url(port, **settings)
-
 
 def lcus_frame(channel: int, on: bool) -> bytes:
     """The LCUS command switching relay ``channel`` (1-8) on or off (4 bytes).
@@ -154,7 +108,7 @@ class LcusRelay(RelayOutput):
 
     def connect(self) -> None:
         self.disconnect()
-        self._serial = _open_serial(self.port, baudrate=self.baudrate, timeout=0.2,
+        self._serial = open_serial_port(self.port, baudrate=self.baudrate, timeout=0.2,
                                     write_timeout=self.write_timeout)
 
     def set(self, on: bool) -> None:
@@ -188,11 +142,11 @@ class LcusRelay(RelayOutput):
 
 
 class LcusRelayGate(RelayPulseGate):
-    """A gate on an LCUS relay (see :class:`~hardware.gates.RelayPulseGate`).
+    """A gate on an LCUS relay (see :class:`~hardware.relay_gate.RelayPulseGate`).
 
     ``presence`` / ``limit``: a callable, or a modem line name (``cts``,
     ``dsr``, ``ri``, ``cd``) of the relay's own port. Other keyword arguments
-    go to :class:`~hardware.gates.RelayPulseGate` (``confirm_timeout``,
+    go to :class:`~hardware.relay_gate.RelayPulseGate` (``confirm_timeout``,
     ``max_hold_seconds``, ``poll_interval``, backoff, ``owned``).
 
     :raises InputError: a bad channel, line name or time.
@@ -289,12 +243,12 @@ class ModbusRelay(RelayOutput):
 
 
 class ModbusRelayGate(RelayPulseGate):
-    """A gate on a Modbus relay coil (see :class:`~hardware.gates.RelayPulseGate`).
+    """A gate on a Modbus relay coil (see :class:`~hardware.relay_gate.RelayPulseGate`).
 
     Connection keywords are those of :class:`ModbusRelay`;
     ``presence_input`` / ``limit_input`` are discrete input addresses on the
     same module, overridden by ``presence`` / ``limit`` callables. Other
-    keyword arguments go to :class:`~hardware.gates.RelayPulseGate`.
+    keyword arguments go to :class:`~hardware.relay_gate.RelayPulseGate`.
     """
 
     def __init__(self, lane: str = "", *, mode: str = "tcp", host: str | None = None, port: int = 502,
@@ -343,7 +297,7 @@ class ModemLineInput:
         """The serial port object (opened now if needed)."""
         with self._lock:
             if self._serial is None:
-                self._serial = _open_serial(self._url or "", timeout=0.1)
+                self._serial = open_serial_port(self._url or "", timeout=0.1)
             return self._serial
 
     def __call__(self) -> bool:
@@ -362,29 +316,97 @@ class ModemLineInput:
 # --------------------------------------------------------------------------- URLs
 
 
-def open_relay_gate(address: GateAddress, *, lane: str = "", pulse_seconds: float = DEFAULT_PULSE_SECONDS,
-                    name: str | None = None, presence: InputSpec = None, limit: InputSpec = None,
-                    **kwargs: Any) -> RelayPulseGate:
-    """The relay gate for a parsed ``lcus://`` or ``modbus+tcp/rtu://`` address.
+def _pulse(options: UrlOptions, params: dict[str, Any]) -> float | None:
+    """``pulse`` (seconds) and the timings every relay gate URL takes."""
+    pulse = options.number("pulse", 0, MAX_PULSE_SECONDS, unit="seconds", above=True)
+    params.update(timing_options(options))
+    return pulse
 
-    Used by :func:`hardware.gates.open_gate`; ``presence`` / ``limit``
-    callables win over inputs the URL names; ``kwargs`` go to the gate.
-    The worker thread starts at once (connects, forces the relay off).
+
+def parse_lcus_url(url: DeviceUrl) -> GateAddress:
+    """``lcus:///dev/ttyUSB0`` (or a nested pyserial URL) with ``pulse``, the
+    timings, ``channel`` (1-8, default 1), ``baudrate`` (default 9600) and
+    ``presence`` / ``limit`` (modem lines of the board's port)."""
+    params: dict[str, Any] = {"port": url.serial_port()}
+    options = url.options
+    pulse = _pulse(options, params)
+    params["channel"] = options.integer("channel", 1, 8, 1)
+    params["baudrate"] = options.baudrate()
+    for key in ("presence", "limit"):
+        line = options.choice(key, MODEM_LINES)
+        if line is not None:
+            params[key] = line
+    return GateAddress(url=url.url, scheme=url.scheme, hold_seconds=pulse, params=params)
+
+
+def _modbus(url: DeviceUrl, params: dict[str, Any]) -> GateAddress:
+    """What Modbus TCP and RTU URLs share: ``pulse``, the timings, ``unit``
+    (0-247, default 1), ``coil`` (0-65535, default 0), ``presence_input`` /
+    ``limit_input`` (discrete input addresses) and ``timeout`` (seconds, default 1)."""
+    options = url.options
+    pulse = _pulse(options, params)
+    params["unit"] = options.integer("unit", 0, 247, 1)
+    params["coil"] = options.integer("coil", 0, 65535, 0)
+    for key in ("presence_input", "limit_input"):
+        value = options.integer(key, 0, 65535)
+        if value is not None:
+            params[key] = value
+    params["timeout"] = options.number("timeout", 0, 60, 1.0, unit="seconds", above=True)
+    return GateAddress(url=url.url, scheme=url.scheme, hold_seconds=pulse, params=params)
+
+
+def parse_modbus_tcp_url(url: DeviceUrl) -> GateAddress:
+    """``modbus+tcp://HOST[:502]`` (Modbus TCP port 502 by default) and the Modbus options."""
+    host, port = url.host_port(default=502)
+    return _modbus(url, {"mode": "tcp", "host": host, "port": port})
+
+
+def parse_modbus_rtu_url(url: DeviceUrl) -> GateAddress:
+    """``modbus+rtu:///dev/ttyUSB0`` (or a nested pyserial URL), its serial line
+    and the Modbus options. The line allows what MODBUS over Serial Line V1.02
+    §2.5 allows: 8 data bits (7 in ASCII mode), even, odd or no parity, 1 or 2
+    stop bits."""
+    device = url.serial_port()
+    line = url.options.serial_line(bytesizes=(7, 8), parities=("N", "E", "O"), stopbits=("1", "2"))
+    return _modbus(url, {"mode": "rtu", "device": device, **line})
+
+
+def _timings(address: GateAddress) -> dict[str, Any]:
+    return {k: address.params[k] for k in ("confirm_timeout", "close_timeout", "max_hold_seconds")
+            if k in address.params}
+
+
+def open_lcus_gate(address: GateAddress, *, lane: str = "", hold_seconds: float | None = None,
+                   name: str | None = None, presence: InputSpec = None, limit: InputSpec = None,
+                   **kwargs: Any) -> LcusRelayGate:
+    """The LCUS gate of a parsed ``lcus://`` address for ``lane``; the worker starts
+    at once (connects, forces the relay off).
+
+    ``hold_seconds`` wins over the URL's ``pulse`` (default 0.5 s);
+    ``presence`` / ``limit`` callables win over the modem lines the URL names;
+    ``kwargs`` go to the gate.
     """
-    params = dict(address.params)
-    common = {k: params.pop(k) for k in ("confirm_timeout", "close_timeout", "max_hold_seconds") if k in params}
-    common.update(kwargs)
-    if address.scheme == "lcus":
-        return LcusRelayGate(
-            params["port"], lane, channel=params["channel"], baudrate=params["baudrate"],
-            pulse_seconds=pulse_seconds, presence=presence or params.get("presence"),
-            limit=limit or params.get("limit"), name=name, **common,
-        )
-    if address.scheme in ("modbus+tcp", "modbus+rtu"):
-        connection = {k: v for k, v in params.items() if k not in ("presence_input", "limit_input")}
-        return ModbusRelayGate(
-            lane, pulse_seconds=pulse_seconds, presence_input=params.get("presence_input"),
-            limit_input=params.get("limit_input"), presence=presence, limit=limit, name=name,
-            **connection, **common,
-        )
-    raise InputError(f"gate URL {address.url!r}: {address.scheme}:// is not a relay gate")
+    params = address.params
+    pulse = hold_seconds if hold_seconds is not None else address.hold_seconds
+    return LcusRelayGate(
+        params["port"], lane, channel=params["channel"], baudrate=params["baudrate"],
+        pulse_seconds=pulse if pulse is not None else DEFAULT_PULSE_SECONDS,
+        presence=presence or params.get("presence"), limit=limit or params.get("limit"),
+        name=name or address.url, **_timings(address), **kwargs,
+    )
+
+
+def open_modbus_gate(address: GateAddress, *, lane: str = "", hold_seconds: float | None = None,
+                     name: str | None = None, presence: InputSpec = None, limit: InputSpec = None,
+                     **kwargs: Any) -> ModbusRelayGate:
+    """The Modbus gate of a parsed ``modbus+tcp://`` or ``modbus+rtu://`` address;
+    as :func:`open_lcus_gate`, with discrete inputs instead of modem lines."""
+    timings = _timings(address)
+    connection = {k: v for k, v in address.params.items()
+                  if k not in ("presence_input", "limit_input") and k not in timings}
+    pulse = hold_seconds if hold_seconds is not None else address.hold_seconds
+    return ModbusRelayGate(
+        lane, pulse_seconds=pulse if pulse is not None else DEFAULT_PULSE_SECONDS,
+        presence_input=address.params.get("presence_input"), limit_input=address.params.get("limit_input"),
+        presence=presence, limit=limit, name=name or address.url, **connection, **timings, **kwargs,
+    )

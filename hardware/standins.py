@@ -6,12 +6,10 @@ callback, a stop event, a bounded join) but take their input from
 ticket" or "read a plate" from any thread. Callbacks run on the device's own
 thread, in push order; a callback that raises is logged and the thread goes on.
 
-URLs (:func:`open_scanner`, :func:`open_camera`): ``standin://`` only; other
-schemes are refused here with "not supported yet". Real devices are opened
-elsewhere: serial scanners (``serial://``, ``socket://``, ``rfc2217://``,
-``loop://``) by :mod:`hardware.scanners`, cameras (``anpr+http://``,
-``rtsp://``, ...) by ``hardware.cameras``; :mod:`hardware.config` routes each
-lane's URLs to the right module.
+URLs: ``standin://`` (no host, path or options), opened by
+:func:`open_standin_scanner` and :func:`open_standin_camera` through the
+scanner and camera scheme tables (:mod:`hardware.scanners`,
+:mod:`hardware.cameras`).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit
 
 from attendant.core.errors import InputError
 
@@ -35,8 +32,15 @@ from hardware.base import (
     Scanner,
     utc_now,
 )
+from hardware.urls import DeviceUrl
 
-__all__ = ["StandinPlateCamera", "StandinScanner", "open_camera", "open_scanner", "parse_standin_url"]
+__all__ = [
+    "StandinPlateCamera",
+    "StandinScanner",
+    "open_standin_camera",
+    "open_standin_scanner",
+    "parse_standin_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -221,31 +225,20 @@ class StandinPlateCamera(_QueuedStandIn, PlateCamera):
         self._reader.start(on_read)
 
 
-def parse_standin_url(url: str, kind: str) -> str:
-    """Check a scanner/camera URL (``kind`` names the device in messages).
+def parse_standin_url(url: DeviceUrl) -> DeviceUrl:
+    """``standin://``: no host or path (options are refused after this).
 
-    Only ``standin://`` is supported for now; returns the scheme.
-
-    :raises InputError: anything else ("not supported yet" for other schemes).
+    :raises InputError: a host or a path.
     """
-    if not isinstance(url, str) or "://" not in url:
-        raise InputError(f"{kind} URL {url!r} is not a URL; use standin://")
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme != "standin":
-        raise InputError(f"{kind} URL {url!r}: {parts.scheme}:// {kind}s are not supported yet; use standin://")
-    if parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InputError(f"{kind} URL {url!r}: standin:// takes no host, path or options")
-    return scheme
+    url.no_location()
+    return url
 
 
-def open_scanner(url: str, *, name: str | None = None) -> Scanner:
-    """Open the scanner named by ``url`` (``standin://``). :raises InputError: bad URL."""
-    parse_standin_url(url, "scanner")
+def open_standin_scanner(address: DeviceUrl, *, name: str | None = None) -> Scanner:
+    """A :class:`StandinScanner` for a parsed ``standin://`` (not started)."""
     return StandinScanner(name or "stand-in scanner")
 
 
-def open_camera(url: str, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
-    """Open the plate camera named by ``url`` (``standin://``). :raises InputError: bad URL."""
-    parse_standin_url(url, "camera")
+def open_standin_camera(address: DeviceUrl, *, lane: str | None = None, name: str | None = None) -> PlateCamera:
+    """A :class:`StandinPlateCamera` for a parsed ``standin://`` on ``lane`` (not started)."""
     return StandinPlateCamera(lane, name or "stand-in camera")

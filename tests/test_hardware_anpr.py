@@ -4,7 +4,8 @@ The Hikvision bodies copy the shape of a captured camera post
 (``multipart/form-data`` with ``anpr.xml`` and JPEG parts, each with its own
 ``Content-Length``) and the ``ANPR`` fields of a DS-TCG405-E; the Axis body
 copies the LPV "Sample json data" (plateConfidence as a string,
-capture_timestamp in epoch ms). Sources are listed in hardware/anpr.py.
+capture_timestamp in epoch ms). Sources are listed in hardware/anpr/hikvision.py
+and hardware/anpr/axis.py.
 """
 
 from __future__ import annotations
@@ -433,6 +434,10 @@ def test_parsers_directly() -> None:
 
 
 def test_open_camera_router() -> None:
+    from hardware.anpr import VENDORS
+    from hardware.cameras import ANPR_VENDORS
+
+    assert ANPR_VENDORS == VENDORS  # the URL's vendor= choices are the listener's parsers
     assert isinstance(open_camera("standin://", lane="E1"), StandinPlateCamera)
     camera = open_camera("anpr+http://127.0.0.1:0/anpr?vendor=hikvision", lane="E1")
     assert isinstance(camera, AnprListener)
@@ -442,10 +447,13 @@ def test_open_camera_router() -> None:
     assert open_camera("webhook+http://127.0.0.1:8080").vendor == "webhook"
     assert open_camera("anpr+http://127.0.0.1:8080/?vendor=json&max_body=1000").max_body == 1000
     assert open_camera("hikvision+http://[::1]:8080/", name="E1 camera").name == "E1 camera"
+    assert open_camera("anpr+http://127.0.0.1:8080/?lane=X2").lane == "X2"  # the URL's lane when none is passed
     for url, message in [
-        ("anpr+http://127.0.0.1/", "give the port"),
-        ("anpr+http://:8080/", "name the address"),
-        ("anpr+http://127.0.0.1:8080/?vendor=dahua", "unknown vendor"),
+        ("anpr+http://127.0.0.1/", "needs a port"),
+        ("anpr+http://:8080/", "needs a host"),
+        ("anpr+http://user:secret@127.0.0.1:8080/", "takes no user or password"),
+        ("anpr+http://127.0.0.1:8080/?vendor=dahua", "vendor must be auto, hikvision, axis, webhook or json"),
+        ("anpr+http://127.0.0.1:8080/?max_body=0", "max_body must be between 1 and"),
         ("axis+http://127.0.0.1:8080/?vendor=hikvision", "takes axis posts"),
         ("anpr+http://127.0.0.1:8080/?colour=red", "unknown option"),
         ("anpr+http://127.0.0.1:99999/", "port"),
@@ -456,23 +464,27 @@ def test_open_camera_router() -> None:
             open_camera(url)
 
 
-def test_open_camera_delegates_opencv_urls_lazily(monkeypatch) -> None:
+def test_open_camera_builds_opencv_cameras_without_starting_them(tmp_path: Path) -> None:
+    from hardware.camera_opencv import OpenCVPlateCamera
+
+    for url, kind in (("rtsp://10.0.0.5/stream?channel=1", "stream"), ("rtsps://10.0.0.5/s", "stream"),
+                      ("opencv://0", "device"), (f"file://{tmp_path}/", "folder"),
+                      ("https://cam/mjpeg", "stream")):
+        camera = open_camera(url, lane="X1", name="X1 camera")
+        assert isinstance(camera, OpenCVPlateCamera)
+        assert (camera.spec.kind, camera.lane, camera.name, camera.running) == (kind, "X1", "X1 camera", False)
+    assert open_camera("rtsp://admin:secret@10.0.0.5/stream").spec.target == "rtsp://admin:secret@10.0.0.5/stream"
+    with pytest.raises(InputError) as failure:
+        open_camera("rtsp://admin:secret@10.0.0.5/stream#x")
+    assert "secret" not in str(failure.value)  # messages never show a password
+
+
+def test_importing_the_camera_table_loads_no_opencv_numpy_or_http_server() -> None:
+    import subprocess
     import sys
-    import types
 
-    seen: list[tuple[str, str | None]] = []
-    module = types.ModuleType("hardware.camera_opencv")
-
-    def open_opencv_camera(url: str, *, lane: str | None = None) -> StandinPlateCamera:
-        seen.append((url, lane))
-        return StandinPlateCamera(lane)
-
-    module.open_opencv_camera = open_opencv_camera  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "hardware.camera_opencv", module)
-    for url in ("rtsp://10.0.0.5/stream", "opencv://0", "file:///tmp/clip.mp4", "https://cam/mjpeg"):
-        open_camera(url, lane="X1")
-    assert seen == [("rtsp://10.0.0.5/stream", "X1"), ("opencv://0", "X1"), ("file:///tmp/clip.mp4", "X1"),
-                    ("https://cam/mjpeg", "X1")]
-    monkeypatch.setitem(sys.modules, "hardware.camera_opencv", None)  # the driver cannot be imported
-    with pytest.raises(InputError, match="OpenCV cameras are not available"):
-        open_camera("rtsp://10.0.0.5/stream")
+    code = ("import sys, hardware.cameras\n"
+            "heavy = ('cv2', 'numpy', 'rapidocr', 'hardware.anpr', 'http.server')\n"
+            "heavy = sorted(m for m in heavy if m in sys.modules)\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

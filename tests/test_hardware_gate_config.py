@@ -20,9 +20,11 @@ from hardware.config import (
     open_lane_devices,
     parse_config,
 )
-from hardware.gates import SimulatedGate, open_gate
+from hardware.gates import open_gate
 from hardware.printers import StandinPrinter
-from hardware.standins import StandinPlateCamera, StandinScanner, open_scanner
+from hardware.scanners import open_scanner
+from hardware.simulated_gate import SimulatedGate
+from hardware.standins import StandinPlateCamera, StandinScanner
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 5.0  # seconds; an upper bound for events, never a sleep
@@ -176,8 +178,9 @@ def test_standin_camera_reads() -> None:
     finally:
         camera.stop()
     assert not camera.running
-    with pytest.raises(InputError, match="not supported yet"):
-        open_scanner("serial:///dev/ttyACM0")
+    assert isinstance(open_scanner("standin://", name="E1 scanner"), StandinScanner)
+    with pytest.raises(InputError, match="standin:// takes no host or path"):
+        open_scanner("standin://desk")
 
 
 # --------------------------------------------------------------------------- config
@@ -240,7 +243,7 @@ LANE = '[[lanes]]\ncode = "E1"\nname = "Entry 1"\ndirection = "entry"\n'
         (LANE + 'gate = "lcus://"\n', "lanes[0].gate (lane E1)", "needs a serial device"),
         (LANE + 'scanner = "serial:///dev/ttyACM0?terminator=TAB"\n', "lanes[0].scanner (lane E1)",
          "terminator must be CR, LF or CRLF"),
-        (LANE + 'camera = "gopher://cam"\n', "lanes[0].camera (lane E1)", "not supported yet"),
+        (LANE + 'camera = "gopher://cam"\n', "lanes[0].camera (lane E1)", "unknown scheme 'gopher'"),
     ],
 )
 def test_config_errors_name_file_and_field(text: str, field: str, detail: str) -> None:
@@ -291,7 +294,7 @@ def test_hardware_imports_no_textual_and_no_services() -> None:
         "import sys, hardware.base, hardware.printers, hardware.gates, hardware.standins, hardware.config\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual' or "
         "(m.startswith('attendant.') and m not in ('attendant.core', 'attendant.core.vocab', "
-        "'attendant.core.errors')))\n"
+        "'attendant.core.errors', 'attendant.core.clock')))\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env={"PYTHONPATH": str(ROOT)})

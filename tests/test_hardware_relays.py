@@ -26,8 +26,11 @@ import pytest
 
 from attendant.core.errors import InputError
 from hardware.base import DeviceError, DeviceState, GateEvent, GateState
-from hardware.gates import GateChange, SimulatedGate, open_gate, parse_gate_url
-from hardware.relays import LcusRelayGate, ModbusRelayGate, ModemLineInput, lcus_frame, split_device_url
+from hardware.gates import open_gate, parse_gate_url
+from hardware.relay_gate import GateChange
+from hardware.relays import LcusRelayGate, ModbusRelayGate, ModemLineInput, lcus_frame
+from hardware.simulated_gate import SimulatedGate
+from hardware.urls import split_device_url
 
 WAIT = 5.0  # seconds: an upper bound for events, never a sleep
 ON, OFF = bytes.fromhex("A00101A2"), bytes.fromhex("A00100A1")
@@ -569,13 +572,13 @@ def test_parse_gate_urls(url, scheme, hold, params) -> None:
         ("lcus://", "needs a serial device"),
         ("lcus:///dev/ttyUSB0?channel=9", "channel must be between 1 and 8"),
         ("lcus:///dev/ttyUSB0?pulse=0", "pulse must be between 0 and 600 seconds"),
-        ("lcus:///dev/ttyUSB0?presence=dtr", "presence must be one of cts, dsr, ri, cd"),
+        ("lcus:///dev/ttyUSB0?presence=dtr", "presence must be cts, dsr, ri or cd"),
         ("lcus:///dev/ttyUSB0?puls=1", "unknown option 'puls'"),
         ("lcus://http://x", "http:// is not a supported port"),
         ("modbus+tcp://?unit=1", "needs a host"),
         ("modbus+tcp://10.0.0.9?unit=300", "unit must be between 0 and 247"),
         ("modbus+tcp://10.0.0.9?baudrate=9600", "unknown option 'baudrate'"),
-        ("modbus+rtu:///dev/ttyUSB0?parity=X", "parity must be one of n, e, o"),
+        ("modbus+rtu:///dev/ttyUSB0?parity=X", "parity must be N, E or O"),
         ("sim://?hold=-1", "hold must be between 0 and 600"),
         ("sim://gate1", "takes no host or path"),
     ],
@@ -611,8 +614,9 @@ def test_config_accepts_real_device_urls_and_names_file_and_field() -> None:
         ("gate", "modbus+tcp://10.0.0.9?coil=-1", "coil must be between 0 and 65535"),
         ("scanner", "serial:///dev/ttyACM0?terminator=TAB", "terminator must be CR, LF or CRLF"),
         ("scanner", "usb://05e0:1200", "unknown scheme 'usb'"),
-        ("camera", "ftp://cam", "ftp:// cameras are not supported yet"),
-        ("camera", "rtsp://", "needs a host or path"),
+        ("camera", "ftp://cam", "unknown scheme 'ftp'; use one of standin://, anpr+http://"),
+        ("camera", "rtsp://", "rtsp:// needs a host"),
+        ("camera", "anpr+http://0.0.0.0:8081/?vendor=dahua", "vendor must be auto, hikvision, axis, webhook or json"),
     ]:
         with pytest.raises(InputError) as failure:
             parse_config(lane + f'{field} = "{value}"\n', "booth.toml")
@@ -643,41 +647,61 @@ def test_a_faulted_lane_never_blocks_the_others(board) -> None:
         live.close()
 
 
-def test_camera_driver_missing_is_a_fault_and_retry_opens_it_later(monkeypatch) -> None:
-    import sys
-    import types
+def test_a_camera_that_cannot_listen_is_a_fault_and_retry_starts_it_later() -> None:
+    """A real port conflict: another program holds the ANPR port, then lets it go."""
+    import http.client
+    import json
 
     from attendant.core.vocab import LaneDirection
-    from hardware import config as config_module
+    from hardware.anpr import AnprListener
     from hardware.config import LaneConfig, open_lane_devices
-    from hardware.standins import StandinPlateCamera
 
-    monkeypatch.setattr(config_module, "CAMERA_MODULES", ("hardware.no_such_cameras",))
-    lane = LaneConfig("X1", "Exit 1", LaneDirection.EXIT, gate="sim://?hold=0.1", camera="rtsp://cam.local/stream1")
+    squatter = socket.create_server(("127.0.0.1", 0))
+    port = squatter.getsockname()[1]
+    lane = LaneConfig("X1", "Exit 1", LaneDirection.EXIT, camera=f"webhook+http://127.0.0.1:{port}/plates")
+    devices = open_lane_devices(lane)
+    try:
+        assert isinstance(devices.camera, AnprListener) and not devices.faults
+        reads: queue.Queue = queue.Queue()
+        devices.start(on_read=reads.put)
+        status = devices.status()["camera"]
+        assert status.state == DeviceState.FAULTED and "cannot listen" in status.message
+        assert devices.retry() == []  # still taken: still faulted
+        squatter.close()
+        assert devices.retry() == ["camera"]
+        assert devices.status()["camera"].state == DeviceState.OK
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        connection.request("POST", "/plates", json.dumps({"plate": "AB12CDE", "confidence": 0.9}),
+                           {"Content-Type": "application/json"})
+        assert connection.getresponse().status == 200
+        connection.close()
+        read = reads.get(timeout=WAIT)  # started with the remembered callback
+        assert (read.plate, read.lane, read.source) == ("AB12CDE", "X1", "webhook")
+    finally:
+        squatter.close()
+        devices.close()
+
+
+def test_a_camera_driver_that_fails_to_load_is_a_fault_and_retry_opens_it(monkeypatch) -> None:
+    import sys
+
+    from attendant.core.vocab import LaneDirection
+    from hardware.anpr import AnprListener
+    from hardware.config import LaneConfig, open_lane_devices
+
+    monkeypatch.setitem(sys.modules, "hardware.anpr", None)  # the ANPR driver cannot be imported
+    lane = LaneConfig("X1", "Exit 1", LaneDirection.EXIT, gate="sim://?hold=0.1",
+                      camera="anpr+http://127.0.0.1:0/?vendor=json")
     devices = open_lane_devices(lane)
     try:
         assert devices.camera is None and devices.gate is not None
-        status = devices.status()
-        assert status["camera"].state == DeviceState.FAULTED
-        assert status["camera"].message == "X1 camera (rtsp://cam.local/stream1): camera driver not available"
-        reads: queue.Queue = queue.Queue()
-        devices.start(on_read=reads.put)
+        status = devices.status()["camera"]
+        assert status.state == DeviceState.FAULTED
+        assert status.message.startswith("X1 camera (anpr+http://127.0.0.1:0/?vendor=json): ")
         assert devices.retry() == []  # still missing: still faulted
-
-        # The camera engineer's module arrives (here: a minimal one with the agreed entry point).
-        opened: list[tuple[str, str | None]] = []
-        driver = types.ModuleType("hardware.no_such_cameras")
-
-        def open_camera(url: str, *, lane: str | None = None) -> StandinPlateCamera:
-            opened.append((url, lane))
-            return StandinPlateCamera(lane, "X1 camera")
-
-        driver.open_camera = open_camera
-        monkeypatch.setitem(sys.modules, "hardware.no_such_cameras", driver)
+        monkeypatch.undo()  # the driver is back (a fixed install)
         assert devices.retry() == ["camera"]
-        assert opened == [("rtsp://cam.local/stream1", "X1")]
-        assert "camera" not in devices.faults and devices.status()["camera"].state == DeviceState.OK
-        devices.camera.push("AB12CDE", 0.9)  # started with the remembered callback
-        assert reads.get(timeout=WAIT).plate == "AB12CDE"
+        assert isinstance(devices.camera, AnprListener) and devices.camera.vendor == "webhook"
+        assert "camera" not in devices.faults
     finally:
         devices.close()

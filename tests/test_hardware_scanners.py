@@ -1,7 +1,7 @@
 """Serial scanners on real transports: a pseudo-terminal pair and a TCP socket.
 
 The test plays the scanner: it writes bytes at the master side of
-``os.openpty()`` while :class:`hardware.scanners.SerialScanner` reads the
+``os.openpty()`` while :class:`hardware.serial_scanner.SerialScanner` reads the
 slave through ``serial.serial_for_url`` (pyserial), exactly as it reads
 ``/dev/ttyACM0``. Unplug/replug is a ``socket://`` port whose TCP server goes
 away and comes back. Every wait is on an event with a timeout, never a sleep.
@@ -19,7 +19,8 @@ import pytest
 
 from attendant.core.errors import InputError
 from hardware.base import DeviceError, DeviceState, DeviceStatus
-from hardware.scanners import SerialScanner, open_scanner, parse_scanner_url
+from hardware.scanners import open_scanner, parse_scanner_url
+from hardware.serial_scanner import SerialScanner
 
 WAIT = 5.0  # seconds: an upper bound for events, never a sleep
 
@@ -258,19 +259,22 @@ def test_loop_url_reads_what_it_writes(scanners) -> None:
     assert scanner.status().message == "reading loop://"
 
 
+LINE = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}  # pyserial's 8N1 at 9600 baud
+
+
 @pytest.mark.parametrize(
     ("url", "port", "serial", "frame"),
     [
-        ("serial:///dev/ttyACM0", "/dev/ttyACM0", {"baudrate": 9600}, {}),
-        ("serial:///dev/ttyACM0?baudrate=9600&terminator=crlf&prefix=%02", "/dev/ttyACM0", {"baudrate": 9600},
+        ("serial:///dev/ttyACM0", "/dev/ttyACM0", LINE, {}),
+        ("serial:///dev/ttyACM0?baudrate=9600&terminator=crlf&prefix=%02", "/dev/ttyACM0", LINE,
          {"terminator": "CRLF", "prefix": b"\x02"}),
-        ("serial://COM3?parity=e&stopbits=2&bytesize=7", "COM3",
-         {"baudrate": 9600, "parity": "E", "stopbits": 2, "bytesize": 7}, {}),
-        ("socket://10.0.0.5:4001?max_length=64&frame_timeout=0.3", "socket://10.0.0.5:4001", {"baudrate": 9600},
+        ("serial://COM3?parity=e&stopbits=2&bytesize=7&baudrate=921600", "COM3",
+         {"baudrate": 921600, "parity": "E", "stopbits": 2, "bytesize": 7}, {}),
+        ("socket://10.0.0.5:4001?max_length=64&frame_timeout=0.3", "socket://10.0.0.5:4001", LINE,
          {"max_length": 64, "frame_timeout": 0.3}),
         ("rfc2217://10.0.0.5:2217?poll_modem=true&terminator=LF", "rfc2217://10.0.0.5:2217?poll_modem=true",
-         {"baudrate": 9600}, {"terminator": "LF"}),
-        ("loop://", "loop://", {"baudrate": 9600}, {}),
+         LINE, {"terminator": "LF"}),
+        ("loop://", "loop://", LINE, {}),
     ],
 )
 def test_parse_scanner_url(url, port, serial, frame) -> None:
@@ -291,7 +295,7 @@ def test_parse_scanner_url(url, port, serial, frame) -> None:
         ("serial:///dev/ttyACM0?allowed=[", "not a valid regular expression"),
         ("serial:///dev/ttyACM0?suffix=x", "unknown option 'suffix'"),
         ("serial:///dev/ttyACM0?terminator=CR&terminator=LF", "given twice"),
-        ("socket://scanner-host", "needs a port number"),
+        ("socket://scanner-host", "socket:// needs a port"),
         ("socket://:4001", "needs a host"),
         ("serial://ftp://x", "ftp:// is not a supported port"),
     ],
