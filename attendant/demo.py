@@ -31,7 +31,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
+from attendant.core.payment_methods import spec as method_spec
+from attendant.core.requests import EntryRequest, ExitRequest, Tender
+from attendant.core.vocab import PaymentMethod
 from attendant.core.facilities import create_facility, list_facilities
 from attendant.core.layout import load_layout
 from attendant.core.replay import (
@@ -100,7 +104,7 @@ class SimClock:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self.start = start or datetime.now(UTC)
+        self.start = start or utc_now()
         self._t0 = time.monotonic()
 
     def now(self) -> datetime:
@@ -165,9 +169,8 @@ class TrafficReplayer:
 
     # ------------------------------------------------------------- processing
     def _arrive(self, event: TrafficEvent, *, lane: str | None, at: datetime | None) -> None:
-        outcome = self.booth.process_entry(
-            event.plate, event.vehicle_class, actor=self.actor, lane=lane, at=at, print_ticket=False, vend=False
-        )
+        request = EntryRequest(event.plate, event.vehicle_class, lane=lane, at=at, print_ticket=False, vend=False)
+        outcome = self.booth.enter(request, actor=self.actor)
         self.codes[outcome.entry.plate] = outcome.entry.code
 
     def _depart(self, event: TrafficEvent, *, lane: str | None, at: datetime | None) -> None:
@@ -176,20 +179,13 @@ class TrafficReplayer:
         if code is None:
             return
         tendered = None
-        if event.payment_method == "cash":
-            due = self.service.quote(code, at=at).fee.amount
-            note = event.tendered_hint or 0
-            tendered = due if not note else -(-due // note) * note
-        self.booth.process_exit(
-            code,
-            method=event.payment_method or "card",
-            actor=self.actor,
-            tendered=tendered,
-            lane=lane,
-            at=at,
-            print_receipt=False,
-            vend=False,
-        )
+        method = event.payment_method or PaymentMethod.CARD.value
+        if method_spec(method).takes_tendered and event.tendered_hint:
+            due = self.service.quote(code, at=at).fee.amount  # a driver hands over whole notes
+            tendered = -(-due // event.tendered_hint) * event.tendered_hint
+        request = ExitRequest(code, (Tender(method, tendered=tendered),), lane=lane, at=at, print_receipt=False,
+                              vend=False)
+        self.booth.exit(request, actor=self.actor)
 
     def _process(self, event: TrafficEvent, *, at: datetime | None, live: bool) -> None:
         try:

@@ -172,10 +172,11 @@ class Payment(SQLModel, table=True):
 
 
 class Vend(SQLModel, table=True):
-    """One gate opening, with what caused it and why."""
+    """One gate opening the booth commanded: what caused it, why, and what the gate did."""
 
     __tablename__ = "vend"
-    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at", "source"),)  # reports: covering (0004)
+    # reports count real openings by source over a period from the index alone (0004, outcome added in 0005)
+    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at", "source", "outcome"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id", index=True)
@@ -186,6 +187,9 @@ class Vend(SQLModel, table=True):
     session_id: Optional[int] = Field(default=None, foreign_key="parking_session.id")
     at: datetime = Field(sa_type=UTCDateTime)
     actor: str = Field(max_length=80)
+    # what the gate did (0005): "opened" (commanded) or "fault" (refused: offline, in fault), with its message
+    outcome: str = Field(default="opened", max_length=12, sa_column_kwargs={"server_default": "opened"})
+    message: Optional[str] = Field(default=None, max_length=200)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -8,6 +8,7 @@ no server answers. Each test gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,8 +138,15 @@ def make_small_facility(url: str, *, actor=None):
 
 
 @pytest.fixture
-def small_engine(db_url):
-    engine = make_small_facility(db_url)
+def small_engine(request, db_url, tmp_path):
+    """The small facility on each backend: a copy of the SQLite template, or built in a fresh schema."""
+    from db.engine import make_engine
+
+    if db_url.startswith("sqlite"):
+        template = request.getfixturevalue("small_template")
+        engine = make_engine(copy_database(template, Path(db_url.removeprefix("sqlite:///"))))
+    else:
+        engine = make_small_facility(db_url)
     yield engine
     engine.dispose()
 
@@ -150,3 +158,37 @@ def service(small_engine, clock):
     from attendant.paths import load_or_create_secret
 
     return ParkingService(small_engine, TicketSigner(load_or_create_secret()), clock=clock)
+
+
+def copy_database(template: Path, url_path: Path) -> str:
+    """Copy a SQLite template (its WAL too, if any) to ``url_path``; returns the new file's URL."""
+    for suffix in ("", "-wal"):
+        source = Path(f"{template}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, f"{url_path}{suffix}")
+    return f"sqlite:///{url_path}"
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """One demo database (Charlotte Street CP, 1,056 bays) built per test run; tests copy it."""
+    from attendant.demo import ensure_demo_db
+
+    path = tmp_path_factory.mktemp("templates") / "demo.db"
+    engine = ensure_demo_db(f"sqlite:///{path}", actor="test")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory) -> Path:
+    """One small test facility (27 bays) built per test run; SQLite tests copy it."""
+    path = tmp_path_factory.mktemp("templates") / "small.db"
+    make_small_facility(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path) -> str:
+    """A fresh copy of the demo database for this test: its URL."""
+    return copy_database(demo_template, tmp_path / "demo.db")

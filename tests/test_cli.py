@@ -1,4 +1,5 @@
-"""The CLI contract, run as a user runs it: a real process, a real SQLite file.
+"""The CLI contract, run as a user runs it: the real app on a real SQLite file (in this process through
+typer's CliRunner, and as a real process for the entry point's own contract).
 
 Checks the JSON fields scripts build on, fees against the demo rate plan
 (examples/rates/charlotte_street.toml: 10 min grace, car £2.40 per started
@@ -9,56 +10,23 @@ and that bad input prints one line on stderr, exits 2 and changes nothing.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.cli_support import REPO, Attendant
+from tests.conftest import copy_database
 from tests.escpos_parse import parse
 from tests.printer_sink import PrinterSink
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-class Attendant:
-    """Runs ``python -m attendant`` against one database and home folder."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = f"sqlite:///{tmp_path / 'cli.db'}"
-        self.env = dict(os.environ, ATTENDANT_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
-        self.env.pop("ATTENDANT_DB", None)
-
-    def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "attendant", "--db", self.db, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=60,
-        )
-        assert proc.returncode == expect, f"exit {proc.returncode}: {proc.stderr or proc.stdout}"
-        return proc
-
-    def json(self, *args: str) -> dict:
-        return json.loads(self.run(*args, "--json").stdout)
-
-    def snapshot(self) -> dict[str, list]:
-        """Every row of the tables an operation could change, read straight from the file."""
-        with sqlite3.connect(self.db.removeprefix("sqlite:///")) as conn:
-            return {
-                table: conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
-                for table in ("facility", "spot", "vehicle", "parking_session", "payment", "vend", "audit_event")
-            }
-
 
 @pytest.fixture
-def cli(tmp_path) -> Attendant:
+def cli(tmp_path, demo_template) -> Attendant:
+    """The CLI on a fresh copy of the demo database (what ``attendant init --demo`` creates)."""
     runner = Attendant(tmp_path)
-    runner.run("init", "--demo")
+    runner.db = copy_database(demo_template, tmp_path / "cli.db")
     return runner
 
 
@@ -124,7 +92,7 @@ def test_ticket_printed_to_a_network_printer_carries_the_signed_code(cli, printe
     [
         (("enter", "!!!", "--vehicle", "car"), "not a licence plate"),
         (("enter", "AB12CDE", "--vehicle", "spaceship"), "unknown vehicle class"),
-        (("enter", "AB12CDE", "--at", "yesterday"), "not an ISO 8601 time"),
+        (("enter", "AB12CDE", "--at", "yesterday"), "not an ISO 8601 date-time"),
         (("enter", "AB12CDE", "--lane", "Q9"), "no lane"),
         (("exit", "CHS-00000001-AAAAAAAAAAAAAAAA", "--pay", "card"), "not genuine"),
         (("exit", "nonsense", "--pay", "card"), "not a ticket code"),
@@ -159,12 +127,15 @@ def test_refusals_exit_2_and_change_nothing(cli):
 
 
 def test_database_from_environment_and_init_from_layout(tmp_path):
-    runner = Attendant(tmp_path)
+    """The console script itself, as a process: ATTENDANT_DB, JSON on stdout, one line and exit 2 on a refusal."""
+    import os
+
+    env = dict(os.environ, ATTENDANT_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
     env_db = f"sqlite:///{tmp_path / 'from-env.db'}"
     proc = subprocess.run(
         [sys.executable, "-m", "attendant", "init", "--layout", str(REPO / "examples" / "charlotte_street.toml"),
          "--json"],
-        capture_output=True, text=True, env=dict(runner.env, ATTENDANT_DB=env_db), timeout=60,
+        capture_output=True, text=True, env=dict(env, ATTENDANT_DB=env_db), timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"facility": "CHS", "name": "Charlotte Street CP", "spots": 1056,
@@ -172,9 +143,10 @@ def test_database_from_environment_and_init_from_layout(tmp_path):
     assert (tmp_path / "from-env.db").exists()
     again = subprocess.run(
         [sys.executable, "-m", "attendant", "init", "--layout", str(REPO / "examples" / "charlotte_street.toml")],
-        capture_output=True, text=True, env=dict(runner.env, ATTENDANT_DB=env_db), timeout=60,
+        capture_output=True, text=True, env=dict(env, ATTENDANT_DB=env_db), timeout=60,
     )
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2 and again.stderr.startswith("attendant: ") and "already exists" in again.stderr
+    assert again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
 
 
 def test_reprint_by_number_carries_the_same_code_and_find_by_plate(cli, printer):

@@ -21,11 +21,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from attendant import cli_devices
 from attendant.cli import app
 from tests.escpos_parse import parse
-
-cli_devices.register(app)  # idempotent: the main CLI registers it too
 
 WAIT = 2.0
 ON, OFF = bytes.fromhex("A00101A2"), bytes.fromhex("A00100A1")

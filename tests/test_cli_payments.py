@@ -1,8 +1,9 @@
 """Money at the exit through the CLI, as a script or a checker runs it.
 
 The stand-in card processor is scripted with ATTENDANT_STANDIN_PAYMENTS
-(e.g. ``card=decline``); each CLI run is a new process, so idempotency must
-come from the database, not from the processor's memory.
+(e.g. ``card=decline``); each CLI run builds a new booth (and a new
+processor), as a new process would, so idempotency must come from the
+database, not from the processor's memory.
 """
 
 from __future__ import annotations
@@ -10,16 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
 
-from tests.test_cli import Attendant
-
-
-@pytest.fixture
-def cli(tmp_path) -> Attendant:
-    runner = Attendant(tmp_path)
-    runner.run("init", "--demo")
-    return runner
+from tests.test_cli import cli  # noqa: F401 - the fixture: the CLI on a copy of the demo database
 
 
 def table(cli, sql):

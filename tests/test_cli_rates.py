@@ -1,5 +1,4 @@
-"""`attendant quote` and `attendant rates check`, run through typer's CliRunner
-on a small app that registers the commands exactly as the main CLI does."""
+"""`attendant quote` and `attendant rates check`, run through typer's CliRunner on the real app."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from attendant import cli_rates
+from attendant import cli
 
 RATES = Path(__file__).resolve().parents[1] / "examples" / "rates"
 DEMO = str(RATES / "charlotte_street.toml")
@@ -19,9 +18,7 @@ GWH = str(RATES / "great_western_hospital.toml")
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
-    cli_rates.register(app)
-    return app
+    return cli.app
 
 
 def run(app: typer.Typer, *args: str):
@@ -114,15 +111,15 @@ def test_quote_surge(app: typer.Typer, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--vehicle", "lorry", "--entry", "2026-06-03T10:00", "--exit", "2026-06-03T11:00"],
-         "error: unknown vehicle class 'lorry' (known: motorcycle, car, van, truck, bus)"),
+         "attendant: unknown vehicle class 'lorry' (known: motorcycle, car, van, truck, bus)"),
         (["--vehicle", "car", "--entry", "yesterday", "--exit", "2026-06-03T11:00"],
-         "error: --entry: not an ISO 8601 date-time: 'yesterday'"),
+         "attendant: --entry: not an ISO 8601 date-time: 'yesterday'"),
         (["--vehicle", "car", "--entry", "2026-06-03T10:00", "--exit", "2026-06-03T09:00"],
-         "error: exit 2026-06-03T09:00:00+01:00 is before entry 2026-06-03T10:00:00+01:00"),
+         "attendant: exit 2026-06-03T09:00:00+01:00 is before entry 2026-06-03T10:00:00+01:00"),
         (["--vehicle", "car", "--spot-type", "roof", "--entry", "2026-06-03T10:00", "--exit", "2026-06-03T11:00"],
-         "error: unknown spot type 'roof'"),
+         "attendant: unknown spot type 'roof'"),
         (["--vehicle", "car", "--occupancy", "3", "--entry", "2026-06-03T10:00", "--exit", "2026-06-03T11:00"],
-         "error: occupancy must be a fraction between 0 and 1"),
+         "attendant: occupancy must be a fraction between 0 and 1"),
     ],
 )  # fmt: skip
 def test_quote_errors_are_one_line_on_stderr_exit_2(app: typer.Typer, args: list[str], message: str) -> None:
@@ -140,10 +137,10 @@ def test_quote_with_a_bad_plan_file(app: typer.Typer, tmp_path: Path) -> None:
     result = run(app, "quote", "--rates", str(bad), "--vehicle", "car", "--entry", "2026-06-03T10:00",
                  "--exit", "2026-06-03T11:00")  # fmt: skip
     assert result.exit_code == 2
-    assert result.stderr == f"error: {bad}:3: bands[0].price: negative price -2: amounts must be zero or more\n"
+    assert result.stderr == f"attendant: {bad}:3: bands[0].price: negative price -2: amounts must be zero or more\n"
     missing = run(app, "quote", "--rates", str(tmp_path / "nope.toml"), "--vehicle", "car",
                   "--entry", "2026-06-03T10:00", "--exit", "2026-06-03T11:00")  # fmt: skip
-    assert missing.exit_code == 2 and missing.stderr == f"error: {tmp_path / 'nope.toml'}: no such file\n"
+    assert missing.exit_code == 2 and missing.stderr == f"attendant: {tmp_path / 'nope.toml'}: no such file\n"
 
 
 @pytest.mark.parametrize(
@@ -173,9 +170,9 @@ def test_rates_check_refuses_with_file_line_field(app: typer.Typer, tmp_path: Pa
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"error: {bad}:6: bands[2].up_to: overlaps band 1 (up to 3 h): up_to 2 h must be longer than 3 h\n"
+        f"attendant: {bad}:6: bands[2].up_to: overlaps band 1 (up to 3 h): up_to 2 h must be longer than 3 h\n"
     )
     syntax = tmp_path / "syntax.toml"
     syntax.write_text('name = "x"\ncurrency = "GBP"\nbands = [\n', encoding="utf-8")
     result = run(app, "rates", "check", str(syntax))
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {syntax}:4: TOML syntax error")
+    assert result.exit_code == 2 and result.stderr.startswith(f"attendant: {syntax}:4: TOML syntax error")

@@ -1,17 +1,15 @@
 """`attendant user ...` and `attendant shift ...` against SQLite and PostgreSQL.
 
-Runs typer's CliRunner on the main CLI's global options (``--db``, ``--user``,
-``--pin``) with the staff commands registered as :func:`attendant.cli_staff.register`
-does, plus one real process through ``attendant.cli.main`` for the error
-contract: a refused operation prints one line on stderr and exits 2.
+Runs typer's CliRunner on the real app (:data:`attendant.cli.app`) with the
+global options (``--db``, ``--user``, ``--pin``); its root command prints
+errors as the console script does: a refused operation prints one line on
+stderr and exits 2.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import typer
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
-from attendant import cli, cli_staff
+from attendant import cli
 from db.models import AuditEvent, CashMovement, Payment, Shift, User
 from tests.escpos_parse import parse
 
@@ -27,22 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 PAY, SH, CM, U, AUD = (t.__table__ for t in (Payment, Shift, CashMovement, User, AuditEvent))
 _keys = itertools.count()
 
-# The real entry point, with the staff commands registered if cli.py does not do it yet.
-BOOTSTRAP = (
-    "import sys; from attendant import cli, cli_staff\n"
-    "if 'shift' not in {g.name for g in cli.app.registered_groups}: cli_staff.register(cli.app)\n"
-    "sys.argv[0] = 'attendant'; cli.main()"
-)
-
-
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    if "shift" in {g.name for g in cli.app.registered_groups}:
-        return cli.app
-    staff_app = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=None)
-    staff_app.callback(invoke_without_command=True)(cli.main_callback)
-    cli_staff.register(staff_app)
-    return staff_app
+    return cli.app
 
 
 @pytest.fixture
@@ -193,18 +178,13 @@ def test_bad_input_is_one_line_and_changes_nothing(staffed, small_engine):
         assert conn.execute(select(SH.c.status)).scalars().all() == ["open"]
 
 
-def test_attendant_refused_a_supervisor_action_in_a_real_process(staffed, db_url, small_engine, tmp_path):
+def test_attendant_refused_a_supervisor_action(staffed, db_url, small_engine, tmp_path):
     run = staffed
     run("shift", "open", "--float", "20", user="sue", pin="2222")
     with small_engine.connect() as conn:
         sue_shift = conn.execute(select(SH.c.id)).scalar_one()
-    env = {"ATTENDANT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-c", BOOTSTRAP, "--db", db_url, "--user", "alice", "--pin", "1111",
-         "shift", "close", "--count", "20.00x1", "--shift", str(sue_shift)],
-        capture_output=True, text=True, env=env, timeout=60,
-    )
-    assert proc.returncode == 2
+    proc = run("shift", "close", "--count", "20.00x1", "--shift", str(sue_shift), user="alice", pin="1111",
+               expect=2)
     assert proc.stdout == ""
     assert proc.stderr == (
         "attendant: closing another user's shift needs a supervisor; alice is logged in as attendant\n"

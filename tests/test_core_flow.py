@@ -7,7 +7,7 @@ started hour, £18.90 a calendar day.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -24,8 +24,15 @@ def count(engine, table, *where) -> int:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
+def test_no_gate_opening_is_recorded_when_the_gate_is_not_vended(service, small_engine, clock):
+    entry = service.enter("AB12CDE", "car", actor="t")
+    clock.now += timedelta(hours=1)
+    service.exit(entry.code, method="cash", actor="t")
+    assert count(small_engine, VEND) == 0  # reports count real openings only
+
+
 def test_entry_writes_session_spot_vehicle_vend_and_audit(service, small_engine):
-    result = service.enter("ab12 cde", "car", actor="alice", lane="E1")
+    result = service.enter("ab12 cde", "car", actor="alice", lane="E1", vend=True)
     assert result.ticket_no == "00000001"
     assert result.plate == "AB12CDE"
     assert result.spot_label == "L0-B01"  # nearest bay that fits (A01 accessible and A02 ev are restricted)
@@ -39,6 +46,7 @@ def test_entry_writes_session_spot_vehicle_vend_and_audit(service, small_engine)
     assert spot.label == "L0-B01" and spot.status == "occupied"
     assert audit.actor == "alice" and audit.entity_id == result.session_id and audit.details["plate"] == "AB12CDE"
     assert vend.direction == "entry" and vend.lane == "E1" and vend.session_id == result.session_id
+    assert (vend.outcome, vend.id) == ("opened", result.vend_id)
     assert count(small_engine, V, V.c.plate == "AB12CDE") == 1
     assert service.signer.verify(result.code).ticket_no == 1
 
@@ -84,10 +92,10 @@ def test_exit_with_cash_takes_payment_gives_change_and_frees_the_spot(service, s
 def test_exit_within_grace_period_is_free_and_takes_no_payment(service, small_engine, clock):
     entry = service.enter("AB12CDE", "car", actor="t")
     clock.now += timedelta(minutes=9)
-    result = service.exit(entry.code, method="card", actor="t")
+    result = service.exit(entry.code, method="card", actor="t", vend=True)
     assert result.fee.amount == 0 and result.paid == 0 and result.method is None
     assert count(small_engine, PAY) == 0
-    assert count(small_engine, VEND, VEND.c.direction == "exit") == 1
+    assert count(small_engine, VEND, VEND.c.direction == "exit", VEND.c.source == "ticket") == 1
 
 
 def test_card_exit_and_daily_maximum(service, clock):

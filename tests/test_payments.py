@@ -55,7 +55,7 @@ def test_a_card_exit_commits_twice_pending_then_paid_and_closed_together(svc, sm
     listener = lambda conn: commits.append("commit")  # noqa: E731
     event.listen(small_engine, "commit", listener)
     try:
-        result = svc.exit(entry.code, method="card", actor="t", lane="X1")
+        result = svc.exit(entry.code, method="card", actor="t", lane="X1", vend=True)
     finally:
         event.remove(small_engine, "commit", listener)
     assert len(commits) == 2  # the attempt (pending) before the processor; the approval with the exit after it
@@ -116,7 +116,7 @@ def test_processor_outage_lets_the_car_go_with_an_iou(svc, small_engine, clock, 
     card.set_script(["unavailable"])
     with pytest.raises(PaymentError, match="unavailable"):
         svc.pay(entry.code, "card", actor="t")
-    result = svc.let_go(entry.code, actor="t", reason="card processor down", lane="X1")
+    result = svc.let_go(entry.code, actor="t", reason="card processor down", lane="X1", vend=True)
     assert result.iou_amount == 720 and result.paid == 0
     iou = rows(small_engine, IOU)[0]
     assert (iou.amount, iou.plate, iou.status, iou.reason) == (720, "AB12CDE", "open", "card processor down")

@@ -31,12 +31,23 @@ def local(y, m, d, hh, mm=0, *, fold=0) -> datetime:
 def stay(service, plate, entry, exit_=None, method="card"):
     """Enter at ``entry``; exit and pay at ``exit_`` (when given). Returns the amount paid (minor units)."""
     service.clock.now = entry
-    code = service.enter(plate, "car", actor="test", at=entry).code
+    code = service.enter(plate, "car", actor="test", at=entry, vend=True).code
     if exit_ is None:
         return 0
     service.clock.now = exit_
     tendered = 100_00 if method == "cash" else None
-    return service.exit(code, method=method, actor="test", tendered=tendered, at=exit_).paid
+    return service.exit(code, method=method, actor="test", tendered=tendered, at=exit_, vend=True).paid
+
+
+def alice_on_shift(service, at: datetime):
+    """Users ``admin`` and ``alice`` (attendant, PIN 1111); alice logged in with a shift opened at ``at``
+    (a £50.00 float). Returns ``(alice, shift)``."""
+    from attendant.core import shifts, users
+
+    admin = users.create_user(service.engine, users.setup_actor(service.engine), "admin", None, "admin", "9999")
+    users.create_user(service.engine, admin.actor(), "alice", "Alice", "attendant", "1111")
+    alice = users.authenticate(service.engine, "alice", "1111")
+    return alice, shifts.open_shift(service.engine, service.facility.id, alice, 5000, at=at)
 
 
 def brute_force_by_hour(engine, first: date, after: date) -> list[float]:
@@ -71,14 +82,15 @@ def test_a_week_of_stays_gives_traffic_revenue_occupancy_and_peaks(service):
     stay(service, "OLD1 AAA", local(2026, 10, 17, 9), local(2026, 10, 17, 11))  # before the week: not counted
     paid["A"] = 0
     service.clock.now = local(2026, 10, 18, 22)
-    code_a = service.enter("WKA 001", "car", actor="test", at=local(2026, 10, 18, 22)).code  # inside at the start
+    code_a = service.enter("WKA 001", "car", actor="test", at=local(2026, 10, 18, 22),
+                           vend=True).code  # inside at the start
     paid["C"] = stay(service, "WKC 003", local(2026, 10, 19, 8), local(2026, 10, 19, 10, 30), "cash")
     service.clock.now = local(2026, 10, 19, 9)
-    code_d = service.enter("WKD 004", "car", actor="test", at=local(2026, 10, 19, 9)).code
+    code_d = service.enter("WKD 004", "car", actor="test", at=local(2026, 10, 19, 9), vend=True).code
     service.clock.now = local(2026, 10, 20, 9, 30)
-    paid["D"] = service.exit(code_d, method="card", actor="test", at=service.clock.now).paid
+    paid["D"] = service.exit(code_d, method="card", actor="test", at=service.clock.now, vend=True).paid
     service.clock.now = local(2026, 10, 21, 12)
-    paid["A"] = service.exit(code_a, method="card", actor="test", at=service.clock.now).paid
+    paid["A"] = service.exit(code_a, method="card", actor="test", at=service.clock.now, vend=True).paid
     stay(service, "WKE 005", local(2026, 10, 25, 23, 30))  # still inside at the end of the week
     stay(service, "NEXT 06", local(2026, 10, 26, 8), local(2026, 10, 26, 9))  # the next week: not counted
     assert all(paid.values())
@@ -147,9 +159,9 @@ def test_a_month_report_covers_its_days_and_an_empty_month_is_zero(service):
     assert (feb.entries, feb.exits, feb.revenue) == (1, 0, 0)
     assert feb.days[-1].peak_occupancy == 1 and feb.days[0].peak_occupancy == 0
     service.clock.now = local(2026, 3, 2, 10)
-    owed = service.enter("IOU 002", "car", actor="test", at=service.clock.now)
+    owed = service.enter("IOU 002", "car", actor="test", at=service.clock.now, vend=True)
     service.clock.now = local(2026, 3, 2, 12, 30)
-    left = service.let_go(owed.code, actor="test", reason="card declined", at=service.clock.now)
+    left = service.let_go(owed.code, actor="test", reason="card declined", at=service.clock.now, vend=True)
     service.clock.now = LATER
     mar = period_report(service, "monthly", date(2026, 3, 31))
     assert (mar.entries, mar.exits, mar.revenue, mar.occupancy_at_start) == (1, 2, paid, 1)
@@ -181,17 +193,12 @@ def test_hours_and_days_still_to_come_have_no_occupancy(service):
 
 
 def test_takings_by_shift_name_the_shift_and_its_user(service):
-    from attendant.core import shifts, users
-
-    admin = users.create_user(service.engine, users.setup_actor(service.engine), "admin", None, "admin", "9999")
-    users.create_user(service.engine, admin.actor(), "alice", "Alice", "attendant", "1111")
-    alice = users.authenticate(service.engine, "alice", "1111")
     service.clock.now = local(2026, 11, 2, 7)
-    shift = shifts.open_shift(service.engine, service.facility.id, alice, 5000, at=service.clock.now)
+    alice, shift = alice_on_shift(service, service.clock.now)
     service.clock.now = local(2026, 11, 2, 8)
-    code = service.enter("SH1 FTS", "car", actor=alice, at=service.clock.now).code
+    code = service.enter("SH1 FTS", "car", actor=alice, at=service.clock.now, vend=True).code
     service.clock.now = local(2026, 11, 2, 9, 30)
-    paid = service.exit(code, method="cash", actor=alice, tendered=5000, at=service.clock.now).paid
+    paid = service.exit(code, method="cash", actor=alice, tendered=5000, at=service.clock.now, vend=True).paid
     service.clock.now = LATER
     report = period_report(service, "daily", date(2026, 11, 2))
     assert report.by_shift == {f"#{shift.id} alice": (1, paid)}

@@ -231,9 +231,9 @@ async def test_a_confident_read_at_the_exit_loads_the_vehicle_by_plate(engine, c
         clock.now += timedelta(hours=2)
         devices(app, "X1").camera.push("N0TKT1", 0.9)  # O read as 0: still the same vehicle
         form = app.screen.query_one("#exit-form")
-        await until(pilot, lambda: form.quote is not None)
+        await until(pilot, lambda: form.checkout is not None)
         await settle(pilot)
-        assert form.quote.session.session_id == session.id
+        assert form.checkout.session.session_id == session.id
         assert "Total" in text_of(app, "#exit-fee")
 
 
@@ -274,12 +274,12 @@ async def test_a_stand_in_scanner_code_reaches_the_exit_form_and_quotes_the_fee(
         scanner.push("GARBAGE-CODE\r\n")  # noise: refused on screen, nothing changes
         assert scanner.wait_idle(2.0)
         await until(pilot, lambda: "not a ticket, pass or validation" in text_of(app, "#exit-result"))
-        assert form.quote is None
+        assert form.checkout is None
 
         scanner.push(session.code + "\r\n")
-        await until(pilot, lambda: form.quote is not None)
+        await until(pilot, lambda: form.checkout is not None)
         await settle(pilot)
-        assert form.quote.session.session_id == session.id and form.quote.fee.amount > 0
+        assert form.checkout.session.session_id == session.id and form.checkout.fee.amount > 0
         assert "Total" in text_of(app, "#exit-fee")
 
         # a validation scanned while the ticket is on the form takes its value off
@@ -313,7 +313,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
         wedge(app, session.code)
         await settle(pilot)
         assert plate.value == "AB1"  # nothing of the scan in the plate field
-        assert form.quote is not None and form.quote.session.session_id == session.id
+        assert form.checkout is not None and form.checkout.session.session_id == session.id
         assert len(rows(engine, PS)) == 1  # and no entry was issued
 
         # the same with the map focused: the code's digits do not jump levels
@@ -325,7 +325,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
         wedge(app, session.code)
         await settle(pilot)
         assert level_map.current_level == level
-        assert form.quote is not None and form.quote.session.session_id == session.id
+        assert form.checkout is not None and form.checkout.session.session_id == session.id
 
         # a pasted code in the plate field goes to the exit form too
         form.action_clear()
@@ -335,7 +335,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
         await pilot.press("enter")
         await settle(pilot)
         assert plate.value == "AB1"
-        assert form.quote is not None and form.quote.session.session_id == session.id
+        assert form.checkout is not None and form.checkout.session.session_id == session.id
 
 
 # ------------------------------------------------------------ hangs, failures, retries

@@ -13,6 +13,7 @@ import threading
 from sqlalchemy import func, select
 from textual import events
 
+from attendant.booth import EntryRequest
 from attendant.core.services import ParkingService
 from attendant.core.vocab import SpotStatus
 from attendant.demo import QueuedVehicle, TrafficReplayer, demo_config
@@ -125,7 +126,7 @@ async def test_exit_by_keys_with_cash_records_payment_and_frees_the_bay(engine, 
 
         await pilot.press("f3", *keys(session.code), "enter")  # a keyboard wedge: a burst ending in Enter
         await settle(pilot)
-        quote = app.screen.query_one("#exit-form").quote
+        quote = app.screen.query_one("#exit-form").checkout
         assert quote is not None and quote.session.session_id == session.id
         due = quote.fee.amount
         assert due > 0
@@ -167,7 +168,7 @@ async def test_exit_by_typed_plate_or_ticket_number(engine, clock):
 
         await pilot.press("f3", *keys("pl47typ"), "enter")  # the plate, as an attendant would type it
         await settle(pilot)
-        assert form.quote is not None and form.quote.session.session_id == first.id
+        assert form.checkout is not None and form.checkout.session.session_id == first.id
         assert form.code == first.code  # the field now holds the ticket's code: payment goes to that session
         assert "found by plate" in text_of(app, "#exit-session")
         await pilot.press("2", "enter")  # card
@@ -176,7 +177,7 @@ async def test_exit_by_typed_plate_or_ticket_number(engine, clock):
 
         await pilot.press("f3", *str(second.ticket_no), "enter")  # the number printed under the barcode
         await settle(pilot)
-        assert form.quote is not None and form.quote.session.session_id == second.id
+        assert form.checkout is not None and form.checkout.session.session_id == second.id
         assert "found by ticket number" in text_of(app, "#exit-session")
 
         await pilot.press("f3", *keys("ZZ00ZZZ"), "enter")
@@ -198,7 +199,7 @@ async def test_exit_refusals_card_payment_and_lost_ticket(engine, clock):
         # a forged code is refused
         await scan(pilot, "CHS-00000001-AAAAAAAAAAAAAAAA")
         assert "✗" in text_of(app, "#exit-result")
-        assert app.screen.query_one("#exit-form").quote is None
+        assert app.screen.query_one("#exit-form").checkout is None
 
         # underpayment: refused before anything is sent, nothing changes
         await scan(pilot, session.code)
@@ -243,7 +244,8 @@ async def test_next_queued_vehicles_fill_the_forms(engine, clock):
         replayer = TrafficReplayer(app.booth, clock=clock)  # real queues; its thread is not started
         replayer.on_change = app._queues_changed
         app.replayer = replayer
-        inside = app.booth.process_entry("QU3UED", "car", actor="replay", lane="E2", print_ticket=False, vend=False)
+        inside = app.booth.enter(EntryRequest("QU3UED", "car", lane="E2", print_ticket=False, vend=False),
+                                 actor="replay")
         replayer.queues["E1"].append(QueuedVehicle("WA17 ING", "van"))
         replayer.queues["X1"].append(QueuedVehicle("QU3UED", "car", inside.entry.code, "card", None))
         app.screen.refresh_lanes()
@@ -262,7 +264,7 @@ async def test_next_queued_vehicles_fill_the_forms(engine, clock):
         await pilot.press("f5")
         await settle(pilot)
         form = app.screen.query_one("#exit-form")
-        assert form.quote is not None and form.quote.session.plate == "QU3UED"
+        assert form.checkout is not None and form.checkout.session.plate == "QU3UED"
         assert form.method == "card"
         await pilot.press("enter")
         await settle(pilot)
@@ -387,15 +389,15 @@ async def test_scans_reach_the_exit_form_whatever_has_focus(engine, clock):
         await pilot.press("down", "enter")  # the older ticket
         scanner = app.booth.devices(app.exit_lane).scanner
         assert scanner.wait_idle(2.0)
-        await until(pilot, lambda: app.screen.query_one("#exit-form").quote is not None)
+        await until(pilot, lambda: app.screen.query_one("#exit-form").checkout is not None)
         await settle(pilot)
-        assert app.screen.query_one("#exit-form").quote.session.session_id == first.id
+        assert app.screen.query_one("#exit-form").checkout.session.session_id == first.id
         assert app.focused.id == "exit-method"
         # the next driver's ticket is scanned while the payment row has focus
         await pilot.press(*keys(second.code), "enter")
         await settle(pilot)
         form = app.screen.query_one("#exit-form")
-        assert form.quote is not None and form.quote.session.session_id == second.id
+        assert form.checkout is not None and form.checkout.session.session_id == second.id
         await pilot.press("1")
         assert app.focused.id == "exit-tendered"
         await pilot.press(*keys("CHS-"))  # a letter in the amount field starts a code, too

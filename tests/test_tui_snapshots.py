@@ -17,6 +17,7 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
+from attendant.booth import EntryRequest, ExitRequest, Tender
 from attendant.demo import ensure_demo_db
 from attendant.tui.app import make_app
 from tests.tui_support import Clock, SIZE, T0, still_gates_config
@@ -159,17 +160,18 @@ def test_main_screen_with_a_faulted_device(console, snap_compare):
 
 
 def test_weekly_report_screen(console, snap_compare):
-    """ctrl+b, w: the week's totals, its days and occupancy by hour (stays made through the services)."""
+    """ctrl+b, w: the week's totals, its days and occupancy by hour (stays made at the booth's lanes)."""
     build, clock = console
 
     async def run_before(pilot):
-        service = pilot.app.service
+        booth = pilot.app.booth
         monday = T0 - timedelta(days=5)  # Mon 16 Nov 09:30 UTC
         for n, (hours_in, stay_hours, method) in enumerate(((0, 3, "cash"), (1, 26, "card"), (2, 5, "card"))):
-            entry = service.enter(f"WK{n}0 REP", "car", actor="snapshot", at=monday + timedelta(hours=hours_in))
-            service.exit(entry.code, method=method, actor="snapshot", tendered=5000 if method == "cash" else None,
-                         at=monday + timedelta(hours=hours_in + stay_hours))
-        service.enter("VN55 INS", "van", actor="snapshot", at=T0 - timedelta(hours=2))
+            entry = booth.enter(EntryRequest(f"WK{n}0 REP", at=monday + timedelta(hours=hours_in)), actor="snapshot")
+            tender = Tender(method, tendered=5000 if method == "cash" else None)
+            booth.exit(ExitRequest(entry.entry.code, (tender,), at=monday + timedelta(hours=hours_in + stay_hours)),
+                       actor="snapshot")
+        booth.enter(EntryRequest("VN55 INS", "van", at=T0 - timedelta(hours=2)), actor="snapshot")
         await settle(pilot)
         await pilot.press("ctrl+b", "w")
         await settle(pilot)

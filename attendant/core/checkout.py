@@ -1,65 +1,88 @@
-"""Exit lane operations: quote, payments (split tender), validations, passes,
-IOUs, refunds, and letting the vehicle out.
+"""The exit lane: find the session, price it, take the tenders, let the vehicle out.
 
-Mixed into :class:`attendant.core.services.ParkingService`. Rules and sources:
+One orchestration, :meth:`CheckoutOps.settle`, serves every way a vehicle
+leaves or pays: the console's exit form, the CLI's ``exit``, a pay station
+(``leave=False``) and the traffic replay. Rules and sources:
 
-- Fees price with the rate-plan version locked at entry (BRIEF.md feature 5).
+- Fees price with the rate-plan version locked at entry (BRIEF.md feature 5),
+  computed once per request.
 - A session's balance is its fee minus the sum of its completed (and later
   refunded) payments; refund rows are negative. Payments may be split across
-  methods; the exit completes when the balance is zero.
+  methods (tenders, in order); the vehicle leaves when the balance is zero.
 - Exit grace after payment (the plan's ``exit_grace``): a vehicle that paid up
   and leaves within the grace pays nothing more; later, the extra time is due.
 - Electronic payments go through a processor outside any transaction, with an
   idempotency key; a retried request returns the first outcome and never
   charges twice (seed 003). A request that still times out after the retries
-  is voided at the processor (timeout reversal) and recorded failed.
-- Never trap a car (BRIEF.md): :meth:`CheckoutOps.let_go` opens the gate and
-  records an IOU for the balance against the session and the plate; a plate
-  with :data:`IOU_LIMIT` unpaid IOUs must settle them before it may enter.
-- Every payment by a logged-in user belongs to that user's open shift.
-- Refunds, validations and passes are created by a supervisor.
+  is voided at the processor (timeout reversal) and recorded failed; if the
+  void fails too, the payment stays ``pending`` and the exit waits for it.
+- Never trap a car (BRIEF.md): with an IOU reason the vehicle is let go for
+  what is still due, even when a payment failed; the IOU names the session
+  and the plate, and a plate with :data:`IOU_LIMIT` unpaid IOUs must settle
+  them before it may enter again.
+- Every payment by a logged-in user belongs to that user's open shift
+  (:mod:`attendant.core.payment_rows`).
+
+Transactions: as few as the rules allow. Everything done at the booth
+(validations, cash, pass, account) and the exit itself share one
+transaction; an electronic tender needs one before the processor is asked
+(the attempt is recorded ``pending``, so a crash never loses a charge) and
+its answer is recorded in the next, with the exit. A cash exit is one
+commit, a card exit two. The gate opening is recorded in the exit's
+transaction and the gate is commanded after the commit (by the booth).
 
 Money is integer minor units; times are aware datetimes stored in UTC.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from attendant.core.auth import Actor, Role, as_actor, require
-from attendant.core.errors import AttendantError, InputError, NotFound, PaymentError, Refused
+from attendant.core.auth import Actor, as_actor
+from attendant.core.clock import utc_now
+from attendant.core.errors import (
+    AttendantError,
+    BalanceMoved,
+    InputError,
+    NotFound,
+    PaymentDeclined,
+    PaymentError,
+    PaymentOutcomeUnknown,
+    Refused,
+)
 from attendant.core.money import format_money
-from attendant.core.payments import ELECTRONIC, ProcessorRegistry, ProcessorTimeout, ProcessorUnavailable
+from attendant.core.payment_methods import spec as method_spec
+from attendant.core.payment_rows import insert_payment, payment_by_key, payments_of, shift_for
+from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
+from attendant.core.plate_match import canonical_form
 from attendant.core.plates import normalize_plate
-from attendant.core.rates import Fee, compute_fee
-from attendant.core.shifts import open_shift_id
+from attendant.core.rates import Fee, FeeLine, compute_fee
+from attendant.core.requests import ExitRequest, Tender
+from attendant.core.store import IOU, PASS, PAY, PS, VAL, VUSE, FacilityStore, sessions_with_bay
 from attendant.core.tickets import format_ticket_no
-from attendant.core.vocab import PaymentMethod, PaymentStatus, SessionStatus, SpotStatus, VendSource
-from db.models import Iou, ParkingSession, PassHolder, Payment, Spot, Validation, ValidationUse, Vend
-
-PS, S, PAY, VEND, IOU, VAL, VUSE, PASS = (
-    t.__table__ for t in (ParkingSession, Spot, Payment, Vend, Iou, Validation, ValidationUse, PassHolder)
+from attendant.core.views import (
+    COUNTED,
+    Checkout,
+    ExitQuote,
+    ExitResult,
+    PartPayment,
+    PaymentOutcome,
+    PaymentView,
+    SessionView,
 )
+from attendant.core.vocab import LaneDirection, PaymentMethod, PaymentStatus, SessionStatus, SpotStatus, VendSource
+
 IOU_LIMIT = 3
-COUNTED = (PaymentStatus.COMPLETED.value, PaymentStatus.REFUNDED.value)
 
-# Hot-path statements, built once (see attendant.core.services).
-_PAID = select(func.coalesce(func.sum(PAY.c.amount), 0)).where(
-    PAY.c.session_id == bindparam("sid"), PAY.c.status.in_(COUNTED)
-)
 _IOUS = select(func.count(), func.coalesce(func.sum(IOU.c.amount), 0)).where(
     IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"), IOU.c.status == "open"
 )
-_INSERT_PAYMENT = insert(PAY).returning(PAY.c.id)
-_PAYMENTS_OF = select(PAY).where(PAY.c.session_id == bindparam("sid")).order_by(PAY.c.id)
-_PENDING_OF = select(func.count()).where(PAY.c.session_id == bindparam("sid"), PAY.c.status == "pending")
 _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
-    status="closed",
+    status=SessionStatus.CLOSED.value,
     exit_at=bindparam("exit_at"),
     exit_lane=bindparam("exit_lane"),
     amount_due=bindparam("amount_due"),
@@ -68,134 +91,63 @@ _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
     exit_actor=bindparam("exit_actor"),
     exit_reason=bindparam("exit_reason"),
 )
-_FREE_SPOT = update(S).where(S.c.id == bindparam("spot_id")).values(status="available")
-_INSERT_VEND = insert(VEND)
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/O/0/1: read aloud over an intercom
+_FREE_SPOT = update(PS.metadata.tables["spot"]).where(
+    PS.metadata.tables["spot"].c.id == bindparam("spot_id")).values(status=SpotStatus.AVAILABLE.value)
+_PAID_UP = update(PS).where(PS.c.id == bindparam("sid")).values(amount_paid=bindparam("paid"),
+                                                                  paid_at=bindparam("paid_at"))
+_ANSWER = update(PAY).where(PAY.c.id == bindparam("pid")).values(
+    status=bindparam("status"), processor_ref=bindparam("ref"), message=bindparam("message"),
+    updated_at=bindparam("now"))
+_INSERT_IOU = insert(IOU).returning(IOU.c.id)
 
 
-def _random_code(prefix: str) -> str:
-    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-    return f"{prefix}-{body[:4]}-{body[4:]}"
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentView:
-    """One payment row as the exit lane and the receipt show it."""
-
-    id: int
-    method: str
-    status: str
-    amount: int
-    tendered: int | None
-    change: int | None
-    reference: str | None
-    message: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RefundablePayment:
-    """A payment a supervisor may still refund: amounts in minor units, ``at`` UTC."""
-
-    id: int
-    ticket_no: str
-    plate: str | None
-    method: str
-    amount: int
-    refundable: int
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Checkout:
-    """Where a session stands at the exit: fee, what was paid, what is left."""
-
-    session_id: int
-    ticket_no: str
-    plate: str | None
-    entry_at: datetime
-    at: datetime
-    fee: Fee
-    paid: int
-    balance: int
-    payments: tuple[PaymentView, ...]
-    open_ious: int
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentOutcome:
-    """The result of one payment attempt. ``status`` is completed or failed."""
+@dataclass(slots=True)
+class _Answer:
+    """A processor's answer to record: the payment row, its new status, and the failure to raise (if any)."""
 
     payment: PaymentView
-    balance: int
-    fee: Fee
+    status: PaymentStatus
+    reference: str | None
+    message: str
+    failure: PaymentError | None
 
 
-@dataclass(frozen=True, slots=True)
-class PassView:
-    """A pass as the exit lane shows it; ``valid`` is whether it covers a stay now."""
+@dataclass(slots=True)
+class _Run:
+    """One :meth:`CheckoutOps.settle` across its transactions."""
 
-    code: str
-    holder_name: str
-    plate: str | None
-    valid_from: datetime
-    valid_to: datetime
-    active: bool
-    valid: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IouView:
-    id: int
-    session_id: int
-    ticket_no: str
-    plate: str | None
-    amount: int
-    reason: str
-    status: str
-    created_at: datetime
-
-
-def _payment_view(row) -> PaymentView:
-    return PaymentView(row.id, row.method, row.status, row.amount, row.tendered, row.change, row.processor_ref,
-                       row.message)
+    request: ExitRequest
+    who: Actor
+    at: datetime
+    now: datetime
+    close: bool
+    vend: bool
+    steps: list[tuple[str, object, int]]  # ("validation", code, 0) | ("tender", Tender, n)
+    next: int = 0
+    fee: Fee | None = None
+    first: bool = True
+    ask: tuple[PaymentView, PaymentMethod, str, str] | None = None  # pending payment, method, key, reference
+    again: bool = False  # one more transaction (with the facility lock) to finish the exit
+    answer: _Answer | None = None
+    recorded: tuple[str, _Answer] | None = None  # the answer recorded in the current transaction (ticket no, answer)
+    failure: AttendantError | None = None
+    taken: list[PaymentView] = field(default_factory=list)
+    result: ExitResult | PartPayment | None = None
+    spot_id: int | None = None
 
 
-_NO_CLOSE = object()  # _finish_payment: record the answer only, leave the session open
+def _tally(payments) -> tuple[int, bool]:
+    """(paid, a payment pending) over a session's payment views."""
+    paid = sum(p.amount for p in payments if p.status in COUNTED)
+    return paid, any(p.status == PaymentStatus.PENDING.value for p in payments)
 
 
-class CheckoutOps:
-    """Exit-lane operations (see the module docstring). Needs ParkingService's helpers."""
+class CheckoutOps(FacilityStore):
+    """Exit-lane operations of one facility (see the module docstring)."""
 
-    processors: ProcessorRegistry
-
-    # ----------------------------------------------------------------- helpers
-    def _shift_for(self, conn, who: Actor) -> int | None:
-        """The open shift of a logged-in user (required to take money); None for other actors."""
-        if who.user_id is None:
-            return None
-        shift_id = open_shift_id(conn, self.facility.id, who.user_id)  # share-locked against a concurrent close
-        if shift_id is None:
-            raise Refused(f"{who.name} has no open shift: open a shift before taking payments")
-        return shift_id
-
-    def _paid(self, conn, session_id: int) -> int:
-        return conn.execute(_PAID, {"sid": session_id}).scalar_one()
-
-    def _priced_at(self, row, at: datetime) -> datetime:
-        """Exit grace: a session paid up at ``paid_at`` is priced there while within the grace."""
-        if row.paid_at is None:
-            return at
-        plan = self._plan_for(row)
-        if at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
-            return row.paid_at
-        return at
-
-    def _plan_for(self, row):
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            return self._plan(conn, row.rate_plan_version_id)
-
-    def _state(self, conn, row, at: datetime) -> tuple[Fee, int, int]:
-        """(fee, paid, balance) of an open session if it leaves at ``at``."""
+    # ----------------------------------------------------------------- pricing
+    def _fee(self, conn, row, at: datetime) -> Fee:
+        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry."""
         if at < row.entry_at:
             entry = self.local(row.entry_at).isoformat(timespec="minutes")
             raise InputError(f"exit time is before the entry time ({entry})")
@@ -203,11 +155,8 @@ class CheckoutOps:
         priced_at = at
         if row.paid_at is not None and at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = row.paid_at
-        fee = compute_fee(
-            plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type, tz=self.tz
-        )
-        paid = self._paid(conn, row.id)
-        return fee, paid, max(fee.amount - paid, 0)
+        return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
+                           tz=self.tz)
 
     def _open_row(self, conn, code: str):
         row = self._session_row(conn, code)
@@ -215,207 +164,288 @@ class CheckoutOps:
             raise Refused(self._closed_message(row))
         return row
 
-    def _payments_of(self, conn, session_id: int) -> tuple[PaymentView, ...]:
-        return tuple(_payment_view(r) for r in conn.execute(_PAYMENTS_OF, {"sid": session_id}))
-
-    def _open_iou_count(self, conn, plate: str | None) -> tuple[int, int]:
+    def _open_ious(self, conn, plate: str | None) -> tuple[int, int]:
+        """(count, total minor units) of ``plate``'s unpaid IOUs here."""
         if not plate:
             return 0, 0
         count, total = conn.execute(_IOUS, {"fid": self.facility.id, "plate": plate}).one()
         return count, total
 
-    def _insert_payment(self, conn, *, row, method, status, amount, who, shift_id, key, lane, at, tendered=None,
-                        change=None, reference=None, message=None, refund_of=None) -> int:
-        params = {
-            "facility_id": self.facility.id,
-            "session_id": row.id,
-            "method": method.value,
-            "status": status.value,
-            "amount": amount,
-            "tendered": tendered,
-            "change": change,
-            "idempotency_key": key,
-            "processor_ref": reference,
-            "lane": lane,
-            "created_at": at,
-            "actor": who.name,
-            "shift_id": shift_id,
-            "user_id": who.user_id,
-            "refund_of_id": refund_of,
-            "message": message,
-            "updated_at": utc_now(),
-        }
-        return conn.execute(_INSERT_PAYMENT, params).scalar_one()
+    @staticmethod
+    def _stored_fee(row, currency: str) -> Fee:
+        lines = tuple(FeeLine(d["label"], d["minutes"], d["amount"]) for d in row.fee_lines or ())
+        return Fee(amount=row.amount_due or 0, currency=currency, lines=lines, plan_name="", plan_version=None)
 
-    def _mark_paid_up(self, conn, row, at: datetime) -> int:
-        fee, paid, balance = self._state(conn, row, at)
-        if balance == 0:
-            conn.execute(update(PS).where(PS.c.id == row.id).values(paid_at=at, amount_paid=paid))
-        else:
-            conn.execute(update(PS).where(PS.c.id == row.id).values(amount_paid=paid))
-        return balance
+    # ------------------------------------------------------------------ lookups
+    def exit_code_for(self, text: str) -> tuple[str, str]:
+        """The signed code of the open session an attendant typed at the exit, and how it was found.
 
-    # ------------------------------------------------------------------ views
-    def quote(self, code: str, *, at: datetime | None = None):
+        ``text`` is a ticket code (returned as typed: the checkout verifies
+        it), a ticket number as printed under the barcode (``"42"`` or
+        ``"00000042"``), or a plate (confusions tolerated as in
+        :meth:`find_by_plate`). Returns ``(code, how)`` with ``how`` one of
+        ``"code"``, ``"ticket number"``, ``"plate"``. The attended booth may
+        look a ticket up by its number or plate (the ticket is in the
+        attendant's hand, or the driver lost it); the fee is always the
+        session's own. Raises :class:`InputError` for empty text or an
+        ambiguous plate, :class:`NotFound` when no open session matches,
+        :class:`Refused` for a ticket number that has exited.
+        """
+        typed = (text or "").strip()
+        if not typed:
+            raise InputError("scan or type a ticket code, ticket number or plate")
+        if "-" in typed and len(typed) >= 20:  # the shape of a code: FAC-00000042-SIGNATURE
+            return typed, "code"
+        if typed.isdigit() and len(typed) <= 8:
+            with self._reading() as conn:
+                row = conn.execute(
+                    select(PS.c.code, PS.c.status).where(
+                        PS.c.facility_id == self.facility.id, PS.c.ticket_no == int(typed)
+                    )
+                ).first()
+            if row is not None:
+                if row.status != SessionStatus.OPEN:
+                    raise Refused(f"ticket {format_ticket_no(int(typed))} has already exited")
+                return row.code, "ticket number"
+        try:
+            normalize_plate(typed)
+        except InputError:
+            raise InputError(f"{typed[:40]!r} is not a ticket code, ticket number or plate") from None
+        try:
+            session = self.find_by_plate(typed)
+        except NotFound:
+            what = "ticket or plate" if typed.isdigit() else "plate"
+            raise NotFound(f"no vehicle inside with {what} {typed!r}") from None
+        return session.code, "plate"
+
+    def find_by_plate(self, plate: str) -> SessionView:
+        """The open session of ``plate`` (lost ticket, ticketless entry, LPR at the exit).
+
+        Tolerates plate-reader confusions (O/0, I/1, B/8, 2/Z, 5/S...;
+        :mod:`attendant.core.plate_match`): an exact plate wins, else the one
+        vehicle inside whose plate matches up to those confusions. Raises
+        :class:`NotFound` if none is inside, :class:`InputError` naming the
+        candidates if several match.
+        """
+        norm = normalize_plate(plate)
+        base = sessions_with_bay().where(PS.c.facility_id == self.facility.id,
+                                         PS.c.status == SessionStatus.OPEN.value)
+        with self._reading() as conn:
+            row = conn.execute(base.where(PS.c.plate == norm)).first()
+            if row is None:
+                key = canonical_form(norm)
+                rows = [r for r in conn.execute(base.where(PS.c.plate.is_not(None))) if canonical_form(r.plate) == key]
+                if len(rows) > 1:
+                    names = ", ".join(sorted(r.plate for r in rows))
+                    raise InputError(f"{norm} could be any of {names}: check the plate")
+                row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"{norm} is not inside")
+        return self._view(row)
+
+    def identify(self, scanned: str) -> str:
+        """What a scanned code is: ``ticket``, ``pass`` or ``validation``; InputError otherwise."""
+        text = scanned.strip().upper()
+        if text.startswith("V-"):
+            return "validation"
+        if text.startswith("P-"):
+            return "pass"
+        self.signer.verify(text)
+        return "ticket"
+
+    # ------------------------------------------------------------------- views
+    def quote(self, code: str, *, at: datetime | None = None) -> ExitQuote:
         """The fee owed by the session named by ``code`` if it leaves at ``at``.
 
-        Returns an :class:`~attendant.core.services.ExitQuote`. Raises
-        :class:`Refused` when the ticket has already exited.
+        Raises :class:`Refused` when the ticket has already exited.
         """
-        from attendant.core.services import ExitQuote
-
         at = self._check_at(at)
-        with self.engine.connect().execution_options(readonly=True) as conn:
+        with self._reading() as conn:
             row = self._open_row(conn, code)
-            fee, _paid, _balance = self._state(conn, row, at)
+            fee = self._fee(conn, row, at)
         return ExitQuote(session=self._view(row), at=at, fee=fee)
 
-    def checkout(self, code: str, *, at: datetime | None = None) -> Checkout:
-        """Fee, payments so far and the balance of the session named by ``code``."""
-        at = self._check_at(at)
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            row = self._open_row(conn, code)
-            fee, paid, balance = self._state(conn, row, at)
-            ious, _ = self._open_iou_count(conn, row.plate)
-            payments = self._payments_of(conn, row.id)
-        return Checkout(row.id, format_ticket_no(row.ticket_no), row.plate, row.entry_at, at, fee, paid, balance,
-                        payments, ious)
+    def checkout(self, text: str, *, at: datetime | None = None) -> Checkout:
+        """Fee, payments so far and the balance of the open session ``text`` names, in one read.
 
-    # --------------------------------------------------------------- payments
-    def pay(
-        self,
-        code: str,
-        method: str | PaymentMethod,
-        *,
-        actor: Actor | str,
-        amount: int | None = None,
-        tendered: int | None = None,
-        reference: str | None = None,
-        idempotency_key: str | None = None,
-        lane: str | None = None,
-        at: datetime | None = None,
-    ) -> PaymentOutcome:
-        """Take one payment (part or all of the balance) for the session named by ``code``.
-
-        ``amount`` defaults to the whole balance and may not exceed it. Cash:
-        ``tendered`` (default: exact) must cover ``amount``; the change is
-        returned. Pass: ``reference`` is the pass code (default: a valid pass
-        of the session's plate) and covers the balance. Account: ``reference``
-        names the account to invoice. Electronic methods ask the processor;
-        a decline or outage returns/raises without changing the balance.
-        Same ``idempotency_key`` → the first outcome, never a second charge.
-        Raises :class:`PaymentError` (underpayment, decline, outage, timeout),
-        :class:`Refused`, :class:`InputError`.
+        ``text`` is a code, a ticket number or a plate (:meth:`exit_code_for`;
+        ``Checkout.found_by`` says which). Raises as :meth:`exit_code_for` and
+        :meth:`quote`.
         """
-        return self._pay(code, method, actor=actor, amount=amount, tendered=tendered, reference=reference,
-                         idempotency_key=idempotency_key, lane=lane, at=at)[0]
+        code, found_by = self.exit_code_for(text)
+        at = self._check_at(at)
+        with self._reading() as conn:
+            return self._checkout(conn, self._open_row(conn, code), at, found_by=found_by)
 
-    def _pay(self, code, method, *, actor, amount=None, tendered=None, reference=None, idempotency_key=None,
-             lane=None, at=None, close: bool = False):
-        """:meth:`pay`, returning ``(outcome, exit result or None)``.
+    def _checkout(self, conn, row, at: datetime, *, fee: Fee | None = None, payments=None,
+                  found_by: str = "code") -> Checkout:
+        fee = fee or self._fee(conn, row, at)
+        payments = tuple(payments if payments is not None else payments_of(conn, row.id))
+        paid, _pending = _tally(payments)
+        ious, _owed = self._open_ious(conn, row.plate)
+        return Checkout(self._view(row), at, fee, paid, max(fee.amount - paid, 0), payments, ious, found_by)
 
-        ``close``: when an electronic payment is approved and clears the
-        balance, close the session in the same transaction that records the
-        approval (one commit fewer per card exit); the exit result is returned.
+    # ------------------------------------------------------------ orchestration
+    def settle(self, request: ExitRequest, *, actor: Actor | str, vend: bool = False) -> ExitResult | PartPayment:
+        """Run one exit request: validations, tenders, then the exit (or the part payment).
+
+        With ``request.leave`` False (a pay station) the payments are taken and
+        the session stays open (paid up, its exit grace starts). ``vend`` records
+        the gate opening with the exit (the caller commands the gate after
+        this returns). Returns the :class:`ExitResult` when the vehicle left
+        (or had left with this request's idempotency key), else a
+        :class:`PartPayment` with the balance that remains.
+
+        Raises, with nothing more taken: :class:`BalanceMoved` (the balance
+        is not ``expected_balance``), :class:`PaymentDeclined` (a decline or an
+        outage; payments taken before it stay), :class:`PaymentOutcomeUnknown`
+        (the attempt stays pending), :class:`PaymentError` (underpaid cash,
+        more than the balance), :class:`Refused` (exited, a pass not valid, a
+        payment pending, no open shift), :class:`InputError`,
+        :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
         who = as_actor(actor)
-        pay_method = _method(method)
-        if pay_method is PaymentMethod.VALIDATION:
-            raise InputError("a validation is applied with its code (apply_validation), not paid")
-        if pay_method is PaymentMethod.IOU:
-            raise InputError("an IOU is recorded by letting the vehicle go (let_go), not paid")
-        if amount is not None and amount <= 0:
-            raise InputError("a payment amount must be more than zero")
-        if tendered is not None and tendered < 0:
-            raise InputError("tendered amount cannot be negative")
-        at = self._check_at(at)
-        key = idempotency_key or f"pay-{uuid.uuid4()}"
+        at = self._check_at(request.at)
+        if request.idempotency_key:
+            done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")
+            if done is not None:
+                return replace(done, replayed=True)
+        self.signer.verify(request.code)  # a forged code is refused before anything is read
+        steps = [("validation", code, 0) for code in request.validations]
+        steps += [("tender", tender, n) for n, tender in enumerate(request.tenders, start=1)]
+        run = _Run(request, who, at, utc_now(), request.leave, vend, steps)
         with self._lock:
-            if idempotency_key:
-                previous = self._payment_by_key(idempotency_key)
-                if previous is not None and previous.status != PaymentStatus.PENDING.value:
-                    if previous.status == PaymentStatus.FAILED.value and pay_method in ELECTRONIC:
-                        pass  # re-ask the processor below: it answers for the same key, never charging twice
-                    else:
-                        return self._outcome_for(code, previous, at), None
-            if pay_method in ELECTRONIC:
-                return self._pay_electronic(code, pay_method, who, amount, key, lane, at, close)
-            return self._pay_local(code, pay_method, who, amount, tendered, reference, key, lane, at), None
+            while True:
+                run.again, run.recorded = False, None
+                try:
+                    with self._writing() as conn:
+                        self._transaction(conn, run)
+                except AttendantError:
+                    if run.recorded is not None:  # never lose a processor's answer with a step refused after it
+                        with self._writing() as conn:
+                            self._write_answer(conn, *run.recorded, run)
+                    raise
+                if run.ask is not None:
+                    run.answer = self._ask_processor(*run.ask)
+                    run.ask = None
+                elif not run.again:
+                    break
+            if run.spot_id is not None:
+                self._set_spot(run.spot_id, SpotStatus.AVAILABLE)
+        if run.failure is not None:
+            raise run.failure
+        return run.result
 
-    def _payment_by_key(self, key: str) -> PaymentView | None:
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            row = conn.execute(select(PAY).where(PAY.c.idempotency_key == key)).first()
-        return _payment_view(row) if row else None
+    def _remaining_electronic(self, run: _Run) -> bool:
+        return any(kind == "tender" and method_spec(item.method).electronic
+                   for kind, item, _n in run.steps[run.next:])
 
-    def _outcome_for(self, code: str, payment: PaymentView, at: datetime) -> PaymentOutcome:
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            row = self._session_row(conn, code)
-            if row.status == SessionStatus.OPEN:
-                fee, _paid, balance = self._state(conn, row, at)
+    def _transaction(self, conn, run: _Run) -> None:
+        """One transaction of :meth:`settle`: record an answer, take what the booth can, then ask or finish."""
+        request = run.request
+        finishing = run.close and not self._remaining_electronic(run)
+        if finishing:
+            self._bump(conn, ticket=False)  # the lock order of every bay change: facility row first
+        row = self._open_row(conn, request.code)
+        payments = list(payments_of(conn, row.id))
+        if run.fee is None:
+            run.fee = self._fee(conn, row, run.at)
+        fee = run.fee
+        paid, _pending = _tally(payments)
+        balance = max(fee.amount - paid, 0)
+        if run.first:
+            run.first = False
+            if request.expected_balance is not None and balance != request.expected_balance:
+                cur = self.facility.currency
+                raise BalanceMoved(request.expected_balance, balance,
+                                   f"the balance is now {format_money(balance, cur)} (was "
+                                   f"{format_money(request.expected_balance, cur)}): check it and confirm again")
+        if run.answer is not None:
+            paid, balance = self._record_answer(conn, row, run, payments, fee, paid)
+            if run.failure is not None and request.iou_reason is None:
+                self._update_paid(conn, row, paid, balance, run.at)
+                return
+        while run.failure is None and run.next < len(run.steps):
+            kind, item, n = run.steps[run.next]
+            if kind == "validation":
+                view = self._apply_validation_in(conn, row, item, fee, balance, run.who, run.at, run.now)
             else:
-                fee = self._stored_fee(row)
-                balance = 0
-        return PaymentOutcome(payment, balance, fee)
+                view = self._tender_in(conn, row, item, n, balance, run)
+                if run.ask is not None:
+                    run.next += 1
+                    return  # commit the pending attempt, then ask the processor
+            run.next += 1
+            if view is not None:
+                payments.append(view)
+                run.taken.append(view)
+                paid += view.amount
+                balance = max(fee.amount - paid, 0)
+        self._finish(conn, row, run, payments, fee, paid, balance, finishing)
 
-    def _stored_fee(self, row) -> Fee:
-        from attendant.core.rates import FeeLine
+    def _tender_in(self, conn, row, tender: Tender, n: int, balance: int, run: _Run) -> PaymentView | None:
+        """Take one tender inside ``conn``; an electronic one is recorded pending and left in ``run.ask``.
 
-        lines = tuple(FeeLine(d["label"], d["minutes"], d["amount"]) for d in row.fee_lines or ())
-        return Fee(amount=row.amount_due or 0, currency=self.facility.currency, lines=lines, plan_name="",
-                   plan_version=None)
-
-    def _pay_local(self, code, method, who, amount, tendered, reference, key, lane, at) -> PaymentOutcome:
-        now = utc_now()
-        with self.engine.begin() as conn:
-            row = self._open_row(conn, code)
-            fee, paid, balance = self._state(conn, row, at)
-            payment_id, _paid, balance = self._take_local(
-                conn, row, fee, paid, balance, method, who, amount, tendered, reference, key, lane, at, now
-            )
-            view = _payment_view(conn.execute(select(PAY).where(PAY.c.id == payment_id)).one())
-        return PaymentOutcome(view, balance, fee)
-
-    def _take_local(self, conn, row, fee, paid, balance, method, who, amount, tendered, reference, key, lane, at,
-                    now) -> tuple[int, int, int]:
-        """Record a cash/pass/account payment inside ``conn``; returns (payment id, paid, balance)."""
-        cur = self.facility.currency
+        Returns the completed payment (None when nothing was taken: the
+        balance was already paid, or this tender's key was already taken).
+        """
+        spec = method_spec(tender.method)
+        request_key = run.request.idempotency_key
+        key = tender.key or (f"{request_key}.{n}" if request_key else None)
+        existing = payment_by_key(conn, key) if key else None
+        key = key or f"pay-{uuid.uuid4()}"
+        if existing is not None and existing.status in COUNTED:
+            run.taken.append(existing)  # a retried request: this tender was taken the first time
+            return None
         if balance == 0:
-            raise Refused(f"ticket {format_ticket_no(row.ticket_no)} owes nothing: let the vehicle out")
-        amount = balance if amount is None else amount
+            return None
+        amount = balance if tender.amount is None or spec.covers_balance else tender.amount
         if amount > balance:
+            cur = self.facility.currency
             raise PaymentError(f"{format_money(amount, cur)} is more than the balance {format_money(balance, cur)}")
-        change = None
+        if spec.electronic:
+            if existing is not None:  # failed or pending with this key: ask again, the processor never charges twice
+                conn.execute(_ANSWER, {"pid": existing.id, "status": PaymentStatus.PENDING.value,
+                                       "ref": existing.reference, "message": existing.message, "now": run.now})
+                pending = existing
+            else:
+                shift_id = shift_for(conn, self.facility.id, run.who)
+                pending = insert_payment(
+                    conn, facility_id=self.facility.id, session_id=row.id, method=spec.method,
+                    status=PaymentStatus.PENDING, amount=amount, who=run.who, shift_id=shift_id, key=key,
+                    lane=run.request.lane, at=run.at)
+            run.ask = (pending, spec.method, key, f"{self.facility.code}-{format_ticket_no(row.ticket_no)}")
+            return None
+        return self._take_local(conn, row, spec.method, amount, tender, key, run)
+
+    def _take_local(self, conn, row, method: PaymentMethod, amount: int, tender: Tender, key: str,
+                    run: _Run) -> PaymentView:
+        """Record a cash, pass or account payment inside ``conn``."""
+        cur = self.facility.currency
+        tendered = change = None
+        reference = tender.reference
         if method is PaymentMethod.CASH:
-            tendered = amount if tendered is None else tendered
+            tendered = amount if tender.tendered is None else tender.tendered
             if tendered < amount:
-                raise PaymentError(
-                    f"cash tendered {format_money(tendered, cur)} is less than the "
-                    f"{format_money(amount, cur)} due: nothing was taken"
-                )
+                raise PaymentError(f"cash tendered {format_money(tendered, cur)} is less than the "
+                                   f"{format_money(amount, cur)} due: nothing was taken")
             change = tendered - amount
-        else:
-            tendered = None
-        if method is PaymentMethod.PASS:
-            reference = self._valid_pass(conn, row, reference, at)
-            amount = balance
-        if method is PaymentMethod.ACCOUNT:
-            if not reference or not reference.strip():
-                raise InputError("an account payment needs the account name (reference)")
-            reference = reference.strip()[:80]
-        shift_id = self._shift_for(conn, who)
-        payment_id = self._insert_payment(
-            conn, row=row, method=method, status=PaymentStatus.COMPLETED, amount=amount, who=who,
-            shift_id=shift_id, key=key, lane=lane, at=at, tendered=tendered, change=change, reference=reference,
-        )
-        paid, balance = paid + amount, balance - amount
-        values = {"amount_paid": paid, "paid_at": at} if balance == 0 else {"amount_paid": paid}
-        conn.execute(update(PS).where(PS.c.id == row.id).values(**values))
-        self._audit(conn, now=now, at=at, actor=who.name, action="payment.take", entity="payment",
-                    entity_id=payment_id,
+        elif method is PaymentMethod.PASS:
+            reference = self._valid_pass(conn, row, reference, run.at)
+        elif method_spec(method).reference_required and not reference:
+            raise InputError(f"an {method.value} payment needs the {method_spec(method).reference} (reference)")
+        if reference:
+            reference = reference[:80]
+        shift_id = shift_for(conn, self.facility.id, run.who)
+        view = insert_payment(
+            conn, facility_id=self.facility.id, session_id=row.id, method=method, status=PaymentStatus.COMPLETED,
+            amount=amount, who=run.who, shift_id=shift_id, key=key, lane=run.request.lane, at=run.at,
+            tendered=tendered, change=change, reference=reference)
+        self._audit(conn, now=run.now, at=run.at, actor=run.who.name, action="payment.take", entity="payment",
+                    entity_id=view.id,
                     details={"ticket_no": row.ticket_no, "method": method.value, "amount": amount,
                              "tendered": tendered, "change": change, "reference": reference,
-                             "shift_id": shift_id, "balance": balance, "idempotency_key": key})
-        return payment_id, paid, balance
+                             "shift_id": shift_id, "idempotency_key": key})
+        return view
 
     def _valid_pass(self, conn, row, reference: str | None, at: datetime) -> str:
         stmt = select(PASS).where(PASS.c.facility_id == self.facility.id, PASS.c.active.is_(True))
@@ -435,35 +465,13 @@ class CheckoutOps:
             raise Refused(f"pass {holder.code} belongs to {holder.plate}, not {row.plate}")
         return holder.code
 
-    def _pay_electronic(self, code, method, who, amount, key, lane, at, close=False):
-        """Pending row, processor, outcome row; returns ``(outcome, exit result or None)`` (see :meth:`_pay`)."""
+    def _ask_processor(self, payment: PaymentView, method: PaymentMethod, key: str, reference: str) -> _Answer:
+        """Ask the processor about a pending payment, outside any transaction; retry timeouts with the same key."""
         processor = self.processors.get(method)
-        now = utc_now()
-        cur = self.facility.currency
-        with self.engine.begin() as conn:  # 1. record the attempt as pending
-            row = self._open_row(conn, code)
-            fee, _paid, balance = self._state(conn, row, at)
-            existing = conn.execute(select(PAY).where(PAY.c.idempotency_key == key)).first()
-            if existing is not None:
-                payment_id, amount = existing.id, existing.amount
-                conn.execute(update(PAY).where(PAY.c.id == payment_id).values(status="pending", updated_at=now))
-            else:
-                if balance == 0:
-                    raise Refused(f"ticket {format_ticket_no(row.ticket_no)} owes nothing: let the vehicle out")
-                amount = balance if amount is None else amount
-                if amount > balance:
-                    raise PaymentError(f"{format_money(amount, cur)} is more than the balance "
-                                       f"{format_money(balance, cur)}")
-                shift_id = self._shift_for(conn, who)
-                payment_id = self._insert_payment(
-                    conn, row=row, method=method, status=PaymentStatus.PENDING, amount=amount, who=who,
-                    shift_id=shift_id, key=key, lane=lane, at=at,
-                )
-        # 2. ask the processor, outside any transaction; retry timeouts with the same key
         result, failure = None, None
         for _attempt in range(self.processors.retries + 1):
             try:
-                result = processor.charge(amount, cur, key, f"{self.facility.code}-{format_ticket_no(row.ticket_no)}")
+                result = processor.charge(payment.amount, self.facility.currency, key, reference)
                 failure = None
                 break
             except ProcessorTimeout as exc:
@@ -471,186 +479,151 @@ class CheckoutOps:
             except ProcessorUnavailable as exc:
                 failure = exc
                 break
+        hint = "try again, use another method, or let go with an IOU"
         if isinstance(failure, ProcessorTimeout):
             try:
                 processor.void(key)  # timeout reversal: the outcome must not stay unknown
-                message = f"{failure}; voided at the processor, nothing charged"
-            except Exception as exc:  # the void itself failed: leave it pending for reconciliation
-                self._finish_payment(payment_id, row, status=PaymentStatus.PENDING, reference=None,
-                                     message=f"{failure}; void failed ({exc})", who=who, at=at, now=now)
-                raise PaymentError(f"{failure}: outcome unknown, retry with the same request to settle it") from None
-        elif failure is not None:
-            message = str(failure)
+            except Exception as exc:  # noqa: BLE001 - the void itself failed: leave it pending for reconciliation
+                return _Answer(payment, PaymentStatus.PENDING, None, f"{failure}; void failed ({exc})",
+                               PaymentOutcomeUnknown(f"{failure}: outcome unknown, retry with the same request "
+                                                     "to settle it"))
+            message = f"{failure}; voided at the processor, nothing charged"
+            return _Answer(payment, PaymentStatus.FAILED, None, message,
+                           PaymentDeclined(f"{message}: nothing was taken; {hint}"))
         if failure is not None:
-            self._finish_payment(payment_id, row, status=PaymentStatus.FAILED, reference=None, message=message,
-                                 who=who, at=at, now=now)
-            raise PaymentError(f"{message}: nothing was taken; try again, use another method, or let go with an IOU")
-        status = PaymentStatus.COMPLETED if result.approved else PaymentStatus.FAILED
-        close_lane = lane if close and result.approved else _NO_CLOSE
-        outcome, done = self._finish_payment(payment_id, row, status=status, reference=result.reference,
-                                             message=result.message, who=who, at=at, now=now, close_lane=close_lane)
+            return _Answer(payment, PaymentStatus.FAILED, None, str(failure),
+                           PaymentDeclined(f"{failure}: nothing was taken; {hint}"))
         if not result.approved:
-            raise PaymentError(f"{method.value} {result.message}: nothing was taken; try again, use another "
-                               "method, or let go with an IOU")
-        return outcome, done
+            return _Answer(payment, PaymentStatus.FAILED, result.reference, result.message,
+                           PaymentDeclined(f"{method.value} {result.message}: nothing was taken; {hint}"))
+        return _Answer(payment, PaymentStatus.COMPLETED, result.reference, result.message, None)
 
-    def _finish_payment(self, payment_id, row, *, status, reference, message, who, at, now, close_lane=_NO_CLOSE):
-        """Record the processor's answer; returns ``(outcome, exit result or None)``.
+    def _record_answer(self, conn, row, run: _Run, payments: list[PaymentView], fee: Fee, paid: int
+                       ) -> tuple[int, int]:
+        """Record the processor's answer inside ``conn``; returns (paid, balance) after it."""
+        answer, run.answer = run.answer, None
+        view = self._write_answer(conn, row.ticket_no, answer, run)
+        for i, old in enumerate(payments):
+            if old.id == view.id:
+                payments[i] = view
+        if answer.status is PaymentStatus.COMPLETED:
+            paid += view.amount
+            run.taken.append(view)
+        run.recorded = (row.ticket_no, answer)
+        run.failure = answer.failure
+        return paid, max(fee.amount - paid, 0)
 
-        ``close_lane`` (not :data:`_NO_CLOSE`): an approved payment that
-        clears the balance also closes the session, in this transaction.
-        """
-        closing = close_lane is not _NO_CLOSE and status is PaymentStatus.COMPLETED
-        closed = None
-        with self.engine.begin() as conn:
-            if closing:
-                self._bump(conn, ticket=False)  # the same lock order as every other exit
-            conn.execute(
-                update(PAY).where(PAY.c.id == payment_id).values(
-                    status=status.value, processor_ref=reference, message=(message or "")[:200], updated_at=now
-                )
-            )
-            fresh = conn.execute(select(PS).where(PS.c.id == row.id)).one()
-            balance = self._mark_paid_up(conn, fresh, at)
-            fee, _paid, _ = self._state(conn, fresh, at)
-            payment = conn.execute(select(PAY).where(PAY.c.id == payment_id)).one()
-            self._audit(conn, now=now, at=at, actor=who.name, action=f"payment.{status.value}", entity="payment",
-                        entity_id=payment_id,
-                        details={"ticket_no": row.ticket_no, "method": payment.method, "amount": payment.amount,
-                                 "reference": reference, "message": message, "balance": balance,
-                                 "shift_id": payment.shift_id, "idempotency_key": payment.idempotency_key})
-            if closing and balance == 0:
-                # a savepoint: should the close be refused (another payment still pending), the approval
-                # above still commits (the money was taken) and the caller's complete_exit reports why
-                try:
-                    with conn.begin_nested():
-                        paid_up = self._open_row(conn, row.code)  # with its bay and level, for the exit result
-                        paid = paid_up.amount_paid  # just set by _mark_paid_up: no second fee computation
-                        closed = (paid_up, paid,
-                                  self._close_in(conn, paid_up, fee, paid, 0, who, close_lane, at, now, None))
-                except AttendantError:
-                    closed = None
-        outcome = PaymentOutcome(_payment_view(payment), balance, fee)
-        if closed is None:
-            return outcome, None
-        paid_up, paid, (iou_id, payments) = closed
-        return outcome, self._after_close(paid_up, fee, paid, 0, close_lane, at, iou_id, payments)
+    def _write_answer(self, conn, ticket_no: int, answer: _Answer, run: _Run) -> PaymentView:
+        """The payment row takes the processor's answer (status, reference, message), with its audit event."""
+        p = answer.payment
+        message = (answer.message or "")[:200]
+        conn.execute(_ANSWER, {"pid": p.id, "status": answer.status.value, "ref": answer.reference,
+                               "message": message, "now": run.now})
+        self._audit(conn, now=run.now, at=run.at, actor=run.who.name, action=f"payment.{answer.status.value}",
+                    entity="payment", entity_id=p.id,
+                    details={"ticket_no": ticket_no, "method": p.method, "amount": p.amount,
+                             "reference": answer.reference, "message": answer.message})
+        return PaymentView(p.id, p.method, answer.status.value, p.amount, None, None, answer.reference, message)
 
-    def apply_validation(self, code: str, validation_code: str, *, actor: Actor | str,
-                         at: datetime | None = None) -> PaymentOutcome:
-        """Apply a merchant validation to a session: a payment of method ``validation``.
+    def _update_paid(self, conn, row, paid: int, balance: int, at: datetime) -> None:
+        """Keep the session's ``amount_paid`` (and ``paid_at`` once paid up: the exit grace) current."""
+        conn.execute(_PAID_UP, {"sid": row.id, "paid": paid,
+                                "paid_at": at if balance == 0 else row.paid_at})
+
+    def _finish(self, conn, row, run: _Run, payments, fee: Fee, paid: int, balance: int, finishing: bool) -> None:
+        """After the tenders: let the vehicle out (or go with an IOU), or leave it part paid."""
+        request = run.request
+        iou_reason = request.iou_reason
+        if run.failure is not None:  # a failed payment with an IOU reason: let go, saying why
+            iou_reason = f"{iou_reason} ({run.failure})"[:200]
+            run.failure = None
+        leaves = run.close and (balance == 0 or iou_reason is not None)
+        if leaves and not finishing:  # an electronic tender turned out not to be needed: exit in a new transaction
+            self._update_paid(conn, row, paid, balance, run.at)
+            run.next, run.again = len(run.steps), True
+            return
+        if leaves and iou_reason is None and any(p.status == PaymentStatus.PENDING.value for p in payments):
+            self._update_paid(conn, row, paid, balance, run.at)  # what was taken stays taken
+            run.failure = Refused("a payment for this ticket is still pending: retry it before the exit")
+            return
+        if not leaves:
+            self._update_paid(conn, row, paid, balance, run.at)
+            run.result = PartPayment(self._checkout(conn, row, run.at, fee=fee, payments=payments),
+                                     tuple(run.taken))
+            return
+        run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
+                                    iou_reason if balance else None, tuple(payments), run.vend)
+        run.spot_id = row.spot_id
+
+    def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
+                             now: datetime) -> PaymentView:
+        """Apply a merchant validation inside ``conn``: a payment of method ``validation``.
 
         Amount: its value off; percent: that share of the fee (rounded half up
         to the minor unit); minutes: the fee minus the fee of a stay that many
         minutes shorter. Never more than the balance. Refused when expired,
         inactive, used up, single-use and used, or already applied here.
         """
-        who = as_actor(actor)
-        at = self._check_at(at)
-        now = utc_now()
-        vcode = validation_code.strip().upper()
-        with self._lock, self.engine.begin() as conn:
-            row = self._open_row(conn, code)
-            val = conn.execute(select(VAL).where(VAL.c.code == vcode, VAL.c.facility_id == self.facility.id)).first()
-            if val is None:
-                raise NotFound(f"no validation {vcode!r}")
-            if not val.active:
-                raise Refused(f"validation {vcode} has been withdrawn")
-            if val.expires_at is not None and at >= val.expires_at:
-                raise Refused(f"validation {vcode} expired {self.local(val.expires_at):%d %b %Y %H:%M}")
-            if not val.reusable and val.uses >= 1:
-                raise Refused(f"validation {vcode} is single-use and has been used")
-            if val.max_uses is not None and val.uses >= val.max_uses:
-                raise Refused(f"validation {vcode} has reached its {val.max_uses} uses")
-            if conn.execute(select(VUSE.c.id).where(VUSE.c.validation_id == val.id,
-                                                    VUSE.c.session_id == row.id)).first():
-                raise Refused(f"validation {vcode} is already applied to this ticket")
-            fee, _paid, balance = self._state(conn, row, at)
-            if val.kind == "amount":
-                off = val.value
-            elif val.kind == "percent":
-                off = (fee.amount * val.value + 50) // 100  # round half up (amounts are non-negative)
-            else:
-                shorter = max(at - timedelta(minutes=val.value), row.entry_at)
-                plan = self._plan(conn, row.rate_plan_version_id)
-                reduced = compute_fee(plan, row.entry_at, shorter, vehicle_class=row.vehicle_class,
-                                      spot_type=row.spot_type, tz=self.tz)
-                off = fee.amount - reduced.amount
-            off = max(0, min(off, balance))
-            if off == 0:
-                raise Refused(f"validation {vcode} takes nothing off: the balance is "
-                              f"{format_money(balance, self.facility.currency)}")
-            shift_id = self._shift_for(conn, who)
-            payment_id = self._insert_payment(
-                conn, row=row, method=PaymentMethod.VALIDATION, status=PaymentStatus.COMPLETED, amount=off,
-                who=who, shift_id=shift_id, key=f"val-{uuid.uuid4()}", lane=None, at=at, reference=vcode,
-                message=val.merchant,
-            )
-            conn.execute(insert(VUSE).values(validation_id=val.id, session_id=row.id, amount_off=off, at=at,
-                                             actor=who.name))
-            conn.execute(update(VAL).where(VAL.c.id == val.id).values(uses=VAL.c.uses + 1))
-            conn.execute(update(PS).where(PS.c.id == row.id).values(discount=PS.c.discount + off))
-            balance = self._mark_paid_up(conn, row, at)
-            self._audit(conn, now=now, at=at, actor=who.name, action="validation.apply", entity="payment",
-                        entity_id=payment_id,
-                        details={"ticket_no": row.ticket_no, "validation": vcode, "merchant": val.merchant,
-                                 "amount_off": off, "balance": balance})
-            view = _payment_view(conn.execute(select(PAY).where(PAY.c.id == payment_id)).one())
-        return PaymentOutcome(view, balance, fee)
+        val = conn.execute(select(VAL).where(VAL.c.code == vcode, VAL.c.facility_id == self.facility.id)).first()
+        if val is None:
+            raise NotFound(f"no validation {vcode!r}")
+        if not val.active:
+            raise Refused(f"validation {vcode} has been withdrawn")
+        if val.expires_at is not None and at >= val.expires_at:
+            raise Refused(f"validation {vcode} expired {self.local(val.expires_at):%d %b %Y %H:%M}")
+        if not val.reusable and val.uses >= 1:
+            raise Refused(f"validation {vcode} is single-use and has been used")
+        if val.max_uses is not None and val.uses >= val.max_uses:
+            raise Refused(f"validation {vcode} has reached its {val.max_uses} uses")
+        if conn.execute(select(VUSE.c.id).where(VUSE.c.validation_id == val.id,
+                                                VUSE.c.session_id == row.id)).first():
+            raise Refused(f"validation {vcode} is already applied to this ticket")
+        if val.kind == "amount":
+            off = val.value
+        elif val.kind == "percent":
+            off = (fee.amount * val.value + 50) // 100  # round half up (amounts are non-negative)
+        else:
+            shorter = max(at - timedelta(minutes=val.value), row.entry_at)
+            plan = self._plan(conn, row.rate_plan_version_id)
+            reduced = compute_fee(plan, row.entry_at, shorter, vehicle_class=row.vehicle_class,
+                                  spot_type=row.spot_type, tz=self.tz)
+            off = fee.amount - reduced.amount
+        off = max(0, min(off, balance))
+        if off == 0:
+            raise Refused(f"validation {vcode} takes nothing off: the balance is "
+                          f"{format_money(balance, self.facility.currency)}")
+        shift_id = shift_for(conn, self.facility.id, who)
+        view = insert_payment(
+            conn, facility_id=self.facility.id, session_id=row.id, method=PaymentMethod.VALIDATION,
+            status=PaymentStatus.COMPLETED, amount=off, who=who, shift_id=shift_id, key=f"val-{uuid.uuid4()}",
+            lane=None, at=at, reference=vcode, message=val.merchant)
+        conn.execute(insert(VUSE).values(validation_id=val.id, session_id=row.id, amount_off=off, at=at,
+                                         actor=who.name))
+        conn.execute(update(VAL).where(VAL.c.id == val.id).values(uses=VAL.c.uses + 1))
+        conn.execute(update(PS).where(PS.c.id == row.id).values(discount=PS.c.discount + off))
+        self._audit(conn, now=now, at=at, actor=who.name, action="validation.apply", entity="payment",
+                    entity_id=view.id,
+                    details={"ticket_no": row.ticket_no, "validation": vcode, "merchant": val.merchant,
+                             "amount_off": off, "balance": balance - off})
+        return view
 
-    # ------------------------------------------------------------------- exit
-    def complete_exit(self, code: str, *, actor: Actor | str, lane: str | None = None,
-                      at: datetime | None = None):
-        """Let a paid-up vehicle out: close the session, free the bay, log the vend.
+    def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
+                  at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
+                  vend: bool) -> ExitResult:
+        """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
-        Raises :class:`PaymentError` if a balance remains (take payment or
-        :meth:`let_go` with an IOU).
+        The vend source is decided here, once: ``attendant`` for an IOU,
+        ``payment`` when something was paid, ``ticket`` when nothing was due.
         """
-        return self._close(code, actor=actor, lane=lane, at=at, iou_reason=None)
-
-    def let_go(self, code: str, *, actor: Actor | str, reason: str, lane: str | None = None,
-               at: datetime | None = None):
-        """Never trap a car: open the gate and record an IOU for the balance.
-
-        ``reason`` is required (e.g. "card declined, processor down"). The IOU
-        names the session and the plate; :data:`IOU_LIMIT` open IOUs make the
-        plate prepay (settle) before its next entry.
-        """
-        if not reason or not reason.strip():
-            raise InputError("letting a vehicle go without payment needs a reason")
-        return self._close(code, actor=actor, lane=lane, at=at, iou_reason=reason.strip()[:200])
-
-    def _close(self, code, *, actor, lane, at, iou_reason):
-        who = as_actor(actor)
-        at = self._check_at(at)
-        now = utc_now()
-        with self._lock:
-            self.signer.verify(code)
-            with self.engine.begin() as conn:
-                self._bump(conn, ticket=False)
-                row = self._open_row(conn, code)
-                fee, paid, balance = self._state(conn, row, at)
-                closed = self._close_in(conn, row, fee, paid, balance, who, lane, at, now, iou_reason)
-            return self._after_close(row, fee, paid, balance, lane, at, *closed)
-
-    def _close_in(self, conn, row, fee, paid, balance, who, lane, at, now, iou_reason):
-        """Close an open session inside ``conn``: IOU if needed, bay freed, vend, audit.
-
-        Returns (iou id or None, payments of the session).
-        """
-        if iou_reason is None and conn.execute(_PENDING_OF, {"sid": row.id}).scalar_one():
-            raise Refused("a payment for this ticket is still pending: retry it before the exit")
         iou_id = None
         if balance > 0:
             if iou_reason is None:
-                raise PaymentError(
-                    f"{format_money(balance, self.facility.currency)} is still due: take payment or let go "
-                    "with an IOU"
-                )
-            iou_id = conn.execute(insert(IOU).values(
-                facility_id=self.facility.id, session_id=row.id, plate=row.plate, amount=balance,
-                reason=iou_reason, status="open", created_at=at, actor=who.name,
-            ).returning(IOU.c.id)).scalar_one()
+                raise PaymentError(f"{format_money(balance, self.facility.currency)} is still due: take payment "
+                                   "or let go with an IOU")
+            iou_id = conn.execute(_INSERT_IOU, {
+                "facility_id": self.facility.id, "session_id": row.id, "plate": row.plate, "amount": balance,
+                "reason": iou_reason, "status": "open", "created_at": at, "actor": who.name,
+            }).scalar_one()
         conn.execute(_CLOSE_SESSION, {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,
             "fee_lines": [{"label": ln.label, "minutes": ln.minutes, "amount": ln.amount} for ln in fee.lines],
@@ -658,35 +631,28 @@ class CheckoutOps:
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         if iou_id is not None:
-            source, reason = VendSource.ATTENDANT.value, f"IOU: {iou_reason}"
+            source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
         elif paid:
-            source, reason = VendSource.PAYMENT.value, None
+            source, reason = VendSource.PAYMENT, None
         else:
-            source, reason = VendSource.TICKET.value, "no fee due"
-        conn.execute(_INSERT_VEND, {
-            "facility_id": self.facility.id, "lane": lane, "direction": "exit", "source": source, "reason": reason,
-            "session_id": row.id, "at": at, "actor": who.name,
-        })
-        payments = self._payments_of(conn, row.id)
+            source, reason = VendSource.TICKET, "no fee due"
+        vend_id = None
+        if vend:
+            vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.EXIT.value, source=source,
+                                        reason=reason, session_id=row.id, at=at, actor=who.name)
         self._audit(conn, now=now, at=at, actor=who.name,
                     action="session.exit_iou" if iou_id else "session.exit", entity="parking_session",
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
                              "reason": iou_reason, "lane": lane, "plate": row.plate})
-        return iou_id, payments
+        return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
+                                 vend_id)
 
-    def _after_close(self, row, fee, paid, balance, lane, at, iou_id, payments):
-        """After the commit: the bay index and listeners, and the result."""
-        self._cache.index.set_status(row.spot_id, SpotStatus.AVAILABLE)
-        self._cache.revision += 1
-        self._notify(row.spot_id, SpotStatus.AVAILABLE)
-        return self._exit_result(row, fee, paid, tuple(payments), balance if iou_id else 0, at, lane)
-
-    def _exit_result(self, row, fee, paid, payments, iou_amount, exit_at, lane):
+    def _exit_result(self, row, fee: Fee, paid: int, payments, iou_amount: int, exit_at: datetime,
+                     lane: str | None, source: VendSource = VendSource.PAYMENT, reason: str | None = None,
+                     vend_id: int | None = None) -> ExitResult:
         """The :class:`ExitResult` of a closed session from its row, fee and payments."""
-        from attendant.core.services import ExitResult
-
         done = [p for p in payments if p.status in COUNTED and p.amount > 0]
         cash = next((p for p in reversed(done) if p.method == PaymentMethod.CASH.value), None)
         methods = {p.method for p in done}
@@ -705,327 +671,99 @@ class CheckoutOps:
             payment_id=done[-1].id if done else None,
             lane=lane,
             currency=self.facility.currency,
-            payments=payments,
+            payments=tuple(payments),
             iou_amount=iou_amount,
+            vend_source=source,
+            vend_reason=reason,
+            vend_id=vend_id,
         )
+
+    # ----------------------------------------------------- one-step conveniences
+    def pay(self, code: str, method: str | PaymentMethod, *, actor: Actor | str, amount: int | None = None,
+            tendered: int | None = None, reference: str | None = None, idempotency_key: str | None = None,
+            lane: str | None = None, at: datetime | None = None) -> PaymentOutcome:
+        """Take one payment toward the session named by ``code`` and leave it open (a pay station).
+
+        :meth:`settle` with one tender and ``leave=False``: ``amount`` defaults
+        to the whole balance; once paid up the exit grace starts. Same
+        ``idempotency_key`` -> the first outcome, never a second charge (the
+        tender's key is the given one). Raises as :meth:`settle`.
+        """
+        if idempotency_key:
+            with self._reading() as conn:
+                previous = payment_by_key(conn, idempotency_key)
+            if previous is not None and previous.status in COUNTED and not self._still_open(code):
+                return PaymentOutcome(previous, 0, self.closed_exit(code).fee)  # paid, and it has left since
+        tender = Tender(method, amount, tendered, reference, key=idempotency_key)
+        result = self.settle(ExitRequest(code, (tender,), lane=lane, at=at, leave=False), actor=actor)
+        if not result.taken:
+            raise Refused(f"ticket {result.checkout.ticket_no} owes nothing: let the vehicle out")
+        return PaymentOutcome(result.taken[-1], result.checkout.balance, result.checkout.fee)
+
+    def _still_open(self, code: str) -> bool:
+        with self._reading() as conn:
+            return self._session_row(conn, code).status == SessionStatus.OPEN
 
     def exit(self, code: str, *, method: str | PaymentMethod, actor: Actor | str, tendered: int | None = None,
              lane: str | None = None, at: datetime | None = None, idempotency_key: str | None = None,
-             reference: str | None = None):
-        """Pay the whole balance with one method and let the vehicle out.
+             reference: str | None = None, vend: bool = False) -> ExitResult:
+        """Pay the whole balance with one method and let the vehicle out (:meth:`settle`, one tender).
 
-        The one-step exit used by the CLI and the lanes: a retried call with the
-        same ``idempotency_key`` returns the first exit instead of charging twice.
-        Cash needs ``tendered`` >= the balance (default exact). Raises as
-        :meth:`pay` and :meth:`complete_exit`; on a failed payment nothing changes.
+        A retried call with the same ``idempotency_key`` returns the first exit
+        instead of charging twice. Raises as :meth:`settle`; on a failed payment
+        the vehicle stays.
         """
-        at = self._check_at(at)
-        if idempotency_key:
-            done = self.exit_by_idempotency_key(idempotency_key)
-            if done is not None:
-                return done
-        pay_method = _method(method)  # validate before anything happens
-        if pay_method not in ELECTRONIC:
-            return self._exit_local(code, pay_method, as_actor(actor), tendered, reference, idempotency_key, lane,
-                                    at)
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            row = self._open_row(conn, code)
-            _fee, _paid, balance = self._state(conn, row, at)
-        if balance > 0:
-            _outcome, done = self._pay(code, method, actor=actor, tendered=tendered, reference=reference,
-                                       idempotency_key=idempotency_key, lane=lane, at=at, close=True)
-            if done is not None:
-                return done  # approved and closed in one commit
-        return self.complete_exit(code, actor=actor, lane=lane, at=at)
+        request = ExitRequest(code, (Tender(method, None, tendered, reference),), lane=lane, at=at,
+                              idempotency_key=idempotency_key)
+        return self._left(self.settle(request, actor=actor, vend=vend))
 
-    def _exit_local(self, code, method, who, tendered, reference, key, lane, at):
-        """Pay (cash, pass, account) and close in one transaction: one commit per exit."""
-        if method in (PaymentMethod.VALIDATION, PaymentMethod.IOU):
-            raise InputError(f"{method.value} is not a way to pay the whole balance here")
-        if tendered is not None and tendered < 0:
-            raise InputError("tendered amount cannot be negative")
-        now = utc_now()
-        with self._lock:
-            self.signer.verify(code)
-            with self.engine.begin() as conn:
-                self._bump(conn, ticket=False)
-                row = self._open_row(conn, code)
-                fee, paid, balance = self._state(conn, row, at)
-                if balance > 0:
-                    _pid, paid, balance = self._take_local(
-                        conn, row, fee, paid, balance, method, who, None, tendered, reference,
-                        key or f"pay-{uuid.uuid4()}", lane, at, now,
-                    )
-                closed = self._close_in(conn, row, fee, paid, balance, who, lane, at, now, None)
-            return self._after_close(row, fee, paid, balance, lane, at, *closed)
+    def complete_exit(self, code: str, *, actor: Actor | str, lane: str | None = None,
+                      at: datetime | None = None, vend: bool = False) -> ExitResult:
+        """Let a paid-up vehicle out. Raises :class:`PaymentError` if a balance remains."""
+        return self._left(self.settle(ExitRequest(code, lane=lane, at=at), actor=actor, vend=vend))
 
-    def exit_by_idempotency_key(self, key: str):
+    def let_go(self, code: str, *, actor: Actor | str, reason: str, lane: str | None = None,
+               at: datetime | None = None, vend: bool = False) -> ExitResult:
+        """Never trap a car: let the vehicle out and record an IOU for the balance (``reason`` required)."""
+        if not reason or not reason.strip():
+            raise InputError("letting a vehicle go without payment needs a reason")
+        request = ExitRequest(code, iou_reason=reason, lane=lane, at=at)
+        return self._left(self.settle(request, actor=actor, vend=vend))
+
+    def _left(self, result: ExitResult | PartPayment) -> ExitResult:
+        if isinstance(result, PartPayment):
+            raise PaymentError(f"{format_money(result.checkout.balance, self.facility.currency)} is still due: "
+                               "take payment or let go with an IOU")
+        return result
+
+    def apply_validation(self, code: str, validation_code: str, *, actor: Actor | str,
+                         at: datetime | None = None) -> PaymentOutcome:
+        """Apply a merchant validation to an open session (:meth:`settle` with one validation, no exit).
+
+        Returns the validation's payment (its ``amount`` is what came off)
+        and the balance after it. Raises :class:`NotFound`, :class:`Refused`.
+        """
+        result = self.settle(ExitRequest(code, validations=(validation_code,), at=at, leave=False), actor=actor)
+        return PaymentOutcome(result.taken[-1], result.checkout.balance, result.checkout.fee)
+
+    # ------------------------------------------------------------ after the exit
+    def exit_by_idempotency_key(self, key: str) -> ExitResult | None:
         """The exit made earlier with a payment of idempotency ``key``, if that session is closed."""
-        with self.engine.connect().execution_options(readonly=True) as conn:
+        with self._reading() as conn:
             hit = conn.execute(
                 select(PS.c.code).join(PAY, PAY.c.session_id == PS.c.id)
-                .where(PAY.c.idempotency_key == key, PS.c.status == "closed")
+                .where(PAY.c.idempotency_key == key, PS.c.status == SessionStatus.CLOSED.value)
             ).first()
         return self.closed_exit(hit.code) if hit else None
 
-    def closed_exit(self, code: str):
+    def closed_exit(self, code: str) -> ExitResult:
         """The :class:`ExitResult` of a session that has already exited (for reprints and retries)."""
-        with self.engine.connect().execution_options(readonly=True) as conn:
+        with self._reading() as conn:
             row = self._session_row(conn, code)
             if row.status != SessionStatus.CLOSED:
                 raise Refused(f"ticket {format_ticket_no(row.ticket_no)} has not exited")
-            payments = self._payments_of(conn, row.id)
+            payments = payments_of(conn, row.id)
             iou = conn.execute(select(func.coalesce(func.sum(IOU.c.amount), 0)).where(
                 IOU.c.session_id == row.id)).scalar_one()
-        return self._exit_result(row, self._stored_fee(row), row.amount_paid, payments, iou, row.exit_at,
-                                 row.exit_lane)
-
-    # ------------------------------------------------------------- IOUs, refunds
-    def ious(self, plate: str | None = None, *, status: str | None = "open") -> list[IouView]:
-        """IOUs of this facility (of ``plate`` if given), newest first."""
-        stmt = (select(IOU, PS.c.ticket_no).join(PS, PS.c.id == IOU.c.session_id)
-                .where(IOU.c.facility_id == self.facility.id).order_by(IOU.c.id.desc()))
-        if plate:
-            stmt = stmt.where(IOU.c.plate == normalize_plate(plate))
-        if status:
-            stmt = stmt.where(IOU.c.status == status)
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            rows = conn.execute(stmt).all()
-        return [IouView(r.id, r.session_id, format_ticket_no(r.ticket_no), r.plate, r.amount, r.reason, r.status,
-                        r.created_at) for r in rows]
-
-    def settle_ious(self, plate: str, method: str | PaymentMethod, *, actor: Actor | str,
-                    tendered: int | None = None, lane: str | None = None,
-                    at: datetime | None = None) -> list[PaymentView]:
-        """Pay every open IOU of ``plate`` (one payment per IOU, on its session).
-
-        Electronic methods go through the processor per IOU; cash needs
-        ``tendered`` >= the total (default exact).
-        """
-        who = as_actor(actor)
-        pay_method = _method(method)
-        if pay_method not in (PaymentMethod.CASH, *ELECTRONIC, PaymentMethod.ACCOUNT):
-            raise InputError(f"IOUs are settled by cash, card, UPI, e-wallet, mobile or account, not {pay_method}")
-        at = self._check_at(at)
-        norm = normalize_plate(plate)
-        open_ious = self.ious(norm)
-        if not open_ious:
-            raise NotFound(f"{norm} has no unpaid IOU")
-        total = sum(i.amount for i in open_ious)
-        cur = self.facility.currency
-        if pay_method is PaymentMethod.CASH and tendered is not None and tendered < total:
-            raise PaymentError(f"cash tendered {format_money(tendered, cur)} is less than the IOUs "
-                               f"{format_money(total, cur)}: nothing was taken")
-        change_left = (tendered - total) if (pay_method is PaymentMethod.CASH and tendered is not None) else None
-        results = []
-        now = utc_now()
-        with self._lock:
-            for n, iou in enumerate(open_ious):
-                key = f"iou-{iou.id}-{uuid.uuid4()}"
-                last = n == len(open_ious) - 1
-                reference = None
-                if pay_method in ELECTRONIC:
-                    processor = self.processors.get(pay_method)
-                    try:
-                        result = processor.charge(iou.amount, cur, key, f"{self.facility.code}-IOU-{iou.id}")
-                    except (ProcessorTimeout, ProcessorUnavailable) as exc:
-                        raise PaymentError(f"{exc}: IOU {iou.id} not settled") from None
-                    if not result.approved:
-                        raise PaymentError(f"{pay_method.value} {result.message}: IOU {iou.id} not settled")
-                    reference = result.reference
-                with self.engine.begin() as conn:
-                    session = conn.execute(select(PS).where(PS.c.id == iou.session_id)).one()
-                    shift_id = self._shift_for(conn, who)
-                    cash_kw = {}
-                    if pay_method is PaymentMethod.CASH:
-                        cash_kw = {"tendered": iou.amount + (change_left if last and change_left else 0),
-                                   "change": change_left if last and change_left else 0}
-                    payment_id = self._insert_payment(
-                        conn, row=session, method=pay_method, status=PaymentStatus.COMPLETED, amount=iou.amount,
-                        who=who, shift_id=shift_id, key=key, lane=lane, at=at, reference=reference,
-                        message=f"IOU {iou.id}", **cash_kw,
-                    )
-                    conn.execute(update(IOU).where(IOU.c.id == iou.id).values(
-                        status="settled", settled_at=at, settled_payment_id=payment_id))
-                    conn.execute(update(PS).where(PS.c.id == session.id).values(
-                        amount_paid=PS.c.amount_paid + iou.amount))
-                    self._audit(conn, now=now, at=at, actor=who.name, action="iou.settle", entity="iou",
-                                entity_id=iou.id, details={"plate": norm, "amount": iou.amount,
-                                                           "payment_id": payment_id, "method": pay_method.value})
-                    results.append(_payment_view(conn.execute(select(PAY).where(PAY.c.id == payment_id)).one()))
-        return results
-
-    def refundable_payments(self, limit: int = 30) -> list[RefundablePayment]:
-        """The newest money payments that can still be refunded, newest first (for a supervisor's pick list).
-
-        Money taken (cash, card, UPI, e-wallet, mobile, account), not yet
-        refunded in full; ``refundable`` is what is left, in minor units.
-        Validations and passes took no money and are not listed. Reads at most
-        ``2 * limit`` payments (fully refunded ones are rare) plus their refunds.
-        """
-        stmt = (
-            select(PAY.c.id, PAY.c.method, PAY.c.amount, PAY.c.status, PAY.c.created_at, PS.c.ticket_no, PS.c.plate)
-            .join(PS, PS.c.id == PAY.c.session_id)
-            .where(PAY.c.facility_id == self.facility.id, PAY.c.status.in_(COUNTED), PAY.c.amount > 0,
-                   PAY.c.method.not_in((PaymentMethod.VALIDATION.value, PaymentMethod.PASS.value)))
-            .order_by(PAY.c.id.desc())
-            .limit(2 * limit)
-        )
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            rows = conn.execute(stmt).all()
-            partly = [r.id for r in rows if r.status == PaymentStatus.REFUNDED.value]
-            refunded = dict(conn.execute(
-                select(PAY.c.refund_of_id, func.sum(-PAY.c.amount)).where(PAY.c.refund_of_id.in_(partly))
-                .group_by(PAY.c.refund_of_id)
-            ).all()) if partly else {}
-        out = [
-            RefundablePayment(r.id, format_ticket_no(r.ticket_no), r.plate, r.method, r.amount,
-                              r.amount - int(refunded.get(r.id, 0)), r.created_at)
-            for r in rows
-        ]
-        return [p for p in out if p.refundable > 0][:limit]
-
-    def refund(self, payment_id: int, *, actor: Actor | str, reason: str, amount: int | None = None,
-               at: datetime | None = None) -> PaymentView:
-        """Refund (part of) a completed payment; supervisors only.
-
-        Writes a negative payment row (same method) on the refunding user's
-        shift and marks the original ``refunded``. Electronic payments are
-        refunded through their processor. Raises :class:`PermissionDenied`,
-        :class:`NotFound`, :class:`Refused` (not completed, more than paid).
-        """
-        who = require(actor, Role.SUPERVISOR, "a refund")
-        if not reason or not reason.strip():
-            raise InputError("a refund needs a reason")
-        at = self._check_at(at)
-        now = utc_now()
-        with self._lock:
-            with self.engine.connect().execution_options(readonly=True) as conn:
-                original = conn.execute(select(PAY).where(PAY.c.id == payment_id,
-                                                          PAY.c.facility_id == self.facility.id)).first()
-                if original is None:
-                    raise NotFound(f"no payment {payment_id}")
-                refunded = -conn.execute(select(func.coalesce(func.sum(PAY.c.amount), 0)).where(
-                    PAY.c.refund_of_id == payment_id)).scalar_one()
-            if original.status not in COUNTED or original.amount <= 0:
-                raise Refused(f"payment {payment_id} is {original.status}: nothing to refund")
-            refundable = original.amount - refunded
-            amount = refundable if amount is None else amount
-            if amount <= 0 or amount > refundable:
-                cur = self.facility.currency
-                raise Refused(f"refund must be between {format_money(1, cur)} and {format_money(refundable, cur)}")
-            method = PaymentMethod(original.method)
-            key = f"refund-{payment_id}-{uuid.uuid4()}"
-            reference = None
-            if method in ELECTRONIC:
-                result = self.processors.get(method).refund(original.processor_ref or "", amount, key)
-                if not result.approved:
-                    raise PaymentError(f"the processor refused the refund: {result.message}")
-                reference = result.reference
-            with self.engine.begin() as conn:
-                shift_id = self._shift_for(conn, who)
-                session = conn.execute(select(PS).where(PS.c.id == original.session_id)).one()
-                refund_id = self._insert_payment(
-                    conn, row=session, method=method, status=PaymentStatus.COMPLETED, amount=-amount, who=who,
-                    shift_id=shift_id, key=key, lane=None, at=at, reference=reference, message=reason.strip()[:200],
-                    refund_of=payment_id,
-                )
-                conn.execute(update(PAY).where(PAY.c.id == payment_id).values(
-                    status=PaymentStatus.REFUNDED.value, updated_at=now))
-                conn.execute(update(PS).where(PS.c.id == session.id).values(
-                    amount_paid=PS.c.amount_paid - amount))
-                self._audit(conn, now=now, at=at, actor=who.name, action="payment.refund", entity="payment",
-                            entity_id=refund_id, details={"refund_of": payment_id, "amount": amount,
-                                                          "method": method.value, "reason": reason.strip()})
-                view = _payment_view(conn.execute(select(PAY).where(PAY.c.id == refund_id)).one())
-        return view
-
-    # ------------------------------------------------------ validations, passes
-    def create_validation(self, *, actor: Actor | str, merchant: str, kind: str, value: int,
-                          reusable: bool = False, max_uses: int | None = None, expires_at: datetime | None = None,
-                          code: str | None = None) -> str:
-        """Create a merchant validation; supervisors only. Returns its code (``V-XXXX-XXXX``).
-
-        ``kind`` amount (``value`` minor units), percent (1-100) or minutes.
-        """
-        who = require(actor, Role.SUPERVISOR, "creating a validation")
-        if kind not in ("amount", "percent", "minutes"):
-            raise InputError(f"unknown validation kind {kind!r} (amount, percent or minutes)")
-        if value <= 0 or (kind == "percent" and value > 100):
-            raise InputError("a validation value must be positive (percent at most 100)")
-        if max_uses is not None and max_uses <= 0:
-            raise InputError("max uses must be positive")
-        if not merchant or not merchant.strip():
-            raise InputError("a validation needs the merchant's name")
-        if expires_at is not None and expires_at.tzinfo is None:
-            raise InputError("expiry needs a time zone")
-        code = (code or _random_code("V")).strip().upper()
-        now = utc_now()
-        with self.engine.begin() as conn:
-            if conn.execute(select(VAL.c.id).where(VAL.c.code == code)).first():
-                raise InputError(f"validation code {code} exists")
-            vid = conn.execute(insert(VAL).values(
-                facility_id=self.facility.id, code=code, merchant=merchant.strip()[:80], kind=kind, value=value,
-                reusable=reusable, max_uses=max_uses, uses=0, expires_at=expires_at, active=True,
-                created_at=now, created_by=who.name,
-            ).returning(VAL.c.id)).scalar_one()
-            self._audit(conn, now=now, at=now, actor=who.name, action="validation.create", entity="validation",
-                        entity_id=vid, details={"code": code, "merchant": merchant, "kind": kind, "value": value,
-                                                "reusable": reusable, "max_uses": max_uses})
-        return code
-
-    def create_pass(self, *, actor: Actor | str, holder_name: str, plate: str | None, valid_from: datetime,
-                    valid_to: datetime, code: str | None = None) -> str:
-        """Issue a pass (monthly/contract parker); supervisors only. Returns its code (``P-XXXX-XXXX``)."""
-        who = require(actor, Role.SUPERVISOR, "issuing a pass")
-        if valid_from.tzinfo is None or valid_to.tzinfo is None:
-            raise InputError("pass validity needs times with a zone")
-        if valid_to <= valid_from:
-            raise InputError("a pass must end after it starts")
-        norm = normalize_plate(plate) if plate else None
-        code = (code or _random_code("P")).strip().upper()
-        now = utc_now()
-        with self.engine.begin() as conn:
-            pid = conn.execute(insert(PASS).values(
-                facility_id=self.facility.id, code=code, plate=norm, holder_name=holder_name.strip()[:80],
-                valid_from=valid_from, valid_to=valid_to, active=True, created_at=now,
-            ).returning(PASS.c.id)).scalar_one()
-            self._audit(conn, now=now, at=now, actor=who.name, action="pass.create", entity="pass_holder",
-                        entity_id=pid, details={"code": code, "plate": norm, "holder": holder_name})
-        return code
-
-    def pass_info(self, code: str, *, at: datetime | None = None) -> PassView:
-        """The pass with ``code`` (as scanned) and whether it is valid at ``at`` (default now).
-
-        Raises :class:`NotFound` for an unknown code.
-        """
-        at = self._check_at(at)
-        with self.engine.connect().execution_options(readonly=True) as conn:
-            row = conn.execute(select(PASS).where(PASS.c.facility_id == self.facility.id,
-                                                  PASS.c.code == code.strip().upper())).first()
-        if row is None:
-            raise NotFound(f"no pass {code.strip()!r}")
-        valid = bool(row.active) and row.valid_from <= at <= row.valid_to
-        return PassView(row.code, row.holder_name, row.plate, row.valid_from, row.valid_to, bool(row.active), valid)
-
-    def identify(self, scanned: str) -> str:
-        """What a scanned code is: ``ticket``, ``pass`` or ``validation``; InputError otherwise."""
-        text = scanned.strip().upper()
-        if text.startswith("V-"):
-            return "validation"
-        if text.startswith("P-"):
-            return "pass"
-        self.signer.verify(text)
-        return "ticket"
-
-
-def _method(method) -> PaymentMethod:
-    try:
-        return PaymentMethod(str(method).strip().lower())
-    except ValueError:
-        known = ", ".join(m.value for m in PaymentMethod if m is not PaymentMethod.IOU)
-        raise InputError(f"unknown payment method {method!r} (one of: {known})") from None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+        return self._exit_result(row, self._stored_fee(row, self.facility.currency), row.amount_paid, payments,
+                                 iou, row.exit_at, row.exit_lane)

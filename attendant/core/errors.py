@@ -34,3 +34,27 @@ class TicketInvalid(Refused):
 
 class PaymentError(AttendantError):
     """A payment could not be taken (underpayment, decline, processor outage)."""
+
+
+class PaymentDeclined(PaymentError):
+    """The processor declined, could not be reached, or timed out and the attempt was voided:
+    nothing was taken by this attempt. The attendant may retry, pick another method, or let
+    the vehicle go with an IOU."""
+
+
+class PaymentOutcomeUnknown(PaymentError):
+    """The processor never settled the attempt (a timeout whose reversal failed): the payment
+    stays pending. Retrying the same request (same idempotency key) settles it without a
+    second charge."""
+
+
+class BalanceMoved(Refused):
+    """The balance changed since the attendant saw it (a new increment began): nothing was taken.
+
+    ``was`` and ``balance`` are minor units.
+    """
+
+    def __init__(self, was: int, balance: int, message: str) -> None:
+        super().__init__(message)
+        self.was = was
+        self.balance = balance

@@ -8,17 +8,19 @@ version they entered under (rate locked at entry).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from attendant.core import audit
 from attendant.core.auth import Actor, Role, require
+from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound
 from attendant.core.layout import FacilityLayout
-from attendant.core.rates import RatePlan, load_rate_plan
-from db.models import AuditEvent, Facility, Level, RatePlanVersion, Spot
+from attendant.core.rates import RatePlan
+from db.models import Facility, Level, RatePlanVersion, Spot
 
-F, L, S, RPV, AUD = (t.__table__ for t in (Facility, Level, Spot, RatePlanVersion, AuditEvent))
+F, L, S, RPV = (t.__table__ for t in (Facility, Level, Spot, RatePlanVersion))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +79,12 @@ def create_facility(
     :class:`InputError` if the code exists or no plan is given.
     """
     actor = require(actor, Role.ADMIN, "creating a facility").name
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     if rate_plan is None:
         if layout.rate_plan_path is None:
             raise InputError("the layout names no rate_plan: give one with --rates FILE")
+        from attendant.core.rates import load_rate_plan  # the TOML validator loads only when a file is read
+
         rate_plan = load_rate_plan(layout.rate_plan_path)
     with engine.begin() as conn:
         if conn.execute(select(F.c.id).where(F.c.code == layout.code)).first():
@@ -132,18 +136,9 @@ def create_facility(
                 ],
             )
         _insert_plan(conn, facility_id, rate_plan, source=str(layout.rate_plan_path or ""), actor=actor, now=now)
-        conn.execute(
-            insert(AUD).values(
-                facility_id=facility_id,
-                at=now,
-                effective_at=now,
-                actor=actor,
-                action="facility.create",
-                entity="facility",
-                entity_id=facility_id,
-                details={"code": layout.code, "spots": layout.capacity, "levels": len(layout.levels)},
-            )
-        )
+        audit.record(conn, facility_id=facility_id, actor=actor, action="facility.create", entity="facility",
+                     entity_id=facility_id, now=now,
+                     details={"code": layout.code, "spots": layout.capacity, "levels": len(layout.levels)})
     return FacilityInfo(facility_id, layout.code, layout.name, layout.address, layout.timezone, layout.currency,
                         layout.capacity)
 
@@ -175,20 +170,11 @@ def activate_rate_plan(
     Sessions already inside keep the version they entered under.
     """
     actor = require(actor, Role.SUPERVISOR, "activating a rate plan").name
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     with engine.begin() as conn:
         plan_id = _insert_plan(conn, facility_id, plan, source=source, actor=actor, now=now)
         version = conn.execute(select(RPV.c.version).where(RPV.c.id == plan_id)).scalar_one()
-        conn.execute(
-            insert(AUD).values(
-                facility_id=facility_id,
-                at=now,
-                effective_at=now,
-                actor=actor,
-                action="rates.activate",
-                entity="rate_plan_version",
-                entity_id=plan_id,
-                details={"version": version, "name": plan.name, "source": source},
-            )
-        )
+        audit.record(conn, facility_id=facility_id, actor=actor, action="rates.activate",
+                     entity="rate_plan_version", entity_id=plan_id, now=now,
+                     details={"version": version, "name": plan.name, "source": source})
     return version

@@ -21,18 +21,26 @@ it, two index counts) plus the running sum of entries minus exits bucket by
 bucket. A day's peak is the highest count at the end of a bucket (or at
 midnight), labelled with the bucket's start: a surge and fall inside the same
 ten minutes is not seen.
+
+This module computes the figures; :mod:`attendant.core.report_layout`
+describes them once and renders them (JSON, CSV, the CLI's table;
+:func:`render_report` is the CLI's entry point), as does the console's
+reports screen from the same description.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
 
-from attendant.core.money import format_money, to_major_str
+from attendant.core import report_layout
+from attendant.core.report_layout import render_report  # noqa: F401 - the CLI's entry point
+from attendant.core.vocab import GateOutcome
 from db.models import Iou, ParkingSession, Payment, Shift, User, Vend
 
 PS, PAY, VEND, IOU, SH, U = (t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, User))
@@ -117,135 +125,18 @@ class PeriodReport:
             when = f"week {self.start.isocalendar().week}, {self.start:%a %d %b} – {last:%a %d %b %Y}"
         return f"{self.facility_name} — {when}"
 
+    # the renderers of attendant.core.report_layout, kept as methods for the callers that use them
     def to_json_dict(self) -> dict:
-        """JSON shape: amounts as decimal strings in major units, dates ISO, times facility-local ISO."""
-        money = lambda v: to_major_str(v, self.currency)  # noqa: E731
-        group = lambda d: {k: {"count": c, "amount": money(a)} for k, (c, a) in d.items()}  # noqa: E731
-        peak = self.peak
-        return {
-            "facility": self.facility,
-            "period": self.period,
-            "date": self.start.isoformat(),
-            "from": self.start.isoformat(),
-            "to": (self.end - timedelta(days=1)).isoformat(),
-            "currency": self.currency,
-            "capacity": self.capacity,
-            "entries": self.entries,
-            "exits": self.exits,
-            "payments": self.payments,
-            "revenue": money(self.revenue),
-            "by_method": group(self.by_method),
-            "by_vehicle_class": group(self.by_vehicle_class),
-            "by_lane": group(self.by_lane),
-            "average_stay_minutes": self.average_stay_minutes,
-            "open_sessions": self.open_sessions,
-            "occupancy_at_start": self.occupancy_at_start,
-            "by_shift": group(self.by_shift),
-            "stays": {label: count for label, count in self.stay_bands},
-            "vends_by_source": dict(self.vends_by_source),
-            "ious": {"count": self.ious[0], "amount": money(self.ious[1])},
-            "peak_occupancy": peak.peak_occupancy if peak else self.occupancy_at_start,
-            "peak_at": peak.peak_at.isoformat() if peak and peak.peak_at else None,
-            "occupancy_by_hour": [round(v, 1) if self.hour_seen(h) else None
-                                  for h, v in enumerate(self.occupancy_by_hour)],
-            "days": [
-                {
-                    "date": d.day.isoformat(),
-                    "entries": d.entries,
-                    "exits": d.exits,
-                    "payments": d.payments,
-                    "revenue": money(d.revenue),
-                    "peak_occupancy": d.peak_occupancy,
-                    "peak_at": d.peak_at.isoformat() if d.peak_at else None,
-                }
-                for d in self.days
-            ],
-        }
+        """The JSON shape (see ``report_layout.json_dict``): amounts in major units, dates and times ISO."""
+        return report_layout.json_dict(self)
 
-    def rows(self):
-        """CSV rows: date, facility, section, key, count, amount, currency.
-
-        Totals carry the period's first day in the date column; ``day`` rows
-        (weekly and monthly reports) carry their own day; ``hour`` rows give
-        the mean occupancy at the start of each facility-local hour.
-        """
-        d, f, cur = self.start.isoformat(), self.facility, self.currency
-        yield (d, f, "total", "revenue", self.payments, to_major_str(self.revenue, cur), cur)
-        yield (d, f, "traffic", "entries", self.entries, "", cur)
-        yield (d, f, "traffic", "exits", self.exits, "", cur)
-        for section, data in (("method", self.by_method), ("vehicle_class", self.by_vehicle_class),
-                              ("lane", self.by_lane)):
-            for key, (count, amount) in data.items():
-                yield (d, f, section, key, count, to_major_str(amount, cur), cur)
-        for key, (count, amount) in self.by_shift.items():
-            yield (d, f, "shift", key, count, to_major_str(amount, cur), cur)
-        for label, count in self.stay_bands:
-            yield (d, f, "stay", label, count, "", cur)
-        for source, count in self.vends_by_source.items():
-            yield (d, f, "vend", source, count, "", cur)
-        yield (d, f, "exception", "iou", self.ious[0], to_major_str(self.ious[1], cur), cur)
-        if self.period != "daily":
-            for day in self.days:
-                yield (day.day.isoformat(), f, "day", "revenue", day.payments, to_major_str(day.revenue, cur), cur)
-                yield (day.day.isoformat(), f, "day", "entries", day.entries, "", cur)
-                yield (day.day.isoformat(), f, "day", "exits", day.exits, "", cur)
-                yield (day.day.isoformat(), f, "day", "peak_occupancy", day.peak_occupancy, "", cur)
-        for hour, value in enumerate(self.occupancy_by_hour):
-            if self.hour_seen(hour):
-                yield (d, f, "hour", f"{hour:02d}:00", round(value), "", cur)
+    def rows(self) -> Iterator[tuple]:
+        """CSV rows ``(date, facility, section, key, count, amount, currency)`` (see ``report_layout.csv_rows``)."""
+        return report_layout.csv_rows(self)
 
     def to_rich(self):
-        """A Rich renderable: totals, the days (weekly/monthly) and occupancy by hour as bars."""
-        from rich.console import Group
-        from rich.table import Table
-
-        money = lambda v: format_money(v, self.currency)  # noqa: E731
-        table = Table(title=self.title)
-        table.add_column("Section")
-        table.add_column("Key")
-        table.add_column("Count", justify="right")
-        table.add_column("Amount", justify="right")
-        table.add_row("total", "revenue", str(self.payments), money(self.revenue))
-        table.add_row("traffic", "entries", str(self.entries), "")
-        table.add_row("traffic", "exits", str(self.exits), "")
-        for section, data in (("method", self.by_method), ("class", self.by_vehicle_class), ("lane", self.by_lane)):
-            for key, (count, amount) in data.items():
-                table.add_row(section, key, str(count), money(amount))
-        for key, (count, amount) in self.by_shift.items():
-            table.add_row("shift", key, str(count), money(amount))
-        if self.average_stay_minutes is not None:
-            table.add_row("stay", "average minutes", str(self.average_stay_minutes), "")
-        for label, count in self.stay_bands:
-            table.add_row("stay", label, str(count), "")
-        for source, count in self.vends_by_source.items():
-            table.add_row("vend", source, str(count), "")
-        table.add_row("exception", "IOUs", str(self.ious[0]), money(self.ious[1]))
-        peak = self.peak
-        if peak is not None and peak.peak_at is not None:
-            table.add_row("occupancy", f"peak {peak.peak_at:%a %d %b %H:%M}", str(peak.peak_occupancy), "")
-        parts: list = [table]
-        if self.period != "daily" and self.days:
-            days = Table(title="By day")
-            for name in ("Day", "Entries", "Exits", "Payments", "Revenue", "Peak"):
-                days.add_column(name, justify="left" if name == "Day" else "right")
-            for d in self.days:
-                days.add_row(f"{d.day:%a %d %b}", str(d.entries), str(d.exits), str(d.payments), money(d.revenue),
-                             str(d.peak_occupancy))
-            parts.append(days)
-        if self.occupancy_by_hour and self.capacity:
-            hours = Table(title="Occupancy by hour (mean at the hour's start)")
-            hours.add_column("Hour")
-            hours.add_column("Vehicles", justify="right")
-            hours.add_column("Full", justify="right")
-            hours.add_column("")
-            for hour, value in enumerate(self.occupancy_by_hour):
-                if not self.hour_seen(hour):
-                    hours.add_row(f"{hour:02d}:00", "—", "", "")
-                    continue
-                share = value / self.capacity
-                hours.add_row(f"{hour:02d}:00", f"{value:,.0f}", f"{share:.0%}", "█" * round(min(share, 1) * 30))
-            parts.append(hours)
-        return Group(*parts)
+        """A Rich renderable: figures, the days (weekly/monthly), occupancy by hour (``report_layout.rich_table``)."""
+        return report_layout.rich_table(self)
 
 
 DailyReport = PeriodReport  # a daily report is a one-day period report
@@ -354,7 +245,8 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         by_shift = {f"#{sid} {names.get(sid, '?')}": tuple(by_shift_l[sid]) for sid in sorted(by_shift_l)}
         vends = dict(conn.execute(
             select(VEND.c.source, func.count())
-            .where(VEND.c.facility_id == fid, VEND.c.at >= start, VEND.c.at < end)
+            .where(VEND.c.facility_id == fid, VEND.c.at >= start, VEND.c.at < end,
+                   VEND.c.outcome == GateOutcome.OPENED.value)  # real openings only (0005)
             .group_by(VEND.c.source)
         ).all())
         iou_count, iou_amount = conn.execute(

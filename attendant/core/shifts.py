@@ -36,20 +36,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from attendant.core import audit
 from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.clock import as_utc, utc_now
 from attendant.core.errors import InputError, NotFound, Refused
 from attendant.core.money import format_money, parse_major, to_major_str
 from attendant.core.users import LoginRequired
+from attendant.core.payment_methods import order_key
+from attendant.core.payment_methods import spec as method_spec
 from attendant.core.vocab import PaymentMethod, PaymentStatus
-from db.models import AuditEvent, CashMovement, Facility, Payment, Shift, User
+from db.models import CashMovement, Facility, Payment, Shift, User
 
-SH, CM, PAY, U, F, AUD = (t.__table__ for t in (Shift, CashMovement, Payment, User, Facility, AuditEvent))
+SH, CM, PAY, U, F = (t.__table__ for t in (Shift, CashMovement, Payment, User, Facility))
 
 OPEN, CLOSED = "open", "closed"
 MOVEMENT_KINDS = ("float", "drop", "paid_in", "paid_out")
@@ -68,28 +72,13 @@ DENOMINATIONS: dict[str, tuple[int, ...]] = {
 }
 DEFAULT_DENOMINATIONS = DENOMINATIONS["EUR"]
 
-_METHOD_ORDER = {m.value: i for i, m in enumerate(PaymentMethod)}
-
-
 def denominations(currency: str) -> tuple[int, ...]:
     """Denominations of ``currency`` (ISO 4217) in minor units, largest first."""
     return DENOMINATIONS.get(currency.upper(), DEFAULT_DENOMINATIONS)
 
 
-def _method_key(method: str) -> tuple[int, str]:
-    return (_METHOD_ORDER.get(method, len(_METHOD_ORDER)), method)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _when(at: datetime | None) -> datetime:
-    if at is None:
-        return _utcnow()
-    if at.tzinfo is None:
-        raise InputError("a time without a time zone was given; use an aware datetime")
-    return at.astimezone(UTC)
+    return utc_now() if at is None else as_utc(at)
 
 
 def _amount(value, what: str) -> int:
@@ -509,7 +498,7 @@ def expected_takings(conn, shift_id: int) -> dict[str, int]:
     moves = _movement_totals(conn, shift_id)
     pays = _payment_totals(conn, shift_id)
     expected = {CASH: _drawer(moves, pays.get(CASH, (0, 0, 0, 0))[0])}
-    for method in sorted(pays, key=_method_key):
+    for method in sorted(pays, key=order_key):
         if method != CASH:
             expected[method] = pays[method][0]
     return expected
@@ -529,7 +518,7 @@ def _report(conn, shift_id: int) -> ShiftReport:
     else:
         expected = expected_takings(conn, shift_id)
         counted = {}
-    methods = sorted(set(expected) | set(counted) | {CASH}, key=_method_key)
+    methods = sorted(set(expected) | set(counted) | {CASH}, key=order_key)
     lines = []
     for method in methods:
         exp = expected.get(method, 0)
@@ -591,12 +580,8 @@ def shift_report(engine: Engine, shift_id: int, *, actor: Actor | str | None = N
 # --------------------------------------------------------------------------- changes
 def _audit(conn, *, facility_id: int, at: datetime, actor: str, action: str, entity: str, entity_id: int,
            details: dict) -> None:
-    conn.execute(
-        insert(AUD).values(
-            facility_id=facility_id, at=_utcnow(), effective_at=at, actor=actor, action=action, entity=entity,
-            entity_id=entity_id, details=details,
-        )
-    )
+    audit.record(conn, facility_id=facility_id, actor=actor, action=action, entity=entity, entity_id=entity_id,
+                 details=details, effective_at=at)
 
 
 def _logged_in_user(actor: Actor | str, action: str) -> Actor:
@@ -781,11 +766,9 @@ def check_cash_count(cash_count: dict[int, int], currency: str) -> dict[int, int
 def _check_other(counted_other: dict[str, int] | None, currency: str) -> dict[str, int]:
     clean: dict[str, int] = {}
     for method, value in (counted_other or {}).items():
-        key = str(method).strip().lower()
+        key = method_spec(method).value  # InputError for an unknown method, naming the known ones
         if key == CASH:
             raise InputError("cash is counted by denomination, not as a total")
-        if key not in _METHOD_ORDER:
-            raise InputError(f"unknown payment method {method!r} (one of: {', '.join(_METHOD_ORDER)})")
         clean[key] = _amount(value, f"the counted {key} total")
     return clean
 
@@ -872,3 +855,49 @@ def close_shift(
                         "over_short": over, "total_over_short": sum(over.values()),
                         "count_detail": {str(d): n for d, n in count.items()}})
         return _report(conn, shift_id)
+
+
+class ShiftDesk:
+    """The shift operations of one facility, bound to its database and clock (what both front ends call).
+
+    Each method is the module function of the same purpose with the engine,
+    the facility and the time filled in; ``actor`` is who asks (roles are
+    checked by the functions). Money minor units; times aware UTC.
+    """
+
+    def __init__(self, engine: Engine, facility_id: int, clock) -> None:
+        self.engine = engine
+        self.facility_id = facility_id
+        self.clock = clock
+
+    def current(self, actor: Actor | str | None) -> ShiftView | None:
+        """The logged-in ``actor``'s open shift here, or None (also for actors that are not users)."""
+        user_id = getattr(actor, "user_id", None)
+        return current_shift(self.engine, self.facility_id, user_id) if user_id is not None else None
+
+    def last_id(self, actor: Actor | str) -> int | None:
+        """The actor's open shift, else their latest one, else None."""
+        user_id = getattr(actor, "user_id", None)
+        return last_shift_id(self.engine, self.facility_id, user_id) if user_id is not None else None
+
+    def open_shifts(self) -> list[ShiftView]:
+        """Every open shift here, oldest first."""
+        return open_shifts(self.engine, self.facility_id)
+
+    def open(self, actor: Actor | str, float_amount: int, *, terminal: str | None = None) -> ShiftView:
+        """:func:`open_shift` now."""
+        return open_shift(self.engine, self.facility_id, actor, float_amount, terminal=terminal, at=self.clock())
+
+    def move(self, actor: Actor | str, kind: str, amount: int, note: str | None = None) -> CashMovementView:
+        """:func:`record_cash_movement` now (``drop``, ``paid_in``, ``paid_out``)."""
+        return record_cash_movement(self.engine, self.facility_id, actor, kind, amount, note, at=self.clock())
+
+    def close(self, actor: Actor | str, *, cash_count: dict[int, int], counted_other: dict[str, int] | None = None,
+              shift_id: int | None = None) -> ShiftReport:
+        """:func:`close_shift` now."""
+        return close_shift(self.engine, self.facility_id, actor, cash_count=cash_count, counted_other=counted_other,
+                           shift_id=shift_id, at=self.clock())
+
+    def report(self, shift_id: int, *, actor: Actor | str | None = None) -> ShiftReport:
+        """:func:`shift_report` (another user's needs a supervisor)."""
+        return shift_report(self.engine, shift_id, actor=actor)

@@ -33,11 +33,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from attendant.core import audit
 from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.clock import as_utc, utc_now
 from attendant.core.errors import InputError, NotFound, Refused
-from db.models import AuditEvent, User
+from db.models import User
 
-U, AUD = User.__table__, AuditEvent.__table__
+U = User.__table__
 
 MAX_FAILED_ATTEMPTS = 3
 LOCK_DURATION = timedelta(hours=1)
@@ -91,7 +93,7 @@ class UserView:
 
     def locked_at(self, now: datetime | None = None) -> bool:
         """True if the user is locked at ``now`` (default: the current time)."""
-        return self.locked_until is not None and self.locked_until > (now or _utcnow())
+        return self.locked_until is not None and self.locked_until > (now or utc_now())
 
     def actor(self) -> Actor:
         return Actor(self.username, self.role, self.id)
@@ -111,31 +113,13 @@ class UserView:
 
 
 # --------------------------------------------------------------------------- helpers
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return _utcnow()
-    if now.tzinfo is None:
-        raise InputError("a time without a time zone was given; use an aware datetime")
-    return now.astimezone(UTC)
+    return utc_now() if now is None else as_utc(now)
 
 
 def _audit(conn, *, now: datetime, actor: str, action: str, entity_id: int | None, details: dict | None) -> None:
-    conn.execute(
-        insert(AUD).values(
-            facility_id=None,
-            at=_utcnow(),
-            effective_at=now,
-            actor=actor[:80],
-            action=action,
-            entity="app_user",
-            entity_id=entity_id,
-            details=details,
-        )
-    )
+    audit.record(conn, facility_id=None, actor=actor, action=action, entity="app_user", entity_id=entity_id,
+                 details=details, effective_at=now)
 
 
 def _view(row) -> UserView:
@@ -502,3 +486,51 @@ def deactivate_user(engine: Engine, actor: Actor | str, username: str, *, now: d
         _audit(conn, now=when, actor=who.name, action="user.deactivate", entity_id=row.id,
                details={"username": row.username})
         return _view(conn.execute(select(U).where(U.c.id == row.id)).one())
+
+
+class StaffDesk:
+    """Users and logins, bound to the database and the console's clock (what both front ends call).
+
+    ``tz`` is the facility's zone, for the times in lock messages. Roles are
+    checked by the functions of this module.
+    """
+
+    def __init__(self, engine: Engine, clock, tz: tzinfo | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.tz = tz
+
+    def any_users(self) -> bool:
+        """True once the first user exists (the console then asks for a PIN)."""
+        return any_users(self.engine)
+
+    def setup_actor(self) -> Actor:
+        """The admin-level actor of setup mode. :raises LoginRequired: once a user exists."""
+        return setup_actor(self.engine)
+
+    def login(self, username: str, pin: str) -> Actor:
+        """:func:`authenticate` now."""
+        return authenticate(self.engine, username, pin, now=self.clock(), tz=self.tz)
+
+    def logout(self, actor: Actor, *, reason: str = "logout") -> None:
+        """:func:`record_logout` now."""
+        record_logout(self.engine, actor, reason=reason, now=self.clock())
+
+    def users(self, *, include_inactive: bool = True) -> list[UserView]:
+        return list_users(self.engine, include_inactive=include_inactive)
+
+    def add(self, actor: Actor | str, username: str, display_name: str | None, role: str | Role,
+            pin: str) -> UserView:
+        return create_user(self.engine, actor, username, display_name, role, pin, now=self.clock())
+
+    def unlock(self, actor: Actor | str, username: str) -> UserView:
+        return unlock_user(self.engine, actor, username, now=self.clock())
+
+    def change_pin(self, actor: Actor | str, username: str, new_pin: str) -> UserView:
+        return change_pin(self.engine, actor, username, new_pin, now=self.clock())
+
+    def set_role(self, actor: Actor | str, username: str, role: str | Role) -> UserView:
+        return set_role(self.engine, actor, username, role, now=self.clock())
+
+    def deactivate(self, actor: Actor | str, username: str) -> UserView:
+        return deactivate_user(self.engine, actor, username, now=self.clock())

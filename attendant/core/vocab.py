@@ -85,3 +85,18 @@ class VendSource(StrEnum):
     ATTENDANT = "attendant"
     LPR = "lpr"
     REPLAY = "replay"
+
+
+class GateOutcome(StrEnum):
+    """What became of a gate opening the booth asked for (shown by both front ends).
+
+    Only ``opened`` and ``fault`` are recorded as vend rows: a lane without a
+    gate, or an operation that does not vend it, opens nothing and records
+    nothing, so reports count real openings.
+    """
+
+    OPENED = "opened"
+    FAULT = "fault"
+    NO_GATE = "no gate"
+    NOT_VENDED = "not vended"
+    ALREADY_EXITED = "already exited"

@@ -4,8 +4,9 @@ One factory, :func:`make_app`, builds the app for the CLI (:func:`run_console`)
 and for the tests, so the tests run the wiring the attendant gets
 (STYLE.md rule 1). The app owns the services and the threads around them:
 
-- the :class:`ParkingService` (signed tickets with the installation secret,
-  ``attendant.paths``) and the :class:`Booth` of the configured lanes;
+- the :class:`Booth` of the configured lanes (its services sign tickets with
+  the installation secret), built by :func:`attendant.booth.open_booth`, the
+  same wiring the CLI uses;
 - the service listener, called on whatever thread changed a bay: it records
   the change and posts at most one :class:`SpotsChanged` per batch;
 - the :class:`~attendant.tui.devices.DeviceHub` (started on mount, stopped
@@ -40,15 +41,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from attendant.booth import Booth
-from attendant.core import users
+from attendant.booth import Booth, open_booth
 from attendant.core.auth import Actor, Role
-from attendant.core.services import ParkingService, utcnow
 from attendant.core.shifts import ShiftView
-from attendant.core.tickets import TicketSigner
+from attendant.core.users import any_users
 from attendant.core.vocab import LaneDirection, SpotStatus
 from attendant.demo import QueuedVehicle, SimClock, TrafficReplayer
-from attendant.paths import load_or_create_secret
 from attendant.tui.commands import ConsoleCommands, MoneyCommands
 from attendant.tui.devices import DeviceHub
 from attendant.tui.messages import QueuesChanged, SpotsChanged
@@ -57,7 +55,6 @@ from attendant.tui.screens.main import MainScreen
 from attendant.tui.screens.shift import ShiftScreen
 from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
-from attendant.tui.widgets.lanes import LaneState
 from hardware.config import ConsoleConfig, LaneConfig
 from themes import DEFAULT_THEME, STYLESHEET, THEMES, domain_defaults, next_theme, register_themes
 
@@ -83,7 +80,6 @@ class AttendantApp(App[None]):
 
     def __init__(
         self,
-        service: ParkingService,
         booth: Booth,
         *,
         actor: Actor | str | None,
@@ -93,8 +89,8 @@ class AttendantApp(App[None]):
         theme: str | None = None,
     ) -> None:
         super().__init__()
-        self.service = service
         self.booth = booth
+        self.service = booth.service  # the booth's services (read-only views, back office)
         # staff: who every service call is made by (None while logged out), and their open shift here
         self.actor: Actor | str | None = None if login else actor
         self.login_required = login
@@ -113,7 +109,7 @@ class AttendantApp(App[None]):
         # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
         # scanner, camera and gate listener on mount and stops them on unmount; its
         # threads only post messages to the main screen.
-        self.device_hub = DeviceHub(booth, self.main_screen.post_message, clock=service.clock)
+        self.device_hub = DeviceHub(booth, self.main_screen.post_message, clock=booth.service.clock)
         register_themes(self)
         wanted = theme or DEFAULT_THEME
         self._theme_warning = None
@@ -157,7 +153,7 @@ class AttendantApp(App[None]):
 
         def record() -> None:
             try:
-                users.record_logout(self.service.engine, user, reason=reason, now=self.service.clock())
+                self.booth.staff.logout(user, reason=reason)
             except Exception:  # noqa: BLE001 - an audit failure must not trap the attendant in the console
                 logging.getLogger(__name__).exception("could not audit the logout of %s", user.name)
 
@@ -213,38 +209,6 @@ class AttendantApp(App[None]):
             return ""
         speed = f" ×{self.replay_speed:g}" if self.replay_speed else ""
         return f"replay{speed} · {self.replayer.processed} vehicles"
-
-    def lane_states(self) -> tuple[LaneState, ...]:
-        """Gate, device health and queue of every lane (UI thread; no I/O)."""
-        states = []
-        for lane in self.booth.config.lanes:
-            devices = self.booth.devices(lane)
-            health = devices.status()
-            if devices.gate is not None:
-                gate = str(devices.gate.state)
-            elif "gate" in devices.faults:
-                gate = "fault"
-            else:
-                gate = None
-            attended = lane in (self.entry_lane, self.exit_lane)
-            queue: tuple[tuple[str, str], ...] = ()
-            if self.replayer is not None and attended:
-                try:
-                    queue = tuple((v.plate, v.vehicle_class) for v in list(self.replayer.queues.get(lane.code, ())))
-                except RuntimeError:  # mutated while copying: keep the previous picture
-                    queue = next((s.queue for s in self.main_screen.query_one("#lanes").lanes if s.code == lane.code), ())
-            states.append(
-                LaneState(
-                    code=lane.code,
-                    name=lane.name,
-                    direction=str(lane.direction),
-                    attended=attended,
-                    gate=gate,
-                    devices={k: (str(v.state), v.message) for k, v in health.items() if k != "gate"},
-                    queue=queue,
-                )
-            )
-        return tuple(states)
 
     def take_queued(self, lane: LaneConfig | None) -> QueuedVehicle | None:
         """The next vehicle waiting at ``lane`` (replay only), removed from its queue."""
@@ -471,21 +435,14 @@ def make_app(
     attendant-level actor (setup mode, scripts, tests).
     Raises :class:`~attendant.core.errors.NotFound` for an unknown facility.
     """
-    if login is None:
-        login = actor is None and users.any_users(engine)
     sim: SimClock | None = None
     if replay_speed is not None:
         sim = SimClock(replay_speed, start=clock() if clock else None)
-        service_clock = sim.now
-    else:
-        service_clock = clock or utcnow
-    service = ParkingService(
-        engine, TicketSigner(load_or_create_secret()), facility_code=facility_code, clock=service_clock
-    )
-    booth = Booth(service, config)
+    booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    if login is None:
+        login = actor is None and booth.staff.any_users()
     replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
     return AttendantApp(
-        service,
         booth,
         actor=actor or "console",
         login=login,
@@ -514,7 +471,7 @@ def run_console(
     except Exception:  # no login name (containers)
         user = "unknown"
     actor = os.environ.get("ATTENDANT_ACTOR") or f"console:{user}"
-    login = users.any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
+    login = any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
     app = make_app(engine, config, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
                    actor=None if login else actor, login=login)
     try:

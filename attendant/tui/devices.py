@@ -53,8 +53,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
+from attendant.core.clock import utc_now
 from hardware.base import DeviceState, DeviceStatus, GateState, PlateRead
 from hardware.config import DEVICE_KINDS, LaneDevices
 
@@ -81,10 +82,6 @@ STOP_TIMEOUT = 2.0
 BAD_STATES = frozenset({DeviceState.FAULTED, DeviceState.OFFLINE, DeviceState.PAPER_OUT, DeviceState.COVER_OPEN})
 #: States worth a warning (the device still works).
 WARN_STATES = frozenset({DeviceState.PAPER_LOW})
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- values
@@ -257,7 +254,7 @@ class DeviceHub:
         booth,
         post: Callable[[object], object],
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         poll_seconds: float = POLL_SECONDS,
         probe_timeout: float = PROBE_TIMEOUT,
         retry_initial: float = RETRY_INITIAL,

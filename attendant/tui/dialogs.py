@@ -36,10 +36,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from attendant.core.checkout import RefundablePayment
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, parse_major
+from attendant.core.payment_methods import IOU_METHODS
+from attendant.core.payment_methods import spec as method_spec
 from attendant.core.shifts import ShiftView
+from attendant.core.views import RefundablePayment
 from attendant.tui.widgets.money_fields import COUNT_RESTRICT, MoneyInput
 from attendant.tui.widgets.pickers import KeyChoice
 
@@ -478,15 +480,15 @@ class ShiftNumberDialog(FormDialog[int]):
         return int(text)
 
 
-SETTLE_METHODS = [("cash", "cash"), ("card", "card"), ("upi", "UPI"), ("ewallet", "e-wallet"),
-                  ("mobile", "mobile"), ("account", "account")]
+#: The methods that may settle IOUs, in number-key order (from the registry).
+SETTLE_METHODS = [(spec.value, spec.label) for spec in IOU_METHODS]
 
 
 class SettleIousDialog(FormDialog[SettleRequest]):
     """A plate's unpaid IOUs (a prepay before entry): plate, method by number key, cash tendered."""
 
     TITLE_TEXT = "Settle the IOUs of a plate"
-    HINT = ("[$accent b]1-6[/] method  [$accent b]Enter[/] settle  [$accent b]Tab[/] next field  "
+    HINT = (f"[$accent b]1-{len(SETTLE_METHODS)}[/] method  [$accent b]Enter[/] settle  [$accent b]Tab[/] next field  "
             "[$accent b]Esc[/] cancel")
 
     def __init__(self, currency: str, plate: str = "") -> None:
@@ -496,7 +498,7 @@ class SettleIousDialog(FormDialog[SettleRequest]):
 
     def fields(self) -> ComposeResult:
         yield _row("Plate", Input(placeholder="e.g. AB12 CDE", id="settle-plate", max_length=16, value=self.plate))
-        yield _row("Method", KeyChoice(SETTLE_METHODS, value="cash", id="settle-method"))
+        yield _row("Method", KeyChoice(SETTLE_METHODS, value=SETTLE_METHODS[0][0], id="settle-method"))
         yield _row("Tendered", MoneyInput(self.currency, placeholder="cash given (empty = exact)",
                                           id="settle-tendered"))
 
@@ -505,7 +507,8 @@ class SettleIousDialog(FormDialog[SettleRequest]):
         if not plate:
             raise InputError("type the plate")
         method = self.query_one("#settle-method", KeyChoice).value
-        tendered = self.query_one("#settle-tendered", MoneyInput).amount() if method == "cash" else None
+        cash = method_spec(method).takes_tendered
+        tendered = self.query_one("#settle-tendered", MoneyInput).amount() if cash else None
         return SettleRequest(plate, method, tendered)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from attendant.booth import EntryOutcome, ExitOutcome
-from attendant.core.services import ExitQuote, LevelMap, SessionView
+from attendant.core.views import Checkout, LevelMap, SessionView
 from attendant.core.vocab import SpotStatus
 
 if TYPE_CHECKING:  # the hub imports this module to build its messages
@@ -226,13 +226,13 @@ class PassScanned(Message):
 
 class ValidationApplied(Message):
     """The screen's fallback applied validation ``code``: ``amount_off`` minor
-    units off the ticket; ``quote`` is the new fee."""
+    units off the ticket; ``checkout`` is the session with its new balance."""
 
-    def __init__(self, code: str, amount_off: int, quote: ExitQuote) -> None:
+    def __init__(self, code: str, amount_off: int, checkout: Checkout) -> None:
         super().__init__()
         self.code = code
         self.amount_off = amount_off
-        self.quote = quote
+        self.checkout = checkout
 
 
 class ScanActionFailed(Message):

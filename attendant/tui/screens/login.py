@@ -35,7 +35,7 @@ from textual.worker import Worker, WorkerState
 from attendant.core import users
 from attendant.core.auth import Actor
 from attendant.core.errors import AttendantError
-from attendant.core.shifts import ShiftView, current_shift
+from attendant.core.shifts import ShiftView
 
 if TYPE_CHECKING:
     from attendant.tui.app import AttendantApp
@@ -167,12 +167,11 @@ class LoginScreen(Screen[LoginResult]):
     # ---------------------------------------------------------------- worker
     @work(thread=True, exclusive=True, group="login", exit_on_error=False)
     def run_login(self, username: str, pin: str) -> None:
-        """users.authenticate at the console clock, then the user's open shift (blocking)."""
-        app = self.app
-        service = app.service
+        """The booth's login (PIN, at the console clock), then the user's open shift (blocking)."""
+        booth = self.app.booth
         try:
-            actor = users.authenticate(service.engine, username, pin, now=service.clock(), tz=service.tz)
-            shift = current_shift(service.engine, service.facility.id, actor.user_id) if actor.user_id else None
+            actor = booth.staff.login(username, pin)
+            shift = booth.shifts.current(actor)
         except users.UserLocked as exc:
             self.post_message(self.Refused(str(exc), locked=True))
             return

@@ -51,6 +51,7 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from attendant.core.errors import AttendantError
+from attendant.core.requests import EntryRequest
 from attendant.core.money import format_money
 from attendant.core.plate_match import needs_confirmation
 from attendant.tui.devices import GateView, HealthReport
@@ -88,6 +89,7 @@ from attendant.tui.widgets.device_health import DeviceHealthPanel
 from attendant.tui.widgets.entry_form import EntryForm
 from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
+from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.lanes import LanesPanel, LaneState
 from attendant.tui.widgets.level_map import LevelMapView, MapLegend
 from hardware.base import DeviceState
@@ -316,17 +318,12 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
     def run_entry(self, plate: str, vehicle_class: str, ev: bool, accessible: bool) -> None:
-        """Booth.process_entry at the attendant's entry lane (blocking: DB, printer, gate)."""
+        """Booth.enter at the attendant's entry lane (blocking: DB, printer, gate)."""
         app = self.app
         try:
-            outcome = app.booth.process_entry(
-                plate,
-                vehicle_class,
-                actor=app.actor,
-                lane=app.entry_lane.code if app.entry_lane else None,
-                ev=ev,
-                accessible=accessible,
-            )
+            lane = app.entry_lane.code if app.entry_lane else None
+            request = EntryRequest(plate, vehicle_class, ev=ev, accessible=accessible, lane=lane)
+            outcome = app.booth.enter(request, actor=app.actor)
         except AttendantError as exc:
             self.post_message(EntryFailed(str(exc)))
             return
@@ -468,7 +465,7 @@ class MainScreen(Screen):
             self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
         elif app.exit_lane is not None and lane == app.exit_lane.code:
             form = self.query_one(ExitForm)
-            if form.quote is not None or form.busy or form.code:
+            if form.checkout is not None or form.busy or form.code:
                 return  # the attendant is busy with a vehicle: the read waits on the lane panel
             if needs_confirmation(read.confidence):
                 self.notify(
@@ -493,7 +490,7 @@ class MainScreen(Screen):
     @on(ExitPlateFound)
     def _exit_plate_found(self, message: ExitPlateFound) -> None:
         form = self.query_one(ExitForm)
-        if form.quote is not None or form.busy or form.code:
+        if form.checkout is not None or form.busy or form.code:
             return
         session = message.session
         self.notify(
@@ -540,7 +537,7 @@ class MainScreen(Screen):
             form.show_error(f"scanned {code[:40]!r} is not a ticket, pass or validation: {exc}")
             self.notify(f"Not a ticket, pass or validation: {exc}", title="Scan", severity="warning", timeout=6)
             return
-        ticket = form.quote.session.code if form.quote is not None else None
+        ticket = form.checkout.code if form.checkout is not None else None
         if kind == "ticket":
             if form.busy:
                 self.notify(f"Ticket scanned while the exit form is busy: scan it again in a moment ({code[:20]}…)",
@@ -563,22 +560,19 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="validation", exit_on_error=False)
     def run_validation(self, ticket_code: str, validation_code: str) -> None:
-        """service.apply_validation, then a new quote (blocking: one transaction, one read)."""
-        service = self.app.service
-        try:
-            outcome = service.apply_validation(ticket_code, validation_code, actor=self.app.actor)
-            quote = service.quote(ticket_code)
-        except AttendantError as exc:
-            self.post_message(ScanActionFailed(validation_code, str(exc)))
+        """The validation applied at the booth (the vehicle stays until paid): one transaction."""
+        result = money_flow.apply_validation(self.app.booth, ticket_code, validation_code, actor=self.app.actor)
+        if isinstance(result, money_flow.Failed):
+            self.post_message(ScanActionFailed(validation_code, result.message))
             return
-        self.post_message(ValidationApplied(validation_code, outcome.payment.amount, quote))
+        self.post_message(ValidationApplied(validation_code, result.payment.amount, result.loaded))
 
     @on(ValidationApplied)
     def _validation_applied(self, message: ValidationApplied) -> None:
-        fee = message.quote.fee
+        fee = message.checkout.fee
         self.notify(f"Validation {message.code}: {format_money(message.amount_off, fee.currency)} off",
                     title="Validation", timeout=5)
-        self.query_one(ExitForm).fill(message.quote.session.code)  # the form shows the new balance
+        self.query_one(ExitForm).fill(message.checkout.code)  # the form shows the new balance
 
     @on(ScanActionFailed)
     def _scan_action_failed(self, message: ScanActionFailed) -> None:

@@ -4,20 +4,28 @@ Opened with ``ctrl+b`` (or the command palette) from the lanes. Keys: ``d``
 day, ``w`` week, ``m`` month; ``left``/``[`` the previous period, ``right``/``]``
 the next, ``t`` back to the period holding today; ``escape`` back to the lanes.
 
-The figures are :func:`attendant.core.reports.period_report`'s (the same as
-``attendant report daily|weekly|monthly``): revenue by payment method,
-vehicle class and exit lane; entries, exits and average stay; each day's
-peak; and the mean occupancy at the start of every facility-local hour,
-drawn as bars (glyphs and numbers, so it reads without colour). The report is
-built in a thread worker (group ``report``) that touches no widget and posts
-:class:`ReportLoaded` / :class:`ReportFailed`; money is integer minor units
-shown with :func:`attendant.core.money.format_money`.
+The figures are :func:`attendant.core.reports.period_report`'s and the
+screen lays them out from the one description of a report,
+:data:`attendant.core.report_layout.SECTIONS` (the same the CLI's JSON, CSV
+and table walk): the Totals box has a line for each :class:`Figures` section
+(revenue, traffic, vehicles inside, stay, peak, IOUs) and a block for each
+:class:`Breakdown` (by payment method, vehicle class, exit lane, shift, length
+of stay, gate openings by source); the By day box has each :class:`DayTable`
+(weekly and monthly); the hours box draws each :class:`Series` (the mean
+occupancy at the start of every facility-local hour) as bars, glyphs and
+numbers so it reads without colour. The report is built in a thread worker
+(group ``report``) that touches no widget and posts one
+:class:`ReportScreen.ReportBuilt`; money is integer minor units shown with
+:func:`attendant.core.money.format_money`.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from string import Formatter
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -29,7 +37,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from attendant.core.money import format_money
+from attendant.core import report_layout
+from attendant.core.report_layout import Breakdown, DayTable, Figure, Figures, Series, Value, bar
 from attendant.core.reports import PeriodReport, period_report
 
 if TYPE_CHECKING:
@@ -50,69 +59,94 @@ def shift_period(period: str, day: date, step: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def totals_content(report: PeriodReport) -> Content:
-    """Revenue, traffic and the money by method, class and lane, one figure a line."""
-    money = lambda v: format_money(v, report.currency)  # noqa: E731
-    parts: list = [
-        ("Revenue  ", "b"), (money(report.revenue), "$money b"),
-        f"  from {report.payments} payment{'' if report.payments == 1 else 's'}\n",
-        ("Traffic  ", "b"), f"{report.entries} in · {report.exits} out · {report.open_sessions} inside now\n",
-    ]
-    if report.average_stay_minutes is not None:
-        hours, minutes = divmod(report.average_stay_minutes, 60)
-        parts += [("Stay     ", "b"), f"average {hours} h {minutes:02d} min\n"]
-    peak = report.peak
-    if peak is not None and peak.peak_at is not None:
-        share = f" ({peak.peak_occupancy / report.capacity:.0%} full)" if report.capacity else ""
-        parts += [("Peak     ", "b"), f"{peak.peak_occupancy} vehicles{share} {peak.peak_at:%a %d %b %H:%M}\n"]
-    if report.ious[0]:
-        parts += [("IOUs     ", "b"), (f"{report.ious[0]} let go unpaid, {money(report.ious[1])} owed\n", "$warn")]
-    for title, data in (("By payment method", report.by_method), ("By vehicle class", report.by_vehicle_class),
-                        ("By exit lane", report.by_lane), ("By shift", report.by_shift)):
-        parts.append((f"\n{title}\n", "b $accent"))
-        if not data:
-            parts.append(("  none\n", "$muted"))
-        for key, (count, amount) in data.items():
-            parts.append(f"  {key:<12} {count:>6}  {money(amount):>12}\n")
-    if report.exits:
-        parts.append(("\nLength of stay (exits)\n", "b $accent"))
-        for label, count in report.stay_bands:
-            parts.append(f"  {label:<12} {count:>6}  {count / report.exits:>12.0%}\n")
-    parts.append(("\nGate openings by source\n", "b $accent"))
-    if not report.vends_by_source:
-        parts.append(("  none\n", "$muted"))
-    for source, count in report.vends_by_source.items():
-        parts.append(f"  {source:<12} {count:>6}\n")
+def _said(figure: Figure, value: Value, report: PeriodReport) -> list:
+    """``figure.say`` filled with its words: money amounts stand out, a warning figure is all warning."""
+    words = figure.kind.words(value, report)
+    warn = figure.warn and bool(value.n)
+    parts: list = []
+    for literal, name, _spec, _conversion in Formatter().parse(figure.say):
+        parts.append((literal, "$warn") if warn else literal)
+        if name:
+            parts.append((words[name], "$warn" if warn else "$money b" if name == "amount" else ""))
+    return parts
+
+
+def _sections(kind: type) -> list:
+    """The sections of ``kind`` in the description's order (read at each call: the description is the source)."""
+    return [section for section in report_layout.SECTIONS if isinstance(section, kind)]
+
+
+def _box(sections: list, draw: Callable[[object], list]) -> Content:
+    """One box's content: each section's parts from ``draw``, the second and later under their own title."""
+    parts: list = []
+    for n, section in enumerate(sections):
+        parts += [(f"\n{section.title}\n", "b $accent")] * (n > 0) + draw(section)
     return _trim(Content.assemble(*parts))
+
+
+def totals_content(report: PeriodReport) -> Content:
+    """Every :class:`Figures` section as one line (its title, then its figures said, joined by " · "),
+    then every :class:`Breakdown` as a block: its title, then key, count and amount (or share) lines."""
+    lines = _sections(Figures)
+    pad = max((len(s.title) for s in lines), default=0) + 2
+    parts: list = []
+    for section in lines:
+        parts.append((f"{section.title:<{pad}}", "b"))
+        for n, figure in enumerate(section.figures):
+            parts += [" · "] * (n > 0) + _said(figure, figure.get(report), report)
+        parts.append("\n")
+    for section in _sections(Breakdown):
+        parts.append((f"\n{section.title}\n", "b $accent"))
+        total = section.share_of(report) if section.share_of else 0
+        rows = list(section.get(report))
+        if not rows:
+            parts.append(("  none\n", "$muted"))
+        for key, value in rows:
+            words = section.kind.words(value, report)
+            last = words["amount"] or (f"{value.n / total:.0%}" if total else "")
+            parts.append(f"  {key:<12} {words['count']:>6}  {last:>12}".rstrip() + "\n")
+    return _trim(Content.assemble(*parts))
+
+
+def _day_lines(section: DayTable, report: PeriodReport) -> list:
+    """A day table as text: the headings in bold, then a line a day; the day left, the figures right-aligned."""
+    lines = [section.headings(), *section.text_rows(report)]
+    widths = [max(4, *(len(line[i]) for line in lines)) for i in range(len(lines[0]))]
+    texts = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+             for line in lines]
+    return [(texts[0] + "\n", "b")] + [text + "\n" for text in texts[1:]]
 
 
 def days_content(report: PeriodReport) -> Content:
-    """One line a day: entries, exits, revenue and peak (weekly and monthly reports)."""
-    money = lambda v: format_money(v, report.currency)  # noqa: E731
-    parts: list = [("Day          In    Out      Revenue   Peak\n", "b")]
-    for d in report.days:
-        parts.append(f"{d.day:%a %d %b}  {d.entries:>5}  {d.exits:>5}  {money(d.revenue):>11}  {d.peak_occupancy:>5}\n")
-    return _trim(Content.assemble(*parts))
+    """Each :class:`DayTable` shown for the period (weekly and monthly: one line a day)."""
+    return _box([s for s in _sections(DayTable) if s.shown(report)], lambda section: _day_lines(section, report))
+
+
+def _bars(section: Series, report: PeriodReport) -> list:
+    """A series as bars with numbers: a line a key, the bar full at :meth:`Series.full` (the facility's
+    capacity, for occupancy), then the value and its share; "not yet" where it has no value."""
+    rows = list(section.get(report))
+    full = section.full(report, (value for _key, value in rows))
+    parts: list = []
+    for key, value in rows:
+        if value.n is None:
+            parts += [f"{key} ", (" " * BAR_WIDTH, ""), ("      —  not yet\n", "$muted")]
+            continue
+        share = value.n / full
+        filled = bar(share, BAR_WIDTH)
+        parts += [
+            f"{key} ",
+            ("█" * filled, "$accent"),
+            ("·" * (BAR_WIDTH - filled), "$muted"),
+            f" {section.kind.words(value, report)['count']:>6}",
+            f"  {share:>4.0%}\n",
+        ]
+    return parts
 
 
 def occupancy_content(report: PeriodReport) -> Content:
-    """Mean vehicles inside at the start of each facility-local hour, as a bar chart with numbers."""
-    capacity = report.capacity or max(report.occupancy_by_hour, default=0) or 1
-    parts: list = []
-    for hour, value in enumerate(report.occupancy_by_hour):
-        if not report.hour_seen(hour):
-            parts += [f"{hour:02d}:00 ", (" " * BAR_WIDTH, ""), ("      —  not yet\n", "$muted")]
-            continue
-        share = value / capacity
-        filled = round(min(share, 1.0) * BAR_WIDTH)
-        parts += [
-            f"{hour:02d}:00 ",
-            ("█" * filled, "$accent"),
-            ("·" * (BAR_WIDTH - filled), "$muted"),
-            f" {value:>6.1f}" if value < 100 else f" {value:>6,.0f}",
-            f"  {share:>4.0%}\n",
-        ]
-    return _trim(Content.assemble(*parts))
+    """Each :class:`Series` (the mean occupancy at each facility-local hour's start) as a bar chart."""
+    return _box(_sections(Series), lambda section: _bars(section, report))
 
 
 def _trim(content: Content) -> Content:
@@ -125,9 +159,7 @@ class ReportScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Lanes"),
-        Binding("d", "period('daily')", "Day"),
-        Binding("w", "period('weekly')", "Week"),
-        Binding("m", "period('monthly')", "Month"),
+        *(Binding(period[0], f"period('{period}')", word) for period, word in PERIOD_WORD.items()),  # d, w, m
         Binding("left,left_square_bracket", "step(-1)", "Previous"),
         Binding("right,right_square_bracket", "step(1)", "Next"),
         Binding("t", "today", "Today"),
@@ -137,25 +169,19 @@ class ReportScreen(Screen):
     ReportScreen #report-title { height: auto; padding: 1 1 0 1; }
     ReportScreen #report-body { height: 1fr; padding: 0 1; }
     ReportScreen #report-row { height: auto; }
-    ReportScreen #report-left { width: 54; height: auto; }
+    ReportScreen #report-left { width: 60; height: auto; }
     ReportScreen .report-box { height: auto; padding: 0 1; border: round $border-blurred; background: $surface; }
     ReportScreen #report-hours { width: 64; margin-left: 1; }
     ReportScreen #report-days.-hidden { display: none; }
     """
 
-    class ReportLoaded(Message):
-        """A report built by the worker, for the period it was asked for."""
+    @dataclass
+    class ReportBuilt(Message):
+        """The worker's answer for ``request`` (period, day): the ``report``, or None and the ``error``."""
 
-        def __init__(self, request: tuple[str, date], report: PeriodReport) -> None:
-            super().__init__()
-            self.request = request
-            self.report = report
-
-    class ReportFailed(Message):
-        def __init__(self, request: tuple[str, date], error: str) -> None:
-            super().__init__()
-            self.request = request
-            self.error = error
+        request: tuple[str, date]
+        report: PeriodReport | None
+        error: str = ""
 
     app: AttendantApp
 
@@ -176,12 +202,12 @@ class ReportScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#report-totals").border_title = "Totals"
-        self.query_one("#report-hours").border_title = "Occupancy by hour (mean at the hour's start)"
-        self.query_one("#report-days").border_title = "By day"
+        for box, kind in (("#report-days", DayTable), ("#report-hours", Series)):  # a box's first section names it
+            self.query_one(box).border_title = _sections(kind)[0].title
         if self.day is None:
-            service = self.app.service
-            self.day = service.local(service.clock()).date()
-        self.load()
+            self.action_today()
+        else:
+            self.load()
 
     # --------------------------------------------------------------- actions
     def action_back(self) -> None:
@@ -197,6 +223,7 @@ class ReportScreen(Screen):
         self.load()
 
     def action_today(self) -> None:
+        """The period holding the facility's today."""
         service = self.app.service
         self.day = service.local(service.clock()).date()
         self.load()
@@ -216,33 +243,27 @@ class ReportScreen(Screen):
         try:
             report = period_report(self.app.service, period, day)
         except Exception as exc:  # noqa: BLE001 - shown on screen; the console stays up
-            self.post_message(self.ReportFailed(request, str(exc) or type(exc).__name__))
+            self.post_message(self.ReportBuilt(request, None, str(exc) or type(exc).__name__))
             return
-        self.post_message(self.ReportLoaded(request, report))
+        self.post_message(self.ReportBuilt(request, report))
 
-    @on(ReportLoaded)
-    def _loaded(self, message: ReportLoaded) -> None:
+    @on(ReportBuilt)
+    def _built(self, message: ReportBuilt) -> None:
         message.stop()
         if message.request != (self.period, self.day):
             return  # the attendant has moved on to another period
+        title = self.query_one("#report-title", Static)
+        if message.report is None:
+            title.update(Content.assemble(("✗ the report could not be built: ", "$error b"), message.error))
+            self.notify(message.error, title="Report", severity="error", timeout=6)
+            return
         report = self.report = message.report
-        self.query_one("#report-title", Static).update(Content.assemble(
-            (report.title, "b"), "   ",
-            ("d", "$accent b"), " day  ", ("w", "$accent b"), " week  ", ("m", "$accent b"), " month  ",
-            ("← →", "$accent b"), " previous / next  ", ("t", "$accent b"), " today",
-        ))
+        keys = [(period[0], word.lower()) for period, word in PERIOD_WORD.items()] + [
+            ("← →", "previous / next"), ("t", "today")]
+        title.update(Content.assemble((report.title, "b"), " ", *[
+            part for key, what in keys for part in ("  ", (key, "$accent b"), f" {what}")]))
         self.query_one("#report-totals", Static).update(totals_content(report))
         self.query_one("#report-hours", Static).update(occupancy_content(report))
         days = self.query_one("#report-days", Static)
-        days.set_class(report.period == "daily", "-hidden")
+        days.set_class(not any(section.shown(report) for section in _sections(DayTable)), "-hidden")
         days.update(days_content(report))
-
-    @on(ReportFailed)
-    def _failed(self, message: ReportFailed) -> None:
-        message.stop()
-        if message.request != (self.period, self.day):
-            return
-        self.query_one("#report-title", Static).update(
-            Content.assemble(("✗ the report could not be built: ", "$error b"), message.error)
-        )
-        self.notify(message.error, title="Report", severity="error", timeout=6)

@@ -46,10 +46,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from attendant.core import shifts
 from attendant.core.errors import AttendantError
 from attendant.core.money import format_money, to_major_str
+from attendant.core.payment_methods import label as method_label
 from attendant.core.shifts import ShiftReport, ShiftView
+from attendant.core.vocab import PaymentMethod
 from attendant.tui.dialogs import (
     BayServiceDialog,
     BayServiceRequest,
@@ -66,7 +67,7 @@ from attendant.tui.dialogs import (
     ValidationRequest,
 )
 from attendant.tui.widgets.money_fields import MoneyInput
-from attendant.tui.widgets.shift_count import METHOD_WORD, CashCountGrid, OverShortTable, over_short_word
+from attendant.tui.widgets.shift_count import CashCountGrid, OverShortTable, counted_methods, over_short_word
 
 if TYPE_CHECKING:
     from attendant.tui.app import AttendantApp
@@ -244,14 +245,14 @@ class ShiftScreen(TaskRunner, Screen):
         if user is None:
             self._show_who(None)
             return
-        self.run_worker(partial(self._load_body, user.user_id), name="shift-load", group="shift-load",
+        self.run_worker(partial(self._load_body, user), name="shift-load", group="shift-load",
                         thread=True, exclusive=True, exit_on_error=False)
 
-    def _load_body(self, user_id: int) -> None:
-        service = self.app.service
-        shift = shifts.current_shift(service.engine, service.facility.id, user_id)
-        shift_id = shift.id if shift else shifts.last_shift_id(service.engine, service.facility.id, user_id)
-        report = shifts.shift_report(service.engine, shift_id) if shift_id else None
+    def _load_body(self, user) -> None:
+        desk = self.app.booth.shifts
+        shift = desk.current(user)
+        shift_id = shift.id if shift else desk.last_id(user)
+        report = desk.report(shift_id) if shift_id else None
         self.post_message(ShiftLoaded(shift, report))
 
     @on(ShiftLoaded)
@@ -318,8 +319,7 @@ class ShiftScreen(TaskRunner, Screen):
             actor = app.actor
 
             def task() -> Outcome:
-                view = shifts.open_shift(service.engine, service.facility.id, actor, entry.amount,
-                                         at=service.clock())
+                view = app.booth.shifts.open(actor, entry.amount)
                 return Outcome(f"Shift #{view.id} open with a float of {format_money(view.float_amount, cur)}")
 
             self.run_task("Open shift", task)
@@ -338,8 +338,7 @@ class ShiftScreen(TaskRunner, Screen):
             actor = app.actor
 
             def task() -> Outcome:
-                move = shifts.record_cash_movement(service.engine, service.facility.id, actor, "drop", entry.amount,
-                                                   entry.note, at=service.clock())
+                move = app.booth.shifts.move(actor, "drop", entry.amount, entry.note)
                 return Outcome(f"Drop of {format_money(move.amount, cur)} recorded; the drawer should hold "
                                f"{format_money(move.drawer, cur)}")
 
@@ -354,11 +353,11 @@ class ShiftScreen(TaskRunner, Screen):
     def action_close_other(self) -> None:
         """Supervisors: count up and close another user's shift (refused for attendants by the service)."""
 
-        service = self.app.service
+        desk = self.app.booth.shifts
         own = self.app.shift.id if self.app.shift else None
 
         def others() -> list:
-            return [s for s in shifts.open_shifts(service.engine, service.facility.id) if s.id != own]
+            return [s for s in desk.open_shifts() if s.id != own]
 
         self._load_choices("open shifts", others, OpenShiftChoices)
 
@@ -374,7 +373,6 @@ class ShiftScreen(TaskRunner, Screen):
 
     def _count_up(self, shift_id: int | None) -> None:
         app = self.app
-        service = app.service
         actor = app.actor
         own = app.shift
 
@@ -383,7 +381,7 @@ class ShiftScreen(TaskRunner, Screen):
             if sid is None:
                 raise AttendantError("no open shift to close")
             # Reading another user's report needs a supervisor: the service refuses attendants here.
-            report = shifts.shift_report(service.engine, sid, actor=actor)
+            report = self.app.booth.shifts.report(sid, actor=actor)
             if report.is_closed:
                 raise AttendantError(f"shift #{sid} is already closed")
             return Outcome("", report=report)
@@ -417,7 +415,7 @@ class ShiftScreen(TaskRunner, Screen):
         actor = app.actor
 
         def task() -> Outcome:
-            fresh = shifts.shift_report(app.service.engine, report.shift_id, actor=actor)
+            fresh = app.booth.shifts.report(report.shift_id, actor=actor)
             return Outcome(f"Report of shift #{fresh.shift_id}", report=fresh, printed=_print_report(app, fresh))
 
         self.run_task("Print report", task)
@@ -462,7 +460,7 @@ class ShiftScreen(TaskRunner, Screen):
                 view = service.refund(request.payment_id, actor=actor, reason=request.reason, amount=request.amount,
                                       at=service.clock())
                 return Outcome(f"Refunded {format_money(-view.amount, cur)} of payment #{request.payment_id} "
-                               f"({METHOD_WORD.get(view.method, view.method)})")
+                               f"({method_label(view.method)})")
 
             self.run_task("Refund", task)
 
@@ -581,12 +579,12 @@ class CountUpScreen(TaskRunner, Screen):
                         yield OverShortTable(cur, self.expected, id="count-table")
                         yield Static(self._derivation(), id="count-derivation")
                     with Vertical(id="count-others", classes="panel"):
-                        others = [m for m in self.expected if m != "cash"]
+                        others = counted_methods(self.expected)
                         if not others:
                             yield Static(Content.from_markup("[$muted]no other payment methods in this shift[/]"))
                         for method in others:
                             with Horizontal(classes="other-row"):
-                                yield Label(METHOD_WORD.get(method, method))
+                                yield Label(method_label(method))
                                 yield MoneyInput(cur, id=f"other-{method}",
                                                  value=to_major_str(self.expected[method], cur))
             yield Static("", id="count-result", classes="result")
@@ -626,16 +624,14 @@ class CountUpScreen(TaskRunner, Screen):
     def counted_other(self) -> dict[str, int]:
         """Counted totals of the non-cash methods (minor units); raises InputError for a malformed amount."""
         counted: dict[str, int] = {}
-        for method in self.expected:
-            if method == "cash":
-                continue
+        for method in counted_methods(self.expected):
             amount = self.query_one(f"#other-{method}", MoneyInput).amount()
             counted[method] = amount if amount is not None else 0
         return counted
 
     def _refresh_table(self) -> None:
         table = self.query_one(OverShortTable)
-        counted = {"cash": self.query_one(CashCountGrid).total()}
+        counted = {PaymentMethod.CASH.value: self.query_one(CashCountGrid).total()}
         try:
             counted |= self.counted_other()
         except AttendantError:
@@ -707,14 +703,12 @@ class CountUpScreen(TaskRunner, Screen):
 
     def _close(self, count: dict[int, int], other: dict[str, int]) -> None:
         app = self.app
-        service = app.service
         actor = app.actor
         shift_id = self.report.shift_id if self.other else None
         self.query_one("#count-result", Static).update(Content.from_markup("[$muted]closing the shift…[/]"))
 
         def task() -> Outcome:
-            report = shifts.close_shift(service.engine, service.facility.id, actor, cash_count=count,
-                                        counted_other=other, shift_id=shift_id, at=service.clock())
+            report = app.booth.shifts.close(actor, cash_count=count, counted_other=other, shift_id=shift_id)
             total = report.over_short or 0
             word, _style = over_short_word(total, report.currency)
             return Outcome(f"Shift #{report.shift_id} closed: {word}", report=report,

@@ -4,8 +4,9 @@ Keys (keyboard only):
 
 - type or scan the ticket code, Enter: the fee breakdown, the payments so far
   and the balance due appear, with the payment row focused;
-- ``1``-``7`` on the payment row pick the method: cash, card, UPI, e-wallet,
-  mobile, pass, account (``up``/``down`` in the amount fields do the same);
+- the number keys on the payment row pick the method, in the order of
+  :data:`attendant.core.payment_methods.EXIT_METHODS` (1 cash, 2 card, ...;
+  ``up``/``down`` in the amount fields do the same);
   cash moves to *Tendered* (the change shows live), pass and account to
   *Reference* (pass code, account name);
 - *Amount* (Tab from the payment row) pays part of the balance (split
@@ -52,23 +53,26 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from attendant.booth import ExitOutcome, duration_text
-from attendant.core.checkout import Checkout, PaymentOutcome, PaymentView
 from attendant.core.errors import AttendantError, InputError
 from attendant.core.money import format_money, parse_major
+from attendant.core.payment_methods import EXIT_METHODS
+from attendant.core.payment_methods import label as method_label
+from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
-from attendant.core.services import ExitQuote, SessionView
+from attendant.core.views import Checkout, PaymentView, SessionView
 from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.money_fields import MONEY_RESTRICT
-from attendant.tui.widgets.money_flow import ELECTRONIC, METHODS, Attempt
+from attendant.tui.widgets.money_flow import Attempt
 from attendant.tui.widgets.pickers import KeyChoice
 
 log = logging.getLogger(__name__)
 
-METHOD_OPTIONS = list(METHODS)
-METHOD_LABEL = dict(METHODS) | {"validation": "validation", "iou": "IOU"}
-WITH_REFERENCE = ("pass", "account")
+#: The exit form's methods in number-key order: (value, label), from the registry.
+METHOD_OPTIONS = [(spec.value, spec.label) for spec in EXIT_METHODS]
+LAST_KEY = len(METHOD_OPTIONS)
+WITH_REFERENCE = tuple(spec.value for spec in EXIT_METHODS if spec.reference)
 LABEL_WIDTH = 40
 STATUS_GLYPH = {"completed": "✓", "failed": "✗", "pending": "…", "refunded": "↺"}
 IDLE_HINT = Content.from_markup(
@@ -76,7 +80,7 @@ IDLE_HINT = Content.from_markup(
     "[$accent b]↑↓[/] method  [$accent b]F6[/] lost ticket  [$accent b]Esc[/] clear"
 )
 PAY_HINT = Content.from_markup(
-    "[$accent b]Enter[/] pay  [$accent b]1-7[/] method  [$accent b]Tab[/] amount  "
+    f"[$accent b]Enter[/] pay  [$accent b]1-{LAST_KEY}[/] method  [$accent b]Tab[/] amount  "
     "[$accent b]^N[/] validation  [$accent b]^G[/] let go (IOU)  [$accent b]Esc[/] clear"
 )
 
@@ -131,7 +135,7 @@ class ExitForm(Vertical):
     class Loaded(Message):
         """A ticket's session, fee, payments and balance (from the load worker)."""
 
-        def __init__(self, code: str, loaded: money_flow.Loaded) -> None:
+        def __init__(self, code: str, loaded: Checkout) -> None:
             super().__init__()
             self.code = code
             self.loaded = loaded
@@ -165,10 +169,11 @@ class ExitForm(Vertical):
             self.attempt = attempt
 
     class Validated(Message):
-        def __init__(self, outcome: PaymentOutcome, loaded: money_flow.Loaded) -> None:
+        """A validation came off the balance."""
+
+        def __init__(self, result: money_flow.Validated) -> None:
             super().__init__()
-            self.outcome = outcome
-            self.loaded = loaded
+            self.result = result
 
     # ------------------------------------------------------------ life cycle
     def __init__(self, lane_title: str, currency: str, tz: tzinfo, **kwargs) -> None:
@@ -176,7 +181,6 @@ class ExitForm(Vertical):
         self.lane_title = lane_title
         self.currency = currency
         self.tz = tz
-        self.quote: ExitQuote | None = None
         self.checkout: Checkout | None = None
         self.busy = False
         self.shift_notice: str | None = None  # set by the app: why payments would be refused
@@ -193,7 +197,7 @@ class ExitForm(Vertical):
         yield Static("", id="exit-fee", classes="fee")
         with Horizontal(classes="form-row", id="exit-pay-row"):
             yield Label("Pay", classes="field-label", id="exit-pay-label")
-            yield KeyChoice(METHOD_OPTIONS, value="cash", id="exit-method")
+            yield KeyChoice(METHOD_OPTIONS, value=METHOD_OPTIONS[0][0], id="exit-method")
         with Horizontal(classes="form-row", id="exit-amount-row"):
             yield Label("Amount", classes="field-label")
             yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT)
@@ -206,7 +210,7 @@ class ExitForm(Vertical):
         yield Static(IDLE_HINT, classes="hint", id="exit-hint")
 
     def on_mount(self) -> None:
-        # seven methods on one row: a narrower label and no padding let them fit the panel at 160 columns
+        # every method on one row: a narrower label and no padding let them fit the panel at 160 columns
         self.query_one("#exit-pay-label").styles.width = 5
         self.query_one("#exit-method").styles.padding = (0, 0)
         self.border_title = f"Exit ▸ {self.lane_title}"
@@ -227,7 +231,7 @@ class ExitForm(Vertical):
     def set_shift_notice(self, notice: str | None) -> None:
         """Tell the attendant why payments would be refused (e.g. no open shift); None: all is well."""
         self.shift_notice = notice
-        if self.quote is None and not self.code:
+        if self.checkout is None and not self.code:
             self._show_idle()
 
     # ---------------------------------------------------------------- values
@@ -277,8 +281,9 @@ class ExitForm(Vertical):
             self.query_one(widget_id).display = not reference
         for widget_id in ("#exit-reference-label", "#exit-reference"):
             self.query_one(widget_id).display = reference
-        self.query_one("#exit-tendered", Input).disabled = method != "cash"
-        self.query_one("#exit-amount", Input).disabled = method == "pass"  # a pass covers the whole balance
+        spec = method_spec(method)
+        self.query_one("#exit-tendered", Input).disabled = not spec.takes_tendered
+        self.query_one("#exit-amount", Input).disabled = spec.covers_balance  # a pass covers the whole balance
 
     def _amount(self) -> int | None:
         """The part amount in minor units; None when empty (the whole balance)."""
@@ -300,7 +305,7 @@ class ExitForm(Vertical):
             amount = self._amount()
         except InputError:
             amount = None
-        return amount if amount is not None and self.method != "pass" else self.checkout.balance
+        return amount if amount is not None and not method_spec(self.method).covers_balance else self.checkout.balance
 
     # --------------------------------------------------------------- actions
     def on_key(self, event: events.Key) -> None:
@@ -335,8 +340,8 @@ class ExitForm(Vertical):
 
     @on(Input.Changed, "#exit-code")
     def _code_changed(self, event: Input.Changed) -> None:
-        if self.quote is not None and event.value.strip().upper() != self.quote.session.code:
-            self._forget_quote()
+        if self.checkout is not None and event.value.strip().upper() != self.checkout.code:
+            self._forget_ticket()
 
     @on(KeyChoice.Changed, "#exit-method")
     def _method_changed(self, event: KeyChoice.Changed) -> None:
@@ -344,15 +349,16 @@ class ExitForm(Vertical):
         method = event.value
         focused = self.screen.focused
         if focused is not None and focused.id in ("exit-tendered", "exit-reference", "exit-amount"):
-            keep = (method == "cash" and focused.id == "exit-tendered") or (
+            spec = method_spec(method)
+            keep = (spec.takes_tendered and focused.id == "exit-tendered") or (
                 method in WITH_REFERENCE and focused.id == "exit-reference"
-            ) or (focused.id == "exit-amount" and method != "pass")
+            ) or (focused.id == "exit-amount" and not spec.covers_balance)
             if not keep:
                 self.screen.set_focus(event.choice)  # the field is about to be hidden or disabled
         self._show_method_fields()
         self._update_change()
-        if event.picked and self.quote is not None:
-            if method == "cash":
+        if event.picked and self.checkout is not None:
+            if method_spec(method).takes_tendered:
                 self.screen.set_focus(self.query_one("#exit-tendered", Input))
             elif method in WITH_REFERENCE:
                 self.screen.set_focus(self.query_one("#exit-reference", Input))
@@ -379,17 +385,16 @@ class ExitForm(Vertical):
         """Enter: look the ticket up, or take the payment (a retry after a failure)."""
         if self.busy:
             return
-        if self.quote is None or self.code.upper() != self.quote.session.code:
+        if self.checkout is None or self.code.upper() != self.checkout.code:
             self._request_load()
-            return
-        if self.checkout is None:
             return
         balance = self.checkout.balance
         method = self.method
+        spec = method_spec(method)
         amount = tendered = reference = None
         if balance > 0:
             try:
-                amount = None if method == "pass" else self._amount()
+                amount = None if spec.covers_balance else self._amount()
             except InputError as exc:
                 self._refuse(str(exc), "#exit-amount")
                 return
@@ -404,7 +409,7 @@ class ExitForm(Vertical):
                 )
                 return
             due = amount if amount is not None else balance
-            if method == "cash":
+            if spec.takes_tendered:
                 try:
                     tendered = self._tendered()
                 except InputError as exc:
@@ -421,15 +426,15 @@ class ExitForm(Vertical):
                     return
             if method in WITH_REFERENCE:
                 reference = self.query_one("#exit-reference", Input).value.strip() or None
-                if method == "account" and reference is None:
-                    self._refuse("type the account to invoice in Reference", "#exit-reference")
+                if spec.reference_required and reference is None:
+                    self._refuse(f"type the {spec.reference} to invoice in Reference", "#exit-reference")
                     return
-        attempt = Attempt(self.quote.session.code, method, amount, tendered, reference, money_flow.new_key())
+        attempt = Attempt(self.checkout.code, method, amount, tendered, reference, money_flow.new_key())
         if attempt.same_request(self._unknown):
             attempt = Attempt(attempt.code, method, amount, tendered, reference, self._unknown.key)
         self.busy = True
         doing = "letting the vehicle out…" if balance == 0 else (
-            f"asking the {METHOD_LABEL[method]} processor…" if method in ELECTRONIC else "taking payment…"
+            f"asking the {spec.label} processor…" if spec.electronic else "taking payment…"
         )
         self.query_one("#exit-result", Static).update(Content.assemble((doing, "$muted")))
         actor, lane = self._actor_and_lane()
@@ -443,13 +448,13 @@ class ExitForm(Vertical):
         """ctrl+n: apply a merchant validation to the ticket on screen."""
         if self.busy:
             return
-        if self.checkout is None or self.quote is None:
+        if self.checkout is None:
             self.show_error("scan the ticket first, then apply the validation (ctrl+n)")
             return
-        code = self.quote.session.code
+        code = self.checkout.code
 
         def chosen(validation: str | None) -> None:
-            if validation and self.quote is not None and self.quote.session.code == code:
+            if validation and self.checkout is not None and self.checkout.code == code:
                 self.busy = True
                 self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
                 actor, _lane = self._actor_and_lane()
@@ -461,14 +466,14 @@ class ExitForm(Vertical):
         """ctrl+g: never trap a car: ask the reason, open the gate, record an IOU for the balance."""
         if self.busy:
             return
-        if self.checkout is None or self.quote is None:
+        if self.checkout is None:
             self.show_error("scan the ticket first (ctrl+g lets a vehicle go with an IOU)")
             return
         if self.checkout.balance == 0:
             self.show_error("nothing is due: Enter lets the vehicle out")
             return
-        code = self.quote.session.code
-        session = self.quote.session
+        code = self.checkout.code
+        session = self.checkout.session
         context = (
             f"Ticket {session.ticket_no}  {session.plate or '(no plate)'}  balance "
             f"{format_money(self.checkout.balance, self.currency)} becomes an IOU on the plate."
@@ -477,7 +482,7 @@ class ExitForm(Vertical):
             context += f"\nLast failure: {self._last_failure}"
 
         def chosen(reason: str | None) -> None:
-            if reason and self.quote is not None and self.quote.session.code == code:
+            if reason and self.checkout is not None and self.checkout.code == code:
                 self.busy = True
                 self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]letting the vehicle go…[/]"))
                 actor, lane = self._actor_and_lane()
@@ -487,13 +492,12 @@ class ExitForm(Vertical):
 
     def action_clear(self) -> None:
         self.query_one("#exit-code", Input).value = ""
-        self._forget_quote()
+        self._forget_ticket()
         self._show_idle()
         self.query_one("#exit-result", Static).update("")
         self.focus_code()
 
-    def _forget_quote(self) -> None:
-        self.quote = None
+    def _forget_ticket(self) -> None:
         self.checkout = None
         self._last_failure = None
         self.query_one("#exit-session", Static).update("")
@@ -536,7 +540,7 @@ class ExitForm(Vertical):
         if isinstance(result, money_flow.Failed):
             self.post_message(self.PaymentFailed(result, None))
         else:
-            self.post_message(self.Validated(*result))
+            self.post_message(self.Validated(result))
 
     def _post_result(self, result, attempt: Attempt | None) -> None:
         """Worker side: one message for what the driver returned."""
@@ -563,7 +567,7 @@ class ExitForm(Vertical):
 
     # ----------------------------------------------------- scanned credentials
     def _takes_scan(self, ticket_code: str | None) -> bool:
-        return self.checkout is not None and self.quote is not None and ticket_code == self.quote.session.code
+        return self.checkout is not None and ticket_code == self.checkout.code
 
     @on(ValidationScanned)
     def _validation_scanned(self, message: ValidationScanned) -> None:
@@ -588,7 +592,7 @@ class ExitForm(Vertical):
         if self.busy:
             self.show_error(f"pass {message.code}: wait for the payment in progress, then scan it again")
             return
-        self.query_one("#exit-method", KeyChoice).value = "pass"
+        self.query_one("#exit-method", KeyChoice).value = next(s.value for s in EXIT_METHODS if s.covers_balance)
         self._show_method_fields()
         self.query_one("#exit-reference", Input).value = message.code
         self.action_confirm()
@@ -615,15 +619,17 @@ class ExitForm(Vertical):
         message.stop()
         self._unknown = None
         self._last_failure = None
-        payment = message.result.outcome.payment
+        payment = message.result.payment
         self._show_checkout(message.result.loaded)
         self._clear_amounts()
-        parts: list = [(f"✓ {format_money(payment.amount, self.currency)} {METHOD_LABEL.get(payment.method, payment.method)}",
-                        "$ok b"), f" taken (payment #{payment.id})"]
-        if payment.change is not None:
-            parts += ["  change ", (format_money(payment.change, self.currency), "$money b reverse")]
-        parts += ["\n  balance ", (format_money(message.result.loaded.checkout.balance, self.currency), "$money b"),
-                  ": pick the next method (1-7) and Enter"]
+        parts: list = []
+        if payment is not None:
+            parts += [(f"✓ {format_money(payment.amount, self.currency)} {method_label(payment.method)}", "$ok b"),
+                      f" taken (payment #{payment.id})"]
+            if payment.change is not None:
+                parts += ["  change ", (format_money(payment.change, self.currency), "$money b reverse")]
+        parts += ["\n  balance ", (format_money(message.result.loaded.balance, self.currency), "$money b"),
+                  f": pick the next method (1-{LAST_KEY}) and Enter"]
         self.query_one("#exit-result", Static).update(Content.assemble(*parts))
         self.screen.set_focus(self.query_one("#exit-method", KeyChoice))
 
@@ -633,7 +639,7 @@ class ExitForm(Vertical):
         loaded = message.result.loaded
         self._show_checkout(loaded)
         self.show_error(
-            f"the balance is now {format_money(loaded.checkout.balance, self.currency)} "
+            f"the balance is now {format_money(loaded.balance, self.currency)} "
             f"(was {format_money(message.result.was, self.currency)}): check it and confirm again"
         )
 
@@ -643,8 +649,8 @@ class ExitForm(Vertical):
         result = message.result
         if result.loaded is not None:
             self._show_checkout(result.loaded)
-        elif self.quote is not None and message.attempt is not None:
-            self._forget_quote()  # the ticket is no longer open (e.g. exited at another booth)
+        elif self.checkout is not None and message.attempt is not None:
+            self._forget_ticket()  # the ticket is no longer open (e.g. exited at another booth)
         self._unknown = message.attempt if result.unknown else None
         self._last_failure = result.message
         self.show_error(result.message)
@@ -654,7 +660,7 @@ class ExitForm(Vertical):
         elif result.declined:
             offers.append("Enter retry")
         if result.declined or result.unknown:
-            offers.append("1-7 another method")
+            offers.append(f"1-{LAST_KEY} another method")
             offers.append("^G let go with an IOU")
         if self.shift_notice and "shift" in result.message:
             offers.append(self.shift_notice)
@@ -670,9 +676,9 @@ class ExitForm(Vertical):
     @on(Validated)
     def _validated(self, message: Validated) -> None:
         message.stop()
-        payment = message.outcome.payment
-        self._show_checkout(message.loaded)
-        balance = message.loaded.checkout.balance
+        payment = message.result.payment
+        self._show_checkout(message.result.loaded)
+        balance = message.result.loaded.balance
         parts: list = [
             (f"✓ validation {payment.reference}", "$ok b"),
             f" ({payment.message or 'merchant'}) ",
@@ -688,7 +694,7 @@ class ExitForm(Vertical):
     # -------------------------------------------------------------- display
     def _update_change(self) -> None:
         change = self.query_one("#exit-change", Static)
-        if self.checkout is None or self.method != "cash":
+        if self.checkout is None or not method_spec(self.method).takes_tendered:
             change.update("")
             return
         due = self._due_now() or 0
@@ -737,7 +743,7 @@ class ExitForm(Vertical):
         for n, p in enumerate(payments):
             if n:
                 parts.append((" · ", "$muted"))
-            name = f"{STATUS_GLYPH.get(p.status, '?')} {METHOD_LABEL.get(p.method, p.method)} #{p.id}"
+            name = f"{STATUS_GLYPH.get(p.status, '?')} {method_label(p.method)} #{p.id}"
             if p.status in ("completed", "refunded"):
                 parts += [(name, "$ok" if p.status == "completed" else "$warn"), " ",
                           (format_money(p.amount, cur), "$money")]
@@ -749,9 +755,10 @@ class ExitForm(Vertical):
                 parts += [(name, "$fault"), (" not taken", "$muted")]
         return Content.assemble(*parts)
 
-    def _fee_content(self, quote: ExitQuote, checkout: Checkout | None = None) -> Content:
-        cur = quote.fee.currency
-        fee = checkout.fee if checkout is not None else quote.fee
+    def _fee_content(self, checkout: Checkout) -> Content:
+        """The fee breakdown, the payments so far and the balance due."""
+        fee = checkout.fee
+        cur = fee.currency
         rows: list[Content] = []
         for line in fee.lines:
             label = line.label if len(line.label) <= LABEL_WIDTH else line.label[: LABEL_WIDTH - 1] + "…"
@@ -767,35 +774,33 @@ class ExitForm(Vertical):
         rows.append(
             Content.assemble(
                 (f"  {'Total':<{LABEL_WIDTH}}{'':>12}", "b"),
-                (f"{format_money(fee.amount, cur):>11}", "$money b reverse" if checkout is None else "$money b"),
+                (f"{format_money(fee.amount, cur):>11}", "$money b"),
             )
         )
-        if checkout is not None:
-            if checkout.payments:
-                rows.append(self._payments_content(checkout.payments))
-            rows.append(
-                Content.assemble(
-                    (f"  {'Balance due':<{LABEL_WIDTH}}{'':>12}", "b"),
-                    (f"{format_money(checkout.balance, cur):>11}", "$money b reverse"),
-                )
+        if checkout.payments:
+            rows.append(self._payments_content(checkout.payments))
+        rows.append(
+            Content.assemble(
+                (f"  {'Balance due':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"{format_money(checkout.balance, cur):>11}", "$money b reverse"),
             )
+        )
         return Content("\n").join(rows)
 
-    def _show_checkout(self, loaded: money_flow.Loaded) -> None:
+    def _show_checkout(self, checkout: Checkout) -> None:
         """Show the session, its fee breakdown, payments so far and the balance; the payment rows."""
         self.busy = False
-        self.quote = loaded.quote
-        self.checkout = loaded.checkout
+        self.checkout = checkout
         code_input = self.query_one("#exit-code", Input)
         with code_input.prevent(Input.Changed):
-            code_input.value = loaded.quote.session.code
+            code_input.value = checkout.code
         self.query_one("#exit-session", Static).update(
-            self._session_content(loaded.quote.session, loaded.checkout.at, ious=loaded.checkout.open_ious,
-                                  note="" if loaded.found_by == "code" else f"found by {loaded.found_by}")
+            self._session_content(checkout.session, checkout.at, ious=checkout.open_ious,
+                                  note="" if checkout.found_by == "code" else f"found by {checkout.found_by}")
         )
-        self.query_one("#exit-fee", Static).update(self._fee_content(loaded.quote, loaded.checkout))
+        self.query_one("#exit-fee", Static).update(self._fee_content(checkout))
         notice = ""
-        if self.shift_notice and loaded.checkout.balance > 0:
+        if self.shift_notice and checkout.balance > 0:
             notice = self.shift_notice
         self.query_one("#exit-result", Static).update(
             Content.assemble(("! ", "$warn b"), (notice, "$warn b")) if notice else ""
@@ -805,18 +810,10 @@ class ExitForm(Vertical):
         self._update_change()
         self.refresh_bindings()
 
-    def show_quote(self, quote: ExitQuote) -> None:
-        """Show the fee of ``quote`` and fetch its payments and balance (the screen's Quoted message)."""
-        self.busy = False
-        self.query_one("#exit-code", Input).value = quote.session.code
-        self.query_one("#exit-session", Static).update(self._session_content(quote.session, quote.at))
-        self.query_one("#exit-fee", Static).update(self._fee_content(quote))
-        self._request_load()
-
     def show_session(self, session: SessionView, now: datetime) -> None:
         """Show a session found by plate (lost ticket): a lookup only, no payment."""
         self.busy = False
-        self._forget_quote()
+        self._forget_ticket()
         self.query_one("#exit-code", Input).value = ""
         self.query_one("#exit-session", Static).update(
             self._session_content(session, now, note="lost ticket: lookup only")
@@ -841,7 +838,7 @@ class ExitForm(Vertical):
                 parts += [f"  (paid {format_money(r.paid, cur)})"]
         else:
             parts = [(f"✓ Paid {format_money(r.paid, cur)}", "$ok b")]
-            parts.append(f" {METHOD_LABEL.get(r.method, r.method)}" if r.method else " (nothing due)")
+            parts.append(f" {method_label(r.method)}" if r.method else " (nothing due)")
             if r.tendered is not None:
                 parts += ["  tendered ", (format_money(r.tendered, cur), "b")]
             if r.change is not None:
@@ -854,7 +851,6 @@ class ExitForm(Vertical):
             parts.append(("  receipt ✓ (F10)", "$ok"))
         elif outcome.print_error:
             parts.append((f"  RECEIPT NOT PRINTED ✗ {outcome.print_error}", "$fault b"))
-        self.quote = None
         self.checkout = None
         self._last_failure = None
         code_input = self.query_one("#exit-code", Input)
@@ -871,10 +867,10 @@ class ExitForm(Vertical):
     def show_error(self, message: str) -> None:
         """Show why nothing happened; the fields stay for a correction.
 
-        Without a quote on screen the ticket field's text is selected, so the
+        Without a ticket on screen the ticket field's text is selected, so the
         next scan replaces the refused code instead of being appended to it.
         """
         self.busy = False
         self.query_one("#exit-result", Static).update(Content.assemble(("✗ ", "$fault b"), (message, "$fault")))
-        if self.quote is None:
+        if self.checkout is None:
             self.query_one("#exit-code", Input).select_all()

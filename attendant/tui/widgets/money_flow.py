@@ -1,28 +1,26 @@
-"""The exit lane's money flow without the UI: load, pay, validate, let go, finish.
+"""The exit form's driver: one :meth:`Booth.exit` call per attendant action, its outcome classified.
 
 A small driver layer in the manner of harlequin's (STYLE.md): plain blocking
-functions over :class:`~attendant.booth.Booth` and its
-:class:`~attendant.core.services.ParkingService` that import no Textual. The
-exit form (:mod:`attendant.tui.widgets.exit_form`) calls them from its thread
-workers and turns what they return into messages; nothing here touches a
-widget.
+functions that import no Textual. The exit form
+(:mod:`attendant.tui.widgets.exit_form`) calls them from its thread workers
+and turns what they return into messages. There is no exit logic here: the
+booth's one orchestration (:meth:`attendant.core.checkout.CheckoutOps.settle`)
+takes the payment, checks that the balance on screen is still the balance
+(``expected_balance``), lets the vehicle out when nothing is left to pay,
+prints the receipt and vends the gate.
 
-Rules kept here (sources: ``attendant/core/checkout.py``, seed 003 on
-idempotency keys, BRIEF.md "never trap a car"):
+What the attendant sees depends on the outcome:
 
-- A payment attempt carries one idempotency key. The service never charges
-  twice for one key; the form reuses the key only when it retries an attempt
-  whose outcome is unknown (the payment row stayed ``pending`` after a
-  timeout whose reversal failed), so a retry settles the same request. A
-  decline or an outage is a finished attempt: the next try is a new attempt
-  with a new key.
-- Before charging, the balance on screen is compared with the balance now;
-  if the fee moved on (a new increment started) nothing is charged and the
-  new figures are returned for the attendant to confirm (:class:`Moved`).
-- When a payment brings the balance to zero the exit completes at once:
-  ``Booth.process_exit`` closes the session, prints the receipt and vends the
-  gate (source ``payment``). ``let_go`` vends with source ``attendant`` and
-  records an IOU for the balance; the reason is required.
+- a payment attempt carries one idempotency key; the form reuses the key
+  only to retry an attempt whose outcome is unknown (the payment stayed
+  ``pending``), so a retry settles the same request and is never charged
+  twice; a decline or an outage is a finished attempt (a new key next time);
+- :class:`Moved`: the fee moved on (a new increment began): nothing charged,
+  the new figures are shown to confirm;
+- :class:`PartPaid`: a part payment (split tender) was taken, a balance remains;
+- :class:`Left`: the vehicle left (receipt, gate);
+- :class:`Failed`: nothing more was taken; ``declined`` offers retry,
+  another method, or let go with an IOU; ``loaded`` is the session now.
 
 Money is integer minor units; times are aware UTC from the service clock.
 """
@@ -33,23 +31,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from attendant.booth import Booth, ExitOutcome
+from attendant.booth import Booth, ExitOutcome, ExitRequest, Tender
 from attendant.core.auth import Actor
-from attendant.core.checkout import Checkout, PaymentOutcome
-from attendant.core.errors import AttendantError, InputError, PaymentError
-from attendant.core.services import ExitQuote
-
-#: Methods the exit form offers, in number-key order: (value, label).
-METHODS: tuple[tuple[str, str], ...] = (
-    ("cash", "cash"),
-    ("card", "card"),
-    ("upi", "UPI"),
-    ("ewallet", "e-wallet"),
-    ("mobile", "mobile"),
-    ("pass", "pass"),
-    ("account", "account"),
-)
-ELECTRONIC = frozenset({"card", "upi", "ewallet", "mobile"})
+from attendant.core.errors import AttendantError, BalanceMoved, PaymentDeclined, PaymentOutcomeUnknown
+from attendant.core.payment_methods import exit_key
+from attendant.core.views import Checkout, PartPayment, PaymentView
+from attendant.core.vocab import PaymentMethod
 
 
 def new_key() -> str:
@@ -79,19 +66,10 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
-class Loaded:
-    """A ticket at the exit: the session (``quote``) and its fee, payments and balance (``checkout``)."""
-
-    quote: ExitQuote
-    checkout: Checkout
-    found_by: str = "code"  # how the attendant named it: code, ticket number or plate
-
-
-@dataclass(frozen=True, slots=True)
 class Moved:
     """The balance changed since it was shown (``was``): nothing charged; ``loaded`` is now."""
 
-    loaded: Loaded
+    loaded: Checkout
     was: int
 
 
@@ -99,153 +77,125 @@ class Moved:
 class PartPaid:
     """A payment was taken and a balance remains (split tender): ``loaded`` shows it."""
 
-    outcome: PaymentOutcome
-    loaded: Loaded
+    payment: PaymentView | None
+    loaded: Checkout
 
 
 @dataclass(frozen=True, slots=True)
 class Left:
-    """The vehicle left: ``outcome`` from Booth.process_exit; ``payment`` the last one taken (or None)."""
+    """The vehicle left: ``outcome`` from :meth:`Booth.exit`; ``payment`` the last one taken (or None)."""
 
     outcome: ExitOutcome
-    payment: PaymentOutcome | None
+    payment: PaymentView | None
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """A validation came off the balance: ``payment.amount`` is what came off; ``loaded`` is now."""
+
+    payment: PaymentView
+    loaded: Checkout
 
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """A payment failed (decline, outage, timeout, refusal): nothing was taken by this attempt.
+    """Nothing more was taken (decline, outage, timeout, refusal).
 
-    ``declined`` marks a processor/payment failure (the form offers retry,
-    another method, or let go with an IOU); ``unknown`` an outcome the
-    processor never settled (the row is still pending: retry with the same
-    key). ``loaded`` is the session now, if it is still open.
+    ``declined`` marks a processor failure (the form offers retry, another
+    method, or let go with an IOU); ``unknown`` an outcome the processor
+    never settled (the row is still pending: retry with the same key).
+    ``loaded`` is the session now, if it is still open.
     """
 
     message: str
     declined: bool
     unknown: bool
-    loaded: Loaded | None
+    loaded: Checkout | None
 
 
-def load(booth: Booth, code: str, at: datetime | None = None) -> Loaded:
-    """Quote and checkout of the open session named by ``code`` at ``at`` (default: now).
+def load(booth: Booth, text: str, at: datetime | None = None) -> Checkout:
+    """The open session named by a code, ticket number or plate, with its fee and balance (one read).
 
-    ``code`` may also be a ticket number or a plate
-    (``ParkingService.exit_code_for``). Raises what ``ParkingService.quote``
-    raises (TicketInvalid, NotFound, Refused for a ticket that has exited,
-    InputError).
+    Raises what :meth:`Booth.checkout` raises (TicketInvalid, NotFound,
+    Refused for a ticket that has exited, InputError).
     """
-    service = booth.service
-    at = at or service.clock()
-    code, found_by = service.exit_code_for(code)
-    quote = service.quote(code, at=at)
-    return Loaded(quote, service.checkout(code, at=at), found_by)
+    return booth.checkout(text, at=at)
 
 
-def _still_open(booth: Booth, code: str) -> Loaded | None:
+def _still_open(booth: Booth, code: str) -> Checkout | None:
     try:
         return load(booth, code)
     except AttendantError:
         return None
 
 
+def _exit(booth: Booth, code: str, build, actor: Actor | str) -> Moved | PartPaid | Left | Failed:
+    """Build the request (``build()``) and run it at the booth; classify what happened."""
+    try:
+        result = booth.exit(build(), actor=actor)
+    except BalanceMoved as exc:
+        now = _still_open(booth, code)
+        if now is None:
+            return Failed(str(exc), declined=False, unknown=False, loaded=None)
+        return Moved(now, exc.was)
+    except (PaymentDeclined, PaymentOutcomeUnknown) as exc:
+        unknown = isinstance(exc, PaymentOutcomeUnknown)
+        return Failed(str(exc), declined=True, unknown=unknown, loaded=_still_open(booth, code))
+    except AttendantError as exc:
+        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code))
+    if isinstance(result, PartPayment):
+        return PartPaid(result.taken[-1] if result.taken else None, result.checkout)
+    taken = [p for p in result.exit.payments if p.counted and p.amount > 0]
+    return Left(result, taken[-1] if taken else None)
+
+
 def pay(booth: Booth, attempt: Attempt, *, actor: Actor | str, lane: str | None, expected_balance: int
         ) -> Moved | PartPaid | Left | Failed:
-    """Take one payment; finish the exit when nothing is left to pay.
+    """Take one payment; the vehicle leaves when nothing is left to pay.
 
     ``expected_balance`` (minor units) is the balance the attendant saw: if
     it moved on, nothing is charged (:class:`Moved`). A balance of zero lets
-    the vehicle out without a payment. Returns :class:`PartPaid`,
-    :class:`Left` or :class:`Failed`; raises only unexpected errors
-    (the caller's worker reports those).
+    the vehicle out without a payment.
     """
-    service = booth.service
-    try:
-        now = load(booth, attempt.code)
-    except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=None)
-    balance = now.checkout.balance
-    if balance != expected_balance:
-        return Moved(now, expected_balance)
-    if balance == 0:
-        return finish(booth, attempt.code, actor=actor, lane=lane)
-    try:
-        outcome = service.pay(
-            attempt.code,
-            attempt.method,
-            actor=actor,
-            amount=attempt.amount,
-            tendered=attempt.tendered,
-            reference=attempt.reference,
-            idempotency_key=attempt.key,
-            lane=lane,
-            at=now.checkout.at,
-        )
-    except PaymentError as exc:
-        after = _still_open(booth, attempt.code)
-        pending = after is not None and any(p.status == "pending" for p in after.checkout.payments)
-        return Failed(str(exc), declined=attempt.method in ELECTRONIC, unknown=pending, loaded=after)
-    except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, attempt.code))
-    if outcome.balance > 0:
-        return PartPaid(outcome, load(booth, attempt.code, at=now.checkout.at))
-    left = finish(booth, attempt.code, actor=actor, lane=lane)
-    if isinstance(left, Left):
-        return Left(left.outcome, outcome)
-    return left
+    def build() -> ExitRequest:
+        tenders = () if expected_balance == 0 else (
+            Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key),)
+        return ExitRequest(attempt.code, tenders, lane=lane, expected_balance=expected_balance)
+
+    return _exit(booth, attempt.code, build, actor)
 
 
-def finish(booth: Booth, code: str, *, actor: Actor | str, lane: str | None) -> Left | Failed:
-    """Let a paid-up vehicle out: session closed, receipt printed, gate vended (source payment/ticket).
+def let_go(booth: Booth, code: str, *, actor: Actor | str, lane: str | None, reason: str
+           ) -> Moved | PartPaid | Left | Failed:
+    """Never trap a car: the gate opens (source attendant) and an IOU is recorded for the balance.
 
-    Refused (returned as :class:`Failed`) while a payment is still pending or
-    a balance remains.
+    ``reason`` is required (:class:`Failed` otherwise). The receipt prints with the IOU line.
     """
-    try:
-        return Left(booth.process_exit(code, actor=actor, lane=lane), None)
-    except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code))
+    return _exit(booth, code, lambda: ExitRequest(code, iou_reason=reason, lane=lane), actor)
 
 
-def let_go(booth: Booth, code: str, *, actor: Actor | str, lane: str | None, reason: str) -> Left | Failed:
-    """Never trap a car: open the gate (source attendant) and record an IOU for the balance.
+def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str) -> Validated | Failed:
+    """Apply a merchant validation to the open session ``code``; the vehicle stays until paid.
 
-    ``reason`` is required (InputError as :class:`Failed` otherwise). The
-    receipt prints with the IOU line.
+    A scanned *ticket* or *pass* is refused with a clear message
+    (``identify``); any other text is looked up as a validation code.
     """
-    if not reason or not reason.strip():
-        return Failed("letting a vehicle go without payment needs a reason", declined=False, unknown=False,
-                      loaded=_still_open(booth, code))
-    try:
-        return Left(booth.process_exit(code, actor=actor, lane=lane, iou_reason=reason.strip()), None)
-    except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code))
-
-
-def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str
-                     ) -> tuple[PaymentOutcome, Loaded] | Failed:
-    """Apply a merchant validation (``ParkingService.apply_validation``) to the open session ``code``.
-
-    A scanned *ticket* code is refused with a clear message (``identify``);
-    any other text is looked up as a validation code. Returns the outcome
-    (``payment.amount`` is the amount off) and the session now.
-    """
-    service = booth.service
     text = validation_code.strip()
     if not text:
         return Failed("type or scan the validation code", declined=False, unknown=False, loaded=None)
     try:
-        kind = service.identify(text)
-    except (InputError, AttendantError):
+        kind = booth.service.identify(text)
+    except AttendantError:
         kind = "validation"  # merchant codes may be free text: let the lookup decide
     if kind == "ticket":
         return Failed("that is a ticket code, not a validation: scan the merchant's validation", declined=False,
                       unknown=False, loaded=None)
     if kind == "pass":
-        return Failed("that is a pass: pay with method 6 (pass) and its code as the reference", declined=False,
-                      unknown=False, loaded=None)
-    try:
-        outcome = service.apply_validation(code, text, actor=actor)
-    except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code))
-    return outcome, load(booth, code)
+        return Failed(f"that is a pass: pay with method {exit_key(PaymentMethod.PASS)} (pass) and its code as the "
+                      "reference", declined=False, unknown=False, loaded=None)
+    result = _exit(booth, code, lambda: ExitRequest(code, validations=(text,), leave=False), actor)
+    if isinstance(result, PartPaid) and result.payment is not None:
+        return Validated(result.payment, result.loaded)
+    if isinstance(result, Failed):
+        return result
+    return Failed("the validation was not applied", declined=False, unknown=False, loaded=_still_open(booth, code))

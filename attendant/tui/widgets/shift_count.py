@@ -23,11 +23,18 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from attendant.core.money import format_money
+from attendant.core.payment_methods import label as method_label
+from attendant.core.payment_methods import order_key
+from attendant.core.payment_methods import spec as method_spec
 from attendant.core.shifts import denominations
 from attendant.tui.widgets.money_fields import CountInput
 
-METHOD_WORD = {"cash": "cash", "card": "card", "upi": "UPI", "ewallet": "e-wallet", "mobile": "mobile",
-               "pass": "pass", "validation": "validation", "account": "account", "iou": "IOU"}
+def counted_methods(expected: dict[str, int]) -> list[str]:
+    """The methods of ``expected`` (besides the drawer's cash) whose totals the count-up asks for,
+    in the registry's order: those counted at shift close (:mod:`attendant.core.payment_methods`)."""
+    return [m for m in sorted(expected, key=order_key)
+            if not method_spec(m).takes_tendered and method_spec(m).counted_at_close]
+
 
 
 class CashCountGrid(Vertical):
@@ -178,7 +185,7 @@ class OverShortTable(Static):
             word, style = over_short_word(counted - expected, cur)
             rows.append(
                 Content.assemble(
-                    f"{METHOD_WORD.get(method, method):<11}",
+                    f"{method_label(method):<11}",
                     (f"{format_money(expected, cur):>12}", "$money"),
                     (f"{format_money(counted, cur):>12}", "$money"),
                     "  ",

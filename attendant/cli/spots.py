@@ -1,7 +1,7 @@
 """``attendant spot``: take a bay out of service and back (BRIEF feature 8: exceptions).
 
-Supervisors only: the role comes from ``--user/--pin`` (see
-:meth:`attendant.cli.Context.login`); the service checks it. Bad input or a
+Supervisors only: the role comes from ``--user/--pin``
+(:meth:`attendant.cli.common.Context.login`); the service checks it. Bad input or a
 refused change prints one line on stderr and exits 2, changing nothing.
 """
 
@@ -12,8 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from attendant.cli.common import JsonOpt, app, state
+
 spot_app = typer.Typer(help="Bays: take one out of service (cones, a spill, a repair) and back.",
                        no_args_is_help=True)
+app.add_typer(spot_app, name="spot")
 
 
 def _done(label: str, status: str, reason: Optional[str], json_: bool) -> None:
@@ -28,11 +31,11 @@ def spot_out(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="The bay, e.g. L0-C01.")],
     reason: Annotated[str, typer.Option(help="Why (required, kept in the audit log).")],
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Take a free bay out of service: it is never allocated until put back."""
-    state = ctx.obj
-    status = state.service().set_spot_in_service(label, False, actor=state.login(), reason=reason)
+    cli = state(ctx)
+    status = cli.service().set_spot_in_service(label, False, actor=cli.login(), reason=reason)
     _done(label, status.value, reason, json_)
 
 
@@ -41,14 +44,9 @@ def spot_in(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="The bay, e.g. L0-C01.")],
     reason: Annotated[Optional[str], typer.Option(help="Why (kept in the audit log).")] = None,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Put a bay that is out of service back into use."""
-    state = ctx.obj
-    status = state.service().set_spot_in_service(label, True, actor=state.login(), reason=reason)
+    cli = state(ctx)
+    status = cli.service().set_spot_in_service(label, True, actor=cli.login(), reason=reason)
     _done(label, status.value, reason, json_)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``spot`` to ``app``."""
-    app.add_typer(spot_app, name="spot")

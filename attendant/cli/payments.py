@@ -1,34 +1,26 @@
 """CLI for IOUs, refunds, merchant validations and passes (same services as the console).
 
-Registered on the main app by :func:`register`. Supervisor-only operations
-(refunds, validations, passes) are checked by the services against the actor
-from ``--user/--pin`` (see :meth:`attendant.cli.Context.login`).
+Supervisor-only operations (refunds, validations, passes) are checked by the
+services against the actor from ``--user/--pin``
+(:meth:`attendant.cli.common.Context.login`).
 """
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
+from attendant.cli.common import JsonOpt, app, parse_money, parse_when, print_json, state
 from attendant.core.errors import InputError
-from attendant.core.money import format_money, parse_major, to_major_str
+from attendant.core.money import format_money, to_major_str
 
 iou_app = typer.Typer(help="IOUs left when a vehicle was let go without full payment.", no_args_is_help=True)
 validation_app = typer.Typer(help="Merchant validations (discounts).", no_args_is_help=True)
 pass_app = typer.Typer(help="Passes for monthly and contract parkers.", no_args_is_help=True)
-
-
-def _when(text: str | None, service) -> datetime | None:
-    from attendant.cli import parse_when
-
-    return parse_when(text, service.tz)
-
-
-def _echo_json(data) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+app.add_typer(iou_app, name="iou")
+app.add_typer(validation_app, name="validation")
+app.add_typer(pass_app, name="pass")
 
 
 @iou_app.command("list")
@@ -36,14 +28,14 @@ def iou_list(
     ctx: typer.Context,
     plate: Annotated[Optional[str], typer.Option(help="Only this plate.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Settled ones too.")] = False,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Unpaid (or all) IOUs, newest first."""
-    service = ctx.obj.service()
+    service = state(ctx).service()
     cur = service.facility.currency
     rows = service.ious(plate, status=None if all_ else "open")
     if json_:
-        _echo_json([{"id": i.id, "ticket_no": i.ticket_no, "plate": i.plate, "amount": to_major_str(i.amount, cur),
+        print_json([{"id": i.id, "ticket_no": i.ticket_no, "plate": i.plate, "amount": to_major_str(i.amount, cur),
                      "reason": i.reason, "status": i.status, "created_at": i.created_at.isoformat()} for i in rows])
         return
     for i in rows:
@@ -58,40 +50,39 @@ def iou_list(
 def iou_settle(
     ctx: typer.Context,
     plate: Annotated[str, typer.Argument(help="The plate whose IOUs are paid.")],
-    pay: Annotated[str, typer.Option("--pay", help="cash, card, upi, ewallet, mobile or account.")] = "card",
+    pay: Annotated[str, typer.Option("--pay", help="How: cash, card, upi, ewallet, mobile or account.")] = "card",
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over (major units).")] = None,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Pay every open IOU of PLATE (so it may enter again)."""
-    state = ctx.obj
-    service = state.service()
+    cli = state(ctx)
+    service = cli.service()
     cur = service.facility.currency
-    paid = service.settle_ious(plate, pay, actor=state.login(),
-                               tendered=parse_major(tendered, cur) if tendered else None)
+    paid = service.settle_ious(plate, pay, actor=cli.login(), tendered=parse_money(tendered, cur, "--tendered"))
     total = sum(p.amount for p in paid)
     if json_:
-        _echo_json({"plate": plate, "settled": len(paid), "paid": to_major_str(total, cur),
+        print_json({"plate": plate, "settled": len(paid), "paid": to_major_str(total, cur),
                     "payments": [{"id": p.id, "method": p.method, "amount": to_major_str(p.amount, cur)}
                                  for p in paid]})
     else:
         typer.echo(f"Settled {len(paid)} IOU(s) of {plate}: {format_money(total, cur)} by {pay}")
 
 
+@app.command("refund")
 def refund(
     ctx: typer.Context,
     payment_id: Annotated[int, typer.Argument(help="The payment to refund.")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
     amount: Annotated[Optional[str], typer.Option(help="Part refund, major units (default: all).")] = None,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Refund a payment (supervisors only)."""
-    state = ctx.obj
-    service = state.service()
+    cli = state(ctx)
+    service = cli.service()
     cur = service.facility.currency
-    view = service.refund(payment_id, actor=state.login(), reason=reason,
-                          amount=parse_major(amount, cur) if amount else None)
+    view = service.refund(payment_id, actor=cli.login(), reason=reason, amount=parse_money(amount, cur, "--amount"))
     if json_:
-        _echo_json({"refund_id": view.id, "refund_of": payment_id, "method": view.method,
+        print_json({"refund_id": view.id, "refund_of": payment_id, "method": view.method,
                     "amount": to_major_str(-view.amount, cur), "reference": view.reference})
     else:
         typer.echo(f"Refunded {format_money(-view.amount, cur)} of payment {payment_id} ({view.method})")
@@ -107,24 +98,24 @@ def validation_create(
     max_uses: Annotated[Optional[int], typer.Option(help="Maximum number of uses.")] = None,
     expires: Annotated[Optional[str], typer.Option(help="Expiry, ISO 8601 (no offset: facility time).")] = None,
     code: Annotated[Optional[str], typer.Option(help="Code to use (default: generated).")] = None,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Create a merchant validation (supervisors only); prints its code."""
-    state = ctx.obj
-    service = state.service()
+    cli = state(ctx)
+    service = cli.service()
     cur = service.facility.currency
     if kind == "amount":
-        number = parse_major(value, cur)
+        number = parse_money(value, cur, "--value")
     else:
         try:
             number = int(value)
         except ValueError:
             raise InputError(f"{kind} validations take a whole number, not {value!r}") from None
-    made = service.create_validation(actor=state.login(), merchant=merchant, kind=kind, value=number,
-                                     reusable=reusable, max_uses=max_uses, expires_at=_when(expires, service),
-                                     code=code)
+    made = service.create_validation(actor=cli.login(), merchant=merchant, kind=kind, value=number,
+                                     reusable=reusable, max_uses=max_uses,
+                                     expires_at=parse_when(expires, service.tz, "--expires"), code=code)
     if json_:
-        _echo_json({"code": made, "merchant": merchant, "kind": kind, "value": value})
+        print_json({"code": made, "merchant": merchant, "kind": kind, "value": value})
     else:
         typer.echo(made)
 
@@ -137,22 +128,15 @@ def pass_create(
     valid_to: Annotated[str, typer.Option("--to", help="End, ISO 8601 (no offset: facility time).")],
     plate: Annotated[Optional[str], typer.Option(help="The plate the pass belongs to.")] = None,
     code: Annotated[Optional[str], typer.Option(help="Code to use (default: generated).")] = None,
-    json_: Annotated[bool, typer.Option("--json")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Issue a pass (supervisors only); prints its code."""
-    state = ctx.obj
-    service = state.service()
-    made = service.create_pass(actor=state.login(), holder_name=holder, plate=plate,
-                               valid_from=_when(valid_from, service), valid_to=_when(valid_to, service), code=code)
+    cli = state(ctx)
+    service = cli.service()
+    made = service.create_pass(actor=cli.login(), holder_name=holder, plate=plate,
+                               valid_from=parse_when(valid_from, service.tz, "--from"),
+                               valid_to=parse_when(valid_to, service.tz, "--to"), code=code)
     if json_:
-        _echo_json({"code": made, "holder": holder, "plate": plate})
+        print_json({"code": made, "holder": holder, "plate": plate})
     else:
         typer.echo(made)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``iou``, ``refund``, ``validation`` and ``pass`` to ``app``."""
-    app.add_typer(iou_app, name="iou")
-    app.command("refund")(refund)
-    app.add_typer(validation_app, name="validation")
-    app.add_typer(pass_app, name="pass")

@@ -1,8 +1,8 @@
 """CLI commands for users and shifts: ``attendant user ...`` and ``attendant shift ...``.
 
-The main CLI (``attendant/cli.py``) calls :func:`register` on its typer app.
 Every command logs in through the global ``--user``/``--pin`` options
-(``Context.login()``), and the services check the role: an attendant asking
+(:meth:`attendant.cli.common.Context.login`) and calls the booth's desks
+(:attr:`~attendant.booth.Booth.staff`, :attr:`~attendant.booth.Booth.shifts`); the services check the role: an attendant asking
 for a supervisor action gets one line on stderr and exit status 2, and
 nothing changes. Amounts are typed in major units (``100.00``); ``--json``
 prints money as decimal strings in major units and times in ISO 8601.
@@ -24,43 +24,20 @@ Commands::
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.core.errors import AttendantError, InputError
-from attendant.core.money import format_money, parse_major
-
-__all__ = ["register", "user_app", "shift_app"]
+from attendant.cli.common import JsonOpt, PrinterOpt, app, parse_money, print_json, state
+from attendant.core.errors import InputError
+from attendant.core.money import format_money
 
 user_app = typer.Typer(help="Users and roles (PIN login).", no_args_is_help=True)
 shift_app = typer.Typer(help="Shifts: float, cash drops, count-up and the shift report.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(shift_app, name="shift")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object.")]
 PrintOpt = Annotated[bool, typer.Option("--print", help="Print the report on the booth's ESC/POS printer.")]
-PrinterOpt = Annotated[Optional[str], typer.Option("--printer", help="Printer URL overriding the lanes' printer.")]
-
-
-def _fail(message: str) -> None:
-    from attendant.cli import fail
-
-    fail(message)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn an expected failure into one line on stderr and exit status 2."""
-    try:
-        yield
-    except AttendantError as exc:
-        _fail(str(exc))
-
-
-def _echo_json(data) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 # --------------------------------------------------------------------------- users
@@ -74,14 +51,10 @@ def user_add(
     json_: JsonOpt = False,
 ) -> None:
     """Create a user (admin only; the very first user, an admin, needs no login)."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        actor = state.login()
-        user = users.create_user(state.engine(), actor, username, name, role, pin)
+    cli = state(ctx)
+    user = cli.booth().staff.add(cli.login(), username, name, role, pin)
     if json_:
-        _echo_json(user.to_json_dict())
+        print_json(user.to_json_dict())
     else:
         typer.echo(f"Created {user.role.value} {user.username} ({user.display_name})")
 
@@ -89,13 +62,9 @@ def user_add(
 @user_app.command("list")
 def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List users, their roles and whether they are locked."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        rows = users.list_users(state.engine())
+    rows = state(ctx).booth().staff.users()
     if json_:
-        _echo_json({"users": [u.to_json_dict() for u in rows]})
+        print_json({"users": [u.to_json_dict() for u in rows]})
         return
     if not rows:
         typer.echo("No users yet: create an admin with `attendant user add NAME --role admin --pin PIN`")
@@ -114,11 +83,8 @@ def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @user_app.command("unlock")
 def user_unlock(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
     """Clear a user's lock after wrong PINs (supervisor or admin)."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        user = users.unlock_user(state.engine(), state.login(), username)
+    cli = state(ctx)
+    user = cli.booth().staff.unlock(cli.login(), username)
     typer.echo(f"Unlocked {user.username}")
 
 
@@ -129,11 +95,8 @@ def user_passwd(
     pin: Annotated[str, typer.Option("--pin", help="The new PIN: 4 to 8 digits.")],
 ) -> None:
     """Set a user's PIN (your own, or as a supervisor someone else's)."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        user = users.change_pin(state.engine(), state.login(), username, pin)
+    cli = state(ctx)
+    user = cli.booth().staff.change_pin(cli.login(), username, pin)
     typer.echo(f"PIN changed for {user.username}")
 
 
@@ -144,33 +107,20 @@ def user_role(
     role: Annotated[str, typer.Argument(help="attendant, supervisor or admin.")],
 ) -> None:
     """Change a user's role (admin)."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        user = users.set_role(state.engine(), state.login(), username, role)
+    cli = state(ctx)
+    user = cli.booth().staff.set_role(cli.login(), username, role)
     typer.echo(f"{user.username} is now {user.role.value}")
 
 
 @user_app.command("deactivate")
 def user_deactivate(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
     """Deactivate a user: kept for history, can no longer log in (admin)."""
-    from attendant.core import users
-
-    state = ctx.obj
-    with _errors():
-        user = users.deactivate_user(state.engine(), state.login(), username)
+    cli = state(ctx)
+    user = cli.booth().staff.deactivate(cli.login(), username)
     typer.echo(f"Deactivated {user.username}")
 
 
 # --------------------------------------------------------------------------- shifts
-def _money(state, text: str, what: str) -> int:
-    try:
-        return parse_major(text, state.service().facility.currency)
-    except InputError as exc:
-        raise InputError(f"{what}: {exc}") from None
-
-
 @shift_app.command("open")
 def shift_open(
     ctx: typer.Context,
@@ -179,31 +129,25 @@ def shift_open(
     json_: JsonOpt = False,
 ) -> None:
     """Open your shift with a float."""
-    from attendant.core import shifts
-
-    state = ctx.obj
-    with _errors():
-        actor = state.login()
-        facility = state.service().facility
-        amount = _money(state, float_, "--float")
-        view = shifts.open_shift(state.engine(), facility.id, actor, amount, terminal=terminal)
+    cli = state(ctx)
+    booth = cli.booth()
+    facility = booth.facility
+    amount = parse_money(float_, facility.currency, "--float")
+    view = booth.shifts.open(cli.login(), amount, terminal=terminal)
     if json_:
-        _echo_json(view.to_json_dict())
+        print_json(view.to_json_dict())
     else:
         typer.echo(f"Shift #{view.id} open for {view.display_name}, float {format_money(amount, facility.currency)}")
 
 
 def _movement(ctx: typer.Context, kind: str, amount_text: str, note: str | None, json_: bool) -> None:
-    from attendant.core import shifts
-
-    state = ctx.obj
-    with _errors():
-        actor = state.login()
-        facility = state.service().facility
-        amount = _money(state, amount_text, "amount")
-        mv = shifts.record_cash_movement(state.engine(), facility.id, actor, kind, amount, note)
+    cli = state(ctx)
+    booth = cli.booth()
+    facility = booth.facility
+    amount = parse_money(amount_text, facility.currency, "amount")
+    mv = booth.shifts.move(cli.login(), kind, amount, note)
     if json_:
-        _echo_json(mv.to_json_dict())
+        print_json(mv.to_json_dict())
     else:
         cur = facility.currency
         label = kind.replace("_", " ").capitalize()
@@ -246,15 +190,15 @@ def shift_paid_out(
     _movement(ctx, "paid_out", amount, note, json_)
 
 
-def _output_report(state, report, *, print_: bool, printer: str | None, json_: bool) -> None:
+def _output_report(cli, report, *, print_: bool, printer: str | None, json_: bool) -> None:
     print_error = None
     if print_:
-        print_error = state.booth(printer).print_text(report.lines())
+        print_error = cli.booth(printer).print_text(report.lines())
     if json_:
         data = report.to_json_dict()
         if print_:
             data.update(printed=print_error is None, print_error=print_error)
-        _echo_json(data)
+        print_json(data)
     else:
         for line in report.lines():
             typer.echo(line)
@@ -280,26 +224,23 @@ def shift_close(
     json_: JsonOpt = False,
 ) -> None:
     """Close a shift with its count-up; shows the report with over/short per payment method."""
-    from attendant.core import shifts
+    from attendant.core.shifts import parse_cash_count
 
-    state = ctx.obj
-    with _errors():
-        actor = state.login()
-        facility = state.service().facility
-        cash_count = shifts.parse_cash_count(count, facility.currency)
-        counted: dict[str, int] = {}
-        if card is not None:
-            counted["card"] = _money(state, card, "--card")
-        for item in other or ():
-            method, sep, value = item.partition("=")
-            if not sep or not method.strip():
-                raise InputError(f"--other {item!r}: expected METHOD=AMOUNT, e.g. upi=12.40")
-            counted[method.strip().lower()] = _money(state, value, f"--other {method.strip()}")
-        report = shifts.close_shift(
-            state.engine(), facility.id, actor, cash_count=cash_count, counted_other=counted or None,
-            shift_id=shift_id,
-        )
-        _output_report(state, report, print_=print_, printer=printer, json_=json_)
+    cli = state(ctx)
+    booth = cli.booth()
+    cur = booth.facility.currency
+    actor = cli.login()
+    cash_count = parse_cash_count(count, cur)
+    counted: dict[str, int] = {}
+    if card is not None:
+        counted["card"] = parse_money(card, cur, "--card")
+    for item in other or ():
+        method, sep, value = item.partition("=")
+        if not sep or not method.strip():
+            raise InputError(f"--other {item!r}: expected METHOD=AMOUNT, e.g. upi=12.40")
+        counted[method.strip().lower()] = parse_money(value, cur, f"--other {method.strip()}")
+    report = booth.shifts.close(actor, cash_count=cash_count, counted_other=counted or None, shift_id=shift_id)
+    _output_report(cli, report, print_=print_, printer=printer, json_=json_)
 
 
 @shift_app.command("report")
@@ -313,23 +254,14 @@ def shift_report_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Show (and print) a shift report: float, takings, drops, count-up, over/short."""
-    from attendant.core import shifts
-
-    state = ctx.obj
-    with _errors():
-        actor = state.login()
+    cli = state(ctx)
+    booth = cli.booth()
+    actor = cli.login()
+    if shift_id is None:
+        if getattr(actor, "user_id", None) is None:
+            raise InputError("give --shift ID, or log in with --user and --pin for your own shift")
+        shift_id = booth.shifts.last_id(actor)
         if shift_id is None:
-            user_id = getattr(actor, "user_id", None)
-            if user_id is None:
-                raise InputError("give --shift ID, or log in with --user and --pin for your own shift")
-            shift_id = shifts.last_shift_id(state.engine(), state.service().facility.id, user_id)
-            if shift_id is None:
-                raise InputError(f"{actor} has no shift at this facility yet")
-        report = shifts.shift_report(state.engine(), shift_id, actor=actor)
-        _output_report(state, report, print_=print_, printer=printer, json_=json_)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``user`` and ``shift`` command groups to ``app``."""
-    app.add_typer(user_app, name="user")
-    app.add_typer(shift_app, name="shift")
+            raise InputError(f"{actor} has no shift at this facility yet")
+    report = booth.shifts.report(shift_id, actor=actor)
+    _output_report(cli, report, print_=print_, printer=printer, json_=json_)

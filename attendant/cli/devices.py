@@ -1,7 +1,6 @@
 """``attendant devices``: list, test and watch the lanes' devices.
 
-The main CLI (``attendant/cli.py``) calls :func:`register` on its typer app.
-Commands read the console config through ``ctx.obj.console_config()`` (the
+Commands read the console config through the CLI context (the
 ``--config`` option, the installed ``console.toml`` or the default lanes) and
 open the devices with :func:`hardware.config.open_lane_devices`; nothing
 touches the database.
@@ -37,31 +36,22 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from attendant.cli.common import app, fail, state
+from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
 
-__all__ = ["register", "devices_app", "utc_stamp"]
+__all__ = ["devices_app", "utc_stamp"]
 
 devices_app = typer.Typer(help="Lane devices: printers, gates, scanners, cameras.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
 
 KINDS = ("printer", "gate", "scanner", "camera")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``devices`` group (list, test, watch) to ``app`` (once)."""
-    if any(group.name == "devices" for group in app.registered_groups):
-        return
-    app.add_typer(devices_app, name="devices")
-
-
 def utc_stamp(moment: datetime | None = None) -> str:
     """``2026-11-21T09:30:00.123Z``: a UTC timestamp with milliseconds."""
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    moment = (moment or utc_now()).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"attendant: {message}", err=True)
-    return typer.Exit(2)
 
 
 @contextmanager
@@ -94,15 +84,10 @@ def _device_log() -> Iterator[None]:
 
 
 def _config(ctx: typer.Context):
-    state = ctx.obj
-    if state is None or not hasattr(state, "console_config"):
-        from attendant.cli import Context
-
-        state = ctx.ensure_object(Context)
     try:
-        return state.console_config()
+        return state(ctx).console_config()
     except AttendantError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
 
 
 def _open_all(lanes: Iterable[Any], *, short_sim_hold: bool = False) -> list[Any]:
@@ -205,17 +190,17 @@ def _resolve(config: Any, name: str) -> tuple[Any, tuple[str, ...]]:
     try:
         lane = config.lane(code.upper())
     except AttendantError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     if kind:
         kind = kind.lower()
         if kind not in KINDS:
-            raise _fail(f"unknown device {name!r}; use LANE.printer, LANE.gate, LANE.scanner, LANE.camera or LANE")
+            fail(f"unknown device {name!r}; use LANE.printer, LANE.gate, LANE.scanner, LANE.camera or LANE")
         if getattr(lane, kind) is None:
-            raise _fail(f"lane {lane.code} has no {kind} in {config.source}")
+            fail(f"lane {lane.code} has no {kind} in {config.source}")
         return lane, (kind,)
     kinds = tuple(k for k in KINDS if getattr(lane, k) is not None)
     if not kinds:
-        raise _fail(f"lane {lane.code} has no devices in {config.source}")
+        fail(f"lane {lane.code} has no devices in {config.source}")
     return lane, kinds
 
 
@@ -298,7 +283,7 @@ def test_device(
 ) -> None:
     """Test one device (or all of a lane's): print, pulse, read a scan or a plate."""
     if not timeout > 0:
-        raise _fail("--timeout must be more than 0 seconds")
+        fail("--timeout must be more than 0 seconds")
     with _device_log():
         _test(ctx, name, timeout)
 
@@ -327,7 +312,7 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
     finally:
         _close_all(opened)
     if failures:
-        raise _fail("device test failed: " + "; ".join(failures))
+        fail("device test failed: " + "; ".join(failures))
 
 
 # --------------------------------------------------------------------------- watch
@@ -340,7 +325,7 @@ def watch_devices(
 ) -> None:
     """Print live device events from every lane until ctrl+c (or --seconds)."""
     if seconds is not None and not seconds > 0:
-        raise _fail("--seconds must be more than 0")
+        fail("--seconds must be more than 0")
     with _device_log():
         _watch(ctx, seconds)
 

@@ -1,0 +1,288 @@
+"""A booth: the facility's services plus the devices of its lanes, the one API of both front ends.
+
+The Textual console, the typer CLI (and the HTTP API to come) call these
+methods with typed requests (:mod:`attendant.core.requests`), so a CLI
+``enter`` and the console's entry form write the same rows, print the same
+ticket and open the gate the same way. What a booth offers:
+
+- entries and exits (:meth:`Booth.enter`, :meth:`Booth.exit`: validations,
+  split tenders, IOU, idempotency keys), the exit lane's lookups
+  (:meth:`Booth.checkout`), reprints and printouts;
+- shifts (:attr:`Booth.shifts`), users and logins (:attr:`Booth.staff`),
+  reports (:meth:`Booth.report`), and the back office and live views of the
+  car park (:attr:`Booth.service`);
+- the lanes and their devices (:meth:`Booth.lane`, :meth:`Booth.devices`).
+
+The database commit comes first; printing and the gate come after it and can
+only fail "softly": a printer that fails never undoes an admitted vehicle,
+it is reported in the outcome (and the ticket can be reprinted by number).
+A gate opening is recorded with the operation when the lane has a gate and
+the request vends it; if the gate then refuses (offline, in fault), the
+record says ``fault``. Calls block on I/O: the console runs them in workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from attendant.booth.printouts import receipt_data, ticket_data
+from attendant.core.errors import InputError
+from attendant.core.requests import EntryRequest, ExitRequest
+from attendant.core.services import ParkingService
+from attendant.core.shifts import ShiftDesk
+from attendant.core.users import StaffDesk
+from attendant.core.views import EntryResult, ExitResult, PartPayment
+from attendant.core.vocab import GateOutcome, LaneDirection, VendSource
+from hardware.base import DeviceError, TicketPrinter
+from hardware.config import ConsoleConfig, LaneConfig, LaneDevices, open_lane_devices
+from hardware.printers import open_printer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryOutcome:
+    """A vehicle admitted: the entry, whether the ticket printed (or why not), what the gate did."""
+
+    entry: EntryResult
+    printed: bool
+    print_error: str | None
+    gate: GateOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOutcome:
+    """A vehicle let out: the exit, whether the receipt printed (or why not), what the gate did."""
+
+    exit: ExitResult
+    printed: bool
+    print_error: str | None
+    gate: GateOutcome
+
+
+class Booth:
+    """The lanes of one console and the services they share (see the module docstring).
+
+    ``printer_url`` overrides every lane's printer (CLI ``--printer``).
+    """
+
+    def __init__(self, service: ParkingService, config: ConsoleConfig, *, printer_url: str | None = None) -> None:
+        self.service = service
+        self.config = config
+        self.shifts = ShiftDesk(service.engine, service.facility.id, service.clock)
+        self.staff = StaffDesk(service.engine, service.clock, service.tz)
+        self.lanes: dict[str, LaneConfig] = {lane.code: lane for lane in config.lanes}
+        self._devices: dict[str, LaneDevices] = {}
+        self._printer_override: TicketPrinter | None = open_printer(printer_url) if printer_url else None
+        # Tickets whose printing failed, per entry lane, oldest first: reprinted when the printer is back.
+        # Guarded by _queue_lock: workers of the console and the CLI may touch it from several threads.
+        self.reprint_queue: dict[str, deque[str]] = {lane.code: deque() for lane in config.lanes}
+        self._queue_lock = threading.Lock()
+
+    @property
+    def facility(self):
+        """The facility this booth serves (:class:`~attendant.core.facilities.FacilityInfo`)."""
+        return self.service.facility
+
+    # ------------------------------------------------------------------ lanes
+    def lane(self, code: str | None, direction: LaneDirection) -> LaneConfig | None:
+        """The lane ``code`` (must face ``direction``) or the first lane facing it.
+
+        :raises InputError: no such lane, or it faces the other way.
+        """
+        if code is None:
+            return next((lane for lane in self.config.lanes if lane.direction == direction.value), None)
+        lane = self.lanes.get(code.upper())
+        if lane is None:
+            known = ", ".join(self.lanes) or "none configured"
+            raise InputError(f"no lane {code!r} (lanes: {known})")
+        if lane.direction != direction.value:
+            raise InputError(f"lane {lane.code} is an {lane.direction} lane, not {direction.value}")
+        return lane
+
+    def devices(self, lane: LaneConfig) -> LaneDevices:
+        """The opened devices of ``lane`` (opened on first use; never raises: faults are recorded)."""
+        if lane.code not in self._devices:
+            self._devices[lane.code] = open_lane_devices(lane)
+        return self._devices[lane.code]
+
+    def _printer(self, lane: LaneConfig | None) -> TicketPrinter | None:
+        if self._printer_override is not None:
+            return self._printer_override
+        return self.devices(lane).printer if lane else None
+
+    def _print(self, lane: LaneConfig | None, wanted: bool, job: Callable[[TicketPrinter], None],
+               what: str) -> tuple[bool, str | None]:
+        """Run one print job on ``lane``'s printer: (printed, error or None)."""
+        printer = self._printer(lane) if wanted else None
+        if printer is None:
+            return False, None
+        try:
+            job(printer)
+        except DeviceError as exc:
+            log.warning("%s not printed: %s", what, exc)
+            return False, str(exc)
+        return True, None
+
+    @staticmethod
+    def _gate_configured(lane: LaneConfig | None) -> bool:
+        return lane is not None and lane.gate is not None
+
+    def _vend(self, lane: LaneConfig | None, wanted: bool, vend_id: int | None, source: VendSource,
+              reason: str | None) -> GateOutcome:
+        """Command the gate of ``lane`` (after the commit); a refusal marks the recorded opening ``fault``."""
+        if not wanted:
+            return GateOutcome.NOT_VENDED
+        if not self._gate_configured(lane):
+            return GateOutcome.NO_GATE
+        devices = self.devices(lane)
+        gate = devices.gate
+        try:
+            if gate is None:
+                fault = devices.faults.get("gate")
+                raise DeviceError(fault.message if fault else f"gate of {lane.code} is not available")
+            gate.vend(source.value, reason)
+        except DeviceError as exc:
+            log.warning("gate %s failed: %s", lane.code, exc)
+            if vend_id is not None:
+                try:
+                    self.service.record_vend_fault(vend_id, str(exc))
+                except Exception:  # noqa: BLE001 - the database is away: the log keeps the fault
+                    log.exception("gate fault of vend %s not recorded", vend_id)
+            return GateOutcome.FAULT
+        return GateOutcome.OPENED
+
+    # ------------------------------------------------------------- entries
+    def enter(self, request: EntryRequest, *, actor) -> EntryOutcome:
+        """Admit a vehicle at an entry lane: session, ticket printed, gate vended.
+
+        A ticket that cannot be printed leaves the vehicle admitted by its
+        plate and waits in the lane's reprint queue. Raises as
+        :meth:`ParkingService.admit`, and :class:`InputError` for an unknown lane.
+        """
+        lane = self.lane(request.lane, LaneDirection.ENTRY)
+        if lane is not None and request.lane != lane.code:
+            request = replace(request, lane=lane.code)
+        vend = request.vend and self._gate_configured(lane)
+        entry = self.service.admit(request, actor=actor, vend=vend)
+        printed, error = self._print(lane, request.print_ticket,
+                                     lambda p: p.print_ticket(ticket_data(self.facility, self.service.tz, entry)),
+                                     f"ticket {entry.ticket_no}")
+        if error and lane is not None:  # the vehicle is in by its plate; the ticket waits for the printer
+            with self._queue_lock:
+                self.reprint_queue.setdefault(lane.code, deque()).append(entry.ticket_no)
+        gate = self._vend(lane, request.vend, entry.vend_id, VendSource.TICKET, None)
+        return EntryOutcome(entry, printed, error, gate)
+
+    # ---------------------------------------------------------------- exits
+    def checkout(self, text: str, *, at=None):
+        """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read)."""
+        return self.service.checkout(text, at=at)
+
+    def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
+        """Take payment at an exit lane and let the vehicle out: receipt printed, gate vended.
+
+        Runs :meth:`ParkingService.settle` (validations, then the tenders in
+        order, each for its amount or the rest of the balance; with an IOU
+        reason a vehicle whose payment failed is still let go). Returns the
+        :class:`ExitOutcome` when the vehicle left, or the
+        :class:`PartPayment` when a balance remains (a split tender goes on;
+        nothing is printed and the gate stays shut). A retried request with
+        the same idempotency key returns the first exit (gate ``already
+        exited``) and charges nothing more. Raises as ``settle``.
+        """
+        lane = self.lane(request.lane, LaneDirection.EXIT)
+        if lane is not None and request.lane != lane.code:
+            request = replace(request, lane=lane.code)
+        vend = request.vend and self._gate_configured(lane)
+        result = self.service.settle(request, actor=actor, vend=vend)
+        if isinstance(result, PartPayment):
+            return result
+        if result.replayed:
+            return ExitOutcome(result, False, None, GateOutcome.ALREADY_EXITED)
+        printed, error = self._print(lane, request.print_receipt,
+                                     lambda p: p.print_receipt(receipt_data(self.facility, self.service.tz, result)),
+                                     f"receipt for {result.ticket_no}")
+        gate = self._vend(lane, request.vend, result.vend_id, result.vend_source, result.vend_reason)
+        return ExitOutcome(result, printed, error, gate)
+
+    # ------------------------------------------------------------- reports
+    def report(self, period: str, day: date | None = None):
+        """The ``period`` report (``daily``, ``weekly``, ``monthly``) containing facility-local ``day``
+        (default today): :class:`~attendant.core.reports.PeriodReport`."""
+        from attendant.core.reports import period_report
+
+        return period_report(self.service, period, day)
+
+    # ------------------------------------------------------------- printing
+    def reprint(self, ticket_no: str | int, *, lane: str | None = None, dequeue: bool = True) -> str | None:
+        """Reprint a ticket by number (a damaged ticket, a jam) on ``lane``'s printer.
+
+        Returns None when printed, or why not. The reprint carries the same
+        signed code, so it closes the same single session. With ``dequeue``, a
+        printed ticket leaves the reprint queue if it was waiting there.
+        """
+        entry = self.service.ticket(ticket_no)
+        lane_cfg = self.lane(lane or entry.lane, LaneDirection.ENTRY) if (lane or entry.lane) else None
+        printer = self._printer(lane_cfg)
+        if printer is None:
+            return "no printer on this lane"
+        try:
+            printer.print_ticket(ticket_data(self.facility, self.service.tz, entry))
+        except DeviceError as exc:
+            return str(exc)
+        if dequeue:
+            with self._queue_lock:
+                for queue in self.reprint_queue.values():
+                    if entry.ticket_no in queue:
+                        queue.remove(entry.ticket_no)
+        return None
+
+    def queued_reprints(self, lane: str) -> list[str]:
+        """Ticket numbers waiting for ``lane``'s printer, oldest first (a copy)."""
+        with self._queue_lock:
+            return list(self.reprint_queue.get(lane.upper(), ()))
+
+    def retry_reprints(self, lane: str) -> tuple[int, str | None]:
+        """Print the tickets queued for ``lane`` while its printer was failing.
+
+        Stops at the first failure. Returns (tickets printed, error or None).
+        """
+        printed = 0
+        for ticket_no in self.queued_reprints(lane):
+            error = self.reprint(ticket_no, lane=lane)  # dequeues it once printed
+            if error:
+                return printed, error
+            printed += 1
+        return printed, None
+
+    def print_text(self, lines: list[str], *, lane: str | None = None) -> str | None:
+        """Print plain lines (a shift report, a test page) on ``lane``'s printer.
+
+        Uses the override printer, else the lane's, else the first lane with a
+        printer. Returns None when printed, or the reason it was not.
+        """
+        lane_cfg = self.lanes.get(lane.upper()) if lane else None
+        printer = self._printer(lane_cfg)
+        if printer is None:
+            for candidate in self.config.lanes:
+                printer = self.devices(candidate).printer
+                if printer is not None:
+                    break
+        if printer is None:
+            return "no printer configured"
+        try:
+            printer.print_text(lines)
+        except DeviceError as exc:
+            return str(exc)
+        return None
+
+    def close(self) -> None:
+        """Stop device threads and close connections."""
+        for devices in self._devices.values():
+            devices.close()

@@ -1,0 +1,254 @@
+"""What every ``attendant`` command shares: the app, the global options, errors, output.
+
+- :data:`app` is the typer application; the command modules of this package
+  add their commands to it (:mod:`attendant.cli` imports each of them by
+  name, so a renamed module fails loudly instead of dropping its commands).
+- :class:`Context` holds the global options and builds the booth lazily with
+  the same wiring as the console (:func:`attendant.booth.open_booth`), so
+  ``--help`` touches no database and imports no service.
+- Errors: :class:`AttendantGroup` runs every command (from the console
+  script and from typer's ``CliRunner`` alike): an expected failure
+  (:class:`~attendant.core.errors.AttendantError`, a usage error) prints one
+  line on stderr, ``attendant: <message>``, and exits 2 with nothing
+  changed; an unexpected one prints one line, exits 1 and leaves its
+  traceback in ``attendant-errors.log`` in the data folder.
+- Output: ``--json`` prints :func:`print_json` (money as decimal strings in
+  major units, times ISO 8601), a stable contract for scripts.
+
+Only the standard library and typer are imported here: the services load
+when a command first asks for them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from attendant.core.errors import AttendantError, InputError
+
+
+class AttendantGroup(TyperGroup):
+    """The root command: one-line errors and exit statuses for every way the CLI is run."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args, prog_name or "attendant", complete_var, standalone_mode=False, **extra)
+        except AttendantError as exc:
+            typer.echo(f"attendant: {exc}", err=True)
+            sys.exit(2)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("attendant: aborted", err=True)
+            sys.exit(1)
+        except typer.TyperException as exc:  # usage errors: unknown option, missing argument...
+            typer.echo(f"attendant: {exc.format_message()}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the traceback off the screen
+            _log_unexpected(exc)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = typer.Typer(
+    name="attendant",
+    cls=AttendantGroup,
+    help="The attendant console: run a parking facility from its booth.",
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object.")]
+PrinterOpt = Annotated[Optional[str], typer.Option("--printer", help="Printer URL overriding the lane's printer.")]
+AtOpt = Annotated[Optional[str], typer.Option("--at", help="When, ISO 8601 (no offset: facility time).")]
+
+
+@dataclass
+class Context:
+    """What the global options chose; the booth is opened on first use so ``--help`` touches nothing."""
+
+    db: str | None = None
+    config_path: Path | None = None
+    facility: str | None = None
+    actor: str = "cli"
+    user: str | None = None
+    pin: str | None = None
+    _engine: object = None
+    _booths: dict = field(default_factory=dict)
+
+    def engine(self):
+        """The database engine (schema migrated to the newest version)."""
+        if self._engine is None:
+            from db.engine import make_engine
+
+            self._engine = make_engine(self.db)
+        return self._engine
+
+    def booth(self, printer: str | None = None):
+        """The :class:`~attendant.booth.Booth` of the configured lanes (``printer`` overrides their printers)."""
+        if printer not in self._booths:
+            from attendant.booth import open_booth
+
+            self._booths[printer] = open_booth(self.engine(), self.console_config(), facility_code=self.facility,
+                                               printer_url=printer)
+        return self._booths[printer]
+
+    def service(self):
+        """The booth's services (:class:`~attendant.core.services.ParkingService`)."""
+        return self.booth().service
+
+    def login(self):
+        """The :class:`~attendant.core.auth.Actor` this command runs as.
+
+        With ``--user``/``--pin`` (env ATTENDANT_USER / ATTENDANT_PIN): PIN login.
+        Without: the setup actor while no user exists, otherwise an
+        attendant-level actor named by ``--actor`` (supervisor actions are refused).
+        """
+        from attendant.core import users
+
+        if self.user:
+            if not self.pin:
+                raise InputError("--user needs --pin (or ATTENDANT_PIN)")
+            return users.authenticate(self.engine(), self.user, self.pin)
+        if not users.any_users(self.engine()):
+            from attendant.core.auth import Actor, Role
+
+            users.setup_actor(self.engine())  # refuses once a user exists
+            return Actor(self.actor, Role.ADMIN)  # setup mode, audited under the --actor name
+        return self.actor
+
+    def close(self) -> None:
+        """Stop the booths' devices and release the database (the command is over)."""
+        for booth in self._booths.values():
+            booth.close()
+        self._booths.clear()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def console_config(self):
+        """The lanes and devices: ``--config``, else the installed ``console.toml``, else the default lanes."""
+        from hardware.config import default_config, load_config
+
+        if self.config_path is not None:
+            return load_config(self.config_path)
+        from attendant.paths import config_dir
+
+        installed = config_dir() / "console.toml"
+        return load_config(installed) if installed.exists() else default_config()
+
+
+def state(ctx: typer.Context) -> Context:
+    """The :class:`Context` of the running command."""
+    return ctx.ensure_object(Context)
+
+
+def fail(message: str, code: int = 2):
+    """Print ``attendant: message`` on stderr and exit with ``code`` (raises typer.Exit)."""
+    typer.echo(f"attendant: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json(data) -> None:
+    """Print ``data`` as indented JSON (UTF-8 kept as is)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def parse_when(text: str | None, tz: tzinfo, option: str | None = None) -> datetime | None:
+    """An ISO 8601 date-time; one without an offset is wall-clock time in ``tz`` (facility time).
+
+    ``2026-10-24T23:00`` (facility time), ``2026-10-24T22:00Z`` or
+    ``2026-10-24T23:00+01:00``. A naive wall time that occurs twice (DST
+    fall-back) is read as the first occurrence (``fold=0``). None stays None.
+    Raises :class:`InputError` naming ``option`` when given.
+    """
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        where = f"{option}: " if option else ""
+        raise InputError(f"{where}not an ISO 8601 date-time: {text!r} (e.g. 2026-11-21T09:30 or "
+                         "2026-11-21T09:30:00Z)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def parse_money(text: str | None, currency: str, option: str | None = None) -> int | None:
+    """An amount typed in major units (``"12.40"``) as minor units; None stays None.
+
+    Raises :class:`InputError` naming ``option`` when given.
+    """
+    if text is None:
+        return None
+    from attendant.core.money import parse_major
+
+    try:
+        return parse_major(text, currency)
+    except InputError as exc:
+        if option:
+            raise InputError(f"{option}: {exc}") from None
+        raise
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy database URL (env ATTENDANT_DB).")] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="Console config TOML: lanes and their devices.")
+    ] = None,
+    facility: Annotated[Optional[str], typer.Option("--facility", help="Facility code (default: the first).")] = None,
+    actor: Annotated[
+        Optional[str], typer.Option("--actor", help="Name recorded in the audit log (default: cli:USER).")
+    ] = None,
+    user: Annotated[Optional[str], typer.Option("--user", help="Log in as this user (env ATTENDANT_USER).")] = None,
+    pin: Annotated[Optional[str], typer.Option("--pin", help="The user's PIN (env ATTENDANT_PIN).")] = None,
+) -> None:
+    """Open the console, or run one operation."""
+    try:
+        login_name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers)
+        login_name = "unknown"
+    ctx.obj = Context(
+        db=db,
+        config_path=config,
+        facility=facility,
+        actor=actor or os.environ.get("ATTENDANT_ACTOR") or f"cli:{login_name}",
+        user=user or os.environ.get("ATTENDANT_USER"),
+        pin=pin or os.environ.get("ATTENDANT_PIN"),
+    )
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        from attendant.tui.app import run_console
+
+        run_console(ctx.obj.engine(), ctx.obj.console_config(), facility_code=facility)
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """Write the traceback to the error log and print one line."""
+    try:
+        from attendant.paths import data_dir
+
+        log_path = data_dir() / "attendant-errors.log"
+        with log_path.open("a") as handle:
+            handle.write(f"--- {datetime.now().isoformat()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        where = f" (details in {log_path})"
+    except OSError:
+        where = ""
+    typer.echo(f"attendant: unexpected error: {exc}{where}", err=True)

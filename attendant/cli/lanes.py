@@ -1,0 +1,319 @@
+"""The booth's operations from the command line: init, demo, enter, exit, reprint, find, status.
+
+Each command builds a typed request (:mod:`attendant.core.requests`) and
+hands it to the booth (:class:`attendant.booth.Booth`), the same call the
+console makes, so both write the same rows. ``--json`` output: money as
+decimal strings in major units, times ISO 8601.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from attendant.cli.common import JsonOpt, PrinterOpt, app, fail, parse_money, parse_when, print_json, state
+from attendant.core.errors import InputError
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.")] = 30.0,
+    replay: Annotated[bool, typer.Option(help="Replay the real Charlotte Street traffic.")] = True,
+    theme: Annotated[Optional[str], typer.Option(help="dark, light or high-contrast.")] = None,
+) -> None:
+    """Open the console on the demo facility (Charlotte Street CP) with stand-in devices."""
+    from attendant.demo import demo_config, ensure_demo_db
+    from attendant.tui.app import run_console
+
+    engine = ensure_demo_db(state(ctx).db, actor=state(ctx).actor)
+    run_console(engine, demo_config(), facility_code="CHS", replay_speed=speed if replay else None, theme=theme)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    layout: Annotated[Optional[Path], typer.Option(help="Layout TOML of the facility to create.")] = None,
+    demo_: Annotated[bool, typer.Option("--demo", help="Create the demo facility (Charlotte Street CP).")] = False,
+    rates: Annotated[Optional[Path], typer.Option(help="Rate plan TOML (default: the layout's rate_plan).")] = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a facility from a layout file (non-interactive)."""
+    from attendant.core.facilities import create_facility, list_facilities
+    from attendant.core.layout import load_layout
+    from attendant.core.rates import load_rate_plan
+    from attendant.demo import demo_layout_path
+
+    cli = state(ctx)
+    if bool(layout) == bool(demo_):
+        fail("give exactly one of --layout FILE or --demo")
+    layout_obj = load_layout(demo_layout_path() if demo_ else layout)
+    plan = load_rate_plan(rates) if rates else None
+    engine = cli.engine()
+    existing = {f.code: f for f in list_facilities(engine)}
+    if demo_ and layout_obj.code in existing:
+        info, created = existing[layout_obj.code], False
+    else:
+        info, created = create_facility(engine, layout_obj, actor=cli.login(), rate_plan=plan), True
+    if json_:
+        print_json({"facility": info.code, "name": info.name, "spots": info.capacity, "created": created})
+    else:
+        verb = "Created" if created else "Already present:"
+        typer.echo(f"{verb} {info.name} ({info.code}): {info.capacity} spots, time zone {info.timezone}")
+
+
+@app.command()
+def enter(
+    ctx: typer.Context,
+    plate: Annotated[str, typer.Argument(help="Licence plate, e.g. 'AB12 CDE'.")],
+    vehicle: Annotated[str, typer.Option("--vehicle", help="motorcycle, car, van, truck or bus.")] = "car",
+    ev: Annotated[bool, typer.Option("--ev", help="Electric vehicle asking for a charging bay.")] = False,
+    accessible: Annotated[bool, typer.Option("--accessible", help="Blue badge: accessible bay.")] = False,
+    lane: Annotated[Optional[str], typer.Option(help="Entry lane code (default: the first entry lane).")] = None,
+    spot: Annotated[Optional[str], typer.Option(help="Put the vehicle in this bay (e.g. L1-B04).")] = None,
+    printer: PrinterOpt = None,
+    at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Admit a vehicle: bay, session, printed ticket, gate vend."""
+    from attendant.core.requests import EntryRequest
+
+    cli = state(ctx)
+    booth = cli.booth(printer)
+    service = booth.service
+    request = EntryRequest(plate, vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
+                           at=parse_when(at, service.tz, "--at"))
+    outcome = booth.enter(request, actor=cli.login())
+    e = outcome.entry
+    if json_:
+        data = e.to_json_dict()
+        data.update(
+            entry_at_local=service.local(e.entry_at).isoformat(),
+            printed=outcome.printed,
+            print_error=outcome.print_error,
+            gate=outcome.gate.value,
+        )
+        print_json(data)
+    else:
+        local = service.local(e.entry_at).strftime("%a %d %b %Y %H:%M")
+        typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
+        typer.echo(f"Code {e.code}")
+        typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
+
+
+def parse_tenders(items: list[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
+                  account: str | None = None) -> tuple:
+    """``--pay`` items ``METHOD`` or ``METHOD=AMOUNT`` as tenders, in order.
+
+    ``--tendered`` goes with the last cash tender; ``--pass`` and
+    ``--account`` are the references of the pass and account tenders.
+    Raises :class:`InputError` for an unknown method or a bad amount.
+    """
+    from attendant.core.payment_methods import spec as method_spec
+    from attendant.core.requests import Tender
+
+    parts = []
+    for item in items:
+        method, _, amount = item.partition("=")
+        parts.append((method_spec(method).method, parse_money(amount, currency, "--pay") if amount else None))
+    cash = [i for i, (method, _a) in enumerate(parts) if method_spec(method).takes_tendered]
+    if tendered is not None and not cash:
+        raise InputError("--tendered goes with --pay cash")
+    references = {"pass": pass_code, "account": account}
+    return tuple(
+        Tender(method, amount, parse_money(tendered, currency, "--tendered") if cash and i == cash[-1] else None,
+               references.get(method.value))
+        for i, (method, amount) in enumerate(parts)
+    )
+
+
+def exit_json(outcome, currency: str) -> dict:
+    """The ``exit --json`` object of an :class:`~attendant.booth.ExitOutcome`."""
+    from attendant.core.money import to_major_str
+
+    r = outcome.exit
+
+    def money(v):
+        return to_major_str(v, currency)
+
+    return {
+        "session_id": r.session_id,
+        "ticket_no": r.ticket_no,
+        "plate": r.plate,
+        "spot": r.spot_label,
+        "entry_at": r.entry_at.isoformat(),
+        "exit_at": r.exit_at.isoformat(),
+        "duration_minutes": int((r.exit_at - r.entry_at).total_seconds() // 60),
+        "currency": currency,
+        "amount_due": money(r.fee.amount),
+        "lines": [{"label": ln.label, "minutes": ln.minutes, "amount": money(ln.amount)} for ln in r.fee.lines],
+        "method": r.method,
+        "paid": money(r.paid),
+        "tendered": money(r.tendered) if r.tendered is not None else None,
+        "change": money(r.change or 0),
+        "payments": [
+            {"id": p.id, "method": p.method, "status": p.status, "amount": money(p.amount),
+             "reference": p.reference, "message": p.message}
+            for p in r.payments
+        ],
+        "iou": money(r.iou_amount),
+        "gate": outcome.gate.value,
+        "printed": outcome.printed,
+        "print_error": outcome.print_error,
+    }
+
+
+@app.command("exit")
+def exit_(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The ticket code (scanned QR) of the session.")],
+    pay: Annotated[
+        Optional[list[str]],
+        typer.Option("--pay", help="cash, card, upi, ewallet, mobile, pass, account; METHOD=AMOUNT to split."),
+    ] = None,
+    tendered: Annotated[Optional[str], typer.Option(help="Cash handed over, in major units (e.g. 20.00).")] = None,
+    validation: Annotated[
+        Optional[list[str]], typer.Option("--validation", help="Merchant validation code to apply first.")
+    ] = None,
+    pass_code: Annotated[Optional[str], typer.Option("--pass", help="Pass code (default: the plate's pass).")] = None,
+    account: Annotated[Optional[str], typer.Option(help="Account to invoice, with --pay account.")] = None,
+    iou: Annotated[
+        Optional[str], typer.Option("--iou", help="Let the vehicle go with an IOU for what is due; the reason.")
+    ] = None,
+    lane: Annotated[Optional[str], typer.Option(help="Exit lane code (default: the first exit lane).")] = None,
+    printer: PrinterOpt = None,
+    at: Annotated[Optional[str], typer.Option(help="Exit time, ISO 8601 (no offset: facility time).")] = None,
+    idempotency_key: Annotated[
+        Optional[str], typer.Option(help="Retry key: a repeated call with the same key charges once.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Take payment and let a vehicle out: fee, payment(s), change, receipt, gate vend.
+
+    With --iou REASON a failed or missing payment still opens the gate and
+    records an IOU against the session and the plate (never trap a car).
+    """
+    from attendant.booth import duration_text
+    from attendant.core.errors import PaymentError
+    from attendant.core.money import format_money
+    from attendant.core.requests import ExitRequest
+    from attendant.core.views import PartPayment
+
+    cli = state(ctx)
+    booth = cli.booth(printer)
+    currency = booth.facility.currency
+    items = list(pay or ([] if iou or validation else ["card"]))
+    request = ExitRequest(
+        code,
+        parse_tenders(items, tendered, currency, pass_code=pass_code, account=account),
+        validations=tuple(validation or ()),
+        iou_reason=iou,
+        lane=lane,
+        at=parse_when(at, booth.service.tz, "--at"),
+        idempotency_key=idempotency_key,
+    )
+    outcome = booth.exit(request, actor=cli.login())
+    if isinstance(outcome, PartPayment):  # payments taken stay recorded; the vehicle waits
+        raise PaymentError(f"{format_money(outcome.checkout.balance, currency)} is still due: take payment or "
+                           "let go with an IOU")
+    r = outcome.exit
+    if json_:
+        print_json(exit_json(outcome, currency))
+        return
+    typer.echo(f"Ticket {r.ticket_no}  {r.plate or '(no plate)'}  stay {duration_text(r.entry_at, r.exit_at)}")
+    for ln in r.fee.lines:
+        typer.echo(f"  {ln.label:<44} {format_money(ln.amount, currency):>10}")
+    typer.echo(f"  {'Total':<44} {format_money(r.fee.amount, currency):>10}")
+    for p in r.payments:
+        typer.echo(f"  {p.method} {p.status} {format_money(p.amount, currency)}" + (f"  {p.message}" if p.message
+                                                                                     else ""))
+    if r.change:
+        typer.echo(f"Change {format_money(r.change, currency)}")
+    if r.iou_amount:
+        typer.echo(f"IOU recorded: {format_money(r.iou_amount, currency)} against {r.plate or 'the ticket'}")
+    typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
+
+
+@app.command()
+def reprint(
+    ctx: typer.Context,
+    ticket_no: Annotated[str, typer.Argument(help="Ticket number, e.g. 00000042.")],
+    lane: Annotated[Optional[str], typer.Option(help="Entry lane whose printer to use.")] = None,
+    printer: PrinterOpt = None,
+) -> None:
+    """Reprint a ticket (damaged ticket, jam): same signed code, same single session."""
+    error = state(ctx).booth(printer).reprint(ticket_no, lane=lane)
+    if error:
+        fail(f"ticket {ticket_no} not printed: {error}")
+    typer.echo(f"Ticket {ticket_no} reprinted")
+
+
+@app.command()
+def find(
+    ctx: typer.Context,
+    plate: Annotated[str, typer.Argument(help="Plate of a vehicle inside (lost ticket, ticketless entry).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Find the open session of a plate: its ticket, code, bay and entry time."""
+    service = state(ctx).service()
+    view = service.find_by_plate(plate)
+    if json_:
+        print_json({"ticket_no": view.ticket_no, "code": view.code, "plate": view.plate, "spot": view.spot_label,
+                    "entry_at": view.entry_at.isoformat(), "vehicle_class": view.vehicle_class})
+    else:
+        local = service.local(view.entry_at).strftime("%a %d %b %H:%M")
+        typer.echo(f"{view.plate}: ticket {view.ticket_no}, bay {view.spot_label}, entered {local}")
+        typer.echo(f"Code {view.code}")
+
+
+@app.command()
+def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Occupancy, availability by level and spot type, and today's revenue."""
+    from attendant.core.money import format_money, to_major_str
+
+    service = state(ctx).service()
+    f = service.facility
+    occupied, capacity = service.occupancy()
+    levels = service.availability()
+    revenue = service.revenue()
+    today = service.local(service.clock()).date()
+    if json_:
+        print_json(
+            {
+                "facility": f.code,
+                "name": f.name,
+                "timezone": f.timezone,
+                "currency": f.currency,
+                "date": today.isoformat(),
+                "capacity": capacity,
+                "occupied": occupied,
+                "available": sum(level.available for level in levels),
+                "levels": [
+                    {
+                        "code": level.code,
+                        "name": level.name,
+                        "capacity": level.capacity,
+                        "available": level.available,
+                        "by_type": {t: {"available": a, "capacity": c} for t, (a, c) in level.by_type.items()},
+                    }
+                    for level in levels
+                ],
+                "revenue_today": to_major_str(revenue, f.currency),
+            }
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{f.name} ({f.code}) — {occupied}/{capacity} occupied — today {format_money(revenue, f.currency)}")
+    types = sorted({t for level in levels for t in level.by_type})
+    table.add_column("Level")
+    table.add_column("Free", justify="right")
+    for t in types:
+        table.add_column(t, justify="right")
+    for level in levels:
+        cells = [f"{level.by_type[t][0]}/{level.by_type[t][1]}" if t in level.by_type else "-" for t in types]
+        table.add_row(f"{level.code} {level.name}", f"{level.available}/{level.capacity}", *cells)
+    Console().print(table)

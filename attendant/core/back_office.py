@@ -1,0 +1,278 @@
+"""The back office: what supervisors do after the exit lane (BRIEF.md features 6 and 8).
+
+- IOUs: the debts of vehicles let go without paying (never trap a car) are
+  listed and settled; a plate with :data:`attendant.core.checkout.IOU_LIMIT`
+  unpaid IOUs must settle them before it may enter again.
+- Refunds: a negative payment row of the same method on the refunding
+  user's shift; the original becomes ``refunded``. Electronic payments are
+  refunded through their processor (with an idempotency key, seed 003).
+- Merchant validations and passes (monthly/contract parkers) are created.
+
+Refunds, validations and passes need a supervisor (checked here, not only
+by the screens). Every change is one transaction with an audit event.
+Money is integer minor units; times aware UTC.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+
+from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.clock import utc_now
+from attendant.core.errors import InputError, NotFound, PaymentError, Refused
+from attendant.core.money import format_money
+from attendant.core.payment_methods import IOU_METHODS, PAYMENT_METHODS
+from attendant.core.payment_methods import spec as method_spec
+from attendant.core.payment_rows import insert_payment, shift_for
+from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
+from attendant.core.plates import normalize_plate
+from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
+from attendant.core.tickets import format_ticket_no
+from attendant.core.views import COUNTED, IouView, PassView, PaymentView, RefundablePayment
+from attendant.core.vocab import PaymentMethod, PaymentStatus
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/O/0/1: read aloud over an intercom
+
+
+def _random_code(prefix: str) -> str:
+    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+    return f"{prefix}-{body[:4]}-{body[4:]}"
+
+
+class BackOfficeOps(FacilityStore):
+    """IOUs, refunds, validations and passes of one facility (see the module docstring)."""
+
+    def ious(self, plate: str | None = None, *, status: str | None = "open") -> list[IouView]:
+        """IOUs of this facility (of ``plate`` if given), newest first."""
+        stmt = (select(IOU, PS.c.ticket_no).join(PS, PS.c.id == IOU.c.session_id)
+                .where(IOU.c.facility_id == self.facility.id).order_by(IOU.c.id.desc()))
+        if plate:
+            stmt = stmt.where(IOU.c.plate == normalize_plate(plate))
+        if status:
+            stmt = stmt.where(IOU.c.status == status)
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [IouView(r.id, r.session_id, format_ticket_no(r.ticket_no), r.plate, r.amount, r.reason, r.status,
+                        r.created_at) for r in rows]
+
+    def settle_ious(self, plate: str, method: str | PaymentMethod, *, actor: Actor | str,
+                    tendered: int | None = None, lane: str | None = None,
+                    at: datetime | None = None) -> list[PaymentView]:
+        """Pay every open IOU of ``plate`` (one payment per IOU, on its session).
+
+        Electronic methods go through the processor per IOU; cash needs
+        ``tendered`` >= the total (default exact).
+        """
+        who = as_actor(actor)
+        spec = method_spec(method)
+        pay_method = spec.method
+        if not spec.settles_ious:
+            methods = ", ".join(s.label for s in IOU_METHODS)
+            raise InputError(f"IOUs are settled by {methods}, not {spec.label}")
+        at = self._check_at(at)
+        norm = normalize_plate(plate)
+        open_ious = self.ious(norm)
+        if not open_ious:
+            raise NotFound(f"{norm} has no unpaid IOU")
+        total = sum(i.amount for i in open_ious)
+        cur = self.facility.currency
+        if pay_method is PaymentMethod.CASH and tendered is not None and tendered < total:
+            raise PaymentError(f"cash tendered {format_money(tendered, cur)} is less than the IOUs "
+                               f"{format_money(total, cur)}: nothing was taken")
+        change_left = (tendered - total) if (pay_method is PaymentMethod.CASH and tendered is not None) else None
+        results = []
+        now = utc_now()
+        with self._lock:
+            for n, iou in enumerate(open_ious):
+                key = f"iou-{iou.id}-{uuid.uuid4()}"
+                last = n == len(open_ious) - 1
+                reference = None
+                if spec.electronic:
+                    processor = self.processors.get(pay_method)
+                    try:
+                        result = processor.charge(iou.amount, cur, key, f"{self.facility.code}-IOU-{iou.id}")
+                    except (ProcessorTimeout, ProcessorUnavailable) as exc:
+                        raise PaymentError(f"{exc}: IOU {iou.id} not settled") from None
+                    if not result.approved:
+                        raise PaymentError(f"{pay_method.value} {result.message}: IOU {iou.id} not settled")
+                    reference = result.reference
+                with self._writing() as conn:
+                    session = conn.execute(select(PS).where(PS.c.id == iou.session_id)).one()
+                    shift_id = shift_for(conn, self.facility.id, who)
+                    cash_kw = {}
+                    if spec.takes_tendered:
+                        cash_kw = {"tendered": iou.amount + (change_left if last and change_left else 0),
+                                   "change": change_left if last and change_left else 0}
+                    payment = insert_payment(
+                        conn, facility_id=self.facility.id, session_id=session.id, method=pay_method,
+                        status=PaymentStatus.COMPLETED, amount=iou.amount, who=who, shift_id=shift_id, key=key,
+                        lane=lane, at=at, reference=reference, message=f"IOU {iou.id}", **cash_kw,
+                    )
+                    payment_id = payment.id
+                    conn.execute(update(IOU).where(IOU.c.id == iou.id).values(
+                        status="settled", settled_at=at, settled_payment_id=payment_id))
+                    conn.execute(update(PS).where(PS.c.id == session.id).values(
+                        amount_paid=PS.c.amount_paid + iou.amount))
+                    self._audit(conn, now=now, at=at, actor=who.name, action="iou.settle", entity="iou",
+                                entity_id=iou.id, details={"plate": norm, "amount": iou.amount,
+                                                           "payment_id": payment_id, "method": pay_method.value})
+                    results.append(payment)
+        return results
+
+    def refundable_payments(self, limit: int = 30) -> list[RefundablePayment]:
+        """The newest money payments that can still be refunded, newest first (for a supervisor's pick list).
+
+        Money taken (cash, card, UPI, e-wallet, mobile, account), not yet
+        refunded in full; ``refundable`` is what is left, in minor units.
+        Validations and passes took no money and are not listed. Reads at most
+        ``2 * limit`` payments (fully refunded ones are rare) plus their refunds.
+        """
+        stmt = (
+            select(PAY.c.id, PAY.c.method, PAY.c.amount, PAY.c.status, PAY.c.created_at, PS.c.ticket_no, PS.c.plate)
+            .join(PS, PS.c.id == PAY.c.session_id)
+            .where(PAY.c.facility_id == self.facility.id, PAY.c.status.in_(COUNTED), PAY.c.amount > 0,
+                   PAY.c.method.in_([s.value for s in PAYMENT_METHODS if s.takes_money]))
+            .order_by(PAY.c.id.desc())
+            .limit(2 * limit)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+            partly = [r.id for r in rows if r.status == PaymentStatus.REFUNDED.value]
+            refunded = dict(conn.execute(
+                select(PAY.c.refund_of_id, func.sum(-PAY.c.amount)).where(PAY.c.refund_of_id.in_(partly))
+                .group_by(PAY.c.refund_of_id)
+            ).all()) if partly else {}
+        out = [
+            RefundablePayment(r.id, format_ticket_no(r.ticket_no), r.plate, r.method, r.amount,
+                              r.amount - int(refunded.get(r.id, 0)), r.created_at)
+            for r in rows
+        ]
+        return [p for p in out if p.refundable > 0][:limit]
+
+    def refund(self, payment_id: int, *, actor: Actor | str, reason: str, amount: int | None = None,
+               at: datetime | None = None) -> PaymentView:
+        """Refund (part of) a completed payment; supervisors only.
+
+        Writes a negative payment row (same method) on the refunding user's
+        shift and marks the original ``refunded``. Electronic payments are
+        refunded through their processor. Raises :class:`PermissionDenied`,
+        :class:`NotFound`, :class:`Refused` (not completed, more than paid).
+        """
+        who = require(actor, Role.SUPERVISOR, "a refund")
+        if not reason or not reason.strip():
+            raise InputError("a refund needs a reason")
+        at = self._check_at(at)
+        now = utc_now()
+        with self._lock:
+            with self._reading() as conn:
+                original = conn.execute(select(PAY).where(PAY.c.id == payment_id,
+                                                          PAY.c.facility_id == self.facility.id)).first()
+                if original is None:
+                    raise NotFound(f"no payment {payment_id}")
+                refunded = -conn.execute(select(func.coalesce(func.sum(PAY.c.amount), 0)).where(
+                    PAY.c.refund_of_id == payment_id)).scalar_one()
+            if original.status not in COUNTED or original.amount <= 0:
+                raise Refused(f"payment {payment_id} is {original.status}: nothing to refund")
+            refundable = original.amount - refunded
+            amount = refundable if amount is None else amount
+            if amount <= 0 or amount > refundable:
+                cur = self.facility.currency
+                raise Refused(f"refund must be between {format_money(1, cur)} and {format_money(refundable, cur)}")
+            method = PaymentMethod(original.method)
+            key = f"refund-{payment_id}-{uuid.uuid4()}"
+            reference = None
+            if method_spec(method).electronic:
+                result = self.processors.get(method).refund(original.processor_ref or "", amount, key)
+                if not result.approved:
+                    raise PaymentError(f"the processor refused the refund: {result.message}")
+                reference = result.reference
+            with self._writing() as conn:
+                shift_id = shift_for(conn, self.facility.id, who)
+                session_id = original.session_id
+                view = insert_payment(
+                    conn, facility_id=self.facility.id, session_id=session_id, method=method,
+                    status=PaymentStatus.COMPLETED, amount=-amount, who=who, shift_id=shift_id, key=key, lane=None,
+                    at=at, reference=reference, message=reason.strip()[:200], refund_of=payment_id,
+                )
+                refund_id = view.id
+                conn.execute(update(PAY).where(PAY.c.id == payment_id).values(
+                    status=PaymentStatus.REFUNDED.value, updated_at=now))
+                conn.execute(update(PS).where(PS.c.id == session_id).values(
+                    amount_paid=PS.c.amount_paid - amount))
+                self._audit(conn, now=now, at=at, actor=who.name, action="payment.refund", entity="payment",
+                            entity_id=refund_id, details={"refund_of": payment_id, "amount": amount,
+                                                          "method": method.value, "reason": reason.strip()})
+        return view
+
+    # ------------------------------------------------------ validations, passes
+    def create_validation(self, *, actor: Actor | str, merchant: str, kind: str, value: int,
+                          reusable: bool = False, max_uses: int | None = None, expires_at: datetime | None = None,
+                          code: str | None = None) -> str:
+        """Create a merchant validation; supervisors only. Returns its code (``V-XXXX-XXXX``).
+
+        ``kind`` amount (``value`` minor units), percent (1-100) or minutes.
+        """
+        who = require(actor, Role.SUPERVISOR, "creating a validation")
+        if kind not in ("amount", "percent", "minutes"):
+            raise InputError(f"unknown validation kind {kind!r} (amount, percent or minutes)")
+        if value <= 0 or (kind == "percent" and value > 100):
+            raise InputError("a validation value must be positive (percent at most 100)")
+        if max_uses is not None and max_uses <= 0:
+            raise InputError("max uses must be positive")
+        if not merchant or not merchant.strip():
+            raise InputError("a validation needs the merchant's name")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InputError("expiry needs a time zone")
+        code = (code or _random_code("V")).strip().upper()
+        now = utc_now()
+        with self._writing() as conn:
+            if conn.execute(select(VAL.c.id).where(VAL.c.code == code)).first():
+                raise InputError(f"validation code {code} exists")
+            vid = conn.execute(insert(VAL).values(
+                facility_id=self.facility.id, code=code, merchant=merchant.strip()[:80], kind=kind, value=value,
+                reusable=reusable, max_uses=max_uses, uses=0, expires_at=expires_at, active=True,
+                created_at=now, created_by=who.name,
+            ).returning(VAL.c.id)).scalar_one()
+            self._audit(conn, now=now, at=now, actor=who.name, action="validation.create", entity="validation",
+                        entity_id=vid, details={"code": code, "merchant": merchant, "kind": kind, "value": value,
+                                                "reusable": reusable, "max_uses": max_uses})
+        return code
+
+    def create_pass(self, *, actor: Actor | str, holder_name: str, plate: str | None, valid_from: datetime,
+                    valid_to: datetime, code: str | None = None) -> str:
+        """Issue a pass (monthly/contract parker); supervisors only. Returns its code (``P-XXXX-XXXX``)."""
+        who = require(actor, Role.SUPERVISOR, "issuing a pass")
+        if valid_from.tzinfo is None or valid_to.tzinfo is None:
+            raise InputError("pass validity needs times with a zone")
+        if valid_to <= valid_from:
+            raise InputError("a pass must end after it starts")
+        norm = normalize_plate(plate) if plate else None
+        code = (code or _random_code("P")).strip().upper()
+        now = utc_now()
+        with self._writing() as conn:
+            pid = conn.execute(insert(PASS).values(
+                facility_id=self.facility.id, code=code, plate=norm, holder_name=holder_name.strip()[:80],
+                valid_from=valid_from, valid_to=valid_to, active=True, created_at=now,
+            ).returning(PASS.c.id)).scalar_one()
+            self._audit(conn, now=now, at=now, actor=who.name, action="pass.create", entity="pass_holder",
+                        entity_id=pid, details={"code": code, "plate": norm, "holder": holder_name})
+        return code
+
+    def pass_info(self, code: str, *, at: datetime | None = None) -> PassView:
+        """The pass with ``code`` (as scanned) and whether it is valid at ``at`` (default now).
+
+        Raises :class:`NotFound` for an unknown code.
+        """
+        at = self._check_at(at)
+        with self._reading() as conn:
+            row = conn.execute(select(PASS).where(PASS.c.facility_id == self.facility.id,
+                                                  PASS.c.code == code.strip().upper())).first()
+        if row is None:
+            raise NotFound(f"no pass {code.strip()!r}")
+        valid = bool(row.active) and row.valid_from <= at <= row.valid_to
+        return PassView(row.code, row.holder_name, row.plate, row.valid_from, row.valid_to, bool(row.active), valid)
+

@@ -1,0 +1,267 @@
+"""One facility's rows, and the in-memory bay index kept in step with them.
+
+:class:`FacilityStore` is the base of the booth services
+(:class:`attendant.core.checkout.CheckoutOps`,
+:class:`attendant.core.services.ParkingService`): the engine, the facility,
+its time zone and clock, the ticket signer, the bay index and rate plans
+cached in memory, and the few statements every operation shares (the
+facility bump that orders writers, the session-with-its-bay lookup, the audit
+event and the gate opening).
+
+Concurrency: each write transaction starts by bumping the facility row
+(``UPDATE ... RETURNING``), which serialises writers per facility on
+PostgreSQL (row lock) and SQLite (``BEGIN IMMEDIATE``). If the returned
+revision shows another process changed bays since this process last looked,
+the in-memory :class:`SpotIndex` is reloaded inside the same transaction.
+
+Writes go through SQLAlchemy Core on the SQLModel tables: the ORM's unit of
+work costs several times more per transaction, and these are the booth's hot
+paths. Hot statements are built once: building a Core statement per call
+costs more than executing it; executed with parameter dicts they compile once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, bindparam, insert, select, update
+
+from attendant.core import audit
+from attendant.core.allocation import SpotIndex, Strategy
+from attendant.core.clock import utc_now
+from attendant.core.errors import InputError, NotFound, Refused
+from attendant.core.facilities import FacilityInfo, get_facility
+from attendant.core.payments import ProcessorRegistry
+from attendant.core.rates import RatePlan
+from attendant.core.tickets import TicketSigner, format_ticket_no
+from attendant.core.views import SessionView
+from attendant.core.vocab import GateOutcome, SpotStatus, VendSource
+from db.models import (
+    Facility,
+    Iou,
+    Level,
+    ParkingSession,
+    PassHolder,
+    Payment,
+    RatePlanVersion,
+    Spot,
+    Validation,
+    ValidationUse,
+    Vehicle,
+    Vend,
+)
+
+F, L, S, RPV, V, PS, PAY, VEND, IOU, VAL, VUSE, PASS = (
+    t.__table__
+    for t in (Facility, Level, Spot, RatePlanVersion, Vehicle, ParkingSession, Payment, Vend, Iou, Validation,
+              ValidationUse, PassHolder)
+)
+
+_BUMP = (
+    update(F).where(F.c.id == bindparam("fid")).values(revision=F.c.revision + 1)
+    .returning(F.c.revision, F.c.next_ticket_no)
+)
+_BUMP_TICKET = (
+    update(F).where(F.c.id == bindparam("fid"))
+    .values(revision=F.c.revision + 1, next_ticket_no=F.c.next_ticket_no + 1)
+    .returning(F.c.revision, F.c.next_ticket_no)
+)
+_INSERT_VEND = insert(VEND).returning(VEND.c.id)
+_VEND_FAULT = update(VEND).where(VEND.c.id == bindparam("vid")).values(
+    outcome=GateOutcome.FAULT.value, message=bindparam("message"))
+
+
+def sessions_with_bay(*columns):
+    """``SELECT parking_session.*, spot_label, level_code, level_name (+ columns)`` joined to its bay and level.
+
+    The one join of a session to where it parked; callers add their WHERE.
+    """
+    return (
+        select(PS, S.c.label.label("spot_label"), L.c.code.label("level_code"), L.c.name.label("level_name"),
+               *columns)
+        .join(S, S.c.id == PS.c.spot_id)
+        .join(L, L.c.id == S.c.level_id)
+    )
+
+
+_SESSION_BY_TICKET = sessions_with_bay().where(PS.c.facility_id == bindparam("fid"),
+                                               PS.c.ticket_no == bindparam("ticket_no"))
+_SESSION_BY_TICKET_LOCKED = _SESSION_BY_TICKET.with_for_update(of=PS)
+
+
+@dataclass(slots=True)
+class _Cache:
+    revision: int = -1
+    index: SpotIndex | None = None
+    levels: dict[int, tuple[str, str]] = field(default_factory=dict)
+    plans: dict[int, RatePlan] = field(default_factory=dict)
+    active_plan_id: int | None = None
+
+
+class FacilityStore:
+    """The state every booth service of one facility shares (see the module docstring).
+
+    ``clock`` returns the current aware UTC time (tests pass a fixed clock).
+    ``listeners`` get ``(spot_id, SpotStatus)`` after each committed bay
+    change, so a console can repaint one bay; they run on the caller's thread.
+    Calls are serialised per instance (``_lock``).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: TicketSigner,
+        *,
+        facility_code: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        processors: ProcessorRegistry | None = None,
+    ) -> None:
+        self.engine = engine
+        self.processors = processors or ProcessorRegistry()
+        self.signer = signer
+        self.clock = clock
+        self.facility: FacilityInfo = get_facility(engine, facility_code)
+        self.tz = ZoneInfo(self.facility.timezone)
+        self._cache = _Cache()
+        self._lock = threading.RLock()
+        self.listeners: list[Callable[[int, SpotStatus], None]] = []
+        with self._reading() as conn:
+            self._load(conn, self._revision(conn))
+
+    # ------------------------------------------------------------ connections
+    def _reading(self):
+        """A read-only connection (SQLite: a deferred transaction that takes no write lock)."""
+        return self.engine.connect().execution_options(readonly=True)
+
+    def _writing(self):
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed on leaving the block."""
+        return self.engine.begin()
+
+    # ------------------------------------------------------------ bay index
+    def _revision(self, conn) -> int:
+        return conn.execute(select(F.c.revision).where(F.c.id == self.facility.id)).scalar_one()
+
+    def _load(self, conn, revision: int) -> None:
+        fid = self.facility.id
+        rows = conn.execute(
+            select(S.c.id, S.c.label, S.c.spot_type, S.c.level_id, S.c.rank, S.c.status).where(S.c.facility_id == fid)
+        ).all()
+        strategy = conn.execute(select(F.c.allocation_strategy).where(F.c.id == fid)).scalar_one()
+        cache = self._cache
+        cache.index = SpotIndex(rows, Strategy(strategy))
+        cache.levels = {
+            r.id: (r.code, r.name)
+            for r in conn.execute(select(L.c.id, L.c.code, L.c.name).where(L.c.facility_id == fid).order_by(L.c.ordinal))
+        }
+        cache.active_plan_id = conn.execute(
+            select(RPV.c.id).where(RPV.c.facility_id == fid, RPV.c.active.is_(True))
+        ).scalar()
+        cache.revision = revision
+
+    def _bump(self, conn, *, ticket: bool) -> tuple[int, int]:
+        """Lock the facility row, bump its revision (and ticket counter); reload the cache if stale."""
+        row = conn.execute(_BUMP_TICKET if ticket else _BUMP, {"fid": self.facility.id}).one()
+        revision, ticket_no = row
+        if revision - 1 != self._cache.revision:
+            self._load(conn, revision - 1)
+        return revision, ticket_no
+
+    def _set_spot(self, spot_id: int, status: SpotStatus) -> None:
+        """After a commit: the bay index, the revision this process has seen, and the listeners."""
+        self._cache.index.set_status(spot_id, status)
+        self._cache.revision += 1
+        self._notify(spot_id, status)
+
+    def _notify(self, spot_id: int, status: SpotStatus) -> None:
+        for listener in list(self.listeners):
+            listener(spot_id, status)
+
+    # ------------------------------------------------------------ rate plans
+    def _plan(self, conn, plan_id: int | None) -> RatePlan:
+        if plan_id is None:
+            raise NotFound("this facility has no active rate plan: activate one with `attendant rates activate`")
+        plan = self._cache.plans.get(plan_id)
+        if plan is None:
+            body = conn.execute(select(RPV.c.body).where(RPV.c.id == plan_id)).scalar_one()
+            plan = self._cache.plans[plan_id] = RatePlan.from_dict(body)
+        return plan
+
+    # ------------------------------------------------------------ time
+    def _check_at(self, at: datetime | None) -> datetime:
+        """``at`` in UTC, or the clock's now. :raises InputError: a naive time."""
+        if at is None:
+            return self.clock()
+        if at.tzinfo is None:
+            raise InputError("a time without a zone is ambiguous: give an offset, e.g. 2026-11-21T09:30:00+00:00")
+        return at.astimezone(UTC)
+
+    def local(self, at: datetime) -> datetime:
+        """``at`` in facility time."""
+        return at.astimezone(self.tz)
+
+    # ------------------------------------------------------------ sessions
+    def _session_row(self, conn, code: str):
+        """The session (with its bay and level) a signed ticket ``code`` names; row-locked on PostgreSQL.
+
+        :raises TicketInvalid: a forged or malformed code. :raises Refused: another
+            facility's ticket. :raises NotFound: no such session.
+        """
+        ref = self.signer.verify(code)
+        if ref.facility_code != self.facility.code:
+            raise Refused(f"ticket belongs to facility {ref.facility_code}, not {self.facility.code}")
+        stmt = _SESSION_BY_TICKET_LOCKED if conn.dialect.name == "postgresql" else _SESSION_BY_TICKET
+        row = conn.execute(stmt, {"fid": self.facility.id, "ticket_no": ref.ticket_no}).first()
+        if row is None:
+            raise NotFound(f"no session for ticket {format_ticket_no(ref.ticket_no)}")
+        return row
+
+    @staticmethod
+    def _view(row) -> SessionView:
+        return SessionView(
+            session_id=row.id,
+            ticket_no=format_ticket_no(row.ticket_no),
+            code=row.code,
+            plate=row.plate,
+            vehicle_class=row.vehicle_class,
+            spot_label=row.spot_label,
+            spot_type=row.spot_type,
+            level_name=row.level_name,
+            entry_at=row.entry_at,
+            entry_lane=row.entry_lane,
+            status=row.status,
+            exit_at=row.exit_at,
+            amount_due=row.amount_due,
+            amount_paid=row.amount_paid,
+        )
+
+    def _closed_message(self, row) -> str:
+        when = self.local(row.exit_at).strftime("%d %b %H:%M") if row.exit_at else "earlier"
+        return f"ticket {format_ticket_no(row.ticket_no)} has already exited ({when})"
+
+    # ------------------------------------------------------------ audit, vends
+    def _audit(self, conn, *, now, at, actor, action, entity, entity_id, details) -> None:
+        audit.record(conn, facility_id=self.facility.id, actor=actor, action=action, entity=entity,
+                     entity_id=entity_id, details=details, effective_at=at, now=now)
+
+    def _insert_vend(self, conn, *, lane: str | None, direction: str, source: VendSource, reason: str | None,
+                     session_id: int, at: datetime, actor: str) -> int:
+        """Record a gate opening the booth will command once this transaction commits.
+
+        Written as ``opened`` in the operation's own transaction (the gate is
+        never commanded for an operation that is not committed); the booth
+        corrects it with :meth:`record_vend_fault` when the gate refuses.
+        """
+        return conn.execute(_INSERT_VEND, {
+            "facility_id": self.facility.id, "lane": lane, "direction": direction, "source": source.value,
+            "reason": reason, "session_id": session_id, "at": at, "actor": actor,
+            "outcome": GateOutcome.OPENED.value,
+        }).scalar_one()
+
+    def record_vend_fault(self, vend_id: int, message: str) -> None:
+        """The gate refused the opening recorded as ``vend_id`` (offline, in fault): mark it ``fault``."""
+        with self._writing() as conn:
+            conn.execute(_VEND_FAULT, {"vid": vend_id, "message": (message or "gate fault")[:200]})
