@@ -87,8 +87,10 @@ class AttendantApp(App[None]):
         replayer: TrafficReplayer | None = None,
         replay_speed: float | None = None,
         theme: str | None = None,
+        timers: bool = True,
     ) -> None:
         super().__init__()
+        self.timers = timers  # the periodic clock, figures and login ticks (tests turn them off)
         self.booth = booth
         self.service = booth.service  # the booth's services (read-only views, back office)
         # staff: who every service call is made by (None while logged out), and their open shift here
@@ -418,6 +420,7 @@ def make_app(
     theme: str | None = None,
     actor: str | None = None,
     login: bool | None = None,
+    timers: bool = True,
 ) -> AttendantApp:
     """Build the console on ``engine`` for the lanes of ``config``.
 
@@ -433,6 +436,9 @@ def make_app(
     every service call is made by the logged-in :class:`Actor`. Otherwise
     ``actor`` (default ``"console"``) is a named, unauthenticated
     attendant-level actor (setup mode, scripts, tests).
+    ``timers`` False leaves out the periodic work (the top bar's clock each
+    second, today's figures every five, the login screen's clock): a test
+    then drives time itself and waits for exactly the work it caused.
     Raises :class:`~attendant.core.errors.NotFound` for an unknown facility.
     """
     sim: SimClock | None = None
@@ -449,6 +455,7 @@ def make_app(
         replayer=replayer,
         replay_speed=replay_speed,
         theme=theme or config.theme,
+        timers=timers,
     )
 
 

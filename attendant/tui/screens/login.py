@@ -20,7 +20,6 @@ later service call is made by, and that user's open shift here (or None).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,16 +28,15 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from attendant.core import users
 from attendant.core.auth import Actor
 from attendant.core.errors import AttendantError
 from attendant.core.shifts import ShiftView
-
-if TYPE_CHECKING:
-    from attendant.tui.app import AttendantApp
+from attendant.tui.console_app import ConsoleApp
+from attendant.tui.widgets.footer import ConsoleFooter
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +64,7 @@ class LoginScreen(Screen[LoginResult]):
     LoginScreen #login-result { height: auto; min-height: 2; margin-top: 1; }
     """
 
-    app: AttendantApp
+    app: ConsoleApp
 
     class Succeeded(Message):
         def __init__(self, result: LoginResult) -> None:
@@ -103,13 +101,14 @@ class LoginScreen(Screen[LoginResult]):
                 ),
                 classes="hint",
             )
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#login-box").border_title = "Log in"
         self.query_one("#login-user", Input).focus()
         self._tick()
-        self.set_interval(1.0, self._tick)
+        if self.app.timers:
+            self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
         """Facility and its local time (the console clock), so a 'locked until' reads against it."""

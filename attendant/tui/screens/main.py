@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -47,13 +46,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from attendant.core.errors import AttendantError
-from attendant.core.requests import EntryRequest
 from attendant.core.money import format_money
 from attendant.core.plate_match import needs_confirmation
+from attendant.core.requests import EntryRequest
+from attendant.tui.console_app import ConsoleApp
 from attendant.tui.devices import GateView, HealthReport
 from attendant.tui.dialogs import PlateDialog, PrintoutDialog, TicketPickDialog
 from attendant.tui.messages import (
@@ -82,6 +82,7 @@ from attendant.tui.messages import (
     ValidationScanned,
     WedgeScanned,
 )
+from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.availability import AvailabilityTable, LevelCounts
 from attendant.tui.widgets.device_commands import DeviceCommands
 from attendant.tui.widgets.device_dialogs import TicketNumberDialog
@@ -89,13 +90,10 @@ from attendant.tui.widgets.device_health import DeviceHealthPanel
 from attendant.tui.widgets.entry_form import EntryForm
 from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
-from attendant.tui.widgets import money_flow
+from attendant.tui.widgets.footer import ConsoleFooter
 from attendant.tui.widgets.lanes import LanesPanel, LaneState
 from attendant.tui.widgets.level_map import LevelMapView, MapLegend
 from hardware.base import DeviceState
-
-if TYPE_CHECKING:
-    from attendant.tui.app import AttendantApp
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +131,7 @@ class MainScreen(Screen):
 
     COMMANDS = Screen.COMMANDS | {DeviceCommands}
 
-    app: AttendantApp
+    app: ConsoleApp
 
     def __init__(self) -> None:
         super().__init__(id="main")
@@ -171,7 +169,7 @@ class MainScreen(Screen):
                     app.lane_title(app.exit_lane), facility.currency, app.service.tz, id="exit-form", classes="panel"
                 )
                 yield LanesPanel(id="lanes", classes="panel")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         bar = self.query_one(FacilityBar)
@@ -183,8 +181,9 @@ class MainScreen(Screen):
             self.query_one(DeviceHealthPanel).set_report(report)
         self.refresh_lanes()
         self.query_one("#entry-plate").focus()
-        self.set_interval(CLOCK_SECONDS, self._tick)
-        self.set_interval(FIGURES_SECONDS, self.load_figures)
+        if self.app.timers:
+            self.set_interval(CLOCK_SECONDS, self.tick)
+            self.set_interval(FIGURES_SECONDS, self.load_figures)
         self.load_facility()
 
     # ------------------------------------------------------------- loading
@@ -226,7 +225,8 @@ class MainScreen(Screen):
         self.query_one(FacilityBar).set_figures(revenue=message.revenue)
         self._flush_spots()  # bays another booth changed, if any
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """The top bar's clock and the lanes, now (every second while the timers run)."""
         self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
         self.refresh_lanes()
 

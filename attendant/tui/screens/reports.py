@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from string import Formatter
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -35,14 +34,21 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from attendant.core import report_layout
-from attendant.core.report_layout import Breakdown, DayTable, Figure, Figures, Series, Value, bar
+from attendant.core.report_layout import (
+    Breakdown,
+    DayTable,
+    Figure,
+    Figures,
+    Series,
+    Value,
+    bar,
+)
 from attendant.core.reports import PeriodReport, period_report
-
-if TYPE_CHECKING:
-    from attendant.tui.app import AttendantApp
+from attendant.tui.console_app import ConsoleApp
+from attendant.tui.widgets.footer import ConsoleFooter
 
 BAR_WIDTH = 32  # characters for a full car park in the occupancy chart
 PERIOD_WORD = {"daily": "Day", "weekly": "Week", "monthly": "Month"}
@@ -183,7 +189,7 @@ class ReportScreen(Screen):
         report: PeriodReport | None
         error: str = ""
 
-    app: AttendantApp
+    app: ConsoleApp
 
     def __init__(self, period: str = "daily", day: date | None = None) -> None:
         super().__init__(id="reports")
@@ -198,7 +204,7 @@ class ReportScreen(Screen):
                 yield Static("", id="report-totals", classes="report-box")
                 yield Static("", id="report-days", classes="report-box")
             yield Static("", id="report-hours", classes="report-box")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#report-totals").border_title = "Totals"

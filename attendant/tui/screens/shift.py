@@ -34,7 +34,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -43,7 +42,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from attendant.core.errors import AttendantError
@@ -51,6 +50,7 @@ from attendant.core.money import format_money, to_major_str
 from attendant.core.payment_methods import label as method_label
 from attendant.core.shifts import ShiftReport, ShiftView
 from attendant.core.vocab import PaymentMethod
+from attendant.tui.console_app import ConsoleApp
 from attendant.tui.dialogs import (
     BayServiceDialog,
     BayServiceRequest,
@@ -66,11 +66,14 @@ from attendant.tui.dialogs import (
     ShiftNumberDialog,
     ValidationRequest,
 )
+from attendant.tui.widgets.footer import ConsoleFooter
 from attendant.tui.widgets.money_fields import MoneyInput
-from attendant.tui.widgets.shift_count import CashCountGrid, OverShortTable, counted_methods, over_short_word
-
-if TYPE_CHECKING:
-    from attendant.tui.app import AttendantApp
+from attendant.tui.widgets.shift_count import (
+    CashCountGrid,
+    OverShortTable,
+    counted_methods,
+    over_short_word,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +151,7 @@ class TaskRunner:
                     severity="error", timeout=10)
 
 
-def _print_report(app: AttendantApp, report: ShiftReport) -> str | None:
+def _print_report(app: ConsoleApp, report: ShiftReport) -> str | None:
     """Print ``report`` on the booth's printer (the exit lane's, else the first); None when printed."""
     return app.booth.print_text(report.lines(), lane=app.exit_lane.code if app.exit_lane else None)
 
@@ -203,7 +206,7 @@ class ShiftScreen(TaskRunner, Screen):
     ShiftScreen #shift-result { height: auto; min-height: 2; margin-top: 1; }
     """
 
-    app: AttendantApp
+    app: ConsoleApp
 
     def __init__(self) -> None:
         super().__init__(id="shift")
@@ -215,7 +218,7 @@ class ShiftScreen(TaskRunner, Screen):
             with VerticalScroll(id="shift-report-box"):
                 yield Static("", id="shift-report")
             yield Static("", id="shift-result", classes="result")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#shift-report-box").border_title = "Shift report"
@@ -557,7 +560,7 @@ class CountUpScreen(TaskRunner, Screen):
     CountUpScreen #count-result { height: auto; min-height: 2; margin-top: 1; }
     """
 
-    app: AttendantApp
+    app: ConsoleApp
 
     def __init__(self, report: ShiftReport, *, other: bool = False) -> None:
         super().__init__(id="count-up")
@@ -588,7 +591,7 @@ class CountUpScreen(TaskRunner, Screen):
                                 yield MoneyInput(cur, id=f"other-{method}",
                                                  value=to_major_str(self.expected[method], cur))
             yield Static("", id="count-result", classes="result")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         r = self.report

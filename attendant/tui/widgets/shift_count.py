@@ -29,6 +29,7 @@ from attendant.core.payment_methods import spec as method_spec
 from attendant.core.shifts import denominations
 from attendant.tui.widgets.money_fields import CountInput
 
+
 def counted_methods(expected: dict[str, int]) -> list[str]:
     """The methods of ``expected`` (besides the drawer's cash) whose totals the count-up asks for,
     in the registry's order: those counted at shift close (:mod:`attendant.core.payment_methods`)."""
