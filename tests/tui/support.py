@@ -1,8 +1,12 @@
-"""Helpers shared by the console's Pilot and snapshot tests.
+"""Helpers shared by the console's Pilot and snapshot tests (fixtures: ``tests/tui/conftest.py``).
 
 No async pytest plugin is installed: :func:`pilot_test` runs an ``async def``
-test with ``asyncio.run``. Tests wait on workers and conditions, never on
-fixed sleeps.
+test with ``asyncio.run``. The console is built with its timers off
+(:func:`console`), so it is quiet unless a test makes it work; tests then
+wait for exactly that work (:func:`settle`, optionally for named worker
+groups) or for a condition (:func:`until`), never on fixed sleeps and never
+on Textual's CPU-idle guess (``pilot.pause()`` without a delay), which
+background device threads keep busy.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
-from textual.worker import WorkerState
+from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
-from attendant.demo import demo_config, ensure_demo_db
+from attendant.demo import demo_config
+from attendant.tui.app import make_app
 
 T0 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 SIZE = (160, 50)
+FACILITY = "CHS"
+TURN = 0.005  # seconds given to device threads between two looks at the app
 
 
 def pilot_test(coro):
@@ -45,40 +51,93 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+def console(engine, clock, config=None, **kwargs):
+    """The console the attendant gets (``make_app``) on the demo facility, with its timers off."""
+    return make_app(engine, config or demo_config(), facility_code=FACILITY, clock=clock, timers=False, **kwargs)
+
+
+async def handled(app) -> None:
+    """Return once every message queued now on the app and its current screen has been handled.
+
+    Each node gets a callback (``call_later``) at the end of its queue: when
+    all have run, everything queued before them has been handled. This is
+    what Pilot does after a batch of keys (``_wait_for_screen``), in public
+    calls.
+    """
+    nodes = [app, *app.screen.walk_children(with_self=True)]
+    left = 0
+    done = asyncio.Event()
+
+    def one() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            done.set()
+
+    for node in nodes:
+        if node.call_later(one):
+            left += 1
+    if left:
+        await asyncio.wait_for(done.wait(), timeout=30)
+
+
+async def key_handled(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+    """A stand-in for Textual's ``wait_for_idle`` between the keys Pilot presses.
+
+    Textual waits until the process's CPU time stops advancing, which the
+    console's device threads defeat (every key then costs 20 ms to 1 s);
+    this waits until the key (and whatever it posted) has been handled.
+    """
+    from textual._context import active_app
+
+    app = active_app.get()
+    for _ in range(100):  # a handler may post on to another node: go round until no message waits
+        await handled(app)
+        if not _queued(app):
+            return
+
+
 def keys(text: str) -> list[str]:
     """Key names that type ``text`` with Pilot (a space is "space")."""
     return ["space" if ch == " " else ch for ch in text]
 
 
-def _busy(app) -> bool:
-    """Whether a worker is pending/running or any node has a message waiting."""
-    if any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in list(app.workers)):
-        return True
+def _working(app, groups: tuple[str, ...]) -> bool:
+    """Whether a worker (of ``groups``, if given) is pending or running."""
+    return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) and (not groups or w.group in groups)
+               for w in list(app.workers))
+
+
+def _queued(app) -> bool:
+    """Whether any node of the app has a message waiting."""
     return any(
         node.message_queue_size or getattr(node, "_pending_message", None) is not None
         for node in [app, *list(app._registry)]
     )
 
 
-async def settle(pilot, rounds: int = 200) -> None:
-    """Wait until the workers are done and every message they posted has been handled.
+async def settle(pilot, *groups: str, rounds: int = 400) -> None:
+    """Wait until the workers (of the named ``groups``, default all) are done and what they posted is handled.
 
     A chain such as worker -> message -> handler starting another worker ->
-    message needs several turns of the loop; ``pilot.pause()`` alone guesses
-    idleness from CPU time, which a busy CI machine defeats. So loop until two
-    consecutive checks find no running worker and no queued message.
+    message needs several turns of the loop: each round waits for the
+    workers, then for the current screen to handle every message queued
+    (``pilot.pause(delay)`` does exactly that, then sleeps ``delay``), until a
+    round finds no worker and no message left.
     """
     app = pilot.app
-    quiet = 0
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if _busy(app):
-            quiet = 0
-            continue
-        quiet += 1
-        if quiet >= 2:
-            return
+        while _working(app, groups):
+            try:
+                await app.workers.wait_for_complete([w for w in list(app.workers) if not groups or w.group in groups])
+            except (WorkerCancelled, WorkerFailed):  # an exclusive worker replaced by a newer one, or failed
+                pass
+        await pilot.pause(TURN)
+        if not _working(app, groups) and not _queued(app):
+            await pilot.pause(0)  # one more turn: a handler may have posted to a node outside the screen
+            if not _working(app, groups) and not _queued(app):
+                return
+    raise AssertionError(f"the console did not settle (workers: {[w.name for w in app.workers]})")
 
 
 async def until(pilot, predicate, attempts: int = 500) -> None:
@@ -106,20 +165,3 @@ def still_gates_config():
     (a 5 s hold could expire before a screenshot on a busy machine)."""
     config = demo_config()
     return replace(config, lanes=tuple(replace(lane, gate="sim://?hold=600") for lane in config.lanes))
-
-
-@pytest.fixture
-def engine(tmp_path, monkeypatch):
-    """A fresh demo database (Charlotte Street CP) with its own ATTENDANT_HOME and ticket secret."""
-    monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path))
-    monkeypatch.delenv("ATTENDANT_SECRET_FILE", raising=False)
-    monkeypatch.delenv("ATTENDANT_DB", raising=False)
-    engine = ensure_demo_db(f"sqlite:///{tmp_path}/t.db", actor="test")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    """The facility clock at :data:`T0` (overrides conftest's clock for console tests)."""
-    return Clock()

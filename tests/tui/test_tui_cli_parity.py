@@ -21,11 +21,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from attendant.cli import app as cli_app
-from attendant.demo import demo_config, ensure_demo_db
-from attendant.tui.app import make_app
 from db.models import AuditEvent, ParkingSession, Payment, Spot, Vend
+from tests.conftest import copy_database
+from tests.tui.support import console, settle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_TOML = ROOT / "examples" / "console.toml"
 PS, PAY, SPOT, VEND, AUD = (t.__table__ for t in (ParkingSession, Payment, Spot, Vend, AuditEvent))
 ENTRY_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # 09:30 GMT = facility time on this date
@@ -71,11 +71,12 @@ def snapshot(engine) -> dict[str, list[dict]]:
     return {"parking_session": sessions, "payment": payments, "vend": vends, "audit_event": audits}
 
 
-def demo_db_with_a_user(url: str):
-    """The demo database, out of setup mode (one admin user exists)."""
+def demo_db_with_a_user(template, path):
+    """A copy of the demo database, out of setup mode (one admin user exists)."""
     from attendant.core import users
+    from db.engine import make_engine
 
-    engine = ensure_demo_db(url, actor="test")
+    engine = make_engine(copy_database(template, path))
     users.create_user(engine, users.setup_actor(engine), "admin", None, "admin", "246813")
     return engine
 
@@ -99,37 +100,33 @@ def run_cli(url: str) -> None:
 
 def run_console(engine) -> None:
     now = [ENTRY_AT]
-    app = make_app(engine, demo_config(), facility_code="CHS", clock=lambda: now[0], actor=ACTOR)
+    app = console(engine, lambda: now[0], actor=ACTOR)
 
     async def drive() -> None:
         async with app.run_test(size=(160, 50)) as pilot:
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("f2", *["space" if c == " " else c for c in PLATE], "down", "enter")  # van
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             with engine.connect() as conn:
                 code = conn.execute(select(PS.c.code)).scalar_one()
             now[0] = EXIT_AT
             await pilot.press("f3", *code, "enter")
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("1", *TENDERED, "enter")
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("ctrl+q")
 
     asyncio.run(drive())
 
 
-def test_cli_and_console_write_the_same_rows(tmp_path, monkeypatch):
+def test_cli_and_console_write_the_same_rows(tmp_path, monkeypatch, demo_template):
     monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path))  # one secret for both: same ticket codes
     monkeypatch.delenv("ATTENDANT_SECRET_FILE", raising=False)
     monkeypatch.delenv("ATTENDANT_DB", raising=False)
     cli_url = f"sqlite:///{tmp_path}/cli.db"
-    demo_db_with_a_user(cli_url).dispose()
+    demo_db_with_a_user(demo_template, tmp_path / "cli.db").dispose()
     run_cli(cli_url)
-    tui_engine = demo_db_with_a_user(f"sqlite:///{tmp_path}/tui.db")
+    tui_engine = demo_db_with_a_user(demo_template, tmp_path / "tui.db")
     run_console(tui_engine)
 
     from db.engine import make_engine

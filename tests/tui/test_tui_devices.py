@@ -22,20 +22,18 @@ from textual.keys import _character_to_key
 
 from attendant.core.auth import Actor, Role
 from attendant.demo import demo_config
-from attendant.tui.app import make_app
 from attendant.tui.devices import DeviceHub
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import ParkingSession, Payment
 from hardware.base import DeviceState, DeviceStatus
-from tests.tui_support import SIZE, keys, pilot_test, rows, settle, text_of, until
-from tests.tui_support import clock, engine  # noqa: F401 - pytest fixtures used by name
+from tests.tui.support import SIZE, console, keys, pilot_test, rows, settle, text_of, until
 
 PS, PAY = (t.__table__ for t in (ParkingSession, Payment))
 ACTOR = "devices-test"
 
 
 def build(engine, clock, config=None):
-    app = make_app(engine, config or demo_config(), facility_code="CHS", clock=clock, actor=ACTOR)
+    app = console(engine, clock, config, actor=ACTOR)
     app.device_hub.monitor = False  # the test polls (DeviceHub.poll) when it wants to
     return app
 
@@ -415,5 +413,5 @@ def test_the_device_hub_imports_no_textual():
 
     code = "import sys, attendant.tui.devices; print(any(m.split('.')[0] == 'textual' for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "False"

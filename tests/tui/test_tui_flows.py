@@ -16,20 +16,18 @@ from textual import events
 from attendant.booth import EntryRequest
 from attendant.core.services import ParkingService
 from attendant.core.vocab import SpotStatus
-from attendant.demo import QueuedVehicle, TrafficReplayer, demo_config
-from attendant.tui.app import make_app
+from attendant.demo import QueuedVehicle, TrafficReplayer
 from attendant.tui.widgets.availability import AvailabilityTable
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import AuditEvent, ParkingSession, Payment, Spot, Vend
-from tests.tui_support import SIZE, T0, keys, pilot_test, rows, settle, text_of, until
-from tests.tui_support import clock, engine  # noqa: F401 - pytest fixtures used by name
+from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
 
 PS, PAY, SPOT, VEND, AUD = (t.__table__ for t in (ParkingSession, Payment, Spot, Vend, AuditEvent))
 ACTOR = "console-test"
 
 
 def build(engine, clock, **kwargs):
-    return make_app(engine, demo_config(), facility_code="CHS", clock=clock, actor=ACTOR, **kwargs)
+    return console(engine, clock, actor=ACTOR, **kwargs)
 
 
 async def scan(pilot, code: str) -> None:

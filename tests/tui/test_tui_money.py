@@ -18,7 +18,6 @@ a supervisor; (e) three wrong PINs lock the user.
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -27,50 +26,25 @@ from textual import events
 from attendant.core import shifts, users
 from attendant.core.payments import ProcessorUnavailable, StandInProcessor
 from attendant.core.vocab import PaymentMethod
-from attendant.demo import demo_config, ensure_demo_db
-from attendant.tui.app import make_app
 from attendant.tui.commands import money_commands
 from attendant.tui.screens.login import LoginScreen
 from attendant.tui.screens.shift import CountUpScreen, ShiftScreen
 from attendant.tui.widgets.shift_count import CashCountGrid
-from db.engine import make_engine
 from db.models import AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
-from tests.tui_support import Clock, SIZE, T0, keys, pilot_test, rows, settle, text_of, until
+from tests.tui.conftest import PINS
+from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
 
 PS, PAY, VEND, IOU, SH, CM, U, AUD = (
     t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User, AuditEvent)
 )
-PINS = {"admin": "246813", "sue": "8642", "bob": "1357"}
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """The demo facility with its users, built once per module and copied for each test."""
-    folder = tmp_path_factory.mktemp("template")
-    engine = ensure_demo_db(f"sqlite:///{folder}/demo.db", actor="test")
-    admin = users.create_user(engine, users.setup_actor(engine), "admin", None, "admin", PINS["admin"])
-    users.create_user(engine, admin.actor(), "sue", "Sue Brown", "supervisor", PINS["sue"])
-    users.create_user(engine, admin.actor(), "bob", "Bob Smith", "attendant", PINS["bob"])
-    engine.dispose()
-    return folder / "demo.db"
-
-
 @pytest.fixture
-def engine(template, tmp_path):
-    path = tmp_path / "money.db"
-    shutil.copy(template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def engine(staffed_engine):
+    """The demo facility with its users (admin, sue, bob), a fresh copy for each test."""
+    return staffed_engine
 
 
 def build(engine, clock):
-    return make_app(engine, demo_config(), facility_code="CHS", clock=clock)
+    return console(engine, clock)
 
 
 def main_text(app, selector: str) -> str:

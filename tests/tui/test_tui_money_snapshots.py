@@ -19,31 +19,25 @@ from textual import events
 from textual.widgets import Input
 
 from attendant.core import shifts, users
-from attendant.demo import ensure_demo_db
-from attendant.tui.app import make_app
-from tests.tui_support import Clock, SIZE, T0, still_gates_config
-from tests.tui_support import settle as settle_queues
+from tests.tui.support import SIZE, T0, Clock, console, still_gates_config
+from tests.tui.support import settle as settle_queues
 
 SECRET = "5e" * 32  # a fixed ticket secret: the codes on screen never change
 
 
 @pytest.fixture
-def console(tmp_path, monkeypatch):
+def snapshot_console(tmp_path, monkeypatch, staffed_engine):
     """(app factory, clock, engine) on a demo database with users, a fixed secret and clock."""
     secret = tmp_path / "secret.key"
     secret.write_text(SECRET + "\n")
-    monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path))
     monkeypatch.setenv("ATTENDANT_SECRET_FILE", str(secret))
-    engine = ensure_demo_db(f"sqlite:///{tmp_path}/snap.db", actor="test")
-    admin = users.create_user(engine, users.setup_actor(engine), "admin", None, "admin", "246813")
-    users.create_user(engine, admin.actor(), "bob", "Bob Smith", "attendant", "1357")
+    engine = staffed_engine
     clock = Clock()
 
     def build():
-        return make_app(engine, still_gates_config(), facility_code="CHS", clock=clock)
+        return console(engine, clock, still_gates_config())
 
     yield build, clock, engine
-    engine.dispose()
 
 
 def still(app) -> None:
@@ -54,6 +48,10 @@ def still(app) -> None:
 
 
 async def settle(pilot) -> None:
+    """The work the test caused, done; then the top bar shows the clock as the timers would have."""
+    await settle_queues(pilot)
+    if pilot.app.main_screen.is_mounted:
+        pilot.app.main_screen.tick()
     await settle_queues(pilot)
 
 
@@ -67,8 +65,8 @@ async def log_in_with_a_shift(pilot, engine, float_amount: int = 10000) -> None:
     await settle(pilot)
 
 
-def test_login_screen(console, snap_compare):
-    build, _clock, _engine = console
+def test_login_screen(snapshot_console, snap_compare):
+    build, _clock, _engine = snapshot_console
 
     async def run_before(pilot):
         await settle(pilot)
@@ -79,8 +77,8 @@ def test_login_screen(console, snap_compare):
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_exit_screen_with_a_split_payment_in_progress(console, snap_compare):
-    build, clock, engine = console
+def test_exit_screen_with_a_split_payment_in_progress(snapshot_console, snap_compare):
+    build, clock, engine = snapshot_console
 
     async def run_before(pilot):
         app = pilot.app
@@ -102,8 +100,8 @@ def test_exit_screen_with_a_split_payment_in_progress(console, snap_compare):
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_shift_close_count_up(console, snap_compare):
-    build, clock, engine = console
+def test_shift_close_count_up(snapshot_console, snap_compare):
+    build, clock, engine = snapshot_console
 
     async def run_before(pilot):
         app = pilot.app

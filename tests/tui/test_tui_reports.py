@@ -18,9 +18,8 @@ from attendant.tui.screens.reports import ReportScreen, shift_period
 from db.models import ParkingSession
 from tests.test_report_layout import assert_in_every_output, extended_sections
 from tests.test_reports import alice_on_shift
-from tests.test_tui_flows import build
-from tests.tui_support import SIZE, T0, pilot_test, rows, settle, text_of
-from tests.tui_support import clock, engine  # noqa: F401 - pytest fixtures used by name
+from tests.tui.support import SIZE, T0, pilot_test, rows, settle, text_of
+from tests.tui.test_tui_flows import build
 
 PS = ParkingSession.__table__
 

@@ -18,29 +18,24 @@ from textual import events
 from textual.widgets import Input
 
 from attendant.booth import EntryRequest, ExitRequest, Tender
-from attendant.demo import ensure_demo_db
-from attendant.tui.app import make_app
-from tests.tui_support import Clock, SIZE, T0, still_gates_config
-from tests.tui_support import settle as settle_queues
+from tests.tui.support import SIZE, T0, Clock, console, still_gates_config
+from tests.tui.support import settle as settle_queues
 
 SECRET = "5e" * 32  # a fixed ticket secret: the codes on screen never change
 
 
 @pytest.fixture
-def console(tmp_path, monkeypatch):
+def snapshot_console(tmp_path, monkeypatch, engine):
     """A factory of apps on a fresh demo database with a fixed secret and clock."""
     secret = tmp_path / "secret.key"
     secret.write_text(SECRET + "\n")
-    monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path))
     monkeypatch.setenv("ATTENDANT_SECRET_FILE", str(secret))
-    engine = ensure_demo_db(f"sqlite:///{tmp_path}/snap.db", actor="test")
     clock = Clock()
 
     def build(theme: str | None = None):
-        return make_app(engine, still_gates_config(), facility_code="CHS", clock=clock, theme=theme, actor="snapshot")
+        return console(engine, clock, still_gates_config(), theme=theme, actor="snapshot")
 
     yield build, clock
-    engine.dispose()
 
 
 def still_cursors(app) -> None:
@@ -49,6 +44,10 @@ def still_cursors(app) -> None:
 
 
 async def settle(pilot) -> None:
+    """The work the test caused, done; then the top bar shows the clock as the timers would have."""
+    await settle_queues(pilot)
+    if pilot.app.main_screen.is_mounted:
+        pilot.app.main_screen.tick()
     await settle_queues(pilot)
     still_cursors(pilot.app)  # inputs mounted meanwhile (e.g. after a payment) must not blink either
     await pilot.pause()
@@ -78,8 +77,8 @@ async def to_exit(pilot, clock: Clock) -> None:
     await settle(pilot)
 
 
-def test_main_screen_after_an_entry(console, snap_compare):
-    build, _clock = console
+def test_main_screen_after_an_entry(snapshot_console, snap_compare):
+    build, _clock = snapshot_console
 
     async def run_before(pilot):
         await admit(pilot, ("AB12CDE", 0), ("VA11NNN", 1))
@@ -87,8 +86,8 @@ def test_main_screen_after_an_entry(console, snap_compare):
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_exit_screen_with_fee_breakdown(console, snap_compare):
-    build, clock = console
+def test_exit_screen_with_fee_breakdown(snapshot_console, snap_compare):
+    build, clock = snapshot_console
 
     async def run_before(pilot):
         await to_exit(pilot, clock)
@@ -96,8 +95,8 @@ def test_exit_screen_with_fee_breakdown(console, snap_compare):
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_exit_paid_light_theme(console, snap_compare):
-    build, clock = console
+def test_exit_paid_light_theme(snapshot_console, snap_compare):
+    build, clock = snapshot_console
 
     async def run_before(pilot):
         await to_exit(pilot, clock)
@@ -107,8 +106,8 @@ def test_exit_paid_light_theme(console, snap_compare):
     assert snap_compare(build("light"), terminal_size=SIZE, run_before=run_before)
 
 
-def test_exit_screen_high_contrast_theme(console, snap_compare):
-    build, clock = console
+def test_exit_screen_high_contrast_theme(snapshot_console, snap_compare):
+    build, clock = snapshot_console
 
     async def run_before(pilot):
         await to_exit(pilot, clock)
@@ -116,8 +115,8 @@ def test_exit_screen_high_contrast_theme(console, snap_compare):
     assert snap_compare(build("high-contrast"), terminal_size=SIZE, run_before=run_before)
 
 
-def test_printout_dialog(console, snap_compare):
-    build, _clock = console
+def test_printout_dialog(snapshot_console, snap_compare):
+    build, _clock = snapshot_console
 
     async def run_before(pilot):
         await admit(pilot, ("AB12CDE", 0))
@@ -127,7 +126,7 @@ def test_printout_dialog(console, snap_compare):
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_main_screen_with_a_faulted_device(console, snap_compare):
+def test_main_screen_with_a_faulted_device(snapshot_console, snap_compare):
     """Device health: E1's gate in fault and its printer out of paper; a vehicle
     admitted by plate (its ticket queued for a reprint); then an unsure camera
     read waiting for the attendant's confirmation."""
@@ -135,7 +134,7 @@ def test_main_screen_with_a_faulted_device(console, snap_compare):
 
     from hardware.base import DeviceState
 
-    build, _clock = console
+    build, _clock = snapshot_console
     app = build()
     app.device_hub.monitor = False  # polled by the test only: the picture never changes under it
 
@@ -159,9 +158,9 @@ def test_main_screen_with_a_faulted_device(console, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_weekly_report_screen(console, snap_compare):
+def test_weekly_report_screen(snapshot_console, snap_compare):
     """ctrl+b, w: the week's totals, its days and occupancy by hour (stays made at the booth's lanes)."""
-    build, clock = console
+    build, clock = snapshot_console
 
     async def run_before(pilot):
         booth = pilot.app.booth
