@@ -33,11 +33,9 @@ from sqlalchemy import Engine
 
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
-from attendant.core.payment_methods import spec as method_spec
-from attendant.core.requests import EntryRequest, ExitRequest, Tender
-from attendant.core.vocab import PaymentMethod
 from attendant.core.facilities import create_facility, list_facilities
 from attendant.core.layout import load_layout
+from attendant.core.payment_methods import spec as method_spec
 from attendant.core.replay import (
     TrafficEvent,
     demo_series,
@@ -46,6 +44,8 @@ from attendant.core.replay import (
     random_plate,
     random_vehicle_class,
 )
+from attendant.core.requests import EntryRequest, ExitRequest, Tender
+from attendant.core.vocab import PaymentMethod
 from hardware.config import ConsoleConfig, load_config
 
 log = logging.getLogger(__name__)

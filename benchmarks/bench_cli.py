@@ -100,8 +100,11 @@ def find_attendant(explicit: str | None) -> tuple[list[str], str]:
 
 
 def make_env(home: str) -> dict[str, str]:
+    """The commands' environment: the caller's, without ATTENDANT_* and tmux variables, and with
+    Python's bytecode cache on (``PYTHONDONTWRITEBYTECODE`` dropped): a user's installation keeps its
+    compiled modules, so the warm-up round compiles and the measured rounds load ``.pyc`` files."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ATTENDANT_") and k not in ("TMUX", "TMUX_PANE")}
+           if not k.startswith("ATTENDANT_") and k not in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE")}
     env["ATTENDANT_HOME"] = home
     return env
 

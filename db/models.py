@@ -9,22 +9,33 @@ Two partial unique indexes make the core rules hold in the database itself,
 whatever the number of booths writing: one open parking session per spot
 (no double allocation) and one open session per plate and facility
 (anti-passback), see ``ParkingSession.__table_args__``.
-"""
 
-from __future__ import annotations
+Every table derives from :class:`Table`, whose pydantic validator is built on
+first use only (``defer_build``): the services write through SQLAlchemy Core
+on ``Model.__table__`` and never validate rows through pydantic, so a command
+that starts does not pay for building sixteen validators.
+"""
 
 from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from db.types import UTCDateTime
+
+
+class Table(SQLModel):
+    """The base of every table model (see the module docstring)."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
 
 OPEN = text("status = 'open'")
 
 
-class Facility(SQLModel, table=True):
+class Facility(Table, table=True):
     """A car park (lot). Several may share one database."""
 
     __tablename__ = "facility"
@@ -43,7 +54,7 @@ class Facility(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class Level(SQLModel, table=True):
+class Level(Table, table=True):
     """One level (floor) of a facility; ``map`` is its drawing from the layout file."""
 
     __tablename__ = "level"
@@ -57,7 +68,7 @@ class Level(SQLModel, table=True):
     map: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class Spot(SQLModel, table=True):
+class Spot(Table, table=True):
     """One bay; ``row``/``col`` are its cell in the level drawing."""
 
     __tablename__ = "spot"
@@ -75,7 +86,7 @@ class Spot(SQLModel, table=True):
     rank: int = Field(description="Distance order from the facility entrance (smaller is nearer)")
 
 
-class RatePlanVersion(SQLModel, table=True):
+class RatePlanVersion(Table, table=True):
     """An immutable version of a facility's rate plan; sessions lock the version at entry."""
 
     __tablename__ = "rate_plan_version"
@@ -92,7 +103,7 @@ class RatePlanVersion(SQLModel, table=True):
     created_by: str = Field(max_length=80)
 
 
-class Vehicle(SQLModel, table=True):
+class Vehicle(Table, table=True):
     """A vehicle known by its normalised plate."""
 
     __tablename__ = "vehicle"
@@ -104,7 +115,7 @@ class Vehicle(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class ParkingSession(SQLModel, table=True):
+class ParkingSession(Table, table=True):
     """A stay, from entry to exit, and the ticket that records it."""
 
     __tablename__ = "parking_session"
@@ -145,7 +156,7 @@ class ParkingSession(SQLModel, table=True):
     paid_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime, description="When the balance reached 0")
 
 
-class Payment(SQLModel, table=True):
+class Payment(Table, table=True):
     """Money taken (or attempted) against a parking session."""
 
     __tablename__ = "payment"
@@ -171,7 +182,7 @@ class Payment(SQLModel, table=True):
     updated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
 
-class Vend(SQLModel, table=True):
+class Vend(Table, table=True):
     """One gate opening the booth commanded: what caused it, why, and what the gate did."""
 
     __tablename__ = "vend"
@@ -192,7 +203,7 @@ class Vend(SQLModel, table=True):
     message: Optional[str] = Field(default=None, max_length=200)
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(Table, table=True):
     """Append-only record of every state change, naming the actor.
 
     ``at`` is when it was recorded (wall clock, UTC); ``effective_at`` is the
@@ -217,7 +228,7 @@ class AuditEvent(SQLModel, table=True):
 OPEN_SHIFT = text("status = 'open'")
 
 
-class User(SQLModel, table=True):
+class User(Table, table=True):
     """A person who logs in: attendant, supervisor or admin. PINs are argon2 hashes."""
 
     __tablename__ = "app_user"
@@ -233,7 +244,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class Shift(SQLModel, table=True):
+class Shift(Table, table=True):
     """A user's shift at a facility: float in, takings, drops, count-up at close.
 
     ``expected`` and ``counted`` map payment method -> minor units;
@@ -261,7 +272,7 @@ class Shift(SQLModel, table=True):
     closed_by: Optional[str] = Field(default=None, max_length=80)
 
 
-class CashMovement(SQLModel, table=True):
+class CashMovement(Table, table=True):
     """Cash in or out of a shift's drawer that is not a payment: float, drop, paid in/out."""
 
     __tablename__ = "cash_movement"
@@ -276,7 +287,7 @@ class CashMovement(SQLModel, table=True):
     note: Optional[str] = Field(default=None, max_length=200)
 
 
-class Iou(SQLModel, table=True):
+class Iou(Table, table=True):
     """A debt left when a vehicle was let go without full payment (never trap a car)."""
 
     __tablename__ = "iou"
@@ -295,7 +306,7 @@ class Iou(SQLModel, table=True):
     settled_payment_id: Optional[int] = Field(default=None, foreign_key="payment.id")
 
 
-class Validation(SQLModel, table=True):
+class Validation(Table, table=True):
     """A merchant validation (discount): amount, percent or minutes off."""
 
     __tablename__ = "validation"
@@ -315,7 +326,7 @@ class Validation(SQLModel, table=True):
     created_by: str = Field(max_length=80)
 
 
-class ValidationUse(SQLModel, table=True):
+class ValidationUse(Table, table=True):
     """One application of a validation to a parking session."""
 
     __tablename__ = "validation_use"
@@ -329,7 +340,7 @@ class ValidationUse(SQLModel, table=True):
     actor: str = Field(max_length=80)
 
 
-class PassHolder(SQLModel, table=True):
+class PassHolder(Table, table=True):
     """A pass (monthly/contract parker): its code or plate covers fees while valid."""
 
     __tablename__ = "pass_holder"

@@ -191,3 +191,38 @@ def test_weekly_and_monthly_reports_from_the_cli(cli):
                           (("--month", "2026-11", "--date", "2026-11-02"), "not both")):
         result = cli.run("report", "monthly", *args, expect=2)
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_command_is_loaded_from_the_module_the_table_names():
+    """The root loads each subcommand from the module COMMAND_MODULES names: the table and the modules agree."""
+    from importlib import import_module
+
+    from typer.main import get_group
+
+    from attendant.cli import COMMAND_MODULES
+
+    defined = {}
+    for module in sorted(set(COMMAND_MODULES.values())):
+        group = get_group(import_module(f"attendant.cli.{module}").commands)
+        defined.update(dict.fromkeys(group.commands, module))
+    assert defined == COMMAND_MODULES
+
+
+def test_help_and_a_reading_command_load_only_what_they_need(tmp_path):
+    """``--help`` imports no service; ``status`` imports neither the other commands nor the device layer."""
+    import os
+
+    env = dict(os.environ, ATTENDANT_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
+    probe = ("import sys; from attendant.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('attendant', 'hardware', 'sqlalchemy.orm'))),"
+             " file=sys.stderr)")
+    helped = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    loaded = eval(helped.stderr.strip().splitlines()[-1])  # noqa: S307 - our own probe's list of names
+    assert "attendant.core.services" not in loaded and "sqlalchemy.orm" not in loaded
+    status = subprocess.run([sys.executable, "-c", probe, "--db", f"sqlite:///{tmp_path / 'x.db'}", "status"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    loaded = eval(status.stderr.strip().splitlines()[-1])  # noqa: S307
+    assert not [m for m in loaded if m.startswith("hardware")]
+    assert "attendant.cli.staff" not in loaded and "attendant.cli.devices" not in loaded

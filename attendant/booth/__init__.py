@@ -3,12 +3,32 @@
 Requests travel as typed objects (:class:`EntryRequest`, :class:`ExitRequest`
 with its :class:`Tender` list) from the console's forms or the CLI's options
 to the booth; see :mod:`attendant.booth.booth`.
+
+Names load on first use (PEP 562), so a command that only reads (``attendant
+status``) does not import the lanes' device layer.
 """
 
-from attendant.booth.booth import Booth, EntryOutcome, ExitOutcome
-from attendant.booth.printouts import duration_text
-from attendant.booth.wiring import open_booth
-from attendant.core.requests import EntryRequest, ExitRequest, Tender
+from importlib import import_module
 
-__all__ = ["Booth", "EntryOutcome", "EntryRequest", "ExitOutcome", "ExitRequest", "Tender", "duration_text",
-           "open_booth"]
+_WHERE = {
+    "Booth": "attendant.booth.booth",
+    "EntryOutcome": "attendant.booth.booth",
+    "ExitOutcome": "attendant.booth.booth",
+    "duration_text": "attendant.booth.printouts",
+    "open_booth": "attendant.booth.wiring",
+    "open_services": "attendant.booth.wiring",
+    "EntryRequest": "attendant.core.requests",
+    "ExitRequest": "attendant.core.requests",
+    "Tender": "attendant.core.requests",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module 'attendant.booth' has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

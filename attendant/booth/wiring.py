@@ -13,31 +13,46 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from attendant.booth.booth import Booth
 from attendant.core.clock import utc_now
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.services import ParkingService
 from attendant.core.tickets import TicketSigner
 from attendant.paths import load_or_create_secret
-from hardware.config import ConsoleConfig
+
+
+def open_services(
+    engine: Engine,
+    *,
+    facility_code: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    processors: ProcessorRegistry | None = None,
+) -> ParkingService:
+    """The services of ``engine``'s facility ``facility_code`` (default: the first), signing tickets
+    with the installation secret; ``clock`` (aware UTC) defaults to the wall clock."""
+    return ParkingService(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
+                          clock=clock or utc_now, processors=processors)
 
 
 def open_booth(
     engine: Engine,
-    config: ConsoleConfig,
+    config,
     *,
     facility_code: str | None = None,
     clock: Callable[[], datetime] | None = None,
     processors: ProcessorRegistry | None = None,
     printer_url: str | None = None,
-) -> Booth:
-    """The booth of ``config``'s lanes on ``engine``'s facility ``facility_code`` (default: the first).
+    service: ParkingService | None = None,
+):
+    """The :class:`~attendant.booth.Booth` of ``config``'s lanes (a
+    :class:`~hardware.config.ConsoleConfig`) on ``engine``'s facility ``facility_code`` (default: the first).
 
     ``clock`` (aware UTC, default the wall clock) drives the services;
     ``processors`` the electronic payment processors (stand-ins unless
-    given); ``printer_url`` overrides every lane's printer. Raises
+    given); ``printer_url`` overrides every lane's printer; ``service``: the
+    services already open (:func:`open_services`). Raises
     :class:`~attendant.core.errors.NotFound` for an unknown facility.
     """
-    service = ParkingService(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
-                             clock=clock or utc_now, processors=processors)
+    from attendant.booth.booth import Booth
+
+    service = service or open_services(engine, facility_code=facility_code, clock=clock, processors=processors)
     return Booth(service, config, printer_url=printer_url)

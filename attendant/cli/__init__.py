@@ -11,14 +11,14 @@ bad input or a refused operation (nothing changed); exit status 1 for an
 unexpected failure, whose traceback goes to ``attendant-errors.log`` in the
 data folder, not the screen (:class:`attendant.cli.common.AttendantGroup`).
 
-The command modules are imported here by name: each adds its commands to
-:data:`app` when imported.
+Each subcommand lives in a module of this package (``lanes``, ``reports``,
+``rates``, ``payments``, ``spots``, ``staff``, ``devices``), named for it in
+:data:`attendant.cli.common.COMMAND_MODULES` and loaded when it runs.
 """
 
-from attendant.cli import devices, lanes, payments, rates, reports, spots, staff  # noqa: F401 - they register
-from attendant.cli.common import Context, app
+from attendant.cli.common import COMMAND_MODULES, Context, app
 
-__all__ = ["Context", "app", "main"]
+__all__ = ["COMMAND_MODULES", "Context", "app", "main"]
 
 
 def main(args: list[str] | None = None) -> None:

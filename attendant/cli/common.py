@@ -1,8 +1,9 @@
 """What every ``attendant`` command shares: the app, the global options, errors, output.
 
-- :data:`app` is the typer application; the command modules of this package
-  add their commands to it (:mod:`attendant.cli` imports each of them by
-  name, so a renamed module fails loudly instead of dropping its commands).
+- :data:`app` is the typer application: the global options and the root
+  command (:class:`AttendantGroup`), which loads each subcommand from the
+  module :data:`COMMAND_MODULES` names, only when it runs, so ``attendant
+  status`` neither imports nor builds the other thirty commands.
 - :class:`Context` holds the global options and builds the booth lazily with
   the same wiring as the console (:func:`attendant.booth.open_booth`), so
   ``--help`` touches no database and imports no service.
@@ -19,7 +20,6 @@ Only the standard library and typer are imported here: the services load
 when a command first asks for them.
 """
 
-from __future__ import annotations
 
 import getpass
 import json
@@ -36,9 +36,33 @@ from typer.core import TyperGroup
 
 from attendant.core.errors import AttendantError, InputError
 
+#: Every subcommand and the module of this package that defines it (in its ``commands`` Typer), in the
+#: order ``attendant --help`` lists them. A module is imported, and its commands built, only when one
+#: of its commands runs (``--help`` loads them all); tests check this table against the modules.
+COMMAND_MODULES: dict[str, str] = {
+    "demo": "lanes", "init": "lanes", "enter": "lanes", "exit": "lanes", "reprint": "lanes", "find": "lanes",
+    "status": "lanes",
+    "report": "reports",
+    "quote": "rates", "rates": "rates",
+    "iou": "payments", "refund": "payments", "validation": "payments", "pass": "payments",
+    "spot": "spots",
+    "user": "staff", "shift": "staff",
+    "devices": "devices",
+}
+
 
 class AttendantGroup(TyperGroup):
-    """The root command: one-line errors and exit statuses for every way the CLI is run."""
+    """The root command: commands loaded when named, and one-line errors and exit statuses for every
+    way the CLI is run (the console script, ``python -m attendant``, typer's ``CliRunner``)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx, name: str):
+        module = COMMAND_MODULES.get(name)
+        if module is None:
+            return None
+        return module_commands(module).get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -60,6 +84,25 @@ class AttendantGroup(TyperGroup):
             _log_unexpected(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def typer_app(**settings) -> typer.Typer:
+    """A Typer for a group of commands, with the root's plain help and errors (no Rich boxes)."""
+    return typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings)
+
+
+_BUILT: dict[str, object] = {}
+
+
+def module_commands(module: str):
+    """The click group of ``attendant.cli.<module>``'s ``commands`` (imported and built once)."""
+    if module not in _BUILT:
+        from importlib import import_module
+
+        from typer.main import get_group
+
+        _BUILT[module] = get_group(import_module(f"attendant.cli.{module}").commands)
+    return _BUILT[module]
 
 
 app = typer.Typer(
@@ -88,6 +131,7 @@ class Context:
     user: str | None = None
     pin: str | None = None
     _engine: object = None
+    _service: object = None
     _booths: dict = field(default_factory=dict)
 
     def engine(self):
@@ -101,15 +145,20 @@ class Context:
     def booth(self, printer: str | None = None):
         """The :class:`~attendant.booth.Booth` of the configured lanes (``printer`` overrides their printers)."""
         if printer not in self._booths:
-            from attendant.booth import open_booth
+            from attendant.booth.wiring import open_booth
 
-            self._booths[printer] = open_booth(self.engine(), self.console_config(), facility_code=self.facility,
-                                               printer_url=printer)
+            self._booths[printer] = open_booth(self.engine(), self.console_config(), printer_url=printer,
+                                               service=self.service())
         return self._booths[printer]
 
     def service(self):
-        """The booth's services (:class:`~attendant.core.services.ParkingService`)."""
-        return self.booth().service
+        """The booth's services (:class:`~attendant.core.services.ParkingService`), without opening the
+        lanes: commands that only read (status, find, report) do not load the device layer."""
+        if self._service is None:
+            from attendant.booth.wiring import open_services
+
+            self._service = open_services(self.engine(), facility_code=self.facility)
+        return self._service
 
     def login(self):
         """The :class:`~attendant.core.auth.Actor` this command runs as.

@@ -22,7 +22,6 @@ frames, reconnects) go to ``attendant-devices.log`` in the data folder, not
 to the terminal, unless logging is already configured.
 """
 
-from __future__ import annotations
 
 import json
 import logging
@@ -36,14 +35,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from attendant.cli.common import app, fail, state
+from attendant.cli.common import fail, state, typer_app
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
 
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
 __all__ = ["devices_app", "utc_stamp"]
 
-devices_app = typer.Typer(help="Lane devices: printers, gates, scanners, cameras.", no_args_is_help=True)
-app.add_typer(devices_app, name="devices")
+devices_app = typer_app(help="Lane devices: printers, gates, scanners, cameras.", no_args_is_help=True)
+commands.add_typer(devices_app, name="devices")
 
 KINDS = ("printer", "gate", "scanner", "camera")
 

@@ -6,18 +6,18 @@ console makes, so both write the same rows. ``--json`` output: money as
 decimal strings in major units, times ISO 8601.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, PrinterOpt, app, fail, parse_money, parse_when, print_json, state
+from attendant.cli.common import JsonOpt, PrinterOpt, fail, parse_money, parse_when, print_json, state, typer_app
 from attendant.core.errors import InputError
 
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
-@app.command()
+@commands.command()
 def demo(
     ctx: typer.Context,
     speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.")] = 30.0,
@@ -32,7 +32,7 @@ def demo(
     run_console(engine, demo_config(), facility_code="CHS", replay_speed=speed if replay else None, theme=theme)
 
 
-@app.command()
+@commands.command()
 def init(
     ctx: typer.Context,
     layout: Annotated[Optional[Path], typer.Option(help="Layout TOML of the facility to create.")] = None,
@@ -64,7 +64,7 @@ def init(
         typer.echo(f"{verb} {info.name} ({info.code}): {info.capacity} spots, time zone {info.timezone}")
 
 
-@app.command()
+@commands.command()
 def enter(
     ctx: typer.Context,
     plate: Annotated[str, typer.Argument(help="Licence plate, e.g. 'AB12 CDE'.")],
@@ -165,7 +165,7 @@ def exit_json(outcome, currency: str) -> dict:
     }
 
 
-@app.command("exit")
+@commands.command("exit")
 def exit_(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="The ticket code (scanned QR) of the session.")],
@@ -236,7 +236,7 @@ def exit_(
     typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
 
 
-@app.command()
+@commands.command()
 def reprint(
     ctx: typer.Context,
     ticket_no: Annotated[str, typer.Argument(help="Ticket number, e.g. 00000042.")],
@@ -250,7 +250,7 @@ def reprint(
     typer.echo(f"Ticket {ticket_no} reprinted")
 
 
-@app.command()
+@commands.command()
 def find(
     ctx: typer.Context,
     plate: Annotated[str, typer.Argument(help="Plate of a vehicle inside (lost ticket, ticketless entry).")],
@@ -268,7 +268,7 @@ def find(
         typer.echo(f"Code {view.code}")
 
 
-@app.command()
+@commands.command()
 def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Occupancy, availability by level and spot type, and today's revenue."""
     from attendant.core.money import format_money, to_major_str

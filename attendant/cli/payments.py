@@ -5,22 +5,23 @@ services against the actor from ``--user/--pin``
 (:meth:`attendant.cli.common.Context.login`).
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, app, parse_money, parse_when, print_json, state
+from attendant.cli.common import JsonOpt, parse_money, parse_when, print_json, state, typer_app
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, to_major_str
 
-iou_app = typer.Typer(help="IOUs left when a vehicle was let go without full payment.", no_args_is_help=True)
-validation_app = typer.Typer(help="Merchant validations (discounts).", no_args_is_help=True)
-pass_app = typer.Typer(help="Passes for monthly and contract parkers.", no_args_is_help=True)
-app.add_typer(iou_app, name="iou")
-app.add_typer(validation_app, name="validation")
-app.add_typer(pass_app, name="pass")
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
+iou_app = typer_app(help="IOUs left when a vehicle was let go without full payment.", no_args_is_help=True)
+validation_app = typer_app(help="Merchant validations (discounts).", no_args_is_help=True)
+pass_app = typer_app(help="Passes for monthly and contract parkers.", no_args_is_help=True)
+commands.add_typer(iou_app, name="iou")
+commands.add_typer(validation_app, name="validation")
+commands.add_typer(pass_app, name="pass")
 
 
 @iou_app.command("list")
@@ -68,7 +69,7 @@ def iou_settle(
         typer.echo(f"Settled {len(paid)} IOU(s) of {plate}: {format_money(total, cur)} by {pay}")
 
 
-@app.command("refund")
+@commands.command("refund")
 def refund(
     ctx: typer.Context,
     payment_id: Annotated[int, typer.Argument(help="The payment to refund.")],

@@ -8,7 +8,6 @@ Errors (a bad plan, a bad time, an unknown vehicle class) print one line on
 stderr and exit with status 2, without a traceback.
 """
 
-from __future__ import annotations
 
 import json
 from datetime import datetime, timezone, tzinfo
@@ -17,10 +16,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import app, parse_when, state
+from attendant.cli.common import parse_when, state, typer_app
 
-rates_app = typer.Typer(help="Rate plans (tariffs).", no_args_is_help=True)
-app.add_typer(rates_app, name="rates")
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
+rates_app = typer_app(help="Rate plans (tariffs).", no_args_is_help=True)
+commands.add_typer(rates_app, name="rates")
 
 
 def _print_fee(fee, plan, entry_at: datetime, exit_at: datetime, tz: tzinfo) -> None:
@@ -49,7 +50,7 @@ def _print_fee(fee, plan, entry_at: datetime, exit_at: datetime, tz: tzinfo) -> 
     console.print(table)
 
 
-@app.command("quote")
+@commands.command("quote")
 def quote(
     rates: Annotated[Path, typer.Option("--rates", metavar="FILE", help="Rate plan TOML file.")],
     vehicle: Annotated[

@@ -5,19 +5,20 @@ month. ``--format`` table (Rich), csv or json; the console's reports screen
 (ctrl+b) shows the same figures from the same report.
 """
 
-from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import app, fail, state
+from attendant.cli.common import fail, state, typer_app
 
-report_app = typer.Typer(
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
+report_app = typer_app(
     help="Reports (revenue, traffic, occupancy) for a facility-local day, week or month.", no_args_is_help=True
 )
-app.add_typer(report_app, name="report")
+commands.add_typer(report_app, name="report")
 
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 

@@ -5,18 +5,19 @@ Supervisors only: the role comes from ``--user/--pin``
 refused change prints one line on stderr and exits 2, changing nothing.
 """
 
-from __future__ import annotations
 
 import json
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, app, state
+from attendant.cli.common import JsonOpt, state, typer_app
 
-spot_app = typer.Typer(help="Bays: take one out of service (cones, a spill, a repair) and back.",
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
+spot_app = typer_app(help="Bays: take one out of service (cones, a spill, a repair) and back.",
                        no_args_is_help=True)
-app.add_typer(spot_app, name="spot")
+commands.add_typer(spot_app, name="spot")
 
 
 def _done(label: str, status: str, reason: Optional[str], json_: bool) -> None:

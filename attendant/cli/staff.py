@@ -22,20 +22,21 @@ Commands::
     shift report [--shift ID] [--print] [--printer URL] [--json]
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, PrinterOpt, app, parse_money, print_json, state
+from attendant.cli.common import JsonOpt, PrinterOpt, parse_money, print_json, state, typer_app
 from attendant.core.errors import InputError
 from attendant.core.money import format_money
 
-user_app = typer.Typer(help="Users and roles (PIN login).", no_args_is_help=True)
-shift_app = typer.Typer(help="Shifts: float, cash drops, count-up and the shift report.", no_args_is_help=True)
-app.add_typer(user_app, name="user")
-app.add_typer(shift_app, name="shift")
+commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
+
+user_app = typer_app(help="Users and roles (PIN login).", no_args_is_help=True)
+shift_app = typer_app(help="Shifts: float, cash drops, count-up and the shift report.", no_args_is_help=True)
+commands.add_typer(user_app, name="user")
+commands.add_typer(shift_app, name="shift")
 
 PrintOpt = Annotated[bool, typer.Option("--print", help="Print the report on the booth's ESC/POS printer.")]
 

@@ -19,7 +19,6 @@ from sqlalchemy import bindparam, insert, select
 from attendant.core.auth import Actor
 from attendant.core.clock import utc_now
 from attendant.core.errors import Refused
-from attendant.core.shifts import open_shift_id
 from attendant.core.views import PaymentView
 from attendant.core.vocab import PaymentMethod, PaymentStatus
 from db.models import Payment
@@ -44,6 +43,8 @@ def shift_for(conn, facility_id: int, who: Actor) -> int | None:
     """
     if who.user_id is None:
         return None
+    from attendant.core.shifts import open_shift_id  # the shift rules load only when a user takes money
+
     shift_id = open_shift_id(conn, facility_id, who.user_id)
     if shift_id is None:
         raise Refused(f"{who.name} has no open shift: open a shift before taking payments")

@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core.allocation import Strategy, fits
@@ -32,7 +31,7 @@ from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.store import F, L, PAY, PS, S, V, sessions_with_bay
+from attendant.core.store import PAY, PS, F, L, S, V, sessions_with_bay
 from attendant.core.tickets import format_ticket_no
 from attendant.core.views import COUNTED, EntryResult, LevelAvailability, LevelMap, SessionView, SpotCell
 from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
@@ -55,7 +54,9 @@ class ParkingService(CheckoutOps, BackOfficeOps):
 
     def _upsert_vehicle(self, conn, plate: str, vehicle_class: str, ev: bool, now: datetime) -> int:
         stmt = _UPSERT_VEHICLE.get(conn.dialect.name)
-        if stmt is None:
+        if stmt is None:  # INSERT ... ON CONFLICT is dialect-specific in SQLAlchemy: built once per dialect
+            from sqlalchemy.dialects import postgresql, sqlite
+
             maker = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             stmt = maker(V)
             stmt = _UPSERT_VEHICLE[conn.dialect.name] = stmt.on_conflict_do_update(

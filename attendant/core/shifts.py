@@ -47,9 +47,9 @@ from attendant.core.auth import Actor, Role, as_actor, require
 from attendant.core.clock import as_utc, utc_now
 from attendant.core.errors import InputError, NotFound, Refused
 from attendant.core.money import format_money, parse_major, to_major_str
-from attendant.core.users import LoginRequired
 from attendant.core.payment_methods import order_key
 from attendant.core.payment_methods import spec as method_spec
+from attendant.core.users import LoginRequired
 from attendant.core.vocab import PaymentMethod, PaymentStatus
 from db.models import CashMovement, Facility, Payment, Shift, User
 

@@ -17,7 +17,6 @@ real openings by source are still counted from the index alone.
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
