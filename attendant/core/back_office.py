@@ -15,7 +15,6 @@ Money is integer minor units; times aware UTC.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import datetime
 
@@ -31,16 +30,9 @@ from attendant.core.payment_rows import insert_payment, shift_for
 from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
-from attendant.core.tickets import format_ticket_no
+from attendant.core.tickets import format_ticket_no, new_credential_code
 from attendant.core.views import COUNTED, IouView, PassView, PaymentView, RefundablePayment
 from attendant.core.vocab import PaymentMethod, PaymentStatus
-
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/O/0/1: read aloud over an intercom
-
-
-def _random_code(prefix: str) -> str:
-    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-    return f"{prefix}-{body[:4]}-{body[4:]}"
 
 
 class BackOfficeOps(FacilityStore):
@@ -227,7 +219,7 @@ class BackOfficeOps(FacilityStore):
             raise InputError("a validation needs the merchant's name")
         if expires_at is not None and expires_at.tzinfo is None:
             raise InputError("expiry needs a time zone")
-        code = (code or _random_code("V")).strip().upper()
+        code = (code or new_credential_code("validation")).strip().upper()
         now = utc_now()
         with self._writing() as conn:
             if conn.execute(select(VAL.c.id).where(VAL.c.code == code)).first():
@@ -251,7 +243,7 @@ class BackOfficeOps(FacilityStore):
         if valid_to <= valid_from:
             raise InputError("a pass must end after it starts")
         norm = normalize_plate(plate) if plate else None
-        code = (code or _random_code("P")).strip().upper()
+        code = (code or new_credential_code("pass")).strip().upper()
         now = utc_now()
         with self._writing() as conn:
             pid = conn.execute(insert(PASS).values(

@@ -62,8 +62,8 @@ from attendant.core.plate_match import canonical_form
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, compute_fee
 from attendant.core.requests import ExitRequest, Tender
-from attendant.core.store import IOU, PASS, PAY, PS, VAL, VUSE, FacilityStore, sessions_with_bay
-from attendant.core.tickets import format_ticket_no
+from attendant.core.store import IOU, PASS, PAY, PS, SESSION_IS_OPEN, VAL, VUSE, FacilityStore, sessions_with_bay
+from attendant.core.tickets import credential_kind, format_ticket_no, looks_like_ticket_code
 from attendant.core.views import (
     COUNTED,
     Checkout,
@@ -194,7 +194,7 @@ class CheckoutOps(FacilityStore):
         typed = (text or "").strip()
         if not typed:
             raise InputError("scan or type a ticket code, ticket number or plate")
-        if "-" in typed and len(typed) >= 20:  # the shape of a code: FAC-00000042-SIGNATURE
+        if looks_like_ticket_code(typed):
             return typed, "code"
         if typed.isdigit() and len(typed) <= 8:
             with self._reading() as conn:
@@ -228,8 +228,7 @@ class CheckoutOps(FacilityStore):
         candidates if several match.
         """
         norm = normalize_plate(plate)
-        base = sessions_with_bay().where(PS.c.facility_id == self.facility.id,
-                                         PS.c.status == SessionStatus.OPEN.value)
+        base = sessions_with_bay().where(PS.c.facility_id == self.facility.id, SESSION_IS_OPEN)
         with self._reading() as conn:
             row = conn.execute(base.where(PS.c.plate == norm)).first()
             if row is None:
@@ -245,12 +244,10 @@ class CheckoutOps(FacilityStore):
 
     def identify(self, scanned: str) -> str:
         """What a scanned code is: ``ticket``, ``pass`` or ``validation``; InputError otherwise."""
-        text = scanned.strip().upper()
-        if text.startswith("V-"):
-            return "validation"
-        if text.startswith("P-"):
-            return "pass"
-        self.signer.verify(text)
+        kind = credential_kind(scanned)
+        if kind is not None:
+            return kind
+        self.signer.verify(scanned)
         return "ticket"
 
     # ------------------------------------------------------------------- views

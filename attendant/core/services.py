@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core.allocation import Strategy, fits
@@ -31,13 +31,22 @@ from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.store import PAY, PS, F, L, S, V, sessions_with_bay
+from attendant.core.store import IOU, PAY, PS, SESSION_IS_OPEN, F, L, S, V, sessions_with_bay
 from attendant.core.tickets import format_ticket_no
 from attendant.core.views import COUNTED, EntryResult, LevelAvailability, LevelMap, SessionView, SpotCell
-from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
+from attendant.core.vocab import LaneDirection, SpotStatus, VehicleClass, VendSource
 
-_INSIDE = select(PS.c.ticket_no, PS.c.entry_at).where(
-    PS.c.facility_id == bindparam("fid"), PS.c.plate == bindparam("plate"), PS.c.status == SessionStatus.OPEN.value
+# Anti-passback and unpaid IOUs in one look: the open session of the plate (if any) and its unpaid IOUs.
+_INSIDE = select(
+    select(PS.c.ticket_no).where(PS.c.facility_id == bindparam("fid"), PS.c.plate == bindparam("plate"),
+                                 SESSION_IS_OPEN).scalar_subquery().label("ticket_no"),
+    select(PS.c.entry_at).where(PS.c.facility_id == bindparam("fid"), PS.c.plate == bindparam("plate"),
+                                SESSION_IS_OPEN).scalar_subquery().label("entry_at"),
+    select(func.count()).where(IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"),
+                               IOU.c.status == literal_column("'open'")).scalar_subquery().label("ious"),
+    select(func.coalesce(func.sum(IOU.c.amount), 0)).where(
+        IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"),
+        IOU.c.status == literal_column("'open'")).scalar_subquery().label("owed"),
 )
 _TAKE_SPOT = update(S).where(S.c.id == bindparam("spot_id"), S.c.status == SpotStatus.AVAILABLE.value).values(
     status=SpotStatus.OCCUPIED.value)
@@ -101,14 +110,14 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         with self._writing() as conn:
             _revision, ticket_no = self._bump(conn, ticket=True)
             if plate is not None:
-                inside = conn.execute(_INSIDE, {"fid": fid, "plate": plate}).first()
-                if inside:
+                inside = conn.execute(_INSIDE, {"fid": fid, "plate": plate}).one()
+                if inside.ticket_no is not None:
                     local = self.local(inside.entry_at).strftime("%d %b %H:%M")
                     raise Refused(
                         f"{plate} is already inside (ticket {format_ticket_no(inside.ticket_no)}, entered {local}): "
                         "anti-passback"
                     )
-                ious, owed = self._open_ious(conn, plate)
+                ious, owed = inside.ious, inside.owed
                 if ious >= IOU_LIMIT:
                     raise Refused(
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
@@ -126,7 +135,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             if conn.execute(_TAKE_SPOT, {"spot_id": spot.id}).rowcount != 1:
                 raise Refused(f"bay {spot.label} was just taken: try again")
             plan_id = self._cache.active_plan_id
-            plan = self._plan(conn, plan_id)
+            summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
             vehicle_id = self._upsert_vehicle(conn, plate, vclass.value, ev, now) if plate else None
             code = self.signer.sign(self.facility.code, ticket_no)
             session_id = conn.execute(
@@ -186,7 +195,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             level_name=level_name,
             entry_at=at,
             lane=lane,
-            rate_summary=plan.describe(),
+            rate_summary=summary,
             vend_id=vend_id,
         )
 
@@ -211,7 +220,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             ).first()
             if row is None:
                 raise NotFound(f"no ticket {format_ticket_no(number)}")
-            plan = self._plan(conn, row.rate_plan_version_id)
+            summary = self._summary(conn, row.rate_plan_version_id)
         return EntryResult(
             session_id=row.id,
             ticket_no=format_ticket_no(row.ticket_no),
@@ -224,7 +233,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             level_name=row.level_name,
             entry_at=row.entry_at,
             lane=row.entry_lane,
-            rate_summary=plan.describe(),
+            rate_summary=summary,
         )
 
     def plate_candidates(self, plate: str, *, max_distance: int = 1) -> list[tuple[SessionView, float]]:
@@ -293,7 +302,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         with self._reading() as conn:
             rows = conn.execute(
                 sessions_with_bay()
-                .where(PS.c.facility_id == self.facility.id, PS.c.status == SessionStatus.OPEN.value)
+                .where(PS.c.facility_id == self.facility.id, SESSION_IS_OPEN)
                 .order_by(PS.c.entry_at)
                 .limit(limit)
             ).all()

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, case, func, insert, select, update
+from sqlalchemy import Engine, case, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core import audit
@@ -421,7 +421,9 @@ def open_shift_id(conn, facility_id: int, user_id: int, *, lock: bool = True) ->
     then counts it; a close that committed first leaves no open shift here).
     Pass ``lock=False`` on a read-only connection.
     """
-    stmt = select(SH.c.id).where(SH.c.facility_id == facility_id, SH.c.user_id == user_id, SH.c.status == OPEN)
+    # the status as a literal in the SQL: the partial unique index of open shifts is then usable
+    stmt = select(SH.c.id).where(SH.c.facility_id == facility_id, SH.c.user_id == user_id,
+                                 SH.c.status == literal_column(f"'{OPEN}'"))
     if lock:
         stmt = stmt.with_for_update(read=True)
     return conn.execute(stmt).scalar()

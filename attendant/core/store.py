@@ -18,17 +18,25 @@ Writes go through SQLAlchemy Core on the SQLModel tables: the ORM's unit of
 work costs several times more per transaction, and these are the booth's hot
 paths. Hot statements are built once: building a Core statement per call
 costs more than executing it; executed with parameter dicts they compile once.
+An entry, a cash exit and a card exit run the same statements and
+transactions as a careful hand-written booth on raw ``sqlite3``
+(``benchmarks/bench_lanes.py``); what is left between the two is SQLAlchemy's
+execution layer, about 20 µs a statement against 3 µs for the bare driver.
+That library stays (the project uses well-kept libraries even where they are
+slower): it is what runs the same code on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, literal_column, select, update
+from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit
 from attendant.core.allocation import SpotIndex, Strategy
@@ -60,6 +68,11 @@ F, L, S, RPV, V, PS, PAY, VEND, IOU, VAL, VUSE, PASS = (
     for t in (Facility, Level, Spot, RatePlanVersion, Vehicle, ParkingSession, Payment, Vend, Iou, Validation,
               ValidationUse, PassHolder)
 )
+
+#: ``parking_session.status = 'open'`` with the value written in the SQL, not bound: only then can the
+#: database use the partial unique indexes on open sessions (by bay, by plate), whose WHERE is that
+#: literal (SQLite proves a partial index usable from the query's own terms).
+SESSION_IS_OPEN = PS.c.status == literal_column("'open'")
 
 _BUMP = (
     update(F).where(F.c.id == bindparam("fid")).values(revision=F.c.revision + 1)
@@ -99,6 +112,7 @@ class _Cache:
     index: SpotIndex | None = None
     levels: dict[int, tuple[str, str]] = field(default_factory=dict)
     plans: dict[int, RatePlan] = field(default_factory=dict)
+    summaries: dict[int, str] = field(default_factory=dict)  # plan id -> the one line printed on tickets
     active_plan_id: int | None = None
 
 
@@ -128,6 +142,7 @@ class FacilityStore:
         self.tz = ZoneInfo(self.facility.timezone)
         self._cache = _Cache()
         self._lock = threading.RLock()
+        self._conn = None  # the connection writes run on (_writing)
         self.listeners: list[Callable[[int, SpotStatus], None]] = []
         with self._reading() as conn:
             self._load(conn, self._revision(conn))
@@ -137,9 +152,39 @@ class FacilityStore:
         """A read-only connection (SQLite: a deferred transaction that takes no write lock)."""
         return self.engine.connect().execution_options(readonly=True)
 
+    @contextmanager
     def _writing(self):
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed on leaving the block."""
-        return self.engine.begin()
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed on leaving the block.
+
+        Writes run on this service's own connection, one at a time (``_lock``):
+        checking a connection out of the pool and resetting it on return would
+        cost more than a small transaction's statements. A connection that
+        fails is dropped and the next write opens a new one (a database back
+        after an outage).
+        """
+        with self._lock:
+            conn = self._conn
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._conn = self.engine.connect()
+            try:
+                with conn.begin():
+                    yield conn
+            except DBAPIError:
+                self._drop_connection()
+                raise
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection: nothing more to release
+                pass
+
+    def close(self) -> None:
+        """Release this service's connection (the engine and its pool stay)."""
+        with self._lock:
+            self._drop_connection()
 
     # ------------------------------------------------------------ bay index
     def _revision(self, conn) -> int:
@@ -189,6 +234,13 @@ class FacilityStore:
             body = conn.execute(select(RPV.c.body).where(RPV.c.id == plan_id)).scalar_one()
             plan = self._cache.plans[plan_id] = RatePlan.from_dict(body)
         return plan
+
+    def _summary(self, conn, plan_id: int | None) -> str:
+        """The rate plan's one-line summary for tickets (:meth:`RatePlan.describe`), computed once per version."""
+        summary = self._cache.summaries.get(plan_id)
+        if summary is None:
+            summary = self._cache.summaries[plan_id] = self._plan(conn, plan_id).describe()
+        return summary
 
     # ------------------------------------------------------------ time
     def _check_at(self, at: datetime | None) -> datetime:

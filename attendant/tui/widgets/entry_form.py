@@ -41,6 +41,7 @@ from textual.widgets import Input, Label, Static
 
 from attendant.booth import EntryOutcome
 from attendant.core.plate_match import DEFAULT_CONFIRM_THRESHOLD, needs_confirmation
+from attendant.core.tickets import SCANNED_CODE, scan_prefix
 from attendant.core.vocab import VehicleClass
 from attendant.tui.messages import EntryRequested, WedgeScanned
 from attendant.tui.widgets.device_health import device_badge
@@ -50,15 +51,6 @@ CLASS_OPTIONS = [(v.value, v.value) for v in VehicleClass]
 PLATE_MAX = 20  # room for a ticket code's recognisable start (facility code of up to 8 + 10)
 #: Printer states in which a ticket cannot print (hardware.base.DeviceState values).
 NO_PRINT = ("offline", "paper_out", "cover_open", "faulted")
-#: Full codes a paste may carry: tickets (attendant.core.tickets) and V-/P- codes (attendant.core.checkout).
-FULL_CODE = re.compile(r"^(?:[A-Z0-9]{2,8}-\d{8}-[A-Z2-7]{16}|[VP]-[A-Z0-9]{4}-[A-Z0-9]{4})$")
-
-
-def scan_prefix(facility_code: str) -> re.Pattern[str]:
-    """The start of a code no plate can be: ``CHS-00000042-`` (ticket of
-    facility CHS), ``V-ABCD-`` (validation), ``P-ABCD-`` (pass); matched at
-    the end of the plate field's text, upper-cased."""
-    return re.compile(rf"(?:{re.escape(facility_code.upper())}-\d{{8}}-|[VP]-[A-Z0-9]{{4}}-)$")
 
 
 class PlateInput(Input):
@@ -109,7 +101,7 @@ class PlateInput(Input):
     def _on_paste(self, event: events.Paste) -> None:
         lines = event.text.splitlines()
         text = lines[0].strip() if lines else ""
-        if text and FULL_CODE.match(text.upper()):
+        if text and SCANNED_CODE.match(text.upper()):
             event.stop()
             event.prevent_default()  # Input must not insert it
             self._divert(list(text))
