@@ -21,18 +21,9 @@ Devices (the :class:`~attendant.tui.devices.DeviceHub` the app starts):
   drained by a short timer: the attended entry lane's reads fill the entry
   form (low confidence must be confirmed), the attended exit lane's reads
   look the vehicle up by plate and load the exit form (ticketless exit);
-- scanned codes (:class:`LaneCodeScanned` from a lane scanner,
-  :class:`WedgeScanned` from a keyboard-wedge burst kept out of another
-  field) are identified (``service.identify``): a ticket loads the exit form,
-  a validation or a pass is posted to the exit form as
-  :class:`ValidationScanned` / :class:`PassScanned` (with fallbacks here
-  when the form does not take them), anything else is refused on screen;
-- reprints (``ctrl+r`` last ticket, ``ctrl+t`` by number, ``ctrl+o`` the
-  tickets queued while the printer failed) run in the ``print`` worker group.
-
-Keyboard-wedge scans that reach the screen unconsumed (focus on the map, a
-flag or a choice row: a letter means nothing there) are collected here up to
-Enter, so their digits never jump levels or pick a class.
+- scanned codes are routed to the exit form (:mod:`attendant.tui.screens.scan_routing`),
+  reprints run from :mod:`attendant.tui.screens.reprints`, and the demo's
+  fault simulations are :mod:`attendant.tui.demo_faults`.
 """
 
 from __future__ import annotations
@@ -40,20 +31,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from attendant.core.errors import AttendantError
-from attendant.core.money import format_money
 from attendant.core.plate_match import needs_confirmation
 from attendant.core.requests import EntryRequest
 from attendant.tui.console_app import ConsoleApp
+from attendant.tui.demo_faults import DemoFaults
 from attendant.tui.devices import GateView, HealthReport
 from attendant.tui.dialogs import PlateDialog, PrintoutDialog, TicketPickDialog
 from attendant.tui.messages import (
@@ -69,23 +59,16 @@ from attendant.tui.messages import (
     FacilityLoaded,
     FiguresRefreshed,
     GateChanged,
-    LaneCodeScanned,
-    PassScanned,
     PlateFound,
     PlateLookupRequested,
     PlateNotFound,
     QueuesChanged,
-    ReprintDone,
-    ScanActionFailed,
     SpotsChanged,
-    ValidationApplied,
-    ValidationScanned,
-    WedgeScanned,
 )
-from attendant.tui.widgets import money_flow
+from attendant.tui.screens.reprints import ReprintActions
+from attendant.tui.screens.scan_routing import ScanRouting
 from attendant.tui.widgets.availability import AvailabilityTable, LevelCounts
 from attendant.tui.widgets.device_commands import DeviceCommands
-from attendant.tui.widgets.device_dialogs import TicketNumberDialog
 from attendant.tui.widgets.device_health import DeviceHealthPanel
 from attendant.tui.widgets.entry_form import EntryForm
 from attendant.tui.widgets.exit_form import ExitForm
@@ -93,22 +76,15 @@ from attendant.tui.widgets.facility_bar import FacilityBar
 from attendant.tui.widgets.footer import ConsoleFooter
 from attendant.tui.widgets.lanes import LanesPanel, LaneState
 from attendant.tui.widgets.level_map import LevelMapView, MapLegend
-from hardware.base import DeviceState
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.1  # batch window for bay repaints
 CLOCK_SECONDS = 1.0  # top-bar clock and lane health
 FIGURES_SECONDS = 5.0  # revenue and other-booth changes
-WEDGE_GAP_SECONDS = 1.0  # a keyboard-wedge burst collected on the screen is dropped after this pause
-#: Demo: a low-confidence read swaps one character the way plate readers confuse them.
-CONFUSED = str.maketrans({"B": "8", "8": "B", "O": "0", "0": "O", "S": "5", "5": "S", "Z": "2", "2": "Z",
-                          "I": "1", "1": "I", "G": "6", "6": "G"})
-DEMO_LOW_CONFIDENCE = 0.64
-DEMO_HIGH_CONFIDENCE = 0.93
 
 
-class MainScreen(Screen):
+class MainScreen(ScanRouting, ReprintActions):
     """Everything the attendant needs on one screen (see the module docstring)."""
 
     BINDINGS = [
@@ -142,15 +118,16 @@ class MainScreen(Screen):
         self.health = HealthReport()
         self.gates: dict[str, GateView] = {}
         self.last_reads: dict[str, tuple[str, float]] = {}
-        self.last_ticket: str | None = None  # ticket number of the last entry at this console
-        self.printing = False  # a reprint job is running (one at a time)
         self._events_timer: Timer | None = None
-        self._wedge: list[str] | None = None  # a keyboard-wedge burst collected on the screen
-        self._wedge_timer: Timer | None = None
-        self._demo_classes: dict[str, str] = {}  # demo camera reads: plate -> vehicle class
-        self._demo_reads = 0
 
     # ---------------------------------------------------------------- layout
+    @property
+    def demo(self) -> DemoFaults:
+        """The demo's fault simulations on this console's stand-in devices."""
+        if getattr(self, "_demo", None) is None:
+            self._demo = DemoFaults(self.app.booth)
+        return self._demo
+
     def compose(self) -> ComposeResult:
         app = self.app
         facility = app.service.facility
@@ -461,7 +438,7 @@ class MainScreen(Screen):
     def _plate_read(self, lane: str, read) -> None:
         app = self.app
         if app.entry_lane is not None and lane == app.entry_lane.code:
-            vehicle_class = self._demo_classes.pop(read.plate, None)
+            vehicle_class = self.demo.classes.pop(read.plate, None)
             self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
         elif app.exit_lane is not None and lane == app.exit_lane.code:
             form = self.query_one(ExitForm)
@@ -506,214 +483,6 @@ class MainScreen(Screen):
         self.notify(f"Exit camera read {message.read.plate}: {message.error}", title="Plate read",
                     severity="warning", timeout=6)
 
-    # ------------------------------------------------------------ scanned codes
-    @on(LaneCodeScanned)
-    def _lane_code_scanned(self, message: LaneCodeScanned) -> None:
-        app = self.app
-        if app.exit_lane is not None and message.lane == app.exit_lane.code:
-            self.route_scan(message.code, message.lane)
-            return
-        lane = app.booth.lanes.get(message.lane)
-        if lane is not None and lane.direction == "exit":
-            note = f"{message.lane} runs automatically: scans there are not taken at this console"
-        else:
-            note = "codes are taken at the exit lane"
-        self.notify(f"{message.lane} scanner read {message.code[:24]}: {note}", title="Scan", timeout=5)
-
-    @on(WedgeScanned)
-    def _wedge_scanned(self, message: WedgeScanned) -> None:
-        message.stop()
-        self.route_scan(message.code, self.app.exit_lane.code if self.app.exit_lane else None)
-
-    def route_scan(self, code: str, lane: str | None) -> None:
-        """A code scanned at the exit lane: ``service.identify`` says what it is
-        (an HMAC check, no I/O). A ticket loads the exit form; a validation or a
-        pass is posted to the exit form; anything else is refused on screen."""
-        form = self.query_one(ExitForm)
-        code = code.strip()
-        try:
-            kind = self.app.service.identify(code)
-        except AttendantError as exc:
-            form.show_error(f"scanned {code[:40]!r} is not a ticket, pass or validation: {exc}")
-            self.notify(f"Not a ticket, pass or validation: {exc}", title="Scan", severity="warning", timeout=6)
-            return
-        ticket = form.checkout.code if form.checkout is not None else None
-        if kind == "ticket":
-            if form.busy:
-                self.notify(f"Ticket scanned while the exit form is busy: scan it again in a moment ({code[:20]}…)",
-                            title="Scan", severity="warning", timeout=6)
-                return
-            form.fill(code)
-        elif kind == "validation":
-            form.post_message(ValidationScanned(code.upper(), lane, ticket))
-        else:
-            form.post_message(PassScanned(code.upper(), lane, ticket))
-
-    @on(ValidationScanned)
-    def _validation_scanned(self, message: ValidationScanned) -> None:
-        """Fallback when the exit form does not take scanned validations."""
-        message.stop()
-        if message.ticket_code is None:
-            self.query_one(ExitForm).show_error(f"validation {message.code}: scan the ticket first, then the validation")
-            return
-        self.run_validation(message.ticket_code, message.code)
-
-    @work(thread=True, exclusive=True, group="validation", exit_on_error=False)
-    def run_validation(self, ticket_code: str, validation_code: str) -> None:
-        """The validation applied at the booth (the vehicle stays until paid): one transaction."""
-        result = money_flow.apply_validation(self.app.booth, ticket_code, validation_code, actor=self.app.actor)
-        if isinstance(result, money_flow.Failed):
-            self.post_message(ScanActionFailed(validation_code, result.message))
-            return
-        self.post_message(ValidationApplied(validation_code, result.payment.amount, result.loaded))
-
-    @on(ValidationApplied)
-    def _validation_applied(self, message: ValidationApplied) -> None:
-        fee = message.checkout.fee
-        self.notify(f"Validation {message.code}: {format_money(message.amount_off, fee.currency)} off",
-                    title="Validation", timeout=5)
-        self.query_one(ExitForm).fill(message.checkout.code)  # the form shows the new balance
-
-    @on(ScanActionFailed)
-    def _scan_action_failed(self, message: ScanActionFailed) -> None:
-        self.query_one(ExitForm).show_error(f"{message.code}: {message.error}")
-        self.notify(message.error, title=message.code, severity="error", timeout=6)
-
-    @on(PassScanned)
-    def _pass_scanned(self, message: PassScanned) -> None:
-        """Fallback when the exit form does not take scanned passes: tell the attendant."""
-        message.stop()
-        if message.ticket_code is None:
-            self.query_one(ExitForm).show_error(
-                f"pass {message.code}: scan the vehicle's ticket (or F6: find it by plate) first"
-            )
-            return
-        self.notify(f"Pass {message.code}: take the payment by pass with this code as its reference",
-                    title="Pass", timeout=8)
-
-    # ------------------------------------------------------ keyboard wedge
-    def on_key(self, event: events.Key) -> None:
-        """Collect a scan that reached the screen unconsumed (see the module docstring)."""
-        if self._wedge is not None:
-            if event.key == "enter":
-                event.stop()
-                event.prevent_default()
-                code, self._wedge = "".join(self._wedge), None
-                self.route_scan(code, self.app.exit_lane.code if self.app.exit_lane else None)
-            elif event.is_printable and event.character:
-                event.stop()
-                event.prevent_default()
-                self._wedge.append(event.character)
-                if self._wedge_timer is not None:
-                    self._wedge_timer.reset()
-            else:
-                self._wedge = None
-            return
-        if event.character and event.character.isalpha() and not isinstance(self.focused, Input):
-            event.stop()
-            event.prevent_default()
-            self._wedge = [event.character]
-            if self._wedge_timer is None:
-                self._wedge_timer = self.set_timer(WEDGE_GAP_SECONDS, self._wedge_timeout)
-            else:
-                self._wedge_timer.reset()
-
-    def _wedge_timeout(self) -> None:
-        self._wedge_timer = None
-        self._wedge = None  # not a scan (a stray letter): dropped
-
-    # ----------------------------------------------------------------- reprints
-    def action_reprint_last(self) -> None:
-        """ctrl+r: reprint the last ticket issued at this console."""
-        if self.last_ticket is None:
-            self.notify("No ticket issued here yet: ctrl+t reprints a ticket by its number.", timeout=4)
-            return
-        self._start_reprint(self.last_ticket)
-
-    def action_reprint_number(self) -> None:
-        """ctrl+t: reprint a ticket by its number (a dialog asks for it)."""
-        lane = self.app.lane_title(self.app.entry_lane)
-
-        def chosen(number: str | None) -> None:
-            if number:
-                self._start_reprint(number)
-
-        self.app.push_screen(TicketNumberDialog(hint=f"prints on the printer of {lane}"), chosen)
-
-    def _start_reprint(self, ticket_no: str) -> None:
-        if self.printing:
-            self.notify("A print job is still running: try again in a moment.", timeout=3)
-            return
-        self.printing = True
-        self.run_reprint(ticket_no)
-
-    @work(thread=True, group="print", exit_on_error=False)
-    def run_reprint(self, ticket_no: str) -> None:
-        """Booth.reprint on the entry lane's printer (blocking: DB read, print job).
-
-        A ticket that was waiting in the lane's reprint queue leaves it once printed.
-        """
-        app = self.app
-        lane = app.entry_lane.code if app.entry_lane else None
-        try:
-            entry = app.service.ticket(ticket_no)
-            error = app.booth.reprint(entry.ticket_no, lane=lane)  # leaves the reprint queue once printed
-        except AttendantError as exc:
-            self.post_message(ReprintDone(str(ticket_no), 0, str(exc), lane=lane))
-            return
-        printout = app.printout_text(app.entry_lane) if error is None else ""
-        self.post_message(ReprintDone(entry.ticket_no, 0 if error else 1, error, printout, lane))
-
-    def action_print_queued(self) -> None:
-        """ctrl+o: print the tickets queued while the entry lane's printer failed."""
-        lane = self.app.entry_lane
-        if lane is None:
-            self.notify("No entry lane configured.", timeout=3)
-            return
-        waiting = len(self.app.booth.reprint_queue.get(lane.code) or ())
-        others = {code: len(q) for code, q in self.app.booth.reprint_queue.items() if q and code != lane.code}
-        if not waiting:
-            extra = "; " + ", ".join(f"{c}: {n}" for c, n in others.items()) + " (ctrl+l switches lane)" if others else ""
-            self.notify(f"No tickets waiting for a reprint at {lane.code}{extra}.", timeout=4)
-            return
-        if self.printing:
-            self.notify("A print job is still running: try again in a moment.", timeout=3)
-            return
-        self.printing = True
-        self.run_print_queued(lane.code)
-
-    @work(thread=True, group="print", exit_on_error=False)
-    def run_print_queued(self, lane: str) -> None:
-        """Booth.retry_reprints: the queued tickets, oldest first, until one fails (blocking)."""
-        app = self.app
-        printed, error = app.booth.retry_reprints(lane)
-        printout = app.printout_text(app.booth.lanes.get(lane)) if printed else ""
-        self.post_message(ReprintDone(None, printed, error, printout, lane))
-
-    @on(ReprintDone)
-    def _reprint_done(self, message: ReprintDone) -> None:
-        self.printing = False
-        if message.printout:
-            title = f"Ticket {message.ticket_no} (reprint)" if message.ticket_no else "Reprinted ticket"
-            self.last_printout = (title, message.printout)
-        left = len(self.app.booth.reprint_queue.get(message.lane or "") or ())
-        if message.ticket_no is not None:
-            if message.error:
-                self.notify(f"Ticket {message.ticket_no} not reprinted: {message.error}", title="Reprint",
-                            severity="error", timeout=8)
-            else:
-                self.notify(f"Ticket {message.ticket_no} reprinted (F10 shows it)", title="Reprint", timeout=4)
-        else:
-            text = f"{message.printed} queued ticket{'s' if message.printed != 1 else ''} printed"
-            if message.error:
-                self.notify(f"{text}; {left} still waiting: {message.error}", title="Reprint", severity="error",
-                            timeout=8)
-            else:
-                self.notify(f"{text} (F10 shows the last)", title="Reprint", timeout=4)
-        self._show_entry_printer()
-        self.refresh_lanes()
-        self.app.device_hub.poll_soon()
-
     # ------------------------------------------------------ lanes and devices
     def action_switch_entry_lane(self) -> None:
         """ctrl+l: attend the next entry lane (E1 → E2 → E1): the entry form,
@@ -751,19 +520,7 @@ class MainScreen(Screen):
         ]
         if app.replayer is None:
             return commands
-        for lane in app.booth.config.lanes:
-            devices = app.booth.devices(lane)
-            if hasattr(devices.printer, "simulate"):
-                for state, words in (("paper_out", "paper out"), ("paper_low", "paper low"),
-                                     ("offline", "offline"), ("ok", "back (ok)")):
-                    commands.append((f"Demo: {lane.code} printer {words}",
-                                     f"the stand-in printer of {lane.code} acts {words}",
-                                     lambda c=lane.code, st=state: self.demo_printer(c, st)))
-            if hasattr(devices.gate, "set_fault"):
-                commands.append((f"Demo: {lane.code} gate fault", f"the simulated gate of {lane.code} goes into fault",
-                                 lambda c=lane.code: self.demo_gate(c, True)))
-                commands.append((f"Demo: {lane.code} gate fault cleared", f"the gate of {lane.code} works again",
-                                 lambda c=lane.code: self.demo_gate(c, False)))
+        commands += self.demo.commands(self.run_demo)
         if app.entry_lane is not None:
             commands.append((f"Demo: {app.entry_lane.code} camera reads the next vehicle",
                              "the next vehicle waiting at the entry lane is read by its camera (every other read "
@@ -772,45 +529,23 @@ class MainScreen(Screen):
 
     # -------------------------------------------------------------------- demo
     @work(thread=True, group="demo", exit_on_error=False)
-    def demo_printer(self, lane: str, state: str) -> None:
-        """Demo: the stand-in printer of ``lane`` acts ``state`` (a DeviceState value)."""
-        printer = self.app.booth.devices(self.app.booth.lanes[lane]).printer
-        printer.simulate(DeviceState(state))  # type: ignore[union-attr]
-        self.app.device_hub.poll_soon()
-
-    @work(thread=True, group="demo", exit_on_error=False)
-    def demo_gate(self, lane: str, fault: bool) -> None:
-        """Demo: the simulated gate of ``lane`` goes into (or out of) a hard fault."""
-        gate = self.app.booth.devices(self.app.booth.lanes[lane]).gate
-        if fault:
-            gate.set_fault("demo: barrier controller reports a fault")  # type: ignore[union-attr]
-        else:
-            gate.clear_fault()  # type: ignore[union-attr]
+    def run_demo(self, call) -> None:
+        """Demo: one fault simulation on a stand-in device (:mod:`attendant.tui.demo_faults`), then a health poll."""
+        call()
         self.app.device_hub.poll_soon()
 
     def demo_camera_read(self) -> None:
-        """Demo: the entry lane's camera reads the next vehicle waiting there
-        (every other read is unsure, with one confusable character swapped)."""
+        """Demo: the entry lane's camera reads the next vehicle waiting there (every other read unsure)."""
         app = self.app
         lane = app.entry_lane
-        camera = app.booth.devices(lane).camera if lane else None
-        if lane is None or not hasattr(camera, "push"):
+        if not self.demo.can_read(lane):
             self.notify("The entry lane has no stand-in camera.", timeout=3)
             return
         vehicle = app.take_queued(lane)
         if vehicle is None:
             self.notify(f"No vehicle waiting at {app.lane_title(lane)}", timeout=3)
             return
-        self._demo_reads += 1
-        plate = vehicle.plate.replace(" ", "")
-        confidence = DEMO_HIGH_CONFIDENCE
-        if self._demo_reads % 2 == 0:
-            confidence = DEMO_LOW_CONFIDENCE
-            index = next((i for i, ch in enumerate(plate) if ch.translate(CONFUSED) != ch), None)
-            if index is not None:
-                plate = plate[:index] + plate[index].translate(CONFUSED) + plate[index + 1:]
-        self._demo_classes[plate] = vehicle.vehicle_class
-        camera.push(plate, confidence)  # type: ignore[union-attr]
+        self.demo.camera_read(lane, vehicle)
         self.refresh_lanes()
 
     # -------------------------------------------------------- worker errors
