@@ -192,3 +192,13 @@ def small_template(tmp_path_factory) -> Path:
 def demo_db(demo_template, tmp_path) -> str:
     """A fresh copy of the demo database for this test: its URL."""
     return copy_database(demo_template, tmp_path / "demo.db")
+
+
+@pytest.fixture
+def cli(tmp_path, demo_template):
+    """The CLI (:class:`tests.cli_support.Attendant`) on a fresh copy of the demo database."""
+    from tests.cli_support import Attendant
+
+    runner = Attendant(tmp_path)
+    runner.db = copy_database(demo_template, tmp_path / "cli.db")
+    return runner

@@ -16,18 +16,9 @@ import sys
 
 import pytest
 
-from tests.cli_support import REPO, Attendant
-from tests.conftest import copy_database
+from tests.cli_support import REPO
 from tests.escpos_parse import parse
 from tests.printer_sink import PrinterSink
-
-
-@pytest.fixture
-def cli(tmp_path, demo_template) -> Attendant:
-    """The CLI on a fresh copy of the demo database (what ``attendant init --demo`` creates)."""
-    runner = Attendant(tmp_path)
-    runner.db = copy_database(demo_template, tmp_path / "cli.db")
-    return runner
 
 
 @pytest.fixture

@@ -12,9 +12,6 @@ import json
 import sqlite3
 
 
-from tests.test_cli import cli  # noqa: F401 - the fixture: the CLI on a copy of the demo database
-
-
 def table(cli, sql):
     with sqlite3.connect(cli.db.removeprefix("sqlite:///")) as conn:
         return conn.execute(sql).fetchall()

@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.printer_sink import PrinterSink
-
 from attendant.core.errors import InputError
 from hardware.base import DeviceError, DeviceState, ReceiptData, TicketData
 from hardware.printers import (
@@ -27,6 +25,7 @@ from hardware.printers import (
     parse_printer_url,
 )
 from tests.escpos_parse import Cut, parse
+from tests.printer_sink import PrinterSink
 
 LONDON = ZoneInfo("Europe/London")
 CODE = "T1.00000042.L2-C07.1782900300.Zx9_Qm3-vT0bW8yKpL2sN4dE6fG8hJ0k"

@@ -158,37 +158,32 @@ def _movement(ctx: typer.Context, kind: str, amount_text: str, note: str | None,
         )
 
 
-@shift_app.command("drop")
-def shift_drop(
-    ctx: typer.Context,
-    amount: Annotated[str, typer.Argument(help="Cash taken from the drawer to the safe, e.g. 50.00.")],
-    note: Annotated[Optional[str], typer.Option("--note", help="Bag number or remark.")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Record a cash drop (cash from the drawer to the safe)."""
-    _movement(ctx, "drop", amount, note, json_)
+#: The drawer movements recorded by ``shift drop|paid-in|paid-out``: (command, kind, amount help, note help, summary).
+MOVEMENTS = (
+    ("drop", "drop", "Cash taken from the drawer to the safe, e.g. 50.00.", "Bag number or remark.",
+     "Record a cash drop (cash from the drawer to the safe)."),
+    ("paid-in", "paid_in", "Cash put into the drawer, e.g. 20.00.", "Why.",
+     "Record cash paid into the drawer (not a parking fee)."),
+    ("paid-out", "paid_out", "Cash paid out of the drawer, e.g. 5.00.", "Why.",
+     "Record cash paid out of the drawer (not a refund)."),
+)
 
 
-@shift_app.command("paid-in")
-def shift_paid_in(
-    ctx: typer.Context,
-    amount: Annotated[str, typer.Argument(help="Cash put into the drawer, e.g. 20.00.")],
-    note: Annotated[Optional[str], typer.Option("--note", help="Why.")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Record cash paid into the drawer (not a parking fee)."""
-    _movement(ctx, "paid_in", amount, note, json_)
+def _movement_command(kind: str, amount_help: str, note_help: str, summary: str):
+    def command(
+        ctx: typer.Context,
+        amount: Annotated[str, typer.Argument(help=amount_help)],
+        note: Annotated[Optional[str], typer.Option("--note", help=note_help)] = None,
+        json_: JsonOpt = False,
+    ) -> None:
+        _movement(ctx, kind, amount, note, json_)
+
+    command.__doc__ = summary
+    return command
 
 
-@shift_app.command("paid-out")
-def shift_paid_out(
-    ctx: typer.Context,
-    amount: Annotated[str, typer.Argument(help="Cash paid out of the drawer, e.g. 5.00.")],
-    note: Annotated[Optional[str], typer.Option("--note", help="Why.")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Record cash paid out of the drawer (not a refund)."""
-    _movement(ctx, "paid_out", amount, note, json_)
+for _name, _kind, _amount_help, _note_help, _summary in MOVEMENTS:
+    shift_app.command(_name)(_movement_command(_kind, _amount_help, _note_help, _summary))
 
 
 def _output_report(cli, report, *, print_: bool, printer: str | None, json_: bool) -> None:

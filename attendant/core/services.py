@@ -221,18 +221,11 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             if row is None:
                 raise NotFound(f"no ticket {format_ticket_no(number)}")
             summary = self._summary(conn, row.rate_plan_version_id)
+        view = self._view(row)
         return EntryResult(
-            session_id=row.id,
-            ticket_no=format_ticket_no(row.ticket_no),
-            code=row.code,
-            plate=row.plate,
-            vehicle_class=row.vehicle_class,
-            spot_label=row.spot_label,
-            spot_type=row.spot_type,
-            level_code=row.level_code,
-            level_name=row.level_name,
-            entry_at=row.entry_at,
-            lane=row.entry_lane,
+            session_id=view.session_id, ticket_no=view.ticket_no, code=view.code, plate=view.plate,
+            vehicle_class=view.vehicle_class, spot_label=view.spot_label, spot_type=view.spot_type,
+            level_code=row.level_code, level_name=view.level_name, entry_at=view.entry_at, lane=view.entry_lane,
             rate_summary=summary,
         )
 

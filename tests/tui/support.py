@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from textual import events
 from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from attendant.demo import demo_config
@@ -95,6 +96,28 @@ async def key_handled(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
         await handled(app)
         if not _queued(app):
             return
+
+
+async def scan(pilot, code: str) -> None:
+    """F3, then the code arrives in the focused field in one burst (as a scanner's paste), then Enter.
+
+    One test types the code key by key (a keyboard-wedge scanner); the
+    others paste it, which is faster under Pilot and ends the same way.
+    """
+    await pilot.press("f3")
+    pilot.app.focused.post_message(events.Paste(code))
+    await handled(pilot.app)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def enter_by_keys(pilot, plate: str, class_steps: int = 0) -> None:
+    """F2, the plate typed key by key, ``class_steps`` down the class list, Enter: the ticket issues."""
+    await pilot.press("f2", *keys(plate))
+    for _ in range(class_steps):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await settle(pilot)
 
 
 def keys(text: str) -> list[str]:

@@ -26,7 +26,7 @@ from attendant.tui.devices import DeviceHub
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import ParkingSession, Payment
 from hardware.base import DeviceState, DeviceStatus
-from tests.tui.support import SIZE, console, keys, pilot_test, rows, settle, text_of, until
+from tests.tui.support import SIZE, console, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
 
 PS, PAY = (t.__table__ for t in (ParkingSession, Payment))
 ACTOR = "devices-test"
@@ -60,18 +60,10 @@ def notes(app, severity: str | None = None) -> list[str]:
     return [n.message for n in app._notifications if severity is None or n.severity == severity]
 
 
-async def enter_by_keys(pilot, plate: str) -> None:
-    await pilot.press("f2", *keys(plate), "enter")
-    await settle(pilot)
-
 
 async def exit_by_keys(pilot, code: str) -> None:
     """F3, the code (pasted, as a burst), Enter: the fee; Enter again pays it in cash, exact."""
-    await pilot.press("f3")
-    pilot.app.focused.post_message(events.Paste(code))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
+    await scan(pilot, code)
     await pilot.press("enter")
     await settle(pilot)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import func, select
-from textual import events
 
 from attendant.booth import EntryRequest
 from attendant.core.services import ParkingService
@@ -20,7 +19,7 @@ from attendant.demo import QueuedVehicle, TrafficReplayer
 from attendant.tui.widgets.availability import AvailabilityTable
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import AuditEvent, ParkingSession, Payment, Spot, Vend
-from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
+from tests.tui.support import SIZE, T0, console, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
 
 PS, PAY, SPOT, VEND, AUD = (t.__table__ for t in (ParkingSession, Payment, Spot, Vend, AuditEvent))
 ACTOR = "console-test"
@@ -30,25 +29,7 @@ def build(engine, clock, **kwargs):
     return console(engine, clock, actor=ACTOR, **kwargs)
 
 
-async def scan(pilot, code: str) -> None:
-    """F3, then the code arrives in the focused field in one burst (as a paste), then Enter.
 
-    One test types the code key by key (a keyboard-wedge scanner); the
-    others paste it, which is faster under Pilot and ends the same way.
-    """
-    await pilot.press("f3")
-    pilot.app.focused.post_message(events.Paste(code))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
-
-
-async def enter_by_keys(pilot, plate: str, class_steps: int = 0) -> None:
-    await pilot.press("f2", *keys(plate))
-    for _ in range(class_steps):
-        await pilot.press("down")
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 # ------------------------------------------------------------------ entry flow

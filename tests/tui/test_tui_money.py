@@ -21,7 +21,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from textual import events
 
 from attendant.core import shifts, users
 from attendant.core.payments import ProcessorUnavailable, StandInProcessor
@@ -32,7 +31,7 @@ from attendant.tui.screens.shift import CountUpScreen, ShiftScreen
 from attendant.tui.widgets.shift_count import CashCountGrid
 from db.models import AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
 from tests.tui.conftest import PINS
-from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
+from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, scan, settle, text_of, until
 
 PS, PAY, VEND, IOU, SH, CM, U, AUD = (
     t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User, AuditEvent)
@@ -66,14 +65,6 @@ async def login(pilot, username: str, pin: str | None = None) -> None:
     await pilot.press(*keys(username), "enter", *(pin or PINS[username]), "enter")
     await settle(pilot)
 
-
-async def scan(pilot, code: str) -> None:
-    """F3, the code in one burst (a scanner's paste), Enter: the checkout appears."""
-    await pilot.press("f3")
-    pilot.app.focused.post_message(events.Paste(code))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 def form_of(app):

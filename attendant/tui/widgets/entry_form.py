@@ -42,7 +42,7 @@ from textual.widgets import Input, Label, Static
 from attendant.booth import EntryOutcome
 from attendant.core.plate_match import DEFAULT_CONFIRM_THRESHOLD, needs_confirmation
 from attendant.core.tickets import SCANNED_CODE, scan_prefix
-from attendant.core.vocab import VehicleClass
+from attendant.core.vocab import GateOutcome, VehicleClass
 from attendant.tui.messages import EntryRequested, WedgeScanned
 from attendant.tui.widgets.device_health import device_badge
 from attendant.tui.widgets.pickers import Flag, KeyChoice
@@ -367,6 +367,7 @@ class EntryForm(Vertical):
         )
 
     def action_clear(self) -> None:
+        """Escape: empty the form for the next vehicle."""
         self.forget_read()
         self.query_one("#entry-plate", Input).value = ""
         self.query_one("#entry-class", KeyChoice).value = VehicleClass.CAR.value
@@ -387,7 +388,7 @@ class EntryForm(Vertical):
         local = e.entry_at.astimezone(tz).strftime("%a %d %b %H:%M")
         printed = "printed ✓ (F10 shows it)" if outcome.printed else "NOT PRINTED ✗"
         print_style = "$ok" if outcome.printed else "$fault b"
-        gate_style = "$gate-open" if outcome.gate == "opened" else "$fault b"
+        gate_style = "$gate-open" if outcome.gate == GateOutcome.OPENED else "$fault b"
         parts: list = [
             (f"✓ Ticket {e.ticket_no}", "$ok b"),
             "  ",
@@ -406,12 +407,7 @@ class EntryForm(Vertical):
                       f", ticket queued for reprint ({queued} waiting, ", ("^O", "$accent b"), ")\n  ",
                       (outcome.print_error, "$fault")]
         self.query_one("#entry-result", Static).update(Content.assemble(*parts))
-        self.forget_read()
-        self.query_one("#entry-plate", Input).value = ""
-        self.query_one("#entry-class", KeyChoice).value = VehicleClass.CAR.value
-        self.query_one("#entry-ev", Flag).value = False
-        self.query_one("#entry-accessible", Flag).value = False
-        self.focus_plate()
+        self.action_clear()
 
     def show_error(self, message: str) -> None:
         """Show why nothing was issued; the fields are kept for a correction (plate selected)."""

@@ -60,6 +60,7 @@ from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
+from attendant.core.vocab import GateOutcome
 from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
@@ -846,7 +847,7 @@ class ExitForm(Vertical):
             if r.payment_id is not None:
                 parts.append(("  payment #" + str(r.payment_id), "$muted"))
         parts += ["\n  ", (f"Ticket {r.ticket_no}", "b"), f"  {r.plate or '(no plate)'}  bay {r.spot_label} freed  gate "]
-        parts.append((outcome.gate, "$gate-open b" if outcome.gate == "opened" else "$fault b"))
+        parts.append((outcome.gate, "$gate-open b" if outcome.gate == GateOutcome.OPENED else "$fault b"))
         if outcome.printed:
             parts.append(("  receipt ✓ (F10)", "$ok"))
         elif outcome.print_error:
