@@ -8,25 +8,26 @@ operator's addition. Each method is one :class:`PaymentMethodSpec` in
 form's number keys, the CLI's ``--pay`` choices, the shift count-up, the IOU
 settlement dialog and the receipts all come from this table.
 
-Adding a method is one entry here (plus a :class:`PaymentMethod` value in
-:mod:`attendant.core.vocab`, which is what the database stores) and, for an
-electronic method, a processor in :class:`attendant.core.payments.ProcessorRegistry`
-(stand-ins are created for every electronic method listed here).
+Adding a method is one entry here: the vocabulary's :class:`PaymentMethod`
+(what the database stores, re-exported by :mod:`attendant.core.vocab`) is
+built from this table, and every electronic method gets a processor
+(:class:`attendant.core.payments.ProcessorRegistry`; a stand-in unless a real
+one is registered).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from attendant.core.errors import InputError
-from attendant.core.vocab import PaymentMethod
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentMethodSpec:
     """How one payment method behaves.
 
-    - ``method``: the stored value; ``label``: the word on screen and on receipts.
+    - ``value``: what the database stores; ``label``: the word on screen and on receipts.
     - ``electronic``: asked of a payment processor (with an idempotency key,
       outside any transaction; seed 003) rather than settled at the booth.
     - ``takes_tendered``: the attendant types what was handed over and the
@@ -44,7 +45,7 @@ class PaymentMethodSpec:
       drawer for cash, the terminal's batch total for card...).
     """
 
-    method: PaymentMethod
+    value: str
     label: str
     electronic: bool = False
     takes_tendered: bool = False
@@ -57,29 +58,33 @@ class PaymentMethodSpec:
     counted_at_close: bool = True
 
     @property
-    def value(self) -> str:
-        """The stored value, e.g. ``"ewallet"``."""
-        return self.method.value
+    def method(self) -> PaymentMethod:
+        """The vocabulary member, e.g. ``PaymentMethod.EWALLET``."""
+        return PaymentMethod(self.value)
 
 
 #: Every method, in the order the console offers them (number keys 1, 2, ...).
 PAYMENT_METHODS: tuple[PaymentMethodSpec, ...] = (
-    PaymentMethodSpec(PaymentMethod.CASH, "cash", takes_tendered=True, settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.CARD, "card", electronic=True, settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.UPI, "UPI", electronic=True, settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.EWALLET, "e-wallet", electronic=True, settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.MOBILE, "mobile", electronic=True, settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.PASS, "pass", reference="pass code", covers_balance=True, takes_money=False,
+    PaymentMethodSpec("cash", "cash", takes_tendered=True, settles_ious=True),
+    PaymentMethodSpec("card", "card", electronic=True, settles_ious=True),
+    PaymentMethodSpec("upi", "UPI", electronic=True, settles_ious=True),
+    PaymentMethodSpec("ewallet", "e-wallet", electronic=True, settles_ious=True),
+    PaymentMethodSpec("mobile", "mobile", electronic=True, settles_ious=True),
+    PaymentMethodSpec("pass", "pass", reference="pass code", covers_balance=True, takes_money=False,
                       counted_at_close=False),
-    PaymentMethodSpec(PaymentMethod.ACCOUNT, "account", reference="account", reference_required=True,
+    PaymentMethodSpec("account", "account", reference="account", reference_required=True,
                       settles_ious=True),
-    PaymentMethodSpec(PaymentMethod.VALIDATION, "validation", reference="validation code", pays_at_exit=False,
+    PaymentMethodSpec("validation", "validation", reference="validation code", pays_at_exit=False,
                       takes_money=False, counted_at_close=False),
-    PaymentMethodSpec(PaymentMethod.IOU, "IOU", pays_at_exit=False, takes_money=False, counted_at_close=False),
+    PaymentMethodSpec("iou", "IOU", pays_at_exit=False, takes_money=False, counted_at_close=False),
 )
 
+#: How a fee was settled (BRIEF.md feature 4): the stored values of :data:`PAYMENT_METHODS`.
+PaymentMethod = StrEnum("PaymentMethod", [(spec.value.upper(), spec.value) for spec in PAYMENT_METHODS])
+PaymentMethod.__doc__ = "How a fee was settled (BRIEF.md feature 4); built from PAYMENT_METHODS."
+PaymentMethod.__module__ = __name__
+
 _BY_VALUE = {spec.value: spec for spec in PAYMENT_METHODS}
-assert set(_BY_VALUE) == {m.value for m in PaymentMethod}, "every PaymentMethod needs a spec"
 
 #: The methods asked of a processor.
 ELECTRONIC: tuple[PaymentMethod, ...] = tuple(s.method for s in PAYMENT_METHODS if s.electronic)
@@ -89,7 +94,7 @@ EXIT_METHODS: tuple[PaymentMethodSpec, ...] = tuple(s for s in PAYMENT_METHODS i
 IOU_METHODS: tuple[PaymentMethodSpec, ...] = tuple(s for s in PAYMENT_METHODS if s.settles_ious)
 
 
-def spec(method: str | PaymentMethod) -> PaymentMethodSpec:
+def spec(method: str | StrEnum) -> PaymentMethodSpec:
     """The spec of ``method`` (a stored value or enum member).
 
     :raises InputError: an unknown method, naming the known ones.
@@ -107,7 +112,7 @@ def label(method: str) -> str:
     return found.label if found else method
 
 
-def exit_method(method: str | PaymentMethod) -> PaymentMethodSpec:
+def exit_method(method: str | StrEnum) -> PaymentMethodSpec:
     """The spec of a method offered at the exit lane.
 
     :raises InputError: unknown, or not a way to pay at the exit (validation,
@@ -115,13 +120,13 @@ def exit_method(method: str | PaymentMethod) -> PaymentMethodSpec:
     """
     found = spec(method)
     if not found.pays_at_exit:
-        if found.method is PaymentMethod.VALIDATION:
+        if found.value == "validation":
             raise InputError("a validation is applied with its code, not paid")
         raise InputError("an IOU is recorded by letting the vehicle go, not paid")
     return found
 
 
-def exit_key(method: str | PaymentMethod) -> str:
+def exit_key(method: str | StrEnum) -> str:
     """The number key that picks ``method`` at the exit lane (``"1"`` for the first of :data:`EXIT_METHODS`)."""
     value = str(method)
     for index, candidate in enumerate(EXIT_METHODS, start=1):

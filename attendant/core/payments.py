@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from attendant.core.errors import InputError, PaymentError
+from attendant.core.payment_methods import ELECTRONIC
 from attendant.core.vocab import PaymentMethod
 
-ELECTRONIC = (PaymentMethod.CARD, PaymentMethod.UPI, PaymentMethod.EWALLET, PaymentMethod.MOBILE)
-LOCAL = (PaymentMethod.CASH, PaymentMethod.PASS, PaymentMethod.VALIDATION, PaymentMethod.ACCOUNT)
 OUTCOMES = ("approve", "decline", "timeout", "no_answer", "unavailable")
 
 

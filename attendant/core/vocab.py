@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from attendant.core.payment_methods import PaymentMethod  # noqa: F401 - the vocabulary, built from its table
+
 
 class SpotType(StrEnum):
     """Kind of bay, from smallest to largest, then the two restricted kinds."""
@@ -44,20 +46,6 @@ class SessionStatus(StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"
-
-
-class PaymentMethod(StrEnum):
-    """How a fee was settled (BRIEF.md feature 4)."""
-
-    CASH = "cash"
-    CARD = "card"
-    UPI = "upi"
-    EWALLET = "ewallet"
-    MOBILE = "mobile"
-    PASS = "pass"
-    VALIDATION = "validation"
-    ACCOUNT = "account"
-    IOU = "iou"
 
 
 class PaymentStatus(StrEnum):

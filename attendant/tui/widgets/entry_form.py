@@ -4,7 +4,7 @@ Keys: type the plate; ``up``/``down`` in the plate field (or ``1``-``5`` on the
 class row) choose the vehicle class; Tab reaches the EV and accessible flags
 (Space toggles); Enter anywhere in the form issues the ticket; Escape clears
 it. The form owns only its fields: it posts :class:`EntryRequested` and the
-screen runs the entry (Booth.process_entry in a worker) and hands the
+screen runs the entry (Booth.enter in a worker) and hands the
 outcome back through :meth:`show_result` / :meth:`show_error`.
 
 Plate reads: the lane camera's read arrives through :meth:`EntryForm.offer_read`
