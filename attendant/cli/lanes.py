@@ -14,6 +14,7 @@ import typer
 
 from attendant.cli.common import JsonOpt, PrinterOpt, fail, parse_money, parse_when, print_json, state, typer_app
 from attendant.core.errors import InputError
+from attendant.core.payment_methods import EXIT_METHODS
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
@@ -171,7 +172,7 @@ def exit_(
     code: Annotated[str, typer.Argument(help="The ticket code (scanned QR) of the session.")],
     pay: Annotated[
         Optional[list[str]],
-        typer.Option("--pay", help="cash, card, upi, ewallet, mobile, pass, account; METHOD=AMOUNT to split."),
+        typer.Option("--pay", help=f"{', '.join(s.value for s in EXIT_METHODS)}; METHOD=AMOUNT to split."),
     ] = None,
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over, in major units (e.g. 20.00).")] = None,
     validation: Annotated[

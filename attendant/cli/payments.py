@@ -13,6 +13,8 @@ import typer
 from attendant.cli.common import JsonOpt, parse_money, parse_when, print_json, state, typer_app
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, to_major_str
+from attendant.core.payment_methods import IOU_METHODS
+from attendant.core.vocab import IouStatus
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
@@ -34,7 +36,7 @@ def iou_list(
     """Unpaid (or all) IOUs, newest first."""
     service = state(ctx).service()
     cur = service.facility.currency
-    rows = service.ious(plate, status=None if all_ else "open")
+    rows = service.ious(plate, status=None if all_ else IouStatus.OPEN)
     if json_:
         print_json([{"id": i.id, "ticket_no": i.ticket_no, "plate": i.plate, "amount": to_major_str(i.amount, cur),
                      "reason": i.reason, "status": i.status, "created_at": i.created_at.isoformat()} for i in rows])
@@ -51,7 +53,7 @@ def iou_list(
 def iou_settle(
     ctx: typer.Context,
     plate: Annotated[str, typer.Argument(help="The plate whose IOUs are paid.")],
-    pay: Annotated[str, typer.Option("--pay", help="How: cash, card, upi, ewallet, mobile or account.")] = "card",
+    pay: Annotated[str, typer.Option("--pay", help=f"How: {', '.join(s.value for s in IOU_METHODS)}.")] = "card",
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over (major units).")] = None,
     json_: JsonOpt = False,
 ) -> None:

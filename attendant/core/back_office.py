@@ -32,13 +32,13 @@ from attendant.core.plates import normalize_plate
 from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
 from attendant.core.tickets import format_ticket_no, new_credential_code
 from attendant.core.views import COUNTED, IouView, PassView, PaymentView, RefundablePayment
-from attendant.core.vocab import PaymentMethod, PaymentStatus
+from attendant.core.vocab import IouStatus, PaymentMethod, PaymentStatus
 
 
 class BackOfficeOps(FacilityStore):
     """IOUs, refunds, validations and passes of one facility (see the module docstring)."""
 
-    def ious(self, plate: str | None = None, *, status: str | None = "open") -> list[IouView]:
+    def ious(self, plate: str | None = None, *, status: str | None = IouStatus.OPEN) -> list[IouView]:
         """IOUs of this facility (of ``plate`` if given), newest first."""
         stmt = (select(IOU, PS.c.ticket_no).join(PS, PS.c.id == IOU.c.session_id)
                 .where(IOU.c.facility_id == self.facility.id).order_by(IOU.c.id.desc()))
@@ -106,7 +106,7 @@ class BackOfficeOps(FacilityStore):
                     )
                     payment_id = payment.id
                     conn.execute(update(IOU).where(IOU.c.id == iou.id).values(
-                        status="settled", settled_at=at, settled_payment_id=payment_id))
+                        status=IouStatus.SETTLED.value, settled_at=at, settled_payment_id=payment_id))
                     conn.execute(update(PS).where(PS.c.id == session.id).values(
                         amount_paid=PS.c.amount_paid + iou.amount))
                     self._audit(conn, now=now, at=at, actor=who.name, action="iou.settle", entity="iou",

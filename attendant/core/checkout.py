@@ -74,12 +74,20 @@ from attendant.core.views import (
     PaymentView,
     SessionView,
 )
-from attendant.core.vocab import LaneDirection, PaymentMethod, PaymentStatus, SessionStatus, SpotStatus, VendSource
+from attendant.core.vocab import (
+    IouStatus,
+    LaneDirection,
+    PaymentMethod,
+    PaymentStatus,
+    SessionStatus,
+    SpotStatus,
+    VendSource,
+)
 
 IOU_LIMIT = 3
 
 _IOUS = select(func.count(), func.coalesce(func.sum(IOU.c.amount), 0)).where(
-    IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"), IOU.c.status == "open"
+    IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"), IOU.c.status == IouStatus.OPEN.value
 )
 _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
     status=SessionStatus.CLOSED.value,
@@ -619,7 +627,7 @@ class CheckoutOps(FacilityStore):
                                    "or let go with an IOU")
             iou_id = conn.execute(_INSERT_IOU, {
                 "facility_id": self.facility.id, "session_id": row.id, "plate": row.plate, "amount": balance,
-                "reason": iou_reason, "status": "open", "created_at": at, "actor": who.name,
+                "reason": iou_reason, "status": IouStatus.OPEN.value, "created_at": at, "actor": who.name,
             }).scalar_one()
         conn.execute(_CLOSE_SESSION, {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,

@@ -34,7 +34,7 @@ from attendant.core.requests import EntryRequest
 from attendant.core.store import IOU, PAY, PS, SESSION_IS_OPEN, F, L, S, V, sessions_with_bay
 from attendant.core.tickets import format_ticket_no
 from attendant.core.views import COUNTED, EntryResult, LevelAvailability, LevelMap, SessionView, SpotCell
-from attendant.core.vocab import LaneDirection, SpotStatus, VehicleClass, VendSource
+from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
 
 # Anti-passback and unpaid IOUs in one look: the open session of the plate (if any) and its unpaid IOUs.
 _INSIDE = select(
@@ -151,7 +151,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "spot_id": spot.id,
                     "spot_type": spot.spot_type.value,
                     "rate_plan_version_id": plan_id,
-                    "status": "open",
+                    "status": SessionStatus.OPEN.value,
                     "entry_lane": lane,
                     "entry_at": at,
                     "amount_paid": 0,

@@ -48,6 +48,13 @@ class SessionStatus(StrEnum):
     CLOSED = "closed"
 
 
+class IouStatus(StrEnum):
+    """An IOU is open until the plate settles it."""
+
+    OPEN = "open"
+    SETTLED = "settled"
+
+
 class PaymentStatus(StrEnum):
     """Processor status of one payment (seed 003, payment processing)."""
 

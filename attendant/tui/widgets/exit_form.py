@@ -60,7 +60,7 @@ from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
-from attendant.core.vocab import GateOutcome
+from attendant.core.vocab import GateOutcome, PaymentStatus
 from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
@@ -75,7 +75,8 @@ METHOD_OPTIONS = [(spec.value, spec.label) for spec in EXIT_METHODS]
 LAST_KEY = len(METHOD_OPTIONS)
 WITH_REFERENCE = tuple(spec.value for spec in EXIT_METHODS if spec.reference)
 LABEL_WIDTH = 40
-STATUS_GLYPH = {"completed": "✓", "failed": "✗", "pending": "…", "refunded": "↺"}
+STATUS_GLYPH = {PaymentStatus.COMPLETED: "✓", PaymentStatus.FAILED: "✗", PaymentStatus.PENDING: "…",
+                PaymentStatus.REFUNDED: "↺"}
 IDLE_HINT = Content.from_markup(
     "[$accent b]Enter[/] look up / pay  [$accent b]1[/] cash  [$accent b]2[/] card  "
     "[$accent b]↑↓[/] method  [$accent b]F6[/] lost ticket  [$accent b]Esc[/] clear"
@@ -745,12 +746,12 @@ class ExitForm(Vertical):
             if n:
                 parts.append((" · ", "$muted"))
             name = f"{STATUS_GLYPH.get(p.status, '?')} {method_label(p.method)} #{p.id}"
-            if p.status in ("completed", "refunded"):
-                parts += [(name, "$ok" if p.status == "completed" else "$warn"), " ",
+            if p.counted:
+                parts += [(name, "$ok" if p.status == PaymentStatus.COMPLETED else "$warn"), " ",
                           (format_money(p.amount, cur), "$money")]
-                if p.status == "refunded":
+                if p.status == PaymentStatus.REFUNDED:
                     parts.append((" refunded", "$warn"))
-            elif p.status == "pending":
+            elif p.status == PaymentStatus.PENDING:
                 parts += [(name, "$warn b"), (f" {format_money(p.amount, cur)} outcome unknown", "$warn")]
             else:
                 parts += [(name, "$fault"), (" not taken", "$muted")]
