@@ -17,6 +17,7 @@ _WHERE = {
     "duration_text": "attendant.booth.printouts",
     "open_booth": "attendant.booth.wiring",
     "open_services": "attendant.booth.wiring",
+    "open_views": "attendant.booth.wiring",
     "EntryRequest": "attendant.core.requests",
     "ExitRequest": "attendant.core.requests",
     "Tender": "attendant.core.requests",

@@ -3,7 +3,8 @@
 The console (:func:`attendant.tui.app.make_app`) and the CLI
 (:class:`attendant.cli.common.Context`) both build their booth here, so the
 two front ends run on the same services, signed with the same installation
-secret (kept outside the database: ``attendant.paths``).
+secret (kept outside the database: ``attendant.paths``). Each one ends the
+start-up pause of the garbage collector (:func:`attendant.startup.resume`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from attendant import startup
 from attendant.core.clock import utc_now
 from attendant.core.payments import ProcessorRegistry
-from attendant.core.services import ParkingService
+from attendant.core.store import FacilityStore
 from attendant.core.tickets import TicketSigner
 from attendant.paths import load_or_create_secret
 
@@ -26,11 +28,25 @@ def open_services(
     facility_code: str | None = None,
     clock: Callable[[], datetime] | None = None,
     processors: ProcessorRegistry | None = None,
-) -> ParkingService:
+) -> "ParkingService":  # noqa: F821 - imported when called
     """The services of ``engine``'s facility ``facility_code`` (default: the first), signing tickets
     with the installation secret; ``clock`` (aware UTC) defaults to the wall clock."""
-    return ParkingService(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
-                          clock=clock or utc_now, processors=processors)
+    from attendant.core.services import ParkingService
+
+    service = ParkingService(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
+                             clock=clock or utc_now, processors=processors)
+    startup.resume()
+    return service
+
+
+def open_views(engine: Engine, *, facility_code: str | None = None,
+               clock: Callable[[], datetime] | None = None) -> FacilityStore:
+    """The live views of ``engine``'s facility (occupancy, availability, revenue, level drawings) without the
+    entry and exit services: what a reading command needs, and all it imports."""
+    views = FacilityStore(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
+                          clock=clock or utc_now)
+    startup.resume()
+    return views
 
 
 def open_booth(
@@ -41,7 +57,7 @@ def open_booth(
     clock: Callable[[], datetime] | None = None,
     processors: ProcessorRegistry | None = None,
     printer_url: str | None = None,
-    service: ParkingService | None = None,
+    service=None,
 ):
     """The :class:`~attendant.booth.Booth` of ``config``'s lanes (a
     :class:`~hardware.config.ConsoleConfig`) on ``engine``'s facility ``facility_code`` (default: the first).
@@ -55,4 +71,6 @@ def open_booth(
     from attendant.booth.booth import Booth
 
     service = service or open_services(engine, facility_code=facility_code, clock=clock, processors=processors)
-    return Booth(service, config, printer_url=printer_url)
+    booth = Booth(service, config, printer_url=printer_url)
+    startup.resume()
+    return booth

@@ -22,5 +22,11 @@ __all__ = ["COMMAND_MODULES", "Context", "app", "main"]
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console-script entry point: run ``attendant`` with ``args`` (default: the command line); exits."""
+    """Console-script entry point: run ``attendant`` with ``args`` (default: the command line); exits.
+
+    The garbage collector is paused while the libraries load (:mod:`attendant.startup`).
+    """
+    from attendant import startup
+
+    startup.pause()
     app(args=args, prog_name="attendant")

@@ -160,6 +160,15 @@ class Context:
             self._service = open_services(self.engine(), facility_code=self.facility)
         return self._service
 
+    def views(self):
+        """The facility's live views (occupancy, availability, revenue) without the entry and exit
+        services: what ``attendant status`` reads (the services' own views once they are open)."""
+        if self._service is not None:
+            return self._service
+        from attendant.booth.wiring import open_views
+
+        return open_views(self.engine(), facility_code=self.facility)
+
     def login(self):
         """The :class:`~attendant.core.auth.Actor` this command runs as.
 

@@ -274,7 +274,7 @@ def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Occupancy, availability by level and spot type, and today's revenue."""
     from attendant.core.money import format_money, to_major_str
 
-    service = state(ctx).service()
+    service = state(ctx).views()
     f = service.facility
     occupied, capacity = service.occupancy()
     levels = service.availability()

@@ -16,9 +16,9 @@ default now. Money: integer minor units of the facility currency.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core.allocation import Strategy, fits
@@ -31,9 +31,9 @@ from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.store import IOU, PAY, PS, SESSION_IS_OPEN, F, L, S, V, sessions_with_bay
+from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
 from attendant.core.tickets import format_ticket_no
-from attendant.core.views import COUNTED, EntryResult, LevelAvailability, LevelMap, SessionView, SpotCell
+from attendant.core.views import EntryResult, SessionView
 from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
 
 # Anti-passback and unpaid IOUs in one look: the open session of the plate (if any) and its unpaid IOUs.
@@ -239,57 +239,6 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         sessions = {s.plate: s for s in self.open_sessions() if s.plate}
         return [(sessions[p], score) for p, score in best_matches(norm, sessions, max_distance=max_distance)]
 
-    # ------------------------------------------------------------- live views
-    def refresh(self) -> bool:
-        """Reload the bay index if another process changed it; True if it did."""
-        with self._lock, self._reading() as conn:
-            revision = self._revision(conn)
-            if revision == self._cache.revision:
-                return False
-            self._load(conn, revision)
-            return True
-
-    def spot_statuses(self) -> dict[int, SpotStatus]:
-        """Status of every bay by spot id (from the index, kept current)."""
-        with self._lock:
-            return {spot_id: spot.status for spot_id, spot in self._cache.index.spots.items()}
-
-    def availability(self) -> list[LevelAvailability]:
-        """Available and total bays per level and spot type."""
-        with self._lock:
-            index = self._cache.index
-            result = []
-            for level_id, (code, name) in self._cache.levels.items():
-                by_type: dict[str, tuple[int, int]] = {}
-                for (lvl, typ, status), n in index.counts.items():
-                    if lvl != level_id or n == 0:
-                        continue
-                    avail, total = by_type.get(typ.value, (0, 0))
-                    by_type[typ.value] = (avail + (n if status is SpotStatus.AVAILABLE else 0), total + n)
-                capacity = sum(t for _a, t in by_type.values())
-                available = sum(a for a, _t in by_type.values())
-                result.append(LevelAvailability(level_id, code, name, capacity, available, dict(sorted(by_type.items()))))
-            return result
-
-    def level_maps(self) -> list[LevelMap]:
-        """Drawings and bay positions of every level, in order."""
-        with self._reading() as conn:
-            levels = conn.execute(
-                select(L.c.id, L.c.code, L.c.name, L.c.map).where(L.c.facility_id == self.facility.id).order_by(L.c.ordinal)
-            ).all()
-            spots = conn.execute(
-                select(S.c.id, S.c.label, S.c.row, S.c.col, S.c.spot_type, S.c.level_id).where(
-                    S.c.facility_id == self.facility.id
-                )
-            ).all()
-        by_level: dict[int, list[SpotCell]] = {}
-        for s in spots:
-            by_level.setdefault(s.level_id, []).append(SpotCell(s.id, s.label, s.row, s.col, s.spot_type))
-        return [
-            LevelMap(lvl.id, lvl.code, lvl.name, tuple(lvl.map.split("\n")), tuple(by_level.get(lvl.id, ())))
-            for lvl in levels
-        ]
-
     def open_sessions(self, limit: int = 10_000) -> list[SessionView]:
         """Open sessions, oldest entry first."""
         with self._reading() as conn:
@@ -300,35 +249,6 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 .limit(limit)
             ).all()
         return [self._view(r) for r in rows]
-
-    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        """UTC instants of the start and end of facility-local ``day`` (DST-aware)."""
-        start = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-    def revenue(self, day: date | None = None) -> int:
-        """Payments taken on facility-local ``day`` (default today), net of refunds, minor units."""
-        day = day or self.local(self.clock()).date()
-        start, end = self.day_bounds(day)
-        with self._reading() as conn:
-            return conn.execute(
-                select(func.coalesce(func.sum(PAY.c.amount), 0)).where(
-                    and_(
-                        PAY.c.facility_id == self.facility.id,
-                        PAY.c.status.in_(COUNTED),
-                        PAY.c.created_at >= start,
-                        PAY.c.created_at < end,
-                    )
-                )
-            ).scalar_one()
-
-    def occupancy(self) -> tuple[int, int]:
-        """(occupied bays, capacity)."""
-        with self._lock:
-            index = self._cache.index
-            occupied = sum(1 for s in index.spots.values() if s.status is SpotStatus.OCCUPIED)
-            return occupied, len(index.spots)
 
     def set_spot_in_service(self, label: str, in_service: bool, *, actor: Actor | str, reason: str | None = None,
                             at: datetime | None = None) -> SpotStatus:

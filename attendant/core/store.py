@@ -8,6 +8,10 @@ cached in memory, and the few statements every operation shares (the
 facility bump that orders writers, the session-with-its-bay lookup, the audit
 event and the gate opening).
 
+It also answers the live views of the car park (occupancy, availability by
+level and type, the level drawings, today's revenue): a command that only
+reads them (``attendant status``) opens a store, not the whole services.
+
 Concurrency: each write transaction starts by bumping the facility row
 (``UPDATE ... RETURNING``), which serialises writers per facility on
 PostgreSQL (row lock) and SQLite (``BEGIN IMMEDIATE``). If the returned
@@ -32,10 +36,10 @@ import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, insert, literal_column, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit
@@ -46,7 +50,7 @@ from attendant.core.facilities import FacilityInfo, get_facility
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.rates import RatePlan
 from attendant.core.tickets import TicketSigner, format_ticket_no
-from attendant.core.views import SessionView
+from attendant.core.views import COUNTED, LevelAvailability, LevelMap, SessionView, SpotCell
 from attendant.core.vocab import GateOutcome, SpotStatus, VendSource
 from db.models import (
     Facility,
@@ -224,6 +228,86 @@ class FacilityStore:
     def _notify(self, spot_id: int, status: SpotStatus) -> None:
         for listener in list(self.listeners):
             listener(spot_id, status)
+
+    # ------------------------------------------------------------ live views (what status reads)
+    def refresh(self) -> bool:
+        """Reload the bay index if another process changed it; True if it did."""
+        with self._lock, self._reading() as conn:
+            revision = self._revision(conn)
+            if revision == self._cache.revision:
+                return False
+            self._load(conn, revision)
+            return True
+
+    def spot_statuses(self) -> dict[int, SpotStatus]:
+        """Status of every bay by spot id (from the index, kept current)."""
+        with self._lock:
+            return {spot_id: spot.status for spot_id, spot in self._cache.index.spots.items()}
+
+    def availability(self) -> list[LevelAvailability]:
+        """Available and total bays per level and spot type."""
+        with self._lock:
+            index = self._cache.index
+            result = []
+            for level_id, (code, name) in self._cache.levels.items():
+                by_type: dict[str, tuple[int, int]] = {}
+                for (lvl, typ, status), n in index.counts.items():
+                    if lvl != level_id or n == 0:
+                        continue
+                    avail, total = by_type.get(typ.value, (0, 0))
+                    by_type[typ.value] = (avail + (n if status is SpotStatus.AVAILABLE else 0), total + n)
+                capacity = sum(t for _a, t in by_type.values())
+                available = sum(a for a, _t in by_type.values())
+                result.append(LevelAvailability(level_id, code, name, capacity, available, dict(sorted(by_type.items()))))
+            return result
+
+    def level_maps(self) -> list[LevelMap]:
+        """Drawings and bay positions of every level, in order."""
+        with self._reading() as conn:
+            levels = conn.execute(
+                select(L.c.id, L.c.code, L.c.name, L.c.map).where(L.c.facility_id == self.facility.id).order_by(L.c.ordinal)
+            ).all()
+            spots = conn.execute(
+                select(S.c.id, S.c.label, S.c.row, S.c.col, S.c.spot_type, S.c.level_id).where(
+                    S.c.facility_id == self.facility.id
+                )
+            ).all()
+        by_level: dict[int, list[SpotCell]] = {}
+        for s in spots:
+            by_level.setdefault(s.level_id, []).append(SpotCell(s.id, s.label, s.row, s.col, s.spot_type))
+        return [
+            LevelMap(lvl.id, lvl.code, lvl.name, tuple(lvl.map.split("\n")), tuple(by_level.get(lvl.id, ())))
+            for lvl in levels
+        ]
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """UTC instants of the start and end of facility-local ``day`` (DST-aware)."""
+        start = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def revenue(self, day: date | None = None) -> int:
+        """Payments taken on facility-local ``day`` (default today), net of refunds, minor units."""
+        day = day or self.local(self.clock()).date()
+        start, end = self.day_bounds(day)
+        with self._reading() as conn:
+            return conn.execute(
+                select(func.coalesce(func.sum(PAY.c.amount), 0)).where(
+                    and_(
+                        PAY.c.facility_id == self.facility.id,
+                        PAY.c.status.in_(COUNTED),
+                        PAY.c.created_at >= start,
+                        PAY.c.created_at < end,
+                    )
+                )
+            ).scalar_one()
+
+    def occupancy(self) -> tuple[int, int]:
+        """(occupied bays, capacity)."""
+        with self._lock:
+            index = self._cache.index
+            occupied = sum(1 for s in index.spots.values() if s.status is SpotStatus.OCCUPIED)
+            return occupied, len(index.spots)
 
     # ------------------------------------------------------------ rate plans
     def _plan(self, conn, plan_id: int | None) -> RatePlan:

@@ -36,7 +36,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from attendant.core.layout import SPOT_GLYPHS
-from attendant.core.services import LevelMap
+from attendant.core.views import LevelMap
 from attendant.core.vocab import SpotStatus, SpotType
 from attendant.tui.glyphs import (
     SPOT_STATUS_CLASS,

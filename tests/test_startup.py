@@ -1,0 +1,54 @@
+"""The start-up pause of the garbage collector (attendant.startup), each case in its own interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str, tmp_path: Path) -> str:
+    env = {"PYTHONPATH": str(REPO), "ATTENDANT_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
+                          check=True)
+    return done.stdout.strip()
+
+
+def test_opening_the_services_ends_the_pause_and_freezes_the_libraries(tmp_path):
+    out = _run(
+        "import gc\n"
+        "from attendant import startup\n"
+        "startup.pause()\n"
+        "print(gc.isenabled(), startup.paused())\n"
+        "from attendant.booth.wiring import open_views\n"
+        "from attendant.demo import ensure_demo_db\n"
+        f"engine = ensure_demo_db('sqlite:///{tmp_path / 'a.db'}', actor='setup')\n"
+        "views = open_views(engine)\n"
+        "print(gc.isenabled(), startup.paused(), gc.get_freeze_count() > 10000, len(views.availability()) > 0)\n",
+        tmp_path)
+    assert out.splitlines() == ["False True", "True False True True"]
+
+
+def test_a_command_that_never_opens_the_services_gets_the_collector_back(tmp_path):
+    out = _run(
+        "import gc, time\n"
+        "from attendant import startup\n"
+        "startup.PAUSE_LIMIT_S = 0.2\n"
+        "startup.pause()\n"
+        "time.sleep(1.0)\n"
+        "print(gc.isenabled(), startup.paused())\n",
+        tmp_path)
+    assert out == "True False"
+
+
+def test_without_a_pause_resume_leaves_the_collector_alone(tmp_path):
+    out = _run(
+        "import gc\n"
+        "from attendant import startup\n"
+        "gc.disable()\n"
+        "startup.pause(); startup.resume()\n"
+        "print(gc.isenabled(), gc.get_freeze_count())\n",
+        tmp_path)
+    assert out == "False 0"
