@@ -25,7 +25,10 @@ run; the services may only add a statement where a rule needs it.
 
 Prints per round and as medians: operations per second on both sides, their
 ratio, and the statements per operation (counted on the connection) on both
-sides. The machines are shared and noisy: read the ratios.
+sides. The machines are shared and noisy: read the ratios. Like the console
+and the CLI, the run pauses the garbage collector while the libraries load
+and freezes them before measuring (``attendant/startup.py``); both sides run
+in that one process.
 """
 
 from __future__ import annotations
@@ -287,9 +290,18 @@ def main() -> None:
     parser.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--json", action="store_true", help="print the medians as JSON")
     args = parser.parse_args()
+    from attendant import startup
+
+    startup.pause()  # as the console and CLI start (attendant.cli.main)
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         template = prepare(Path(tmp), args.sync)
+        import attendant.booth.booth  # noqa: F401 - loaded before the freeze, as open_booth has it loaded
+        import hardware.config  # noqa: F401
+
+        # The start-up ends as the wiring ends it: what is loaded is frozen out of the collector's passes,
+        # for both sides alike (without it a full collection over the libraries lands in whichever side runs).
+        startup.resume()
         for r in range(args.rounds):
             folder = Path(tmp) / f"round{r}"
             folder.mkdir()
