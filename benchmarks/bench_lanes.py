@@ -100,7 +100,10 @@ def bench_services(template: Path, folder: Path, n: int, sync: str) -> dict:
     for name in ("begin", "before_cursor_execute", "commit"):  # the BEGIN goes to the driver (db/engine.py)
         event.listen(engine, name, count)
     now = [T0]
-    service = open_services(engine, clock=lambda: now[0])
+    from attendant.core.payments import ProcessorRegistry
+
+    # the stand-in processor keeps its ledger in memory here, as on the raw side
+    service = open_services(engine, clock=lambda: now[0], processors=ProcessorRegistry(ledger=":memory:"))
     config = parse_config(
         """
         [[lanes]]

@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from attendant.core.auth import Actor, PermissionDenied, Role
+from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound, PaymentError, Refused
 from attendant.core.payments import ProcessorRegistry, StandInProcessor
+from attendant.core.requests import ExitRequest, Tender
 from attendant.core.services import ParkingService
 from attendant.core.tickets import TicketSigner
 from attendant.core.vocab import PaymentMethod
@@ -68,18 +70,73 @@ def test_a_card_exit_commits_twice_pending_then_paid_and_closed_together(svc, sm
     assert vend.session_id == session.id
 
 
-def test_a_refused_close_never_undoes_a_taken_card_payment(svc, small_engine, clock, card):
+def _pending_attempt(engine, session, at, *, method="upi", key="stuck-1", amount=100, lane="X2", message=None,
+                     age_s=0.0):
+    """Another lane's attempt, waiting for (or having lost) its answer; asked ``age_s`` seconds ago (wall clock)."""
+    asked = utc_now() - timedelta(seconds=age_s)
+    with engine.begin() as conn:
+        conn.execute(insert(PAY).values(facility_id=session.facility_id, session_id=session.id, method=method,
+                                        status="pending", amount=amount, idempotency_key=key, lane=lane,
+                                        created_at=at, updated_at=asked, actor="t", message=message))
+
+
+def test_an_attempt_in_progress_at_another_lane_refuses_a_second_charge(svc, small_engine, clock, card):
     entry = park(svc, clock)  # £7.20
     (session,) = rows(small_engine, PS)
-    with small_engine.begin() as conn:  # an earlier attempt whose outcome is still unknown
-        conn.execute(insert(PAY).values(facility_id=session.facility_id, session_id=session.id, method="upi",
-                                        status="pending", amount=100, idempotency_key="stuck-1",
-                                        created_at=clock.now, actor="t"))
-    with pytest.raises(Refused, match="still pending"):
-        svc.exit(entry.code, method="card", actor="t")
-    card_row = [p for p in rows(small_engine, PAY) if p.method == "card"]
-    assert [(p.status, p.amount) for p in card_row] == [("completed", 720)]  # the charge is kept
-    assert rows(small_engine, PS)[0].status == "open"  # the vehicle waits for the pending one to settle
+    _pending_attempt(small_engine, session, clock.now)
+    with pytest.raises(Refused, match=r"upi payment of £1.00 for this ticket is in progress at lane X2 .*nothing "
+                                      r"was taken"):
+        svc.exit(entry.code, method="card", actor="t", lane="X1")
+    with pytest.raises(Refused, match="in progress"):  # cash too: the other lane's answer may cover the fee
+        svc.exit(entry.code, method="cash", actor="t", lane="X1", tendered=1000)
+    assert card.charges == []
+    assert [(p.method, p.status) for p in rows(small_engine, PAY)] == [("upi", "pending")]
+    assert rows(small_engine, PS)[0].status == "open"
+
+
+def test_an_abandoned_attempt_is_settled_by_the_status_query_before_anything_is_charged(svc, small_engine, clock,
+                                                                                         card):
+    entry = park(svc, clock)  # £7.20
+    (session,) = rows(small_engine, PS)
+    # X2 charged £7.20 and crashed before recording the answer: the processor knows the key
+    card.charge(720, "GBP", "x2-lost", "ref")
+    _pending_attempt(small_engine, session, clock.now, method="card", key="x2-lost", amount=720,
+                     age_s=svc.processors.attempt_deadline_s + 1)
+    result = svc.exit(entry.code, method="card", actor="t", lane="X1")
+    assert result.paid == 720 and card.charges == [("x2-lost", 720)]  # charged once, by the lost attempt
+    (payment,) = rows(small_engine, PAY)
+    assert (payment.status, payment.idempotency_key) == ("completed", "x2-lost")
+    assert "status query" in payment.message
+    assert rows(small_engine, PS)[0].status == "closed"
+
+
+def test_an_abandoned_attempt_the_processor_never_saw_is_voided_then_the_card_is_charged(svc, small_engine, clock,
+                                                                                        card):
+    entry = park(svc, clock)
+    (session,) = rows(small_engine, PS)
+    _pending_attempt(small_engine, session, clock.now, method="card", key="x2-never", amount=720,
+                     age_s=svc.processors.attempt_deadline_s + 1)
+    result = svc.exit(entry.code, method="card", actor="t", lane="X1")
+    lost, paid = rows(small_engine, PAY)
+    assert (lost.status, paid.status, result.paid) == ("failed", "completed", 720)
+    assert card.voids == [] and [k for k, _ in card.charges] == [paid.idempotency_key]
+    assert not card.charge(720, "GBP", "x2-never", "ref").approved  # the lost request can never charge later
+    assert [k for k, _ in card.charges] == [paid.idempotency_key]
+
+
+def test_an_unknown_outcome_that_cannot_be_asked_blocks_more_charges_until_resolved(svc, small_engine, clock, card):
+    entry = park(svc, clock)
+    (session,) = rows(small_engine, PS)
+    _pending_attempt(small_engine, session, clock.now, method="card", key="x2-unknown", amount=720,
+                     message="no answer; void failed")
+    card.status = lambda key: (_ for _ in ()).throw(ConnectionError("processor unreachable"))
+    with pytest.raises(PaymentError, match=r"unknown outcome .*attendant payment resolve \d+.*IOU"):
+        svc.exit(entry.code, method="card", actor="t", lane="X1")
+    assert card.charges == [] and rows(small_engine, PS)[0].status == "open"
+    request = ExitRequest(entry.code, (Tender("card"),), lane="X1", iou_reason="processor down")
+    result = svc.settle(request, actor="t")
+    assert result.iou_amount == 720 and card.charges == []  # never trap a car, never charge twice
+    assert [(p.idempotency_key, p.status) for p in rows(small_engine, PAY)] == [("x2-unknown", "pending")]
 
 
 def test_split_tender_cash_then_card_closes_the_session(svc, small_engine, clock, card):

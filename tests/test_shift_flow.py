@@ -73,7 +73,7 @@ def test_a_full_shift_balances_to_the_penny(small_engine, clock):
     with pytest.raises(Refused, match="progress|pending"):
         shifts.close_shift(small_engine, fid, ann, cash_count={5000: 1})
     del card.void
-    card._silent.clear()  # the processor answers again: the retry settles the pending payment
+    card.answer_again()  # the processor answers again: the retry settles the pending payment
     settled = service.pay(stuck.code, "card", actor=ann, idempotency_key="stuck-1")
     assert settled.payment.status == "completed" and len([k for k, _ in card.charges if k == "stuck-1"]) == 1
     expected["card"] += settled.payment.amount

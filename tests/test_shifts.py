@@ -174,7 +174,8 @@ def test_a_pending_payment_blocks_close_until_it_completes(small_engine, service
     alice = staff["alice"]
     shift = shifts.open_shift(small_engine, fid, alice, 2000, at=clock())
     pending = pay(small_engine, service, shift.id, alice, "card", 480, status="pending")
-    with pytest.raises(Refused, match=rf"shift #{shift.id} has 1 payment in progress \(#{pending} card £4.80\)"):
+    with pytest.raises(Refused, match=rf"shift #{shift.id} has 1 payment waiting for a processor.s answer "
+                                      rf"\(#{pending} card £4.80\).*payment resolve"):
         shifts.close_shift(small_engine, fid, alice, cash_count={1000: 2}, at=clock())
     assert shifts.current_shift(small_engine, fid, alice.user_id).status == "open"
     with small_engine.begin() as conn:

@@ -44,7 +44,7 @@ COMMAND_MODULES: dict[str, str] = {
     "status": "lanes",
     "report": "reports",
     "quote": "rates", "rates": "rates",
-    "iou": "payments", "refund": "payments", "validation": "payments", "pass": "payments",
+    "iou": "payments", "refund": "payments", "payment": "payments", "validation": "payments", "pass": "payments",
     "spot": "spots",
     "user": "staff", "shift": "staff",
     "devices": "devices",

@@ -21,7 +21,9 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 iou_app = typer_app(help="IOUs left when a vehicle was let go without full payment.", no_args_is_help=True)
 validation_app = typer_app(help="Merchant validations (discounts).", no_args_is_help=True)
 pass_app = typer_app(help="Passes for monthly and contract parkers.", no_args_is_help=True)
+payment_app = typer_app(help="Payment attempts: list the stuck ones and resolve them.", no_args_is_help=True)
 commands.add_typer(iou_app, name="iou")
+commands.add_typer(payment_app, name="payment")
 commands.add_typer(validation_app, name="validation")
 commands.add_typer(pass_app, name="pass")
 
@@ -89,6 +91,57 @@ def refund(
                     "amount": to_major_str(-view.amount, cur), "reference": view.reference})
     else:
         typer.echo(f"Refunded {format_money(-view.amount, cur)} of payment {payment_id} ({view.method})")
+
+
+@payment_app.command("list")
+def payment_list(
+    ctx: typer.Context,
+    pending: Annotated[bool, typer.Option("--pending", help="Attempts waiting for a processor's answer.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Payment attempts still pending (--pending): what blocks a ticket's next charge and a shift's close."""
+    if not pending:
+        raise InputError("say which payments: --pending (the attempts waiting for a processor's answer)")
+    service = state(ctx).service()
+    cur = service.facility.currency
+    rows = service.pending_payments()
+    if json_:
+        print_json([{"id": p.id, "ticket_no": p.ticket_no, "method": p.method, "amount": to_major_str(p.amount, cur),
+                     "lane": p.lane, "actor": p.actor, "shift_id": p.shift_id, "asked_at": p.asked_at.isoformat(),
+                     "in_flight": p.in_flight, "message": p.message} for p in rows])
+        return
+    for p in rows:
+        when = service.local(p.asked_at).strftime("%d %b %H:%M:%S")
+        state_ = "in progress" if p.in_flight else "stuck"
+        shift = f"shift #{p.shift_id}" if p.shift_id else "no shift"
+        typer.echo(f"{p.id:>5}  {p.ticket_no}  {p.method:<8} {format_money(p.amount, cur):>9}  {state_:<11} "
+                   f"{p.lane or '-':<4} {when}  {p.actor} ({shift})  {p.message or ''}".rstrip())
+    if not rows:
+        typer.echo("no pending payments")
+
+
+@payment_app.command("resolve")
+def payment_resolve(
+    ctx: typer.Context,
+    payment_id: Annotated[int, typer.Argument(help="The pending payment (see `attendant payment list --pending`).")],
+    outcome: Annotated[str, typer.Option(help="approved (money taken), declined (nothing taken) or void "
+                                              "(reverse it at the processor).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
+    reference: Annotated[Optional[str], typer.Option(help="The processor's reference, e.g. from the slip.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Settle a stuck payment attempt (supervisors only); the processor's own answer, when it gives one,
+    must agree."""
+    cli = state(ctx)
+    service = cli.service()
+    cur = service.facility.currency
+    view = service.resolve_payment(payment_id, outcome.strip().lower(), actor=cli.login(), reason=reason,
+                                   reference=reference)
+    if json_:
+        print_json({"id": view.id, "status": view.status, "method": view.method,
+                    "amount": to_major_str(view.amount, cur), "reference": view.reference})
+    else:
+        typer.echo(f"Payment {view.id} ({view.method} {format_money(view.amount, cur)}) is now {view.status}")
 
 
 @validation_app.command("create")

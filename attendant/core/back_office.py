@@ -16,7 +16,7 @@ Money is integer minor units; times aware UTC.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
@@ -31,8 +31,12 @@ from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
 from attendant.core.tickets import format_ticket_no, new_credential_code
-from attendant.core.views import COUNTED, IouView, PassView, PaymentView, RefundablePayment
+from attendant.core.views import COUNTED, IouView, PassView, PaymentView, PendingPayment, RefundablePayment
 from attendant.core.vocab import IouStatus, PaymentMethod, PaymentStatus
+
+
+RESOLUTIONS = ("approved", "declined", "void")
+"""How a supervisor may settle a stuck payment attempt (:meth:`BackOfficeOps.resolve_payment`)."""
 
 
 class BackOfficeOps(FacilityStore):
@@ -199,6 +203,112 @@ class BackOfficeOps(FacilityStore):
                             entity_id=refund_id, details={"refund_of": payment_id, "amount": amount,
                                                           "method": method.value, "reason": reason.strip()})
         return view
+
+    # ------------------------------------------------------ stuck payment attempts
+    def pending_payments(self) -> list[PendingPayment]:
+        """Every payment attempt of this facility still waiting for its processor's answer, oldest first.
+
+        These block their shift's close and any further charge to their
+        ticket until settled: by the next exit of the ticket (the processor's
+        status query), or by a supervisor (:meth:`resolve_payment`).
+        """
+        stmt = (select(PAY.c.id, PAY.c.method, PAY.c.amount, PAY.c.lane, PAY.c.actor, PAY.c.shift_id,
+                       PAY.c.created_at, PAY.c.updated_at, PAY.c.message, PS.c.ticket_no)
+                .join(PS, PS.c.id == PAY.c.session_id)
+                .where(PAY.c.facility_id == self.facility.id, PAY.c.status == PaymentStatus.PENDING.value)
+                .order_by(PAY.c.id))
+        now = utc_now()
+        deadline = timedelta(seconds=self.processors.attempt_deadline_s)
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        out = []
+        for r in rows:
+            asked = r.updated_at or r.created_at
+            out.append(PendingPayment(r.id, format_ticket_no(r.ticket_no), r.method, r.amount, r.lane, r.actor,
+                                      r.shift_id, asked, r.message is None and now - asked < deadline, r.message))
+        return out
+
+    def resolve_payment(self, payment_id: int, outcome: str, *, actor: Actor | str, reason: str,
+                        reference: str | None = None) -> PaymentView:
+        """Settle a stuck attempt by hand; supervisors only (seed 003: no payment pending for ever).
+
+        ``outcome``: ``approved`` (the money was taken: the attempt completes
+        and counts toward its ticket; ``reference``, e.g. from the terminal's
+        slip, is kept), ``declined`` (nothing was taken: it fails) or ``void``
+        (it is reversed at the processor first, which must succeed, then
+        fails). When the processor can be asked, its status query must agree:
+        a supervisor cannot record as approved what the processor says it
+        declined, or the reverse. An attempt a lane may still be waiting on
+        is refused until its deadline passes. Audited with the reason.
+
+        Raises :class:`PermissionDenied`, :class:`InputError` (bad outcome,
+        no reason), :class:`NotFound`, :class:`Refused` (not pending, in
+        flight, the processor disagrees), :class:`PaymentError` (the void
+        failed).
+        """
+        who = require(actor, Role.SUPERVISOR, "resolving a payment")
+        if outcome not in RESOLUTIONS:
+            raise InputError(f"outcome must be one of {', '.join(RESOLUTIONS)}, not {outcome!r}")
+        if not reason or not reason.strip():
+            raise InputError("resolving a payment needs a reason")
+        reason = reason.strip()[:200]
+        stuck = {p.id: p for p in self.pending_payments()}.get(payment_id)
+        if stuck is None:
+            with self._reading() as conn:
+                status = conn.execute(select(PAY.c.status).where(PAY.c.id == payment_id,
+                                                                 PAY.c.facility_id == self.facility.id)).scalar()
+            if status is None:
+                raise NotFound(f"no payment {payment_id}")
+            raise Refused(f"payment {payment_id} is {status}, not pending: nothing to resolve")
+        if stuck.in_flight:
+            wait = self.processors.attempt_deadline_s
+            raise Refused(f"payment {payment_id} is in progress at {stuck.lane or 'a booth'}: its lane is still "
+                          f"waiting for the processor (at most {wait:g} s from "
+                          f"{self.local(stuck.asked_at).strftime('%H:%M:%S')}); try again after that")
+        with self._reading() as conn:
+            key = conn.execute(select(PAY.c.idempotency_key).where(PAY.c.id == payment_id)).scalar_one()
+        method = PaymentMethod(stuck.method)
+        processor = self.processors.get(method) if method_spec(method).electronic else None
+        said, asked = None, False
+        if processor is not None:
+            try:
+                said, asked = processor.status(key), True
+            except Exception:  # noqa: BLE001 - unreachable: the supervisor's word stands, with the reason
+                said = None
+        approved = said is not None and said.approved
+        if asked and approved != (outcome == "approved"):
+            told = ("approved it" if approved else "never received it" if said is None
+                    else f"did not charge it ({said.message})")
+            raise Refused(f"the {method.value} processor {told}: record the outcome it gives, not {outcome}")
+        if outcome == "void":
+            if processor is None:
+                raise Refused(f"a {method.value} payment has no processor to void it at: use declined")
+            try:
+                processor.void(key)
+            except Exception as exc:  # noqa: BLE001 - nothing is changed when the reversal fails
+                raise PaymentError(f"the void failed ({exc}): nothing was changed; try again later") from None
+        status = PaymentStatus.COMPLETED if outcome == "approved" else PaymentStatus.FAILED
+        ref = (reference or (said.reference if said else None) or None)
+        ref = ref.strip()[:80] if ref else None
+        message = f"resolved {outcome} by {who.name}: {reason}"[:200]
+        now = utc_now()
+        with self._lock, self._writing() as conn:
+            done = conn.execute(update(PAY).where(PAY.c.id == payment_id,
+                                                  PAY.c.status == PaymentStatus.PENDING.value).values(
+                status=status.value, processor_ref=ref, message=message, updated_at=now))
+            if done.rowcount != 1:
+                raise Refused(f"payment {payment_id} was settled meanwhile: nothing changed")
+            row = conn.execute(select(PAY.c.session_id, PAY.c.amount, PAY.c.method).where(
+                PAY.c.id == payment_id)).one()
+            if status is PaymentStatus.COMPLETED:
+                conn.execute(update(PS).where(PS.c.id == row.session_id).values(
+                    amount_paid=PS.c.amount_paid + row.amount))
+            self._audit(conn, now=now, at=now, actor=who.name, action="payment.resolve", entity="payment",
+                        entity_id=payment_id, details={"outcome": outcome, "status": status.value,
+                                                       "amount": row.amount, "method": row.method,
+                                                       "reference": ref, "reason": reason,
+                                                       "processor_said": None if not asked else approved})
+        return PaymentView(payment_id, row.method, status.value, row.amount, None, None, ref, message)
 
     # ------------------------------------------------------ validations, passes
     def create_validation(self, *, actor: Actor | str, merchant: str, kind: str, value: int,

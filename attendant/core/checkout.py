@@ -107,6 +107,10 @@ _ANSWER = update(PAY).where(PAY.c.id == bindparam("pid")).values(
     status=bindparam("status"), processor_ref=bindparam("ref"), message=bindparam("message"),
     updated_at=bindparam("now"))
 _INSERT_IOU = insert(IOU).returning(IOU.c.id)
+# The attempts of a session still waiting for a processor's answer (read only when one is pending).
+_PENDING_OF_SESSION = select(PAY.c.id, PAY.c.method, PAY.c.amount, PAY.c.idempotency_key, PAY.c.lane,
+                             PAY.c.created_at, PAY.c.updated_at, PAY.c.message).where(
+    PAY.c.session_id == bindparam("sid"), PAY.c.status == PaymentStatus.PENDING.value).order_by(PAY.c.id)
 
 
 @dataclass(slots=True)
@@ -138,6 +142,8 @@ class _Run:
     again: bool = False  # one more transaction (with the facility lock) to finish the exit
     answer: _Answer | None = None
     recorded: tuple[str, _Answer] | None = None  # the answer recorded in the current transaction (ticket no, answer)
+    check: tuple[PaymentView, PaymentMethod, str] | None = None  # an abandoned attempt to settle first
+    checked: set[int] = field(default_factory=set)  # attempts this run settled (or tried to)
     failure: AttendantError | None = None
     taken: list[PaymentView] = field(default_factory=list)
     result: ExitResult | PartPayment | None = None
@@ -333,6 +339,9 @@ class CheckoutOps(FacilityStore):
                 if run.ask is not None:
                     run.answer = self._ask_processor(*run.ask)
                     run.ask = None
+                elif run.check is not None:
+                    run.answer = self._settle_abandoned(*run.check)
+                    run.check = None
                 elif not run.again:
                     break
             if run.spot_id is not None:
@@ -356,7 +365,7 @@ class CheckoutOps(FacilityStore):
         if run.fee is None:
             run.fee = self._fee(conn, row, run.at)
         fee = run.fee
-        paid, _pending = _tally(payments)
+        paid, pending = _tally(payments)
         balance = max(fee.amount - paid, 0)
         if run.first:
             run.first = False
@@ -370,6 +379,8 @@ class CheckoutOps(FacilityStore):
             if run.failure is not None and request.iou_reason is None:
                 self._update_paid(conn, row, paid, balance, run.at)
                 return
+        if pending and self._attempt_elsewhere(conn, row, run):
+            return  # commit what is recorded; ask the processor how the abandoned attempt ended, then go on
         while run.failure is None and run.next < len(run.steps):
             kind, item, n = run.steps[run.next]
             if kind == "validation":
@@ -386,6 +397,58 @@ class CheckoutOps(FacilityStore):
                 paid += view.amount
                 balance = max(fee.amount - paid, 0)
         self._finish(conn, row, run, payments, fee, paid, balance, finishing)
+
+    def _attempt_elsewhere(self, conn, row, run: _Run) -> bool:
+        """Before anything is taken for a ticket with an attempt pending that is not this request's own.
+
+        One charge per ticket, whatever the lanes do (seed 003; the session
+        row is locked for this transaction on PostgreSQL, and SQLite has one
+        writer): an attempt another lane is still waiting on (no answer yet,
+        younger than the registry's ``attempt_deadline_s``) refuses this
+        request with :class:`Refused`, saying where and since when; an
+        abandoned one (its booth crashed, or its outcome was left unknown) is
+        put in ``run.check`` and True returned, so the processor's status
+        query (or a void) settles it before anything else is charged.
+        """
+        request = run.request
+        own = {t.key or f"{request.idempotency_key}.{n}" for n, t in enumerate(request.tenders, start=1)
+               if t.key or request.idempotency_key}
+        deadline = timedelta(seconds=self.processors.attempt_deadline_s)
+        for p in conn.execute(_PENDING_OF_SESSION, {"sid": row.id}):
+            if p.idempotency_key in own or p.id in run.checked:
+                continue
+            started = p.updated_at or p.created_at
+            if p.message is None and run.now - started < deadline:
+                where = f"lane {p.lane}" if p.lane else "another booth"
+                since = self.local(started).strftime("%H:%M:%S")
+                raise Refused(f"a {p.method} payment of {format_money(p.amount, self.facility.currency)} for this "
+                              f"ticket is in progress at {where} (since {since}): wait for its answer (at most "
+                              f"{self.processors.attempt_deadline_s:g} s), then try again; nothing was taken")
+            run.checked.add(p.id)
+            view = PaymentView(p.id, p.method, PaymentStatus.PENDING.value, p.amount, None, None, None, p.message)
+            run.check = (view, PaymentMethod(p.method), p.idempotency_key)
+            return True
+        return False
+
+    def _settle_abandoned(self, payment: PaymentView, method: PaymentMethod, key: str) -> _Answer:
+        """How an abandoned attempt ended, asked outside any transaction: the processor's status query,
+        and a void when it never charged (so the lost request can never complete later)."""
+        processor = self.processors.get(method)
+        try:
+            result = processor.status(key)
+            if result is not None and result.approved:
+                return _Answer(payment, PaymentStatus.COMPLETED, result.reference,
+                               f"{result.message} (found by the processor's status query)", None)
+            if result is None:
+                processor.void(key)
+            message = (result.message if result is not None
+                       else "the processor never received it; voided, nothing charged")
+            return _Answer(payment, PaymentStatus.FAILED, None, message, None)
+        except Exception as exc:  # noqa: BLE001 - any processor failure leaves the outcome unknown, never a crash
+            return _Answer(payment, PaymentStatus.PENDING, None, f"outcome unknown: {exc}"[:200], PaymentOutcomeUnknown(
+                f"an earlier {method.value} payment #{payment.id} of this ticket has an unknown outcome and the "
+                f"processor cannot be asked ({exc}): nothing more was taken; a supervisor can settle it with "
+                f"`attendant payment resolve {payment.id}`, or let the vehicle go with an IOU"))
 
     def _tender_in(self, conn, row, tender: Tender, n: int, balance: int, run: _Run) -> PaymentView | None:
         """Take one tender inside ``conn``; an electronic one is recorded pending and left in ``run.ask``.

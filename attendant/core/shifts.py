@@ -830,8 +830,9 @@ def close_shift(
             more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
             noun = "payment" if len(pending) == 1 else "payments"
             raise Refused(
-                f"shift #{shift_id} has {len(pending)} {noun} in progress ({listed}{more}): "
-                "complete or fail them before closing"
+                f"shift #{shift_id} has {len(pending)} {noun} waiting for a processor's answer ({listed}{more}): "
+                "each is settled by its ticket's next exit or by a supervisor (`attendant payment list "
+                "--pending`, `attendant payment resolve ID`) before the shift can close"
             )
         expected = expected_takings(conn, shift_id)
         for method in other:

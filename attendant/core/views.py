@@ -242,6 +242,30 @@ class RefundablePayment:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingPayment:
+    """A payment attempt still waiting for its processor's answer (status ``pending``).
+
+    ``amount`` in minor units; ``asked_at`` (UTC, wall clock) is when the
+    processor was last asked; ``in_flight`` is True while a lane may still be
+    waiting on it (no answer recorded, younger than the attempt deadline), so
+    resolving it by hand would race that lane. ``message`` says why its
+    outcome is unknown, when one was recorded; ``shift_id`` the shift whose
+    close it blocks.
+    """
+
+    id: int
+    ticket_no: str
+    method: str
+    amount: int
+    lane: str | None
+    actor: str
+    shift_id: int | None
+    asked_at: datetime
+    in_flight: bool
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PassView:
     """A pass as the exit lane shows it; ``valid`` is whether it covers a stay now."""
 
