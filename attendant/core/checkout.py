@@ -379,6 +379,8 @@ class CheckoutOps(FacilityStore):
             if run.failure is not None and request.iou_reason is None:
                 self._update_paid(conn, row, paid, balance, run.at)
                 return
+        if pending and run.recorded is not None:  # the answer just recorded may have been the one pending
+            pending = any(p.status == PaymentStatus.PENDING.value for p in payments)
         if pending and self._attempt_elsewhere(conn, row, run):
             return  # commit what is recorded; ask the processor how the abandoned attempt ended, then go on
         while run.failure is None and run.next < len(run.steps):
