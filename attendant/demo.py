@@ -144,7 +144,10 @@ class TrafficReplayer:
         self.service = booth.service
         self.clock = clock
         self.rng = random.Random(seed)
-        self.actor = actor
+        from attendant.core.auth import Actor
+
+        # the replay is the installation's own automaton: it drives the lanes without a login
+        self.actor = Actor(actor, system=True)
         self.on_change = on_change or (lambda: None)
         self.attended_every = attended_every
         self.yield_seconds = 0.003

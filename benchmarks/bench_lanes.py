@@ -120,19 +120,22 @@ def bench_services(template: Path, folder: Path, n: int, sync: str) -> dict:
         "bench.toml",
     )
     booth = Booth(service, config)
+    from attendant.core.auth import Actor
+
+    bench = Actor("bench", system=True)  # drives the lanes as the demo's replay does: no login, no shift
     try:
         start, before = time.perf_counter(), count.n
-        codes = [booth.enter(EntryRequest(f"BEN{i:05d}", lane="E1"), actor="bench").entry.code for i in range(n)]
+        codes = [booth.enter(EntryRequest(f"BEN{i:05d}", lane="E1"), actor=bench).entry.code for i in range(n)]
         entries = (n / (time.perf_counter() - start), (count.n - before) / n)
         now[0] = LATER
         half = n // 2
         start, before = time.perf_counter(), count.n
         for code in codes[:half]:
-            booth.exit(ExitRequest(code, (Tender("cash", tendered=5000),), lane="X1"), actor="bench")
+            booth.exit(ExitRequest(code, (Tender("cash", tendered=5000),), lane="X1"), actor=bench)
         cash = (half / (time.perf_counter() - start), (count.n - before) / half)
         start, before = time.perf_counter(), count.n
         for code in codes[half:]:
-            booth.exit(ExitRequest(code, (Tender("card"),), lane="X1"), actor="bench")
+            booth.exit(ExitRequest(code, (Tender("card"),), lane="X1"), actor=bench)
         card = ((n - half) / (time.perf_counter() - start), (count.n - before) / (n - half))
     finally:
         booth.close()

@@ -238,10 +238,28 @@ class User(Table, table=True):
     display_name: str = Field(max_length=80)
     role: str = Field(max_length=12, description="attendant, supervisor or admin")
     pin_hash: str = Field(max_length=200)
+    # Superseded by login_guard (0008: lock-outs per user and source); kept so older readers still work.
     failed_attempts: int = Field(default=0)
     locked_until: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     active: bool = Field(default=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginGuard(Table, table=True):
+    """Wrong PINs for one user from one source (a CLI account on a host, a console, an API client).
+
+    A lock-out holds only for that source, so a stranger elsewhere cannot lock
+    a user out of the booth (attendant/core/users.py has the back-off rule).
+    """
+
+    __tablename__ = "login_guard"
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    source: str = Field(max_length=80, primary_key=True)
+    failures: int = Field(default=0, description="Consecutive wrong PINs since the last lock or success")
+    locks: int = Field(default=0, description="Locks since the last success: the back-off's exponent")
+    locked_until: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    last_failure_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
 
 class Shift(Table, table=True):

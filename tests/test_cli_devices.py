@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from attendant.cli import app
+from tests.conftest import copy_database
 from tests.escpos_parse import parse
 
 WAIT = 2.0
@@ -80,8 +81,11 @@ class Pty:
                 pass
 
 
+DB: dict[Path, str] = {}  # config file -> the database its commands use (a copy of the demo facility)
+
+
 @pytest.fixture
-def rig(tmp_path: Path):
+def rig(tmp_path: Path, demo_template):
     printer, relay, scanner = LoopbackPrinter(), Pty(), Pty()
     config = tmp_path / "console.toml"
     config.write_text(
@@ -104,14 +108,24 @@ camera = "standin://"
 """,
         encoding="utf-8",
     )
+    DB[config] = copy_database(demo_template, tmp_path / "booth.db")
     yield config, printer, relay, scanner
+    DB.pop(config, None)
     printer.close()
     relay.close()
     scanner.close()
 
 
-def run(config: Path, *args: str):
-    return CliRunner().invoke(app, ["--config", str(config), "devices", *args])
+def run(config: Path, *args: str, login: tuple[str, ...] = ()):
+    db = ["--db", DB[config]] if config in DB else []
+    return CliRunner().invoke(app, [*db, "--config", str(config), *login, "devices", *args])
+
+
+def vends(config: Path) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(DB[config].removeprefix("sqlite:///")) as conn:
+        return conn.execute("SELECT lane, direction, source, actor, outcome FROM vend ORDER BY id").fetchall()
 
 
 def test_devices_list_json(rig) -> None:
@@ -152,6 +166,28 @@ def test_devices_test_printer_and_gate(rig) -> None:
     assert "commanded (no limit switch)" in result.stdout
     assert relay.read_all() == OFF + ON + OFF + OFF  # off at start, the pulse, off at stop
     assert time.monotonic() - began < 3.0
+    (vend,) = vends(config)  # the barrier moved: recorded like any opening (setup mode: the OS account)
+    assert vend[:3] == ("E1", "entry", "test") and vend[3].startswith("cli:") and vend[4] == "opened"
+
+
+def test_a_gate_test_is_a_supervisor_action_once_users_exist(rig) -> None:
+    config, _printer, relay, _scanner = rig
+    db = ["--db", DB[config]]
+    runner = CliRunner()
+    for args in (["user", "add", "root", "--role", "admin", "--pin", "135790"],
+                 ["--user", "root", "--pin", "135790", "user", "add", "ann", "--role", "attendant", "--pin",
+                  "246802"],
+                 ["--user", "root", "--pin", "135790", "user", "add", "sue", "--role", "supervisor", "--pin",
+                  "864200"]):
+        assert runner.invoke(app, [*db, *args]).exit_code == 0
+    nobody = run(config, "test", "E1.gate")
+    assert nobody.exit_code == 2 and "users exist: log in" in nobody.stderr
+    ann = run(config, "test", "E1.gate", login=("--user", "ann", "--pin", "246802"))
+    assert ann.exit_code == 2 and "testing a gate (it opens the barrier) needs a supervisor" in ann.stderr
+    assert relay.read_all(quiet=0.05) == b"" and vends(config) == []  # the barrier never moved
+    sue = run(config, "test", "E1.gate", login=("--user", "sue", "--pin", "864200"))
+    assert sue.exit_code == 0, sue.stderr
+    assert vends(config) == [("E1", "entry", "test", "sue", "opened")]
 
 
 def test_devices_test_scanner_reads_one_code(rig) -> None:

@@ -45,9 +45,9 @@ def run(app, db_url, small_engine):
 
 @pytest.fixture
 def staffed(run):
-    run("user", "add", "admin", "--role", "admin", "--pin", "9999", "--name", "Ada Admin")  # setup mode
-    run("user", "add", "alice", "--role", "attendant", "--pin", "1111", "--name", "Alice", user="admin", pin="9999")
-    run("user", "add", "sue", "--role", "supervisor", "--pin", "2222", user="admin", pin="9999")
+    run("user", "add", "admin", "--role", "admin", "--pin", "999999", "--name", "Ada Admin")  # setup mode
+    run("user", "add", "alice", "--role", "attendant", "--pin", "111111", "--name", "Alice", user="admin", pin="999999")
+    run("user", "add", "sue", "--role", "supervisor", "--pin", "222222", user="admin", pin="999999")
     return run
 
 
@@ -59,27 +59,27 @@ def test_user_commands_and_roles(staffed, small_engine):
     ]
     # Three wrong PINs lock alice; the right PIN is then refused too.
     for _ in range(2):
-        result = run("shift", "report", user="alice", pin="0000", expect=2)
+        result = run("shift", "report", user="alice", pin="000000", expect=2)
         assert result.stderr == "attendant: wrong user name or PIN\n"
-    result = run("shift", "report", user="alice", pin="0000", expect=2)
-    assert "alice is now locked until" in result.stderr
-    result = run("shift", "report", user="alice", pin="1111", expect=2)
-    assert result.stderr.startswith("attendant: user alice is locked until ") and result.stderr.count("\n") == 1
-    assert "LOCKED until" in run("user", "list").stdout
+    result = run("shift", "report", user="alice", pin="000000", expect=2)
+    assert "alice is now locked here (cli:" in result.stderr
+    result = run("shift", "report", user="alice", pin="111111", expect=2)
+    assert result.stderr.startswith("attendant: user alice is locked here until ") and result.stderr.count("\n") == 1
+    assert "LOCKED at cli:" in run("user", "list").stdout
 
     # An attendant cannot unlock or add users: refused by the service, one line, exit 2.
-    result = run("user", "unlock", "alice", user="admin", pin="9999")
-    result = run("user", "add", "bob", "--role", "attendant", "--pin", "1234", user="alice", pin="1111", expect=2)
+    result = run("user", "unlock", "alice", user="admin", pin="999999")
+    result = run("user", "add", "bob", "--role", "attendant", "--pin", "123412", user="alice", pin="111111", expect=2)
     assert result.stderr == "attendant: creating a user needs an admin; alice is logged in as attendant\n"
     with small_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(U)).scalar_one() == 3
-    # Without --user, once users exist, the CLI is an attendant-level script actor.
+    # Without --user, once users exist, the CLI must log in.
     result = run("user", "unlock", "alice", expect=2)
-    assert "unlocking a user needs a supervisor" in result.stderr
+    assert "users exist: log in with --user NAME --pin PIN" in result.stderr
 
-    run("user", "passwd", "alice", "--pin", "4444", user="sue", pin="2222")
-    run("user", "passwd", "alice", "--pin", "123", user="sue", pin="2222", expect=2)
-    result = run("shift", "report", user="alice", pin="4444", expect=2)
+    run("user", "passwd", "alice", "--pin", "444444", user="sue", pin="222222")
+    run("user", "passwd", "alice", "--pin", "123", user="sue", pin="222222", expect=2)
+    result = run("shift", "report", user="alice", pin="444444", expect=2)
     assert result.stderr == "attendant: alice has no shift at this facility yet\n"
 
 
@@ -116,7 +116,7 @@ def _now():
 
 def test_a_full_shift_from_the_cli_balances_and_prints(staffed, small_engine, tmp_path):
     run = staffed
-    alice = {"user": "alice", "pin": "1111"}
+    alice = {"user": "alice", "pin": "111111"}
     opened = json.loads(run("shift", "open", "--float", "100.00", "--terminal", "booth-1", "--json", **alice).stdout)
     assert (opened["user"], opened["float"], opened["status"]) == ("alice", "100.00", "open")
     shift_id = opened["shift_id"]
@@ -155,7 +155,7 @@ def test_a_full_shift_from_the_cli_balances_and_prints(staffed, small_engine, tm
     assert paper == [line.rstrip() for line in shown if line.strip()]
 
     # A supervisor reads it by number; another attendant may not.
-    assert json.loads(run("shift", "report", "--shift", str(shift_id), "--json", user="sue", pin="2222").stdout)[
+    assert json.loads(run("shift", "report", "--shift", str(shift_id), "--json", user="sue", pin="222222").stdout)[
         "totals"]["over_short"] == "0.00"
     with small_engine.connect() as conn:
         actions = conn.execute(select(AUD.c.action).where(AUD.c.entity.in_(("shift", "cash_movement")))
@@ -167,7 +167,7 @@ def test_a_full_shift_from_the_cli_balances_and_prints(staffed, small_engine, tm
 
 def test_bad_input_is_one_line_and_changes_nothing(staffed, small_engine):
     run = staffed
-    alice = {"user": "alice", "pin": "1111"}
+    alice = {"user": "alice", "pin": "111111"}
     assert run("shift", "open", "--float", "12.345", expect=2, **alice).stderr.count("\n") == 1
     run("shift", "open", "--float", "20", **alice)
     result = run("shift", "close", "--count", "0.03x1", expect=2, **alice)
@@ -180,10 +180,10 @@ def test_bad_input_is_one_line_and_changes_nothing(staffed, small_engine):
 
 def test_attendant_refused_a_supervisor_action(staffed, db_url, small_engine, tmp_path):
     run = staffed
-    run("shift", "open", "--float", "20", user="sue", pin="2222")
+    run("shift", "open", "--float", "20", user="sue", pin="222222")
     with small_engine.connect() as conn:
         sue_shift = conn.execute(select(SH.c.id)).scalar_one()
-    proc = run("shift", "close", "--count", "20.00x1", "--shift", str(sue_shift), user="alice", pin="1111",
+    proc = run("shift", "close", "--count", "20.00x1", "--shift", str(sue_shift), user="alice", pin="111111",
                expect=2)
     assert proc.stdout == ""
     assert proc.stderr == (

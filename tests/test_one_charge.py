@@ -159,7 +159,7 @@ def test_a_supervisor_resolves_a_stuck_attempt_and_the_processor_must_agree(cli)
     assert stuck["in_flight"] is False
     refused = cli.run("payment", "resolve", str(stuck["id"]), "--outcome", "approved", "--reason", "slip",
                       expect=2)
-    assert "needs a supervisor" in refused.stderr
+    assert "users exist: log in" in refused.stderr
     sue = ("--user", "sue", "--pin", "246810")
     wrong = cli.run(*sue, "payment", "resolve", str(stuck["id"]), "--outcome", "approved", "--reason", "slip",
                     expect=2)  # the processor never received the key: it cannot be recorded as approved

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from attendant.core.auth import Actor, PermissionDenied, Role
+from attendant.core.auth import Actor, LoginRequired, PermissionDenied, Role
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound, PaymentError, Refused
 from attendant.core.payments import ProcessorRegistry, StandInProcessor
@@ -359,7 +359,12 @@ def test_logged_in_users_take_payments_on_their_open_shift(svc, small_engine, cl
             username="ann", display_name="Ann", role="attendant", pin_hash="x", failed_attempts=0, active=True,
             created_at=clock.now).returning(User.__table__.c.id)).scalar_one()
     ann = Actor("ann", Role.ATTENDANT, user_id)
-    entry = park(svc, clock)
+    with pytest.raises(LoginRequired, match="admitting a vehicle needs a logged-in user"):  # users exist now
+        park(svc, clock)
+    entry = svc.enter("AB12CDE", "car", actor=ann)
+    clock.now += timedelta(hours=2, minutes=30)
+    with pytest.raises(LoginRequired, match="needs a logged-in user"):  # no script takes money any more
+        svc.pay(entry.code, "cash", actor="t", tendered=1000)
     with pytest.raises(Refused, match="no open shift"):
         svc.pay(entry.code, "cash", actor=ann, tendered=1000)
     with small_engine.begin() as conn:

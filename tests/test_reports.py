@@ -44,9 +44,9 @@ def alice_on_shift(service, at: datetime):
     (a £50.00 float). Returns ``(alice, shift)``."""
     from attendant.core import shifts, users
 
-    admin = users.create_user(service.engine, users.setup_actor(service.engine), "admin", None, "admin", "9999")
-    users.create_user(service.engine, admin.actor(), "alice", "Alice", "attendant", "1111")
-    alice = users.authenticate(service.engine, "alice", "1111")
+    admin = users.create_user(service.engine, users.setup_actor(service.engine), "admin", None, "admin", "999999")
+    users.create_user(service.engine, admin.actor(), "alice", "Alice", "attendant", "111111")
+    alice = users.authenticate(service.engine, "alice", "111111")
     return alice, shifts.open_shift(service.engine, service.facility.id, alice, 5000, at=at)
 
 

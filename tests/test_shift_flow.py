@@ -24,10 +24,10 @@ def test_a_full_shift_balances_to_the_penny(small_engine, clock):
     service = ParkingService(small_engine, TicketSigner(b"f" * 32), clock=clock,
                              processors=ProcessorRegistry({PaymentMethod.CARD: card}))
     setup = users.setup_actor(small_engine)
-    users.create_user(small_engine, setup, "admin", "Admin", "admin", "9999")
-    admin = users.authenticate(small_engine, "admin", "9999")
-    users.create_user(small_engine, admin, "ann", "Ann Attendant", "attendant", "1234")
-    ann = users.authenticate(small_engine, "ann", "1234")
+    users.create_user(small_engine, setup, "admin", "Admin", "admin", "999999")
+    admin = users.authenticate(small_engine, "admin", "999999")
+    users.create_user(small_engine, admin, "ann", "Ann Attendant", "attendant", "123412")
+    ann = users.authenticate(small_engine, "ann", "123412")
     assert ann.role is Role.ATTENDANT and ann.user_id is not None
     fid = service.facility.id
     shifts.open_shift(small_engine, fid, ann, 10000)

@@ -81,16 +81,16 @@ def test_spot_out_and_in_from_the_cli(db_url, small_engine):
         assert result.exit_code == expect, result.stderr or result.stdout
         return result
 
-    run("user", "add", "admin", "--role", "admin", "--pin", "9999")
-    run("user", "add", "sue", "--role", "supervisor", "--pin", "2222", user="admin", pin="9999")
-    run("user", "add", "al", "--role", "attendant", "--pin", "1111", user="admin", pin="9999")
+    run("user", "add", "admin", "--role", "admin", "--pin", "999999")
+    run("user", "add", "sue", "--role", "supervisor", "--pin", "222222", user="admin", pin="999999")
+    run("user", "add", "al", "--role", "attendant", "--pin", "111111", user="admin", pin="999999")
     # a refusal is one line on stderr, exit 2, nothing changed
-    refused = run("spot", "out", "L1-A02", "--reason", "cones", user="al", pin="1111", expect=2)
+    refused = run("spot", "out", "L1-A02", "--reason", "cones", user="al", pin="111111", expect=2)
     assert refused.stderr.count("\n") == 1 and "needs a supervisor" in refused.stderr
     assert "Traceback" not in refused.stderr and status_of(small_engine, "L1-A02") == "available"
-    out = json.loads(run("spot", "out", "l1-a02", "--reason", "cones", "--json", user="sue", pin="2222").stdout)
+    out = json.loads(run("spot", "out", "l1-a02", "--reason", "cones", "--json", user="sue", pin="222222").stdout)
     assert out == {"spot": "L1-A02", "status": "out_of_service", "reason": "cones"}
     assert status_of(small_engine, "L1-A02") == "out_of_service"
-    assert "Bay L1-A02 is now available" in run("spot", "in", "L1-A02", user="sue", pin="2222").stdout
-    missing = run("spot", "out", "L1-A02", user="sue", pin="2222", expect=2)  # no --reason
+    assert "Bay L1-A02 is now available" in run("spot", "in", "L1-A02", user="sue", pin="222222").stdout
+    missing = run("spot", "out", "L1-A02", user="sue", pin="222222", expect=2)  # no --reason
     assert "reason" in (missing.stderr or missing.stdout).lower()

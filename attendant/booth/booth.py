@@ -24,6 +24,7 @@ record says ``fault``. Calls block on I/O: the console runs them in workers.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -75,7 +76,7 @@ class Booth:
         self.service = service
         self.config = config
         self.shifts = ShiftDesk(service.engine, service.facility.id, service.clock)
-        self.staff = StaffDesk(service.engine, service.clock, service.tz)
+        self.staff = StaffDesk(service.engine, service.clock, service.tz, source=f"console:{socket.gethostname()}")
         self.lanes: dict[str, LaneConfig] = {lane.code: lane for lane in config.lanes}
         self._devices: dict[str, LaneDevices] = {}
         self._printer_override: TicketPrinter | None = open_printer(printer_url) if printer_url else None

@@ -127,7 +127,9 @@ class Context:
     db: str | None = None
     config_path: Path | None = None
     facility: str | None = None
-    actor: str = "cli"
+    note: str | None = None  # --actor / ATTENDANT_ACTOR: a note on the audit events, never the actor
+    os_account: str = "cli"  # cli:<OS login name>, the setup-mode actor
+    source: str = "cli"  # where logins come from: cli:<OS login>@<host>
     user: str | None = None
     pin: str | None = None
     _engine: object = None
@@ -170,24 +172,35 @@ class Context:
         return open_views(self.engine(), facility_code=self.facility)
 
     def login(self):
-        """The :class:`~attendant.core.auth.Actor` this command runs as.
+        """The :class:`~attendant.core.auth.Actor` this command runs as: always who is authenticated.
 
-        With ``--user``/``--pin`` (env ATTENDANT_USER / ATTENDANT_PIN): PIN login.
-        Without: the setup actor while no user exists, otherwise an
-        attendant-level actor named by ``--actor`` (supervisor actions are refused).
+        With ``--user``/``--pin`` (env ATTENDANT_USER / ATTENDANT_PIN): PIN
+        login from this source (the OS account and host: lock-outs are per user
+        and source). Without, while no user exists: the setup actor, named for
+        the OS account. Once users exist a login is required
+        (:class:`~attendant.core.auth.LoginRequired`). ``--actor`` /
+        ATTENDANT_ACTOR never names the actor: it is a note added to every audit
+        event the command records.
         """
         from attendant.core import users
 
         if self.user:
             if not self.pin:
                 raise InputError("--user needs --pin (or ATTENDANT_PIN)")
-            return users.authenticate(self.engine(), self.user, self.pin)
+            who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
+            if who.weak_pin:
+                typer.echo(f"attendant: warning: {who.name}'s PIN has fewer than 6 digits: set a new one "
+                           f"(attendant user passwd {who.name} --pin NEW)", err=True)
+            return who
         if not users.any_users(self.engine()):
             from attendant.core.auth import Actor, Role
 
             users.setup_actor(self.engine())  # refuses once a user exists
-            return Actor(self.actor, Role.ADMIN)  # setup mode, audited under the --actor name
-        return self.actor
+            return Actor(self.os_account, Role.ADMIN)  # setup mode, audited under the OS account
+        from attendant.core.auth import LoginRequired
+
+        raise LoginRequired("users exist: log in with --user NAME --pin PIN (or ATTENDANT_USER and "
+                            "ATTENDANT_PIN)")
 
     def close(self) -> None:
         """Stop the booths' devices and release the database (the command is over)."""
@@ -273,7 +286,8 @@ def main_callback(
     ] = None,
     facility: Annotated[Optional[str], typer.Option("--facility", help="Facility code (default: the first).")] = None,
     actor: Annotated[
-        Optional[str], typer.Option("--actor", help="Name recorded in the audit log (default: cli:USER).")
+        Optional[str], typer.Option("--actor", help="A note added to the audit events (env ATTENDANT_ACTOR); "
+                                                    "the actor is always who is logged in.")
     ] = None,
     user: Annotated[Optional[str], typer.Option("--user", help="Log in as this user (env ATTENDANT_USER).")] = None,
     pin: Annotated[Optional[str], typer.Option("--pin", help="The user's PIN (env ATTENDANT_PIN).")] = None,
@@ -283,15 +297,24 @@ def main_callback(
         login_name = getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (containers)
         login_name = "unknown"
+    import socket
+
+    from attendant.core import audit
+
+    note = (actor or os.environ.get("ATTENDANT_ACTOR") or "").strip()[:80] or None
     ctx.obj = Context(
         db=db,
         config_path=config,
         facility=facility,
-        actor=actor or os.environ.get("ATTENDANT_ACTOR") or f"cli:{login_name}",
+        note=note,
+        os_account=f"cli:{login_name}",
+        source=f"cli:{login_name}@{socket.gethostname()}"[:80],
         user=user or os.environ.get("ATTENDANT_USER"),
         pin=pin or os.environ.get("ATTENDANT_PIN"),
     )
+    noted = audit.note_events(note)
     ctx.call_on_close(ctx.obj.close)
+    ctx.call_on_close(lambda: audit.end_note(noted))
     if ctx.invoked_subcommand is None:
         from attendant.tui.app import run_console
 

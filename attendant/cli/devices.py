@@ -292,6 +292,12 @@ def test_device(
 def _test(ctx: typer.Context, name: str, timeout: float) -> None:
     config = _config(ctx)
     lane, kinds = _resolve(config, name)
+    gate_test = None
+    if "gate" in kinds:  # the barrier will move: a supervisor's action, recorded as a vend before it moves
+        cli = state(ctx)
+        service = cli.service()
+        gate_test = (service, service.record_gate_test(lane=lane.code, direction=lane.direction.value,
+                                                       actor=cli.login()))
     # Open only the devices under test: testing a printer must not touch the gate.
     opened = _open_all([replace(lane, **{k: None for k in KINDS if k not in kinds})], short_sim_hold=True)
     devices = opened[0]
@@ -305,6 +311,8 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
                 ok, detail = _test_printer(devices, timeout)
             elif kind == "gate":
                 ok, detail = _test_gate(devices, timeout)
+                if not ok and gate_test is not None:
+                    gate_test[0].record_vend_fault(gate_test[1], detail)
             else:
                 ok, detail = _wait_for_input(devices, kind, timeout)
             typer.echo(f"{device_name}: {'ok' if ok else 'FAILED'}: {detail}")

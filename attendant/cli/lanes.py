@@ -29,7 +29,7 @@ def demo(
     from attendant.demo import demo_config, ensure_demo_db
     from attendant.tui.app import run_console
 
-    engine = ensure_demo_db(state(ctx).db, actor=state(ctx).actor)
+    engine = ensure_demo_db(state(ctx).db, actor=state(ctx).os_account)
     run_console(engine, demo_config(), facility_code="CHS", replay_speed=speed if replay else None, theme=theme)
 
 

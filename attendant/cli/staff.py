@@ -47,7 +47,7 @@ def user_add(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Login name: letters, digits, '.', '_' or '-'.")],
     role: Annotated[str, typer.Option("--role", help="attendant, supervisor or admin.")],
-    pin: Annotated[str, typer.Option("--pin", help="The new user's PIN: 4 to 8 digits.")],
+    pin: Annotated[str, typer.Option("--pin", help="The new user's PIN: 6 to 12 digits.")],
     name: Annotated[Optional[str], typer.Option("--name", help="Display name (default: the user name).")] = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -75,25 +75,34 @@ def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
         if not u.active:
             state_text = "deactivated"
         elif u.locked_at():
-            state_text = f"LOCKED until {u.locked_until.isoformat(timespec='minutes')}"
+            from attendant.core.clock import utc_now
+
+            now = utc_now()
+            state_text = "LOCKED " + ", ".join(f"at {where} until {until.isoformat(timespec='minutes')}"
+                                               for where, until in u.locked_sources if until > now)
         else:
             state_text = "active"
         typer.echo(f"{u.username:<16} {u.role.value:<10} {u.display_name[:24]:<24} {state_text}")
 
 
 @user_app.command("unlock")
-def user_unlock(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
-    """Clear a user's lock after wrong PINs (supervisor or admin)."""
+def user_unlock(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    source: Annotated[Optional[str], typer.Option(help="Only this source (as `user list` shows it; "
+                                                       "default: every source).")] = None,
+) -> None:
+    """Clear a user's locks after wrong PINs, from every source or one (supervisor or admin)."""
     cli = state(ctx)
-    user = cli.booth().staff.unlock(cli.login(), username)
-    typer.echo(f"Unlocked {user.username}")
+    user = cli.booth().staff.unlock(cli.login(), username, source=source)
+    typer.echo(f"Unlocked {user.username}" + (f" at {source}" if source else ""))
 
 
 @user_app.command("passwd")
 def user_passwd(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument()],
-    pin: Annotated[str, typer.Option("--pin", help="The new PIN: 4 to 8 digits.")],
+    pin: Annotated[str, typer.Option("--pin", help="The new PIN: 6 to 12 digits.")],
 ) -> None:
     """Set a user's PIN (your own, or as a supervisor someone else's)."""
     cli = state(ctx)

@@ -15,6 +15,7 @@ writes them, so every row has the same shape:
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -23,6 +24,20 @@ from attendant.core.clock import utc_now
 from db.models import AuditEvent
 
 AUDIT = AuditEvent.__table__
+_NOTE: ContextVar[str | None] = ContextVar("attendant_audit_note", default=None)
+
+
+def note_events(note: str | None) -> Token:
+    """Add ``note`` (e.g. the CLI's ``--actor``: which script ran the command) as ``details["note"]`` to
+    every event recorded in this context until :func:`end_note`. It never replaces the actor, which is
+    always the authenticated user (issue "Trust": the audit actor cannot be chosen)."""
+    return _NOTE.set(note)
+
+
+def end_note(token: Token) -> None:
+    """Stop adding the note set by :func:`note_events`."""
+    _NOTE.reset(token)
+
 _INSERT = insert(AUDIT)  # built once: executed with a parameter dict, it compiles once
 
 
@@ -35,6 +50,9 @@ def record(conn, *, facility_id: int | None, actor: str, action: str, entity: st
     ``facility_id`` is None for installation-wide events (users).
     """
     now = now or utc_now()
+    note = _NOTE.get()
+    if note:
+        details = {**(details or {}), "note": note}
     conn.execute(_INSERT, {
         "facility_id": facility_id,
         "at": now,

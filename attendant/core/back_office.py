@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.auth import Actor, Role
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound, PaymentError, Refused
 from attendant.core.money import format_money
@@ -63,7 +63,7 @@ class BackOfficeOps(FacilityStore):
         Electronic methods go through the processor per IOU; cash needs
         ``tendered`` >= the total (default exact).
         """
-        who = as_actor(actor)
+        who = self._actor(actor, action="settling IOUs")
         spec = method_spec(method)
         pay_method = spec.method
         if not spec.settles_ious:
@@ -158,7 +158,7 @@ class BackOfficeOps(FacilityStore):
         refunded through their processor. Raises :class:`PermissionDenied`,
         :class:`NotFound`, :class:`Refused` (not completed, more than paid).
         """
-        who = require(actor, Role.SUPERVISOR, "a refund")
+        who = self._actor(actor, Role.SUPERVISOR, "a refund")
         if not reason or not reason.strip():
             raise InputError("a refund needs a reason")
         at = self._check_at(at)
@@ -246,7 +246,7 @@ class BackOfficeOps(FacilityStore):
         flight, the processor disagrees), :class:`PaymentError` (the void
         failed).
         """
-        who = require(actor, Role.SUPERVISOR, "resolving a payment")
+        who = self._actor(actor, Role.SUPERVISOR, "resolving a payment")
         if outcome not in RESOLUTIONS:
             raise InputError(f"outcome must be one of {', '.join(RESOLUTIONS)}, not {outcome!r}")
         if not reason or not reason.strip():
@@ -318,7 +318,7 @@ class BackOfficeOps(FacilityStore):
 
         ``kind`` amount (``value`` minor units), percent (1-100) or minutes.
         """
-        who = require(actor, Role.SUPERVISOR, "creating a validation")
+        who = self._actor(actor, Role.SUPERVISOR, "creating a validation")
         if kind not in ("amount", "percent", "minutes"):
             raise InputError(f"unknown validation kind {kind!r} (amount, percent or minutes)")
         if value <= 0 or (kind == "percent" and value > 100):
@@ -347,7 +347,7 @@ class BackOfficeOps(FacilityStore):
     def create_pass(self, *, actor: Actor | str, holder_name: str, plate: str | None, valid_from: datetime,
                     valid_to: datetime, code: str | None = None) -> str:
         """Issue a pass (monthly/contract parker); supervisors only. Returns its code (``P-XXXX-XXXX``)."""
-        who = require(actor, Role.SUPERVISOR, "issuing a pass")
+        who = self._actor(actor, Role.SUPERVISOR, "issuing a pass")
         if valid_from.tzinfo is None or valid_to.tzinfo is None:
             raise InputError("pass validity needs times with a zone")
         if valid_to <= valid_from:

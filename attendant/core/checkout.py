@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from attendant.core.auth import Actor, as_actor
+from attendant.core.auth import Actor
 from attendant.core.clock import utc_now
 from attendant.core.errors import (
     AttendantError,
@@ -315,7 +315,7 @@ class CheckoutOps(FacilityStore):
         payment pending, no open shift), :class:`InputError`,
         :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
-        who = as_actor(actor)
+        who = self._actor(actor, action="an exit or a payment")
         at = self._check_at(request.at)
         if request.idempotency_key:
             done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, insert, select, update
 
 from attendant.core import audit
-from attendant.core.auth import Actor, Role, require
+from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound
 from attendant.core.layout import FacilityLayout
@@ -78,7 +78,7 @@ def create_facility(
     named by the layout's ``rate_plan`` key. One transaction; raises
     :class:`InputError` if the code exists or no plan is given.
     """
-    actor = require(actor, Role.ADMIN, "creating a facility").name
+    actor = authorize(engine, actor, Role.ADMIN, "creating a facility").name
     now = now or utc_now()
     if rate_plan is None:
         if layout.rate_plan_path is None:
@@ -169,7 +169,7 @@ def activate_rate_plan(
 
     Sessions already inside keep the version they entered under.
     """
-    actor = require(actor, Role.SUPERVISOR, "activating a rate plan").name
+    actor = authorize(engine, actor, Role.SUPERVISOR, "activating a rate plan").name
     now = now or utc_now()
     with engine.begin() as conn:
         plan_id = _insert_plan(conn, facility_id, plan, source=source, actor=actor, now=now)

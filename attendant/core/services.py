@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core.allocation import Strategy, fits
-from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
@@ -84,7 +84,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         :data:`IOU_LIMIT` unpaid IOUs: settle first; the bay is not free) or
         :class:`~attendant.core.errors.NoSpaceAvailable`.
         """
-        who = as_actor(actor).name
+        who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
         at = self._check_at(request.at)
         with self._lock:
@@ -263,7 +263,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         status. Raises :class:`PermissionDenied`, :class:`InputError` (no such
         bay, no reason), :class:`Refused`.
         """
-        who = require(actor, Role.SUPERVISOR, "taking a bay out of or into service").name
+        who = self._actor(actor, Role.SUPERVISOR, "taking a bay out of or into service").name
         if not in_service and not (reason and reason.strip()):
             raise InputError("taking a bay out of service needs a reason")
         at = self._check_at(at)
@@ -291,7 +291,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
 
     def set_strategy(self, strategy: str | Strategy, *, actor: Actor | str) -> None:
         """Switch the allocation strategy for every booth of this facility (audited; supervisors)."""
-        actor = require(actor, Role.SUPERVISOR, "changing the allocation strategy").name
+        actor = self._actor(actor, Role.SUPERVISOR, "changing the allocation strategy").name
         try:
             chosen = Strategy(str(strategy))
         except ValueError:

@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit
 from attendant.core.allocation import SpotIndex, Strategy
+from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound, Refused
 from attendant.core.facilities import FacilityInfo, get_facility
@@ -327,6 +328,11 @@ class FacilityStore:
         return summary
 
     # ------------------------------------------------------------ time
+    def _actor(self, actor: Actor | str, role: Role = Role.ATTENDANT, action: str = "this operation") -> Actor:
+        """Who may do ``action`` here (:func:`attendant.core.auth.authorize`: the role, and a login once
+        users exist). Raises :class:`PermissionDenied` or :class:`LoginRequired`."""
+        return authorize(self.engine, actor, role, action)
+
     def _check_at(self, at: datetime | None) -> datetime:
         """``at`` in UTC, or the clock's now. :raises InputError: a naive time."""
         if at is None:
@@ -384,7 +390,7 @@ class FacilityStore:
                      entity_id=entity_id, details=details, effective_at=at, now=now)
 
     def _insert_vend(self, conn, *, lane: str | None, direction: str, source: VendSource, reason: str | None,
-                     session_id: int, at: datetime, actor: str) -> int:
+                     session_id: int | None, at: datetime, actor: str) -> int:
         """Record a gate opening the booth will command once this transaction commits.
 
         Written as ``opened`` in the operation's own transaction (the gate is
@@ -396,6 +402,24 @@ class FacilityStore:
             "reason": reason, "session_id": session_id, "at": at, "actor": actor,
             "outcome": GateOutcome.OPENED.value,
         }).scalar_one()
+
+    def record_gate_test(self, *, lane: str, direction: str, actor: Actor | str) -> int:
+        """Record the opening a device test is about to command at ``lane``'s gate; returns the vend id.
+
+        A gate test moves a barrier, so it is a supervisor's action and a vend
+        like any other (source ``test``, audited ``gate.test``); the caller marks
+        it with :meth:`record_vend_fault` if the gate refuses. Raises
+        :class:`~attendant.core.auth.PermissionDenied` or
+        :class:`~attendant.core.auth.LoginRequired`.
+        """
+        who = self._actor(actor, Role.SUPERVISOR, "testing a gate (it opens the barrier)")
+        now = utc_now()
+        with self._writing() as conn:
+            vend_id = self._insert_vend(conn, lane=lane, direction=direction, source=VendSource.TEST,
+                                        reason="device test", session_id=None, at=now, actor=who.name)
+            self._audit(conn, now=now, at=now, actor=who.name, action="gate.test", entity="vend",
+                        entity_id=vend_id, details={"lane": lane})
+        return vend_id
 
     def record_vend_fault(self, vend_id: int, message: str) -> None:
         """The gate refused the opening recorded as ``vend_id`` (offline, in fault): mark it ``fault``."""

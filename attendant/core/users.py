@@ -1,18 +1,28 @@
 """Users, roles and PIN login (BRIEF.md feature 7; RBAC in the services, feature 13).
 
 A user has a role (attendant < supervisor < admin, :mod:`attendant.core.auth`)
-and a 4-8 digit PIN stored as an argon2id hash. Library used, not home-made:
-**argon2-cffi** (``argon2.PasswordHasher``), with the OWASP Password Storage
-Cheat Sheet minimum for argon2id (m=19 MiB, t=2, p=1): about 40 ms per check
-on a 2-core booth PC. A PIN has at most 10^8 values, so the real protection
-is the lock-out, not the hash cost:
+and a PIN of 6 to 12 digits (ASCII) stored as an argon2id hash. Library
+used, not home-made: **argon2-cffi** (``argon2.PasswordHasher``) with the
+OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1
+(:data:`ARGON2_PARAMETERS`, checked by the tests against the stored hashes),
+about 40 ms per check on a 2-core booth PC. Offline, one core tries 10^6
+six-digit PINs in about 11 hours (10^4 four-digit ones took 33 minutes), so
+the database file must stay private (it is created 0600); online, the
+lock-out below allows a few guesses per quarter hour per source:
 
-- three consecutive wrong PINs lock the user for one hour, counted from the
-  third failure; a locked user is refused even with the right PIN (the message
-  says until when); a successful login resets the counter; a supervisor may
-  unlock early (:func:`unlock_user`);
+- three consecutive wrong PINs from one *source* (the CLI's OS account and
+  host, a console, an API client) lock the user *for that source only*: 30 s,
+  doubling with each further lock up to 15 minutes
+  (:data:`BACKOFF_FIRST`, :data:`BACKOFF_MAX`). A locked source is refused
+  even with the right PIN (the message says until when); other sources are
+  not affected, so a stranger cannot lock a user out of the booth; a success
+  from the source resets it; a supervisor or admin unlocks early
+  (:func:`unlock_user`, one source or all);
 - an unknown user name gets the same message as a wrong PIN, after a hash check
-  of the same cost, so names cannot be probed.
+  of the same cost, so names cannot be probed;
+- PINs set before the 6-digit rule (4 or 5 digits) still log in, so nobody is
+  shut out of their own booth, but each such login is audited as weak and
+  the front ends ask for a new PIN (:attr:`attendant.core.auth.Actor.weak_pin`).
 
 Every login, failure, lock and change is one transaction with an audit event
 (``facility_id`` NULL: users are not tied to one facility). Times are aware
@@ -30,20 +40,25 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core import audit
-from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.auth import Actor, LoginRequired, Role, as_actor, require
 from attendant.core.clock import as_utc, utc_now
 from attendant.core.errors import InputError, NotFound, Refused
-from db.models import User
+from db.models import LoginGuard, User
 
 U = User.__table__
+G = LoginGuard.__table__
 
 MAX_FAILED_ATTEMPTS = 3
-LOCK_DURATION = timedelta(hours=1)
-PIN_PATTERN = re.compile(r"[0-9]{4,8}")
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(minutes=15)
+PIN_PATTERN = re.compile(r"[0-9]{6,12}")
+LEGACY_PIN_PATTERN = re.compile(r"[0-9]{4,12}")  # what a login accepts: PINs set before the 6-digit rule
+ARGON2_PARAMETERS = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}  # OWASP minimum for argon2id
+DEFAULT_SOURCE = "unknown"
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 SETUP_NAME = "setup"
 LOGIN_FAILED_MESSAGE = "wrong user name or PIN"
@@ -58,12 +73,8 @@ def _argon2():
     """
     from argon2 import PasswordHasher
 
-    hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+    hasher = PasswordHasher(**ARGON2_PARAMETERS)
     return hasher, hasher.hash("00000000")
-
-
-class LoginRequired(Refused):
-    """The operation needs a logged-in user (``--user``/``--pin``, or the console's login)."""
 
 
 class LoginFailed(Refused):
@@ -87,9 +98,10 @@ class UserView:
     display_name: str
     role: Role
     active: bool
-    failed_attempts: int
-    locked_until: datetime | None
+    failed_attempts: int  # wrong PINs counted now, over every source
+    locked_until: datetime | None  # the latest lock of any source (None: none recorded)
     created_at: datetime
+    locked_sources: tuple[tuple[str, datetime], ...] = ()  # (source, until) of every lock recorded
 
     def locked_at(self, now: datetime | None = None) -> bool:
         """True if the user is locked at ``now`` (default: the current time)."""
@@ -108,6 +120,8 @@ class UserView:
             "failed_attempts": self.failed_attempts,
             "locked": self.locked_at(now),
             "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "locked_sources": [{"source": where, "until": until.isoformat()} for where, until in self.locked_sources
+                               if until > (now or utc_now())],
             "created_at": self.created_at.isoformat(),
         }
 
@@ -122,24 +136,48 @@ def _audit(conn, *, now: datetime, actor: str, action: str, entity_id: int | Non
                  details=details, effective_at=now)
 
 
-def _view(row) -> UserView:
+def _view(row, guards=()) -> UserView:
+    """The :class:`UserView` of an ``app_user`` row and its ``login_guard`` rows."""
+    locks = tuple((g.source, g.locked_until) for g in guards if g.locked_until is not None)
     return UserView(
         id=row.id,
         username=row.username,
         display_name=row.display_name,
         role=Role(row.role),
         active=bool(row.active),
-        failed_attempts=row.failed_attempts,
-        locked_until=row.locked_until,
+        failed_attempts=sum(g.failures for g in guards),
+        locked_until=max((until for _s, until in locks), default=None),
         created_at=row.created_at,
+        locked_sources=locks,
     )
 
 
+def _user_view(conn, user_id: int) -> UserView:
+    row = conn.execute(select(U).where(U.c.id == user_id)).one()
+    return _view(row, conn.execute(select(G).where(G.c.user_id == user_id)).all())
+
+
 def check_pin(pin: str) -> str:
-    """``pin`` if it is 4 to 8 digits; raise :class:`InputError` otherwise (the PIN is never echoed)."""
+    """``pin`` if it is 6 to 12 ASCII digits (a new PIN); raise :class:`InputError` otherwise (never echoed)."""
     if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
-        raise InputError("a PIN is 4 to 8 digits")
+        raise InputError("a PIN is 6 to 12 digits (0-9)")
     return pin
+
+
+def _check_login_pin(pin: str) -> str:
+    if not isinstance(pin, str) or not LEGACY_PIN_PATTERN.fullmatch(pin):
+        raise InputError("a PIN is 6 to 12 digits (0-9)")
+    return pin
+
+
+def _source(source: str | None) -> str:
+    return ((source or "").strip() or DEFAULT_SOURCE)[:80]
+
+
+def backoff(locks: int) -> timedelta:
+    """How long the ``locks``-th lock of a source lasts (1: :data:`BACKOFF_FIRST`, doubling, at most
+    :data:`BACKOFF_MAX`)."""
+    return min(BACKOFF_FIRST * (2 ** min(max(locks, 1) - 1, 20)), BACKOFF_MAX)
 
 
 def normalize_username(username: str) -> str:
@@ -209,13 +247,16 @@ def list_users(engine: Engine, *, include_inactive: bool = True) -> list[UserVie
     if not include_inactive:
         stmt = stmt.where(U.c.active.is_(True))
     with engine.connect().execution_options(readonly=True) as conn:
-        return [_view(row) for row in conn.execute(stmt)]
+        guards: dict[int, list] = {}
+        for g in conn.execute(select(G)):
+            guards.setdefault(g.user_id, []).append(g)
+        return [_view(row, guards.get(row.id, ())) for row in conn.execute(stmt)]
 
 
 def get_user(engine: Engine, username: str) -> UserView:
     """The user named ``username``; raises :class:`NotFound`."""
     with engine.connect().execution_options(readonly=True) as conn:
-        return _view(_user_row(conn, normalize_username(username)))
+        return _user_view(conn, _user_row(conn, normalize_username(username)).id)
 
 
 # --------------------------------------------------------------------------- changes
@@ -275,10 +316,10 @@ def create_user(
                 conn, now=when, actor=who.name, action="user.create", entity_id=user_id,
                 details={"username": name, "role": new_role.value, "first_user": first},
             )
-            row = conn.execute(select(U).where(U.c.id == user_id)).one()
+            view = _user_view(conn, user_id)
     except IntegrityError:  # a concurrent create of the same name
         raise InputError(f"user {name!r} already exists") from None
-    return _view(row)
+    return view
 
 
 def record_logout(engine: Engine, actor: Actor, *, reason: str = "logout", now: datetime | None = None) -> None:
@@ -296,20 +337,26 @@ def record_logout(engine: Engine, actor: Actor, *, reason: str = "logout", now: 
 
 
 def authenticate(
-    engine: Engine, username: str, pin: str, *, now: datetime | None = None, tz: tzinfo | None = None
+    engine: Engine, username: str, pin: str, *, source: str | None = None, now: datetime | None = None,
+    tz: tzinfo | None = None,
 ) -> Actor:
-    """Log in by PIN; return ``Actor(username, role, user_id)``.
+    """Log in by PIN from ``source``; return ``Actor(username, role, user_id)``.
 
-    Rules: 3 consecutive wrong PINs lock the user for 1 hour from the third
-    failure; a locked user is refused even with the right PIN (:class:`UserLocked`,
-    the message gives the time, in ``tz`` or else UTC); success resets the
-    counter. Unknown names and wrong PINs both raise :class:`LoginFailed` with the
-    same message. A deactivated user with the right PIN is told so. Every
-    outcome is audited (``user.login``, ``user.login_failed``, ``user.locked``,
-    ``user.login_refused``). A malformed PIN raises :class:`InputError` and
-    counts as nothing.
+    ``source`` names where the attempt comes from (``cli:ann@booth-2``,
+    ``console:booth-2``, ``http:10.0.0.7``; at most 80 characters). Rules:
+    three consecutive wrong PINs from one source lock the user for that
+    source, :func:`backoff` long (:class:`UserLocked`, the message gives the
+    time in ``tz`` or else UTC); a locked source is refused even with the
+    right PIN, other sources are not affected; success resets the source.
+    Unknown names and wrong PINs both raise :class:`LoginFailed` with the same
+    message. A deactivated user with the right PIN is told so. Every outcome
+    is audited (``user.login``, ``user.login_failed``, ``user.locked``,
+    ``user.login_refused``), with the source. A malformed PIN raises
+    :class:`InputError` and counts as nothing. A PIN shorter than six digits
+    (set before the rule) logs in with ``weak_pin`` set on the actor.
     """
-    check_pin(pin)
+    _check_login_pin(pin)
+    where = _source(source)
     when = _now(now)
     try:
         name = normalize_username(username)
@@ -317,71 +364,79 @@ def authenticate(
         name = None
     with engine.connect().execution_options(readonly=True) as conn:
         row = conn.execute(select(U).where(U.c.username == name)).first() if name else None
+        guard = conn.execute(select(G).where(G.c.user_id == row.id, G.c.source == where)).first() if row else None
 
     if row is None:
         _verify(_argon2()[1], pin)  # same cost as a real check
         with engine.begin() as conn:
-            _audit(conn, now=when, actor=f"login:{(username or '').strip()}", action="user.login_failed",
-                   entity_id=None, details={"username": (username or "").strip()[:40], "reason": "unknown user"})
+            _audit(conn, now=when, actor=f"login:{(username or '').strip()}"[:80], action="user.login_failed",
+                   entity_id=None, details={"username": (username or "").strip()[:40], "reason": "unknown user",
+                                            "source": where})
         raise LoginFailed(LOGIN_FAILED_MESSAGE)
 
-    if row.locked_until is not None and row.locked_until > when:
+    if guard is not None and guard.locked_until is not None and guard.locked_until > when:
         with engine.begin() as conn:
             _audit(conn, now=when, actor=row.username, action="user.login_refused", entity_id=row.id,
-                   details={"reason": "locked", "locked_until": row.locked_until.isoformat()})
-        raise UserLocked(_locked_message(row.username, row.locked_until, tz), row.locked_until)
+                   details={"reason": "locked", "locked_until": guard.locked_until.isoformat(), "source": where})
+        raise UserLocked(_locked_message(row.username, guard.locked_until, tz), guard.locked_until)
 
     ok = _verify(row.pin_hash, pin)
     with engine.begin() as conn:
-        # Re-read inside the write transaction: another booth may have locked the user meanwhile.
-        current = conn.execute(
-            select(U.c.locked_until, U.c.failed_attempts).where(U.c.id == row.id).with_for_update()
-        ).one()
-        if current.locked_until is not None and current.locked_until > when:
+        # Re-read inside the write transaction: another attempt from this source may have locked it meanwhile.
+        current = conn.execute(select(G).where(G.c.user_id == row.id, G.c.source == where).with_for_update()).first()
+        if current is not None and current.locked_until is not None and current.locked_until > when:
             _audit(conn, now=when, actor=row.username, action="user.login_refused", entity_id=row.id,
-                   details={"reason": "locked", "locked_until": current.locked_until.isoformat()})
+                   details={"reason": "locked", "locked_until": current.locked_until.isoformat(), "source": where})
             error = UserLocked(_locked_message(row.username, current.locked_until, tz), current.locked_until)
         elif ok:
             if not row.active:
                 _audit(conn, now=when, actor=row.username, action="user.login_refused", entity_id=row.id,
-                       details={"reason": "deactivated"})
+                       details={"reason": "deactivated", "source": where})
                 error = LoginFailed(f"user {row.username} is deactivated: ask an admin")
             else:
-                values: dict = {"failed_attempts": 0, "locked_until": None}
+                if current is not None:
+                    conn.execute(delete(G).where(G.c.user_id == row.id, G.c.source == where))
                 if _argon2()[0].check_needs_rehash(row.pin_hash):
-                    values["pin_hash"] = _argon2()[0].hash(pin)
-                conn.execute(update(U).where(U.c.id == row.id).values(**values))
-                _audit(conn, now=when, actor=row.username, action="user.login", entity_id=row.id,
-                       details={"role": row.role})
-                return Actor(row.username, Role(row.role), row.id)
+                    conn.execute(update(U).where(U.c.id == row.id).values(pin_hash=_argon2()[0].hash(pin)))
+                weak = not PIN_PATTERN.fullmatch(pin)
+                details = {"role": row.role, "source": where}
+                if weak:
+                    details["weak_pin"] = True
+                _audit(conn, now=when, actor=row.username, action="user.login", entity_id=row.id, details=details)
+                return Actor(row.username, Role(row.role), row.id, weak_pin=weak)
         else:
-            failures = (current.failed_attempts or 0) + 1
-            if current.locked_until is not None and current.locked_until <= when and failures > MAX_FAILED_ATTEMPTS:
-                failures = 1  # an expired lock starts a fresh count
+            failures = (current.failures if current is not None else 0) + 1
+            locks = current.locks if current is not None else 0
+            values = {"failures": failures, "locks": locks, "locked_until": None, "last_failure_at": when}
             if failures >= MAX_FAILED_ATTEMPTS:
-                until = when + LOCK_DURATION
-                conn.execute(update(U).where(U.c.id == row.id).values(failed_attempts=failures, locked_until=until))
-                _audit(conn, now=when, actor=row.username, action="user.login_failed", entity_id=row.id,
-                       details={"reason": "wrong pin", "failed_attempts": failures})
+                locks += 1
+                until = when + backoff(locks)
+                values.update(failures=0, locks=locks, locked_until=until)
+            if current is None:
+                conn.execute(insert(G).values(user_id=row.id, source=where, **values))
+            else:
+                conn.execute(update(G).where(G.c.user_id == row.id, G.c.source == where).values(**values))
+            _audit(conn, now=when, actor=row.username, action="user.login_failed", entity_id=row.id,
+                   details={"reason": "wrong pin", "failed_attempts": failures, "source": where})
+            if values["locked_until"] is not None:
+                until = values["locked_until"]
                 _audit(conn, now=when, actor=row.username, action="user.locked", entity_id=row.id,
-                       details={"locked_until": until.isoformat(), "failed_attempts": failures})
+                       details={"locked_until": until.isoformat(), "failed_attempts": failures, "source": where,
+                                "lock": locks})
                 error = UserLocked(
-                    f"{LOGIN_FAILED_MESSAGE}; {row.username} is now locked until {_fmt_until(until, tz)} "
-                    f"after {failures} wrong PINs: ask a supervisor to unlock",
+                    f"{LOGIN_FAILED_MESSAGE}; {row.username} is now locked here ({where}) until "
+                    f"{_fmt_until(until, tz)} after {failures} wrong PINs: wait, or ask a supervisor to unlock",
                     until,
                 )
             else:
-                conn.execute(update(U).where(U.c.id == row.id).values(failed_attempts=failures))
-                _audit(conn, now=when, actor=row.username, action="user.login_failed", entity_id=row.id,
-                       details={"reason": "wrong pin", "failed_attempts": failures})
                 error = LoginFailed(LOGIN_FAILED_MESSAGE)
     raise error
 
 
 def _locked_message(username: str, until: datetime, tz: tzinfo | None) -> str:
     return (
-        f"user {username} is locked until {_fmt_until(until, tz)} after {MAX_FAILED_ATTEMPTS} wrong PINs: "
-        "ask a supervisor to unlock"
+        f"user {username} is locked here until {_fmt_until(until, tz)} after {MAX_FAILED_ATTEMPTS} wrong PINs: "
+        "wait, or ask a supervisor to unlock"
     )
 
 
@@ -417,14 +472,17 @@ def change_pin(
             require(who, Role.SUPERVISOR, "changing another user's PIN")
             if Role(row.role).rank > who.role.rank:
                 require(who, Role(row.role), f"changing the PIN of {row.role} {row.username}")
-        conn.execute(update(U).where(U.c.id == row.id).values(pin_hash=pin_hash, failed_attempts=0, locked_until=None))
+        conn.execute(update(U).where(U.c.id == row.id).values(pin_hash=pin_hash))
+        conn.execute(delete(G).where(G.c.user_id == row.id))  # a new PIN also lifts every lock
         _audit(conn, now=when, actor=who.name, action="user.pin_change", entity_id=row.id,
                details={"username": row.username, "own": row.id == who.user_id})
-        return _view(conn.execute(select(U).where(U.c.id == row.id)).one())
+        return _user_view(conn, row.id)
 
 
-def unlock_user(engine: Engine, actor: Actor | str, username: str, *, now: datetime | None = None) -> UserView:
-    """Clear ``username``'s lock and failure count. Needs a logged-in supervisor or admin.
+def unlock_user(engine: Engine, actor: Actor | str, username: str, *, source: str | None = None,
+                now: datetime | None = None) -> UserView:
+    """Clear ``username``'s locks and failure counts: from ``source`` only, or from every source (None).
+    Needs a logged-in supervisor or admin.
 
     Raises :class:`PermissionDenied`, :class:`LoginRequired`, :class:`NotFound`.
     """
@@ -433,11 +491,15 @@ def unlock_user(engine: Engine, actor: Actor | str, username: str, *, now: datet
     when = _now(now)
     with engine.begin() as conn:
         row = _user_row(conn, name)
-        conn.execute(update(U).where(U.c.id == row.id).values(failed_attempts=0, locked_until=None))
+        which = G.c.user_id == row.id
+        if source is not None:
+            which = which & (G.c.source == _source(source))
+        was = [{"source": g.source, "locked_until": g.locked_until.isoformat()}
+               for g in conn.execute(select(G).where(which)) if g.locked_until is not None]
+        conn.execute(delete(G).where(which))
         _audit(conn, now=when, actor=who.name, action="user.unlock", entity_id=row.id,
-               details={"username": row.username,
-                        "was_locked_until": row.locked_until.isoformat() if row.locked_until else None})
-        return _view(conn.execute(select(U).where(U.c.id == row.id)).one())
+               details={"username": row.username, "source": source, "was_locked": was})
+        return _user_view(conn, row.id)
 
 
 def _active_admins(conn) -> int:
@@ -464,7 +526,7 @@ def set_role(engine: Engine, actor: Actor | str, username: str, role: str | Role
         conn.execute(update(U).where(U.c.id == row.id).values(role=new_role.value))
         _audit(conn, now=when, actor=who.name, action="user.role", entity_id=row.id,
                details={"username": row.username, "from": row.role, "to": new_role.value})
-        return _view(conn.execute(select(U).where(U.c.id == row.id)).one())
+        return _user_view(conn, row.id)
 
 
 def deactivate_user(engine: Engine, actor: Actor | str, username: str, *, now: datetime | None = None) -> UserView:
@@ -485,7 +547,7 @@ def deactivate_user(engine: Engine, actor: Actor | str, username: str, *, now: d
         conn.execute(update(U).where(U.c.id == row.id).values(active=False))
         _audit(conn, now=when, actor=who.name, action="user.deactivate", entity_id=row.id,
                details={"username": row.username})
-        return _view(conn.execute(select(U).where(U.c.id == row.id)).one())
+        return _user_view(conn, row.id)
 
 
 class StaffDesk:
@@ -495,10 +557,11 @@ class StaffDesk:
     checked by the functions of this module.
     """
 
-    def __init__(self, engine: Engine, clock, tz: tzinfo | None = None) -> None:
+    def __init__(self, engine: Engine, clock, tz: tzinfo | None = None, *, source: str | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.tz = tz
+        self.source = source  # where this desk's logins come from (lock-outs are per user and source)
 
     def any_users(self) -> bool:
         """True once the first user exists (the console then asks for a PIN)."""
@@ -508,9 +571,9 @@ class StaffDesk:
         """The admin-level actor of setup mode. :raises LoginRequired: once a user exists."""
         return setup_actor(self.engine)
 
-    def login(self, username: str, pin: str) -> Actor:
-        """:func:`authenticate` now."""
-        return authenticate(self.engine, username, pin, now=self.clock(), tz=self.tz)
+    def login(self, username: str, pin: str, *, source: str | None = None) -> Actor:
+        """:func:`authenticate` now, from ``source`` (default: this desk's)."""
+        return authenticate(self.engine, username, pin, source=source or self.source, now=self.clock(), tz=self.tz)
 
     def logout(self, actor: Actor, *, reason: str = "logout") -> None:
         """:func:`record_logout` now."""
@@ -523,8 +586,8 @@ class StaffDesk:
             pin: str) -> UserView:
         return create_user(self.engine, actor, username, display_name, role, pin, now=self.clock())
 
-    def unlock(self, actor: Actor | str, username: str) -> UserView:
-        return unlock_user(self.engine, actor, username, now=self.clock())
+    def unlock(self, actor: Actor | str, username: str, *, source: str | None = None) -> UserView:
+        return unlock_user(self.engine, actor, username, source=source, now=self.clock())
 
     def change_pin(self, actor: Actor | str, username: str, new_pin: str) -> UserView:
         return change_pin(self.engine, actor, username, new_pin, now=self.clock())

@@ -80,6 +80,7 @@ class VendSource(StrEnum):
     ATTENDANT = "attendant"
     LPR = "lpr"
     REPLAY = "replay"
+    TEST = "test"  # a supervisor's device test (attendant devices test LANE.gate)
 
 
 class GateOutcome(StrEnum):

@@ -307,6 +307,11 @@ class AttendantApp(App[None]):
         self.staff_changed()
         hint = "" if self.shift else "  No shift open: ctrl+s, then o, to open one."
         self.notify(f"Logged in as {self.actor_label}.{hint}", title="Welcome", timeout=6)
+        if getattr(result.actor, "weak_pin", False):
+            self.notify("Your PIN has fewer than 6 digits: set a new one "
+                        f"(attendant user passwd {result.actor.name} --pin NEW) or ask a supervisor.",
+                        title="PIN too short",
+                        severity="warning", timeout=12)
 
     def set_shift(self, shift: ShiftView | None) -> None:
         """The logged-in user's open shift changed (opened, closed, reloaded)."""
@@ -418,7 +423,7 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     replay_speed: float | None = None,
     theme: str | None = None,
-    actor: str | None = None,
+    actor: Actor | str | None = None,
     login: bool | None = None,
     timers: bool = True,
 ) -> AttendantApp:
@@ -431,11 +436,13 @@ def make_app(
     on unmount. ``theme``: dark, light or high-contrast (default: the
     config's, else dark). ``actor`` is recorded in the audit log.
 
-    Staff: with ``login`` (default: when no ``actor`` is given and users
-    exist, ``users.any_users``) the console starts on the login screen and
-    every service call is made by the logged-in :class:`Actor`. Otherwise
-    ``actor`` (default ``"console"``) is a named, unauthenticated
-    attendant-level actor (setup mode, scripts, tests).
+    Staff: with ``login`` (default: whenever users exist,
+    ``users.any_users``, unless ``actor`` is an already authenticated
+    :class:`Actor`) the console starts on the login screen and every service
+    call is made by the logged-in :class:`Actor`. Otherwise ``actor``
+    (default ``"console"``) acts: in setup mode a named, unauthenticated
+    attendant-level actor; once users exist the services refuse anything but
+    a logged-in user (:func:`attendant.core.auth.authorize`).
     ``timers`` False leaves out the periodic work (the top bar's clock each
     second, today's figures every five, the login screen's clock): a test
     then drives time itself and waits for exactly the work it caused.
@@ -446,7 +453,8 @@ def make_app(
         sim = SimClock(replay_speed, start=clock() if clock else None)
     booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
     if login is None:
-        login = actor is None and booth.staff.any_users()
+        authenticated = isinstance(actor, Actor) and actor.user_id is not None
+        login = not authenticated and booth.staff.any_users()
     replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
     return AttendantApp(
         booth,

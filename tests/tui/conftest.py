@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import copy_database
 from tests.tui.support import Clock, key_handled
 
-PINS = {"admin": "246813", "sue": "8642", "bob": "1357"}
+PINS = {"admin": "246813", "sue": "864286", "bob": "135713"}
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,12 @@ entry and cash exit, made once with ``attendant enter``/``attendant exit``
 
 Both runs use their own demo database, the same installation secret (so the
 signed ticket codes match), the same lanes (``examples/console.toml``), the
-same actor, and the same entry and exit times (``--at`` for the CLI, the
-console's fixed clock). Each database gets its first (admin) user first, so
-neither front end runs in setup mode and both act as the named,
-unauthenticated attendant-level actor. Compared: every column of parking_session, payment,
-vend and audit_event except ids, recording times and per-call random keys.
+same user, and the same entry and exit times (``--at`` for the CLI, the
+console's fixed clock). Each database gets an admin and the attendant
+``booth7`` with an open shift, so neither front end runs in setup mode: the
+CLI logs in with ``--user``/``--pin``, the console as that user. Compared:
+every column of parking_session, payment, vend and audit_event except ids,
+recording times and per-call random keys.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CONSOLE_TOML = ROOT / "examples" / "console.toml"
 PS, PAY, SPOT, VEND, AUD = (t.__table__ for t in (ParkingSession, Payment, Spot, Vend, AuditEvent))
 ENTRY_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # 09:30 GMT = facility time on this date
 EXIT_AT = ENTRY_AT + timedelta(hours=3, minutes=12)
-ACTOR = "booth-7"
+ATTENDANT, PIN = "booth7", "707070"
 PLATE = "AB12 CDE"
 TENDERED = "20.00"
 
@@ -72,18 +73,23 @@ def snapshot(engine) -> dict[str, list[dict]]:
 
 
 def demo_db_with_a_user(template, path):
-    """A copy of the demo database, out of setup mode (one admin user exists)."""
-    from attendant.core import users
+    """A copy of the demo database out of setup mode: an admin, and the attendant on an open shift."""
+    from attendant.core import shifts, users
+    from attendant.core.facilities import list_facilities
     from db.engine import make_engine
 
     engine = make_engine(copy_database(template, path))
-    users.create_user(engine, users.setup_actor(engine), "admin", None, "admin", "246813")
+    admin = users.create_user(engine, users.setup_actor(engine), "admin", None, "admin", "246813")
+    users.create_user(engine, admin.actor(), ATTENDANT, None, "attendant", PIN)
+    who = users.authenticate(engine, ATTENDANT, PIN)
+    (facility,) = [f for f in list_facilities(engine) if f.code == "CHS"]
+    shifts.open_shift(engine, facility.id, who, 10000, at=ENTRY_AT - timedelta(minutes=5))
     return engine
 
 
 def run_cli(url: str) -> None:
     runner = CliRunner()
-    common = ["--db", url, "--facility", "CHS", "--config", str(CONSOLE_TOML), "--actor", ACTOR]
+    common = ["--db", url, "--facility", "CHS", "--config", str(CONSOLE_TOML), "--user", ATTENDANT, "--pin", PIN]
     entered = runner.invoke(
         cli_app, [*common, "enter", PLATE, "--vehicle", "van", "--at", ENTRY_AT.isoformat(), "--json"]
     )
@@ -100,7 +106,9 @@ def run_cli(url: str) -> None:
 
 def run_console(engine) -> None:
     now = [ENTRY_AT]
-    app = console(engine, lambda: now[0], actor=ACTOR)
+    from attendant.core import users
+
+    app = console(engine, lambda: now[0], actor=users.authenticate(engine, ATTENDANT, PIN))
 
     async def drive() -> None:
         async with app.run_test(size=(160, 50)) as pilot:
@@ -136,12 +144,13 @@ def test_cli_and_console_write_the_same_rows(tmp_path, monkeypatch, demo_templat
     cli_engine.dispose()
     tui_engine.dispose()
 
-    # the scenario really happened, by the named actor
+    # the scenario really happened, by the logged-in attendant, on her shift
     (session,) = tui_rows["parking_session"]
-    assert session["entry_actor"] == session["exit_actor"] == ACTOR
+    assert session["entry_actor"] == session["exit_actor"] == ATTENDANT
     assert (session["plate"], session["vehicle_class"], session["status"]) == ("AB12CDE", "van", "closed")
     (payment,) = tui_rows["payment"]
-    assert (payment["method"], payment["tendered"]) == ("cash", 2000)
+    assert (payment["method"], payment["tendered"], payment["actor"]) == ("cash", 2000, ATTENDANT)
+    assert payment["shift_id"] is not None
     assert payment["change"] == 2000 - payment["amount"] and payment["amount"] > 0
     assert [v["direction"] for v in tui_rows["vend"]] == ["entry", "exit"]
     assert [a["action"] for a in tui_rows["audit_event"]] == ["session.enter", "session.exit"]

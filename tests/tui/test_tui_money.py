@@ -18,28 +18,58 @@ a supervisor; (e) three wrong PINs lock the user.
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
 
 from attendant.core import shifts, users
+from attendant.core.auth import Actor
 from attendant.core.payments import ProcessorUnavailable, StandInProcessor
 from attendant.core.vocab import PaymentMethod
 from attendant.tui.commands import money_commands
 from attendant.tui.screens.login import LoginScreen
 from attendant.tui.screens.shift import CountUpScreen, ShiftScreen
 from attendant.tui.widgets.shift_count import CashCountGrid
-from db.models import AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
-from tests.tui.conftest import PINS
-from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, scan, settle, text_of, until
-
-PS, PAY, VEND, IOU, SH, CM, U, AUD = (
-    t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User, AuditEvent)
+from db.models import (
+    AuditEvent,
+    CashMovement,
+    Iou,
+    LoginGuard,
+    ParkingSession,
+    Payment,
+    Shift,
+    User,
+    Vend,
 )
+from tests.tui.conftest import PINS
+from tests.tui.support import (
+    SIZE,
+    T0,
+    console,
+    keys,
+    pilot_test,
+    rows,
+    scan,
+    settle,
+    text_of,
+    until,
+)
+
+PS, PAY, VEND, IOU, SH, CM, U, G, AUD = (
+    t.__table__ for t in (ParkingSession, Payment, Vend, Iou, Shift, CashMovement, User, LoginGuard, AuditEvent)
+)
+
+
 @pytest.fixture
 def engine(staffed_engine):
     """The demo facility with its users (admin, sue, bob), a fresh copy for each test."""
     return staffed_engine
+
+# Set-up done by the site's own automata: an unattended entry lane's ticket dispenser (no login), and the
+# IOU an earlier shift left (recorded as its lane's automaton would).
+TICKET_DISPENSER = Actor("entry-lane", system=True)
+EARLIER_SHIFT = Actor("earlier-shift", system=True)
 
 
 def build(engine, clock):
@@ -106,7 +136,7 @@ async def test_a_full_shift_by_keys_balances_to_the_penny(engine, clock):
         assert "shift #" in main_text(app, "#facility-bar")
 
         # ten vehicles inside since 09:30
-        codes = [app.service.enter(f"SH{n:02d}FT", "car", actor="entry-lane").code for n in range(10)]
+        codes = [app.service.enter(f"SH{n:02d}FT", "car", actor=TICKET_DISPENSER).code for n in range(10)]
         clock.advance(hours=2, minutes=40)  # £7.20 each (3 started hours at £2.40)
 
         async def pay(code, *presses):
@@ -208,7 +238,7 @@ async def test_b_card_decline_then_retry_is_charged_once(engine, clock):
         open_shift_for(app, "bob")
         await login(pilot, "bob")
         assert app.shift is not None
-        code = app.service.enter("DE11NED", "car", actor="entry-lane").code
+        code = app.service.enter("DE11NED", "car", actor=TICKET_DISPENSER).code
         clock.advance(hours=1, minutes=5)
         card = app.service.processors.get(PaymentMethod.CARD)
         card.set_script(["decline", "approve"])
@@ -239,7 +269,7 @@ async def test_b_retry_after_an_unknown_outcome_reuses_the_key(engine, clock):
         await settle(pilot)
         open_shift_for(app, "bob")
         await login(pilot, "bob")
-        code = app.service.enter("T1MEOUT", "car", actor="entry-lane").code
+        code = app.service.enter("T1MEOUT", "car", actor=TICKET_DISPENSER).code
         clock.advance(minutes=50)
         card = VoidFails(PaymentMethod.CARD, ["timeout"])  # charged, but the answer is lost
         app.service.processors.processors[PaymentMethod.CARD] = card
@@ -271,10 +301,10 @@ async def test_c_outage_let_go_with_iou_and_the_third_iou_forces_prepay(engine, 
         await login(pilot, "bob")
         service = app.service
         for _ in range(2):  # two earlier unpaid visits of the same plate
-            earlier = service.enter("OW35ALT", "car", actor="entry-lane")
+            earlier = service.enter("OW35ALT", "car", actor=TICKET_DISPENSER)
             clock.advance(hours=1)
-            service.let_go(earlier.code, actor="earlier-shift", reason="card declined")
-        code = service.enter("OW35ALT", "car", actor="entry-lane").code
+            service.let_go(earlier.code, actor=EARLIER_SHIFT, reason="card declined")
+        code = service.enter("OW35ALT", "car", actor=TICKET_DISPENSER).code
         clock.advance(hours=2)
         for method in (PaymentMethod.CARD, PaymentMethod.UPI):
             service.processors.get(method).set_script(["unavailable"])
@@ -325,7 +355,7 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         open_shift_for(app, "bob")
         open_shift_for(app, "sue")
         await login(pilot, "bob")
-        code = app.service.enter("RE7UND", "car", actor="entry-lane").code
+        code = app.service.enter("RE7UND", "car", actor=TICKET_DISPENSER).code
         clock.advance(hours=1)
         done = app.service.exit(code, method="cash", actor=app.actor)
         payment_id = done.payment_id
@@ -417,20 +447,23 @@ async def test_e_three_wrong_pins_lock_the_user(engine, clock):
         assert pin_field.password  # masked
         await pilot.press(*keys("bob"), "enter")
         for attempt in range(1, 4):
-            await pilot.press(*"0000", "enter")
+            await pilot.press(*"000000", "enter")
             await settle(pilot)
             assert pin_field.value == ""
             if attempt < 3:
                 assert "wrong user name or PIN" in text_of(app, "#login-result")
         locked = text_of(app, "#login-result")
-        assert "LOCKED" in locked and "locked until 2026-11-21 10:30 GMT" in locked
+        source = f"console:{socket.gethostname()}"
+        assert "LOCKED" in locked and f"locked here ({source}) until 2026-11-21 09:30 GMT" in locked
         (bob,) = rows(engine, U, U.c.username == "bob")
-        assert bob.failed_attempts == 3 and bob.locked_until == T0 + timedelta(hours=1)
+        with engine.connect() as conn:  # locked at this console only, for 30 s
+            (guard,) = conn.execute(G.select().where(G.c.user_id == bob.id)).all()
+        assert (guard.source, guard.locks, guard.locked_until) == (source, 1, T0 + timedelta(seconds=30))
 
         await pilot.press(*PINS["bob"], "enter")  # the right PIN is refused while locked
         await settle(pilot)
         assert isinstance(app.screen, LoginScreen) and app.actor is None
-        assert "is locked until 2026-11-21 10:30 GMT" in text_of(app, "#login-result")
+        assert "is locked here until 2026-11-21 09:30 GMT" in text_of(app, "#login-result")
 
 
 # ------------------------------------------------------- (f) bay out of service

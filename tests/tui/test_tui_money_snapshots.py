@@ -19,10 +19,16 @@ from textual import events
 from textual.widgets import Input
 
 from attendant.core import shifts, users
+from attendant.core.auth import Actor
 from tests.tui.support import SIZE, T0, Clock, console, still_gates_config
 from tests.tui.support import settle as settle_queues
 
 SECRET = "5e" * 32  # a fixed ticket secret: the codes on screen never change
+
+# Set-up done by the site's own automata: an unattended entry lane's ticket dispenser (no login), and the
+# IOU an earlier shift left (recorded as its lane's automaton would).
+TICKET_DISPENSER = Actor("entry-lane", system=True)
+EARLIER_SHIFT = Actor("earlier-shift", system=True)
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ async def log_in_with_a_shift(pilot, engine, float_amount: int = 10000) -> None:
     bob = users.get_user(engine, "bob").actor()
     shifts.open_shift(engine, app.service.facility.id, bob, float_amount, at=T0)
     await settle(pilot)
-    await pilot.press(*"bob", "enter", *"1357", "enter")
+    await pilot.press(*"bob", "enter", *"135713", "enter")
     await settle(pilot)
 
 
@@ -83,7 +89,7 @@ def test_exit_screen_with_a_split_payment_in_progress(snapshot_console, snap_com
     async def run_before(pilot):
         app = pilot.app
         await log_in_with_a_shift(pilot, engine)
-        code = app.service.enter("SP11TPY", "car", actor="entry-lane").code
+        code = app.service.enter("SP11TPY", "car", actor=TICKET_DISPENSER).code
         clock.now = T0 + timedelta(hours=3, minutes=12)
         await pilot.press("f3")
         app.focused.post_message(events.Paste(code))
@@ -108,7 +114,7 @@ def test_shift_close_count_up(snapshot_console, snap_compare):
         await log_in_with_a_shift(pilot, engine)
         service = app.service
         for plate, method in (("CA5HONE", "cash"), ("CA4DTWO", "card"), ("UP1THREE", "upi")):
-            code = service.enter(plate, "car", actor="entry-lane").code
+            code = service.enter(plate, "car", actor=TICKET_DISPENSER).code
             clock.now += timedelta(hours=1, minutes=10)
             service.exit(code, method=method, actor=app.actor, lane="X1")
         await pilot.press("ctrl+s")

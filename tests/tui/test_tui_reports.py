@@ -127,8 +127,8 @@ async def test_every_figure_of_the_description_is_on_the_screen_and_a_new_one_to
         alice, shift = alice_on_shift(service, T0 - timedelta(hours=3))
         code = service.enter("RP04 DDD", "car", actor=alice, at=T0 - timedelta(hours=2), vend=True).code
         service.exit(code, method="cash", actor=alice, tendered=5000, at=T0 - timedelta(minutes=30), vend=True)
-        owed = service.enter("RP05 EEE", "car", actor="t", at=T0 - timedelta(hours=2), vend=True)
-        service.let_go(owed.code, actor="t", reason="card declined", at=T0 - timedelta(minutes=20), vend=True)
+        owed = service.enter("RP05 EEE", "car", actor=alice, at=T0 - timedelta(hours=2), vend=True)
+        service.let_go(owed.code, actor=alice, reason="card declined", at=T0 - timedelta(minutes=20), vend=True)
 
         await pilot.press("ctrl+b", "w")
         await settle(pilot)
