@@ -9,8 +9,10 @@ run in order on one delivery thread per listener
 (:class:`~hardware.base.EventDispatcher`); one that raises is logged and the
 listener goes on. Malformed posts are answered ``400`` (``405`` for a method
 other than POST, ``413`` for a body over ``max_body``, ``411`` without
-``Content-Length``, ``404`` for another path) with a short text body and
-logged; nothing is delivered. Well-formed posts that are not plate reads (a
+``Content-Length`` or with a chunked body, ``404`` for another path, ``431``
+for headers over 64 KiB, ``401``/``403`` for missing credentials or a source
+not allowed, ``503`` when busy) with a short text body and logged; nothing
+is delivered. Well-formed posts that are not plate reads (a
 Hikvision ``videoloss`` heartbeat, an Axis ``lost`` event, a repeated
 Hikvision upload with the same ``UUID``) are answered ``200`` and ignored.
 
@@ -26,7 +28,11 @@ Bounds (a booth PC faces whatever reaches its camera network):
   deadline, so a client trickling a byte at a time is dropped on time;
 - ``Content-Length`` is checked against ``max_body`` (default 1 MiB) before
   anything is read (``413``) and the read stops there; chunked bodies are
-  refused with ``411`` without reading them (cameras send Content-Length).
+  refused with ``411`` without reading them (cameras send Content-Length);
+- bodies are parsed one at a time on the listener's parser thread (a post
+  waits for it until its body deadline, then gets ``503``), so memory stays
+  within about ``max_connections x max_body`` plus one parse (~10x one body
+  for a multipart post with pictures).
 
 Trust (each optional): ``allow`` -- source addresses or networks (refused
 with a fixed ``403`` before a thread is started); ``token`` -- a shared secret
@@ -63,6 +69,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -166,10 +174,7 @@ class _Server(ThreadingHTTPServer):
     # SYN retransmits (1 s, 3 s...); these are accepted at once and then served
     # or refused by max_connections.
     request_queue_size = 128
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.slots = threading.BoundedSemaphore(1)
+    slots: threading.BoundedSemaphore  # max_connections, set by AnprListener.start
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         """The allow-list, before any thread or read: a refused source gets a fixed 403."""
@@ -194,11 +199,13 @@ class _Server(ThreadingHTTPServer):
             self.slots.release()
 
     def refuse(self, request: socket.socket, reply: bytes) -> None:
-        """Answer ``reply`` without blocking the accepting thread (plain HTTP; TLS: just close)."""
+        """Answer ``reply`` without blocking the accepting thread (plain HTTP; TLS: just
+        close, as no handshake is made here). shutdown_request() closes afterwards."""
+        if self.tls:
+            return
         try:
             request.setblocking(False)
-            if not self.tls:
-                request.send(reply)
+            request.send(reply)
             # Take what already arrived, so closing sends FIN rather than RST and
             # the client reads the answer.
             request.recv(MAX_HEAD)
@@ -442,6 +449,7 @@ class AnprListener(PlateCamera):
         self._on_read = on_read
         self._on_event = on_event
         self._lock = threading.RLock()  # re-entrant: status() and start() read .url and .port
+        self._parser: ThreadPoolExecutor | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._dispatcher: EventDispatcher | None = None
@@ -528,6 +536,7 @@ class AnprListener(PlateCamera):
                 self._state = DeviceStatus(DeviceState.FAULTED, message)
                 raise DeviceError(message, device=self.name) from None
             self._server = server
+            self._parser = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name} parser")
             self._dispatcher = EventDispatcher(self.name)
             self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                             name=f"{self.name} http", daemon=True)
@@ -538,8 +547,8 @@ class AnprListener(PlateCamera):
     def stop(self) -> None:
         """Stop serving, free the port, deliver what is queued; joins bounded by ``join_timeout`` s."""
         with self._lock:
-            server, thread, dispatcher = self._server, self._thread, self._dispatcher
-            self._server = self._thread = self._dispatcher = None
+            server, thread, dispatcher, parser = self._server, self._thread, self._dispatcher, self._parser
+            self._server = self._thread = self._dispatcher = self._parser = None
             if server is not None:
                 self._state = DeviceStatus(DeviceState.OFFLINE, "stopped")
         if server is not None:
@@ -550,6 +559,8 @@ class AnprListener(PlateCamera):
             thread.join(self.join_timeout)
             if thread.is_alive():
                 log.warning("%s did not stop within %.1f s", self.name, self.join_timeout)
+        if parser is not None:
+            parser.shutdown(wait=False, cancel_futures=True)
         if dispatcher is not None:
             dispatcher.close(self.join_timeout)
 
@@ -644,7 +655,7 @@ class AnprListener(PlateCamera):
         if scheme.lower() == "bearer":
             if self._user is not None:
                 return "this listener wants HTTP basic with its user name"
-            given = value.encode("utf-8", "surrogateescape")
+            given = value.encode("latin-1")  # http.server decodes header bytes as ISO-8859-1: these are the bytes sent
             user_ok = True
         elif scheme.lower() == "basic":
             try:  # RFC 7617: base64 of user-id ":" password, UTF-8
@@ -724,9 +735,22 @@ class AnprListener(PlateCamera):
             return
         with self._lock:
             self._unauthorised_at = None  # an authorised post: the camera's credentials work
+        # One parse at a time, on the listener's parser thread: parsing holds the
+        # GIL, so running several gains nothing, and the email parser holds ~10x a
+        # binary body while it works; on one thread that memory is one allocator
+        # arena's, reused by the next parse, not one retained per connection thread.
+        parser = self._parser
+        if parser is None:
+            return  # stopping
+        job = parser.submit(parse_post, body, handler.headers.get("Content-Type"), vendor=self.vendor,
+                            lane=self.lane, received_at=utc_now())
+        del body
         try:
-            event = parse_post(body, handler.headers.get("Content-Type"), vendor=self.vendor, lane=self.lane,
-                               received_at=utc_now())
+            event = job.result(timeout=max(0.0, handler.deadline - time.monotonic()))
+        except FutureTimeout:
+            job.cancel()
+            self._reject(handler, 503, "busy parsing other posts; retry", headers={"Retry-After": "1"})
+            return
         except AnprPayloadError as error:
             self._reject(handler, error.status, str(error))
             return
