@@ -124,7 +124,8 @@ def slow(port: int, count: int, hold: float, trickle: float) -> dict:
         except OSError:
             continue
         if index % 2:
-            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n")
             texts[sock] = b"{"
         else:
             texts[sock] = b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 4096

@@ -22,8 +22,9 @@ Schemes:
     ``token`` is never shown in messages (:func:`hardware.urls.redact`).
 
   ``HOST`` ``0.0.0.0`` listens on every interface; a port is required
-  (``0`` picks a free one, for tests). Example:
-  ``hikvision+http://0.0.0.0:8081/anpr?allow=192.168.1.50&user=camera&token=s3cret&cert=/etc/attendant/anpr.pem&key=/etc/attendant/anpr.key``.
+  (``0`` picks a free one, for tests). Example, one URL:
+  ``hikvision+http://0.0.0.0:8081/anpr?allow=192.168.1.50&user=camera&token=s3cret``
+  ``&cert=/etc/attendant/anpr.pem&key=/etc/attendant/anpr.key``.
 - ``opencv://``, ``rtsp://``, ``rtsps://``, ``file://``, ``http://``,
   ``https://`` -- a plain camera or video read through OpenCV
   (:mod:`hardware.camera_opencv`, whose :data:`~hardware.camera_opencv.OPENCV_SCHEMES`

@@ -31,6 +31,7 @@ from hardware.anpr import AnprListener, AnprPayloadError, parse_post
 from hardware.anpr.common import MAX_JSON_DEPTH, MAX_PARTS, load_xml
 from hardware.base import DeviceError, DeviceState
 from hardware.cameras import open_camera, parse_camera_url
+from hardware.urls import redact
 from tests.test_hardware_anpr import Reads, hik_multipart, hik_xml, post
 
 WEBHOOK = json.dumps({"plate": "AB12CDE", "confidence": 0.9}).encode()
@@ -452,6 +453,7 @@ def test_trust_options_from_the_camera_url(reads: Reads) -> None:
     assert (defaults.max_body, defaults.max_connections, defaults.header_timeout, defaults.body_timeout) == (
         2**20, 16, 5.0, 10.0)
     assert "t0k" not in repr(parse_camera_url("anpr+http://127.0.0.1:0/?token=t0k"))
+    assert redact("anpr+http://0.0.0.0:8081/?Token=t0k&lane=E1") == "anpr+http://0.0.0.0:8081/?Token=***&lane=E1"
     for url, message in [
         ("anpr+http://127.0.0.1:8080/?allow=camera.local", "allow: 'camera.local' is not an IP address"),
         ("anpr+http://127.0.0.1:8080/?max_connections=0", "max_connections must be between 1 and"),
