@@ -8,9 +8,23 @@ Schemes:
   POST to (``PATH`` optional; ``vendor`` defaults to ``auto``; ``json`` is
   the project's plain webhook). Aliases fix the vendor:
   ``hikvision+http://``, ``axis+http://``, ``webhook+http://``. Other
-  options: ``max_body`` (bytes) and ``lane`` (used when no lane is passed).
+  options (defaults in :mod:`hardware.anpr.listener`):
+
+  - ``lane``: used when no lane is passed;
+  - bounds: ``max_body`` (bytes, default 1 MiB), ``max_connections``
+    (default 16), ``header_timeout`` and ``body_timeout`` (seconds, default
+    5 and 10);
+  - trust: ``token`` (the shared secret: ``Authorization: Bearer <token>`` or
+    the HTTP basic password; Hikvision cameras take at most 16 characters),
+    ``user`` (the HTTP basic user name, optional), ``allow`` (comma-separated
+    addresses or networks, e.g. ``allow=192.168.1.50,10.1.0.0/24``),
+    ``cert`` and ``key`` (PEM files: the listener then speaks HTTPS only).
+    ``token`` is never shown in messages (:func:`hardware.urls.redact`).
+
   ``HOST`` ``0.0.0.0`` listens on every interface; a port is required
-  (``0`` picks a free one, for tests).
+  (``0`` picks a free one, for tests). Example, one URL:
+  ``hikvision+http://0.0.0.0:8081/anpr?allow=192.168.1.50&user=camera&token=s3cret``
+  ``&cert=/etc/attendant/anpr.pem&key=/etc/attendant/anpr.key``.
 - ``opencv://``, ``rtsp://``, ``rtsps://``, ``file://``, ``http://``,
   ``https://`` -- a plain camera or video read through OpenCV
   (:mod:`hardware.camera_opencv`, whose :data:`~hardware.camera_opencv.OPENCV_SCHEMES`
@@ -23,13 +37,14 @@ parsers, ~35 ms to import) loads when the first ANPR camera is opened.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hardware.base import PlateCamera
 from hardware.camera_opencv import OPENCV_SCHEMES
 from hardware.standins import open_standin_camera, parse_standin_url
-from hardware.urls import DeviceKind, DeviceUrl, Scheme
+from hardware.urls import DeviceKind, DeviceUrl, Scheme, redact
 
 __all__ = ["ANPR_VENDORS", "CAMERA", "ListenerAddress", "open_camera", "parse_camera_url"]
 
@@ -45,13 +60,20 @@ ANPR_VENDORS = ("auto", *(vendor for _, vendor, _ in _LISTENERS if vendor))
 _VENDOR_ALIASES = {"json": "webhook"}
 #: The largest ``max_body`` a URL may ask for, bytes.
 MAX_BODY_LIMIT = 1 << 30
+#: The most ``max_connections`` a URL may ask for.
+MAX_CONNECTIONS_LIMIT = 1024
+#: The longest ``header_timeout`` / ``body_timeout`` a URL may ask for, seconds.
+TIMEOUT_LIMIT = 600.0
 
 
 @dataclass(frozen=True)
 class ListenerAddress:
     """A parsed ANPR listener URL: where to listen (``host``, ``port``, optional
-    ``path``), which ``vendor``'s posts to accept, the URL's ``lane`` and
-    ``max_body`` (bytes; None: the listener's default)."""
+    ``path``), which ``vendor``'s posts to accept, the URL's ``lane``, and the
+    listener's bounds and trust settings (None: the listener's default, or
+    off): ``max_body`` (bytes), ``max_connections``, ``header_timeout`` and
+    ``body_timeout`` (seconds), ``token``, ``user``, ``allow`` (networks),
+    ``cert`` and ``key`` (paths). ``token`` is left out of ``repr()``."""
 
     url: str
     scheme: str
@@ -61,6 +83,17 @@ class ListenerAddress:
     vendor: str
     lane: str | None = None
     max_body: int | None = None
+    max_connections: int | None = None
+    header_timeout: float | None = None
+    body_timeout: float | None = None
+    token: str | None = field(default=None, repr=False)
+    user: str | None = None
+    allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ListenerAddress({redact(self.url)!r})"
 
 
 def _listener_parser(fixed: str | None) -> Callable[[DeviceUrl], ListenerAddress]:
@@ -74,8 +107,22 @@ def _listener_parser(fixed: str | None) -> Callable[[DeviceUrl], ListenerAddress
         if fixed is not None and vendor != fixed:
             raise url.error(f"{url.scheme}:// takes {fixed} posts, not vendor={asked}")
         path = url.parts.path if url.parts.path not in ("", "/") else None
-        return ListenerAddress(url=url.url, scheme=url.scheme, host=host, port=port, path=path, vendor=vendor,
-                               lane=options.text("lane"), max_body=options.integer("max_body", 1, MAX_BODY_LIMIT))
+        seconds = {"unit": "seconds", "above": True}
+        address = ListenerAddress(
+            url=url.url, scheme=url.scheme, host=host, port=port, path=path, vendor=vendor,
+            lane=options.text("lane"), max_body=options.integer("max_body", 1, MAX_BODY_LIMIT),
+            max_connections=options.integer("max_connections", 1, MAX_CONNECTIONS_LIMIT),
+            header_timeout=options.number("header_timeout", 0, TIMEOUT_LIMIT, **seconds),
+            body_timeout=options.number("body_timeout", 0, TIMEOUT_LIMIT, **seconds),
+            token=options.take("token"), user=options.text("user"), allow=options.networks("allow"),
+            cert=options.text("cert"), key=options.text("key"))
+        if address.token is not None and not address.token:
+            raise url.error("token is empty")
+        if address.user is not None and (address.token is None or ":" in address.user):
+            raise url.error("user needs a token (the HTTP basic password) and cannot contain ':'")
+        if address.key is not None and address.cert is None:
+            raise url.error("key needs cert (the listener's certificate)")
+        return address
 
     return parse
 
@@ -84,9 +131,12 @@ def _open_listener(address: ListenerAddress, *, lane: str | None = None, name: s
     """The :class:`~hardware.anpr.AnprListener` of a parsed address (not started)."""
     from hardware.anpr import AnprListener  # http.server, email, xml: loaded with the first ANPR camera
 
-    extra = {} if address.max_body is None else {"max_body": address.max_body}
+    given = {"max_body": address.max_body, "max_connections": address.max_connections,
+             "header_timeout": address.header_timeout, "body_timeout": address.body_timeout}
     return AnprListener(address.host, address.port, lane=lane or address.lane, vendor=address.vendor,
-                        path=address.path, name=name, **extra)
+                        path=address.path, name=name, token=address.token, user=address.user, allow=address.allow,
+                        certfile=address.cert, keyfile=address.key,
+                        **{key: value for key, value in given.items() if value is not None})
 
 
 #: The camera kind: every camera URL scheme with its parser and opener.

@@ -15,8 +15,8 @@ same way and fail with the same wording:
 - :class:`DeviceUrl`: one URL being parsed, with the location helpers the
   schemes share (host and port, a serial port, a local path, nothing).
 - :class:`UrlOptions`: the query (``?a=1&b=yes``), read option by option as
-  whole numbers or numbers in a range, yes/no, one of a few choices, text or
-  bytes. An option no parser asked for is refused by name.
+  whole numbers or numbers in a range, yes/no, one of a few choices, text,
+  bytes or IP networks. An option no parser asked for is refused by name.
 - :data:`BAUDRATES`: the one list of serial rates printers, scanners and
   relay boards accept.
 - :func:`split_device_url`: the serial port inside ``SCHEME://DEVICE`` URLs,
@@ -25,7 +25,8 @@ same way and fail with the same wording:
 Every error is an :class:`~attendant.core.errors.InputError` whose message
 starts with the kind and the URL and names the option, e.g.
 ``gate URL 'lcus:///dev/ttyUSB0?pulse=0': pulse must be between 0 and 600
-seconds, got 0``. A password in a URL is never shown (``rtsp://***@host/``).
+seconds, got 0``. A password in a URL is never shown (``rtsp://***@host/``),
+nor the value of a secret option (:data:`SECRET_OPTIONS`: ``?token=***``).
 
 Query syntax: ``application/x-www-form-urlencoded`` as read by the standard
 library's :func:`urllib.parse.parse_qsl` (strict: every field needs ``=``);
@@ -35,6 +36,7 @@ option names are case-insensitive and may be given once.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +51,9 @@ __all__ = [
     "DeviceKind",
     "DeviceUrl",
     "Scheme",
+    "SECRET_OPTIONS",
     "UrlOptions",
+    "parse_networks",
     "redact",
     "split_device_url",
 ]
@@ -68,13 +72,19 @@ STOPBITS = ("1", "1.5", "2")
 #: Nested pyserial URLs a serial device URL may carry (``lcus://socket://host:port``).
 NESTED_SCHEMES = ("loop", "socket", "rfc2217")
 
+#: Query options whose values are secrets: :func:`redact` shows them as ``***``.
+SECRET_OPTIONS = ("token", "password", "secret")
+_SECRET_VALUE = re.compile(r"([?&](?:" + "|".join(SECRET_OPTIONS) + r")=)[^&#]*", re.IGNORECASE)
+
 _TRUE = ("yes", "true", "1", "on")
 _FALSE = ("no", "false", "0", "off")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 def redact(url: str) -> str:
-    """``url`` with any ``user:password@`` shown as ``***@`` (for messages and logs)."""
+    """``url`` with any ``user:password@`` shown as ``***@`` and the values of
+    :data:`SECRET_OPTIONS` (``?token=...``) as ``***`` (for messages and logs)."""
+    url = _SECRET_VALUE.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
@@ -82,6 +92,29 @@ def redact(url: str) -> str:
     if "@" not in authority:
         return url
     return f"{scheme}://***@{authority.rsplit('@', 1)[1]}{slash}{tail}"
+
+
+def parse_networks(items: Iterable[object]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """IP networks from addresses (``192.168.1.50``, ``::1``, ``[fe80::1]``) or
+    networks (``192.168.1.0/24``; host bits are allowed and dropped), read by
+    :mod:`ipaddress`; network objects pass through; blank items are skipped.
+
+    :raises ValueError: an item that is neither (the message names it).
+    """
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for item in items:
+        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            networks.append(item)
+            continue
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text.replace("[", "").replace("]", ""), strict=False))
+        except ValueError:
+            example = "e.g. 192.168.1.50 or 192.168.1.0/24"
+            raise ValueError(f"{text!r} is not an IP address or network ({example})") from None
+    return tuple(networks)
 
 
 def or_list(choices: Sequence[object]) -> str:
@@ -201,6 +234,20 @@ class UrlOptions:
             if value.lower() == choice.lower():
                 return choice
         raise self.error(f"{name} must be {or_list(choices)}, got {value!r}")
+
+    def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+        """Comma-separated IP addresses or networks (``192.168.1.50,10.0.0.0/24``;
+        see :func:`parse_networks`); None when absent."""
+        value = self.take(name)
+        if value is None:
+            return None
+        try:
+            networks = parse_networks(value.split(","))
+        except ValueError as error:
+            raise self.error(f"{name}: {error}") from None
+        if not networks:
+            raise self.error(f"{name} is empty")
+        return networks
 
     def baudrate(self, default: int = DEFAULT_BAUDRATE) -> int:
         """``baudrate``: one of :data:`BAUDRATES`."""

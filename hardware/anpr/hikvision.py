@@ -7,8 +7,10 @@ whose XML part (``anpr.xml``) carries the read and whose ``image/jpeg`` (or
 ``text/xml``). Both XML namespaces seen in the field are accepted
 (``http://www.hikvision.com/ver20/XMLSchema`` and
 ``http://www.isapi.org/ver20/XMLSchema``); tags are matched by local name.
-XML is read with :mod:`xml.etree.ElementTree`; documents with a ``DOCTYPE``
-or ``ENTITY`` are refused, so no entity tricks.
+XML is read with ``defusedxml`` (:func:`hardware.anpr.common.load_xml`):
+documents with a ``DOCTYPE``, an ``ENTITY`` or an external reference are
+refused in any encoding, and only UTF-8 or UTF-16 whose declaration agrees
+with the bytes is read, so no entity tricks.
 
 Field names -- sources (found with the project's search tool):
 
@@ -43,6 +45,7 @@ from hardware.anpr.common import (
     AnprEvent,
     AnprPayloadError,
     iso_time,
+    load_xml,
     payload_number,
     plate,
     plate_read,
@@ -77,13 +80,7 @@ def _text(element: ElementTree.Element, name: str) -> str | None:
 def hikvision_event(xml: bytes, images: Mapping[str, bytes], lane: str | None,
                     received_at: datetime) -> AnprEvent | None:
     """The event of one ``EventNotificationAlert`` document (None: not a plate read)."""
-    head = xml[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in xml.upper():
-        raise AnprPayloadError("XML with a DOCTYPE or ENTITY is refused")
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError as error:
-        raise AnprPayloadError(f"invalid XML: {error}") from None
+    root = load_xml(xml)
     if _local(root.tag) != "EventNotificationAlert":
         raise AnprPayloadError(f"XML root is <{_local(root.tag)}>, not <EventNotificationAlert>")
     event_type = (_text(root, "eventType") or "").upper()
@@ -133,7 +130,8 @@ def parse_hikvision(body: bytes, content_type: str, *, lane: str | None = None,
     Returns None for a well-formed alert that is not a plate read (e.g. a
     ``videoloss`` heartbeat).
 
-    :raises AnprPayloadError: broken XML, another root element, an ANPR
+    :raises AnprPayloadError: broken XML, a ``DOCTYPE``/``ENTITY``, an
+        encoding other than UTF-8/UTF-16 (see :func:`~hardware.anpr.common.load_xml`), another root element, an ANPR
         alert with no plate or a plate that is not one, a confidence outside
         0-100, no XML part, a content type that is neither XML nor multipart.
     """
