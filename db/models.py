@@ -19,7 +19,7 @@ that starts does not pay for building sixteen validators.
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -375,3 +375,20 @@ class PassHolder(Table, table=True):
 
 
 TABLES = SQLModel.metadata
+
+
+class ChangeLog(Table, table=True):
+    """One committed change other consoles follow live: written by database triggers (migration
+    0009_change_feed), never by the application, so every writer (a booth, the CLI, a replayed
+    journal) feeds it. ``kind``: spot, entry, exit or payment; ``body``: a JSON object (no personal
+    data). Pruned by the same triggers to the last 20,000 rows; read by :mod:`attendant.core.changes`.
+    """
+
+    __tablename__ = "change_log"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused: readers follow them in order
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                             primary_key=True))
+    facility_id: int = Field(description="The facility the change belongs to (no foreign key: a log)")
+    kind: str = Field(max_length=12)
+    body: str = Field(sa_column=Column(Text, nullable=False))

@@ -48,6 +48,7 @@ COMMAND_MODULES: dict[str, str] = {
     "spot": "spots",
     "user": "staff", "shift": "staff",
     "devices": "devices",
+    "watch": "watch",
 }
 
 

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError
 
-from attendant.core import audit
+from attendant.core import audit, changes
 from attendant.core.allocation import SpotIndex, Strategy
 from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
@@ -177,6 +177,7 @@ class FacilityStore:
             except DBAPIError:
                 self._drop_connection()
                 raise
+        changes.ring(self.engine)  # other consoles look at the change log now (PostgreSQL; after the commit)
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -229,6 +230,22 @@ class FacilityStore:
     def _notify(self, spot_id: int, status: SpotStatus) -> None:
         for listener in list(self.listeners):
             listener(spot_id, status)
+
+    def apply_changes(self, changes) -> list[tuple[int, SpotStatus]]:
+        """Bring the bay index up to date with changes other processes committed
+        (:class:`attendant.core.changes.Change`, in log order); returns the ``(spot id, status)`` of
+        each bay change applied, for the caller to repaint."""
+        applied = []
+        with self._lock:
+            index = self._cache.index
+            for change in changes:
+                if change.kind == "spot" and change.facility_id == self.facility.id:
+                    status = SpotStatus(change.body["status"])
+                    spot_id = change.body["spot_id"]
+                    if spot_id in index.spots:
+                        index.set_status(spot_id, status)
+                        applied.append((spot_id, status))
+        return applied
 
     # ------------------------------------------------------------ live views (what status reads)
     def refresh(self) -> bool:

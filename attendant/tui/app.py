@@ -49,7 +49,7 @@ from attendant.core.vocab import LaneDirection, SpotStatus
 from attendant.demo import QueuedVehicle, SimClock, TrafficReplayer
 from attendant.tui.commands import ConsoleCommands, MoneyCommands
 from attendant.tui.devices import DeviceHub
-from attendant.tui.messages import QueuesChanged, SpotsChanged
+from attendant.tui.messages import LiveState, OthersChanged, QueuesChanged, SpotsChanged
 from attendant.tui.screens.login import LoginResult, LoginScreen
 from attendant.tui.screens.main import MainScreen
 from attendant.tui.screens.shift import ShiftScreen
@@ -98,6 +98,7 @@ class AttendantApp(App[None]):
         self.login_required = login
         self.shift: ShiftView | None = None
         self.replayer = replayer
+        self.change_watcher = None  # follows other booths' commits (start_change_watcher)
         self.replay_speed = replay_speed
         self.entry_lane: LaneConfig | None = booth.lane(None, LaneDirection.ENTRY)
         self.exit_lane: LaneConfig | None = booth.lane(None, LaneDirection.EXIT)
@@ -130,6 +131,8 @@ class AttendantApp(App[None]):
     def on_mount(self) -> None:
         self.service.listeners.append(self._spot_listener)
         self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
+        if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
+            self.start_change_watcher()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
@@ -175,8 +178,27 @@ class AttendantApp(App[None]):
             pass
         if self.replayer is not None:
             self.replayer.stop()
+        if self.change_watcher is not None:
+            self.change_watcher.stop()
         self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
         self.booth.close()
+
+    def start_change_watcher(self) -> None:
+        """Follow what other booths commit (:mod:`attendant.core.changes`): bays repaint and today's figures
+        refresh within a second; a lost connection shows, then everything is reloaded once it is back."""
+        from attendant.core.changes import ChangeWatcher
+
+        def changed(changes) -> None:  # the watcher's thread
+            for spot_id, status in self.service.apply_changes(changes):
+                self._spot_listener(spot_id, status)
+            if any(c.kind != "spot" for c in changes):
+                self.main_screen.post_message(OthersChanged())
+
+        self.change_watcher = ChangeWatcher(
+            self.service.engine, changed, facility_id=self.service.facility.id,
+            on_resync=lambda: self.main_screen.post_message(LiveState("resync")),
+            on_state=lambda state: self.main_screen.post_message(LiveState(state)),
+        ).start()
 
     # ------------------------------------------------- from other threads
     def _spot_listener(self, spot_id: int, status: SpotStatus) -> None:

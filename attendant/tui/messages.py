@@ -26,6 +26,18 @@ class SpotsChanged(Message):
     """Bays changed status (posted by the service listener; drained in batches)."""
 
 
+class OthersChanged(Message):
+    """Other booths committed entries, exits or payments (posted by the change watcher): refresh the figures."""
+
+
+class LiveState(Message):
+    """The change watcher's connection: ``"live"``, ``"offline: <why>"``, or ``"resync"`` (reload everything)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__()
+        self.state = state
+
+
 class QueuesChanged(Message):
     """The replay's lane queues changed (posted from the replay thread)."""
 

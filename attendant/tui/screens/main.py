@@ -59,6 +59,8 @@ from attendant.tui.messages import (
     FacilityLoaded,
     FiguresRefreshed,
     GateChanged,
+    LiveState,
+    OthersChanged,
     PlateFound,
     PlateLookupRequested,
     PlateNotFound,
@@ -168,6 +170,7 @@ class MainScreen(ScanRouting, ReprintActions):
     def load_facility(self) -> None:
         """Read the drawings, bay statuses and today's revenue (blocking)."""
         service = self.app.service
+        service.refresh()  # the bay index as the database has it now (a no-op unless another booth wrote)
         maps = service.level_maps()
         statuses = service.spot_statuses()
         day = service.local(service.clock()).date()
@@ -187,15 +190,23 @@ class MainScreen(ScanRouting, ReprintActions):
 
     @work(thread=True, exclusive=True, group="figures", exit_on_error=False)
     def load_figures(self) -> None:
-        """Today's revenue, and bay statuses if another booth changed them (blocking)."""
+        """Today's revenue (blocking); other booths' bay changes arrive by the change watcher."""
         service = self.app.service
-        changed = service.refresh()
         day = service.local(service.clock()).date()
         revenue = service.revenue(day)
-        if changed:
-            for spot_id, status in service.spot_statuses().items():
-                self.app.queue_spot_change(spot_id, status)
         self.post_message(FiguresRefreshed(revenue, day.isoformat()))
+
+    @on(OthersChanged)
+    def _others_changed(self, _message: OthersChanged) -> None:
+        self.load_figures()  # another booth took money or let a vehicle in or out: today's figures
+
+    @on(LiveState)
+    def _live_state(self, message: LiveState) -> None:
+        if message.state == "resync":  # back after a lost connection: reload everything once
+            self.load_facility()
+        elif message.state.startswith("offline"):
+            self.notify(f"Not following other booths: {message.state.removeprefix('offline: ')}; retrying",
+                        title="Database", severity="warning", timeout=8)
 
     @on(FiguresRefreshed)
     def _figures(self, message: FiguresRefreshed) -> None:
