@@ -107,3 +107,47 @@ def test_attendant_watch_prints_json_lines_as_another_process_enters(small_engin
     assert (spot["kind"], spot["spot"], spot["status"], spot["facility"]) == ("spot", entry.spot_label, "occupied",
                                                                              service.facility.code)
     assert (entered["kind"], entered["ticket_no"], entered["spot"]) == ("entry", entry.ticket_no, entry.spot_label)
+
+
+def test_a_watcher_cut_off_from_postgresql_says_so_reconnects_and_asks_for_a_reload(pg_url, tmp_path):
+    """The network to the database is cut (a TCP proxy on 127.0.0.1) while another booth writes; the
+    watcher reports offline, comes back by itself when the network does, asks for one full reload, and
+    follows the log again."""
+    from sqlalchemy.engine import make_url
+
+    from attendant.core.services import ParkingService
+    from attendant.core.tickets import TicketSigner
+    from db.engine import make_engine
+    from tests.conftest import make_small_facility
+    from tests.tcp_proxy import TcpProxy
+
+    direct = make_small_facility(pg_url)
+    url = make_url(pg_url)
+    proxy = TcpProxy((url.host, url.port or 5432))
+    proxied = make_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+                          migrate=False)
+    booth = ParkingService(direct, TicketSigner(b"k" * 32))
+    states: queue.Queue = queue.Queue()
+    heard: queue.Queue = queue.Queue()
+    resyncs = []
+    watcher = ChangeWatcher(proxied, heard.put, facility_id=booth.facility.id, on_state=states.put,
+                            on_resync=lambda: resyncs.append(time.monotonic())).start()
+    try:
+        assert states.get(timeout=10) == "live"
+        proxy.cut()
+        assert states.get(timeout=15).startswith("offline")
+        booth.enter("DUR1 NG", "car", actor="t")  # committed while the watcher cannot hear
+        proxy.restore()
+        while (state := states.get(timeout=30)) != "live":
+            assert state.startswith("offline")
+        assert len(resyncs) == 1  # the caller reloads what it missed
+        after = booth.enter("AFT3 R", "car", actor="t")
+        got: list = []
+        while not any(c.kind == "entry" for c in got):
+            got += heard.get(timeout=10)
+        assert [c.body["spot"] for c in got if c.kind == "entry"] == [after.spot_label]
+    finally:
+        watcher.stop()
+        proxied.dispose()
+        proxy.close()
+        direct.dispose()
