@@ -145,8 +145,29 @@ class Context:
             self._engine = make_engine(self.db)
         return self._engine
 
+    @property
+    def all_facilities(self) -> bool:
+        """``--facility all``: the commands that read across facilities (status, report) take every one."""
+        return (self.facility or "").strip().lower() == "all"
+
+    def _one_facility(self) -> None:
+        if self.all_facilities:
+            raise InputError("--facility all works with status and report: give one facility code for this")
+
+    def facility_views(self):
+        """The live views of every facility in the database, in code order (``--facility all``)."""
+        from attendant.booth.wiring import open_views
+        from attendant.core.facilities import list_facilities
+
+        facilities = sorted(list_facilities(self.engine()), key=lambda f: f.code)
+        if not facilities:
+            raise InputError("no facility in this database: run `attendant init --demo` or "
+                             "`attendant init --layout FILE`")
+        return [open_views(self.engine(), facility_code=f.code) for f in facilities]
+
     def booth(self, printer: str | None = None):
         """The :class:`~attendant.booth.Booth` of the configured lanes (``printer`` overrides their printers)."""
+        self._one_facility()
         if printer not in self._booths:
             from attendant.booth.wiring import open_booth
 
@@ -157,6 +178,7 @@ class Context:
     def service(self):
         """The booth's services (:class:`~attendant.core.services.ParkingService`), without opening the
         lanes: commands that only read (status, find, report) do not load the device layer."""
+        self._one_facility()
         if self._service is None:
             from attendant.booth.wiring import open_services
 
@@ -166,6 +188,7 @@ class Context:
     def views(self):
         """The facility's live views (occupancy, availability, revenue) without the entry and exit
         services: what ``attendant status`` reads (the services' own views once they are open)."""
+        self._one_facility()
         if self._service is not None:
             return self._service
         from attendant.booth.wiring import open_views
@@ -285,7 +308,8 @@ def main_callback(
     config: Annotated[
         Optional[Path], typer.Option("--config", help="Console config TOML: lanes and their devices.")
     ] = None,
-    facility: Annotated[Optional[str], typer.Option("--facility", help="Facility code (default: the first).")] = None,
+    facility: Annotated[Optional[str], typer.Option("--facility", help="Facility code (default: the first); "
+                                                    "'all' for status and report across every facility.")] = None,
     actor: Annotated[
         Optional[str], typer.Option("--actor", help="A note added to the audit events (env ATTENDANT_ACTOR); "
                                                     "the actor is always who is logged in.")

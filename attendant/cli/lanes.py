@@ -270,51 +270,93 @@ def find(
 
 
 @commands.command()
-def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
-    """Occupancy, availability by level and spot type, and today's revenue."""
-    from attendant.core.money import format_money, to_major_str
+def status(
+    ctx: typer.Context,
+    json_: JsonOpt = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every facility in the database (as --facility all).")] = False,
+) -> None:
+    """Occupancy, availability by level and spot type, and today's revenue (of one facility, or --all)."""
+    from attendant.core.money import format_money
 
-    service = state(ctx).views()
-    f = service.facility
-    occupied, capacity = service.occupancy()
-    levels = service.availability()
-    revenue = service.revenue()
-    today = service.local(service.clock()).date()
+    cli = state(ctx)
+    if all_ or cli.all_facilities:
+        every = [_status_of(views) for views in cli.facility_views()]
+        if json_:
+            totals: dict[str, int] = {}
+            for one in every:
+                totals[one["currency"]] = totals.get(one["currency"], 0) + one.pop("_revenue")
+            from attendant.core.money import to_major_str
+
+            print_json({"facilities": every,
+                        "capacity": sum(one["capacity"] for one in every),
+                        "occupied": sum(one["occupied"] for one in every),
+                        "available": sum(one["available"] for one in every),
+                        "revenue_today": {cur: to_major_str(amount, cur) for cur, amount in sorted(totals.items())}})
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(every)} facilities")
+        for column, justify in (("Facility", "left"), ("Occupied", "right"), ("Free", "right"),
+                                ("Today", "right"), ("Date", "left")):
+            table.add_column(column, justify=justify)
+        for one in every:
+            table.add_row(f"{one['facility']} {one['name']}", f"{one['occupied']}/{one['capacity']}",
+                          str(one["available"]), format_money(one.pop("_revenue"), one["currency"]), one["date"])
+        Console().print(table)
+        return
+    views = cli.views()
+    one = _status_of(views)
+    revenue = one.pop("_revenue")
     if json_:
-        print_json(
-            {
-                "facility": f.code,
-                "name": f.name,
-                "timezone": f.timezone,
-                "currency": f.currency,
-                "date": today.isoformat(),
-                "capacity": capacity,
-                "occupied": occupied,
-                "available": sum(level.available for level in levels),
-                "levels": [
-                    {
-                        "code": level.code,
-                        "name": level.name,
-                        "capacity": level.capacity,
-                        "available": level.available,
-                        "by_type": {t: {"available": a, "capacity": c} for t, (a, c) in level.by_type.items()},
-                    }
-                    for level in levels
-                ],
-                "revenue_today": to_major_str(revenue, f.currency),
-            }
-        )
+        print_json(one)
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{f.name} ({f.code}) — {occupied}/{capacity} occupied — today {format_money(revenue, f.currency)}")
-    types = sorted({t for level in levels for t in level.by_type})
+    levels = one["levels"]
+    table = Table(title=f"{one['name']} ({one['facility']}) — {one['occupied']}/{one['capacity']} occupied — "
+                        f"today {format_money(revenue, one['currency'])}")
+    types = sorted({t for level in levels for t in level["by_type"]})
     table.add_column("Level")
     table.add_column("Free", justify="right")
     for t in types:
         table.add_column(t, justify="right")
     for level in levels:
-        cells = [f"{level.by_type[t][0]}/{level.by_type[t][1]}" if t in level.by_type else "-" for t in types]
-        table.add_row(f"{level.code} {level.name}", f"{level.available}/{level.capacity}", *cells)
+        by_type = level["by_type"]
+        cells = [f"{by_type[t]['available']}/{by_type[t]['capacity']}" if t in by_type else "-" for t in types]
+        table.add_row(f"{level['code']} {level['name']}", f"{level['available']}/{level['capacity']}", *cells)
     Console().print(table)
+
+
+def _status_of(views) -> dict:
+    """One facility's status as ``status --json`` prints it (plus ``_revenue`` in minor units, popped by the
+    caller)."""
+    from attendant.core.money import to_major_str
+
+    f = views.facility
+    occupied, capacity = views.occupancy()
+    levels = views.availability()
+    revenue = views.revenue()
+    return {
+        "facility": f.code,
+        "name": f.name,
+        "timezone": f.timezone,
+        "currency": f.currency,
+        "date": views.local(views.clock()).date().isoformat(),
+        "capacity": capacity,
+        "occupied": occupied,
+        "available": sum(level.available for level in levels),
+        "levels": [
+            {
+                "code": level.code,
+                "name": level.name,
+                "capacity": level.capacity,
+                "available": level.available,
+                "by_type": {t: {"available": a, "capacity": c} for t, (a, c) in level.by_type.items()},
+            }
+            for level in levels
+        ],
+        "revenue_today": to_major_str(revenue, f.currency),
+        "_revenue": revenue,
+    }

@@ -33,7 +33,15 @@ def _report(ctx: typer.Context, period: str, date_: Optional[str], format_: str)
         day = date.fromisoformat(date_) if date_ else None
     except ValueError:
         fail(f"not a date: {date_!r} (YYYY-MM-DD)")
-    report = state(ctx).booth().report(period, day)
+    cli = state(ctx)
+    if cli.all_facilities:  # every facility of the database, added up (same facility-local dates)
+        from attendant.core.reports import combine_reports, period_report
+
+        every = cli.facility_views()
+        day = day or every[0].local(every[0].clock()).date()
+        report = combine_reports([period_report(views, period, day) for views in every])
+    else:
+        report = cli.booth().report(period, day)
     typer.echo(render_report(report, format_, color=True), nl=False)  # typer drops the colour when piped
 
 

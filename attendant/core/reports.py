@@ -287,6 +287,86 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
     )
 
 
+def combine_reports(reports: list[PeriodReport]) -> PeriodReport:
+    """One report over several facilities' reports of the same period (``--facility all``).
+
+    Counts and amounts add up; lanes and shifts are named ``CODE/lane``;
+    the average stay is weighted by exits; occupancy by hour adds the
+    facilities' means; days are matched by facility-local date. The
+    facility is ``ALL``. Raises :class:`~attendant.core.errors.InputError`
+    when the facilities keep money in different currencies (a total would
+    mean nothing) or the reports are of different periods.
+    """
+    from attendant.core.errors import InputError
+
+    if not reports:
+        raise InputError("no facility to report on")
+    if len(reports) == 1:
+        return reports[0]
+    first = reports[0]
+    currencies = sorted({r.currency for r in reports})
+    if len(currencies) > 1:
+        raise InputError(f"the facilities keep money in {', '.join(currencies)}: report them one by one "
+                         "(--facility CODE)")
+    if {(r.period, r.start, r.end) for r in reports} != {(first.period, first.start, first.end)}:
+        raise InputError("the reports cover different periods")
+
+    def add(dicts, prefix: bool = False) -> dict:
+        out: dict = {}
+        for report, d in dicts:
+            for key, value in d.items():
+                key = f"{report.facility}/{key}" if prefix else key
+                if isinstance(value, tuple):
+                    old = out.get(key, (0,) * len(value))
+                    out[key] = tuple(a + b for a, b in zip(old, value))
+                else:
+                    out[key] = out.get(key, 0) + value
+        return dict(sorted(out.items()))
+
+    days: dict[date, DayFigures] = {}
+    for report in reports:
+        for d in report.days:
+            old = days.get(d.day)
+            days[d.day] = d if old is None else DayFigures(
+                d.day, old.entries + d.entries, old.exits + d.exits, old.revenue + d.revenue,
+                old.payments + d.payments, old.peak_occupancy + d.peak_occupancy,  # a bound: peaks may differ in time
+                old.peak_at if old.peak_occupancy >= d.peak_occupancy else d.peak_at)
+    stayed = [(r.average_stay_minutes, r.exits) for r in reports if r.average_stay_minutes is not None]
+    exits = sum(n for _m, n in stayed)
+    hours = [r.occupancy_by_hour for r in reports if r.occupancy_by_hour]
+    samples = [r.hour_samples for r in reports if r.hour_samples]
+    bands: dict[str, int] = {}
+    for report in reports:
+        for label, n in report.stay_bands:
+            bands[label] = bands.get(label, 0) + n
+    return PeriodReport(
+        facility="ALL",
+        facility_name=f"All facilities ({len(reports)})",
+        period=first.period,
+        start=first.start,
+        end=first.end,
+        currency=currencies[0],
+        capacity=sum(r.capacity for r in reports),
+        entries=sum(r.entries for r in reports),
+        exits=sum(r.exits for r in reports),
+        revenue=sum(r.revenue for r in reports),
+        payments=sum(r.payments for r in reports),
+        by_method=add((r, r.by_method) for r in reports),
+        by_vehicle_class=add((r, r.by_vehicle_class) for r in reports),
+        by_lane=add(((r, r.by_lane) for r in reports), prefix=True),
+        average_stay_minutes=sum(m * n for m, n in stayed) // exits if exits else None,
+        open_sessions=sum(r.open_sessions for r in reports),
+        occupancy_at_start=sum(r.occupancy_at_start for r in reports),
+        by_shift=add(((r, r.by_shift) for r in reports), prefix=True),
+        stay_bands=tuple((label, bands.get(label, 0)) for label, _upper in STAY_BANDS),
+        vends_by_source=add((r, r.vends_by_source) for r in reports),
+        ious=(sum(r.ious[0] for r in reports), sum(r.ious[1] for r in reports)),
+        days=tuple(days[d] for d in sorted(days)),
+        occupancy_by_hour=tuple(sum(h[i] for h in hours) for i in range(24)) if hours else (),
+        hour_samples=tuple(max(s[i] for s in samples) for i in range(24)) if samples else (),
+    )
+
+
 def _stay_band(stay):
     """SQL for the index in :data:`STAY_BANDS` of a stay of ``stay`` seconds (the first edge it does not pass)."""
     whens = [(stay <= upper, index) for index, (_label, upper) in enumerate(STAY_BANDS) if upper is not None]
