@@ -72,7 +72,15 @@ class Spot(Table, table=True):
     """One bay; ``row``/``col`` are its cell in the level drawing."""
 
     __tablename__ = "spot"
-    __table_args__ = (UniqueConstraint("facility_id", "label"),)
+    __table_args__ = (
+        UniqueConstraint("facility_id", "label"),
+        # Free bays in the strategies' orders: a claim walks one of these and stops at the first fit
+        # (attendant/core/store.py, migration 0010_bay_claims).
+        Index("ix_spot_free_rank", "facility_id", "rank", "id", sqlite_where=text("status = 'available'"),
+              postgresql_where=text("status = 'available'")),
+        Index("ix_spot_free_type_rank", "facility_id", "spot_type", "rank", "id",
+              sqlite_where=text("status = 'available'"), postgresql_where=text("status = 'available'")),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id", index=True)

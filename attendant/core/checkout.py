@@ -358,9 +358,7 @@ class CheckoutOps(FacilityStore):
         """One transaction of :meth:`settle`: record an answer, take what the booth can, then ask or finish."""
         request = run.request
         finishing = run.close and not self._remaining_electronic(run)
-        if finishing:
-            self._bump(conn, ticket=False)  # the lock order of every bay change: facility row first
-        row = self._open_row(conn, request.code)
+        row = self._open_row(conn, request.code)  # the session row first (locked on PostgreSQL), then its bay
         payments = list(payments_of(conn, row.id))
         if run.fee is None:
             run.fee = self._fee(conn, row, run.at)

@@ -88,12 +88,17 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         norm = normalize_plate(request.plate) if request.plate is not None else None
         at = self._check_at(request.at)
         with self._lock:
+            ticket_no = self._ticket_no()
             try:
-                return self._enter(norm, request, who, at, utc_now(), vend)
-            except IntegrityError as exc:  # another booth won a race the index could not see
+                return self._enter(ticket_no, norm, request, who, at, utc_now(), vend)
+            except IntegrityError as exc:  # another booth won a race (the same plate at two lanes at once)
+                self._unused_ticket_no(ticket_no)
                 if "plate" in str(exc.orig):
                     raise Refused(f"{norm} is already inside (anti-passback)") from None
                 raise Refused("that bay was just taken by another booth: try again") from None
+            except BaseException:
+                self._unused_ticket_no(ticket_no)
+                raise
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
@@ -102,13 +107,14 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         return self.admit(EntryRequest(plate, vehicle_class, ev, accessible, lane, spot_label, at), actor=actor,
                           vend=vend)
 
-    def _enter(self, plate, request: EntryRequest, actor: str, at: datetime, now: datetime,
+    def _enter(self, ticket_no: int | None, plate, request: EntryRequest, actor: str, at: datetime, now: datetime,
                vend: bool) -> EntryResult:
         fid = self.facility.id
         vclass, ev, accessible, lane, spot_label = (request.vehicle_class, request.ev, request.accessible,
                                                     request.lane, request.spot)
         with self._writing() as conn:
-            _revision, ticket_no = self._bump(conn, ticket=True)
+            if ticket_no is None:
+                ticket_no = self._ticket_no_in(conn)
             if plate is not None:
                 inside = conn.execute(_INSIDE, {"fid": fid, "plate": plate}).one()
                 if inside.ticket_no is not None:
@@ -123,17 +129,15 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
                         "they must be settled before entry (prepay)"
                     )
-            index = self._cache.index
             if spot_label:
-                spot = index.spot_by_label(spot_label)
-                if spot.status is not SpotStatus.AVAILABLE:
-                    raise Refused(f"bay {spot.label} is {spot.status.value.replace('_', ' ')}")
+                spot = self._cache.index.spot_by_label(spot_label)
                 if not fits(spot.spot_type, vclass, ev=ev, accessible=accessible):
                     raise InputError(f"a {vclass.value} does not fit bay {spot.label} ({spot.spot_type.value})")
-            else:
-                spot = index.choose(vclass, ev=ev, accessible=accessible)
-            if conn.execute(_TAKE_SPOT, {"spot_id": spot.id}).rowcount != 1:
-                raise Refused(f"bay {spot.label} was just taken: try again")
+                if conn.execute(_TAKE_SPOT, {"spot_id": spot.id}).rowcount != 1:
+                    status = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
+                    raise Refused(f"bay {spot.label} is {status.replace('_', ' ')}")
+            else:  # the database picks and takes the bay (label, type and level never change: from the index)
+                spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
             vehicle_id = self._upsert_vehicle(conn, plate, vclass.value, ev, now) if plate else None
@@ -258,7 +262,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         free bay (an occupied or reserved one is refused: move the vehicle
         first); back in service needs a bay that is out. The bay is then never
         allocated, is not counted as available, and every booth sees it (the
-        facility revision moves). One transaction with an audit event
+        change log). One transaction with an audit event
         (``spot.out_of_service`` / ``spot.in_service``). Returns the new
         status. Raises :class:`PermissionDenied`, :class:`InputError` (no such
         bay, no reason), :class:`Refused`.
@@ -274,15 +278,15 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         )
         with self._lock:
             with self._writing() as conn:
-                self._bump(conn, ticket=False)
                 spot = self._cache.index.spot_by_label(label)
-                current = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
-                if current != need.value:
+                changed = conn.execute(update(S).where(S.c.id == spot.id, S.c.status == need.value)
+                                       .values(status=want.value)).rowcount
+                if changed != 1:  # the guarded update decides, whatever this booth last saw
+                    current = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
                     if in_service:
                         raise Refused(f"bay {spot.label} is {current.replace('_', ' ')}, not out of service")
                     raise Refused(f"bay {spot.label} is {current.replace('_', ' ')}: only a free bay can be taken "
                                   "out of service (move the vehicle first)")
-                conn.execute(update(S).where(S.c.id == spot.id).values(status=want.value))
                 self._audit(conn, now=now, at=at, actor=who,
                             action="spot.in_service" if in_service else "spot.out_of_service", entity="spot",
                             entity_id=spot.id, details={"spot": spot.label, "reason": (reason or "").strip() or None})
@@ -290,7 +294,11 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         return want
 
     def set_strategy(self, strategy: str | Strategy, *, actor: Actor | str) -> None:
-        """Switch the allocation strategy for every booth of this facility (audited; supervisors)."""
+        """Switch the allocation strategy for every booth of this facility (audited; supervisors).
+
+        Other booths take it up when they next load the facility (start, or a
+        reload after a lost change feed).
+        """
         actor = self._actor(actor, Role.SUPERVISOR, "changing the allocation strategy").name
         try:
             chosen = Strategy(str(strategy))
@@ -298,9 +306,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             raise InputError(f"unknown strategy {strategy!r} (one of: {', '.join(Strategy)})") from None
         now = utc_now()
         with self._lock, self._writing() as conn:
-            self._bump(conn, ticket=False)
             conn.execute(update(F).where(F.c.id == self.facility.id).values(allocation_strategy=chosen.value))
             self._audit(conn, now=now, at=now, actor=actor, action="allocation.strategy", entity="facility",
                         entity_id=self.facility.id, details={"strategy": chosen.value})
             self._cache.index.strategy = chosen
-            self._cache.revision += 1

@@ -12,11 +12,19 @@ It also answers the live views of the car park (occupancy, availability by
 level and type, the level drawings, today's revenue): a command that only
 reads them (``attendant status``) opens a store, not the whole services.
 
-Concurrency: each write transaction starts by bumping the facility row
-(``UPDATE ... RETURNING``), which serialises writers per facility on
-PostgreSQL (row lock) and SQLite (``BEGIN IMMEDIATE``). If the returned
-revision shows another process changed bays since this process last looked,
-the in-memory :class:`SpotIndex` is reloaded inside the same transaction.
+Concurrency, so that adding booths never makes the site slower: nothing
+every booth writes sits on one row. A bay is claimed by the database in one
+statement (:meth:`FacilityStore._claim`: the first free fitting bay in the
+strategy's order, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so two booths never
+wait for, or take, the same bay; SQLite has one writer), over partial indexes
+of the free bays (migration 0010_bay_claims). Ticket numbers come from a block
+each booth reserves :data:`TICKET_BLOCK` at a time in a short transaction of
+its own (:meth:`FacilityStore._ticket_no`): unique, printable, increasing per
+booth, with gaps when a booth stops with numbers left. The in-memory
+:class:`SpotIndex` only serves reads (availability, the map); this process's
+writes keep it current, and other booths' changes arrive as small deltas
+(:meth:`FacilityStore.apply_changes`, from :mod:`attendant.core.changes`),
+never as a reload.
 
 Writes go through SQLAlchemy Core on the SQLModel tables: the ORM's unit of
 work costs several times more per transaction, and these are the booth's hot
@@ -32,6 +40,7 @@ slower): it is what runs the same code on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -43,10 +52,10 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, literal_column, se
 from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit, changes
-from attendant.core.allocation import SpotIndex, Strategy
+from attendant.core.allocation import SpotIndex, Strategy, allowed_spot_types
 from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NotFound, Refused
+from attendant.core.errors import InputError, NoSpaceAvailable, NotFound, Refused
 from attendant.core.facilities import FacilityInfo, get_facility
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.rates import RatePlan
@@ -79,15 +88,40 @@ F, L, S, RPV, V, PS, PAY, VEND, IOU, VAL, VUSE, PASS = (
 #: literal (SQLite proves a partial index usable from the query's own terms).
 SESSION_IS_OPEN = PS.c.status == literal_column("'open'")
 
-_BUMP = (
-    update(F).where(F.c.id == bindparam("fid")).values(revision=F.c.revision + 1)
-    .returning(F.c.revision, F.c.next_ticket_no)
+TICKET_BLOCK = 20
+"""The most ticket numbers a booth reserves at a time (one short transaction per block, not a hot row per
+entry). A process starts with a block of one and doubles it with each block, so a CLI run that admits one
+vehicle leaves no gap and a busy booth soon touches the facility row once per 20 entries."""
+
+_RESERVE_TICKETS = (
+    update(F).where(F.c.id == bindparam("fid")).values(next_ticket_no=F.c.next_ticket_no + bindparam("n"))
+    .returning(F.c.next_ticket_no)
 )
-_BUMP_TICKET = (
-    update(F).where(F.c.id == bindparam("fid"))
-    .values(revision=F.c.revision + 1, next_ticket_no=F.c.next_ticket_no + 1)
-    .returning(F.c.revision, F.c.next_ticket_no)
-)
+FREE = literal_column("'available'")  # written in the SQL: the free-bay partial indexes' own WHERE
+_CLAIMS: dict[tuple, object] = {}
+
+
+def claim_statement(types: tuple, postgresql: bool):
+    """``UPDATE spot SET status = 'occupied' WHERE id = (the first free bay of ``types`` of facility
+    :fid, nearest the entrance first) RETURNING id, label, spot_type, level_id``, built once per shape.
+
+    ``types`` are :class:`~attendant.core.vocab.SpotType` values; on PostgreSQL
+    the chosen row is locked ``FOR UPDATE SKIP LOCKED``, so concurrent booths
+    each get a different bay without waiting for one another.
+    """
+    key = (types, postgresql)
+    stmt = _CLAIMS.get(key)
+    if stmt is None:
+        first = select(S.c.id).where(S.c.facility_id == bindparam("fid"), S.c.status == FREE,
+                                     S.c.spot_type.in_([t.value for t in types]))
+        first = first.order_by(S.c.rank, S.c.id).limit(1)
+        if postgresql:
+            first = first.with_for_update(skip_locked=True)
+        stmt = _CLAIMS[key] = (
+            update(S).where(S.c.id == first.scalar_subquery()).values(status=SpotStatus.OCCUPIED.value)
+            .returning(S.c.id, S.c.label, S.c.spot_type, S.c.level_id)
+        )
+    return stmt
 _INSERT_VEND = insert(VEND).returning(VEND.c.id)
 _VEND_FAULT = update(VEND).where(VEND.c.id == bindparam("vid")).values(
     outcome=GateOutcome.FAULT.value, message=bindparam("message"))
@@ -113,7 +147,6 @@ _SESSION_BY_TICKET_LOCKED = _SESSION_BY_TICKET.with_for_update(of=PS)
 
 @dataclass(slots=True)
 class _Cache:
-    revision: int = -1
     index: SpotIndex | None = None
     levels: dict[int, tuple[str, str]] = field(default_factory=dict)
     plans: dict[int, RatePlan] = field(default_factory=dict)
@@ -149,8 +182,10 @@ class FacilityStore:
         self._lock = threading.RLock()
         self._conn = None  # the connection writes run on (_writing)
         self.listeners: list[Callable[[int, SpotStatus], None]] = []
+        self._tickets: collections.deque[int] = collections.deque()  # this booth's reserved ticket numbers
+        self._block = 1  # the next reservation's size (doubles up to TICKET_BLOCK)
         with self._reading() as conn:
-            self._load(conn, self._revision(conn))
+            self._load(conn)
 
     # ------------------------------------------------------------ connections
     def _reading(self):
@@ -193,10 +228,7 @@ class FacilityStore:
             self._drop_connection()
 
     # ------------------------------------------------------------ bay index
-    def _revision(self, conn) -> int:
-        return conn.execute(select(F.c.revision).where(F.c.id == self.facility.id)).scalar_one()
-
-    def _load(self, conn, revision: int) -> None:
+    def _load(self, conn) -> None:
         fid = self.facility.id
         rows = conn.execute(
             select(S.c.id, S.c.label, S.c.spot_type, S.c.level_id, S.c.rank, S.c.status).where(S.c.facility_id == fid)
@@ -211,20 +243,62 @@ class FacilityStore:
         cache.active_plan_id = conn.execute(
             select(RPV.c.id).where(RPV.c.facility_id == fid, RPV.c.active.is_(True))
         ).scalar()
-        cache.revision = revision
 
-    def _bump(self, conn, *, ticket: bool) -> tuple[int, int]:
-        """Lock the facility row, bump its revision (and ticket counter); reload the cache if stale."""
-        row = conn.execute(_BUMP_TICKET if ticket else _BUMP, {"fid": self.facility.id}).one()
-        revision, ticket_no = row
-        if revision - 1 != self._cache.revision:
-            self._load(conn, revision - 1)
-        return revision, ticket_no
+    def _ticket_no(self) -> int | None:
+        """The next ticket number of this booth's block, reserving a new block when it is used up.
+
+        A reservation is its own short transaction (committed before any
+        entry uses a number), so no entry waits on another booth's. Call it
+        before the entry's transaction; :meth:`_unused_ticket_no` gives a
+        number back when the entry is refused. None for a process's first
+        entry: that one takes its number inside its own transaction
+        (:meth:`_ticket_no_in`), so a one-entry CLI run that is refused
+        leaves no gap.
+        """
+        with self._lock:
+            if not self._tickets:
+                n = self._block
+                if n == 1:
+                    return None
+                with self._writing() as conn:
+                    last = conn.execute(_RESERVE_TICKETS, {"fid": self.facility.id, "n": n}).scalar_one()
+                self._tickets.extend(range(last - n + 1, last + 1))
+                self._block = min(2 * n, TICKET_BLOCK)
+            return self._tickets.popleft()
+
+    def _ticket_no_in(self, conn) -> int:
+        """One ticket number taken inside ``conn``'s transaction (rolled back with it)."""
+        self._block = 2
+        return conn.execute(_RESERVE_TICKETS, {"fid": self.facility.id, "n": 1}).scalar_one()
+
+    def _unused_ticket_no(self, ticket_no: int | None) -> None:
+        """Give back a number an entry did not use: the next entry takes it (no gap)."""
+        if ticket_no is None:
+            return
+        with self._lock:
+            self._tickets.appendleft(ticket_no)
+
+    def _claim(self, conn, vehicle_class, *, ev: bool, accessible: bool):
+        """Claim the bay a vehicle gets, in the database, inside ``conn``'s transaction.
+
+        Tiers and strategies as :func:`attendant.core.allocation.allowed_spot_types`
+        and :class:`Strategy` say: nearest tries each tier's bay types together
+        in rank order; best fit tries them one type after another. Returns the
+        row ``(id, label, spot_type, level_id)``; raises
+        :class:`~attendant.core.errors.NoSpaceAvailable`.
+        """
+        postgresql = conn.dialect.name == "postgresql"
+        nearest = self._cache.index.strategy is not Strategy.BEST_FIT
+        for tier in allowed_spot_types(vehicle_class, ev=ev, accessible=accessible):
+            for types in ((tier,) if nearest else tuple((t,) for t in tier)):
+                row = conn.execute(claim_statement(types, postgresql), {"fid": self.facility.id}).first()
+                if row is not None:
+                    return row
+        raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class")
 
     def _set_spot(self, spot_id: int, status: SpotStatus) -> None:
-        """After a commit: the bay index, the revision this process has seen, and the listeners."""
+        """After a commit: the bay index and the listeners."""
         self._cache.index.set_status(spot_id, status)
-        self._cache.revision += 1
         self._notify(spot_id, status)
 
     def _notify(self, spot_id: int, status: SpotStatus) -> None:
@@ -248,14 +322,11 @@ class FacilityStore:
         return applied
 
     # ------------------------------------------------------------ live views (what status reads)
-    def refresh(self) -> bool:
-        """Reload the bay index if another process changed it; True if it did."""
+    def refresh(self) -> None:
+        """Reload the bay index (and strategy, levels, active plan) as the database has them now: at start,
+        and after a lost change feed (other booths' changes otherwise arrive as deltas)."""
         with self._lock, self._reading() as conn:
-            revision = self._revision(conn)
-            if revision == self._cache.revision:
-                return False
-            self._load(conn, revision)
-            return True
+            self._load(conn)
 
     def spot_statuses(self) -> dict[int, SpotStatus]:
         """Status of every bay by spot id (from the index, kept current)."""
