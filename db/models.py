@@ -400,3 +400,23 @@ class ChangeLog(Table, table=True):
     facility_id: int = Field(description="The facility the change belongs to (no foreign key: a log)")
     kind: str = Field(max_length=12)
     body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class JournalApplied(Table, table=True):
+    """One booth journal event already applied to this database (migration 0014_journal_applied).
+
+    Written by :mod:`attendant.core.journal_sync` in the same transaction as
+    the event's effect, so a replay interrupted half-way can run again and
+    applies each event exactly once. ``event_id`` is the journal's uuid;
+    ``session_id`` the session the event entered or closed (an exit of a
+    vehicle that entered offline finds its session through it).
+    """
+
+    __tablename__ = "journal_applied"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    facility_id: int = Field(foreign_key="facility.id")
+    kind: str = Field(max_length=12)
+    session_id: Optional[int] = Field(default=None)
+    booth: str = Field(max_length=80)
+    applied_at: datetime = Field(sa_type=UTCDateTime)
