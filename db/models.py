@@ -48,6 +48,8 @@ class Facility(Table, table=True):
     currency: str = Field(max_length=3, description="ISO 4217 code")
     capacity: int = Field(default=0, description="Number of spots, all types")
     next_ticket_no: int = Field(default=0, description="Last ticket number issued")
+    next_offline_ticket_no: int = Field(default=89_999_999, description="Last ticket number reserved by a booth for "
+                                        "offline entries (90,000,000 up; migration 0014_journal_applied)")
     revision: int = Field(default=0, description="Bumped by every change of spot state")
     allocation_strategy: str = Field(default="nearest", max_length=20)
     layout_source: Optional[str] = Field(default=None, sa_column=Column(Text))

@@ -94,6 +94,10 @@ class ConsoleConfig:
     lanes: tuple[LaneConfig, ...]
     theme: str | None = None
     source: str = "<default>"
+    # [offline] card_count / card_total_cents: card payments a booth may store and forward while the database
+    # is away (attendant.booth.offline.OfflineLimits); 0 refuses cards offline.
+    offline_card_count: int = 10
+    offline_card_total: int = 10_000
 
     def lane(self, code: str) -> LaneConfig:
         """The lane with ``code``. :raises NotFound: no such lane."""
@@ -142,7 +146,18 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
-    _no_unknown_keys(data, ("console", "lanes"), source, "")
+    _no_unknown_keys(data, ("console", "lanes", "offline"), source, "")
+    offline = data.get("offline", {})
+    if not isinstance(offline, dict):
+        raise InputError(f"{source}: offline: must be an [offline] table")
+    _no_unknown_keys(offline, ("card_count", "card_total_cents"), source, "offline.")
+    limits = {}
+    for key, field_name in (("card_count", "offline_card_count"), ("card_total_cents", "offline_card_total")):
+        if key in offline:
+            value = offline[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000_000:
+                raise InputError(f"{source}: offline.{key}: must be a whole number from 0 to 100000000, got {value!r}")
+            limits[field_name] = value
 
     theme: str | None = None
     console = data.get("console", {})
@@ -173,7 +188,7 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
             )
         seen[lane.code] = index
         lanes.append(lane)
-    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source)
+    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, **limits)
 
 
 def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:

@@ -54,6 +54,7 @@ class EntryOutcome:
     printed: bool
     print_error: str | None
     gate: GateOutcome
+    journaled: bool = False  # the database was away: recorded in the booth's journal, replayed later
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class ExitOutcome:
     printed: bool
     print_error: str | None
     gate: GateOutcome
+    journaled: bool = False  # the database was away: recorded in the booth's journal, replayed later
 
 
 class Booth:
@@ -84,6 +86,8 @@ class Booth:
         # Guarded by _queue_lock: workers of the console and the CLI may touch it from several threads.
         self.reprint_queue: dict[str, deque[str]] = {lane.code: deque() for lane in config.lanes}
         self._queue_lock = threading.Lock()
+        # Lanes that keep working when the database is away (attendant.booth.offline); set by open_booth.
+        self.offline = None
 
     @property
     def facility(self):
@@ -170,7 +174,10 @@ class Booth:
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
         vend = request.vend and self._gate_configured(lane)
-        entry = self.service.admit(request, actor=actor, vend=vend)
+        if self.offline is not None:
+            entry, journaled = self.offline.admit(request, actor=actor, vend=vend)
+        else:
+            entry, journaled = self.service.admit(request, actor=actor, vend=vend), False
         printed, error = self._print(lane, request.print_ticket,
                                      lambda p: p.print_ticket(ticket_data(self.facility, self.service.tz, entry)),
                                      f"ticket {entry.ticket_no}")
@@ -178,11 +185,13 @@ class Booth:
             with self._queue_lock:
                 self.reprint_queue.setdefault(lane.code, deque()).append(entry.ticket_no)
         gate = self._vend(lane, request.vend, entry.vend_id, VendSource.TICKET, None)
-        return EntryOutcome(entry, printed, error, gate)
+        return EntryOutcome(entry, printed, error, gate, journaled)
 
     # ---------------------------------------------------------------- exits
     def checkout(self, text: str, *, at=None):
         """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read)."""
+        if self.offline is not None:
+            return self.offline.checkout(text, at=at)
         return self.service.checkout(text, at=at)
 
     def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
@@ -201,7 +210,10 @@ class Booth:
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
         vend = request.vend and self._gate_configured(lane)
-        result = self.service.settle(request, actor=actor, vend=vend)
+        if self.offline is not None:
+            result, journaled = self.offline.settle(request, actor=actor, vend=vend)
+        else:
+            result, journaled = self.service.settle(request, actor=actor, vend=vend), False
         if isinstance(result, PartPayment):
             return result
         if result.replayed:
@@ -210,7 +222,7 @@ class Booth:
                                      lambda p: p.print_receipt(receipt_data(self.facility, self.service.tz, result)),
                                      f"receipt for {result.ticket_no}")
         gate = self._vend(lane, request.vend, result.vend_id, result.vend_source, result.vend_reason)
-        return ExitOutcome(result, printed, error, gate)
+        return ExitOutcome(result, printed, error, gate, journaled)
 
     # ------------------------------------------------------------- reports
     def report(self, period: str, day: date | None = None):

@@ -49,6 +49,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",
+    "sync": "sync",
 }
 
 
@@ -133,16 +134,26 @@ class Context:
     source: str = "cli"  # where logins come from: cli:<OS login>@<host>
     user: str | None = None
     pin: str | None = None
+    away: object = None  # why the database could not be reached at start (None: it answered)
     _engine: object = None
     _service: object = None
     _booths: dict = field(default_factory=dict)
 
     def engine(self):
-        """The database engine (schema migrated to the newest version)."""
+        """The database engine (schema migrated to the newest version; not migrated when the database cannot
+        be reached: the booth's lanes then work from its journal, attendant.booth.offline)."""
         if self._engine is None:
             from db.engine import make_engine
 
-            self._engine = make_engine(self.db)
+            try:
+                self._engine = make_engine(self.db)
+            except Exception as exc:
+                from attendant.core.journal import database_unreachable
+
+                if not database_unreachable(exc):
+                    raise
+                self._engine = make_engine(self.db, migrate=False)
+                self.away = exc
         return self._engine
 
     @property
@@ -172,7 +183,7 @@ class Context:
             from attendant.booth.wiring import open_booth
 
             self._booths[printer] = open_booth(self.engine(), self.console_config(), printer_url=printer,
-                                               service=self.service())
+                                               service=self.service(), persist_sessions=True)
         return self._booths[printer]
 
     def service(self):
@@ -181,8 +192,16 @@ class Context:
         self._one_facility()
         if self._service is None:
             from attendant.booth.wiring import open_services
+            from attendant.core.journal import database_unreachable
 
-            self._service = open_services(self.engine(), facility_code=self.facility)
+            try:
+                self._service = open_services(self.engine(), facility_code=self.facility)
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                from attendant.booth.offline import detached_service  # the booth's lanes work from its journal
+
+                self._service = detached_service(self.engine(), self.facility, exc)
         return self._service
 
     def views(self):
@@ -211,12 +230,36 @@ class Context:
         if self.user:
             if not self.pin:
                 raise InputError("--user needs --pin (or ATTENDANT_PIN)")
-            who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
+            from attendant.booth import offline
+            from attendant.core.journal import database_unreachable
+
+            try:
+                who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                return offline.offline_login(self.engine(), self.user, self.pin)
+            offline.remember_login(self.engine(), who)
             if who.weak_pin:
                 typer.echo(f"attendant: warning: {who.name}'s PIN has fewer than 6 digits: set a new one "
                            f"(attendant user passwd {who.name} --pin NEW)", err=True)
             return who
-        if not users.any_users(self.engine()):
+        try:
+            anyone = users.any_users(self.engine())
+        except Exception as exc:
+            from attendant.core.journal import database_unreachable
+
+            if not database_unreachable(exc):
+                raise
+            from attendant.booth.wiring import booth_journal
+
+            snapshot = booth_journal(self.engine()).snapshot(self.facility if not self.all_facilities else None)
+            anyone = snapshot is None or snapshot.get("users_exist", True)
+            if not anyone:
+                from attendant.core.auth import Actor, Role
+
+                return Actor(self.os_account, Role.ADMIN)  # setup mode as last seen; audited when replayed
+        if not anyone:
             from attendant.core.auth import Actor, Role
 
             users.setup_actor(self.engine())  # refuses once a user exists

@@ -87,6 +87,7 @@ def enter(
     request = EntryRequest(plate, vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
                            at=parse_when(at, service.tz, "--at"))
     outcome = booth.enter(request, actor=cli.login())
+    offline_notice(booth, outcome)
     e = outcome.entry
     if json_:
         data = e.to_json_dict()
@@ -102,6 +103,14 @@ def enter(
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
         typer.echo(f"Code {e.code}")
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
+
+
+def offline_notice(booth, outcome) -> None:
+    """On stderr: the operation was journaled because the database is away (the command still succeeds)."""
+    if getattr(outcome, "journaled", False):
+        state_now = booth.offline.state()
+        typer.echo(f"attendant: OFFLINE: the database cannot be reached ({state_now.reason}); journaled, "
+                   f"{state_now.waiting} events waiting for `attendant sync`", err=True)
 
 
 def parse_tenders(items: list[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
@@ -216,6 +225,7 @@ def exit_(
         idempotency_key=idempotency_key,
     )
     outcome = booth.exit(request, actor=cli.login())
+    offline_notice(booth, outcome)
     if isinstance(outcome, PartPayment):  # payments taken stay recorded; the vehicle waits
         raise PaymentError(f"{format_money(outcome.checkout.balance, currency)} is still due: take payment or "
                            "let go with an IOU")

@@ -8,7 +8,8 @@ A booth that loses the central database keeps working from a local journal
 (attendant/core/journal.py) and replays it on reconnect
 (attendant/core/journal_sync.py). Each event's uuid is written here in the
 same transaction as the event's effect, so a replay interrupted half-way can
-simply run again: what is here is skipped.
+simply run again: what is here is skipped. ``facility.next_offline_ticket_no``
+numbers the tickets a booth issues offline (its own range, reserved ahead).
 """
 import sqlalchemy as sa
 import sqlmodel
@@ -23,6 +24,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Ticket numbers for offline entries come from their own range (90,000,000 up), reserved by each booth
+    # in blocks while the database answers, so keeping a reserve never shifts the numbers issued online.
+    with op.batch_alter_table('facility') as batch:
+        batch.add_column(sa.Column('next_offline_ticket_no', sa.Integer(), nullable=False,
+                                   server_default='89999999'))
     op.create_table(
         'journal_applied',
         sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -38,3 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('journal_applied')
+    with op.batch_alter_table('facility') as batch:
+        batch.drop_column('next_offline_ticket_no')

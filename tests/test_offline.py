@@ -1,0 +1,146 @@
+"""Lanes that keep working when the database is away (issue 8, item 4): the booth journals what it does
+while the central database cannot be reached, and the journal is replayed into it exactly once.
+
+Real parts: the PostgreSQL server reached through a TCP proxy on 127.0.0.1 that the test cuts and
+restores (tests/tcp_proxy.py), real SQLite files, the booth in this process and the CLI in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from attendant.booth import EntryRequest, ExitRequest, Tender, open_booth
+from attendant.core.errors import Refused
+from hardware.config import ConsoleConfig, default_config
+from tests.conftest import FixedClock, copy_database, make_small_facility
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict:
+    return {k: v for k, v in {**os.environ, "PYTHONPATH": str(REPO)}.items() if k != "ATTENDANT_DB"}
+
+
+def attendant(*args: str, db: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "attendant", "--db", db, *args], capture_output=True, text=True,
+                          env=_env(), timeout=120)
+
+
+def integrity(engine) -> dict:
+    """What the central database holds: sessions per plate, payments per session, bays against sessions."""
+    with engine.connect() as conn:
+        occupied = conn.execute(text("SELECT count(*) FROM spot WHERE status = 'occupied'")).scalar()
+        open_sessions = conn.execute(text("SELECT count(*) FROM parking_session WHERE status = 'open'")).scalar()
+        per_plate = dict(conn.execute(text("SELECT plate, count(*) FROM parking_session GROUP BY plate")).all())
+        sessions = {r.plate: r for r in conn.execute(text(
+            "SELECT s.plate, s.ticket_no, s.status, s.amount_due, s.amount_paid, s.exit_at, "
+            "(SELECT coalesce(sum(amount), 0) FROM payment p WHERE p.session_id = s.id AND p.status = 'completed') "
+            "AS paid, (SELECT count(*) FROM payment p WHERE p.session_id = s.id) AS payments "
+            "FROM parking_session s"))}
+        applied = conn.execute(text("SELECT count(*) FROM journal_applied")).scalar()
+        audit = conn.execute(text("SELECT count(*) FROM audit_event")).scalar()
+        payments = conn.execute(text("SELECT count(*) FROM payment")).scalar()
+    return {"occupied": occupied, "open": open_sessions, "per_plate": per_plate, "sessions": sessions,
+            "applied": applied, "audit": audit, "payments": payments}
+
+
+@pytest.fixture
+def proxied_pg(pg_url):
+    """The small facility on PostgreSQL, and a URL reaching it through a cuttable TCP proxy."""
+    from tests.tcp_proxy import TcpProxy
+
+    direct = make_small_facility(pg_url)
+    url = make_url(pg_url)
+    proxy = TcpProxy((url.host, url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    yield direct, proxy, proxied
+    proxy.close()
+    direct.dispose()
+
+
+def _booth(url: str, clock, config: ConsoleConfig | None = None):
+    from db.engine import make_engine
+
+    engine = make_engine(url, migrate=False)
+    return open_booth(engine, config or default_config(), clock=clock), engine
+
+
+def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_exactly_once(proxied_pg):
+    direct, proxy, proxied = proxied_pg
+    clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    booth, engine = _booth(proxied, clock)
+    acknowledged: dict[str, dict] = {}  # plate -> what the lane told the driver
+
+    def enter(plate):
+        clock.now += timedelta(minutes=3)
+        outcome = booth.enter(EntryRequest(plate, "car", lane="E1"), actor="t")
+        acknowledged[plate] = {"code": outcome.entry.code, "ticket_no": outcome.entry.ticket_no,
+                               "journaled_entry": outcome.journaled, "exit": None}
+        return outcome
+
+    def leave(plate, *tenders, iou=None):
+        clock.now += timedelta(minutes=47)
+        outcome = booth.exit(ExitRequest(acknowledged[plate]["code"], tenders, iou_reason=iou, lane="X1"), actor="t")
+        acknowledged[plate]["exit"] = {"paid": outcome.exit.paid, "due": outcome.exit.fee.amount,
+                                       "iou": outcome.exit.iou_amount, "journaled": outcome.journaled}
+        return outcome
+
+    try:
+        for n in range(6):
+            assert not enter(f"ON{n} LINE").journaled
+        assert not leave("ON0 LINE", Tender("cash", tendered=2000)).journaled
+        assert not leave("ON1 LINE", Tender("card")).journaled
+
+        proxy.cut()  # the network to the database is gone, in the middle of the day's traffic
+        first = enter("CUT0 OFF")
+        assert first.journaled and first.gate.value == "opened"
+        assert int(first.entry.ticket_no) >= 90_000_000  # from the booth's reserve of offline numbers
+        assert booth.offline.state().offline
+        for n in range(1, 5):
+            assert enter(f"CUT{n} OFF").journaled
+        assert leave("ON2 LINE", Tender("cash", tendered=5000)).journaled  # entered online, leaves offline
+        assert leave("ON3 LINE", Tender("card")).journaled  # stored, forwarded on reconnect
+        assert leave("CUT0 OFF", Tender("cash")).journaled  # entered offline and left offline
+        assert leave("CUT1 OFF", Tender("card")).journaled
+        with pytest.raises(Refused, match="anti-passback"):
+            booth.enter(EntryRequest("CUT2 OFF", "car", lane="E1"), actor="t")
+        assert booth.offline.state().waiting == 9
+
+        before_sync = integrity(direct)
+        assert before_sync["per_plate"].keys() == {f"ON{n} LINE".replace(" ", "") for n in range(6)}
+
+        proxy.restore()
+        sync = attendant("sync", "--json", db=proxied)
+        assert sync.returncode == 0, sync.stderr
+        report = json.loads(sync.stdout)
+        assert (report["applied"], report["deferred"], report["waiting"], report["error"]) == (9, 0, 0, None)
+
+        after = integrity(direct)
+        for plate, seen in acknowledged.items():
+            key = plate.replace(" ", "")
+            assert after["per_plate"][key] == 1, plate  # every acknowledged entry, exactly once
+            row = after["sessions"][key]
+            assert row.ticket_no == int(seen["ticket_no"])
+            if seen["exit"] is None:
+                assert row.status == "open"
+            else:  # every acknowledged exit and payment, exactly once
+                assert row.status == "closed" and row.amount_paid == seen["exit"]["paid"] == row.paid, plate
+                assert row.amount_due == seen["exit"]["due"] and row.payments == 1, plate
+        assert after["occupied"] == after["open"] == sum(1 for seen in acknowledged.values() if seen["exit"] is None)
+        assert after["applied"] == 9
+
+        again = attendant("sync", "--json", db=proxied)  # a second replay changes nothing
+        assert json.loads(again.stdout)["applied"] == 0
+        assert integrity(direct) == after
+    finally:
+        booth.close()
+        engine.dispose()
