@@ -220,10 +220,17 @@ class OfflineLanes:
             age = self.journal.snapshot_age(self.code)
             if force or age is None or age > self.SNAPSHOT_SECONDS:
                 self.take_snapshot()
+            else:  # another process of this booth took it lately
+                self._last_snapshot = time.monotonic() - age
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
             self._went_offline(exc)
+
+    def _after_online(self) -> None:
+        """After an operation the database took: the reserve and the snapshot, when due (cheap otherwise)."""
+        if self._reserve < RESERVE_LOW or time.monotonic() - self._last_snapshot > self.SNAPSHOT_SECONDS:
+            self.prepare()
 
     def _top_up(self) -> None:
         n = RESERVE - self._reserve
@@ -318,8 +325,7 @@ class OfflineLanes:
                     result.code, int(result.ticket_no), result.plate, result.vehicle_class, request.ev, spot.id,
                     result.spot_label, result.spot_type, result.entry_at, result.lane,
                     self.service._cache.active_plan_id, None, 0))
-            if self._reserve < RESERVE_LOW:
-                self.prepare()
+            self._after_online()
             return result, False
         return self._admit_offline(request, actor, vend), True
 
@@ -427,6 +433,7 @@ class OfflineLanes:
             if isinstance(result, ExitResult):
                 with self._lock:
                     self._forget(int(result.ticket_no))
+            self._after_online()
             return result, False
         return self._settle_offline(request, actor, vend), True
 

@@ -94,8 +94,8 @@ def booth_journal(engine: Engine):
 
 def attach_offline(booth, engine: Engine, *, persist_sessions: bool = False) -> None:
     """Give ``booth`` lanes that keep working when the database is away, with the journal of ``engine``'s
-    database and the card limits of its config; keeps the reserve of offline ticket numbers and the
-    snapshot current now (never raises for an unreachable database)."""
+    database and the card limits of its config. Nothing is written until the booth's first operation (or
+    the console's worker) keeps the reserve of offline ticket numbers and the snapshot current."""
     import socket
 
     from attendant.booth.offline import OfflineLanes, OfflineLimits
@@ -105,4 +105,3 @@ def attach_offline(booth, engine: Engine, *, persist_sessions: bool = False) -> 
     lanes = ",".join(lane.code for lane in config.lanes)
     booth.offline = OfflineLanes(booth.service, booth_journal(engine), limits=limits,
                                  booth_name=f"{socket.gethostname()}:{lanes}", persist_sessions=persist_sessions)
-    booth.offline.prepare()
