@@ -144,3 +144,83 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
     finally:
         booth.close()
         engine.dispose()
+
+
+def _unreachable(db_file: Path) -> Path:
+    """Take the SQLite database away (a share gone, a disk unmounted): a folder stands where the file was,
+    so opening it fails. Returns where the file went."""
+    away = db_file.with_name("away")
+    away.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{db_file}{suffix}")
+        if part.exists():
+            part.rename(away / part.name)
+    db_file.mkdir()
+    return away
+
+
+def _back(db_file: Path, away: Path) -> None:
+    db_file.rmdir()
+    for part in away.iterdir():
+        part.rename(db_file.parent / part.name)
+
+
+def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lands_them_once(small_template,
+                                                                                            tmp_path):
+    db_file = tmp_path / "site.db"
+    url = copy_database(small_template, db_file)
+    first = attendant("enter", "AB12 CDE", "--json", "--at", "2026-11-20T08:00", db=url)
+    assert first.returncode == 0, first.stderr
+    online = json.loads(first.stdout)
+
+    away = _unreachable(db_file)
+    entered = attendant("enter", "OF11 LNE", "--json", "--at", "2026-11-20T08:30", db=url)
+    assert entered.returncode == 0, entered.stderr  # a journaled operation is acknowledged
+    assert "OFFLINE" in entered.stderr and "1 events waiting" in entered.stderr
+    offline = json.loads(entered.stdout)
+    assert int(offline["ticket_no"]) >= 90_000_000 and offline["spot"] != online["spot"]
+    left = attendant("exit", online["code"], "--pay", "cash", "--tendered", "20", "--json",
+                     "--at", "2026-11-20T10:00", db=url)
+    assert left.returncode == 0, left.stderr
+    assert json.loads(left.stdout)["amount_due"] != "0.00"
+    out = attendant("exit", offline["code"], "--pay", "cash", "--tendered", "10", "--json",
+                    "--at", "2026-11-20T09:40", db=url)
+    assert out.returncode == 0, out.stderr
+    paid_offline = json.loads(out.stdout)
+    assert "3 events waiting" in out.stderr
+    no_card = attendant("exit", offline["code"], "--pay", "upi", db=url)
+    assert no_card.returncode == 2  # nothing more to do for that ticket offline, and nothing journaled
+    still_away = attendant("sync", db=url)
+    assert still_away.returncode == 2 and "cannot be reached" in still_away.stderr
+
+    _back(db_file, away)
+    synced = attendant("sync", "--json", db=url)
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["applied"] == 3
+
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        state = integrity(engine)
+        assert state["per_plate"] == {"AB12CDE": 1, "OF11LNE": 1}
+        assert state["occupied"] == state["open"] == 0
+        with engine.connect() as conn:  # the car that came and went offline: a complete session and payment
+            row = conn.execute(text(
+                "SELECT s.ticket_no, s.entry_at, s.exit_at, s.amount_due, s.amount_paid, s.entry_lane, s.exit_lane, "
+                "p.method, p.amount, p.tendered, p.change, p.status FROM parking_session s JOIN payment p ON "
+                "p.session_id = s.id WHERE s.plate = 'OF11LNE'")).one()
+            vends = conn.execute(text("SELECT count(*) FROM vend v JOIN parking_session s ON v.session_id = s.id "
+                                      "WHERE s.plate = 'OF11LNE'")).scalar()
+            audit = [r.action for r in conn.execute(text(
+                "SELECT action FROM audit_event WHERE details LIKE '%journal_event%' ORDER BY id"))]
+        assert row.ticket_no == int(offline["ticket_no"])
+        assert (row.method, row.status, row.amount_paid) == ("cash", "completed", row.amount_due)
+        assert f"{row.amount / 100:.2f}" == paid_offline["paid"] and row.tendered == 1000
+        assert row.change == 1000 - row.amount and (row.entry_lane, row.exit_lane) == ("E1", "X1")
+        assert vends == 2  # the gate opened at entry and at exit
+        assert audit == ["session.enter", "session.exit", "session.exit"]  # in journal order
+    finally:
+        engine.dispose()
+    again = attendant("sync", "--json", db=url)
+    assert json.loads(again.stdout)["applied"] == 0

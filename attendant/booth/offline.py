@@ -717,9 +717,13 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
     snapshot = journal.snapshot(facility_code)
     if snapshot is None:
         raise DatabaseAway(f"{_reason(exc)}; this booth has no copy of the facility to work from")
+    from attendant import startup
+
     sessions = journal.sessions(snapshot["facility"]["code"])
-    return DetachedService(engine, TicketSigner(load_or_create_secret()), snapshot, sessions, reason=_reason(exc),
-                           clock=clock)
+    service = DetachedService(engine, TicketSigner(load_or_create_secret()), snapshot, sessions, reason=_reason(exc),
+                              clock=clock)
+    startup.resume()
+    return service
 
 
 def offline_login(engine, username: str, pin: str) -> Actor:
