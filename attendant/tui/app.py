@@ -108,6 +108,7 @@ class AttendantApp(App[None]):
         self._pending: dict[int, SpotStatus] = {}
         self._tickets: OrderedDict[str, tuple[str, str]] = OrderedDict()  # code -> (ticket_no, label)
         self._services_closed = False
+        self._journal_stop = threading.Event()  # stops the journal worker (start_journal_worker)
         self.main_screen = MainScreen()
         # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
         # scanner, camera and gate listener on mount and stops them on unmount; its
@@ -133,6 +134,7 @@ class AttendantApp(App[None]):
         self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
+            self.start_journal_worker()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
@@ -180,8 +182,29 @@ class AttendantApp(App[None]):
             self.replayer.stop()
         if self.change_watcher is not None:
             self.change_watcher.stop()
+        self._journal_stop.set()
         self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
         self.booth.close()
+
+    def start_journal_worker(self, every: float = 3.0) -> None:
+        """While the database is away the lanes journal (:mod:`attendant.booth.offline`); this thread, never the
+        UI, replays the journal when the database is back, keeps the reserve of offline ticket numbers and the
+        snapshot current, and has the map reloaded after a replay. The status bar shows OFFLINE from memory."""
+        offline = self.booth.offline
+        if offline is None:
+            return
+
+        def run() -> None:
+            while not self._journal_stop.wait(every):
+                before = offline.state().waiting
+                try:
+                    offline.tick()
+                except Exception:  # noqa: BLE001 - the worker must outlive any one failure; it says so
+                    logging.getLogger(__name__).exception("journal worker")
+                if before and not offline.state().waiting:
+                    self.main_screen.post_message(LiveState("resync"))  # replayed: reload bays and figures
+
+        threading.Thread(target=run, name="journal-worker", daemon=True).start()
 
     def start_change_watcher(self) -> None:
         """Follow what other booths commit (:mod:`attendant.core.changes`): bays repaint and today's figures

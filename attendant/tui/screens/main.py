@@ -215,7 +215,9 @@ class MainScreen(ScanRouting, ReprintActions):
 
     def tick(self) -> None:
         """The top bar's clock and the lanes, now (every second while the timers run)."""
-        self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
+        offline = self.app.booth.offline
+        self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label,
+                                                offline=offline.state().label if offline is not None else "")
         self.refresh_lanes()
 
     # -------------------------------------------------------- live bay state
