@@ -224,3 +224,47 @@ def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lan
         engine.dispose()
     again = attendant("sync", "--json", db=url)
     assert json.loads(again.stdout)["applied"] == 0
+
+
+def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself(proxied_pg):
+    """The console's entry form during a cut: the vehicle is admitted, the status bar says OFFLINE and how many
+    events wait; once the network is back the console's own worker replays the journal."""
+    import asyncio
+
+    from attendant.tui.app import make_app
+    from attendant.tui.widgets.facility_bar import FacilityBar
+    from tests.tui.support import SIZE, enter_by_keys, settle, until
+
+    direct, proxy, proxied = proxied_pg
+    from db.engine import make_engine
+
+    engine = make_engine(proxied, migrate=False)
+    clock = FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+    async def run() -> None:
+        app = make_app(engine, default_config(), clock=clock, actor="console", timers=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await enter_by_keys(pilot, "TU1 ONL")  # online: the booth takes its reserve and snapshot
+            proxy.cut()
+            clock.now += timedelta(minutes=5)
+            await enter_by_keys(pilot, "TU2 OFF")
+            bar = app.screen.query_one(FacilityBar)
+            app.screen.tick()
+            await pilot.pause()
+            assert bar.offline == "OFFLINE · 1 waiting"
+            assert "OFFLINE · 1 waiting" in str(bar.render())
+            proxy.restore()
+            app.booth.offline.RETRY_SECONDS = 0.1
+            app.start_journal_worker(every=0.1)  # what the console runs with its timers on
+            await until(pilot, lambda: app.booth.offline.state().waiting == 0)
+            app.screen.tick()
+            assert bar.offline == ""
+
+    try:
+        asyncio.run(run())
+        with direct.connect() as conn:
+            plates = [r.plate for r in conn.execute(text("SELECT plate FROM parking_session ORDER BY id"))]
+        assert plates == ["TU1ONL", "TU2OFF"]
+    finally:
+        engine.dispose()
