@@ -268,3 +268,73 @@ def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself
         assert plates == ["TU1ONL", "TU2OFF"]
     finally:
         engine.dispose()
+
+
+def test_conflicts_are_resolved_by_rule_and_audited(proxied_pg):
+    """A bay taken meanwhile by another booth is reassigned; an exit of a session entered at another booth is
+    matched by its ticket code (priced from the snapshot, or for a stated amount with the rest as an IOU);
+    cards beyond the operator's limit are refused; replaying again, even after the journal lost its marks,
+    changes nothing."""
+    from dataclasses import replace as dc_replace
+
+    from db.engine import make_engine
+
+    direct, proxy, proxied = proxied_pg
+    clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    other = open_booth(direct, default_config(), clock=clock, offline=False)  # booth B, always online
+    known = other.enter(EntryRequest("KN1 OWN", "car", lane="E2"), actor="b").entry  # before A's snapshot
+    config = dc_replace(default_config(), offline_card_count=1, offline_card_total=5_000)
+    booth, engine = _booth(proxied, clock, config)
+    try:
+        booth.enter(EntryRequest("A1 ONL", "car", lane="E1"), actor="a")  # A online: reserve and snapshot
+        unknown = other.enter(EntryRequest("UNK1 NWN", "car", lane="E2"), actor="b").entry  # after A's snapshot
+        proxy.cut()
+        clock.now += timedelta(minutes=10)
+        offline_entry = booth.enter(EntryRequest("BAY1 OFF", "car", lane="E1"), actor="a")
+        assert offline_entry.journaled
+        taken = unknown  # booth A's bays are as it last knew them: B gave that bay to UNK1 meanwhile
+        assert offline_entry.entry.spot_label == taken.spot_label
+        clock.now += timedelta(hours=2)
+        priced = booth.exit(ExitRequest(known.code, (Tender("card"),), lane="X1"), actor="a")
+        assert priced.journaled and priced.exit.fee.amount > 0
+        with pytest.raises(Refused, match="offline card limit"):
+            booth.exit(ExitRequest(offline_entry.entry.code, (Tender("card"),), lane="X1"), actor="a")
+        with pytest.raises(Refused, match="fee is unknown offline"):
+            booth.exit(ExitRequest(unknown.code, (Tender("cash"),), lane="X1"), actor="a")
+        stated = booth.exit(ExitRequest(unknown.code, (Tender("cash", amount=100, tendered=200),), lane="X1",
+                                        iou_reason="fee unknown offline"), actor="a")
+        assert stated.journaled and stated.exit.paid == 100
+
+        proxy.restore()
+        report = booth.offline.sync()
+        assert (report.applied, report.deferred, report.error) == (3, 0, None)
+        rules = [c["rule"] for c in report.conflicts]
+        assert rules == ["bay reassigned"]
+        with direct.connect() as conn:
+            rows = {r.plate: r for r in conn.execute(text(
+                "SELECT s.plate, s.status, sp.label, s.amount_due, s.amount_paid, s.exit_lane, "
+                "(SELECT coalesce(sum(amount), 0) FROM iou i WHERE i.session_id = s.id) AS owed "
+                "FROM parking_session s JOIN spot sp ON sp.id = s.spot_id"))}
+            conflict = conn.execute(text("SELECT details FROM audit_event WHERE action = 'journal.conflict'")).one()
+        assert rows["BAY1OFF"].label != taken.spot_label and rows["BAY1OFF"].status == "open"
+        assert rows["UNK1NWN"].label == taken.spot_label
+        details = conflict.details if isinstance(conflict.details, dict) else json.loads(conflict.details)
+        assert details["rule"] == "bay reassigned" and details["journaled_spot"] == taken.spot_label
+        assert (rows["KN1OWN"].status, rows["KN1OWN"].amount_paid) == ("closed", priced.exit.fee.amount)
+        unknown_row = rows["UNK1NWN"]  # matched by its ticket code: 1.00 in cash, the rest an IOU
+        assert (unknown_row.status, unknown_row.amount_paid) == ("closed", 100)
+        assert unknown_row.owed == unknown_row.amount_due - 100 > 0
+        after = integrity(direct)
+        assert after["occupied"] == after["open"] == 2  # A1 ONL and BAY1 OFF
+
+        from attendant.core.journal import EVENT
+
+        with booth.offline.journal.engine.begin() as conn:  # the journal forgot it replayed (a crash, a restore)
+            conn.execute(EVENT.update().values(state="pending"))
+        again = booth.offline.sync()
+        assert (again.applied, again.already) == (0, 3)
+        assert integrity(direct) == after
+    finally:
+        booth.close()
+        other.close()
+        engine.dispose()
