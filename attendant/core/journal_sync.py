@@ -18,7 +18,8 @@ Rules for what the booth could not know (each recorded in the audit log as
 - an entry of a plate the database has inside already: when that session
   is this very entry (the booth lost the answer to a commit that happened:
   same plate, same lane, within :data:`SAME_EVENT_SECONDS`) the event is
-  applied already; when it entered earlier, it is let go with an IOU at the
+  applied already and the session takes the ticket number printed offline
+  (the driver's ticket); when it entered earlier, it is let go with an IOU at the
   offline entry's time (``closed by a later entry``); when it entered later,
   the offline entry is recorded without the plate (``plate inside again``);
   a plate with too many unpaid IOUs is also recorded without the plate;
@@ -45,7 +46,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from attendant.core.auth import Actor, Role
 from attendant.core.clock import utc_now
@@ -53,6 +54,7 @@ from attendant.core.errors import AttendantError, NoSpaceAvailable, NotFound, Pa
 from attendant.core.journal import Journal, JournalEvent, database_unreachable
 from attendant.core.requests import EntryRequest, ExitRequest, Tender
 from attendant.core.services import ParkingService
+from attendant.core.store import PS
 from attendant.core.tickets import format_ticket_no
 from db.models import JournalApplied
 
@@ -142,12 +144,15 @@ def _applied_session(service: ParkingService, event_id: str) -> tuple[bool, int 
 
 
 def _record_only(service: ReplayService, mark: _Mark, *, at: datetime, actor: str, session_id: int | None,
-                 details: dict) -> None:
-    """Record an event that changes nothing but the audit log (with its id, in one transaction)."""
+                 details: dict, change=None) -> None:
+    """Record an event whose effect the database has already: the audit event (and ``change(conn)``, if any)
+    with the event id, in one transaction."""
     with service._lock:
         service._mark = mark
         try:
             with service._writing() as conn:
+                if change is not None:
+                    change(conn)
                 service._audit(conn, now=utc_now(), at=at, actor=actor, action="journal.conflict",
                                entity="parking_session", entity_id=session_id, details=details)
         finally:
@@ -301,11 +306,21 @@ def _plate_inside(service: ReplayService, event: JournalEvent, booth: str, plate
     inside = service.find_by_plate(plate)
     if (inside.plate == plate and inside.entry_lane == body.get("lane")
             and abs((inside.entry_at - at).total_seconds()) <= SAME_EVENT_SECONDS):
+        # The booth's commit went through but its answer was lost: the driver holds the ticket printed offline,
+        # so the session takes that number and code (the one the database gave was never printed).
+        number = body["ticket_no"]
+        code = service.signer.sign(service.facility.code, number)
+
+        def renumber(conn) -> None:
+            conn.execute(update(PS).where(PS.c.id == inside.session_id).values(ticket_no=number, code=code))
+
         _record_only(service, _Mark(event, booth, ("journal.conflict",)), at=at, actor=who.name,
-                     session_id=inside.session_id,
-                     details={"rule": "already recorded",
-                              "reason": "the database had this entry already (its answer was lost)"})
-        return "already", {"session_id": inside.session_id, "ticket_no": inside.ticket_no}
+                     session_id=inside.session_id, change=renumber if inside.code != code else None,
+                     details={"rule": "already recorded", "database_ticket": inside.ticket_no,
+                              "printed_ticket": format_ticket_no(number),
+                              "reason": "the database had this entry already (its answer was lost): it keeps the "
+                                        "ticket printed offline"})
+        return "already", {"session_id": inside.session_id, "ticket_no": format_ticket_no(number)}
     if inside.entry_at <= at:
         reason = (f"{plate} entered again offline at {at.isoformat()} (lane {body.get('lane')}): its exit was "
                   "not recorded")
