@@ -421,3 +421,50 @@ def test_a_stream_of_entries_and_exits_cut_and_restored_at_any_instant_lands_exa
         done.wait(30)
         booth.close()
         engine.dispose()
+
+
+def test_operations_whose_commit_went_through_but_whose_answer_was_lost_are_not_applied_twice(db_url):
+    """The in-doubt case: the database committed an entry and an exit, the booth never heard so, and
+    journaled them too. The replay recognises them (same plate and lane, within seconds): no second session,
+    no second payment, and the session takes the ticket number the driver was given offline."""
+    from attendant.booth.wiring import booth_journal
+    from db.engine import make_engine
+
+    make_small_facility(db_url).dispose()
+    engine = make_engine(db_url)
+    clock = FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    booth = open_booth(engine, default_config(), clock=clock)
+    try:
+        committed = booth.enter(EntryRequest("DBT1 ONE", "car", lane="E1"), actor="t").entry  # answer "lost"
+        left = booth.enter(EntryRequest("DBT2 TWO", "car", lane="E1"), actor="t").entry
+        clock.now += timedelta(hours=1)
+        gone = booth.exit(ExitRequest(left.code, (Tender("cash", tendered=1000),), lane="X1"), actor="t").exit
+        journal = booth_journal(engine)
+        code = booth.facility.code
+        actor = {"name": "t", "role": "attendant", "user_id": None, "system": False}
+        entry = journal.append(code, "entry", {
+            "ticket_no": 90_000_077, "plate": "DBT1ONE", "vehicle_class": "car", "ev": False, "accessible": False,
+            "lane": "E1", "spot_id": None, "spot_label": None, "at": (committed.entry_at + timedelta(seconds=2)),
+            "plan_id": None, "vend": True, "actor": actor})
+        exit_ = journal.append(code, "exit", {
+            "ticket_no": int(left.ticket_no), "code": left.code, "at": gone.exit_at + timedelta(seconds=1),
+            "lane": "X1", "vend": True, "iou_reason": None, "iou_amount": 0, "fee": gone.fee.amount, "priced": True,
+            "paid_before": 0, "actor": actor,
+            "tenders": [{"method": "cash", "amount": gone.fee.amount, "tendered": 1000, "change": 0,
+                         "key": "off-lost.1"}]})
+        before = integrity(engine)
+        report = booth.offline.sync()
+        assert (report.applied, report.already, report.deferred) == (0, 2, 0)
+        assert [e["id"] for e in report.events] == [entry.id, exit_.id]
+        after = integrity(engine)
+        assert after["per_plate"] == before["per_plate"] and after["payments"] == before["payments"]
+        assert after["sessions"]["DBT1ONE"].ticket_no == 90_000_077  # the ticket the driver holds
+        assert after["applied"] == 2
+        with engine.connect() as conn:
+            rules = [json.loads(r[0])["rule"] if isinstance(r[0], str) else r[0]["rule"] for r in conn.execute(
+                text("SELECT details FROM audit_event WHERE action = 'journal.conflict' ORDER BY id"))]
+        assert rules == ["already recorded", "already recorded"]
+        assert booth.offline.sync().applied == 0
+    finally:
+        booth.close()
+        engine.dispose()
