@@ -468,3 +468,43 @@ def test_operations_whose_commit_went_through_but_whose_answer_was_lost_are_not_
     finally:
         booth.close()
         engine.dispose()
+
+
+def test_a_user_who_logged_in_at_this_booth_can_log_in_while_the_database_is_away(small_template, tmp_path):
+    db_file = tmp_path / "staff.db"
+    url = copy_database(small_template, db_file)
+    assert attendant("user", "add", "boss", "--role", "admin", "--pin", "909090", db=url).returncode == 0
+    for name, role in (("ann", "attendant"), ("bob", "attendant")):
+        made = attendant("--user", "boss", "--pin", "909090", "user", "add", name, "--role", role, "--pin", "123456",
+                         db=url)
+        assert made.returncode == 0, made.stderr
+    ann = ("--user", "ann", "--pin", "123456")
+    assert attendant(*ann, "shift", "open", "--float", "50.00", db=url).returncode == 0
+    entered = attendant(*ann, "enter", "AN1 ONE", "--json", "--at", "2026-11-20T08:00", db=url)
+    assert entered.returncode == 0, entered.stderr
+    code = json.loads(entered.stdout)["code"]
+
+    away = _unreachable(db_file)
+    left = attendant(*ann, "exit", code, "--pay", "cash", "--tendered", "50", "--at", "2026-11-20T11:00", db=url)
+    assert left.returncode == 0 and "OFFLINE" in left.stderr, left.stderr
+    wrong = attendant("--user", "ann", "--pin", "654321", "enter", "AN2 TWO", db=url)
+    assert wrong.returncode == 2 and "wrong user name or PIN" in wrong.stderr
+    never = attendant("--user", "bob", "--pin", "123456", "enter", "BO1 ONE", db=url)
+    assert never.returncode == 2 and "logged in at this booth before" in never.stderr
+    anonymous = attendant("enter", "NO1 ONE", db=url)
+    assert anonymous.returncode == 2 and "log in" in anonymous.stderr
+    _back(db_file, away)
+
+    assert attendant("sync", db=url).returncode == 0
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pay = conn.execute(text("SELECT p.actor, p.shift_id, p.user_id, s.user_id AS shift_user FROM payment p "
+                                    "JOIN shift s ON s.id = p.shift_id")).one()
+            plates = [r[0] for r in conn.execute(text("SELECT plate FROM parking_session"))]
+        assert pay.actor == "ann" and pay.user_id == pay.shift_user  # the cash is in ann's open shift
+        assert plates == ["AN1ONE"]  # nothing refused offline was recorded
+    finally:
+        engine.dispose()
