@@ -508,3 +508,17 @@ def test_a_user_who_logged_in_at_this_booth_can_log_in_while_the_database_is_awa
         assert plates == ["AN1ONE"]  # nothing refused offline was recorded
     finally:
         engine.dispose()
+
+
+def test_the_offline_card_limits_come_from_the_console_config(tmp_path):
+    from attendant.core.errors import InputError
+    from hardware.config import parse_config
+
+    lanes = '[[lanes]]\ncode = "E1"\nname = "Entry"\ndirection = "entry"\n'
+    config = parse_config("[offline]\ncard_count = 3\ncard_total_cents = 4500\n" + lanes, "booth.toml")
+    assert (config.offline_card_count, config.offline_card_total) == (3, 4500)
+    assert (parse_config(lanes).offline_card_count, parse_config(lanes).offline_card_total) == (10, 10_000)
+    with pytest.raises(InputError, match=r"booth.toml: offline.card_count: must be a whole number"):
+        parse_config("[offline]\ncard_count = -1\n" + lanes, "booth.toml")
+    with pytest.raises(InputError, match=r"offline\.cards"):
+        parse_config("[offline]\ncards = 1\n" + lanes, "booth.toml")

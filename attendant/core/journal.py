@@ -357,7 +357,12 @@ def database_unreachable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    if isinstance(exc, (DatabaseAway, OperationalError, InterfaceError, PoolTimeout)):
+    if isinstance(exc, DatabaseAway):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None) or ""
+    if sqlstate.startswith("40") or sqlstate == "55P03":  # a deadlock, a serialization failure, a lock timeout:
+        return False  # the database answered; the operation failed (PostgreSQL error classes 40, 55P03)
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
