@@ -233,7 +233,7 @@ def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself
 
     from attendant.tui.app import make_app
     from attendant.tui.widgets.facility_bar import FacilityBar
-    from tests.tui.support import SIZE, enter_by_keys, settle, until
+    from tests.tui.support import SIZE, enter_by_keys, keys, settle, until
 
     direct, proxy, proxied = proxied_pg
     from db.engine import make_engine
@@ -249,11 +249,20 @@ def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself
             proxy.cut()
             clock.now += timedelta(minutes=5)
             await enter_by_keys(pilot, "TU2 OFF")
+            clock.now += timedelta(hours=2)
+            online_code = app.booth.offline._known[min(app.booth.offline._known)]["code"]  # TU1's ticket
+            await pilot.press("f3", *keys(online_code), "enter")  # the exit lane, offline: priced from the cache
+            await settle(pilot)
+            checkout = app.screen.query_one("#exit-form").checkout
+            assert checkout is not None and checkout.fee.amount > 0
+            await pilot.press("1", *str((checkout.fee.amount // 1000 + 1) * 10))  # cash, the next £10 note
+            await pilot.press("enter")
+            await settle(pilot)
             bar = app.screen.query_one(FacilityBar)
             app.screen.tick()
             await pilot.pause()
-            assert bar.offline == "OFFLINE · 1 waiting"
-            assert "OFFLINE · 1 waiting" in str(bar.render())
+            assert bar.offline == "OFFLINE · 2 waiting"
+            assert "OFFLINE · 2 waiting" in str(bar.render())
             proxy.restore()
             app.booth.offline.RETRY_SECONDS = 0.1
             app.start_journal_worker(every=0.1)  # what the console runs with its timers on
@@ -264,8 +273,11 @@ def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself
     try:
         asyncio.run(run())
         with direct.connect() as conn:
-            plates = [r.plate for r in conn.execute(text("SELECT plate FROM parking_session ORDER BY id"))]
-        assert plates == ["TU1ONL", "TU2OFF"]
+            sessions = [(r.plate, r.status) for r in conn.execute(text(
+                "SELECT plate, status FROM parking_session ORDER BY id"))]
+            paid = conn.execute(text("SELECT sum(amount) FROM payment WHERE method = 'cash'")).scalar()
+        assert sessions == [("TU1ONL", "closed"), ("TU2OFF", "open")]
+        assert paid > 0
     finally:
         engine.dispose()
 
@@ -522,3 +534,40 @@ def test_the_offline_card_limits_come_from_the_console_config(tmp_path):
         parse_config("[offline]\ncard_count = -1\n" + lanes, "booth.toml")
     with pytest.raises(InputError, match=r"offline\.cards"):
         parse_config("[offline]\ncards = 1\n" + lanes, "booth.toml")
+
+
+def test_what_counts_as_the_database_being_away(tmp_path, sqlite_url):
+    """A server that does not answer and a database file that cannot be opened are outages; a rule the
+    database enforces (a constraint) is not: that operation is refused, never journaled."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import IntegrityError
+
+    from attendant.core.journal import DatabaseAway, database_unreachable
+    from db.engine import make_engine
+
+    def error_of(url: str, sql: str = "SELECT 1") -> BaseException:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+        except Exception as exc:  # noqa: BLE001 - the error is what the test looks at
+            return exc
+        finally:
+            engine.dispose()
+        raise AssertionError("no error")
+
+    assert database_unreachable(error_of("postgresql+psycopg://127.0.0.1:1/none?connect_timeout=2"))
+    folder = tmp_path / "gone.db"
+    folder.mkdir()
+    assert database_unreachable(error_of(f"sqlite:///{folder}"))
+    assert database_unreachable(DatabaseAway("no route to host"))
+    engine = make_engine(sqlite_url)
+    try:
+        with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO facility (id, code, name, timezone, currency, capacity, next_ticket_no, "
+                                 "revision, allocation_strategy, created_at) VALUES (1, 'A', 'a', 'UTC', 'GBP', 0, 0, "
+                                 "0, 'nearest', '2026-01-01'), (1, 'B', 'b', 'UTC', 'GBP', 0, 0, 0, 'nearest', "
+                                 "'2026-01-01')")
+        assert not database_unreachable(caught.value)
+    finally:
+        engine.dispose()
