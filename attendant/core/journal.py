@@ -250,10 +250,21 @@ class Journal:
             return conn.execute(stmt).scalar_one()
 
     def mark(self, event_id: str, state: str, result: dict | None = None) -> None:
-        """Record what the replay did with an event (``applied`` or ``deferred``)."""
-        with self.engine.begin() as conn:
-            conn.execute(update(EVENT).where(EVENT.c.id == event_id).values(
-                state=state, result=_dumps(result) if result is not None else None))
+        """Record what the replay did with an event (``applied`` or ``deferred``).
+
+        Not fsynced (``synchronous=NORMAL`` for this commit): the central
+        database's ``journal_applied`` is the record of what was applied, so a
+        mark lost in a power cut only makes the next replay skip the event.
+        """
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.begin():
+                    conn.execute(update(EVENT).where(EVENT.c.id == event_id).values(
+                        state=state, result=_dumps(result) if result is not None else None))
+            finally:
+                raw.execute("PRAGMA synchronous=FULL")
 
     def card_waiting(self, facility: str) -> tuple[int, int]:
         """(count, total minor units) of card payments taken offline and not yet forwarded."""
