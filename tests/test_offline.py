@@ -30,9 +30,9 @@ def _env() -> dict:
     return {k: v for k, v in {**os.environ, "PYTHONPATH": str(REPO)}.items() if k != "ATTENDANT_DB"}
 
 
-def attendant(*args: str, db: str) -> subprocess.CompletedProcess:
+def attendant(*args: str, db: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "attendant", "--db", db, *args], capture_output=True, text=True,
-                          env=_env(), timeout=120)
+                          env={**_env(), **(env or {})}, timeout=120)
 
 
 def integrity(engine) -> dict:
@@ -571,3 +571,33 @@ def test_what_counts_as_the_database_being_away(tmp_path, sqlite_url):
         assert not database_unreachable(caught.value)
     finally:
         engine.dispose()
+
+
+def test_a_card_stored_offline_and_declined_when_forwarded_leaves_an_iou(small_template, tmp_path):
+    db_file = tmp_path / "cards.db"
+    url = copy_database(small_template, db_file)
+    entered = attendant("enter", "CA1 RDS", "--json", "--at", "2026-11-20T08:00", db=url)
+    code = json.loads(entered.stdout)["code"]
+    away = _unreachable(db_file)
+    left = attendant("exit", code, "--pay", "card", "--json", "--at", "2026-11-20T12:00", db=url)
+    assert left.returncode == 0, left.stderr
+    stored = json.loads(left.stdout)
+    assert [(p["method"], p["status"]) for p in stored["payments"]] == [("card", "pending")]
+    _back(db_file, away)
+    synced = attendant("sync", "--json", db=url, env={"ATTENDANT_STANDIN_PAYMENTS": "card=decline"})
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["applied"] == 1  # the exit (the entry was online)
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            session = conn.execute(text("SELECT id, status, amount_due, amount_paid FROM parking_session")).one()
+            payment = conn.execute(text("SELECT method, status, amount FROM payment")).one()
+            iou = conn.execute(text("SELECT amount, plate, reason, status FROM iou")).one()
+    finally:
+        engine.dispose()
+    assert (session.status, session.amount_paid) == ("closed", 0)
+    assert (payment.method, payment.status) == ("card", "failed")
+    assert (iou.amount, iou.plate, iou.status) == (session.amount_due, "CA1RDS", "open")
+    assert "offline" in iou.reason and "declined" in iou.reason.lower()

@@ -19,6 +19,11 @@ it is reported in the outcome (and the ticket can be reprinted by number).
 A gate opening is recorded with the operation when the lane has a gate and
 the request vends it; if the gate then refuses (offline, in fault), the
 record says ``fault``. Calls block on I/O: the console runs them in workers.
+
+When the database cannot be reached, entries, exits and the exit lane's
+lookups go on from the booth's journal (:attr:`Booth.offline`, an
+:class:`~attendant.booth.offline.OfflineLanes` set by ``open_booth``): the
+outcome then says ``journaled`` and the journal is replayed later.
 """
 
 from __future__ import annotations
