@@ -188,8 +188,11 @@ def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lan
     assert out.returncode == 0, out.stderr
     paid_offline = json.loads(out.stdout)
     assert "3 events waiting" in out.stderr
-    no_card = attendant("exit", offline["code"], "--pay", "upi", db=url)
-    assert no_card.returncode == 2  # nothing more to do for that ticket offline, and nothing journaled
+    twice = attendant("exit", offline["code"], "--pay", "cash", db=url)
+    assert twice.returncode == 2 and "already exited" in twice.stderr  # nothing journaled
+    status = attendant("status", db=url)
+    assert status.returncode == 1 and status.stderr.startswith("attendant: the database cannot be reached")
+    assert "SELECT" not in status.stderr
     still_away = attendant("sync", db=url)
     assert still_away.returncode == 2 and "cannot be reached" in still_away.stderr
 

@@ -443,6 +443,14 @@ class OfflineLanes:
             raise Refused(f"ticket belongs to facility {ref.facility_code}, not {self.code}")
         return ref.ticket_no, self._known.get(ref.ticket_no)
 
+    def _not_left_offline(self, ticket_no: int) -> None:
+        """:raises Refused: the ticket already left through this booth while the database was away."""
+        for event in self.journal.waiting(self.code):
+            if event.kind == "exit" and event.body.get("ticket_no") == ticket_no:
+                when = _when(event.body["at"]).astimezone(self.service.tz).strftime("%d %b %H:%M")
+                raise Refused(f"ticket {format_ticket_no(ticket_no)} has already exited ({when}, while the "
+                              "database was away)")
+
     def _price(self, session: dict, at: datetime) -> Fee:
         plan = self._plan(session.get("plan_id"))
         entry_at = _when(session["entry_at"])
@@ -467,6 +475,8 @@ class OfflineLanes:
             raise Refused("the database is away: a payment without the exit waits until it is back")
         with self._lock:
             ticket_no, session = self._known_session(request.code)
+            if session is None:
+                self._not_left_offline(ticket_no)
             fee = self._price(session, at) if session else None
             paid_before = session.get("amount_paid", 0) if session else 0
             remaining = max(fee.amount - paid_before, 0) if fee else None
@@ -568,6 +578,7 @@ class OfflineLanes:
             if looks_like_ticket_code(typed):
                 number, session = self._known_session(typed)
                 if session is None:
+                    self._not_left_offline(number)
                     raise NotFound(f"ticket {format_ticket_no(number)} is not known at this booth while the database "
                                    "is away: take a stated amount or let it go with an IOU")
             elif typed.isdigit() and len(typed) <= 8:

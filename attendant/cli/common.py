@@ -83,6 +83,14 @@ class AttendantGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the traceback off the screen
+            from attendant.core.journal import database_unreachable
+
+            if database_unreachable(exc):  # one line, the driver's reason: never the SQL or its parameters
+                inner = getattr(exc, "orig", None) or exc
+                reason = (str(inner).strip().splitlines() or [type(inner).__name__])[0][:160]
+                typer.echo(f"attendant: the database cannot be reached ({reason}); entries and exits work "
+                           "offline, the rest waits for it", err=True)
+                sys.exit(1)
             _log_unexpected(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)

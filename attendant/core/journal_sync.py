@@ -30,6 +30,8 @@ Rules for what the booth could not know (each recorded in the audit log as
   the answer (a payment with its idempotency key exists, or the session
   left at the same lane within :data:`SAME_EVENT_SECONDS`), else
   ``exit_conflict`` naming what the booth took (a refund may be due);
+- an exit journaled before the session's entry time (the booths' clocks
+  disagree) is recorded at the entry time;
 - payments: cash as taken (capped to the balance the database computes; any
   excess is recorded as ``refund due``); card payments are forwarded to the
   processor now, with the key they were stored under (never charged twice);
@@ -341,6 +343,11 @@ def _apply_exit(service: ReplayService, event: JournalEvent, booth: str) -> tupl
     taken = body.get("tenders", [])
     conflicts: list[dict] = []
     try:
+        entered = service.lookup(code).entry_at
+        if at < entered:  # the booths' clocks disagree: the stay cannot end before it began
+            conflicts.append({"rule": "exit time moved to the entry time", "journaled_at": at.isoformat(),
+                              "entry_at": entered.isoformat()})
+            at = entered
         checkout = service.checkout(code, at=at)
     except NotFound:
         return "deferred", {"reason": f"no session for ticket {format_ticket_no(body['ticket_no'])} in the database "
