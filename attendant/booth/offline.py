@@ -135,6 +135,9 @@ class OfflineLanes:
 
     RETRY_SECONDS = 10.0
     SNAPSHOT_SECONDS = 60.0
+    #: While offline, may a lane's own operation try the database again (every RETRY_SECONDS)? The console
+    #: turns this off: its worker (:meth:`tick`) probes instead, so no vehicle waits for a connect timeout.
+    inline_retry = True
 
     def __init__(self, service, journal: Journal, *, limits: OfflineLimits | None = None,
                  booth_name: str = "booth", persist_sessions: bool = False) -> None:
@@ -186,7 +189,7 @@ class OfflineLanes:
     def _try_online(self) -> bool:
         if isinstance(self.service, DetachedService):
             return False
-        return not self._offline or time.monotonic() - self._last_try >= self.RETRY_SECONDS
+        return not self._offline or (self.inline_retry and time.monotonic() - self._last_try >= self.RETRY_SECONDS)
 
     def _online(self, call):
         """Run ``call()`` on the services (after replaying what waits); (True, result) or (False, None)."""

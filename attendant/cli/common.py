@@ -203,6 +203,8 @@ class Context:
             from attendant.core.journal import database_unreachable
 
             try:
+                if self.engine() is not None and self.away is not None:  # found away at start: no second timeout
+                    raise self.away
                 self._service = open_services(self.engine(), facility_code=self.facility)
             except Exception as exc:
                 if not database_unreachable(exc):
@@ -242,6 +244,8 @@ class Context:
             from attendant.core.journal import database_unreachable
 
             try:
+                if self.engine() is not None and self.away is not None:
+                    raise self.away
                 who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
             except Exception as exc:
                 if not database_unreachable(exc):
@@ -253,6 +257,8 @@ class Context:
                            f"(attendant user passwd {who.name} --pin NEW)", err=True)
             return who
         try:
+            if self.engine() is not None and self.away is not None:
+                raise self.away
             anyone = users.any_users(self.engine())
         except Exception as exc:
             from attendant.core.journal import database_unreachable

@@ -193,6 +193,7 @@ class AttendantApp(App[None]):
         offline = self.booth.offline
         if offline is None:
             return
+        offline.inline_retry = False  # the lanes never wait for a connect timeout: this worker probes
 
         def run() -> None:
             while not self._journal_stop.wait(every):
