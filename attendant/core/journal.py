@@ -57,6 +57,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError, Refused
@@ -157,7 +158,10 @@ def _engine(path: Path) -> Engine:
         engine = _ENGINES.get(path)
         if engine is not None:
             return engine
-        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
+        # No pool: the journal is touched rarely (offline operations, snapshots, replays), and a process that
+        # opens many booths (a test run) must not keep a file open for each.
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False},
+                               poolclass=NullPool)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
