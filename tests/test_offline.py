@@ -107,6 +107,8 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
         assert booth.offline.state().offline
         for n in range(1, 5):
             assert enter(f"CUT{n} OFF").journaled
+        assert booth.reprint(first.entry.ticket_no, lane="E1") is None  # a jammed ticket, reprinted offline
+        assert booth.devices(booth.lanes["E1"]).printer.last_text.count(first.entry.ticket_no) >= 1
         assert leave("ON2 LINE", Tender("cash", tendered=5000)).journaled  # entered online, leaves offline
         assert leave("ON3 LINE", Tender("card")).journaled  # stored, forwarded on reconnect
         assert leave("CUT0 OFF", Tender("cash")).journaled  # entered offline and left offline

@@ -245,7 +245,7 @@ class Booth:
         signed code, so it closes the same single session. With ``dequeue``, a
         printed ticket leaves the reprint queue if it was waiting there.
         """
-        entry = self.service.ticket(ticket_no)
+        entry = self.offline.ticket(ticket_no) if self.offline is not None else self.service.ticket(ticket_no)
         lane_cfg = self.lane(lane or entry.lane, LaneDirection.ENTRY) if (lane or entry.lane) else None
         printer = self._printer(lane_cfg)
         if printer is None:

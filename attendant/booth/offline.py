@@ -607,6 +607,30 @@ class OfflineLanes:
                            else "?", _when(session["entry_at"]), session.get("lane"), "open", None, None, paid)
         return Checkout(view, at, fee, paid, max(fee.amount - paid, 0), (), 0, found_by)
 
+    def ticket(self, ticket_no: int | str) -> EntryResult:
+        """:meth:`ParkingService.ticket` (a reprint) online, else the ticket of an open session this booth
+        knows. Raises :class:`InputError` for a malformed number, :class:`NotFound` when it is not known."""
+        done, result = self._online(lambda: self.service.ticket(ticket_no))
+        if done:
+            return result
+        try:
+            number = int(str(ticket_no).strip())
+        except ValueError:
+            raise InputError(f"not a ticket number: {ticket_no!r}") from None
+        session = self._known.get(number)
+        if session is None:
+            raise NotFound(f"ticket {format_ticket_no(number)} is not known at this booth while the database is away")
+        spot_id = session.get("spot_id")
+        index = self._index()
+        level_code, level_name = (self._levels(index.spots[spot_id].level_id)
+                                  if spot_id is not None and index is not None and spot_id in index.spots
+                                  else ("?", "?"))
+        return EntryResult(0, format_ticket_no(number), session["code"], session.get("plate"),
+                           session["vehicle_class"], session.get("spot_label") or "(any)",
+                           session.get("spot_type") or "regular", level_code, level_name,
+                           _when(session["entry_at"]), session.get("lane"),
+                           self._plan(session.get("plan_id")).describe())
+
     # ------------------------------------------------------------------ replay
     def sync(self):
         """Replay the journal into the central database now (:func:`attendant.core.journal_sync.replay`).
