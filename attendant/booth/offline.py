@@ -159,6 +159,8 @@ class OfflineLanes:
         self._reserve = journal.reserve_count(self.code)
         self._plans: dict[int, RatePlan] = {}
         self._last_snapshot = 0.0
+        self._recent: set[int] | None = None  # while a snapshot is read: tickets remembered / forgotten since
+        self._gone: set[int] | None = None
         if isinstance(service, DetachedService):
             self._went_offline(DatabaseAway(service.reason))
 
@@ -195,11 +197,14 @@ class OfflineLanes:
         """Run ``call()`` on the services (after replaying what waits); (True, result) or (False, None)."""
         if not self._try_online():
             return False, None
-        try:
-            if self._pending:
+        if self._pending:  # the database sees this booth's events in order: what waits goes first
+            try:
                 self.sync()
-                if self._offline:
-                    return False, None
+            except Exception:  # noqa: BLE001 - a failed replay must never stop the lane: it is logged, retried
+                log.exception("journal replay failed; the lane goes on")
+            if self._offline:
+                return False, None
+        try:
             result = call()
         except Exception as exc:
             if not database_unreachable(exc):
@@ -252,6 +257,8 @@ class OfflineLanes:
 
         service = self.service
         fid = service.facility.id
+        with self._lock:
+            self._recent, self._gone = set(), set()
         with service._reading() as conn:
             spots = [list(r) for r in conn.execute(select(S.c.id, S.c.label, S.c.spot_type, S.c.level_id, S.c.rank,
                                                           S.c.status).where(S.c.facility_id == fid))]
@@ -283,13 +290,18 @@ class OfflineLanes:
             "users_exist": users_exist(service.engine),
         }
         with self._lock:
-            # events still waiting are not in the database yet: keep what they did
+            # what this booth did while the snapshot was read, and events still waiting, are not in it
+            listed = {s["ticket_no"] for s in sessions}
+            sessions = [s for s in sessions if s["ticket_no"] not in self._gone]
+            sessions += [self._known[t] for t in self._recent if t in self._known and t not in listed]
+            self._recent = self._gone = None
             for ev in self.journal.waiting(self.code):
                 number = ev.body.get("ticket_no")
                 if ev.kind == "entry" and number in self._known:
                     sessions.append(self._known[number])
                 elif ev.kind == "exit":
                     sessions = [s for s in sessions if s["ticket_no"] != number]
+            sessions = list({s["ticket_no"]: s for s in sessions}.values())
             self.journal.save_snapshot(self.code, body, sessions)
             self._snapshot = body
             self._known = {s["ticket_no"]: s for s in sessions}
@@ -304,11 +316,15 @@ class OfflineLanes:
 
     def _remember(self, session: dict) -> None:
         self._known[session["ticket_no"]] = session
+        if self._recent is not None:
+            self._recent.add(session["ticket_no"])
         if self.persist:
             self.journal.put_session(self.code, session)
 
     def _forget(self, ticket_no: int) -> None:
         self._known.pop(ticket_no, None)
+        if self._gone is not None:
+            self._gone.add(ticket_no)
         if self.persist:
             self.journal.drop_session(self.code, ticket_no)
 
