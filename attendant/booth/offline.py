@@ -499,7 +499,8 @@ class OfflineLanes:
             fee = self._price(session, at) if session else None
             paid_before = session.get("amount_paid", 0) if session else 0
             remaining = max(fee.amount - paid_before, 0) if fee else None
-            count, total = self.journal.card_waiting(self.code)
+            cards = any(PaymentMethod(t.method) is PaymentMethod.CARD for t in request.tenders)
+            count, total = self.journal.card_waiting(self.code) if cards else (0, 0)
             tenders, views = [], []
             for n, tender in enumerate(request.tenders, start=1):
                 method = PaymentMethod(tender.method)

@@ -57,15 +57,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError, Refused
 
-RESERVE = 100
+RESERVE = 1000
 """Ticket numbers a booth keeps in reserve for offline entries (topped up from the central database when it
-falls below :data:`RESERVE_LOW`)."""
-RESERVE_LOW = 40
+falls below :data:`RESERVE_LOW`): hours of a busy lane. When they run out offline, entries are refused with
+a message until the database is back."""
+RESERVE_LOW = 500
 
 _META = MetaData()
 EVENT = Table(
@@ -158,10 +158,10 @@ def _engine(path: Path) -> Engine:
         engine = _ENGINES.get(path)
         if engine is not None:
             return engine
-        # No pool: the journal is touched rarely (offline operations, snapshots, replays), and a process that
-        # opens many booths (a test run) must not keep a file open for each.
+        # One idle connection kept (closing the last one would checkpoint the WAL at every event), no more:
+        # a process that opens many booths (a test run) keeps one file open for each journal, not five.
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False},
-                               poolclass=NullPool)
+                               pool_size=1, max_overflow=4)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
