@@ -606,3 +606,25 @@ def test_a_card_stored_offline_and_declined_when_forwarded_leaves_an_iou(small_t
     assert (payment.method, payment.status) == ("card", "failed")
     assert (iou.amount, iou.plate, iou.status) == (session.amount_due, "CA1RDS", "open")
     assert "offline" in iou.reason and "declined" in iou.reason.lower()
+
+
+def test_cli_runs_through_a_cut_network_to_postgresql(proxied_pg):
+    direct, proxy, proxied = proxied_pg
+    first = attendant("enter", "PG1 ONL", "--json", "--at", "2026-11-20T08:00", db=proxied)
+    assert first.returncode == 0, first.stderr
+    online = json.loads(first.stdout)
+    proxy.cut()
+    entered = attendant("enter", "PG2 OFF", "--json", "--at", "2026-11-20T08:10", db=proxied)
+    assert entered.returncode == 0 and "OFFLINE" in entered.stderr, entered.stderr
+    offline = json.loads(entered.stdout)
+    for code, at in ((online["code"], "2026-11-20T09:00"), (offline["code"], "2026-11-20T09:30")):
+        left = attendant("exit", code, "--pay", "cash", "--tendered", "20", "--at", at, db=proxied)
+        assert left.returncode == 0 and "OFFLINE" in left.stderr, left.stderr
+    proxy.restore()
+    synced = attendant("sync", "--json", db=proxied)
+    assert synced.returncode == 0 and json.loads(synced.stdout)["applied"] == 3, synced.stdout
+    state = integrity(direct)
+    assert state["per_plate"] == {"PG1ONL": 1, "PG2OFF": 1}
+    assert all(row.status == "closed" and row.paid == row.amount_due == row.amount_paid > 0
+               for row in state["sessions"].values())
+    assert state["occupied"] == state["open"] == 0
