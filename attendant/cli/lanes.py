@@ -245,7 +245,8 @@ def reprint(
     printer: PrinterOpt = None,
 ) -> None:
     """Reprint a ticket (damaged ticket, jam): same signed code, same single session."""
-    error = state(ctx).booth(printer).reprint(ticket_no, lane=lane)
+    cli = state(ctx)
+    error = cli.booth(printer).reprint(ticket_no, lane=lane, actor=cli.login())
     if error:
         fail(f"ticket {ticket_no} not printed: {error}")
     typer.echo(f"Ticket {ticket_no} reprinted")
