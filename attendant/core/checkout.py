@@ -316,7 +316,7 @@ class CheckoutOps(FacilityStore):
         :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
         who = self._actor(actor, action="an exit or a payment")
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=who, backdate_reason=request.backdate_reason)
         if request.idempotency_key:
             done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")
             if done is not None:
@@ -620,7 +620,8 @@ class CheckoutOps(FacilityStore):
                                      tuple(run.taken))
             return
         run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
-                                    iou_reason if balance else None, tuple(payments), run.vend)
+                                    iou_reason if balance else None, tuple(payments), run.vend,
+                                    backdate_reason=request.backdate_reason)
         run.spot_id = row.spot_id
 
     def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
@@ -677,7 +678,7 @@ class CheckoutOps(FacilityStore):
 
     def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
                   at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
-                  vend: bool) -> ExitResult:
+                  vend: bool, *, backdate_reason: str | None = None) -> ExitResult:
         """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
         The vend source is decided here, once: ``attendant`` for an IOU,
@@ -713,7 +714,8 @@ class CheckoutOps(FacilityStore):
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
-                             "reason": iou_reason, "lane": lane, "plate": row.plate})
+                             "reason": iou_reason, "lane": lane, "plate": row.plate,
+                             **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
 

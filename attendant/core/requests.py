@@ -25,6 +25,16 @@ def _aware(at: datetime | None) -> None:
         raise InputError("a time without a zone is ambiguous: give an offset, e.g. 2026-11-21T09:30:00+00:00")
 
 
+def _reason(request) -> None:
+    """``backdate_reason`` trimmed (at most 200 characters); an empty one is refused."""
+    if request.backdate_reason is None:
+        return
+    reason = str(request.backdate_reason).strip()
+    if not reason:
+        raise InputError("back-dating beyond the window needs a reason")
+    object.__setattr__(request, "backdate_reason", reason[:200])
+
+
 @dataclass(frozen=True, slots=True)
 class EntryRequest:
     """Admit a vehicle at an entry lane.
@@ -33,7 +43,9 @@ class EntryRequest:
     bay (it must fit and be free). ``lane`` None: the first entry lane.
     ``print_ticket``/``vend``: print the ticket and open the gate (a replay
     or an integration that prints elsewhere turns them off; then no gate
-    opening is recorded).
+    opening is recorded). ``backdate_reason``: a supervisor's reason to accept
+    an ``at`` earlier than the facility's window allows
+    (:mod:`attendant.core.time_bounds`; recorded in the audit event).
     """
 
     plate: str | None
@@ -45,6 +57,7 @@ class EntryRequest:
     at: datetime | None = None
     print_ticket: bool = True
     vend: bool = True
+    backdate_reason: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -56,6 +69,7 @@ class EntryRequest:
         if self.plate is not None and not str(self.plate).strip():
             object.__setattr__(self, "plate", None)
         _aware(self.at)
+        _reason(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +122,7 @@ class ExitRequest:
     increment began), nothing is taken and :class:`BalanceMoved` is raised.
     ``idempotency_key``: a retried request with the same key returns the first
     exit and charges nothing more (tender ``n`` carries ``KEY.n``).
+    ``backdate_reason``: as for :class:`EntryRequest`.
     """
 
     code: str
@@ -121,6 +136,7 @@ class ExitRequest:
     leave: bool = True
     print_receipt: bool = True
     vend: bool = True
+    backdate_reason: str | None = None
 
     def __post_init__(self) -> None:
         if not self.code or not self.code.strip():
@@ -137,3 +153,4 @@ class ExitRequest:
         if self.idempotency_key is not None and not self.idempotency_key.strip():
             raise InputError("an idempotency key cannot be empty")
         _aware(self.at)
+        _reason(self)

@@ -86,7 +86,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=actor, backdate_reason=request.backdate_reason)
         with self._lock:
             ticket_no = self._ticket_no()
             try:
@@ -183,6 +183,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "spot": spot.label,
                     "lane": lane,
                     "at_given": request.at is not None,
+                    **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                 },
             )
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
