@@ -210,7 +210,7 @@ class CheckoutOps(FacilityStore):
             raise InputError("scan or type a ticket code, ticket number or plate")
         if looks_like_ticket_code(typed):
             return typed, "code"
-        if typed.isdigit() and len(typed) <= 8:
+        if typed.isascii() and typed.isdigit() and len(typed) <= 8:
             with self._reading() as conn:
                 row = conn.execute(
                     select(PS.c.code, PS.c.status).where(

@@ -20,6 +20,10 @@ from attendant.core.payment_methods import exit_method
 from attendant.core.vocab import PaymentMethod, VehicleClass
 
 
+MAX_KEY = 64
+"""The longest idempotency key a request may carry (the column holds 80, and tenders add ``.n``)."""
+
+
 def _aware(at: datetime | None) -> None:
     if at is not None and at.tzinfo is None:
         raise InputError("a time without a zone is ambiguous: give an offset, e.g. 2026-11-21T09:30:00+00:00")
@@ -95,6 +99,15 @@ class Tender:
         object.__setattr__(self, "method", spec.method)
         if self.amount is not None and self.amount <= 0:
             raise InputError("a payment amount must be more than zero")
+        from attendant.core.money import MAX_AMOUNT
+
+        for what, value in (("a payment amount", self.amount), ("a tendered amount", self.tendered)):
+            if value is not None and (not isinstance(value, int) or value > MAX_AMOUNT):
+                raise InputError(f"{what} must be a whole number of minor units up to {MAX_AMOUNT}")
+        if self.key is not None and (len(self.key) > 80 or not self.key.isascii()):
+            raise InputError("an idempotency key is at most 80 ASCII characters")
+        if self.reference is not None and len(str(self.reference)) > 64:
+            raise InputError("a pass code or account reference is at most 64 characters")
         if self.tendered is not None and self.tendered < 0:
             raise InputError("tendered amount cannot be negative")
         if self.tendered is not None and not spec.takes_tendered:
@@ -152,5 +165,9 @@ class ExitRequest:
             object.__setattr__(self, "iou_reason", reason[:200])
         if self.idempotency_key is not None and not self.idempotency_key.strip():
             raise InputError("an idempotency key cannot be empty")
+        if self.idempotency_key is not None and (len(self.idempotency_key) > MAX_KEY
+                                                 or not self.idempotency_key.isascii()
+                                                 or not self.idempotency_key.isprintable()):
+            raise InputError(f"an idempotency key is at most {MAX_KEY} printable ASCII characters")
         _aware(self.at)
         _reason(self)
