@@ -25,7 +25,8 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 @commands.command()
 def demo(
     ctx: typer.Context,
-    speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.")] = 30.0,
+    speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.", min=0.01,
+                                         max=10_000)] = 30.0,
     replay: Annotated[bool, typer.Option(help="Replay the real Charlotte Street traffic.")] = True,
     theme: Annotated[Optional[str], typer.Option(help="dark, light or high-contrast.")] = None,
 ) -> None:
