@@ -234,6 +234,7 @@ numbers = st.sampled_from(NASTY_NUMBERS) | st.integers(min_value=-(2**70), max_v
 texts = st.sampled_from(NASTY_TEXT) | st.text(max_size=30)
 times = st.sampled_from(NASTY_TIMES)
 dates = st.sampled_from(["9999-12-31", "0001-01-01", "2026-11-20", "2026-13-01", "2026-11-20T09:00", "", "٢٠٢٦-11-20"])
+counts_text = st.sampled_from(["50.00x2,20.00x3", "20x99999999999", "٢٠x3", "1e30x1", "x", "", "0.01x1"]) | texts
 methods = st.sampled_from(["cash", "card", "pass", "account", "bitcoin", "cash=1e30", "card=٣", "cash=5"])
 
 
@@ -265,6 +266,17 @@ def verbs(code: str):
                   st.just("--vehicle"), texts, st.just("--entry"), times, st.just("--exit"), times,
                   st.just("--occupancy"), numbers).map(list),
         st.tuples(st.just("time-window"), st.just("--before"), texts).map(list),
+        st.tuples(st.just("shift"), st.sampled_from(["paid-in", "paid-out"]), numbers, st.just("--note"),
+                  texts).map(list),
+        st.tuples(st.just("shift"), st.just("close"), st.just("--count"), counts_text, st.just("--card"),
+                  numbers).map(list),
+        st.tuples(st.just("exit"), code_or, st.just("--validation"), texts, st.just("--pay"), methods,
+                  st.just("--pass"), texts, st.just("--account"), texts).map(list),
+        st.tuples(st.just("exit"), code_or, st.just("--iou"), texts, st.just("--lane"), texts).map(list),
+        st.tuples(st.just("enter"), texts, st.just("--spot"), texts, st.just("--lane"), texts).map(list),
+        st.tuples(st.just("iou"), st.just("list"), st.just("--plate"), texts).map(list),
+        st.tuples(st.just("--facility"), texts, st.sampled_from(["status", "find"])).map(list),
+        st.tuples(st.just("rates"), st.just("check"), texts).map(list),
     )
 
 

@@ -76,12 +76,12 @@ def load_rate_plan(path: str | Path) -> RatePlan:
     from attendant.core.files import read_text
 
     source = str(path)
-    if not Path(path).exists():
-        raise RatePlanError("no such file", file=source)
     try:
         text = read_text(path, "rate plan")  # at most 1 MiB: `rates check /dev/zero` reads no more
     except InputError as exc:
-        raise RatePlanError(f"cannot read: {str(exc).removeprefix(f'{path}: ')}", file=source) from None
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise RatePlanError("no such file" if reason.startswith("no such") else f"cannot read: {reason}",
+                            file=source) from None
     return parse_rate_plan(text, source)
 
 
