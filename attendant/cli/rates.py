@@ -74,8 +74,7 @@ def quote(
     lost: Annotated[bool, typer.Option("--lost", help="Charge the lost-ticket fee.")] = False,
     occupancy: Annotated[
         Optional[float],  # noqa: UP045 - typer reads the annotation at run time
-        typer.Option("--occupancy", metavar="FRACTION", help="Occupancy at entry (0..1), for surge pricing.",
-                     min=0, max=1),
+        typer.Option("--occupancy", metavar="FRACTION", help="Occupancy at entry (0..1), for surge pricing."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fee as JSON.")] = False,
 ) -> None:
