@@ -3,8 +3,8 @@
 Issue 9 item 8 ("Input that cannot hurt"): ``attendant rates check /dev/zero``
 read 2.7 GB, and a TOML array nested 5,000 deep ended in an unexpected error.
 Every TOML file the CLI or the console reads goes through :func:`read_text`
-(at most :data:`MAX_FILE_BYTES`, UTF-8, a regular file or a stream cut at
-the limit) and :func:`loads_toml` (the standard library's :mod:`tomllib`,
+(a regular file, never a device or a pipe, at most :data:`MAX_FILE_BYTES`,
+UTF-8) and :func:`loads_toml` (the standard library's :mod:`tomllib`,
 whose recursion on a deep document is caught, and a nesting limit of
 :data:`MAX_DEPTH` checked on what it returns). Both raise
 :class:`~attendant.core.errors.InputError` with the file's name.
@@ -12,6 +12,7 @@ whose recursion on a deep document is caught, and a nesting limit of
 
 from __future__ import annotations
 
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,15 @@ def read_text(path: str | Path, what: str = "file", *, limit: int = MAX_FILE_BYT
     """
     path = Path(path)
     try:
+        mode = path.stat().st_mode  # before opening: opening a FIFO would wait for a writer
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{path}: is a folder, not a {what}")
+        if not stat.S_ISREG(mode):  # /dev/zero, /dev/stdin, a FIFO, a socket: endless or blocking
+            raise InputError(f"{path}: not a regular file: a {what} must be a file")
         with path.open("rb") as handle:
             raw = handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such {what}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a {what}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or type(exc).__name__})") from None
     if len(raw) > limit:
