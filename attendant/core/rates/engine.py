@@ -183,7 +183,7 @@ class _Pricing:
     def period_count(self, kind: str, start: datetime, end: datetime) -> int:
         """How many periods :meth:`periods` returns for ``[start, end]``, without listing them (closed form
         for long stays; the list itself for short ones, so the two never disagree where it matters)."""
-        if end - start <= _DAY * LONG_PERIODS:
+        if (end - start) // _DAY <= LONG_PERIODS:
             return len(self.periods(kind, start, end))
         if kind != "calendar_day":
             return max(1, ceil_div(_us(end - start), _us(_DAY)))
