@@ -113,6 +113,17 @@ def test_system_automata_widen_but_need_a_reason(default_window, clock):
     assert entry.entry_at == clock.now - timedelta(days=2)
 
 
+def test_times_at_the_calendar_ends_are_refused_not_crashed(default_window):
+    from datetime import timezone
+
+    before = counts(default_window.engine)
+    for at in (datetime.max.replace(tzinfo=timezone(timedelta(hours=-5))), datetime.min.replace(tzinfo=UTC),
+               datetime.min.replace(tzinfo=timezone(timedelta(hours=5)))):
+        with pytest.raises(InputError):
+            default_window.admit(EntryRequest("ED6 GES", at=at), actor="ann")
+    assert counts(default_window.engine) == before
+
+
 def test_bounds_never_overflow():
     window = TimeWindow(before=timedelta(days=36_600), widen=timedelta(days=36_600))
     ancient = datetime(1, 1, 1, tzinfo=UTC)  # a legacy row from before the rule

@@ -118,7 +118,11 @@ def check(at: datetime, earliest: datetime, latest: datetime, tz: tzinfo, *, wid
           what: str = "the time") -> datetime:
     """``at`` in UTC if ``earliest <= at <= latest``; else :class:`TimeOutOfWindow` naming the window in
     facility time ``tz`` (and how to widen it, unless it already was)."""
-    at = at.astimezone(UTC)
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-05:00: past the end of the calendar in UTC
+        raise TimeOutOfWindow(f"{what} {at.isoformat()} is outside the years {EARLIEST.year} to {LATEST.year - 1}",
+                              earliest, latest) from None
     if earliest <= at <= latest:
         return at
     zone = getattr(tz, "key", None) or str(tz)
@@ -139,7 +143,11 @@ def in_calendar(moment: datetime, what: str = "date") -> datetime:
     """``moment`` if it lies in :data:`EARLIEST` .. :data:`LATEST` (aware; naive read as UTC), else
     :class:`InputError` naming the range."""
     probe = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if not EARLIEST <= probe < LATEST:
+    try:
+        inside = EARLIEST <= probe < LATEST
+    except OverflowError:  # an offset that takes it past the calendar's ends
+        inside = False
+    if not inside:
         raise InputError(f"{what} {moment.isoformat()} is outside the years {EARLIEST.year} to {LATEST.year - 1}")
     return moment
 
