@@ -202,7 +202,7 @@ def test_unexpected_database_errors_print_their_kind_only():
     with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
         conn.execute(text("SELECT secret FROM nowhere WHERE x = :p"), {"p": "hunter2"})
     said = _safe_message(caught.value)
-    assert said == "database error (OperationalError)"
+    assert said == "database error (OperationalError: no such table: nowhere)"
     assert "hunter2" not in str(caught.value)  # hidden even in the log file's traceback
 
 
@@ -270,7 +270,9 @@ def verbs(code: str):
         st.tuples(st.just("quote"), st.just("--rates"), st.just(str(EXAMPLES / "rates" / "charlotte_street.toml")),
                   st.just("--vehicle"), texts, st.just("--entry"), times, st.just("--exit"), times,
                   st.just("--occupancy"), numbers).map(list),
-        st.tuples(st.just("time-window"), st.just("--before"), texts).map(list),
+        st.tuples(st.just("time-window"), st.sampled_from(["--before", "--ahead", "--widen"]),
+                  st.sampled_from(["1d", "0s", "99999999999d", "٣d", "-1d", "1y", "36601d"]) | texts).map(list),
+        st.tuples(st.just("enter"), texts, st.just("--at"), times, st.just("--allow-backdate"), texts).map(list),
         st.tuples(st.just("shift"), st.sampled_from(["paid-in", "paid-out"]), numbers, st.just("--note"),
                   texts).map(list),
         st.tuples(st.just("shift"), st.just("close"), st.just("--count"), counts_text, st.just("--card"),

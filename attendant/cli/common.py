@@ -396,14 +396,24 @@ def _database_refused(exc: Exception) -> bool:
 
 
 def _safe_message(exc: Exception) -> str:
-    """What to print of an unexpected error: never SQL or its parameters (a database error shows its kind)."""
+    """What to print of an unexpected error: never SQL or its parameters.
+
+    A database error shows its kind and the first line of the driver's own
+    message ("unable to open database file", "connection ... refused"): the
+    statement and its parameters are SQLAlchemy's additions, and PostgreSQL
+    puts row values only in its later DETAIL lines.
+    """
     try:
         from sqlalchemy.exc import SQLAlchemyError, StatementError
     except ImportError:  # pragma: no cover
-        return str(exc)
+        return str(exc)[:200]
     if isinstance(exc, StatementError):
         orig = getattr(exc, "orig", None)
-        return f"database error ({type(orig).__name__ if orig is not None else type(exc).__name__})"
+        if orig is None:
+            return f"database error ({type(exc).__name__})"
+        first = (str(orig).strip().splitlines() or [""])[0][:160]
+        return f"database error ({type(orig).__name__}: {first})" if first else \
+            f"database error ({type(orig).__name__})"
     if isinstance(exc, SQLAlchemyError):
         return f"database error ({type(exc).__name__})"
     return str(exc)[:200]
