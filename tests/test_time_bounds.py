@@ -296,3 +296,24 @@ charge_hours = [{ from = "08:00", to = "18:00", days = ["weekday"] }]
         compute_fee(plan, entry, entry + timedelta(days=25 * 366), vehicle_class="car", tz=LONDON)
     ten_years = compute_fee(plan, entry, entry + timedelta(days=3653), vehicle_class="car", tz=LONDON)
     assert ten_years.amount > 0
+
+
+def test_a_car_entered_in_the_future_before_the_rule_can_still_leave(service, clock):
+    """Never trap a car: a legacy session whose entry lies in the future (``enter --at 9999-12-31`` was once
+    accepted) is priced as a lost ticket at its exit, saying why, instead of "exit before entry" for ever."""
+    from sqlalchemy import update
+
+    entry = service.admit(EntryRequest("FU7 URE"), actor="ann")
+    with service.engine.begin() as conn:  # what the red team's entry left behind
+        conn.execute(update(ParkingSession.__table__).where(ParkingSession.__table__.c.id == entry.session_id)
+                     .values(entry_at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)))
+    quoted = service.quote(entry.code)
+    assert quoted.fee.amount == 1890  # the plan's lost-ticket fee, one day
+    assert quoted.fee.lines[0].label.startswith("Entry recorded in the future (9999-12-31T23:59")
+    done = service.settle(ExitRequest(entry.code, iou_reason="driver had no money"), actor="ann")
+    assert done.iou_amount == 1890 and done.exit_at == clock.now
+    # an entry just ahead of the clock (within a day) is a real one: an exit before it is still refused
+    ahead = service.admit(EntryRequest("AH3 EAD"), actor="ann")
+    clock.now -= timedelta(hours=2)
+    with pytest.raises(InputError, match="before the entry time"):
+        service.quote(ahead.code)

@@ -161,9 +161,23 @@ class CheckoutOps(FacilityStore):
 
     # ----------------------------------------------------------------- pricing
     def _fee(self, conn, row, at: datetime) -> Fee:
-        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry."""
+        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+
+        Never trap a car (BRIEF.md): a session whose recorded entry lies more
+        than a day in the future (a record made before the window of accepted
+        times existed: issue 9, ``enter --at 9999-12-31``) has no usable entry
+        time, so it is priced as a lost ticket leaving at ``at``, with a line
+        saying why.
+        """
         if at < row.entry_at:
-            entry = self.local(row.entry_at).isoformat(timespec="minutes")
+            entry = self.local(row.entry_at).isoformat(timespec="minutes") if row.entry_at.year < 9999 \
+                else row.entry_at.isoformat(timespec="minutes")
+            if row.entry_at > self.clock() + timedelta(days=1):
+                plan = self._plan(conn, row.rate_plan_version_id)
+                fee = compute_fee(plan, at, at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
+                                  tz=self.tz, lost=True)
+                note = FeeLine(f"Entry recorded in the future ({entry}): charged as a lost ticket", 0, 0)
+                return replace(fee, lines=(note, *fee.lines))
             raise InputError(f"exit time is before the entry time ({entry})")
         plan = self._plan(conn, row.rate_plan_version_id)
         priced_at = at
