@@ -51,7 +51,8 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(parsed)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True, connect_args=_network_limits(parsed))
+            engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True,
+                                   connect_args=_network_limits(parsed))
     except Exception as exc:  # unknown dialect, missing driver
         raise InputError(f"cannot use database {url!r}: {exc}") from None
     if migrate:
@@ -77,7 +78,7 @@ def _sqlite_engine(url) -> Engine:
     database = url.database
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

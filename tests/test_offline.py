@@ -107,7 +107,7 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
         assert booth.offline.state().offline
         for n in range(1, 5):
             assert enter(f"CUT{n} OFF").journaled
-        assert booth.reprint(first.entry.ticket_no, lane="E1") is None  # a jammed ticket, reprinted offline
+        assert booth.reprint(first.entry.ticket_no, lane="E1", actor="t") is None  # a jam, reprinted offline
         assert booth.devices(booth.lanes["E1"]).printer.last_text.count(first.entry.ticket_no) >= 1
         assert leave("ON2 LINE", Tender("cash", tendered=5000)).journaled  # entered online, leaves offline
         assert leave("ON3 LINE", Tender("card")).journaled  # stored, forwarded on reconnect
@@ -115,7 +115,7 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
         assert leave("CUT1 OFF", Tender("card")).journaled
         with pytest.raises(Refused, match="anti-passback"):
             booth.enter(EntryRequest("CUT2 OFF", "car", lane="E1"), actor="t")
-        assert booth.offline.state().waiting == 9
+        assert booth.offline.state().waiting == 10  # 5 entries, 4 exits, a reprint
 
         before_sync = integrity(direct)
         assert before_sync["per_plate"].keys() == {f"ON{n} LINE".replace(" ", "") for n in range(6)}
@@ -124,7 +124,7 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
         sync = attendant("sync", "--json", db=proxied)
         assert sync.returncode == 0, sync.stderr
         report = json.loads(sync.stdout)
-        assert (report["applied"], report["deferred"], report["waiting"], report["error"]) == (9, 0, 0, None)
+        assert (report["applied"], report["deferred"], report["waiting"], report["error"]) == (10, 0, 0, None)
 
         after = integrity(direct)
         for plate, seen in acknowledged.items():
@@ -138,7 +138,9 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
                 assert row.status == "closed" and row.amount_paid == seen["exit"]["paid"] == row.paid, plate
                 assert row.amount_due == seen["exit"]["due"] and row.payments == 1, plate
         assert after["occupied"] == after["open"] == sum(1 for seen in acknowledged.values() if seen["exit"] is None)
-        assert after["applied"] == 9
+        assert after["applied"] == 10
+        with direct.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'ticket.reprint'")).scalar() == 1
 
         again = attendant("sync", "--json", db=proxied)  # a second replay changes nothing
         assert json.loads(again.stdout)["applied"] == 0

@@ -348,8 +348,32 @@ class OfflineLanes:
             return result, False
         return self._admit_offline(request, actor, vend), True
 
-    def _authorize(self, actor) -> Actor:
-        who = require(actor, Role.ATTENDANT, "admitting or letting out a vehicle")
+    def authorize(self, actor, action: str) -> Actor:
+        """:meth:`FacilityStore._actor` (an attendant's role, a login once users exist), from the snapshot
+        while the database is away. Raises :class:`PermissionDenied` or :class:`LoginRequired`."""
+        done, who = self._online(lambda: self.service._actor(actor, action=action))
+        return who if done else self._authorize(actor, action)
+
+    def record_reprint(self, entry: EntryResult, *, lane: str | None, actor, first_copy: bool) -> None:
+        """Audit a reprint (:meth:`FacilityStore.record_reprint`), or journal it while the database is away."""
+        done, _ = self._online(lambda: self.service.record_reprint(entry.session_id or self._session_id(entry),
+                                                                     lane=lane, actor=actor, first_copy=first_copy))
+        if done:
+            return
+        who = self._authorize(actor, "reprinting a ticket")
+        with self._lock:
+            self.journal.append(self.code, "reprint", {
+                "ticket_no": int(entry.ticket_no), "lane": lane, "first_copy": first_copy,
+                "at": _iso(self.service.clock()),
+                "actor": {"name": who.name, "role": who.role.value, "user_id": who.user_id, "system": who.system}})
+            self._waiting += 1
+            self._pending += 1
+
+    def _session_id(self, entry: EntryResult) -> int:
+        return self.service.lookup(entry.code).session_id
+
+    def _authorize(self, actor, action: str = "admitting or letting out a vehicle") -> Actor:
+        who = require(actor, Role.ATTENDANT, action)
         users = (self._snapshot or {}).get("users_exist", True)
         if who.user_id is None and not who.system and users:
             raise LoginRequired("this needs a logged-in user: users exist, so log in (--user and --pin)")
@@ -750,7 +774,7 @@ class DetachedService:
         raise DatabaseAway(self.reason)
 
     admit = settle = checkout = ticket = exit_code_for = find_by_plate = lookup = open_sessions = _away
-    record_vend_fault = _away
+    record_vend_fault = record_reprint = _actor = _away
 
     def refresh(self) -> None:
         """Nothing to reload without the database."""

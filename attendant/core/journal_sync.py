@@ -115,6 +115,12 @@ class ReplayService(ParkingService):
             return
         super()._audit(conn, **kw)
 
+    def _check_at(self, at, **_kw):
+        """A journaled time was recorded by the booth itself: checked against the facility's widest window
+        (:mod:`attendant.core.time_bounds`, as a supervisor's back-dating), so a long outage still replays."""
+        return super()._check_at(at, actor=Actor("journal", Role.SUPERVISOR, None, system=True),
+                                 backdate_reason="replay of a booth's offline journal")
+
     def _ticket_no(self):
         if self._mark is not None:
             return self._mark.ticket_no  # the number printed offline (None: one is taken in the transaction)
@@ -245,6 +251,8 @@ def _apply(service: ReplayService, journal: Journal, event: JournalEvent, booth:
         state, result = _apply_entry(service, event, booth)
     elif event.kind == "exit":
         state, result = _apply_exit(service, event, booth)
+    elif event.kind == "reprint":
+        state, result = _apply_reprint(service, event, booth)
     else:
         state, result = "deferred", {"reason": f"unknown event kind {event.kind!r}"}
     journal.mark(event.id, "applied" if state in ("applied", "already") else "deferred", result)
@@ -412,3 +420,23 @@ def _exit_of_closed(service: ReplayService, event: JournalEvent, booth: str, at:
     if not same:
         result["conflicts"] = [details]
     return ("already" if same else "applied"), result
+
+
+def _apply_reprint(service: ReplayService, event: JournalEvent, booth: str) -> tuple[str, dict]:
+    """A ticket reprinted while the database was away: its audit event (``ticket.reprint``), now."""
+    body = event.body
+    code = service.signer.sign(service.facility.code, body["ticket_no"])
+    try:
+        session = service.lookup(code)
+    except NotFound:
+        return "deferred", {"reason": f"no session for ticket {format_ticket_no(body['ticket_no'])} in the database "
+                                      "yet: tried again at the next sync"}
+    mark = _Mark(event, booth, ("ticket.reprint",))
+    with service._lock:
+        service._mark = mark
+        try:
+            service.record_reprint(session.session_id, lane=body.get("lane"), actor=_actor(service, body["actor"]),
+                                   first_copy=body.get("first_copy", False))
+        finally:
+            service._mark = None
+    return "applied", {"session_id": session.session_id, "ticket_no": format_ticket_no(body["ticket_no"])}

@@ -1,7 +1,7 @@
 """journal_applied: booth journal events already applied, for exactly-once replay
 
 Revision ID: 0014_journal_applied
-Revises: 0010_bay_claims
+Revises: 0015_lane_status
 Create Date: 2026-12-04
 
 A booth that loses the central database keeps working from a local journal
@@ -18,7 +18,7 @@ from alembic import op
 from db.types import UTCDateTime
 
 revision = '0014_journal_applied'
-down_revision = '0010_bay_claims'
+down_revision = "0015_lane_status"
 branch_labels = None
 depends_on = None
 
