@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from attendant.booth import EntryRequest, ExitRequest, Tender, open_booth
-from attendant.core.errors import Refused
+from attendant.core.errors import NotFound, Refused
 from hardware.config import ConsoleConfig, default_config
 from tests.conftest import FixedClock, copy_database, make_small_facility
 
@@ -630,3 +630,49 @@ def test_cli_runs_through_a_cut_network_to_postgresql(proxied_pg):
     assert all(row.status == "closed" and row.paid == row.amount_due == row.amount_paid > 0
                for row in state["sessions"].values())
     assert state["occupied"] == state["open"] == 0
+
+
+def test_an_exit_at_one_offline_booth_of_a_car_that_entered_at_another_waits_for_that_booths_journal(
+        proxied_pg, tmp_path, monkeypatch):
+    """Two booths (each its own data folder and journal, one installation secret) lose the database. A car
+    enters at B and leaves at A; A replays first: its exit waits (deferred) until B's journal brings the
+    entry, then lands, matched by the ticket code."""
+    direct, proxy, proxied = proxied_pg
+    monkeypatch.setenv("ATTENDANT_SECRET_FILE", str(tmp_path / "site-secret.key"))
+    clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    booths = {}
+    for name in ("A", "B"):
+        monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path / f"booth-{name}"))
+        booths[name] = _booth(proxied, clock)
+        booths[name][0].enter(EntryRequest(f"{name}0 WARM", "car", lane="E1"), actor=name)  # reserve, snapshot
+    a, b = booths["A"][0], booths["B"][0]
+    try:
+        proxy.cut()
+        clock.now += timedelta(minutes=5)
+        entered = b.enter(EntryRequest("TWO1 BTH", "car", lane="E2"), actor="B")
+        assert entered.journaled
+        clock.now += timedelta(hours=1)
+        with pytest.raises(NotFound):
+            a.checkout(entered.entry.code)  # booth A never saw that car
+        left = a.exit(ExitRequest(entered.entry.code, (Tender("cash", amount=150, tendered=200),), lane="X1",
+                                  iou_reason="entered at another booth while the database was away"), actor="A")
+        assert left.journaled and left.exit.change == 50
+        proxy.restore()
+        first = a.offline.sync()
+        assert (first.applied, first.deferred, first.waiting) == (0, 1, 1)
+        assert "another booth's journal" in first.events[0]["reason"]
+        assert b.offline.sync().applied == 1
+        second = a.offline.sync()
+        assert (second.applied, second.waiting) == (1, 0)
+        with direct.connect() as conn:
+            row = conn.execute(text(
+                "SELECT s.status, s.entry_lane, s.exit_lane, s.amount_due, s.amount_paid, "
+                "(SELECT sum(amount) FROM iou i WHERE i.session_id = s.id) AS owed "
+                "FROM parking_session s WHERE s.plate = 'TWO1BTH'")).one()
+        assert (row.status, row.entry_lane, row.exit_lane, row.amount_paid) == ("closed", "E2", "X1", 150)
+        assert row.owed == row.amount_due - 150
+        assert integrity(direct)["occupied"] == integrity(direct)["open"] == 2
+    finally:
+        for booth, engine in booths.values():
+            booth.close()
+            engine.dispose()

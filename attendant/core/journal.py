@@ -4,8 +4,8 @@ A SQLite file in the data folder (:func:`attendant.paths.data_dir`), one per
 central database (named by a digest of its URL without the password), shared
 by every process of the booth (the console and CLI runs). It holds:
 
-- ``journal_event``: one row per operation made offline (``kind`` ``entry``
-  or ``exit``), with a unique event id (uuid4), the operation as JSON
+- ``journal_event``: one row per operation made offline (``kind`` ``entry``,
+  ``exit`` or ``reprint``), with a unique event id (uuid4), the operation as JSON
   (``body``: times ISO 8601 UTC, money integer minor units), and its
   ``state``: ``pending`` until :mod:`attendant.core.journal_sync` applied it
   to the central database (``applied``), or ``deferred`` when it must wait
