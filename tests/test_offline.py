@@ -676,3 +676,38 @@ def test_an_exit_at_one_offline_booth_of_a_car_that_entered_at_another_waits_for
         for booth, engine in booths.values():
             booth.close()
             engine.dispose()
+
+
+def test_sync_replays_every_facility_of_the_journal(cli, tmp_path):
+    from tests.conftest import EXAMPLES, SMALL_LAYOUT
+
+    layout = tmp_path / "small.toml"
+    layout.write_text(SMALL_LAYOUT, encoding="utf-8")
+    url = cli.db
+    assert attendant("init", "--layout", str(layout), "--rates", str(EXAMPLES / "rates" / "charlotte_street.toml"),
+                     db=url).returncode == 0
+    for code in ("CHS", "TST"):
+        online = attendant("--facility", code, "enter", f"{code}1 ONL", db=url)
+        assert online.returncode == 0, online.stderr
+    db_file = Path(url.removeprefix("sqlite:///"))
+    away = _unreachable(db_file)
+    for code in ("CHS", "TST"):
+        offline = attendant("--facility", code, "enter", f"{code}2 OFF", "--json", db=url)
+        assert offline.returncode == 0 and "OFFLINE" in offline.stderr, offline.stderr
+        assert json.loads(offline.stdout)["code"].startswith(f"{code}-9")
+    _back(db_file, away)
+    synced = attendant("sync", "--json", db=url)
+    assert synced.returncode == 0, synced.stderr
+    report = json.loads(synced.stdout)
+    assert (report["applied"], report["waiting"]) == (2, 0)
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = sorted(conn.execute(text("SELECT f.code, s.plate FROM parking_session s JOIN facility f ON "
+                                            "f.id = s.facility_id")).all())
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("CHS", "CHS1ONL"), ("CHS", "CHS2OFF"), ("TST", "TST1ONL"),
+                                        ("TST", "TST2OFF")]
