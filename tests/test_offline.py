@@ -711,3 +711,53 @@ def test_sync_replays_every_facility_of_the_journal(cli, tmp_path):
         engine.dispose()
     assert [tuple(r) for r in rows] == [("CHS", "CHS1ONL"), ("CHS", "CHS2OFF"), ("TST", "TST1ONL"),
                                         ("TST", "TST2OFF")]
+
+
+def test_a_console_started_while_the_database_is_away_works_from_the_journal_and_reattaches(small_template,
+                                                                                           tmp_path):
+    """A booth restarted during the outage: the console opens from the journal's snapshot (map, bays, rate
+    plan), admits a vehicle offline, and once the database is back its worker reattaches and replays."""
+    import asyncio
+
+    from attendant.tui.app import make_app
+    from attendant.tui.widgets.facility_bar import FacilityBar
+    from attendant.tui.widgets.level_map import LevelMapView
+    from db.engine import make_engine
+    from tests.tui.support import SIZE, enter_by_keys, settle, until
+
+    db_file = tmp_path / "restart.db"
+    url = copy_database(small_template, db_file)
+    seen = attendant("enter", "RS1 ONL", "--json", "--at", "2026-11-20T08:00", db=url)  # the booth saw the site
+    assert seen.returncode == 0, seen.stderr
+    away = _unreachable(db_file)
+    engine = make_engine(url, migrate=False)
+    clock = FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+    async def run() -> None:
+        app = make_app(engine, default_config(), clock=clock, actor="console", timers=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            level_map = app.screen.query_one(LevelMapView)
+            assert level_map.levels and level_map.occupied == 1  # the map and the car inside, from the snapshot
+            await enter_by_keys(pilot, "RS2 OFF")
+            assert level_map.occupied == 2
+            app.screen.tick()
+            assert app.screen.query_one(FacilityBar).offline == "OFFLINE · 1 waiting"
+            _back(db_file, away)
+            app.booth.offline.RETRY_SECONDS = 0.1
+            app.start_journal_worker(every=0.1)
+            await until(pilot, lambda: app.booth.offline.state().waiting == 0)
+            assert not app.booth.offline.offline and app.service is app.booth.service
+            await enter_by_keys(pilot, "RS3 ONL")  # online again, through the real services
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.dispose()
+    check = make_engine(url)
+    try:
+        with check.connect() as conn:
+            plates = sorted(r[0] for r in conn.execute(text("SELECT plate FROM parking_session")))
+    finally:
+        check.dispose()
+    assert plates == ["RS1ONL", "RS2OFF", "RS3ONL"]

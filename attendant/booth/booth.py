@@ -272,6 +272,28 @@ class Booth:
             self.service.record_reprint(entry.session_id, lane=where, actor=actor, first_copy=queued)
         return None
 
+    # ------------------------------------------------------------- staff (also while the database is away)
+    def login(self, username: str, pin: str):
+        """A PIN login at this booth (:meth:`StaffDesk.login`; offline against the PIN hash kept here)."""
+        if self.offline is not None:
+            return self.offline.login(self.staff, username, pin)
+        return self.staff.login(username, pin)
+
+    def current_shift(self, actor):
+        """``actor``'s open shift here, or None (also while the database is away)."""
+        try:
+            return self.shifts.current(actor)
+        except Exception as exc:
+            from attendant.core.journal import database_unreachable
+
+            if self.offline is None or not database_unreachable(exc):
+                raise
+            return None
+
+    def any_users(self) -> bool:
+        """Whether users exist, so the console asks for a PIN (the snapshot's answer while the database is away)."""
+        return self.offline.users_exist() if self.offline is not None else self.staff.any_users()
+
     def _authorize(self, actor, action: str):
         """Who may do ``action`` (an attendant's role; a login once users exist), also while the database is
         away (:meth:`OfflineLanes.authorize`)."""

@@ -60,7 +60,8 @@ from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, RatePlan, compute_fee
 from attendant.core.requests import EntryRequest, ExitRequest
 from attendant.core.tickets import format_ticket_no, looks_like_ticket_code
-from attendant.core.views import Checkout, EntryResult, ExitResult, PaymentView, SessionView
+from attendant.core.store import FacilityStore
+from attendant.core.views import Checkout, EntryResult, ExitResult, LevelMap, PaymentView, SessionView, SpotCell
 from attendant.core.vocab import PaymentMethod, SpotStatus, VendSource
 from db.models import Facility
 
@@ -138,6 +139,8 @@ class OfflineLanes:
     #: While offline, may a lane's own operation try the database again (every RETRY_SECONDS)? The console
     #: turns this off: its worker (:meth:`tick`) probes instead, so no vehicle waits for a connect timeout.
     inline_retry = True
+    #: Called with the new services when a booth that started without the database reaches it (:meth:`tick`).
+    on_service = None
 
     def __init__(self, service, journal: Journal, *, limits: OfflineLimits | None = None,
                  booth_name: str = "booth", persist_sessions: bool = False) -> None:
@@ -282,9 +285,12 @@ class OfflineLanes:
                                                row.spot_id, view.spot_label, view.spot_type, view.entry_at,
                                                view.entry_lane, row.rate_plan_version_id, row.paid_at,
                                                view.amount_paid))
+        maps = [{"level_id": m.level_id, "code": m.code, "name": m.name, "rows": list(m.rows),
+                 "spots": [[c.spot_id, c.label, c.row, c.col, c.spot_type] for c in m.spots]}
+                for m in service.level_maps()]
         f = service.facility
         body = {
-            "facility": {"id": f.id, "code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone,
+            "maps": maps, "facility": {"id": f.id, "code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone,
                          "currency": f.currency, "capacity": f.capacity},
             "spots": spots, "levels": levels, "strategy": strategy, "active_plan_id": active, "plans": plans,
             "users_exist": users_exist(service.engine),
@@ -371,6 +377,51 @@ class OfflineLanes:
 
     def _session_id(self, entry: EntryResult) -> int:
         return self.service.lookup(entry.code).session_id
+
+    def _reattach(self) -> bool:
+        """The database answers again after a start without it: open the real services in place of the
+        detached ones (bays, sessions and listeners carry over; ``on_service`` tells the booth and the
+        console). Returns False (and stays offline) while it is still away."""
+        from attendant.booth.wiring import open_services
+        from db.engine import migrate_schema
+
+        old = self.service
+        self._last_try = time.monotonic()
+        try:
+            migrate_schema(old.engine)
+            new = open_services(old.engine, facility_code=old.facility.code, clock=old.clock,
+                                processors=old.processors)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            self._went_offline(exc)
+            return False
+        new.listeners.extend(old.listeners)
+        with self._lock:
+            self.service = new
+        if self.on_service is not None:
+            self.on_service(new)
+        self._back_online()
+        return True
+
+    def users_exist(self) -> bool:
+        """Whether users exist (a login is needed): the database's answer, else the snapshot's."""
+        from attendant.core.auth import users_exist
+
+        done, answer = self._online(lambda: users_exist(self.service.engine))
+        return answer if done else (self._snapshot or {}).get("users_exist", True)
+
+    def login(self, staff, username: str, pin: str) -> Actor:
+        """A PIN login at the console: :meth:`StaffDesk.login` (the PIN hash kept for offline logins), else
+        against the PIN hash kept at this booth (:func:`offline_login`). Raises as they do."""
+        done, who = self._online(lambda: staff.login(username, pin))
+        if not done:
+            return offline_login(self.service.engine, username, pin)
+        try:
+            remember_login(self.service.engine, who)
+        except Exception as exc:  # noqa: BLE001 - only the offline copy is missed
+            log.warning("PIN hash of %s not kept for offline logins: %s", who.name, _reason(exc))
+        return who
 
     def _authorize(self, actor, action: str = "admitting or letting out a vehicle") -> Actor:
         who = require(actor, Role.ATTENDANT, action)
@@ -708,6 +759,9 @@ class OfflineLanes:
     def tick(self) -> None:
         """The console's worker, every few seconds: replay when events wait and the retry is due, keep the
         reserve and the snapshot current while online. Never raises for an unreachable database."""
+        if isinstance(self.service, DetachedService):  # started without the database: is it there now?
+            if time.monotonic() - self._last_try < self.RETRY_SECONDS or not self._reattach():
+                return
         if self._waiting and (not self._offline or time.monotonic() - self._last_try >= self.RETRY_SECONDS):
             self._last_try = time.monotonic()
             self.sync()
@@ -726,18 +780,20 @@ class OfflineLanes:
             self._back_online()
 
 
-class DetachedService:
-    """The booth's services in a process that started while the database was away (a CLI run).
+class DetachedService(FacilityStore):
+    """The booth's services in a process that started while the database was away (a CLI run, a console).
 
     Built from the journal's snapshot: the facility, its bays (statuses
-    derived from the sessions the booth knows), levels and cached rate
-    plans. Every operation that needs the database raises
-    :class:`~attendant.core.journal.DatabaseAway`, so :class:`OfflineLanes`
-    journals it. ``reason`` says why the database was not reached.
+    derived from the sessions the booth knows), levels, level drawings and
+    cached rate plans; the live views of :class:`FacilityStore` (availability,
+    occupancy, bay statuses) answer from them. Every operation that needs the
+    database raises :class:`~attendant.core.journal.DatabaseAway`, so
+    :class:`OfflineLanes` journals it. ``reason`` says why the database was
+    not reached.
     """
 
     def __init__(self, engine, signer, snapshot: dict, sessions: dict[int, dict], *, reason: str,
-                 clock=None, processors=None) -> None:
+                 clock=None, processors=None, facility_code: str | None = None) -> None:
         from attendant.core.clock import utc_now
         from attendant.core.facilities import FacilityInfo
         from attendant.core.payments import ProcessorRegistry
@@ -751,6 +807,9 @@ class DetachedService:
         self.facility = FacilityInfo(**snapshot["facility"])
         self.tz = ZoneInfo(self.facility.timezone)
         self.listeners: list = []
+        self._lock = threading.RLock()
+        self._conn = None
+        self._maps = snapshot.get("maps", [])
         occupied = {s["spot_id"] for s in sessions.values() if s.get("spot_id") is not None}
         rows = []
         for spot_id, label, spot_type, level_id, rank, status in snapshot["spots"]:
@@ -761,20 +820,16 @@ class DetachedService:
                              levels={int(k): tuple(v) for k, v in snapshot.get("levels", {}).items()},
                              active_plan_id=snapshot.get("active_plan_id"))
 
-    def local(self, at: datetime) -> datetime:
-        """``at`` in facility time."""
-        return at.astimezone(self.tz)
-
-    def _set_spot(self, spot_id: int, status: SpotStatus) -> None:
-        self._cache.index.set_status(spot_id, status)
-        for listener in list(self.listeners):
-            listener(spot_id, status)
-
     def _away(self, *_args, **_kwargs):
         raise DatabaseAway(self.reason)
 
-    admit = settle = checkout = ticket = exit_code_for = find_by_plate = lookup = open_sessions = _away
-    record_vend_fault = record_reprint = _actor = _away
+    _reading = _writing = admit = settle = checkout = ticket = exit_code_for = find_by_plate = lookup = _away
+    open_sessions = record_vend_fault = record_reprint = _actor = revenue = _away
+
+    def level_maps(self) -> list[LevelMap]:
+        """The level drawings as last seen."""
+        return [LevelMap(m["level_id"], m["code"], m["name"], tuple(m["rows"]),
+                         tuple(SpotCell(*cell) for cell in m["spots"])) for m in self._maps]
 
     def refresh(self) -> None:
         """Nothing to reload without the database."""
@@ -783,7 +838,8 @@ class DetachedService:
         """Nothing to release."""
 
 
-def detached_service(engine, facility_code: str | None, exc: BaseException, *, clock=None) -> DetachedService:
+def detached_service(engine, facility_code: str | None, exc: BaseException, *, clock=None,
+                     processors=None) -> DetachedService:
     """The services of a process that starts while ``engine``'s database is away, from the booth's journal.
 
     :raises DatabaseAway: the booth has no snapshot of the facility (it never saw the database).
@@ -800,7 +856,7 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
 
     sessions = journal.sessions(snapshot["facility"]["code"])
     service = DetachedService(engine, TicketSigner(load_or_create_secret()), snapshot, sessions, reason=_reason(exc),
-                              clock=clock)
+                              clock=clock, processors=processors, facility_code=facility_code)
     startup.resume()
     return service
 

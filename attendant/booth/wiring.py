@@ -105,3 +105,4 @@ def attach_offline(booth, engine: Engine, *, persist_sessions: bool = False) -> 
     lanes = ",".join(lane.code for lane in config.lanes)
     booth.offline = OfflineLanes(booth.service, booth_journal(engine), limits=limits,
                                  booth_name=f"{socket.gethostname()}:{lanes}", persist_sessions=persist_sessions)
+    booth.offline.on_service = lambda service: setattr(booth, "service", service)

@@ -202,6 +202,15 @@ class AttendantApp(App[None]):
         if offline is None:
             return
         offline.inline_retry = False  # the lanes never wait for a connect timeout: this worker probes
+        attached = offline.on_service
+
+        def reattached(service) -> None:  # started without the database, which is back: its real services
+            if attached is not None:
+                attached(service)
+            self.service = service
+            self.main_screen.post_message(LiveState("resync"))
+
+        offline.on_service = reattached
 
         def run() -> None:
             while not self._journal_stop.wait(every):
@@ -510,10 +519,19 @@ def make_app(
     sim: SimClock | None = None
     if replay_speed is not None:
         sim = SimClock(replay_speed, start=clock() if clock else None)
-    booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    try:
+        booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    except Exception as exc:  # the database is away: the lanes start from the booth's journal
+        from attendant.booth.offline import detached_service
+        from attendant.core.journal import database_unreachable
+
+        if not database_unreachable(exc):
+            raise
+        service = detached_service(engine, facility_code, exc, clock=sim.now if sim else clock)
+        booth = open_booth(engine, config, service=service)
     if login is None:
         authenticated = isinstance(actor, Actor) and actor.user_id is not None
-        login = not authenticated and booth.staff.any_users()
+        login = not authenticated and booth.any_users()
     replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
     return AttendantApp(
         booth,

@@ -179,7 +179,14 @@ class MainScreen(ScanRouting, ReprintActions):
         maps = service.level_maps()
         statuses = service.spot_statuses()
         day = service.local(service.clock()).date()
-        revenue = service.revenue(day)
+        try:
+            revenue = service.revenue(day)
+        except Exception as exc:  # the database is away: the map from the booth's snapshot, today's figure "…"
+            from attendant.core.journal import database_unreachable
+
+            if not database_unreachable(exc):
+                raise
+            revenue = None
         self.post_message(FacilityLoaded(maps, statuses, revenue, day.isoformat()))
 
     @on(FacilityLoaded)
