@@ -46,7 +46,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
