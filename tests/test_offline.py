@@ -761,3 +761,52 @@ def test_a_console_started_while_the_database_is_away_works_from_the_journal_and
     finally:
         check.dispose()
     assert plates == ["RS1ONL", "RS2OFF", "RS3ONL"]
+
+
+def test_the_console_login_works_offline_for_a_user_who_logged_in_at_this_booth(small_template, tmp_path):
+    import asyncio
+
+    from attendant.tui.app import make_app
+    from db.engine import make_engine
+    from tests.tui.support import SIZE, enter_by_keys, settle
+
+    db_file = tmp_path / "login.db"
+    url = copy_database(small_template, db_file)
+    assert attendant("user", "add", "boss", "--role", "admin", "--pin", "909090", db=url).returncode == 0
+    assert attendant("--user", "boss", "--pin", "909090", "user", "add", "cat", "--role", "attendant", "--pin",
+                     "246810", db=url).returncode == 0
+    seen = attendant("--user", "cat", "--pin", "246810", "status", db=url)  # cat logs in at this booth once
+    assert seen.returncode == 0, seen.stderr
+    assert attendant("--user", "cat", "--pin", "246810", "enter", "LG1 ONL", db=url).returncode == 0
+    away = _unreachable(db_file)
+    engine = make_engine(url, migrate=False)
+    clock = FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+    async def run() -> None:
+        app = make_app(engine, default_config(), clock=clock, timers=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.login_required
+            await pilot.press(*"cat", "enter", *"999999", "enter")  # a wrong PIN is refused offline too
+            await settle(pilot)
+            assert app.user is None
+            await pilot.press(*(["backspace"] * 6), *"246810", "enter")
+            await settle(pilot)
+            assert app.user is not None and app.user.name == "cat"
+            await enter_by_keys(pilot, "LG2 OFF")
+            assert app.booth.offline.state().waiting == 1
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.dispose()
+        _back(db_file, away)
+    synced = attendant("sync", "--json", db=url)
+    assert json.loads(synced.stdout)["applied"] == 1, synced.stdout
+    check = make_engine(url)
+    try:
+        with check.connect() as conn:
+            actor = conn.execute(text("SELECT entry_actor FROM parking_session WHERE plate = 'LG2OFF'")).scalar()
+    finally:
+        check.dispose()
+    assert actor == "cat"
