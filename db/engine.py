@@ -27,7 +27,7 @@ from attendant.paths import default_db_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Newest migration; tests/test_db.py checks it equals Alembic's head. Comparing
 # against it at start spares importing Alembic when the schema is current.
-SCHEMA_HEAD = "0015_lane_status"
+SCHEMA_HEAD = "0016_api_tokens"
 
 
 def resolve_url(url: str | None) -> str:

@@ -33,7 +33,9 @@ class EntryRequest:
     bay (it must fit and be free). ``lane`` None: the first entry lane.
     ``print_ticket``/``vend``: print the ticket and open the gate (a replay
     or an integration that prints elsewhere turns them off; then no gate
-    opening is recorded).
+    opening is recorded). ``idempotency_key`` (at most 80 characters): a
+    retried request with the same key returns the session the first one
+    opened (``replayed``) and opens no second one.
     """
 
     plate: str | None
@@ -45,8 +47,13 @@ class EntryRequest:
     at: datetime | None = None
     print_ticket: bool = True
     vend: bool = True
+    idempotency_key: str | None = None
 
     def __post_init__(self) -> None:
+        if self.idempotency_key is not None and not 0 < len(self.idempotency_key.strip()) <= 80:
+            raise InputError("an idempotency key has 1 to 80 characters")
+        if self.idempotency_key is not None:
+            object.__setattr__(self, "idempotency_key", self.idempotency_key.strip())
         try:
             vclass = VehicleClass(str(self.vehicle_class).strip().lower())
         except ValueError:
