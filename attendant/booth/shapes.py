@@ -6,6 +6,8 @@
   ``--pass``, ``--account``, ``--iou``, ``--at``), the same parsing and the same
   messages whichever front end typed them (``option_names`` False names the
   fields without the ``--``, for JSON bodies).
+- Errors: :func:`error_kind` names each family of the services' errors with
+  its HTTP status (the API's problem details, ``attendant batch``'s error lines).
 - Results as JSON objects: :func:`entry_json` (``enter --json``),
   :func:`exit_json` (``exit --json``), :func:`status_json` (``status
   --json``), :func:`session_json` (``find --json`` and the API's session
@@ -19,6 +21,7 @@ library is imported here; the services load when a function first needs them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def _name(option: str, option_names: bool) -> str:
@@ -253,3 +256,40 @@ def change_json(change, facility) -> dict:
     out = {"id": change.id, "kind": change.kind, "facility": facility.code if facility else None}
     out.update(body)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    """How one family of the services' errors is answered: HTTP ``status``, a ``slug`` and a ``title``."""
+
+    status: int
+    slug: str
+    title: str
+
+
+def _kinds() -> tuple:
+    from attendant.core.api_tokens import TokenInvalid
+    from attendant.core.auth import LoginRequired, PermissionDenied
+    from attendant.core.errors import AttendantError, InputError, NotFound, PaymentError, Refused, TicketInvalid
+
+    return (  # most specific first: the first class an error is an instance of decides
+        (TokenInvalid, ErrorKind(401, "token-invalid", "Invalid API token")),
+        (LoginRequired, ErrorKind(401, "login-required", "Authentication required")),
+        (PermissionDenied, ErrorKind(403, "permission-denied", "Role too small")),
+        (TicketInvalid, ErrorKind(422, "ticket-invalid", "Ticket code refused")),
+        (InputError, ErrorKind(422, "input", "Bad input")),
+        (NotFound, ErrorKind(404, "not-found", "Not found")),
+        (PaymentError, ErrorKind(402, "payment", "Payment not taken")),
+        (Refused, ErrorKind(409, "refused", "Refused by a rule")),
+        (AttendantError, ErrorKind(400, "error", "Request refused")),
+    )
+
+
+def error_kind(error: BaseException) -> ErrorKind:
+    """The kind of a services' error: input 422, not-found 404, refused 409 (a rule: anti-passback, a
+    full car park, already exited), payment 402, permission-denied 403, login-required and
+    token-invalid 401, ticket-invalid 422; anything else ``unexpected`` 500."""
+    for cls, kind in _kinds():
+        if isinstance(error, cls):
+            return kind
+    return ErrorKind(500, "unexpected", "Unexpected error")

@@ -49,6 +49,8 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",
+    "serve": "serve", "token": "serve",
+    "batch": "batch",
 }
 
 
