@@ -162,6 +162,55 @@ def _scoped_key(actor: Actor | str, key: str | None) -> str | None:
     return f"api:{owner}:{key}"
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_body`` bytes gets a 413 problem. One whose
+    ``Content-Length`` says so is answered at once, before its body is read; one sent in chunks is
+    counted as it arrives and stopped at the first byte over (raised as an HTTP 413 into the app, so the
+    endpoint never sees it and the problem handler answers)."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    def _problem(self, scope):
+        return problem(413, f"the request body is larger than {self.max_body} bytes", instance=scope.get("path"),
+                       headers={"Connection": "close"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import Headers
+
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await self._problem(scope)(scope, receive, send)
+            return
+        total = 0
+        started = False
+
+        async def counted():
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.max_body:
+                    raise StarletteHTTPException(413)
+            return message
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except StarletteHTTPException as exc:
+            if started or exc.status_code != 413:
+                raise
+            await self._problem(scope)(scope, receive, send)
+
+
 # ----------------------------------------------------------------------------- the app
 def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """The API over ``engine``'s facilities with ``config``'s lanes (a
@@ -183,9 +232,9 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         version="1",
         summary="Entries, exits, availability, sessions, reports and live changes of the car parks.",
         lifespan=lifespan,
-        max_body_size=max_body,
     )
     app.state.site = site
+    app.add_middleware(BodyLimit, max_body=max_body)
 
     # ------------------------------------------------------------------ errors
     @app.exception_handler(AttendantError)
