@@ -138,10 +138,17 @@ def test_openapi_document_and_availability_equal_status_json(served):
 
         facilities = http.get("/v1/facilities").json()["facilities"]
         assert [f["code"] for f in facilities] == ["CHS"]
-        cli.run("enter", "AB12 CDE", "--vehicle", "car")  # something occupied, so the figures differ from empty
-        api = http.get("/v1/facilities/CHS/availability").json()
-    status = cli.json("status")
-    by_type = api.pop("by_spot_type")
+        before = http.get("/v1/facilities/CHS/availability").json()  # the server's booth is open from here
+        assert before["occupied"] == 0
+        cli.run("enter", "AB12 CDE", "--vehicle", "car")  # another process: the server follows the change log
+        status = cli.json("status")
+        deadline = time.monotonic() + 5
+        while True:
+            api = http.get("/v1/facilities/CHS/availability").json()
+            by_type = api.pop("by_spot_type")
+            if api == status or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     assert api == status
     assert sum(t["capacity"] for t in by_type.values()) == status["capacity"] == 1056
     assert sum(t["available"] for t in by_type.values()) == status["available"] == 1055
@@ -328,3 +335,53 @@ def test_the_event_stream_receives_an_entry_made_through_the_cli(served):
     seen = [c for c in received if c["kind"] == "entry"][0]
     assert seen["ticket_no"] == entry["ticket_no"] and seen["spot"] == entry["spot"] and seen["facility"] == "CHS"
     assert set(seen) >= {"id", "kind", "facility", "ticket_no", "spot", "lane", "vehicle_class"}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_entries_retries_and_the_event_stream(pg_url, tmp_path):
+    """The same API on a PostgreSQL database: the stream follows LISTEN/NOTIFY, retried entries hold."""
+    from tests.cli_support import Attendant
+
+    cli = Attendant(tmp_path, db=pg_url)
+    from tests.conftest import SMALL_LAYOUT
+
+    layout = tmp_path / "small.toml"
+    layout.write_text(SMALL_LAYOUT)
+    cli.run("init", "--layout", str(layout), "--rates", str(REPO / "examples" / "rates" / "charlotte_street.toml"))
+    facility = cli.json("status")["facility"]
+    server = start_server(cli)
+    try:
+        received: list[dict] = []
+        opened = threading.Event()
+
+        def listen() -> None:
+            with httpx.Client(base_url=server.url, timeout=httpx.Timeout(30, read=20)) as http:
+                with http.stream("GET", f"/v1/facilities/{facility}/events") as stream:
+                    for line in stream.iter_lines():
+                        if line.startswith(":"):
+                            opened.set()
+                        if line.startswith("data: "):
+                            received.append(json.loads(line[6:]))
+                            if sum(c["kind"] == "entry" for c in received) == 2:
+                                return
+
+        thread = threading.Thread(target=listen, daemon=True)
+        thread.start()
+        assert opened.wait(30)
+        time.sleep(0.5)
+        with server.client() as http:
+            key = {"Idempotency-Key": "pg-1"}
+            first = http.post(f"/v1/facilities/{facility}/entries", json={"plate": "PG1 API"}, headers=key)
+            again = http.post(f"/v1/facilities/{facility}/entries", json={"plate": "PG1 API"}, headers=key)
+            assert (first.status_code, again.status_code) == (201, 200), again.text
+            assert again.json()["session_id"] == first.json()["session_id"]
+        by_cli = cli.json("enter", "PG2 CLI")
+        thread.join(30)
+        entries = [c for c in received if c["kind"] == "entry"]
+        assert [c["ticket_no"] for c in entries] == [first.json()["ticket_no"], by_cli["ticket_no"]]
+        with server.client() as http:
+            api = http.get(f"/v1/facilities/{facility}/availability").json()
+        api.pop("by_spot_type")
+        assert api == cli.json("status")
+    finally:
+        stop_server(server)

@@ -122,7 +122,13 @@ class SpotBody(BaseModel):
 
 # ----------------------------------------------------------------------------- the facilities served
 class Site:
-    """The database, the lanes' configuration and one booth per facility (opened on first use)."""
+    """The database, the lanes' configuration and one booth per facility (opened on first use).
+
+    The booths' bay indexes follow what other processes commit (consoles, the
+    CLI, other servers) through one :class:`~attendant.core.changes.ChangeWatcher`,
+    started before the first booth loads, so availability is never stale by
+    more than the watcher's second; after a lost feed every booth reloads.
+    """
 
     def __init__(self, engine: Engine, config, *, secret: bytes | None = None) -> None:
         self.engine = engine
@@ -130,6 +136,32 @@ class Site:
         self.secret = secret
         self._booths: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._watcher = None
+
+    def _follow(self) -> None:
+        """Start the change watcher (once) and wait until it follows the log: booths load after its cursor."""
+        from attendant.core.changes import ChangeWatcher
+
+        live = threading.Event()
+
+        def state(text: str) -> None:
+            if text == "live":
+                live.set()
+
+        self._watcher = ChangeWatcher(self.engine, self._changed, on_resync=self._reload, on_state=state).start()
+        live.wait(10)
+
+    def _open(self) -> list:
+        with self._lock:
+            return list(self._booths.values())
+
+    def _changed(self, changes) -> None:  # the watcher's thread
+        for booth in self._open():
+            booth.service.apply_changes(changes)
+
+    def _reload(self) -> None:  # the watcher's thread, after a lost feed
+        for booth in self._open():
+            booth.service.refresh()
 
     def booth(self, code: str):
         """The :class:`~attendant.booth.Booth` of facility ``code``. Raises NotFound."""
@@ -141,11 +173,15 @@ class Site:
             if booth is None:
                 from attendant.booth.wiring import open_booth
 
+                if self._watcher is None:
+                    self._follow()
                 info = get_facility(self.engine, key)  # NotFound with the codes' hint
                 booth = self._booths[key] = open_booth(self.engine, self.config, facility_code=info.code)
             return booth
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         with self._lock:
             for booth in self._booths.values():
                 booth.close()
