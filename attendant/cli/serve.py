@@ -49,7 +49,7 @@ def serve(
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
-                            server_header=False)
+                            server_header=False, timeout_graceful_shutdown=5)  # open event streams never end
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"attendant: serving the API on http://{shown}:{bound} (OpenAPI at /openapi.json); ctrl+c stops",
                err=True)
