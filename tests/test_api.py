@@ -282,6 +282,7 @@ def test_bad_input_gets_problem_details_and_changes_nothing(served):
         assert_problem(http.get("/v1/facilities/CHS/sessions"), 422)
         assert_problem(http.get("/v1/facilities/CHS/sessions", params={"plate": "NOT IN"}), 404)
         assert_problem(http.get("/v1/nowhere"), 404)
+        assert_problem(http.get("/v1/facilities/ZZZ/events"), 404)  # refused before the stream starts
         entered = http.post("/v1/facilities/CHS/entries", json={"plate": "TW1 CE"}).json()
         twice = assert_problem(http.post("/v1/facilities/CHS/entries", json={"plate": "TW1 CE"}), 409)
         assert "anti-passback" in twice["detail"]

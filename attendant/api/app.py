@@ -426,25 +426,35 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         status = site.booth(code).service.set_spot_in_service(label, True, actor=actor, reason=body.reason)
         return {"spot": label.strip().upper(), "status": status.value, "reason": body.reason}
 
+    def followed(code: Code, actor: Caller):
+        """The facility whose changes an event stream follows: checked (token, facility) before it starts."""
+        reader(actor, "following live changes")
+        return site.booth(code).facility
+
     @facilities.get("/{code}/events", response_class=EventSourceResponse,
                     summary="Live changes as server-sent events (as `attendant watch --json`)")
-    async def events(code: Code, request: Request, actor: Caller) -> AsyncIterator[ServerSentEvent]:
+    async def events(facility: Annotated[object, Depends(followed)]) -> AsyncIterator[ServerSentEvent]:
         from starlette.concurrency import run_in_threadpool
 
         from attendant.booth.shapes import change_json
         from attendant.core.changes import ChangeWatcher
 
-        await run_in_threadpool(reader, actor, "following live changes")
-        facility = (await run_in_threadpool(site.booth, code)).facility
         loop = asyncio.get_running_loop()
         changes: asyncio.Queue = asyncio.Queue()
 
         def deliver(batch) -> None:  # on the watcher's thread
             loop.call_soon_threadsafe(changes.put_nowait, batch)
 
-        watcher = ChangeWatcher(engine, deliver, facility_id=facility.id)
+        live = asyncio.Event()
+
+        def state(text: str) -> None:  # on the watcher's thread
+            if text == "live":
+                loop.call_soon_threadsafe(live.set)
+
+        watcher = ChangeWatcher(engine, deliver, facility_id=facility.id, on_state=state)
         await run_in_threadpool(watcher.start)
         try:
+            await asyncio.wait_for(live.wait(), 30)  # its cursor is set: every change from here on is sent
             yield ServerSentEvent(comment="watching", retry=2000)
             while True:
                 batch = await changes.get()
