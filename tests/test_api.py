@@ -183,6 +183,9 @@ def test_entries_and_exits_with_tokens_401_without_and_403_for_a_small_role(serv
         assert http.get("/v1/facilities/CHS/sessions", params={"plate": "ap1 ent"}).json()["sessions"][0][
             "ticket_no"] == e["ticket_no"]
 
+        short = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "0.10"})
+        assert assert_problem(short, 402)["type"] == "urn:attendant:problem:payment"
+        assert rows(cli, "SELECT count(*) FROM payment") == [(0,)]  # nothing taken, the vehicle still inside
         x = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "50"})
         assert x.status_code == 200, x.text
         out = x.json()
@@ -190,6 +193,8 @@ def test_entries_and_exits_with_tokens_401_without_and_403_for_a_small_role(serv
         assert {"amount_due", "paid", "change", "lines", "payments", "iou"} <= set(out)
         assert out["amount_due"] != "0.00" and out["paid"] == out["amount_due"]
         assert out["payments"][0]["method"] == "cash" and out["payments"][0]["status"] == "completed"
+        closed = http.get("/v1/facilities/CHS/sessions", params={"ticket_no": e["ticket_no"]}).json()["sessions"][0]
+        assert closed["status"] == "closed" and closed["amount_paid"] == out["paid"]
 
         # an attendant token on a supervisor's operation: 403, nothing changed
         body = assert_problem(http.post("/v1/facilities/CHS/spots/L1-A01/out-of-service", json={"reason": "spill"}),
