@@ -259,6 +259,9 @@ def test_a_retried_post_with_the_same_idempotency_key_makes_one_session_and_one_
         assert one.status_code == 200 and two.status_code == 200, two.text
         assert two.json()["replayed"] and two.json()["gate"] == "already exited"
         assert two.json()["payments"] == one.json()["payments"] and one.json()["paid"] != "0.00"
+        schemas = http.get("/openapi.json").json()["components"]["schemas"]  # the documented shapes are the real ones
+        assert set(schemas["EntryOut"]["properties"]) == set(first.json())
+        assert set(schemas["ExitOut"]["properties"]) == set(one.json())
         without = http.post("/v1/facilities/CHS/exits", json=pay)  # no key: a second exit is refused
         assert "exited" in assert_problem(without, 409)["detail"]
         bad_key = http.post("/v1/facilities/CHS/entries", json={"plate": "K3Y"}, headers={"Idempotency-Key": "a b"})

@@ -108,6 +108,64 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+class EntryOut(BaseModel):
+    """What ``attendant enter --json`` prints (documentation of the response; times ISO 8601)."""
+
+    session_id: int
+    ticket_no: str = Field(..., description="As printed, zero-padded.")
+    code: str = Field(..., description="The signed ticket code (the QR payload).")
+    plate: str | None
+    vehicle_class: str
+    spot: str
+    spot_type: str
+    level: str
+    entry_at: str
+    lane: str | None
+    entry_at_local: str
+    printed: bool
+    print_error: str | None
+    gate: str = Field(..., description="opened, fault, no gate, not vended, already entered")
+    replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first entry.")
+
+
+class PaymentOut(BaseModel):
+    id: int
+    method: str
+    status: str
+    amount: str
+    reference: str | None
+    message: str | None
+
+
+class ExitOut(BaseModel):
+    """What ``attendant exit --json`` prints (money as decimal strings in major units)."""
+
+    session_id: int
+    ticket_no: str
+    plate: str | None
+    spot: str
+    entry_at: str
+    exit_at: str
+    duration_minutes: int
+    currency: str
+    amount_due: str
+    lines: list[dict]
+    method: str | None
+    paid: str
+    tendered: str | None
+    change: str
+    payments: list[PaymentOut]
+    iou: str
+    gate: str = Field(..., description="opened, fault, no gate, not vended, already exited")
+    printed: bool
+    print_error: str | None
+    replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first exit.")
+
+
+def _documented(status: int, model: type[BaseModel]) -> dict:
+    return {status: {"model": model, "description": model.__doc__.splitlines()[0] if model.__doc__ else ""}}
+
+
 def _problems(*statuses: int) -> dict:
     return {status: {"model": Problem, "content": {"application/problem+json": {}}} for status in statuses}
 
@@ -355,7 +413,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         data["by_spot_type"] = dict(sorted(by_type.items()))
         return data
 
-    @facilities.post("/{code}/entries", status_code=201, summary="Admit a vehicle (as `attendant enter --json`)")
+    @facilities.post("/{code}/entries", status_code=201, response_model=None,
+                     responses={**_documented(201, EntryOut), **_documented(200, EntryOut)}, summary="Admit a vehicle (as `attendant enter --json`)")
     def enter(code: Code, body: EntryBody, actor: Caller, response: Response, idempotency_key: IdemKey = None):
         from attendant.booth.shapes import entry_json, entry_request
 
@@ -370,7 +429,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         response.headers["Location"] = f"/v1/facilities/{booth.facility.code}/sessions?ticket_no={data['ticket_no']}"
         return data
 
-    @facilities.post("/{code}/exits", responses=_problems(402), summary="Take payment and let a vehicle out (as `attendant exit --json`)")
+    @facilities.post("/{code}/exits", response_model=None, responses={**_problems(402), **_documented(200, ExitOut)},
+                     summary="Take payment and let a vehicle out (as `attendant exit --json`)")
     def exit_(code: Code, body: ExitBody, actor: Caller, idempotency_key: IdemKey = None):
         from attendant.booth.shapes import exit_json, exit_request
 
