@@ -392,5 +392,14 @@ def test_on_postgresql_entries_retries_and_the_event_stream(pg_url, tmp_path):
             api = http.get(f"/v1/facilities/{facility}/availability").json()
         api.pop("by_spot_type")
         assert api == cli.json("status")
+
+        token = make_users_and_tokens(cli)["attendant"]
+        with server.client() as http:
+            assert_problem(http.post(f"/v1/facilities/{facility}/entries", json={"plate": "PG3 TOK"}), 401)
+        with server.client(token) as http:
+            made = http.post(f"/v1/facilities/{facility}/entries", json={"plate": "PG3 TOK"})
+            assert made.status_code == 201, made.text
+            assert_problem(http.post(f"/v1/facilities/{facility}/spots/L0-A01/out-of-service",
+                                     json={"reason": "test"}), 403)
     finally:
         stop_server(server)
