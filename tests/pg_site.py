@@ -184,6 +184,16 @@ class PgSite:
         """A plain URL of one server."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.ports[server]}/{self.database}"
 
+    def stop_server(self, server: str) -> None:
+        """``pg_ctl stop -m fast`` (a clean shutdown)."""
+        self.pg_ctl(server, "-m", "fast", "-w", "stop")
+
+    def start_server(self, server: str, *, wait_sync: bool = True) -> None:
+        """Start a stopped server again (a standby rejoins its primary: wait until it is ``sync`` again)."""
+        self.pg_ctl(server, "-l", str(self.log(server)), "-w", "-t", "30", "start")
+        if wait_sync:
+            self._wait_sync(30)
+
     def kill_primary(self, server: str = "a") -> None:
         """``pg_ctl stop -m immediate``: the server's processes quit at once, nothing flushed or said."""
         self.pg_ctl(server, "-m", "immediate", "-w", "stop")

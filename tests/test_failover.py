@@ -264,3 +264,70 @@ def test_booths_follow_a_failover_onto_the_promoted_standby_and_nothing_acknowle
           f"kill -> promote issued {promoting - killed:.2f} s (the test's own checks), "
           f"promotion {promoted - promoting:.2f} s, promoted -> first booth success {first_ok - promoted:.3f} s, "
           f"kill -> first booth success {first_ok - killed:.2f} s")
+
+
+def test_an_entry_whose_commit_was_not_confirmed_never_gives_its_ticket_number_to_another(site, attendant_home):
+    """The standby is down, so the primary's commit waits for it (synchronous replication); the waiting
+    backend is terminated: the entry is committed on the primary but the booth never heard so. The booth
+    reports the database unavailable, and once the standby is back its next vehicle gets a new ticket
+    number, not the one of the session it could not confirm (that would be a second ticket with the
+    same number and code)."""
+    from sqlalchemy import text
+
+    from attendant.booth.wiring import open_booth
+    from attendant.core.auth import Actor, Role
+    from attendant.core.facilities import create_facility
+    from attendant.core.layout import load_layout
+    from attendant.core.requests import EntryRequest
+    from attendant.demo import demo_layout_path
+    from db.engine import make_engine, unavailable_reason
+    from hardware.config import default_config
+
+    engine = make_engine(site.url())
+    create_facility(engine, load_layout(demo_layout_path()), actor=Actor(ACTOR, Role.ADMIN))
+    booth = open_booth(engine, default_config())
+    try:
+        admitted = [booth.enter(EntryRequest(f"SYNC{n}", "car"), actor=ACTOR).entry for n in range(4)]
+        site.stop_server("b")  # the synchronous standby is away: commits on A wait for it
+        outcome: list = []
+        lost = threading.Thread(target=lambda: _capture(outcome, booth.enter, EntryRequest("LOST 1", "car"),
+                                                        actor=ACTOR))
+        lost.start()
+        with site.connect("a") as admin:
+            deadline = time.monotonic() + 15
+            while not (waiting := admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'").fetchall()):
+                assert time.monotonic() < deadline, "the entry's commit never waited for the standby"
+                time.sleep(0.05)
+            admin.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+        lost.join(15)
+        assert not lost.is_alive()
+        [error] = outcome
+        reason = unavailable_reason(error)
+        assert reason and reason.startswith("connection lost, the operation was not confirmed"), error
+        with site.connect("a") as check:  # ... yet it is committed on the primary
+            lost_no = check.execute("SELECT ticket_no FROM parking_session WHERE plate = 'LOST1'").fetchone()[0]
+
+        site.start_server("b")
+        after = booth.enter(EntryRequest("NEXT 1", "car"), actor=ACTOR).entry
+    finally:
+        booth.close()
+        engine.dispose()
+    numbers = [e.ticket_no for e in admitted] + [after.ticket_no]
+    assert len(set(numbers)) == len(numbers)
+    assert int(after.ticket_no) != lost_no and after.code not in {e.code for e in admitted}
+    direct = make_engine(site.server_url("a"), migrate=False)
+    try:
+        with direct.connect() as conn:
+            open_plates = conn.execute(text(
+                "SELECT count(*), count(DISTINCT ticket_no), count(DISTINCT code) FROM parking_session")).one()
+    finally:
+        direct.dispose()
+    assert tuple(open_plates) == (6, 6, 6)  # four, the unconfirmed one, the next: six tickets, six numbers
+
+
+def _capture(outcome: list, call, *args, **kwargs) -> None:
+    try:
+        outcome.append(call(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - the test looks at it
+        outcome.append(exc)
