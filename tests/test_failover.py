@@ -34,18 +34,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests import pg_site
+from tests.pg_site import Traffic
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.postgres
 
-ACTOR = "failover-test"
+ACTOR = pg_site.ACTOR
 
 
 @pytest.fixture
@@ -60,78 +58,6 @@ def site():
         yield built
     finally:
         built.close()
-
-
-@dataclass
-class Attempt:
-    kind: str  # entry | exit
-    started: float
-    ended: float
-    error: BaseException | None = None
-
-
-@dataclass
-class Traffic:
-    """Entries and cash exits through one booth, without pause, recording what was acknowledged.
-
-    A failed operation is recorded and the next one starts 50 ms later; an exit that failed is
-    retried (same idempotency key) before anything else, as an attendant would.
-    """
-
-    booth: object
-    attempts: list[Attempt] = field(default_factory=list)
-    entries: dict[int, tuple[str, str]] = field(default_factory=dict)  # session id -> (ticket no, code)
-    exits: dict[int, object] = field(default_factory=dict)  # session id -> ExitResult acknowledged
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        from attendant.core.requests import EntryRequest, ExitRequest, Tender
-
-        inside: deque[tuple[int, str]] = deque()
-        retry: tuple[int, str] | None = None
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            leaving = retry or (inside.popleft() if len(inside) > 4 and n % 3 == 0 else None)
-            started = time.monotonic()
-            try:
-                if leaving:
-                    retry = leaving
-                    session_id, code = leaving
-                    out = self.booth.exit(ExitRequest(code, tenders=(Tender("cash", tendered=10_000),),
-                                                      idempotency_key=f"failover-{session_id}"), actor=ACTOR)
-                    retry = None
-                    self.exits[session_id] = out.exit
-                else:
-                    arrived = datetime.now(UTC) - timedelta(hours=3)  # a stay with a fee to pay
-                    out = self.booth.enter(EntryRequest(f"FO{n:05d}", "car", at=arrived), actor=ACTOR)
-                    self.entries[out.entry.session_id] = (out.entry.ticket_no, out.entry.code)
-                    inside.append((out.entry.session_id, out.entry.code))
-                self.attempts.append(Attempt("exit" if leaving else "entry", started, time.monotonic()))
-            except Exception as exc:  # noqa: BLE001 - recorded and judged by the test
-                self.attempts.append(Attempt("exit" if leaving else "entry", started, time.monotonic(), exc))
-                time.sleep(0.05)
-
-    def wait_for(self, predicate, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; attempts: {self.summary()}")
-            time.sleep(0.02)
-
-    def succeeded_after(self, moment: float) -> list[Attempt]:
-        return [a for a in list(self.attempts) if a.started >= moment and a.error is None]
-
-    def summary(self) -> str:
-        failed = [a for a in self.attempts if a.error is not None]
-        last = ""
-        if failed:
-            error = failed[-1].error
-            cause = error.__cause__ or error.__context__
-            last = f"; last error {type(error).__name__}: {str(error)[:300]}"
-            if cause is not None:
-                last += f" (from {type(cause).__name__}: {str(getattr(cause, 'orig', cause))[:300]})"
-        return f"{len(self.attempts)} attempts, {len(failed)} failed{last}"
 
 
 def _cli_process(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -241,6 +241,9 @@ class _Doorbell:
                 try:
                     raw.driver_connection.execute(f"NOTIFY {CHANNEL}")
                     raw.commit()
+                except Exception:
+                    raw.invalidate()  # the server may be gone (a failover): the pool must not reset it
+                    raise
                 finally:
                     raw.close()
             except Exception as exc:  # noqa: BLE001 - listeners fall back to looking every FALLBACK_S
