@@ -121,11 +121,10 @@ def test_booths_follow_a_failover_onto_the_promoted_standby_and_nothing_acknowle
         while not seen or seen[-1] != "live":
             seen.append(states.get(timeout=30))
         assert seen[0].startswith("offline"), seen
-    finally:
+
         traffic.stop.set()
         runner.join(30)
-    assert not runner.is_alive()
-    try:
+        assert not runner.is_alive()
         while not heard.empty():
             heard.get_nowait()
         last = booth.enter(EntryRequest("HEARD 1", "car"), actor=ACTOR).entry
@@ -133,6 +132,8 @@ def test_booths_follow_a_failover_onto_the_promoted_standby_and_nothing_acknowle
         while not any(c.kind == "entry" and c.body.get("spot") == last.spot_label for c in got):
             got += heard.get(timeout=10)
     finally:
+        traffic.stop.set()
+        runner.join(30)
         watcher.stop()
         watcher_engine.dispose()
 
@@ -245,11 +246,11 @@ def test_an_entry_whose_commit_was_not_confirmed_never_gives_its_ticket_number_t
     direct = make_engine(site.server_url("a"), migrate=False)
     try:
         with direct.connect() as conn:
-            open_plates = conn.execute(text(
+            tickets = conn.execute(text(
                 "SELECT count(*), count(DISTINCT ticket_no), count(DISTINCT code) FROM parking_session")).one()
     finally:
         direct.dispose()
-    assert tuple(open_plates) == (6, 6, 6)  # four, the unconfirmed one, the next: six tickets, six numbers
+    assert tuple(tickets) == (6, 6, 6)  # four, the unconfirmed one, the next: six tickets, six numbers
 
 
 def _capture(outcome: list, call, *args, **kwargs) -> None:
