@@ -245,7 +245,8 @@ def reprint(
     printer: PrinterOpt = None,
 ) -> None:
     """Reprint a ticket (damaged ticket, jam): same signed code, same single session."""
-    error = state(ctx).booth(printer).reprint(ticket_no, lane=lane)
+    cli = state(ctx)
+    error = cli.booth(printer).reprint(ticket_no, lane=lane, actor=cli.login())
     if error:
         fail(f"ticket {ticket_no} not printed: {error}")
     typer.echo(f"Ticket {ticket_no} reprinted")
@@ -327,11 +328,22 @@ def status(
         cells = [f"{by_type[t]['available']}/{by_type[t]['capacity']}" if t in by_type else "-" for t in types]
         table.add_row(f"{level['code']} {level['name']}", f"{level['available']}/{level['capacity']}", *cells)
     Console().print(table)
+    if one["lanes"]:  # the lanes the open consoles drive, as they last published them
+        lanes = Table(title="Lanes")
+        for column in ("Lane", "Booth", "Gate", "Devices", "Queue", "Reprints"):
+            lanes.add_column(column)
+        for lane in one["lanes"]:
+            trouble = ", ".join(f"{kind} {st}" for kind, st in lane["devices"].items() if st != "ok") or "ok"
+            gate = (lane["gate"] or "-") + (f" ({lane['gate_reason']})" if lane["gate_reason"] else "")
+            lanes.add_row(f"{lane['lane']} {lane['direction']}", lane["booth"], gate, trouble,
+                          str(len(lane["queue"])), str(lane["reprints"]))
+        Console().print(lanes)
 
 
 def _status_of(views) -> dict:
     """One facility's status as ``status --json`` prints it (plus ``_revenue`` in minor units, popped by the
     caller)."""
+    from attendant.core.lane_status import other_lanes
     from attendant.core.money import to_major_str
 
     f = views.facility
@@ -358,5 +370,11 @@ def _status_of(views) -> dict:
             for level in levels
         ],
         "revenue_today": to_major_str(revenue, f.currency),
+        "lanes": [  # what each booth's console shows of its lanes (attendant/core/lane_status.py)
+            {"booth": r.booth, "lane": r.lane, "direction": r.direction, "gate": r.gate, "gate_reason": r.gate_reason,
+             "devices": {kind: state for kind, (state, _msg) in r.devices.items()}, "queue": list(r.queue),
+             "reprints": r.reprints, "updated_at": r.updated_at.isoformat()}
+            for r in other_lanes(views.engine, f.id, None)
+        ],
         "_revenue": revenue,
     }

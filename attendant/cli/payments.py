@@ -139,9 +139,10 @@ def payment_resolve(
                                    reference=reference)
     if json_:
         print_json({"id": view.id, "status": view.status, "method": view.method,
-                    "amount": to_major_str(view.amount, cur), "reference": view.reference})
+                    "amount": to_major_str(view.amount, cur), "reference": view.reference, "message": view.message})
     else:
-        typer.echo(f"Payment {view.id} ({view.method} {format_money(view.amount, cur)}) is now {view.status}")
+        typer.echo(f"Payment {view.id} ({view.method} {format_money(view.amount, cur)}) is now {view.status}: "
+                   f"{view.message}")
 
 
 @validation_app.command("create")

@@ -300,15 +300,45 @@ class BackOfficeOps(FacilityStore):
                 raise Refused(f"payment {payment_id} was settled meanwhile: nothing changed")
             row = conn.execute(select(PAY.c.session_id, PAY.c.amount, PAY.c.method).where(
                 PAY.c.id == payment_id)).one()
+            ious_cut: list[dict] = []
             if status is PaymentStatus.COMPLETED:
                 conn.execute(update(PS).where(PS.c.id == row.session_id).values(
                     amount_paid=PS.c.amount_paid + row.amount))
+                ious_cut = self._cut_ious(conn, row.session_id, row.amount, payment_id, now)
             self._audit(conn, now=now, at=now, actor=who.name, action="payment.resolve", entity="payment",
                         entity_id=payment_id, details={"outcome": outcome, "status": status.value,
                                                        "amount": row.amount, "method": row.method,
                                                        "reference": ref, "reason": reason,
-                                                       "processor_said": None if not asked else approved})
+                                                       "processor_said": None if not asked else approved,
+                                                       "ious": ious_cut})
+        if ious_cut:
+            cur = self.facility.currency
+            message += "; IOU " + ", ".join(
+                f"{c['iou_id']} {'settled' if c['left'] == 0 else 'now ' + format_money(c['left'], cur)}"
+                for c in ious_cut)
         return PaymentView(payment_id, row.method, status.value, row.amount, None, None, ref, message)
+
+    def _cut_ious(self, conn, session_id: int, amount: int, payment_id: int, now: datetime) -> list[dict]:
+        """Take a late-approved ``amount`` (cents) off the open IOUs of ``session_id``, oldest first.
+
+        A car let go with an IOU while its card attempt's outcome was unknown
+        must not owe what the card already paid: each IOU the amount covers is
+        settled by ``payment_id``; one it covers in part keeps only the rest.
+        Returns what changed: ``[{"iou_id", "was", "left"}]`` (cents).
+        """
+        changed = []
+        for iou in conn.execute(select(IOU.c.id, IOU.c.amount).where(
+                IOU.c.session_id == session_id, IOU.c.status == IouStatus.OPEN.value).order_by(IOU.c.id)).all():
+            if amount <= 0:
+                break
+            take = min(amount, iou.amount)
+            amount -= take
+            left = iou.amount - take
+            values = ({"amount": left} if left else
+                      {"status": IouStatus.SETTLED.value, "settled_at": now, "settled_payment_id": payment_id})
+            conn.execute(update(IOU).where(IOU.c.id == iou.id).values(**values))
+            changed.append({"iou_id": iou.id, "was": iou.amount, "left": left})
+        return changed
 
     # ------------------------------------------------------ validations, passes
     def create_validation(self, *, actor: Actor | str, merchant: str, kind: str, value: int,

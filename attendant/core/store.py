@@ -512,6 +512,19 @@ class FacilityStore:
                         entity_id=vend_id, details={"lane": lane})
         return vend_id
 
+    def record_reprint(self, session_id: int, *, lane: str | None, actor: Actor | str, first_copy: bool) -> None:
+        """Audit a ticket printed again (``ticket.reprint``): a second paper copy of a live exit credential.
+
+        ``first_copy`` marks a ticket whose first print had failed (queued while the
+        printer was down), so the copy is the only one. A reprint needs a logged-in
+        attendant once users exist (:class:`~attendant.core.auth.LoginRequired`).
+        """
+        who = self._actor(actor, Role.ATTENDANT, "reprinting a ticket")
+        now = utc_now()
+        with self._writing() as conn:
+            self._audit(conn, now=now, at=now, actor=who.name, action="ticket.reprint", entity="parking_session",
+                        entity_id=session_id, details={"lane": lane, "first_copy": first_copy})
+
     def record_vend_fault(self, vend_id: int, message: str) -> None:
         """The gate refused the opening recorded as ``vend_id`` (offline, in fault): mark it ``fault``."""
         with self._writing() as conn:
