@@ -65,7 +65,8 @@ def _integrity(site, traffic) -> str:
     engine = make_engine(site.server_url("b"), migrate=False)
     try:
         with engine.connect() as conn:
-            sessions = {r.id: r for r in conn.execute(text("SELECT id, code, status, amount_paid FROM parking_session"))}
+            rows = conn.execute(text("SELECT id, code, status, amount_paid FROM parking_session"))
+            sessions = {r.id: r for r in rows}
             counts = conn.execute(text(
                 "SELECT count(*), count(DISTINCT spot_id) FROM parking_session WHERE status = 'open'")).one()
             occupied = conn.execute(text("SELECT count(*) FROM spot WHERE status = 'occupied'")).scalar_one()
@@ -177,7 +178,8 @@ def main() -> int:
     print(f"median of {len(rounds)}: failover (kill primary, promote standby) -> first acknowledged operation "
           f"{f['kill_to_first_ok_s']:.3f} s (promotion {f['promotion_s']:.3f} s, promoted -> first ok "
           f"{f['promoted_to_first_ok_s']:.3f} s); baseline, crash and restart of one server in place: "
-          f"{r['kill_to_first_ok_s']:.3f} s (the restart itself {r['restart_s']:.3f} s); ratio {f['kill_to_first_ok_s'] / r['kill_to_first_ok_s']:.2f}; "
+          f"{r['kill_to_first_ok_s']:.3f} s (the restart itself {r['restart_s']:.3f} s); "
+          f"ratio {f['kill_to_first_ok_s'] / r['kill_to_first_ok_s']:.2f}; "
           f"integrity {document['integrity']}")
     if args.json:
         args.json.write_text(json.dumps(document, indent=2) + "\n")
