@@ -29,6 +29,7 @@ Servers run as the ``postgres`` OS account when this process is root
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -98,6 +99,7 @@ class PgSite:
         self.ports = {"a": free_port(), "b": free_port()}
         while self.ports["b"] == self.ports["a"]:
             self.ports["b"] = free_port()
+        atexit.register(self.close)  # an interrupted run (ctrl+c) leaves no server behind either
 
     # ------------------------------------------------------------ commands
     def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -215,6 +217,7 @@ class PgSite:
 
     def close(self) -> None:
         """Stop both servers (immediately, whatever their state) and delete the folder."""
+        atexit.unregister(self.close)
         for server in self.ports:
             if (self.data(server) / "postmaster.pid").exists():
                 try:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, bindparam, func, select
 
+from db.engine import unavailable_reason
 from db.models import ChangeLog
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ class ChangeWatcher:
                 delay = 0.2
             except Exception as exc:  # noqa: BLE001 - a database away never ends the watcher: retry
                 log.warning("change watcher: %s", exc)
-                self.on_state(f"offline: {exc}".splitlines()[0][:200])
+                why = unavailable_reason(exc) or str(exc)  # "cannot connect: db-a:5432 Connection refused; ..."
+                self.on_state(f"offline: {why}".splitlines()[0][:200])
                 self._stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
 
