@@ -120,9 +120,10 @@ def connection_lost(conn) -> bool:
         return True
 
 
-#: SQLSTATEs of a server going away: class 08 (connection exception) is matched by its prefix;
-#: 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting, in recovery).
-_GONE_SQLSTATES = ("57P01", "57P02", "57P03")
+#: SQLSTATEs of a server going away under a session: class 08 (connection exception) is matched by its
+#: prefix; 57P01 admin shutdown, 57P02 crash shutdown. 57P03 (cannot connect now: starting, in recovery)
+#: is a refusal to connect.
+_GONE_SQLSTATES = ("57P01", "57P02")
 
 
 def unavailable_reason(exc: BaseException) -> str | None:
@@ -151,7 +152,7 @@ def unavailable_reason(exc: BaseException) -> str | None:
         return f"the server only reads (a standby not yet promoted?): {detail}"
     if invalidated or sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES:
         return f"connection lost, the operation was not confirmed: {detail}"
-    if isinstance(orig, psycopg.OperationalError) and not sqlstate:
+    if sqlstate == "57P03" or (isinstance(orig, psycopg.OperationalError) and not sqlstate):
         return f"cannot connect: {detail}"
     return None
 
