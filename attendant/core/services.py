@@ -26,7 +26,7 @@ from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NotFound, Refused
+from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
@@ -96,9 +96,11 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 if "plate" in str(exc.orig):
                     raise Refused(f"{norm} is already inside (anti-passback)") from None
                 raise Refused("that bay was just taken by another booth: try again") from None
-            except BaseException:
+            except AttendantError:  # refused before anything was written: the number is still free
                 self._unused_ticket_no(ticket_no)
                 raise
+            # Anything else (a connection lost mid-commit: a failover, a cut) may have committed: the number
+            # is never given out again (a gap, not a second session with the same ticket and code).
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
