@@ -52,6 +52,14 @@ class Facility(Table, table=True):
     allocation_strategy: str = Field(default="nearest", max_length=20)
     layout_source: Optional[str] = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # The window of times requests may give (``--at``), in seconds (attendant/core/time_bounds.py, 0013_time_bounds)
+    at_before_s: int = Field(default=86_400, sa_column=Column(BigInteger, nullable=False, server_default="86400"),
+                             description="Earliest: oldest open entry (or now) minus this")
+    at_ahead_s: int = Field(default=60, sa_column=Column(BigInteger, nullable=False, server_default="60"),
+                            description="Latest: now plus this")
+    at_widen_s: int = Field(default=31_622_400,
+                            sa_column=Column(BigInteger, nullable=False, server_default="31622400"),
+                            description="Earliest a supervisor may back-date to, with a reason: now minus this")
 
 
 class Level(Table, table=True):

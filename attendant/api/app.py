@@ -8,7 +8,7 @@ Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/
   lanes the open consoles publish), plus ``by_spot_type`` over the whole car park.
 - ``POST /v1/facilities/{code}/entries`` and ``/exits``: the fields of
   ``attendant enter`` / ``exit``'s options in, their ``--json`` objects out
-  (:mod:`attendant.booth.shapes`). An ``Idempotency-Key`` header (1-64
+  (:mod:`attendant.booth.shapes`). An ``Idempotency-Key`` header (1-48
   printable ASCII characters) becomes the request's idempotency key, scoped
   to the token: a retried POST returns the first result (``replayed``: true,
   status 200) and never opens a second session or takes a second charge.
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # bytes: an entry or exit body is a few hundred
 ANONYMOUS = "api:anonymous"  # setup mode without a token: an unauthenticated attendant-level actor
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,48}$")  # scoped "api:<token id>:" + key: within MAX_KEY (64)
 
 
 # ----------------------------------------------------------------------------- bodies
@@ -76,6 +76,8 @@ class EntryBody(BaseModel):
     lane: str | None = Field(None, max_length=16, description="Entry lane code (default: the first entry lane).")
     spot: str | None = Field(None, max_length=16, description="Put the vehicle in this bay.")
     at: str | None = Field(None, max_length=40, description="Entry time, ISO 8601 (no offset: facility time).")
+    allow_backdate: str | None = Field(None, max_length=200, description="A supervisor's reason to accept an `at` "
+                                       "earlier than the facility's window (audited).")
 
 
 Amount = Annotated[str | int, Field(description="Major units as a decimal string, e.g. \"12.40\" (or an integer).")]
@@ -96,6 +98,8 @@ class ExitBody(BaseModel):
     iou: str | None = Field(None, max_length=200, description="Let the vehicle go with an IOU: the reason.")
     lane: str | None = Field(None, max_length=16, description="Exit lane code (default: the first exit lane).")
     at: str | None = Field(None, max_length=40, description="Exit time, ISO 8601 (no offset: facility time).")
+    allow_backdate: str | None = Field(None, max_length=200, description="A supervisor's reason to accept an `at` "
+                                       "earlier than the facility's window (audited).")
 
 
 class Problem(BaseModel):
@@ -251,7 +255,7 @@ def _scoped_key(actor: Actor | str, key: str | None) -> str | None:
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.match(key):
-        raise InputError("Idempotency-Key: 1 to 64 printable ASCII characters, no spaces")
+        raise InputError("Idempotency-Key: 1 to 48 printable ASCII characters, no spaces")
     owner = actor.token_id if isinstance(actor, Actor) and actor.token_id is not None else "anon"
     return f"api:{owner}:{key}"
 
@@ -421,7 +425,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         booth = site.booth(code)
         request = entry_request(booth, plate=body.plate, vehicle=body.vehicle, ev=body.ev,
                                 accessible=body.accessible, lane=body.lane, spot=body.spot, at=body.at,
-                                idempotency_key=_scoped_key(actor, idempotency_key), option_names=False)
+                                idempotency_key=_scoped_key(actor, idempotency_key),
+                                backdate_reason=body.allow_backdate, option_names=False)
         outcome = booth.enter(request, actor=actor)
         data = entry_json(outcome, booth.service)
         if outcome.entry.replayed:
@@ -439,7 +444,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
                                tendered=None if body.tendered is None else str(body.tendered),
                                validations=body.validations, pass_code=body.pass_code, account=body.account,
                                iou=body.iou, lane=body.lane, at=body.at,
-                               idempotency_key=_scoped_key(actor, idempotency_key), option_names=False)
+                               idempotency_key=_scoped_key(actor, idempotency_key),
+                               backdate_reason=body.allow_backdate, option_names=False)
         return exit_json(booth.exit(request, actor=actor), booth.facility.currency)
 
     @facilities.get("/{code}/sessions", summary="Find a session by plate (open) or ticket number (any)")

@@ -42,13 +42,15 @@ def _money(text, currency: str, option: str, option_names: bool) -> int | None:
 
 def entry_request(booth, *, plate: str | None, vehicle: str = "car", ev: bool = False, accessible: bool = False,
                   lane: str | None = None, spot: str | None = None, at: str | None = None,
-                  idempotency_key: str | None = None, option_names: bool = True):
+                  idempotency_key: str | None = None, backdate_reason: str | None = None, option_names: bool = True):
     """The :class:`~attendant.core.requests.EntryRequest` of ``enter``'s options (``at``: ISO 8601 text,
-    facility time when it has no offset). Raises :class:`~attendant.core.errors.InputError`."""
+    facility time when it has no offset; ``backdate_reason``: ``--allow-backdate``). Raises
+    :class:`~attendant.core.errors.InputError`."""
     from attendant.core.requests import EntryRequest
 
     return EntryRequest(plate, vehicle, ev=bool(ev), accessible=bool(accessible), lane=lane, spot=spot,
-                        at=_when(at, booth.service.tz, "at", option_names), idempotency_key=idempotency_key)
+                        at=_when(at, booth.service.tz, "at", option_names), idempotency_key=idempotency_key,
+                        backdate_reason=backdate_reason)
 
 
 def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
@@ -83,7 +85,8 @@ def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, 
 def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered: str | None = None,
                  validations: Sequence[str] | None = None, pass_code: str | None = None,
                  account: str | None = None, iou: str | None = None, lane: str | None = None,
-                 at: str | None = None, idempotency_key: str | None = None, option_names: bool = True):
+                 at: str | None = None, idempotency_key: str | None = None, backdate_reason: str | None = None,
+                 option_names: bool = True):
     """The :class:`~attendant.core.requests.ExitRequest` of ``exit``'s options. With no ``pay`` the
     vehicle pays by card, unless an IOU reason or a validation is given. Raises
     :class:`~attendant.core.errors.InputError`."""
@@ -99,6 +102,7 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
         lane=lane,
         at=_when(at, booth.service.tz, "at", option_names),
         idempotency_key=idempotency_key,
+        backdate_reason=backdate_reason,
     )
 
 

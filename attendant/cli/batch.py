@@ -38,9 +38,10 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 
 #: The fields each operation takes (besides ``op``); anything else is refused, naming it.
 FIELDS: dict[str, frozenset[str]] = {
-    "enter": frozenset({"plate", "vehicle", "ev", "accessible", "lane", "spot", "at", "idempotency_key"}),
+    "enter": frozenset({"plate", "vehicle", "ev", "accessible", "lane", "spot", "at", "allow_backdate",
+                        "idempotency_key"}),
     "exit": frozenset({"code", "pay", "tendered", "validation", "validations", "pass", "account", "iou", "lane",
-                       "at", "idempotency_key"}),
+                       "at", "allow_backdate", "idempotency_key"}),
     "find": frozenset({"plate"}),
     "status": frozenset(),
     "report": frozenset({"period", "date"}),
@@ -82,14 +83,15 @@ class _Runner:
                 booth, plate=_text(fields, "plate"), vehicle=_text(fields, "vehicle") or "car",
                 ev=_flag(fields, "ev"), accessible=_flag(fields, "accessible"), lane=_text(fields, "lane"),
                 spot=_text(fields, "spot"), at=_text(fields, "at"), idempotency_key=_text(fields, "idempotency_key"),
-                option_names=False)
+                backdate_reason=_text(fields, "allow_backdate"), option_names=False)
             return shapes.entry_json(booth.enter(request, actor=self.actor), booth.service)
         validations = _texts(fields, "validation") + _texts(fields, "validations")
         request = shapes.exit_request(
             booth, code=_text(fields, "code", required=True), pay=_texts(fields, "pay") or None,
             tendered=_amount(fields, "tendered"), validations=validations, pass_code=_text(fields, "pass"),
             account=_text(fields, "account"), iou=_text(fields, "iou"), lane=_text(fields, "lane"),
-            at=_text(fields, "at"), idempotency_key=_text(fields, "idempotency_key"), option_names=False)
+            at=_text(fields, "at"), idempotency_key=_text(fields, "idempotency_key"),
+            backdate_reason=_text(fields, "allow_backdate"), option_names=False)
         return shapes.exit_json(booth.exit(request, actor=self.actor), booth.facility.currency)
 
     def _report(self, fields: dict) -> dict:

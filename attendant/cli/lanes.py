@@ -15,12 +15,17 @@ import typer
 from attendant.cli.common import JsonOpt, PrinterOpt, fail, print_json, state, typer_app
 from attendant.core.payment_methods import EXIT_METHODS
 
+BackdateOpt = Annotated[Optional[str], typer.Option(
+    "--allow-backdate", metavar="REASON",
+    help="Accept an --at earlier than the facility's window (supervisors; the reason is audited).")]
+
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
 @commands.command()
 def demo(
     ctx: typer.Context,
-    speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.")] = 30.0,
+    speed: Annotated[float, typer.Option(help="Replay speed: 1 is real time, 60 is an hour a minute.", min=0.01,
+                                         max=10_000)] = 30.0,
     replay: Annotated[bool, typer.Option(help="Replay the real Charlotte Street traffic.")] = True,
     theme: Annotated[Optional[str], typer.Option(help="dark, light or high-contrast.")] = None,
 ) -> None:
@@ -74,7 +79,9 @@ def enter(
     lane: Annotated[Optional[str], typer.Option(help="Entry lane code (default: the first entry lane).")] = None,
     spot: Annotated[Optional[str], typer.Option(help="Put the vehicle in this bay (e.g. L1-B04).")] = None,
     printer: PrinterOpt = None,
-    at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time).")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time); within the "
+                                                   "facility's window (see time-window).")] = None,
+    allow_backdate: BackdateOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Admit a vehicle: bay, session, printed ticket, gate vend."""
@@ -84,7 +91,7 @@ def enter(
     booth = cli.booth(printer)
     service = booth.service
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                            at=at)
+                            at=at, backdate_reason=allow_backdate)
     outcome = booth.enter(request, actor=cli.login())
     e = outcome.entry
     if json_:
@@ -118,7 +125,9 @@ def exit_(
     ] = None,
     lane: Annotated[Optional[str], typer.Option(help="Exit lane code (default: the first exit lane).")] = None,
     printer: PrinterOpt = None,
-    at: Annotated[Optional[str], typer.Option(help="Exit time, ISO 8601 (no offset: facility time).")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Exit time, ISO 8601 (no offset: facility time); within the "
+                                                   "facility's window (see time-window).")] = None,
+    allow_backdate: BackdateOpt = None,
     idempotency_key: Annotated[
         Optional[str], typer.Option(help="Retry key: a repeated call with the same key charges once.")
     ] = None,
@@ -137,7 +146,8 @@ def exit_(
     booth = cli.booth(printer)
     currency = booth.facility.currency
     request = exit_request(booth, code=code, pay=pay, tendered=tendered, validations=validation, pass_code=pass_code,
-                           account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key)
+                           account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key,
+                           backdate_reason=allow_backdate)
     outcome = booth.exit(request, actor=cli.login())
     data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)
     r = outcome.exit

@@ -29,7 +29,8 @@ def watch(
     ctx: typer.Context,
     json_: JsonOpt = False,
     all_: Annotated[bool, typer.Option("--all", help="Every facility in the database, not just one.")] = False,
-    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).",
+                                                    min=0, max=31_622_400)] = None,
 ) -> None:
     """Print entries, exits, bay changes and payments as any booth commits them."""
     from attendant.core.changes import ChangeWatcher

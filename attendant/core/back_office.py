@@ -355,11 +355,19 @@ class BackOfficeOps(FacilityStore):
             raise InputError("a validation value must be positive (percent at most 100)")
         if max_uses is not None and max_uses <= 0:
             raise InputError("max uses must be positive")
+        from attendant.core.money import MAX_AMOUNT
+
+        most = {"amount": MAX_AMOUNT, "percent": 100, "minutes": 525_600}[kind]  # minutes: a year
+        if value > most:
+            raise InputError(f"a validation of kind {kind} takes at most {most}")
+        if max_uses is not None and max_uses > 1_000_000:
+            raise InputError("max uses is at most 1,000,000")
         if not merchant or not merchant.strip():
             raise InputError("a validation needs the merchant's name")
+        merchant = merchant.strip()[:80]
         if expires_at is not None and expires_at.tzinfo is None:
             raise InputError("expiry needs a time zone")
-        code = (code or new_credential_code("validation")).strip().upper()
+        code = _credential(code, "validation")
         now = utc_now()
         with self._writing() as conn:
             if conn.execute(select(VAL.c.id).where(VAL.c.code == code)).first():
@@ -383,7 +391,7 @@ class BackOfficeOps(FacilityStore):
         if valid_to <= valid_from:
             raise InputError("a pass must end after it starts")
         norm = normalize_plate(plate) if plate else None
-        code = (code or new_credential_code("pass")).strip().upper()
+        code = _credential(code, "pass")
         now = utc_now()
         with self._writing() as conn:
             pid = conn.execute(insert(PASS).values(
@@ -408,3 +416,13 @@ class BackOfficeOps(FacilityStore):
         valid = bool(row.active) and row.valid_from <= at <= row.valid_to
         return PassView(row.code, row.holder_name, row.plate, row.valid_from, row.valid_to, bool(row.active), valid)
 
+
+def _credential(code: str | None, kind: str) -> str:
+    """A validation's or pass's code as given (upper case, at most 40 ASCII letters, digits and dashes: the
+    column's size), else a new one. Raises :class:`InputError`."""
+    if code is None:
+        return new_credential_code(kind)
+    code = code.strip().upper()
+    if not code or len(code) > 40 or not all(c.isascii() and (c.isalnum() or c == "-") for c in code):
+        raise InputError(f"a {kind} code is 1 to 40 letters A-Z, digits 0-9 and dashes")
+    return code

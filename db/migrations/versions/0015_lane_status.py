@@ -1,7 +1,7 @@
 """lane_status: each booth's lanes as its console shows them, followed live by every other console
 
 Revision ID: 0015_lane_status
-Revises: 0010_bay_claims
+Revises: 0013_time_bounds
 Create Date: 2026-12-04
 
 A supervisor's console, or a second booth, sees every lane of the site: its
@@ -19,7 +19,7 @@ import db.types
 from alembic import op
 
 revision = '0015_lane_status'
-down_revision = '0010_bay_claims'
+down_revision = '0013_time_bounds'
 branch_labels = None
 depends_on = None
 
