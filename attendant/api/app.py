@@ -313,11 +313,16 @@ class BodyLimit:
 def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """The API over ``engine``'s facilities with ``config``'s lanes (a
     :class:`~hardware.config.ConsoleConfig`; default: the default lanes with stand-in devices).
-    ``secret``: the installation secret the tokens are hashed with (default: read when needed)."""
+    ``secret``: the installation secret the tokens are hashed with (default:
+    :func:`attendant.core.api_tokens.site_secret`, read once)."""
     if config is None:
         from hardware.config import default_config
 
         config = default_config()
+    if secret is None:  # read once: every request's token is hashed with it
+        from attendant.core.api_tokens import site_secret
+
+        secret = site_secret()
     site = Site(engine, config, secret=secret)
 
     @asynccontextmanager

@@ -3,8 +3,7 @@
 An admin creates a token with a name and a role (``attendant token create
 --role R --name N``); its text is shown once and never stored: the database
 keeps the HMAC-SHA256 of the text under a key derived from the installation
-secret (the one that signs tickets, kept out of the database,
-:func:`attendant.paths.load_or_create_secret`), so a copy of the database
+secret (kept out of the database, :func:`site_secret`), so a copy of the database
 alone neither reveals a token nor lets one be checked offline. A token is
 256 random bits (``att_`` + URL-safe base64), so one keyed hash, looked up by
 a unique index, is enough: no slow password hash is needed on every request.
@@ -62,12 +61,23 @@ class TokenView:
         return self.revoked_at is None
 
 
-def _key(secret: bytes | None) -> bytes:
-    if secret is None:
-        from attendant.paths import load_or_create_secret
+def site_secret() -> bytes:
+    """The installation's secret the token hashes are keyed from (a file outside the database, shared by
+    every booth and server of the site): the ticket secret of :func:`attendant.paths.load_or_create_secret`,
+    or, where the site's keys live in :mod:`attendant.keyfiles`, its blind-index key (never rotated, so
+    tokens outlive a rotation of the ticket keys)."""
+    from attendant import paths
 
-        secret = load_or_create_secret()
-    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+    loader = getattr(paths, "load_or_create_secret", None)
+    if loader is not None:
+        return loader()
+    from importlib import import_module
+
+    return import_module("attendant.keyfiles").load_data_keys().index_key
+
+
+def _key(secret: bytes | None) -> bytes:
+    return hmac.new(site_secret() if secret is None else secret, _KEY_LABEL, hashlib.sha256).digest()
 
 
 def token_hash(token: str, secret: bytes | None = None) -> str:
