@@ -145,6 +145,7 @@ class ParkingSession(Table, table=True):
         Index("ix_session_facility_exit_at", "facility_id", "exit_at"),
         Index("ix_session_facility_entry_at", "facility_id", "entry_at"),  # reports (migration 0003)
         Index("uq_session_entry_key", "facility_id", "entry_key", unique=True),  # retried entries (0016)
+        Index("uq_session_exit_key", "facility_id", "exit_key", unique=True),  # retried exits, nothing paid (0016)
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -173,6 +174,8 @@ class ParkingSession(Table, table=True):
     paid_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime, description="When the balance reached 0")
     entry_key: Optional[str] = Field(default=None, max_length=80,
                                      description="Idempotency key of the entry request (a retry returns this session)")
+    exit_key: Optional[str] = Field(default=None, max_length=80,
+                                    description="Idempotency key of the exit request (a retry returns this exit)")
 
 
 class Payment(Table, table=True):

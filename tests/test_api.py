@@ -264,11 +264,19 @@ def test_a_retried_post_with_the_same_idempotency_key_makes_one_session_and_one_
         assert set(schemas["ExitOut"]["properties"]) == set(one.json())
         without = http.post("/v1/facilities/CHS/exits", json=pay)  # no key: a second exit is refused
         assert "exited" in assert_problem(without, 409)["detail"]
+
+        grace = http.post("/v1/facilities/CHS/entries", json={"plate": "GR4 CE"}).json()  # nothing due: no payment
+        free = {"code": grace["code"]}
+        one_free = http.post("/v1/facilities/CHS/exits", json=free, headers={"Idempotency-Key": "x-2"})
+        two_free = http.post("/v1/facilities/CHS/exits", json=free, headers={"Idempotency-Key": "x-2"})
+        assert one_free.status_code == 200 and two_free.status_code == 200, two_free.text
+        assert one_free.json()["paid"] == "0.00" and two_free.json()["replayed"]
+        assert two_free.json()["exit_at"] == one_free.json()["exit_at"]
         bad_key = http.post("/v1/facilities/CHS/entries", json={"plate": "K3Y"}, headers={"Idempotency-Key": "a b"})
         assert_problem(bad_key, 422)
     charges = rows(cli, "SELECT count(*), sum(amount) FROM payment WHERE status = 'completed'")
     assert charges[0][0] == 1
-    assert rows(cli, "SELECT count(*) FROM parking_session") == [(1,)]
+    assert rows(cli, "SELECT count(*) FROM parking_session") == [(2,)]
 
 
 # ----------------------------------------------------------------------------- errors and limits

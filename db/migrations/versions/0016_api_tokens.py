@@ -13,7 +13,9 @@ audit log always means one token).
 
 ``parking_session.entry_key``: the idempotency key of the request that opened
 the session (the API's ``Idempotency-Key`` header), unique per facility, so a
-retried entry returns the first session instead of making a second one.
+retried entry returns the first session instead of making a second one;
+``exit_key`` the same for the request that closed it (an exit with nothing to
+pay has no payment row carrying the key).
 """
 import sqlalchemy as sa
 
@@ -39,11 +41,15 @@ def upgrade() -> None:
     )
     # a plain ALTER TABLE ADD COLUMN on both backends: the table (and its change-feed triggers) stays as it is
     op.add_column('parking_session', sa.Column('entry_key', sa.String(length=80), nullable=True))
+    op.add_column('parking_session', sa.Column('exit_key', sa.String(length=80), nullable=True))
     op.create_index('uq_session_entry_key', 'parking_session', ['facility_id', 'entry_key'], unique=True)
+    op.create_index('uq_session_exit_key', 'parking_session', ['facility_id', 'exit_key'], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index('uq_session_exit_key', table_name='parking_session')
     op.drop_index('uq_session_entry_key', table_name='parking_session')
     with op.batch_alter_table('parking_session') as batch:
+        batch.drop_column('exit_key')
         batch.drop_column('entry_key')
     op.drop_table('api_token')
