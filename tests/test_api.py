@@ -411,3 +411,14 @@ def test_on_postgresql_entries_retries_and_the_event_stream(pg_url, tmp_path):
                                      json={"reason": "test"}), 403)
     finally:
         stop_server(server)
+
+
+def test_serve_refuses_a_bad_port_or_a_port_in_use_with_one_line(cli):
+    import socket
+
+    assert "not a TCP port" in cli.run("serve", "--port", "70000", expect=2).stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ran = cli.run("serve", "--port", str(busy.getsockname()[1]), expect=2)
+    assert ran.stderr.startswith("attendant: cannot listen on 127.0.0.1:") and len(ran.stderr.splitlines()) == 1

@@ -26,7 +26,9 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0: any free port, printed at start).")] = 8080,
-    log_level: Annotated[str, typer.Option(help="uvicorn's log level: warning, info, debug.")] = "info",
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level: error, warning, info, debug.")] = "info",
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line (its query may hold "
+                                             "a plate: personal data in the log).")] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) until ctrl+c."""
     import socket
@@ -38,6 +40,8 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise InputError(f"--port: not a TCP port: {port}")
+    if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+        raise InputError(f"--log-level: critical, error, warning, info, debug or trace, not {log_level!r}")
     cli = state(ctx)
     app = create_app(cli.engine(), cli.console_config())
     try:  # bound here, so --port 0 can say which port it got
@@ -48,7 +52,7 @@ def serve(
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log,
                             server_header=False, timeout_graceful_shutdown=5)  # open event streams never end
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"attendant: serving the API on http://{shown}:{bound} (OpenAPI at /openapi.json); ctrl+c stops",
