@@ -195,10 +195,10 @@ def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lan
     twice = attendant("exit", offline["code"], "--pay", "cash", db=url)
     assert twice.returncode == 2 and "already exited" in twice.stderr  # nothing journaled
     status = attendant("status", db=url)
-    assert status.returncode == 1 and status.stderr.startswith("attendant: the database cannot be reached")
+    assert status.returncode == 3 and status.stderr.startswith("attendant: database unavailable")
     assert "SELECT" not in status.stderr
     still_away = attendant("sync", db=url)
-    assert still_away.returncode == 2 and "cannot be reached" in still_away.stderr
+    assert still_away.returncode == 3 and "database unavailable" in still_away.stderr
 
     _back(db_file, away)
     synced = attendant("sync", "--json", db=url)

@@ -842,7 +842,7 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
                      processors=None) -> DetachedService:
     """The services of a process that starts while ``engine``'s database is away, from the booth's journal.
 
-    :raises DatabaseAway: the booth has no snapshot of the facility (it never saw the database).
+    Re-raises ``exc`` when the booth has no snapshot of the facility (it never saw the database).
     """
     from attendant.booth.wiring import booth_journal
     from attendant.core.tickets import TicketSigner
@@ -850,8 +850,8 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
 
     journal = booth_journal(engine)
     snapshot = journal.snapshot(facility_code)
-    if snapshot is None:
-        raise DatabaseAway(f"{_reason(exc)}; this booth has no copy of the facility to work from")
+    if snapshot is None:  # never saw the facility: nothing to work from, the database is simply unavailable
+        raise exc
     from attendant import startup
 
     sessions = journal.sessions(snapshot["facility"]["code"])

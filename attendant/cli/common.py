@@ -11,7 +11,9 @@
   script and from typer's ``CliRunner`` alike): an expected failure
   (:class:`~attendant.core.errors.AttendantError`, a usage error) prints one
   line on stderr, ``attendant: <message>``, and exits 2 with nothing
-  changed; an unexpected one prints one line, exits 1 and leaves its
+  changed; a database that cannot be reached (a server down, a failover
+  under way) prints ``attendant: database unavailable: <why>`` and exits
+  3; an unexpected one prints one line, exits 1 and leaves its
   traceback in ``attendant-errors.log`` in the data folder.
 - Output: ``--json`` prints :func:`print_json` (money as decimal strings in
   major units, times ISO 8601), a stable contract for scripts.
@@ -51,6 +53,8 @@ COMMAND_MODULES: dict[str, str] = {
     "watch": "watch",
     "sync": "sync",
     "time-window": "bounds",
+    "serve": "serve", "token": "serve",
+    "batch": "batch",
 }
 
 
@@ -90,14 +94,16 @@ class AttendantGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the traceback off the screen
+            if (reason := _unavailable(exc)) is not None:
+                typer.echo(f"attendant: database unavailable: {reason}", err=True)
+                sys.exit(UNAVAILABLE_STATUS)
             from attendant.core.journal import database_unreachable
 
-            if database_unreachable(exc):  # one line, the driver's reason: never the SQL or its parameters
+            if database_unreachable(exc):  # SQLite's file away too: one line, never the SQL or its parameters
                 inner = getattr(exc, "orig", None) or exc
                 reason = (str(inner).strip().splitlines() or [type(inner).__name__])[0][:160]
-                typer.echo(f"attendant: the database cannot be reached ({reason}); entries and exits work "
-                           "offline, the rest waits for it", err=True)
-                sys.exit(1)
+                typer.echo(f"attendant: database unavailable: {reason}", err=True)
+                sys.exit(UNAVAILABLE_STATUS)
             if _database_refused(exc):  # a value the database will not hold: bad input, nothing changed
                 typer.echo("attendant: the database refused a value (too long or out of range): nothing was "
                            "changed", err=True)
@@ -474,6 +480,19 @@ def _safe_message(exc: Exception) -> str:
     if isinstance(exc, SQLAlchemyError):
         return f"database error ({type(exc).__name__})"
     return str(exc)[:200]
+
+
+#: Exit status when the database cannot be reached (server down, failover under way): try again later.
+UNAVAILABLE_STATUS = 3
+
+
+def _unavailable(exc: Exception) -> str | None:
+    """Why the database cannot be reached, if that is what ``exc`` says (:func:`db.engine.unavailable_reason`)."""
+    if "sqlalchemy" not in sys.modules:  # no database was touched: nothing to ask
+        return None
+    from db.engine import unavailable_reason
+
+    return unavailable_reason(exc)
 
 
 def _log_unexpected(exc: Exception) -> None:

@@ -9,7 +9,7 @@ order, conflicts resolved by rule and audited). ``--json`` prints
 ``outcome`` (``applied``, ``already``, ``deferred``) and what it did.
 Without ``--facility`` every facility with events waiting is replayed.
 Exit status 0 when the database answered (deferred events wait for the next
-sync), 2 when it still cannot be reached.
+sync), 3 (database unavailable) when it still cannot be reached.
 """
 
 from typing import Annotated
@@ -80,4 +80,4 @@ def sync(
         typer.echo(f"{report.applied} applied, {report.already} already applied, {report.deferred} deferred, "
                    f"{len(report.conflicts)} conflicts resolved; {report.waiting} waiting")
     if report.error:
-        fail(f"the database cannot be reached ({report.error}): {report.waiting} events wait in the journal")
+        fail(f"database unavailable: {report.error}: {report.waiting} events wait in the journal", 3)

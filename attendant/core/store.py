@@ -62,6 +62,7 @@ from attendant.core.rates import RatePlan
 from attendant.core.tickets import TicketSigner, format_ticket_no
 from attendant.core.views import COUNTED, LevelAvailability, LevelMap, SessionView, SpotCell
 from attendant.core.vocab import GateOutcome, SpotStatus, VendSource
+from db.engine import connection_lost
 from db.models import (
     Facility,
     Iou,
@@ -210,6 +211,8 @@ class FacilityStore:
         """
         with self._lock:
             conn = self._conn
+            if conn is not None and not conn.closed and not conn.invalidated and connection_lost(conn):
+                conn.invalidate()  # the server closed it meanwhile (restart, failover): this write takes a new one
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._conn = self.engine.connect()
             try:
