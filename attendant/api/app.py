@@ -130,6 +130,8 @@ class EntryOut(BaseModel):
     print_error: str | None
     gate: str = Field(..., description="opened, fault, no gate, not vended, already entered")
     replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first entry.")
+    journaled: bool = Field(..., description="The database was away: in the booth's journal (session_id 0), "
+                                             "replayed into it later.")
 
 
 class PaymentOut(BaseModel):
@@ -164,6 +166,8 @@ class ExitOut(BaseModel):
     printed: bool
     print_error: str | None
     replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first exit.")
+    journaled: bool = Field(..., description="The database was away: in the booth's journal (session_id 0), "
+                                             "replayed into it later.")
 
 
 def _documented(status: int, model: type[BaseModel]) -> dict:
