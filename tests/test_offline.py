@@ -810,3 +810,39 @@ def test_the_console_login_works_offline_for_a_user_who_logged_in_at_this_booth(
     finally:
         check.dispose()
     assert actor == "cat"
+
+
+def test_the_http_api_admits_and_releases_through_the_journal_while_postgresql_is_cut(proxied_pg):
+    """The API goes through the same booth: with the network cut, POST entries and exits are journaled
+    (201/200, ``journaled``), and ``attendant sync`` lands them."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from tests.test_api import start_server, stop_server
+
+    direct, proxy, proxied = proxied_pg
+    server = start_server(SimpleNamespace(db=proxied, env={}))
+    try:
+        with server.client() as http:
+            first = http.post("/v1/facilities/TST/entries", json={"plate": "AP1 ONL", "vehicle": "car"})
+            assert first.status_code == 201, first.text
+            assert first.json()["journaled"] is False
+            proxy.cut()
+            entered = http.post("/v1/facilities/TST/entries", json={"plate": "AP2 OFF", "vehicle": "car"})
+            assert entered.status_code == 201, entered.text
+            assert entered.json()["journaled"] is True and int(entered.json()["ticket_no"]) >= 90_000_000
+            left = http.post("/v1/facilities/TST/exits", json={"code": first.json()["code"], "pay": ["cash"],
+                                                                "tendered": "20"})
+            assert left.status_code == 200, left.text
+            assert left.json()["journaled"] is True
+    except httpx.HTTPError as exc:
+        raise AssertionError(f"{exc}: {''.join(server.stderr)}") from exc
+    finally:
+        stop_server(server)
+    proxy.restore()
+    synced = attendant("sync", "--json", db=proxied)
+    assert synced.returncode == 0 and json.loads(synced.stdout)["applied"] == 2, synced.stdout + synced.stderr
+    state = integrity(direct)
+    assert state["per_plate"] == {"AP1ONL": 1, "AP2OFF": 1}
+    assert state["sessions"]["AP1ONL"].status == "closed" and state["occupied"] == state["open"] == 1
