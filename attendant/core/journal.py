@@ -178,7 +178,8 @@ def _engine(path: Path) -> Engine:
                 "BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
 
         path.touch(mode=0o600, exist_ok=True)  # PIN hashes and plates: the booth's account only
-        _META.create_all(engine)
+        with engine.begin() as conn:  # BEGIN IMMEDIATE: booth processes starting together create the tables once
+            _META.create_all(conn)
         _ENGINES[path] = engine
         return engine
 
