@@ -290,7 +290,8 @@ class OfflineLanes:
                 for m in service.level_maps()]
         f = service.facility
         body = {
-            "maps": maps, "facility": {"id": f.id, "code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone,
+            "maps": maps,
+            "facility": {"id": f.id, "code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone,
                          "currency": f.currency, "capacity": f.capacity},
             "spots": spots, "levels": levels, "strategy": strategy, "active_plan_id": active, "plans": plans,
             "users_exist": users_exist(service.engine),
