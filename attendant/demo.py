@@ -71,15 +71,17 @@ def demo_config() -> ConsoleConfig:
 
 
 def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) -> Engine:
-    """Open the demo database with the demo facility in it.
+    """Open the demo database with the demo facility in it (and the site's secrets, made if missing).
 
     With ``url`` None the demo uses ``demo.db`` in the data folder and starts
     it afresh (``fresh`` defaults to True then); with a URL it keeps what is
     there and only creates the facility if missing.
     """
+    from attendant.keyfiles import ensure_site_secrets
     from attendant.paths import data_dir
     from db.engine import make_engine
 
+    ensure_site_secrets()  # the demo site's ticket and personal-data keys, where this home has none yet
     if url is None:
         path = data_dir() / "demo.db"
         if fresh is None or fresh:

@@ -27,7 +27,7 @@ from attendant.paths import default_db_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Newest migration; tests/test_db.py checks it equals Alembic's head. Comparing
 # against it at start spares importing Alembic when the schema is current.
-SCHEMA_HEAD = "0010_bay_claims"
+SCHEMA_HEAD = "0012_personal_data"
 
 
 def resolve_url(url: str | None) -> str:
@@ -61,8 +61,14 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
 
 def _sqlite_engine(url) -> Engine:
     database = url.database
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser()
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:  # a new database file is private to its user; SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -1,0 +1,167 @@
+"""Personal data at rest: plates and holder names encrypted, found again through keyed blind indexes.
+
+What is stored, per column (migration ``0012_personal_data``):
+
+- ``parking_session.plate``, ``iou.plate``, ``pass_holder.plate``,
+  ``pass_holder.holder_name``: AES-256-GCM ciphertext (the ``cryptography``
+  library), written ``"<key id>:<base64url(nonce 12 bytes | ciphertext | tag)>"``
+  by :meth:`PersonalData.seal`; the key id names the key of
+  ``data-keys.json`` (:mod:`attendant.keyfiles`) it was sealed with, so a key
+  rotation can re-encrypt row by row while older keys still read.
+- ``parking_session.plate_hash``, ``iou.plate_hash``, ``pass_holder.plate_hash``
+  and ``vehicle.plate``: the exact blind index of the normalised plate,
+  HMAC-SHA256(index key, ``"plate:" + plate``) cut to 128 bits in hex
+  (:meth:`PersonalData.plate_index`): equality lookups (exit by plate,
+  anti-passback's unique index, IOUs of a plate, passes) run on it.
+- ``parking_session.plate_fold``: the blind index of the confusable-folded
+  plate (:func:`attendant.core.plate_match.canonical_form`, O/0, B/8...):
+  the tolerant lookup of a misread plate runs on it.
+- ``parking_session.code``: HMAC-SHA256(index key, ``"ticket:" + code``) in
+  hex (:meth:`PersonalData.code_hash`), not the code: a copy of the database
+  alone yields no code that opens a gate. An exit checks the presented code's
+  signature and then this hash.
+- Audit events name a plate by its blind index (``plate_ref``), never in clear:
+  the audit log is append-only, so what it holds must survive the retention rule.
+
+The index key is separate from the encryption keys and is not rotated by
+``attendant keys rotate`` (indexes would have to be recomputed everywhere at
+once). Keys never enter the database; the objects built from them (one
+:class:`~cryptography.hazmat.primitives.ciphers.aead.AESGCM` per key) are
+built once per process (:func:`site_data`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import threading
+
+from attendant.core.errors import AttendantError
+
+#: The columns that hold ciphertext: table -> columns (what ``keys rotate`` and the migration walk).
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "parking_session": ("plate",),
+    "iou": ("plate",),
+    "pass_holder": ("plate", "holder_name"),
+}
+_AAD = b"attendant-personal-data/1"
+INDEX_CHARS = 32  # 128 bits of HMAC-SHA256 in hex
+
+
+class PersonalDataError(AttendantError):
+    """A ciphertext that this booth's keys cannot open (another site's keys, a damaged value)."""
+
+
+class PersonalData:
+    """Seals and opens personal data, and computes blind indexes, with one set of data keys.
+
+    ``keys``: a :class:`attendant.keyfiles.DataKeys` (AES keys by id, the
+    current id, the index key). Thread-safe (no mutable state after
+    construction).
+    """
+
+    def __init__(self, keys) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.keys = keys
+        self.current = keys.current
+        self._aead = {kid: AESGCM(key) for kid, key in keys.keys.items()}
+        self._sealer = self._aead[keys.current]
+        self._prefix = f"{keys.current}:"
+        self._index_key = keys.index_key
+
+    # ------------------------------------------------------------- encryption
+    def seal(self, text: str | None) -> str | None:
+        """``text`` encrypted under the current key (None stays None); a fresh random nonce each time."""
+        if text is None:
+            return None
+        nonce = os.urandom(12)
+        sealed = self._sealer.encrypt(nonce, text.encode(), _AAD)
+        return self._prefix + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, token: str | None) -> str | None:
+        """The text of a value :meth:`seal` wrote (None stays None).
+
+        :raises PersonalDataError: a key id this booth does not have, or a value
+            that fails authentication (damaged, or sealed under other keys).
+        """
+        if token is None:
+            return None
+        kid, sep, body = token.partition(":")
+        aead = self._aead.get(kid)
+        if aead is None or not sep:
+            raise PersonalDataError(
+                f"personal data sealed under data key {kid[:6]!r}, which this booth does not have: install the "
+                "site's secrets (`attendant secret import FILE`)")
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            raw = base64.urlsafe_b64decode(body)
+            return aead.decrypt(raw[:12], raw[12:], _AAD).decode()
+        except (InvalidTag, ValueError):
+            raise PersonalDataError("a stored plate or name does not open with this booth's data keys "
+                                    "(damaged, or another site's keys)") from None
+
+    def key_of(self, token: str | None) -> str | None:
+        """The key id a sealed value names (None for None)."""
+        return None if token is None else token.partition(":")[0]
+
+    def reseal(self, token: str | None) -> str | None:
+        """``token`` re-encrypted under the current key (unchanged if it already is, or None)."""
+        if token is None or token.startswith(self._prefix):
+            return token
+        return self.seal(self.open(token))
+
+    # ------------------------------------------------------------- blind indexes
+    def _mac(self, label: bytes, text: str) -> str:
+        return hmac.digest(self._index_key, label + text.encode(), "sha256")[:16].hex()
+
+    def plate_index(self, plate: str | None) -> str | None:
+        """The exact blind index of a normalised plate (None stays None)."""
+        return None if plate is None else self._mac(b"plate:", plate)
+
+    def plate_fold_index(self, plate: str | None) -> str | None:
+        """The blind index of a normalised plate with its confusable characters folded."""
+        if plate is None:
+            return None
+        from attendant.core.plate_match import canonical_form
+
+        return self._mac(b"fold:", canonical_form(plate))
+
+    def code_hash(self, code: str) -> str:
+        """The stored form of a ticket code (upper case, no surrounding space): its keyed hash."""
+        return hmac.digest(self._index_key, b"ticket:" + code.strip().upper().encode(), "sha256").hex()
+
+    def plate_columns(self, plate: str | None) -> dict[str, str | None]:
+        """``plate``, ``plate_hash``, ``plate_fold`` as a session row stores them."""
+        return {"plate": self.seal(plate), "plate_hash": self.plate_index(plate),
+                "plate_fold": self.plate_fold_index(plate)}
+
+
+_SITE: dict[tuple, PersonalData] = {}
+_SITE_LOCK = threading.Lock()
+
+
+def site_data() -> PersonalData:
+    """The :class:`PersonalData` of this booth's key file (:func:`attendant.keyfiles.load_data_keys`),
+    built once per file version (path and modification time) per process.
+
+    :raises attendant.keyfiles.SecretMissing: no key file (install the site's secrets).
+    :raises attendant.keyfiles.SecretUnreadable: an empty or damaged one.
+    """
+    from attendant import keyfiles
+
+    path = keyfiles.data_keys_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (str(path), stamp)
+    with _SITE_LOCK:
+        found = _SITE.get(key)
+        if found is None:
+            found = PersonalData(keyfiles.load_data_keys())
+            _SITE.clear()
+            _SITE[key] = found
+        return found
