@@ -165,3 +165,77 @@ def site_data() -> PersonalData:
             _SITE.clear()
             _SITE[key] = found
         return found
+
+
+# ------------------------------------------------------------------ key rotation
+ROTATE_BATCH = 500
+
+
+def rotate_data_keys(engine, *, actor: str) -> dict:
+    """``attendant keys rotate``: a new encryption key becomes current, every sealed value is re-encrypted
+    under it, then the older keys leave the key file.
+
+    Steps, each safe to interrupt: (1) the key file gains the new key, made
+    current (older keys stay for reading); (2) each column of
+    :data:`ENCRYPTED_COLUMNS` is re-sealed in transactions of
+    :data:`ROTATE_BATCH` rows; (3) once no value names an older key, they are
+    dropped from the file. A run that finds a rotation unfinished (more than
+    one key in the file) finishes it instead of adding another key. The blind
+    index key is not rotated. One audit event ``keys.rotate`` (no facility).
+
+    Returns ``{"key": new id, "resealed": {table.column: n}, "retired": [ids], "kept": [ids]}``; ``kept``
+    lists older keys still named by a value (another booth wrote with them meanwhile: run it again).
+    Other booths need the new key file (``attendant secret export`` / ``import``).
+    """
+    from sqlalchemy import select, update
+
+    from attendant import keyfiles
+    from attendant.core import audit
+    from attendant.core.clock import utc_now
+    from db.models import TABLES
+
+    keys = keyfiles.load_data_keys()
+    if len(keys.keys) == 1:
+        kid = str(max(int(k) for k in keys.keys) + 1)
+        keys = keyfiles.DataKeys({**keys.keys, kid: os.urandom(32)}, kid, keys.index_key)
+        keyfiles.save_data_keys(keys)
+    pd = PersonalData(keys)
+    prefix = f"{keys.current}:"
+    resealed: dict[str, int] = {}
+    for table_name, columns in ENCRYPTED_COLUMNS.items():
+        table = TABLES.tables[table_name]
+        for column in columns:
+            col = table.c[column]
+            done, last_id = 0, 0
+            while True:
+                with engine.begin() as conn:
+                    rows = conn.execute(select(table.c.id, col).where(
+                        table.c.id > last_id, col.is_not(None), ~col.startswith(prefix, autoescape=True))
+                        .order_by(table.c.id).limit(ROTATE_BATCH)).all()
+                    for row in rows:
+                        conn.execute(update(table).where(table.c.id == row.id, col == row[1])
+                                     .values({column: pd.reseal(row[1])}))
+                if not rows:
+                    break
+                done += len(rows)
+                last_id = rows[-1].id
+            resealed[f"{table_name}.{column}"] = done
+    kept = set()
+    with engine.connect() as conn:
+        for table_name, columns in ENCRYPTED_COLUMNS.items():
+            table = TABLES.tables[table_name]
+            for column in columns:
+                col = table.c[column]
+                for (value,) in conn.execute(select(col).where(col.is_not(None),
+                                                               ~col.startswith(prefix, autoescape=True))):
+                    kept.add(pd.key_of(value))
+    retired = sorted(k for k in keys.keys if k != keys.current and k not in kept)
+    if retired:
+        keyfiles.save_data_keys(keyfiles.DataKeys({k: v for k, v in keys.keys.items() if k not in retired},
+                                                  keys.current, keys.index_key))
+    now = utc_now()
+    with engine.begin() as conn:
+        audit.record(conn, facility_id=None, actor=actor, action="keys.rotate", entity="data_keys", entity_id=None,
+                     details={"key": keys.current, "resealed": resealed, "retired": retired,
+                              "kept": sorted(kept)}, effective_at=now, now=now)
+    return {"key": keys.current, "resealed": resealed, "retired": retired, "kept": sorted(kept)}
