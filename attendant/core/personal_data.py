@@ -36,6 +36,7 @@ import base64
 import hmac
 import os
 import threading
+import time
 
 from attendant.core.errors import AttendantError
 
@@ -57,28 +58,58 @@ class PersonalData:
     """Seals and opens personal data, and computes blind indexes, with one set of data keys.
 
     ``keys``: a :class:`attendant.keyfiles.DataKeys` (AES keys by id, the
-    current id, the index key). Thread-safe (no mutable state after
-    construction).
+    current id, the index key). ``follow``: the key file these came from; a
+    booth built on it looks at the file again at most once a second before
+    sealing, and at once when it meets a key id it does not have, so a
+    long-running console takes up ``attendant keys rotate`` run beside it.
+    Thread-safe (a reload swaps whole objects).
     """
 
-    def __init__(self, keys) -> None:
+    def __init__(self, keys, *, follow=None) -> None:
+        self._follow = follow
+        self._stamp = _stamp(follow)
+        self._next_check = time.monotonic() + 1.0
+        self._install(keys)
+
+    def _install(self, keys) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        old = getattr(self, "_aead", {})
         self.keys = keys
         self.current = keys.current
         self._aead = {kid: AESGCM(key) for kid, key in keys.keys.items()}
-        self._sealer = self._aead[keys.current]
-        self._prefix = f"{keys.current}:"
+        for kid, aead in old.items():  # keys retired from the file still read what this process holds
+            self._aead.setdefault(kid, aead)
+        self._sealing = (f"{keys.current}:", self._aead[keys.current])  # one tuple: swapped whole by a reload
         self._index_key = keys.index_key
+
+    def _reload(self, force: bool = False) -> None:
+        """Take up a changed key file (same index key only: the blind indexes must not move)."""
+        self._next_check = time.monotonic() + 1.0
+        stamp = _stamp(self._follow)
+        if stamp == self._stamp and not force:
+            return
+        from attendant import keyfiles
+
+        try:
+            keys = keyfiles.load_data_keys()
+        except AttendantError:
+            return  # the file is being replaced or was removed: keep the keys in hand
+        if keys.index_key == self._index_key:
+            self._stamp = stamp
+            self._install(keys)
 
     # ------------------------------------------------------------- encryption
     def seal(self, text: str | None) -> str | None:
         """``text`` encrypted under the current key (None stays None); a fresh random nonce each time."""
         if text is None:
             return None
+        if self._follow is not None and time.monotonic() >= self._next_check:
+            self._reload()
+        prefix, aead = self._sealing
         nonce = os.urandom(12)
-        sealed = self._sealer.encrypt(nonce, text.encode(), _AAD)
-        return self._prefix + base64.urlsafe_b64encode(nonce + sealed).decode()
+        sealed = aead.encrypt(nonce, text.encode(), _AAD)
+        return prefix + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def open(self, token: str | None) -> str | None:
         """The text of a value :meth:`seal` wrote (None stays None).
@@ -90,6 +121,9 @@ class PersonalData:
             return None
         kid, sep, body = token.partition(":")
         aead = self._aead.get(kid)
+        if aead is None and self._follow is not None:
+            self._reload(force=True)
+            aead = self._aead.get(kid)
         if aead is None or not sep:
             raise PersonalDataError(
                 f"personal data sealed under data key {kid[:6]!r}, which this booth does not have: install the "
@@ -109,7 +143,7 @@ class PersonalData:
 
     def reseal(self, token: str | None) -> str | None:
         """``token`` re-encrypted under the current key (unchanged if it already is, or None)."""
-        if token is None or token.startswith(self._prefix):
+        if token is None or token.startswith(self._sealing[0]):
             return token
         return self.seal(self.open(token))
 
@@ -139,6 +173,16 @@ class PersonalData:
                 "plate_fold": self.plate_fold_index(plate)}
 
 
+def _stamp(path) -> tuple | None:
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 _SITE: dict[tuple, PersonalData] = {}
 _SITE_LOCK = threading.Lock()
 
@@ -153,15 +197,11 @@ def site_data() -> PersonalData:
     from attendant import keyfiles
 
     path = keyfiles.data_keys_path()
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = None
-    key = (str(path), stamp)
+    key = (str(path), _stamp(path))
     with _SITE_LOCK:
         found = _SITE.get(key)
         if found is None:
-            found = PersonalData(keyfiles.load_data_keys())
+            found = PersonalData(keyfiles.load_data_keys(), follow=path)
             _SITE.clear()
             _SITE[key] = found
         return found
