@@ -82,6 +82,7 @@ class PersonalData:
             self._aead.setdefault(kid, aead)
         self._sealing = (f"{keys.current}:", self._aead[keys.current])  # one tuple: swapped whole by a reload
         self._index_key = keys.index_key
+        self._code_hashes: dict[str, str] = {}
 
     def _reload(self, force: bool = False) -> None:
         """Take up a changed key file (same index key only: the blind indexes must not move)."""
@@ -164,8 +165,16 @@ class PersonalData:
         return self._mac(b"fold:", canonical_form(plate))
 
     def code_hash(self, code: str) -> str:
-        """The stored form of a ticket code (upper case, no surrounding space): its keyed hash."""
-        return hmac.digest(self._index_key, b"ticket:" + code.strip().upper().encode(), "sha256").hex()
+        """The stored form of a ticket code (upper case, no surrounding space): its keyed hash.
+
+        Remembered for the last few thousand codes (an exit looks its code up several times)."""
+        found = self._code_hashes.get(code)
+        if found is None:
+            found = hmac.digest(self._index_key, b"ticket:" + code.strip().upper().encode(), "sha256").hex()
+            if len(self._code_hashes) >= 4096:
+                self._code_hashes.clear()
+            self._code_hashes[code] = found
+        return found
 
     def plate_columns(self, plate: str | None) -> dict[str, str | None]:
         """``plate``, ``plate_hash``, ``plate_fold`` as a session row stores them."""
