@@ -77,11 +77,10 @@ def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) ->
     it afresh (``fresh`` defaults to True then); with a URL it keeps what is
     there and only creates the facility if missing.
     """
-    from attendant.keyfiles import ensure_site_secrets
+    from attendant.keyfiles import ensure_site_secrets, in_service
     from attendant.paths import data_dir
     from db.engine import make_engine
 
-    ensure_site_secrets()  # the demo site's ticket and personal-data keys, where this home has none yet
     if url is None:
         path = data_dir() / "demo.db"
         if fresh is None or fresh:
@@ -89,6 +88,9 @@ def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) ->
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     engine = make_engine(url)
+    # the demo site's ticket and personal-data keys where this home has none, unless the database is a site
+    # in service (then its own secrets must be installed: attendant.keyfiles)
+    ensure_site_secrets(new_site=not in_service(engine))
     if not any(f.code == DEMO_FACILITY for f in list_facilities(engine)):
         from attendant.core.auth import Actor, Role
 

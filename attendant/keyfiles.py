@@ -261,6 +261,17 @@ def ensure_site_secrets(*, new_site: bool = True) -> list[Path]:
     return created
 
 
+def in_service(engine) -> bool:
+    """True when ``engine``'s database already holds parking sessions: a site in service, whose secrets a
+    booth must import rather than make (a new secret would refuse its tickets and hide its plates)."""
+    from sqlalchemy import select
+
+    from db.models import ParkingSession
+
+    with engine.connect() as conn:
+        return conn.execute(select(ParkingSession.id).limit(1)).first() is not None
+
+
 def ensure_data_keys() -> bool:
     """Create the personal-data keys if missing (the migration that turns encryption on for a site whose
     database already holds rows). Returns True when created."""

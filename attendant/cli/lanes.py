@@ -47,7 +47,7 @@ def init(
     from attendant.core.layout import load_layout
     from attendant.core.rates import load_rate_plan
     from attendant.demo import demo_layout_path
-    from attendant.keyfiles import ensure_site_secrets
+    from attendant.keyfiles import ensure_site_secrets, in_service
 
     cli = state(ctx)
     if bool(layout) == bool(demo_):
@@ -55,7 +55,7 @@ def init(
     layout_obj = load_layout(demo_layout_path() if demo_ else layout)
     plan = load_rate_plan(rates) if rates else None
     engine = cli.engine()
-    ensure_site_secrets(new_site=not _has_sessions(engine))
+    ensure_site_secrets(new_site=not in_service(engine))
     existing = {f.code: f for f in list_facilities(engine)}
     if demo_ and layout_obj.code in existing:
         info, created = existing[layout_obj.code], False
@@ -66,17 +66,6 @@ def init(
     else:
         verb = "Created" if created else "Already present:"
         typer.echo(f"{verb} {info.name} ({info.code}): {info.capacity} spots, time zone {info.timezone}")
-
-
-def _has_sessions(engine) -> bool:
-    """True when the database already holds parking sessions: a site in service, whose secrets a booth
-    must import rather than make (a new secret would refuse its tickets and hide its plates)."""
-    from sqlalchemy import select
-
-    from db.models import ParkingSession
-
-    with engine.connect() as conn:
-        return conn.execute(select(ParkingSession.id).limit(1)).first() is not None
 
 
 @commands.command()

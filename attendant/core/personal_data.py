@@ -72,17 +72,28 @@ class PersonalData:
         self._install(keys)
 
     def _install(self, keys) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        old = getattr(self, "_aead", {})
+        built = getattr(self, "_built", None)
+        # keys retired from the file still read what this process holds
+        self._retired = {**getattr(self, "_retired", {}), **(built[0] if built else {})}
         self.keys = keys
         self.current = keys.current
-        self._aead = {kid: AESGCM(key) for kid, key in keys.keys.items()}
-        for kid, aead in old.items():  # keys retired from the file still read what this process holds
-            self._aead.setdefault(kid, aead)
-        self._sealing = (f"{keys.current}:", self._aead[keys.current])  # one tuple: swapped whole by a reload
         self._index_key = keys.index_key
         self._code_hashes: dict[str, str] = {}
+        self._built = None  # (AESGCM by key id, (prefix, sealing AESGCM)): made on first use
+
+    def _crypto(self):
+        """The AES-GCM objects, made once (``cryptography`` is imported only by a command that seals or opens:
+        ``attendant status`` never pays for it)."""
+        built = self._built
+        if built is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            keys = self.keys
+            aead = {kid: AESGCM(key) for kid, key in keys.keys.items()}
+            for kid, old in self._retired.items():
+                aead.setdefault(kid, old)
+            built = self._built = (aead, (f"{keys.current}:", aead[keys.current]))
+        return built
 
     def _reload(self, force: bool = False) -> None:
         """Take up a changed key file (same index key only: the blind indexes must not move)."""
@@ -107,7 +118,7 @@ class PersonalData:
             return None
         if self._follow is not None and time.monotonic() >= self._next_check:
             self._reload()
-        prefix, aead = self._sealing
+        prefix, aead = self._crypto()[1]
         nonce = os.urandom(12)
         sealed = aead.encrypt(nonce, text.encode(), _AAD)
         return prefix + base64.urlsafe_b64encode(nonce + sealed).decode()
@@ -121,10 +132,10 @@ class PersonalData:
         if token is None:
             return None
         kid, sep, body = token.partition(":")
-        aead = self._aead.get(kid)
+        aead = self._crypto()[0].get(kid)
         if aead is None and self._follow is not None:
             self._reload(force=True)
-            aead = self._aead.get(kid)
+            aead = self._crypto()[0].get(kid)
         if aead is None or not sep:
             raise PersonalDataError(
                 f"personal data sealed under data key {kid[:6]!r}, which this booth does not have: install the "
@@ -144,7 +155,7 @@ class PersonalData:
 
     def reseal(self, token: str | None) -> str | None:
         """``token`` re-encrypted under the current key (unchanged if it already is, or None)."""
-        if token is None or token.startswith(self._sealing[0]):
+        if token is None or token.startswith(f"{self.current}:"):
             return token
         return self.seal(self.open(token))
 
