@@ -275,3 +275,14 @@ def test_the_migration_converts_rows_already_there(db_url):
         service.enter("OLD123", "car", actor="t")
     service.close()
     engine.dispose()
+
+
+def test_the_retention_period_comes_from_the_console_config(tmp_path):
+    from hardware.config import default_config, parse_config
+
+    lanes = '[[lanes]]\ncode = "E1"\nname = "Entry 1"\ndirection = "entry"\n'
+    assert default_config().retention_days == 90
+    assert parse_config(f"[console]\nretention_days = 30\n{lanes}").retention_days == 30
+    for bad in ("0", "-5", '"ninety"', "true", "1e3"):
+        with pytest.raises(InputError, match="console.retention_days"):
+            parse_config(f"[console]\nretention_days = {bad}\n{lanes}")
