@@ -55,12 +55,13 @@ def init(
     layout_obj = load_layout(demo_layout_path() if demo_ else layout)
     plan = load_rate_plan(rates) if rates else None
     engine = cli.engine()
-    ensure_site_secrets(new_site=not in_service(engine))
+    new_site = not in_service(engine)
     existing = {f.code: f for f in list_facilities(engine)}
     if demo_ and layout_obj.code in existing:
         info, created = existing[layout_obj.code], False
     else:
         info, created = create_facility(engine, layout_obj, actor=cli.login(), rate_plan=plan), True
+    ensure_site_secrets(new_site=new_site)  # after the facility: a refused init makes no secret either
     if json_:
         print_json({"facility": info.code, "name": info.name, "spots": info.capacity, "created": created})
     else:
