@@ -3,7 +3,8 @@
 Follows the database's change log (:mod:`attendant.core.changes`): entries,
 exits, bay status changes and payments, whoever made them, within a second.
 ``--json`` prints one JSON object per line: ``id``, ``kind`` (``entry``,
-``exit``, ``spot``, ``payment``), ``facility``, and the change's fields
+``exit``, ``spot``, ``payment``, ``lane``: a booth's lane gate, queue length
+and reprints, or ``gone``), ``facility``, and the change's fields
 (``ticket_no`` as printed, ``spot`` label, ``lane``, ``status``; money as
 decimal strings in major units). Connection trouble goes to stderr and the
 watch goes on once the database is back. Stops on ctrl+c or after
@@ -22,22 +23,20 @@ from attendant.cli.common import JsonOpt, state, typer_app
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
-MONEY = ("amount", "amount_due", "amount_paid")
-
 
 @commands.command("watch")
 def watch(
     ctx: typer.Context,
     json_: JsonOpt = False,
     all_: Annotated[bool, typer.Option("--all", help="Every facility in the database, not just one.")] = False,
-    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).",
+                                                    min=0, max=31_622_400)] = None,
 ) -> None:
     """Print entries, exits, bay changes and payments as any booth commits them."""
     from attendant.core.changes import ChangeWatcher
     from attendant.core.errors import InputError
     from attendant.core.facilities import list_facilities
-    from attendant.core.money import to_major_str
-    from attendant.core.tickets import format_ticket_no
+    from attendant.booth.shapes import change_json
 
     if seconds is not None and not seconds > 0:
         raise InputError("--seconds must be more than 0")
@@ -65,19 +64,11 @@ def watch(
                 if facility is None:  # a facility created after the watch began
                     facilities = {f.id: f for f in list_facilities(engine)}
                     facility = facilities.get(change.facility_id)
-                body = dict(change.body)
-                if body.get("ticket_no") is not None:
-                    body["ticket_no"] = format_ticket_no(body["ticket_no"])
-                currency = facility.currency if facility else "GBP"
-                for key in MONEY:
-                    if body.get(key) is not None:
-                        body[key] = to_major_str(body[key], currency)
+                out = change_json(change, facility)  # the same shape as the HTTP API's event stream
                 if json_:
-                    out = {"id": change.id, "kind": change.kind, "facility": facility.code if facility else None}
-                    out.update(body)
                     typer.echo(json.dumps(out, ensure_ascii=False))
                 else:
-                    typer.echo(_line(change.kind, facility.code if facility else "?", body))
+                    typer.echo(_line(change.kind, facility.code if facility else "?", out))
     except KeyboardInterrupt:
         pass
     finally:
@@ -94,5 +85,10 @@ def _line(kind: str, facility: str, body: dict) -> str:
     if kind == "exit":
         return (f"{stamp} {facility} exit  ticket {body.get('ticket_no')} bay {body.get('spot')} "
                 f"lane {body.get('lane') or '-'} paid {body.get('amount_paid')} of {body.get('amount_due')}")
+    if kind == "lane":
+        if body.get("gone"):
+            return f"{stamp} {facility} lane  {body.get('lane')} at {body.get('booth')} closed"
+        return (f"{stamp} {facility} lane  {body.get('lane')} at {body.get('booth')} gate {body.get('gate') or '-'} "
+                f"queue {body.get('queue')} reprints {body.get('reprints')}")
     return (f"{stamp} {facility} payment {body.get('method')} {body.get('amount')} {body.get('status')} "
             f"lane {body.get('lane') or '-'}")

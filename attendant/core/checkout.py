@@ -97,6 +97,7 @@ _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
     fee_lines=bindparam("fee_lines"),
     exit_actor=bindparam("exit_actor"),
     exit_reason=bindparam("exit_reason"),
+    exit_key=bindparam("exit_key"),
 )
 _FREE_SPOT = update(PS.metadata.tables["spot"]).where(
     PS.metadata.tables["spot"].c.id == bindparam("spot_id")).values(status=SpotStatus.AVAILABLE.value)
@@ -160,9 +161,23 @@ class CheckoutOps(FacilityStore):
 
     # ----------------------------------------------------------------- pricing
     def _fee(self, conn, row, at: datetime) -> Fee:
-        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry."""
+        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+
+        Never trap a car (BRIEF.md): a session whose recorded entry lies more
+        than a day in the future (a record made before the window of accepted
+        times existed: issue 9, ``enter --at 9999-12-31``) has no usable entry
+        time, so it is priced as a lost ticket leaving at ``at``, with a line
+        saying why.
+        """
         if at < row.entry_at:
-            entry = self.local(row.entry_at).isoformat(timespec="minutes")
+            entry = self.local(row.entry_at).isoformat(timespec="minutes") if row.entry_at.year < 9999 \
+                else row.entry_at.isoformat(timespec="minutes")
+            if row.entry_at > self.clock() + timedelta(days=1):
+                plan = self._plan(conn, row.rate_plan_version_id)
+                fee = compute_fee(plan, at, at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
+                                  tz=self.tz, lost=True)
+                note = FeeLine(f"Entry recorded in the future ({entry}): charged as a lost ticket", 0, 0)
+                return replace(fee, lines=(note, *fee.lines))
             raise InputError(f"exit time is before the entry time ({entry})")
         plan = self._plan(conn, row.rate_plan_version_id)
         priced_at = at
@@ -209,7 +224,7 @@ class CheckoutOps(FacilityStore):
             raise InputError("scan or type a ticket code, ticket number or plate")
         if looks_like_ticket_code(typed):
             return typed, "code"
-        if typed.isdigit() and len(typed) <= 8:
+        if typed.isascii() and typed.isdigit() and len(typed) <= 8:
             with self._reading() as conn:
                 row = conn.execute(
                     select(PS.c.code, PS.c.status).where(
@@ -318,9 +333,9 @@ class CheckoutOps(FacilityStore):
         :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
         who = self._actor(actor, action="an exit or a payment")
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=who, backdate_reason=request.backdate_reason)
         if request.idempotency_key:
-            done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")
+            done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1", request.idempotency_key)
             if done is not None:
                 return replace(done, replayed=True)
         self.signer.verify(request.code)  # a forged code is refused before anything is read
@@ -623,7 +638,8 @@ class CheckoutOps(FacilityStore):
                                      tuple(run.taken))
             return
         run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
-                                    iou_reason if balance else None, tuple(payments), run.vend)
+                                    iou_reason if balance else None, tuple(payments), run.vend,
+                                    backdate_reason=request.backdate_reason, exit_key=request.idempotency_key)
         run.spot_id = row.spot_id
 
     def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
@@ -680,7 +696,7 @@ class CheckoutOps(FacilityStore):
 
     def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
                   at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
-                  vend: bool) -> ExitResult:
+                  vend: bool, *, backdate_reason: str | None = None, exit_key: str | None = None) -> ExitResult:
         """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
         The vend source is decided here, once: ``attendant`` for an IOU,
@@ -699,7 +715,7 @@ class CheckoutOps(FacilityStore):
         conn.execute(_CLOSE_SESSION, {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,
             "fee_lines": [{"label": ln.label, "minutes": ln.minutes, "amount": ln.amount} for ln in fee.lines],
-            "exit_actor": who.name, "exit_reason": iou_reason,
+            "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         if iou_id is not None:
@@ -717,7 +733,8 @@ class CheckoutOps(FacilityStore):
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
-                             "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash})
+                             "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash,
+                             **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
 
@@ -819,13 +836,18 @@ class CheckoutOps(FacilityStore):
         return PaymentOutcome(result.taken[-1], result.checkout.balance, result.checkout.fee)
 
     # ------------------------------------------------------------ after the exit
-    def exit_by_idempotency_key(self, key: str) -> ExitResult | None:
-        """The exit made earlier with a payment of idempotency ``key``, if that session is closed."""
+    def exit_by_idempotency_key(self, key: str, request_key: str | None = None) -> ExitResult | None:
+        """The exit made earlier with a payment of idempotency ``key``, if that session is closed; or the exit
+        the request of idempotency ``request_key`` made (``parking_session.exit_key``: also an exit with
+        nothing to pay)."""
         with self._reading() as conn:
             hit = conn.execute(
                 select(PS.c.code, PS.c.ticket_no).join(PAY, PAY.c.session_id == PS.c.id)
                 .where(PAY.c.idempotency_key == key, PS.c.status == SessionStatus.CLOSED.value)
             ).first()
+            if hit is None and request_key is not None:
+                hit = conn.execute(select(PS.c.code, PS.c.ticket_no).where(PS.c.facility_id == self.facility.id,
+                                                                           PS.c.exit_key == request_key)).first()
         code = self._code_of(hit.ticket_no, hit.code) if hit else None
         return self.closed_exit(code) if code else None
 

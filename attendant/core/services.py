@@ -16,6 +16,7 @@ default now. Money: integer minor units of the facility currency.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
@@ -26,13 +27,13 @@ from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NotFound, Refused
+from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
-from attendant.core.tickets import format_ticket_no
+from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
 from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
 
@@ -84,23 +85,46 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         the gate after the commit). Raises :class:`InputError` (bad plate or
         bay), :class:`Refused` (plate already inside: anti-passback;
         :data:`IOU_LIMIT` unpaid IOUs: settle first; the bay is not free) or
-        :class:`~attendant.core.errors.NoSpaceAvailable`.
+        :class:`~attendant.core.errors.NoSpaceAvailable`. A request whose
+        ``idempotency_key`` opened a session before gets that session back
+        (``replayed``), whatever happened since; the key used for another plate
+        raises :class:`InputError`.
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=actor, backdate_reason=request.backdate_reason)
+        key = request.idempotency_key
+        if key and (done := self._entry_by_key(key, norm)) is not None:
+            return done
         with self._lock:
             ticket_no = self._ticket_no()
             try:
                 return self._enter(ticket_no, norm, request, who, at, utc_now(), vend)
             except IntegrityError as exc:  # another booth won a race (the same plate at two lanes at once)
                 self._unused_ticket_no(ticket_no)
+                if key and "entry_key" in str(exc.orig) and (done := self._entry_by_key(key, norm)) is not None:
+                    return done  # the same request, retried while the first was committing
                 if "plate" in str(exc.orig):
                     raise Refused(f"{norm} is already inside (anti-passback)") from None
                 raise Refused("that bay was just taken by another booth: try again") from None
-            except BaseException:
+            except AttendantError:  # refused before anything was written: the number is still free
                 self._unused_ticket_no(ticket_no)
                 raise
+            # Anything else (a connection lost mid-commit: a failover, a cut) may have committed: the number
+            # is never given out again (a gap, not a second session with the same ticket and code).
+
+    def _entry_by_key(self, key: str, plate: str | None) -> EntryResult | None:
+        """The entry an earlier request with idempotency ``key`` made here (``replayed``), or None."""
+        with self._reading() as conn:
+            row = conn.execute(select(PS.c.ticket_no).where(
+                PS.c.facility_id == self.facility.id, PS.c.entry_key == key)).first()
+        if row is None:
+            return None
+        entry = self.ticket(row.ticket_no)
+        if entry.plate != plate:
+            raise InputError(f"idempotency key {key!r} was used for another entry (ticket {entry.ticket_no}): "
+                             "use a new key for a new request")
+        return replace(entry, replayed=True)
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
@@ -164,6 +188,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "amount_paid": 0,
                     "discount": 0,
                     "entry_actor": actor,
+                    "entry_key": request.idempotency_key,
                 },
             ).scalar_one()
             vend_id = None
@@ -186,6 +211,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "spot": spot.label,
                     "lane": lane,
                     "at_given": request.at is not None,
+                    **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                 },
             )
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
@@ -217,10 +243,10 @@ class ParkingService(CheckoutOps, BackOfficeOps):
 
         Raises :class:`InputError` for a malformed number, :class:`NotFound` if none.
         """
-        try:
-            number = int(str(ticket_no).strip())
-        except ValueError:
-            raise InputError(f"not a ticket number: {ticket_no!r}") from None
+        text = str(ticket_no).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= TICKET_NO_DIGITS):
+            raise InputError(f"not a ticket number: {text[:24]!r} (1 to {TICKET_NO_DIGITS} digits 0-9)")
+        number = int(text)
         with self._reading() as conn:
             row = conn.execute(
                 sessions_with_bay().where(PS.c.facility_id == self.facility.id, PS.c.ticket_no == number)
