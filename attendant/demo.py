@@ -71,12 +71,13 @@ def demo_config() -> ConsoleConfig:
 
 
 def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) -> Engine:
-    """Open the demo database with the demo facility in it.
+    """Open the demo database with the demo facility in it (and the site's secrets, made if missing).
 
     With ``url`` None the demo uses ``demo.db`` in the data folder and starts
     it afresh (``fresh`` defaults to True then); with a URL it keeps what is
     there and only creates the facility if missing.
     """
+    from attendant.keyfiles import ensure_site_secrets, in_service
     from attendant.paths import data_dir
     from db.engine import make_engine
 
@@ -87,6 +88,9 @@ def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) ->
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     engine = make_engine(url)
+    # the demo site's ticket and personal-data keys where this home has none, unless the database is a site
+    # in service (then its own secrets must be installed: attendant.keyfiles)
+    ensure_site_secrets(new_site=not in_service(engine))
     if not any(f.code == DEMO_FACILITY for f in list_facilities(engine)):
         from attendant.core.auth import Actor, Role
 

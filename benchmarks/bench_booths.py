@@ -269,9 +269,12 @@ def check_integrity(url: str, entries: list[dict], exits: list[dict]) -> str:
     """
     from sqlalchemy import func, select
 
+    from attendant.core.personal_data import site_data
     from attendant.core.vocab import PaymentStatus, SessionStatus, SpotStatus
     from db.engine import make_engine
     from db.models import AuditEvent, ParkingSession, Payment, Spot, Vend
+
+    pd = site_data()  # codes are stored as keyed hashes, plates sealed (attendant/core/personal_data.py)
 
     PS, S, PAY, AUD, VEND = (t.__table__ for t in (ParkingSession, Spot, Payment, AuditEvent, Vend))
     engine = make_engine(url, migrate=False)
@@ -305,17 +308,18 @@ def check_integrity(url: str, entries: list[dict], exits: list[dict]) -> str:
         extra, missing = sorted(occupied - set(open_bays)), sorted(set(open_bays) - occupied)
         return (f"{len(occupied)} bays occupied but {len(open_bays)} open sessions"
                 f" (occupied without a session: {extra[:3]}; a session's bay not occupied: {missing[:3]})")
-    by_code = {r.code: r for r in sessions}
+    by_code = {r.code: r for r in sessions}  # by the code's stored hash
     exited = {x["session_id"]: x for x in exits}
     if len(exited) != len(exits):
         return "a session was acknowledged as exited twice"
     for e in entries:
-        row = by_code.get(e["code"])
+        row = by_code.get(pd.code_hash(e["code"]))
         if row is None:
             return f"acknowledged entry {e['code']} ({e['plate']}) is not in the database"
         told = (e["session_id"], e["plate"], e["spot"])
-        if (row.id, row.plate, row.label) != told:
-            return f"entry {e['code']}: the database holds {(row.id, row.plate, row.label)}, the booth was told {told}"
+        held = (row.id, pd.open(row.plate), row.label)
+        if held != told:
+            return f"entry {e['code']}: the database holds {held}, the booth was told {told}"
         if audits[("session.enter", row.id)] != 1:
             return f"entry {e['code']} has {audits[('session.enter', row.id)]} entry audit events"
         if vends[("entry", row.id)] != 1:
@@ -323,10 +327,10 @@ def check_integrity(url: str, entries: list[dict], exits: list[dict]) -> str:
         status = SessionStatus.CLOSED.value if row.id in exited else SessionStatus.OPEN.value
         if row.status != status:
             return f"session {e['code']} is {row.status}, expected {status}"
-    told_codes = {e["code"] for e in entries}
-    unknown = [r.code for r in sessions if r.code not in told_codes]
+    told_codes = {pd.code_hash(e["code"]) for e in entries}
+    unknown = [r.ticket_no for r in sessions if r.code not in told_codes]
     if unknown:
-        return f"{len(unknown)} sessions no booth was told of (first {unknown[0]})"
+        return f"{len(unknown)} sessions no booth was told of (first ticket {unknown[0]})"
     ids = {r.id for r in sessions}
     for session_id, x in exited.items():
         if session_id not in ids:
@@ -382,6 +386,10 @@ def run_booths(url: str, booths: int, vehicles: int, home: Path, *, warmup: int 
     ``retries`` and ``spread`` (the last booth's finish minus the first's, s,
     entries and exits). Raises RuntimeError if a booth process fails outright.
     """
+    from attendant.keyfiles import ensure_site_secrets
+
+    os.environ["ATTENDANT_HOME"] = str(home)  # the site's secrets, shared by its booths (made as init makes them)
+    ensure_site_secrets()
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(booths + 1)
     results = ctx.Queue()

@@ -72,8 +72,11 @@ def _integrity(site, traffic) -> str:
             occupied = conn.execute(text("SELECT count(*) FROM spot WHERE status = 'occupied'")).scalar_one()
     finally:
         engine.dispose()
+    from attendant.core.personal_data import site_data
+
+    pd = site_data()  # the code column holds the code's keyed hash (attendant/core/personal_data.py)
     for sid, (_no, code) in traffic.entries.items():
-        if sid not in sessions or sessions[sid].code != code:
+        if sid not in sessions or sessions[sid].code != pd.code_hash(code):
             return f"acknowledged entry {sid} missing"
     for sid, result in traffic.exits.items():
         if sessions[sid].status != "closed" or sessions[sid].amount_paid != result.paid:
@@ -154,6 +157,9 @@ def main() -> int:
         return 2
     os.environ["ATTENDANT_HOME"] = tempfile.mkdtemp(prefix="bench-failover-home-")
     os.environ.pop("ATTENDANT_DB", None)
+    from attendant.keyfiles import ensure_site_secrets
+
+    ensure_site_secrets()  # the site's ticket and personal-data keys, as `attendant init` makes them
     rounds = []
     for n in range(args.rounds):
         result = one_round()

@@ -15,8 +15,11 @@ database file, so the same schema with its indexes, foreign keys and triggers
 (the change log's), the same rows (session, bay, vehicle, payment, vend,
 audit event, the facility's ticket counter, a block of numbers at a time), the same ``PRAGMA`` settings (WAL,
 ``synchronous`` FULL by default, foreign keys on) and the same transactions:
-an entry checks anti-passback and unpaid IOUs and signs the ticket code
-(HMAC-SHA256); an exit reads the session and its payments (what is paid, and
+an entry seals the plate (AES-256-GCM) and computes its blind indexes,
+checks anti-passback and unpaid IOUs by them, signs the ticket code and
+stores its keyed hash (HMAC-SHA256; personal data at rest,
+``attendant/core/personal_data.py``); an exit reads the session, checks the
+code against its hash, opens the plate, reads its payments (what is paid, and
 no payment pending), prices the stay with the same fee engine, and closes it;
 a card exit records the attempt, asks the same stand-in processor, then
 records the answer and the exit; after each commit it commands the same
@@ -34,6 +37,7 @@ in that one process.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import hmac
 import json
@@ -53,12 +57,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 LATER = T0 + timedelta(hours=2, minutes=30)
 SECRET = b"b" * 32
+AAD = b"attendant-personal-data/1"  # attendant/core/personal_data.py
 GATE = "sim://"  # a simulated barrier (5 s hold, its own worker thread), on both sides
 
 
 def prepare(folder: Path, sync: str) -> Path:
     """A SQLite file with the demo facility, made by the project's own migrations and layout."""
     os.environ["ATTENDANT_HOME"] = str(folder / "home")
+    from attendant.keyfiles import ensure_site_secrets
+
+    ensure_site_secrets()  # the site's ticket and personal-data keys, as `attendant init` makes them
     from attendant.core.auth import Actor, Role
     from attendant.core.facilities import create_facility
     from attendant.core.layout import load_layout
@@ -174,6 +182,27 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
     count = TraceCounter()
     conn.set_trace_callback(count)  # every statement, BEGIN and COMMIT included, as on the services' side
     fid, code_prefix = conn.execute("SELECT id, code FROM facility").fetchone()
+    # personal data at rest, as the rules ask of any booth: the plate sealed (AES-256-GCM), found by its keyed
+    # blind indexes (HMAC-SHA256, exact and confusable-folded), the ticket code stored as its keyed hash
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from attendant.core.plate_match import canonical_form
+    from attendant.keyfiles import load_data_keys
+
+    keys = load_data_keys()
+    aead, index_key, kid = AESGCM(keys.keys[keys.current]), keys.index_key, keys.current
+
+    def blind(label: bytes, text: str) -> str:
+        return hmac.digest(index_key, label + text.encode(), "sha256")[:16].hex()
+
+    def seal(text: str) -> str:
+        nonce = os.urandom(12)
+        return f"{kid}:" + base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, text.encode(), AAD)).decode()
+
+    def unseal(token: str) -> str:
+        raw = base64.urlsafe_b64decode(token.partition(":")[2])
+        return aead.decrypt(raw[:12], raw[12:], AAD).decode()
+
     plan_id, body = conn.execute("SELECT id, body FROM rate_plan_version WHERE active").fetchone()
     plan = RatePlan.from_dict(json.loads(body))
     from zoneinfo import ZoneInfo
@@ -212,10 +241,11 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
             ticket_no = conn.execute("UPDATE facility SET next_ticket_no = next_ticket_no + 1 WHERE id = ? "
                                      "RETURNING next_ticket_no", (fid,)).fetchone()[0]
             block = 2
+        plate_hash, plate_fold, sealed = blind(b"plate:", plate), blind(b"fold:", canonical_form(plate)), seal(plate)
         inside, ious = conn.execute(  # anti-passback and unpaid IOUs in one look
-            "SELECT (SELECT ticket_no FROM parking_session WHERE facility_id = ? AND plate = ? AND status = 'open'),"
-            " (SELECT count(*) FROM iou WHERE facility_id = ? AND plate = ? AND status = 'open')",
-            (fid, plate, fid, plate)).fetchone()
+            "SELECT (SELECT ticket_no FROM parking_session WHERE facility_id = ? AND plate_hash = ? AND "
+            "status = 'open'), (SELECT count(*) FROM iou WHERE facility_id = ? AND plate_hash = ? AND status = 'open')",
+            (fid, plate_hash, fid, plate_hash)).fetchone()
         if inside is not None or ious >= 3:
             raise SystemExit("refused")
         spot_id, spot_type = conn.execute(  # the first free bay, nearest the entrance, claimed in one statement
@@ -225,18 +255,21 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
         vehicle_id = conn.execute(
             "INSERT INTO vehicle (plate, vehicle_class, ev, created_at) VALUES (?, 'car', 0, ?) ON CONFLICT (plate) "
             "DO UPDATE SET vehicle_class = excluded.vehicle_class, ev = excluded.ev RETURNING id",
-            (plate, now())).fetchone()[0]
+            (plate_hash, now())).fetchone()[0]
         mac = hmac.new(SECRET, f"{code_prefix}-{ticket_no:08d}".encode(), hashlib.sha256).hexdigest()[:16]
         code = f"{code_prefix}-{ticket_no:08d}-{mac.upper()}"
+        code_hash = hmac.digest(index_key, b"ticket:" + code.encode(), "sha256").hex()
         session_id = conn.execute(
-            "INSERT INTO parking_session (facility_id, ticket_no, code, vehicle_id, plate, vehicle_class, ev, spot_id,"
-            " spot_type, rate_plan_version_id, status, entry_lane, entry_at, amount_paid, discount, entry_actor) "
-            "VALUES (?, ?, ?, ?, ?, 'car', 0, ?, ?, ?, 'open', 'E1', ?, 0, 0, 'bench') RETURNING id",
-            (fid, ticket_no, code, vehicle_id, plate, spot_id, spot_type, plan_id, entry_at)).fetchone()[0]
+            "INSERT INTO parking_session (facility_id, ticket_no, code, vehicle_id, plate, plate_hash, plate_fold, "
+            "vehicle_class, ev, spot_id, spot_type, rate_plan_version_id, status, entry_lane, entry_at, amount_paid, "
+            "discount, entry_actor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'car', 0, ?, ?, ?, 'open', 'E1', ?, 0, 0, 'bench') RETURNING id",
+            (fid, ticket_no, code_hash, vehicle_id, sealed, plate_hash, plate_fold, spot_id, spot_type, plan_id,
+             entry_at)).fetchone()[0]
         conn.execute("INSERT INTO vend (facility_id, lane, direction, source, reason, session_id, at, actor, outcome)"
                      " VALUES (?, 'E1', 'entry', 'ticket', NULL, ?, ?, 'bench', 'opened')", (fid, session_id, entry_at))
         audit("session.enter", "parking_session", session_id,
-              {"ticket_no": ticket_no, "plate": plate, "vehicle_class": "car", "spot": spot_id, "lane": "E1"},
+              {"ticket_no": ticket_no, "plate_ref": plate_hash, "vehicle_class": "car", "spot": spot_id, "lane": "E1"},
               entry_at)
         conn.execute("COMMIT")
         gates["E1"].vend("ticket")
@@ -245,11 +278,14 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
 
     exit_at = LATER.isoformat(sep=" ")
 
-    def read(ticket_no: int):
+    def read(ticket_no: int, code: str):
         row = conn.execute(
-            "SELECT s.id, s.entry_at, s.spot_id, s.spot_type, s.paid_at, s.status, sp.label, l.name "
+            "SELECT s.id, s.entry_at, s.spot_id, s.spot_type, s.paid_at, s.status, sp.label, l.name, s.code, s.plate "
             "FROM parking_session s JOIN spot sp ON sp.id = s.spot_id JOIN level l ON l.id = sp.level_id "
             "WHERE s.facility_id = ? AND s.ticket_no = ?", (fid, ticket_no)).fetchone()
+        if row[8] != hmac.digest(index_key, b"ticket:" + code.encode(), "sha256").hex():
+            raise SystemExit("not the code issued")
+        unseal(row[9])  # the plate, for the receipt
         payments = conn.execute("SELECT id, amount, status FROM payment WHERE session_id = ? ORDER BY id",
                                 (row[0],)).fetchall()
         return row, payments
@@ -278,9 +314,9 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
 
     half = n // 2
     start, before = time.perf_counter(), count.n
-    for ticket_no, _code in codes[:half]:
+    for ticket_no, code in codes[:half]:
         conn.execute("BEGIN IMMEDIATE")
-        row, payments = read(ticket_no)
+        row, payments = read(ticket_no, code)
         fee = price(row)
         paid = sum(p[1] for p in payments if p[2] in ("completed", "refunded"))
         due = fee.amount - paid
@@ -292,9 +328,9 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
     cash = (half / (time.perf_counter() - start), (count.n - before) / half)
 
     start, before = time.perf_counter(), count.n
-    for ticket_no, _code in codes[half:]:
+    for ticket_no, code in codes[half:]:
         conn.execute("BEGIN IMMEDIATE")
-        row, payments = read(ticket_no)
+        row, payments = read(ticket_no, code)
         fee = price(row)
         due = fee.amount - sum(p[1] for p in payments if p[2] in ("completed", "refunded"))
         key = f"pay-{uuid.uuid4()}"
@@ -302,7 +338,7 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
         conn.execute("COMMIT")
         answer = card.charge(due, "GBP", key, f"CHS-{ticket_no:08d}")
         conn.execute("BEGIN IMMEDIATE")
-        row, payments = read(ticket_no)  # still open, and no other payment pending now
+        row, payments = read(ticket_no, code)  # still open, and no other payment pending now
         conn.execute("UPDATE payment SET status = 'completed', processor_ref = ?, message = ?, updated_at = ? "
                      "WHERE id = ?", (answer.reference, answer.message, now(), pid))
         audit("payment.completed", "payment", pid, {"ticket_no": ticket_no, "amount": due}, exit_at)

@@ -127,7 +127,9 @@ class Vehicle(Table, table=True):
     __tablename__ = "vehicle"
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    plate: str = Field(max_length=16, unique=True, description="Normalised: upper case, no spaces")
+    plate: str = Field(max_length=64, unique=True,
+                       description="Blind index of the normalised plate (attendant/core/personal_data.py), never "
+                                   "the plate")
     vehicle_class: str = Field(max_length=12)
     ev: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -140,9 +142,12 @@ class ParkingSession(Table, table=True):
     __table_args__ = (
         UniqueConstraint("facility_id", "ticket_no"),
         Index("uq_open_session_spot", "spot_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
-        Index(
-            "uq_open_session_plate", "facility_id", "plate", unique=True, sqlite_where=OPEN, postgresql_where=OPEN
+        Index(  # on the plate's blind index (0012_personal_data): the plate itself is ciphertext
+            "uq_open_session_plate", "facility_id", "plate_hash", unique=True, sqlite_where=OPEN,
+            postgresql_where=OPEN
         ),
+        Index("ix_session_open_plate_fold", "facility_id", "plate_fold", sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("ix_session_plate_hash", "plate_hash"),
         Index("ix_session_facility_status", "facility_id", "status"),
         Index("ix_session_facility_exit_at", "facility_id", "exit_at"),
         Index("ix_session_facility_entry_at", "facility_id", "entry_at"),  # reports (migration 0003)
@@ -153,9 +158,16 @@ class ParkingSession(Table, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id")
     ticket_no: int
-    code: str = Field(max_length=64, unique=True, description="Signed ticket code (the QR payload)")
+    code: str = Field(max_length=64, unique=True,
+                      description="Keyed hash of the signed ticket code (the QR payload), not the code")
     vehicle_id: Optional[int] = Field(default=None, foreign_key="vehicle.id", index=True)
-    plate: Optional[str] = Field(default=None, max_length=16, description="Normalised plate at entry")
+    plate: Optional[str] = Field(default=None, max_length=120,
+                                 description="Normalised plate at entry, AES-GCM ciphertext (personal_data.py)")
+    plate_hash: Optional[str] = Field(default=None, max_length=32, description="Blind index of the plate")
+    plate_fold: Optional[str] = Field(default=None, max_length=32,
+                                      description="Blind index of the confusable-folded plate")
+    retention_hold: Optional[str] = Field(default=None, max_length=200,
+                                          description="Why the plate is kept past the retention period (dispute)")
     vehicle_class: str = Field(max_length=12)
     ev: bool = Field(default=False)
     spot_id: int = Field(foreign_key="spot.id")
@@ -333,12 +345,13 @@ class Iou(Table, table=True):
     """A debt left when a vehicle was let go without full payment (never trap a car)."""
 
     __tablename__ = "iou"
-    __table_args__ = (Index("ix_iou_plate_status", "facility_id", "plate", "status"),)
+    __table_args__ = (Index("ix_iou_plate_status", "facility_id", "plate_hash", "status"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id")
     session_id: int = Field(foreign_key="parking_session.id", index=True)
-    plate: Optional[str] = Field(default=None, max_length=16)
+    plate: Optional[str] = Field(default=None, max_length=120, description="AES-GCM ciphertext")
+    plate_hash: Optional[str] = Field(default=None, max_length=32, description="Blind index of the plate")
     amount: int = Field(description="Unpaid amount, minor units")
     reason: str = Field(max_length=200)
     status: str = Field(default="open", max_length=12, description="open, settled, written_off")
@@ -390,8 +403,9 @@ class PassHolder(Table, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id")
     code: str = Field(max_length=40, unique=True)
-    plate: Optional[str] = Field(default=None, max_length=16, index=True)
-    holder_name: str = Field(max_length=80)
+    plate: Optional[str] = Field(default=None, max_length=120, description="AES-GCM ciphertext")
+    plate_hash: Optional[str] = Field(default=None, max_length=32, index=True, description="Blind index of the plate")
+    holder_name: str = Field(sa_column=Column(Text, nullable=False), description="AES-GCM ciphertext")
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_to: datetime = Field(sa_type=UTCDateTime)
     active: bool = Field(default=True)

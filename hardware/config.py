@@ -66,7 +66,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CONSOLE_KEYS = ("theme",)
+_CONSOLE_KEYS = ("theme", "retention_days")
+DEFAULT_RETENTION_DAYS = 90
 _LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS)
 _LANE_CODE = re.compile(r"[A-Z0-9]{1,8}")
 _MAX_NAME = 60
@@ -98,6 +99,8 @@ class ConsoleConfig:
     # is away (attendant.booth.offline.OfflineLimits); 0 refuses cards offline.
     offline_card_count: int = 10
     offline_card_total: int = 10_000
+    #: ``[console] retention_days``: plates of sessions closed longer ago are erased (``attendant retention run``).
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     def lane(self, code: str) -> LaneConfig:
         """The lane with ``code``. :raises NotFound: no such lane."""
@@ -164,6 +167,10 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         if not isinstance(theme, str) or not theme.strip():
             raise InputError(f"{source}: console.theme: must be a theme name, got {theme!r}")
         theme = theme.strip()
+    retention_days = console.get("retention_days", DEFAULT_RETENTION_DAYS)
+    if isinstance(retention_days, bool) or not isinstance(retention_days, int) or not 1 <= retention_days <= 36600:
+        raise InputError(f"{source}: console.retention_days: must be a whole number of days, 1 to 36600, "
+                         f"got {retention_days!r}")
 
     lanes_data = data.get("lanes")
     if lanes_data is None:
@@ -183,7 +190,7 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
             )
         seen[lane.code] = index
         lanes.append(lane)
-    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, **limits)
+    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days, **limits)
 
 
 def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:

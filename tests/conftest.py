@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,13 +49,37 @@ map = '''
 """
 
 
+@pytest.fixture(scope="session")
+def site_home(tmp_path_factory) -> Path:
+    """The ATTENDANT_HOME of the test site: its secrets (ticket keys, personal-data keys), made once per run
+    as ``attendant init`` makes them. Every test's home starts with a copy (booths of one site share them),
+    and the template databases are built under it."""
+    from attendant.keyfiles import ensure_site_secrets
+
+    folder = tmp_path_factory.mktemp("site")
+    with site_env(folder):
+        ensure_site_secrets()
+    return folder
+
+
+@contextmanager
+def site_env(home: Path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTENDANT_HOME", str(home))
+        for name in ("ATTENDANT_SECRET_FILE", "ATTENDANT_DATA_KEYS_FILE", "ATTENDANT_DB"):
+            mp.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def attendant_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own ATTENDANT_HOME (data, config and ticket secret)."""
+def attendant_home(tmp_path, monkeypatch, site_home) -> Path:
+    """Every test gets its own ATTENDANT_HOME (data, config), with a copy of the site's secrets."""
     home = tmp_path / "home"
+    shutil.copytree(site_home / "config", home / "config")
     monkeypatch.setenv("ATTENDANT_HOME", str(home))
     monkeypatch.delenv("ATTENDANT_DB", raising=False)
     monkeypatch.delenv("ATTENDANT_SECRET_FILE", raising=False)
+    monkeypatch.delenv("ATTENDANT_DATA_KEYS_FILE", raising=False)
     return home
 
 
@@ -173,9 +198,8 @@ def small_engine(request, db_url, tmp_path):
 def service(small_engine, clock):
     from attendant.core.services import ParkingService
     from attendant.core.tickets import TicketSigner
-    from attendant.paths import load_or_create_secret
 
-    return ParkingService(small_engine, TicketSigner(load_or_create_secret()), clock=clock)
+    return ParkingService(small_engine, TicketSigner.from_site(), clock=clock)
 
 
 def copy_database(template: Path, url_path: Path) -> str:
@@ -188,22 +212,24 @@ def copy_database(template: Path, url_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
+def demo_template(tmp_path_factory, site_home) -> Path:
     """One demo database (Charlotte Street CP, 1,056 bays) built per test run; tests copy it."""
     from attendant.demo import ensure_demo_db
 
     path = tmp_path_factory.mktemp("templates") / "demo.db"
-    engine = ensure_demo_db(f"sqlite:///{path}", actor="test")
+    with site_env(site_home):
+        engine = ensure_demo_db(f"sqlite:///{path}", actor="test")
     accept_replayed_dates(engine)
     engine.dispose()
     return path
 
 
 @pytest.fixture(scope="session")
-def small_template(tmp_path_factory) -> Path:
+def small_template(tmp_path_factory, site_home) -> Path:
     """One small test facility (27 bays) built per test run; SQLite tests copy it."""
     path = tmp_path_factory.mktemp("templates") / "small.db"
-    make_small_facility(f"sqlite:///{path}").dispose()
+    with site_env(site_home):
+        make_small_facility(f"sqlite:///{path}").dispose()
     return path
 
 

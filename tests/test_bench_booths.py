@@ -16,6 +16,7 @@ import sys
 import pytest
 from sqlalchemy import create_engine, text
 
+from attendant.core.tickets import TicketSigner
 from tests.conftest import PG_URL, REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))  # spawned booths import the module by this name
@@ -48,12 +49,13 @@ def test_integrity_check_sees_a_broken_database(tmp_path, monkeypatch):
         assert figures["integrity"] == "ok"
         engine = create_engine(url)
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, code, plate, status FROM parking_session ORDER BY id")).all()
+            rows = conn.execute(text("SELECT id, ticket_no, status FROM parking_session ORDER BY id")).all()
         assert [r.status for r in rows] == ["closed", "closed"]
-        entries = [{"session_id": r.id, "code": r.code, "plate": r.plate,
+        signer = TicketSigner.from_site()  # the stored codes are hashes: sign the tickets again
+        entries = [{"session_id": r.id, "code": signer.sign("CHS", r.ticket_no), "plate": "?",
                     "spot": None} for r in rows]
         # what the booth was told of must match the rows: a wrong bay is reported
-        assert bench.check_integrity(url, entries, []).startswith(f"entry {rows[0].code}: the database holds")
+        assert bench.check_integrity(url, entries, []).startswith(f"entry {entries[0]['code']}: the database holds")
         # a bay marked occupied with no open session
         with engine.begin() as conn:
             conn.execute(text("UPDATE spot SET status = 'occupied' WHERE id = (SELECT min(id) FROM spot)"))
@@ -61,7 +63,7 @@ def test_integrity_check_sees_a_broken_database(tmp_path, monkeypatch):
         with engine.begin() as conn:
             conn.execute(text("UPDATE spot SET status = 'available'"))
         # sessions in the database that no booth was told of
-        assert bench.check_integrity(url, [], []) == f"2 sessions no booth was told of (first {rows[0].code})"
+        assert bench.check_integrity(url, [], []) == f"2 sessions no booth was told of (first ticket {rows[0].ticket_no})"
         # an acknowledged entry that is not in the database
         ghost = {"session_id": 999, "code": "CHS-99999999-X", "plate": "GHOST", "spot": "L0-R001"}
         assert (bench.check_integrity(url, [ghost], [])

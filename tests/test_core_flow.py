@@ -41,13 +41,15 @@ def test_entry_writes_session_spot_vehicle_vend_and_audit(service, small_engine)
         spot = conn.execute(select(S).where(S.c.id == session.spot_id)).one()
         audit = conn.execute(select(AUD).where(AUD.c.action == "session.enter")).one()
         vend = conn.execute(select(VEND)).one()
-    assert session.status == "open" and session.code == result.code and session.entry_lane == "E1"
+    # the code and the plate are stored as a keyed hash and ciphertext (attendant/core/personal_data.py)
+    assert session.status == "open" and session.code == service.data.code_hash(result.code)
+    assert session.entry_lane == "E1" and service.data.open(session.plate) == "AB12CDE"
     assert session.entry_at == service.clock()
     assert spot.label == "L0-B01" and spot.status == "occupied"
-    assert audit.actor == "alice" and audit.entity_id == result.session_id and audit.details["plate"] == "AB12CDE"
+    assert audit.actor == "alice" and audit.entity_id == result.session_id and audit.details["plate_ref"] == service.data.plate_index("AB12CDE")
     assert vend.direction == "entry" and vend.lane == "E1" and vend.session_id == result.session_id
     assert (vend.outcome, vend.id) == ("opened", result.vend_id)
-    assert count(small_engine, V, V.c.plate == "AB12CDE") == 1
+    assert count(small_engine, V, V.c.plate == service.data.plate_index("AB12CDE")) == 1
     assert service.signer.verify(result.code).ticket_no == 1
 
 
@@ -241,9 +243,7 @@ def test_the_exit_finds_a_ticket_by_code_number_or_plate(service, clock):
 def test_two_booths_share_one_database(small_engine, clock):
     """A second service (another booth or process) sees the first one's changes."""
     from attendant.core.services import ParkingService
-    from attendant.paths import load_or_create_secret
-
-    signer = TicketSigner(load_or_create_secret())
+    signer = TicketSigner.from_site()
     booth_a = ParkingService(small_engine, signer, clock=clock)
     booth_b = ParkingService(small_engine, signer, clock=clock)
     first = booth_a.enter("AAA111", "car", actor="a")
@@ -261,9 +261,7 @@ def test_concurrent_booths_never_double_allocate(small_engine, clock):
     import threading
 
     from attendant.core.services import ParkingService
-    from attendant.paths import load_or_create_secret
-
-    signer = TicketSigner(load_or_create_secret())
+    signer = TicketSigner.from_site()
     booths = [ParkingService(small_engine, signer, clock=clock) for _ in range(3)]
     errors: list[Exception] = []
     results = []

@@ -35,13 +35,29 @@ def attendant(*args: str, db: str, env: dict | None = None) -> subprocess.Comple
                           env={**_env(), **(env or {})}, timeout=120)
 
 
+def opened(token: str | None) -> str | None:
+    """A plate as stored (sealed, attendant/core/personal_data.py), opened."""
+    from attendant.core.personal_data import site_data
+
+    return site_data().open(token)
+
+
+def hashed(plate: str) -> str:
+    """The blind index a plate is looked up by (``plate_hash``)."""
+    from attendant.core.personal_data import site_data
+
+    return site_data().plate_index(plate)
+
+
 def integrity(engine) -> dict:
     """What the central database holds: sessions per plate, payments per session, bays against sessions."""
     with engine.connect() as conn:
         occupied = conn.execute(text("SELECT count(*) FROM spot WHERE status = 'occupied'")).scalar()
         open_sessions = conn.execute(text("SELECT count(*) FROM parking_session WHERE status = 'open'")).scalar()
-        per_plate = dict(conn.execute(text("SELECT plate, count(*) FROM parking_session GROUP BY plate")).all())
-        sessions = {r.plate: r for r in conn.execute(text(
+        per_plate: dict[str, int] = {}
+        for (token,) in conn.execute(text("SELECT plate FROM parking_session")):
+            per_plate[opened(token)] = per_plate.get(opened(token), 0) + 1
+        sessions = {opened(r.plate): r for r in conn.execute(text(
             "SELECT s.plate, s.ticket_no, s.status, s.amount_due, s.amount_paid, s.exit_at, "
             "(SELECT coalesce(sum(amount), 0) FROM payment p WHERE p.session_id = s.id AND p.status = 'completed') "
             "AS paid, (SELECT count(*) FROM payment p WHERE p.session_id = s.id) AS payments "
@@ -216,9 +232,9 @@ def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lan
             row = conn.execute(text(
                 "SELECT s.ticket_no, s.entry_at, s.exit_at, s.amount_due, s.amount_paid, s.entry_lane, s.exit_lane, "
                 "p.method, p.amount, p.tendered, p.change, p.status FROM parking_session s JOIN payment p ON "
-                "p.session_id = s.id WHERE s.plate = 'OF11LNE'")).one()
+                "p.session_id = s.id WHERE s.plate_hash = :h"), {"h": hashed("OF11LNE")}).one()
             vends = conn.execute(text("SELECT count(*) FROM vend v JOIN parking_session s ON v.session_id = s.id "
-                                      "WHERE s.plate = 'OF11LNE'")).scalar()
+                                      "WHERE s.plate_hash = :h"), {"h": hashed("OF11LNE")}).scalar()
             audit = [r.action for r in conn.execute(text(
                 "SELECT action FROM audit_event WHERE details LIKE '%journal_event%' ORDER BY id"))]
         assert row.ticket_no == int(offline["ticket_no"])
@@ -280,7 +296,7 @@ def test_the_console_shows_offline_with_the_events_waiting_and_replays_by_itself
     try:
         asyncio.run(run())
         with direct.connect() as conn:
-            sessions = [(r.plate, r.status) for r in conn.execute(text(
+            sessions = [(opened(r.plate), r.status) for r in conn.execute(text(
                 "SELECT plate, status FROM parking_session ORDER BY id"))]
             paid = conn.execute(text("SELECT sum(amount) FROM payment WHERE method = 'cash'")).scalar()
         assert sessions == [("TU1ONL", "closed"), ("TU2OFF", "open")]
@@ -330,7 +346,7 @@ def test_conflicts_are_resolved_by_rule_and_audited(proxied_pg):
         rules = [c["rule"] for c in report.conflicts]
         assert rules == ["bay reassigned"]
         with direct.connect() as conn:
-            rows = {r.plate: r for r in conn.execute(text(
+            rows = {opened(r.plate): r for r in conn.execute(text(
                 "SELECT s.plate, s.status, sp.label, s.amount_due, s.amount_paid, s.exit_lane, "
                 "(SELECT coalesce(sum(amount), 0) FROM iou i WHERE i.session_id = s.id) AS owed "
                 "FROM parking_session s JOIN spot sp ON sp.id = s.spot_id"))}
@@ -522,7 +538,7 @@ def test_a_user_who_logged_in_at_this_booth_can_log_in_while_the_database_is_awa
         with engine.connect() as conn:
             pay = conn.execute(text("SELECT p.actor, p.shift_id, p.user_id, s.user_id AS shift_user FROM payment p "
                                     "JOIN shift s ON s.id = p.shift_id")).one()
-            plates = [r[0] for r in conn.execute(text("SELECT plate FROM parking_session"))]
+            plates = [opened(r[0]) for r in conn.execute(text("SELECT plate FROM parking_session"))]
         assert pay.actor == "ann" and pay.user_id == pay.shift_user  # the cash is in ann's open shift
         assert plates == ["AN1ONE"]  # nothing refused offline was recorded
     finally:
@@ -606,7 +622,7 @@ def test_a_card_stored_offline_and_declined_when_forwarded_leaves_an_iou(small_t
         engine.dispose()
     assert (session.status, session.amount_paid) == ("closed", 0)
     assert (payment.method, payment.status) == ("card", "failed")
-    assert (iou.amount, iou.plate, iou.status) == (session.amount_due, "CA1RDS", "open")
+    assert (iou.amount, opened(iou.plate), iou.status) == (session.amount_due, "CA1RDS", "open")
     assert "offline" in iou.reason and "declined" in iou.reason.lower()
 
 
@@ -637,11 +653,14 @@ def test_an_exit_at_one_offline_booth_of_a_car_that_entered_at_another_waits_for
     """Two booths (each its own data folder and journal, one installation secret) lose the database. A car
     enters at B and leaves at A; A replays first: its exit waits (deferred) until B's journal brings the
     entry, then lands, matched by the ticket code."""
+    import shutil
+
     direct, proxy, proxied = proxied_pg
-    monkeypatch.setenv("ATTENDANT_SECRET_FILE", str(tmp_path / "site-secret.key"))
+    site_config = Path(os.environ["ATTENDANT_HOME"]) / "config"  # one site: its secrets and data keys
     clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
     booths = {}
     for name in ("A", "B"):
+        shutil.copytree(site_config, tmp_path / f"booth-{name}" / "config")
         monkeypatch.setenv("ATTENDANT_HOME", str(tmp_path / f"booth-{name}"))
         booths[name] = _booth(proxied, clock)
         booths[name][0].enter(EntryRequest(f"{name}0 WARM", "car", lane="E1"), actor=name)  # reserve, snapshot
@@ -668,7 +687,7 @@ def test_an_exit_at_one_offline_booth_of_a_car_that_entered_at_another_waits_for
             row = conn.execute(text(
                 "SELECT s.status, s.entry_lane, s.exit_lane, s.amount_due, s.amount_paid, "
                 "(SELECT sum(amount) FROM iou i WHERE i.session_id = s.id) AS owed "
-                "FROM parking_session s WHERE s.plate = 'TWO1BTH'")).one()
+                "FROM parking_session s WHERE s.plate_hash = :h"), {"h": hashed("TWO1BTH")}).one()
         assert (row.status, row.entry_lane, row.exit_lane, row.amount_paid) == ("closed", "E2", "X1", 150)
         assert row.owed == row.amount_due - 150
         assert integrity(direct)["occupied"] == integrity(direct)["open"] == 2
@@ -705,8 +724,8 @@ def test_sync_replays_every_facility_of_the_journal(cli, tmp_path):
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = sorted(conn.execute(text("SELECT f.code, s.plate FROM parking_session s JOIN facility f ON "
-                                            "f.id = s.facility_id")).all())
+            rows = sorted((r[0], opened(r[1])) for r in conn.execute(text(
+                "SELECT f.code, s.plate FROM parking_session s JOIN facility f ON f.id = s.facility_id")))
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [("CHS", "CHS1ONL"), ("CHS", "CHS2OFF"), ("TST", "TST1ONL"),
@@ -757,7 +776,7 @@ def test_a_console_started_while_the_database_is_away_works_from_the_journal_and
     check = make_engine(url)
     try:
         with check.connect() as conn:
-            plates = sorted(r[0] for r in conn.execute(text("SELECT plate FROM parking_session")))
+            plates = sorted(opened(r[0]) for r in conn.execute(text("SELECT plate FROM parking_session")))
     finally:
         check.dispose()
     assert plates == ["RS1ONL", "RS2OFF", "RS3ONL"]
@@ -806,7 +825,8 @@ def test_the_console_login_works_offline_for_a_user_who_logged_in_at_this_booth(
     check = make_engine(url)
     try:
         with check.connect() as conn:
-            actor = conn.execute(text("SELECT entry_actor FROM parking_session WHERE plate = 'LG2OFF'")).scalar()
+            actor = conn.execute(text("SELECT entry_actor FROM parking_session WHERE plate_hash = :h"),
+                                 {"h": hashed("LG2OFF")}).scalar()
     finally:
         check.dispose()
     assert actor == "cat"

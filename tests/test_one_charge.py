@@ -23,7 +23,6 @@ from attendant.core.payments import StandInProcessor
 from attendant.core.services import ParkingService
 from attendant.core.tickets import TicketSigner
 from attendant.core.vocab import PaymentMethod
-from attendant.paths import load_or_create_secret
 from db.models import ParkingSession, Payment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,13 +38,12 @@ from attendant.core.errors import AttendantError
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.services import ParkingService
 from attendant.core.tickets import TicketSigner
-from attendant.paths import load_or_create_secret
 from db.engine import make_engine
 
 url, lane, codes_file, ledger = sys.argv[1:5]
 codes = json.load(open(codes_file))
 random.Random(lane).shuffle(codes)
-service = ParkingService(make_engine(url, migrate=False), TicketSigner(load_or_create_secret()),
+service = ParkingService(make_engine(url, migrate=False), TicketSigner.from_site(),
                          processors=ProcessorRegistry(ledger=ledger))
 outcomes = {}
 for code in codes:
@@ -59,7 +57,7 @@ print(json.dumps(outcomes))
 
 
 def test_card_exits_from_four_lane_processes_charge_each_ticket_once(small_engine, tmp_path):
-    service = ParkingService(small_engine, TicketSigner(load_or_create_secret()))
+    service = ParkingService(small_engine, TicketSigner.from_site())
     entered = utc_now() - timedelta(hours=2, minutes=30)  # £7.20 each on the demo plan
     codes = [service.enter(f"RACE{i:02d}", "car", actor="t", at=entered + timedelta(seconds=i)).code
              for i in range(TICKETS)]

@@ -810,6 +810,9 @@ class DetachedService(FacilityStore):
         self.listeners: list = []
         self._lock = threading.RLock()
         self._conn = None
+        from attendant.core.personal_data import site_data
+
+        self.data = site_data()  # as FacilityStore has it (nothing is sealed or opened offline but through it)
         self._maps = snapshot.get("maps", [])
         occupied = {s["spot_id"] for s in sessions.values() if s.get("spot_id") is not None}
         rows = []
@@ -847,7 +850,6 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
     """
     from attendant.booth.wiring import booth_journal
     from attendant.core.tickets import TicketSigner
-    from attendant.paths import load_or_create_secret
 
     journal = booth_journal(engine)
     snapshot = journal.snapshot(facility_code)
@@ -856,7 +858,7 @@ def detached_service(engine, facility_code: str | None, exc: BaseException, *, c
     from attendant import startup
 
     sessions = journal.sessions(snapshot["facility"]["code"])
-    service = DetachedService(engine, TicketSigner(load_or_create_secret()), snapshot, sessions, reason=_reason(exc),
+    service = DetachedService(engine, TicketSigner.from_site(), snapshot, sessions, reason=_reason(exc),
                               clock=clock, processors=processors, facility_code=facility_code)
     startup.resume()
     return service

@@ -19,7 +19,6 @@ from attendant.core.clock import utc_now
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.store import FacilityStore
 from attendant.core.tickets import TicketSigner
-from attendant.paths import load_or_create_secret
 
 
 def open_services(
@@ -33,7 +32,7 @@ def open_services(
     with the installation secret; ``clock`` (aware UTC) defaults to the wall clock."""
     from attendant.core.services import ParkingService
 
-    service = ParkingService(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
+    service = ParkingService(engine, TicketSigner.from_site(), facility_code=facility_code,
                              clock=clock or utc_now, processors=processors)
     startup.resume()
     return service
@@ -43,7 +42,7 @@ def open_views(engine: Engine, *, facility_code: str | None = None,
                clock: Callable[[], datetime] | None = None) -> FacilityStore:
     """The live views of ``engine``'s facility (occupancy, availability, revenue, level drawings) without the
     entry and exit services: what a reading command needs, and all it imports."""
-    views = FacilityStore(engine, TicketSigner(load_or_create_secret()), facility_code=facility_code,
+    views = FacilityStore(engine, TicketSigner.from_site(), facility_code=facility_code,
                           clock=clock or utc_now)
     startup.resume()
     return views

@@ -45,11 +45,13 @@ def init(
     rates: Annotated[Optional[Path], typer.Option(help="Rate plan TOML (default: the layout's rate_plan).")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create a facility from a layout file (non-interactive)."""
+    """Create a facility from a layout file (non-interactive); the site's secrets (ticket keys,
+    personal-data keys) are made if this booth has none."""
     from attendant.core.facilities import create_facility, list_facilities
     from attendant.core.layout import load_layout
     from attendant.core.rates import load_rate_plan
     from attendant.demo import demo_layout_path
+    from attendant.keyfiles import ensure_site_secrets, in_service
 
     cli = state(ctx)
     if bool(layout) == bool(demo_):
@@ -57,11 +59,13 @@ def init(
     layout_obj = load_layout(demo_layout_path() if demo_ else layout)
     plan = load_rate_plan(rates) if rates else None
     engine = cli.engine()
+    new_site = not in_service(engine)
     existing = {f.code: f for f in list_facilities(engine)}
     if demo_ and layout_obj.code in existing:
         info, created = existing[layout_obj.code], False
     else:
         info, created = create_facility(engine, layout_obj, actor=cli.login(), rate_plan=plan), True
+    ensure_site_secrets(new_site=new_site)  # after the facility: a refused init makes no secret either
     if json_:
         print_json({"facility": info.code, "name": info.name, "spots": info.capacity, "created": created})
     else:

@@ -47,12 +47,13 @@ class BackOfficeOps(FacilityStore):
         stmt = (select(IOU, PS.c.ticket_no).join(PS, PS.c.id == IOU.c.session_id)
                 .where(IOU.c.facility_id == self.facility.id).order_by(IOU.c.id.desc()))
         if plate:
-            stmt = stmt.where(IOU.c.plate == normalize_plate(plate))
+            stmt = stmt.where(IOU.c.plate_hash == self.data.plate_index(normalize_plate(plate)))
         if status:
             stmt = stmt.where(IOU.c.status == status)
         with self._reading() as conn:
             rows = conn.execute(stmt).all()
-        return [IouView(r.id, r.session_id, format_ticket_no(r.ticket_no), r.plate, r.amount, r.reason, r.status,
+        return [IouView(r.id, r.session_id, format_ticket_no(r.ticket_no), self.data.open(r.plate), r.amount,
+                        r.reason, r.status,
                         r.created_at) for r in rows]
 
     def settle_ious(self, plate: str, method: str | PaymentMethod, *, actor: Actor | str,
@@ -114,7 +115,7 @@ class BackOfficeOps(FacilityStore):
                     conn.execute(update(PS).where(PS.c.id == session.id).values(
                         amount_paid=PS.c.amount_paid + iou.amount))
                     self._audit(conn, now=now, at=at, actor=who.name, action="iou.settle", entity="iou",
-                                entity_id=iou.id, details={"plate": norm, "amount": iou.amount,
+                                entity_id=iou.id, details={"plate_ref": self.data.plate_index(norm), "amount": iou.amount,
                                                            "payment_id": payment_id, "method": pay_method.value})
                     results.append(payment)
         return results
@@ -143,7 +144,7 @@ class BackOfficeOps(FacilityStore):
                 .group_by(PAY.c.refund_of_id)
             ).all()) if partly else {}
         out = [
-            RefundablePayment(r.id, format_ticket_no(r.ticket_no), r.plate, r.method, r.amount,
+            RefundablePayment(r.id, format_ticket_no(r.ticket_no), self.data.open(r.plate), r.method, r.amount,
                               r.amount - int(refunded.get(r.id, 0)), r.created_at)
             for r in rows
         ]
@@ -395,11 +396,12 @@ class BackOfficeOps(FacilityStore):
         now = utc_now()
         with self._writing() as conn:
             pid = conn.execute(insert(PASS).values(
-                facility_id=self.facility.id, code=code, plate=norm, holder_name=holder_name.strip()[:80],
+                facility_id=self.facility.id, code=code, plate=self.data.seal(norm),
+                plate_hash=self.data.plate_index(norm), holder_name=self.data.seal(holder_name.strip()[:80]),
                 valid_from=valid_from, valid_to=valid_to, active=True, created_at=now,
             ).returning(PASS.c.id)).scalar_one()
             self._audit(conn, now=now, at=now, actor=who.name, action="pass.create", entity="pass_holder",
-                        entity_id=pid, details={"code": code, "plate": norm, "holder": holder_name})
+                        entity_id=pid, details={"code": code, "plate_ref": self.data.plate_index(norm)})
         return code
 
     def pass_info(self, code: str, *, at: datetime | None = None) -> PassView:
@@ -414,7 +416,8 @@ class BackOfficeOps(FacilityStore):
         if row is None:
             raise NotFound(f"no pass {code.strip()!r}")
         valid = bool(row.active) and row.valid_from <= at <= row.valid_to
-        return PassView(row.code, row.holder_name, row.plate, row.valid_from, row.valid_to, bool(row.active), valid)
+        return PassView(row.code, self.data.open(row.holder_name), self.data.open(row.plate), row.valid_from,
+                        row.valid_to, bool(row.active), valid)
 
 
 def _credential(code: str | None, kind: str) -> str:

@@ -58,7 +58,6 @@ from attendant.core.money import format_money
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.payment_rows import insert_payment, payment_by_key, payments_of, shift_for
 from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
-from attendant.core.plate_match import canonical_form
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, compute_fee
 from attendant.core.requests import ExitRequest, Tender
@@ -87,7 +86,7 @@ from attendant.core.vocab import (
 IOU_LIMIT = 3
 
 _IOUS = select(func.count(), func.coalesce(func.sum(IOU.c.amount), 0)).where(
-    IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"), IOU.c.status == IouStatus.OPEN.value
+    IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"), IOU.c.status == IouStatus.OPEN.value
 )
 _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
     status=SessionStatus.CLOSED.value,
@@ -193,11 +192,11 @@ class CheckoutOps(FacilityStore):
             raise Refused(self._closed_message(row))
         return row
 
-    def _open_ious(self, conn, plate: str | None) -> tuple[int, int]:
-        """(count, total minor units) of ``plate``'s unpaid IOUs here."""
-        if not plate:
+    def _open_ious(self, conn, plate_hash: str | None) -> tuple[int, int]:
+        """(count, total minor units) of the unpaid IOUs here of the plate whose blind index is ``plate_hash``."""
+        if not plate_hash:
             return 0, 0
-        count, total = conn.execute(_IOUS, {"fid": self.facility.id, "plate": plate}).one()
+        count, total = conn.execute(_IOUS, {"fid": self.facility.id, "plate": plate_hash}).one()
         return count, total
 
     @staticmethod
@@ -235,7 +234,11 @@ class CheckoutOps(FacilityStore):
             if row is not None:
                 if row.status != SessionStatus.OPEN:
                     raise Refused(f"ticket {format_ticket_no(int(typed))} has already exited")
-                return row.code, "ticket number"
+                code = self._code_of(int(typed), row.code)
+                if code is None:
+                    raise Refused(f"ticket {format_ticket_no(int(typed))} was signed with a ticket key this booth "
+                                  "no longer has: scan the ticket")
+                return code, "ticket number"
         try:
             normalize_plate(typed)
         except InputError:
@@ -258,13 +261,12 @@ class CheckoutOps(FacilityStore):
         """
         norm = normalize_plate(plate)
         base = sessions_with_bay().where(PS.c.facility_id == self.facility.id, SESSION_IS_OPEN)
-        with self._reading() as conn:
-            row = conn.execute(base.where(PS.c.plate == norm)).first()
+        with self._reading() as conn:  # by blind index: exact, then confusable-folded (personal_data.py)
+            row = conn.execute(base.where(PS.c.plate_hash == self.data.plate_index(norm))).first()
             if row is None:
-                key = canonical_form(norm)
-                rows = [r for r in conn.execute(base.where(PS.c.plate.is_not(None))) if canonical_form(r.plate) == key]
+                rows = conn.execute(base.where(PS.c.plate_fold == self.data.plate_fold_index(norm))).all()
                 if len(rows) > 1:
-                    names = ", ".join(sorted(r.plate for r in rows))
+                    names = ", ".join(sorted(self.data.open(r.plate) for r in rows))
                     raise InputError(f"{norm} could be any of {names}: check the plate")
                 row = rows[0] if rows else None
         if row is None:
@@ -308,7 +310,7 @@ class CheckoutOps(FacilityStore):
         fee = fee or self._fee(conn, row, at)
         payments = tuple(payments if payments is not None else payments_of(conn, row.id))
         paid, _pending = _tally(payments)
-        ious, _owed = self._open_ious(conn, row.plate)
+        ious, _owed = self._open_ious(conn, row.plate_hash)
         return Checkout(self._view(row), at, fee, paid, max(fee.amount - paid, 0), payments, ious, found_by)
 
     # ------------------------------------------------------------ orchestration
@@ -534,8 +536,8 @@ class CheckoutOps(FacilityStore):
         stmt = select(PASS).where(PASS.c.facility_id == self.facility.id, PASS.c.active.is_(True))
         if reference:
             stmt = stmt.where(PASS.c.code == reference.strip().upper())
-        elif row.plate:
-            stmt = stmt.where(PASS.c.plate == row.plate)
+        elif row.plate_hash:
+            stmt = stmt.where(PASS.c.plate_hash == row.plate_hash)
         else:
             raise InputError("give the pass code: this vehicle has no plate on record")
         holder = conn.execute(stmt.order_by(PASS.c.valid_to.desc())).first()
@@ -544,8 +546,9 @@ class CheckoutOps(FacilityStore):
         if not holder.valid_from <= at <= holder.valid_to:
             until = self.local(holder.valid_to).strftime("%d %b %Y")
             raise Refused(f"pass {holder.code} is not valid now (valid until {until})")
-        if holder.plate and row.plate and holder.plate != row.plate:
-            raise Refused(f"pass {holder.code} belongs to {holder.plate}, not {row.plate}")
+        if holder.plate_hash and row.plate_hash and holder.plate_hash != row.plate_hash:
+            raise Refused(f"pass {holder.code} belongs to {self.data.open(holder.plate)}, "
+                          f"not {self.data.open(row.plate)}")
         return holder.code
 
     def _ask_processor(self, payment: PaymentView, method: PaymentMethod, key: str, reference: str) -> _Answer:
@@ -705,7 +708,8 @@ class CheckoutOps(FacilityStore):
                 raise PaymentError(f"{format_money(balance, self.facility.currency)} is still due: take payment "
                                    "or let go with an IOU")
             iou_id = conn.execute(_INSERT_IOU, {
-                "facility_id": self.facility.id, "session_id": row.id, "plate": row.plate, "amount": balance,
+                "facility_id": self.facility.id, "session_id": row.id, "plate": row.plate,
+                "plate_hash": row.plate_hash, "amount": balance,
                 "reason": iou_reason, "status": IouStatus.OPEN.value, "created_at": at, "actor": who.name,
             }).scalar_one()
         conn.execute(_CLOSE_SESSION, {
@@ -729,7 +733,7 @@ class CheckoutOps(FacilityStore):
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
-                             "reason": iou_reason, "lane": lane, "plate": row.plate,
+                             "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash,
                              **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
@@ -744,7 +748,7 @@ class CheckoutOps(FacilityStore):
         return ExitResult(
             session_id=row.id,
             ticket_no=format_ticket_no(row.ticket_no),
-            plate=row.plate,
+            plate=self.data.open(row.plate),
             spot_label=row.spot_label,
             entry_at=row.entry_at,
             exit_at=exit_at,
@@ -838,13 +842,14 @@ class CheckoutOps(FacilityStore):
         nothing to pay)."""
         with self._reading() as conn:
             hit = conn.execute(
-                select(PS.c.code).join(PAY, PAY.c.session_id == PS.c.id)
+                select(PS.c.code, PS.c.ticket_no).join(PAY, PAY.c.session_id == PS.c.id)
                 .where(PAY.c.idempotency_key == key, PS.c.status == SessionStatus.CLOSED.value)
             ).first()
             if hit is None and request_key is not None:
-                hit = conn.execute(select(PS.c.code).where(PS.c.facility_id == self.facility.id,
-                                                           PS.c.exit_key == request_key)).first()
-        return self.closed_exit(hit.code) if hit else None
+                hit = conn.execute(select(PS.c.code, PS.c.ticket_no).where(PS.c.facility_id == self.facility.id,
+                                                                           PS.c.exit_key == request_key)).first()
+        code = self._code_of(hit.ticket_no, hit.code) if hit else None
+        return self.closed_exit(code) if code else None
 
     def closed_exit(self, code: str) -> ExitResult:
         """The :class:`ExitResult` of a session that has already exited (for reprints and retries)."""

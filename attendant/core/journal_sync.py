@@ -322,7 +322,8 @@ def _plate_inside(service: ReplayService, event: JournalEvent, booth: str, plate
         code = service.signer.sign(service.facility.code, number)
 
         def renumber(conn) -> None:
-            conn.execute(update(PS).where(PS.c.id == inside.session_id).values(ticket_no=number, code=code))
+            conn.execute(update(PS).where(PS.c.id == inside.session_id).values(
+                ticket_no=number, code=service.data.code_hash(code)))  # stored as its hash (personal_data.py)
 
         _record_only(service, _Mark(event, booth, ("journal.conflict",)), at=at, actor=who.name,
                      session_id=inside.session_id, change=renumber if inside.code != code else None,

@@ -38,15 +38,16 @@ from attendant.core.views import EntryResult, SessionView
 from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
 
 # Anti-passback and unpaid IOUs in one look: the open session of the plate (if any) and its unpaid IOUs.
+# Plates are looked up by their blind index (attendant/core/personal_data.py).
 _INSIDE = select(
-    select(PS.c.ticket_no).where(PS.c.facility_id == bindparam("fid"), PS.c.plate == bindparam("plate"),
+    select(PS.c.ticket_no).where(PS.c.facility_id == bindparam("fid"), PS.c.plate_hash == bindparam("plate"),
                                  SESSION_IS_OPEN).scalar_subquery().label("ticket_no"),
-    select(PS.c.entry_at).where(PS.c.facility_id == bindparam("fid"), PS.c.plate == bindparam("plate"),
+    select(PS.c.entry_at).where(PS.c.facility_id == bindparam("fid"), PS.c.plate_hash == bindparam("plate"),
                                 SESSION_IS_OPEN).scalar_subquery().label("entry_at"),
-    select(func.count()).where(IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"),
+    select(func.count()).where(IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"),
                                IOU.c.status == literal_column("'open'")).scalar_subquery().label("ious"),
     select(func.coalesce(func.sum(IOU.c.amount), 0)).where(
-        IOU.c.facility_id == bindparam("fid"), IOU.c.plate == bindparam("plate"),
+        IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"),
         IOU.c.status == literal_column("'open'")).scalar_subquery().label("owed"),
 )
 _TAKE_SPOT = update(S).where(S.c.id == bindparam("spot_id"), S.c.status == SpotStatus.AVAILABLE.value).values(
@@ -63,6 +64,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
     """
 
     def _upsert_vehicle(self, conn, plate: str, vehicle_class: str, ev: bool, now: datetime) -> int:
+        """The vehicle row of ``plate`` (its blind index: the vehicle table holds no plate in clear)."""
         stmt = _UPSERT_VEHICLE.get(conn.dialect.name)
         if stmt is None:  # INSERT ... ON CONFLICT is dialect-specific in SQLAlchemy: built once per dialect
             from sqlalchemy.dialects import postgresql, sqlite
@@ -139,8 +141,9 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         with self._writing() as conn:
             if ticket_no is None:
                 ticket_no = self._ticket_no_in(conn)
+            sealed = self.data.plate_columns(plate)  # ciphertext and blind indexes (personal_data.py)
             if plate is not None:
-                inside = conn.execute(_INSIDE, {"fid": fid, "plate": plate}).one()
+                inside = conn.execute(_INSIDE, {"fid": fid, "plate": sealed["plate_hash"]}).one()
                 if inside.ticket_no is not None:
                     local = self.local(inside.entry_at).strftime("%d %b %H:%M")
                     raise Refused(
@@ -164,16 +167,16 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
-            vehicle_id = self._upsert_vehicle(conn, plate, vclass.value, ev, now) if plate else None
+            vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None
             code = self.signer.sign(self.facility.code, ticket_no)
             session_id = conn.execute(
                 _INSERT_SESSION,
                 {
                     "facility_id": fid,
                     "ticket_no": ticket_no,
-                    "code": code,
+                    "code": self.data.code_hash(code),
                     "vehicle_id": vehicle_id,
-                    "plate": plate,
+                    **sealed,
                     "vehicle_class": vclass.value,
                     "ev": ev,
                     "spot_id": spot.id,
@@ -203,7 +206,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 entity_id=session_id,
                 details={
                     "ticket_no": ticket_no,
-                    "plate": plate,
+                    "plate_ref": sealed["plate_hash"],
                     "vehicle_class": vclass.value,
                     "spot": spot.label,
                     "lane": lane,

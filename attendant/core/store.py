@@ -55,9 +55,10 @@ from attendant.core import audit, changes
 from attendant.core.allocation import SpotIndex, Strategy, allowed_spot_types
 from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NoSpaceAvailable, NotFound, Refused
+from attendant.core.errors import InputError, NoSpaceAvailable, NotFound, Refused, TicketInvalid
 from attendant.core.facilities import FacilityInfo, get_facility
 from attendant.core.payments import ProcessorRegistry
+from attendant.core.personal_data import PersonalData, site_data
 from attendant.core.rates import RatePlan
 from attendant.core.tickets import TicketSigner, format_ticket_no
 from attendant.core.views import COUNTED, LevelAvailability, LevelMap, SessionView, SpotCell
@@ -165,6 +166,9 @@ class FacilityStore:
     """The state every booth service of one facility shares (see the module docstring).
 
     ``clock`` returns the current aware UTC time (tests pass a fixed clock).
+    ``data`` seals and indexes personal data (default: this booth's key file,
+    :func:`attendant.core.personal_data.site_data`; raises
+    :class:`attendant.keyfiles.SecretMissing` when there is none).
     ``listeners`` get ``(spot_id, SpotStatus)`` after each committed bay
     change, so a console can repaint one bay; they run on the caller's thread.
     Calls are serialised per instance (``_lock``).
@@ -178,8 +182,11 @@ class FacilityStore:
         facility_code: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         processors: ProcessorRegistry | None = None,
+        data: PersonalData | None = None,
     ) -> None:
         self.engine = engine
+        # plates and names sealed, blind indexes, ticket-code hashes (keys outside the database)
+        self.data = data or site_data()
         self.processors = processors or ProcessorRegistry()
         self.signer = signer
         self.clock = clock
@@ -481,15 +488,25 @@ class FacilityStore:
         row = conn.execute(stmt, {"fid": self.facility.id, "ticket_no": ref.ticket_no}).first()
         if row is None:
             raise NotFound(f"no session for ticket {format_ticket_no(ref.ticket_no)}")
+        if self.data.code_hash(code) != row.code:  # the stored hash of the code issued (personal_data.py)
+            raise TicketInvalid(f"ticket code {code.strip()[:22]}… was not issued for ticket "
+                                f"{format_ticket_no(ref.ticket_no)}")
         return row
 
-    @staticmethod
-    def _view(row) -> SessionView:
+    def _code_of(self, ticket_no: int, stored: str) -> str | None:
+        """The code issued for ``ticket_no``, found from its stored hash by signing it again under each
+        ticket key (current first); None when its key is no longer installed."""
+        for code in self.signer.codes_for(self.facility.code, ticket_no):
+            if self.data.code_hash(code) == stored:
+                return code
+        return None
+
+    def _view(self, row) -> SessionView:
         return SessionView(
             session_id=row.id,
             ticket_no=format_ticket_no(row.ticket_no),
-            code=row.code,
-            plate=row.plate,
+            code=self._code_of(row.ticket_no, row.code),
+            plate=self.data.open(row.plate),
             vehicle_class=row.vehicle_class,
             spot_label=row.spot_label,
             spot_type=row.spot_type,

@@ -4,8 +4,9 @@ A code reads ``CHS-00000042-7K3Q2M5ZJ4XW9P8D``: facility code, zero-padded
 ticket number, and the first 80 bits of HMAC-SHA256(secret, "CHS:42") in
 RFC 4648 base32. Every character is in the QR alphanumeric set, so the QR
 stays small. The secret is per installation and kept outside the database
-(:func:`attendant.paths.load_or_create_secret`), so a forged or altered code
-is refused (BRIEF.md, "Rules that hold everywhere").
+(:mod:`attendant.keyfiles`), so a forged or altered code is refused (BRIEF.md,
+"Rules that hold everywhere"). Since key ids (``attendant secret rotate``) the
+signature part is a key id letter and 75 bits of HMAC: ``CHS-00000042-B3Q2M5ZJ4XW9P8DK``.
 
 Merchant validations and passes carry short codes of their own, ``V-ABCD-EF23``
 and ``P-ABCD-EF23`` (letters and digits without I, O, 0 and 1, read aloud over
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from attendant.core.errors import TicketInvalid
@@ -75,20 +76,66 @@ class TicketRef:
 
 
 class TicketSigner:
-    """Signs and verifies ticket codes with a per-installation secret (bytes, >= 16)."""
+    """Signs and verifies ticket codes with the site's keys.
 
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
+    ``secret``: one key (bytes, >= 16), or a mapping of key id (one base32
+    letter, :data:`attendant.keyfiles.TICKET_KEY_IDS`) to key with ``current``
+    naming the one new codes are signed with. A code's signature part is the
+    key id followed by the first 75 bits of HMAC-SHA256(key, ``"<id>:CHS:42"``)
+    in base32 (15 characters), so after ``attendant secret rotate`` the codes
+    printed before still verify under their own key. Codes of the format before
+    key ids (16 characters of HMAC-SHA256(key, ``"CHS:42"``), key ``A``) verify
+    too.
+    """
+
+    def __init__(self, secret: bytes | dict[str, bytes], current: str | None = None) -> None:
+        keys = {"A": secret} if isinstance(secret, (bytes, bytearray)) else dict(secret)
+        if not keys or any(len(k) < 16 for k in keys.values()):
             raise ValueError("ticket secret must be at least 16 bytes")
-        self._secret = secret
+        current = current or ("A" if "A" in keys else next(iter(keys)))
+        if current not in keys:
+            raise ValueError(f"no ticket key {current!r}")
+        self._keys = {kid: bytes(key) for kid, key in keys.items()}
+        self.current = current
+        self._secret = self._keys[current]
 
-    def _signature(self, facility_code: str, ticket_no: int) -> str:
-        digest = hmac.new(self._secret, f"{facility_code}:{ticket_no}".encode(), hashlib.sha256).digest()
-        return base64.b32encode(digest[:10]).decode()
+    @classmethod
+    def from_site(cls) -> "TicketSigner":
+        """The signer of this booth's ticket keys (:func:`attendant.keyfiles.load_ticket_keys`).
 
-    def sign(self, facility_code: str, ticket_no: int) -> str:
-        """The code for ticket ``ticket_no`` of facility ``facility_code``."""
-        return f"{facility_code}-{format_ticket_no(ticket_no)}-{self._signature(facility_code, ticket_no)}"
+        :raises attendant.keyfiles.SecretMissing: no secret file (never made here: see that module).
+        :raises attendant.keyfiles.SecretUnreadable: an empty, damaged or non-hex one.
+        """
+        from attendant.keyfiles import load_ticket_keys
+
+        keys = load_ticket_keys()
+        return cls(keys.keys, keys.current)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    def _signature(self, facility_code: str, ticket_no: int, kid: str | None = None) -> str:
+        if kid is None:  # the format before key ids
+            digest = hmac.digest(self._keys["A"], f"{facility_code}:{ticket_no}".encode(), "sha256")
+            return base64.b32encode(digest[:10]).decode()
+        digest = hmac.digest(self._keys[kid], f"{kid}:{facility_code}:{ticket_no}".encode(), "sha256")
+        return kid + base64.b32encode(digest[:10]).decode()[:15]
+
+    def sign(self, facility_code: str, ticket_no: int, kid: str | None = None) -> str:
+        """The code for ticket ``ticket_no`` of facility ``facility_code`` (under key ``kid``, default current)."""
+        signature = self._signature(facility_code, ticket_no, kid or self.current)
+        return f"{facility_code}-{format_ticket_no(ticket_no)}-{signature}"
+
+    def codes_for(self, facility_code: str, ticket_no: int) -> Iterator[str]:
+        """Every code this signer could have issued for the ticket, the current key's first (a reprint
+        finds the one that was issued by its stored hash), then the format before key ids."""
+        yield self.sign(facility_code, ticket_no)
+        for kid in self._keys:
+            if kid != self.current:
+                yield self.sign(facility_code, ticket_no, kid)
+        if "A" in self._keys:
+            yield f"{facility_code}-{format_ticket_no(ticket_no)}-{self._signature(facility_code, ticket_no)}"
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - the signer lives as long as the booth; a code checks once
     def verify(self, code: str) -> TicketRef:
@@ -102,7 +149,11 @@ class TicketSigner:
         if not match:
             raise TicketInvalid(f"not a ticket code: {code.strip()[:40]!r}")
         facility_code, digits, signature = match.groups()
-        expected = self._signature(facility_code, int(digits))
-        if not hmac.compare_digest(expected, signature):
+        number = int(digits)
+        kid = signature[0]
+        genuine = kid in self._keys and hmac.compare_digest(self._signature(facility_code, number, kid), signature)
+        if not genuine and "A" in self._keys:
+            genuine = hmac.compare_digest(self._signature(facility_code, number), signature)
+        if not genuine:
             raise TicketInvalid(f"ticket code {text[:22]}… is not genuine (signature check failed)")
-        return TicketRef(facility_code=facility_code, ticket_no=int(digits))
+        return TicketRef(facility_code=facility_code, ticket_no=number)

@@ -188,3 +188,20 @@ def still_gates_config():
     (a 5 s hold could expire before a screenshot on a busy machine)."""
     config = demo_config()
     return replace(config, lanes=tuple(replace(lane, gate="sim://?hold=600") for lane in config.lanes))
+
+
+def code_of(session, facility: str = "CHS") -> str:
+    """The ticket code of a ``parking_session`` row: the row holds its keyed hash
+    (attendant/core/personal_data.py), so the ticket is signed again and matched to it."""
+    from attendant.core.personal_data import site_data
+    from attendant.core.tickets import TicketSigner
+
+    return next(c for c in TicketSigner.from_site().codes_for(facility, session.ticket_no)
+                if site_data().code_hash(c) == session.code)
+
+
+def plate_of(session) -> str | None:
+    """The plate of a ``parking_session`` (or ``iou``) row: the row holds it sealed (AES-GCM)."""
+    from attendant.core.personal_data import site_data
+
+    return site_data().open(session.plate)

@@ -20,13 +20,14 @@ from datetime import timedelta
 from textual import events
 from textual.keys import _character_to_key
 
+from attendant.core.personal_data import site_data
 from attendant.core.auth import Actor, Role
 from attendant.demo import demo_config
 from attendant.tui.devices import DeviceHub
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import ParkingSession, Payment
 from hardware.base import DeviceState, DeviceStatus
-from tests.tui.support import SIZE, console, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
+from tests.tui.support import SIZE, code_of, console, plate_of, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
 
 PS, PAY = (t.__table__ for t in (ParkingSession, Payment))
 ACTOR = "devices-test"
@@ -94,12 +95,12 @@ async def test_faulted_gate_is_shown_while_other_lanes_keep_processing(engine, c
         assert "E2 Entry 2" in str(app.screen.query_one("#entry-form").border_title)
         await enter_by_keys(pilot, "GA7E 0K")
         (session,) = rows(engine, PS)
-        assert (session.plate, session.entry_lane, session.status) == ("GA7E0K", "E2", "open")
+        assert (plate_of(session), session.entry_lane, session.status) == ("GA7E0K", "E2", "open")
         assert "gate opened" in text_of(app, "#entry-result")
 
         # and the exit lane X1 lets it out
         clock.now += timedelta(hours=1, minutes=5)
-        await exit_by_keys(pilot, session.code)
+        await exit_by_keys(pilot, code_of(session))
         (closed,) = rows(engine, PS)
         assert (closed.status, closed.exit_lane) == ("closed", "X1")
         (payment,) = rows(engine, PAY)
@@ -129,13 +130,13 @@ async def test_paper_out_admits_by_plate_queues_the_ticket_and_prints_it_when_ba
         await enter_by_keys(pilot, "PA9 3R")
         (session,) = rows(engine, PS)
         ticket_no = f"{session.ticket_no:08d}"
-        assert session.status == "open" and session.plate == "PA93R"  # admitted all the same
+        assert session.status == "open" and plate_of(session) == "PA93R"  # admitted all the same
         assert list(app.booth.reprint_queue["E1"]) == [ticket_no]
         result = text_of(app, "#entry-result")
         assert "NOT PRINTED" in result and "entered by plate (ticketless)" in result and "1 waiting" in result
         assert "paper out" in result
         assert "ticket queued · ⎙ 1 (^O)" in text_of(app, "#entry-printer")
-        assert not any(session.code in job.text for job in printer.jobs)
+        assert not any(code_of(session) in job.text for job in printer.jobs)
         await poll(pilot)
         assert "⎙ E1 1 ticket to reprint" in text_of(app, "#devices")
         assert "⎙ 1 to reprint" in text_of(app, "#lanes")
@@ -153,7 +154,7 @@ async def test_paper_out_admits_by_plate_queues_the_ticket_and_prints_it_when_ba
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert list(app.booth.reprint_queue["E1"]) == []
-        assert printer.jobs[-1].kind == "ticket" and session.code in printer.jobs[-1].text
+        assert printer.jobs[-1].kind == "ticket" and code_of(session) in printer.jobs[-1].text
         assert "PA93R" in app.screen.last_printout[1]
         await poll(pilot)
         assert "to reprint" not in text_of(app, "#devices")
@@ -161,10 +162,10 @@ async def test_paper_out_admits_by_plate_queues_the_ticket_and_prints_it_when_ba
         # reprint the last ticket (ctrl+r) and one by its number (ctrl+t)
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert len([j for j in printer.jobs if session.code in j.text]) == 2
+        assert len([j for j in printer.jobs if code_of(session) in j.text]) == 2
         await pilot.press("ctrl+t", *str(session.ticket_no), "enter")
         await settle(pilot)
-        assert len([j for j in printer.jobs if session.code in j.text]) == 3
+        assert len([j for j in printer.jobs if code_of(session) in j.text]) == 3
         await pilot.press("ctrl+t", "9", "9", "9", "enter")
         await settle(pilot)
         assert any("999 not reprinted" in m and "no ticket 00000999" in m for m in notes(app, "error"))
@@ -192,7 +193,7 @@ async def test_a_low_confidence_read_must_be_confirmed_before_the_ticket_issues(
         await pilot.press("enter")  # the next Enter issues
         await settle(pilot)
         (session,) = rows(engine, PS)
-        assert (session.plate, session.entry_lane) == ("AB12CDE", "E1")
+        assert (plate_of(session), session.entry_lane) == ("AB12CDE", "E1")
         assert text_of(app, "#entry-read") == ""
 
         # a confident read issues at the first Enter
@@ -208,7 +209,7 @@ async def test_a_low_confidence_read_must_be_confirmed_before_the_ticket_issues(
         await until(pilot, lambda: form.read == ("L0W8EAD", 0.41))
         await pilot.press("f2", "backspace", "backspace", "backspace", "B", "A", "D", "enter")
         await settle(pilot)
-        assert rows(engine, PS, PS.c.plate == "L0W8BAD")[0].status == "open"
+        assert rows(engine, PS, PS.c.plate_hash == site_data().plate_index("L0W8BAD"))[0].status == "open"
 
 
 @pilot_test
@@ -266,7 +267,7 @@ async def test_a_stand_in_scanner_code_reaches_the_exit_form_and_quotes_the_fee(
         await until(pilot, lambda: "not a ticket, pass or validation" in text_of(app, "#exit-result"))
         assert form.checkout is None
 
-        scanner.push(session.code + "\r\n")
+        scanner.push(code_of(session) + "\r\n")
         await until(pilot, lambda: form.checkout is not None)
         await settle(pilot)
         assert form.checkout.session.session_id == session.id and form.checkout.fee.amount > 0
@@ -283,7 +284,7 @@ async def test_a_stand_in_scanner_code_reaches_the_exit_form_and_quotes_the_fee(
         assert rows(engine, PS)[0].status == "open"  # a validation alone lets nobody out
 
         # the entry lane's scanner does not reach the exit form
-        devices(app, "E2").scanner.push(session.code)
+        devices(app, "E2").scanner.push(code_of(session))
         await until(pilot, lambda: any("E2 scanner read" in m for m in notes(app)))
 
 
@@ -300,7 +301,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
 
         # the attendant is typing the next plate when the exit scanner (a keyboard wedge) fires
         await pilot.press("f2", *keys("AB1"))
-        wedge(app, session.code)
+        wedge(app, code_of(session))
         await settle(pilot)
         assert plate.value == "AB1"  # nothing of the scan in the plate field
         assert form.checkout is not None and form.checkout.session.session_id == session.id
@@ -312,7 +313,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
         level_map.focus()
         await pilot.pause()
         level = level_map.current_level
-        wedge(app, session.code)
+        wedge(app, code_of(session))
         await settle(pilot)
         assert level_map.current_level == level
         assert form.checkout is not None and form.checkout.session.session_id == session.id
@@ -320,7 +321,7 @@ async def test_a_wedge_burst_never_leaks_into_the_plate_field(engine, clock):
         # a pasted code in the plate field goes to the exit form too
         form.action_clear()
         await pilot.press("f2")
-        app.focused.post_message(events.Paste(session.code))
+        app.focused.post_message(events.Paste(code_of(session)))
         await pilot.pause()
         await pilot.press("enter")
         await settle(pilot)

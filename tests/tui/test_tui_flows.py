@@ -15,13 +15,14 @@ import time
 from sqlalchemy import func, select
 
 from attendant.booth import EntryRequest
+from attendant.core.personal_data import site_data
 from attendant.core.services import ParkingService
 from attendant.core.vocab import SpotStatus
 from attendant.demo import QueuedVehicle, TrafficReplayer
 from attendant.tui.widgets.availability import AvailabilityTable
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import AuditEvent, ParkingSession, Payment, Spot, Vend
-from tests.tui.support import SIZE, T0, console, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
+from tests.tui.support import SIZE, T0, code_of, console, plate_of, enter_by_keys, keys, pilot_test, rows, scan, settle, text_of, until
 
 PS, PAY, SPOT, VEND, AUD = (t.__table__ for t in (ParkingSession, Payment, Spot, Vend, AuditEvent))
 ACTOR = "console-test"
@@ -47,7 +48,7 @@ async def test_entry_by_keys_writes_the_session_and_shows_the_bay(engine, clock)
         await enter_by_keys(pilot, "ab12 cde", class_steps=1)  # car -> van
 
         (session,) = rows(engine, PS)
-        assert (session.plate, session.vehicle_class, session.status) == ("AB12CDE", "van", "open")
+        assert (plate_of(session), session.vehicle_class, session.status) == ("AB12CDE", "van", "open")
         assert (session.entry_lane, session.entry_actor, session.entry_at) == ("E1", ACTOR, T0)
         (spot,) = rows(engine, SPOT, SPOT.c.id == session.spot_id)
         assert spot.status == "occupied"
@@ -67,7 +68,7 @@ async def test_entry_by_keys_writes_the_session_and_shows_the_bay(engine, clock)
         assert spot.label in result and "AB12CDE" in result and "Sat 21 Nov 09:30" in result
         assert "printed ✓" in result and "gate opened" in result
         title, printout = app.screen.last_printout
-        assert "AB12CDE" in printout and spot.label in printout and session.code in printout
+        assert "AB12CDE" in printout and spot.label in printout and code_of(session) in printout
         # ready for the next vehicle
         assert app.focused.id == "entry-plate" and app.focused.value == ""
 
@@ -105,7 +106,7 @@ async def test_exit_by_keys_with_cash_records_payment_and_frees_the_bay(engine, 
         (session,) = rows(engine, PS)
         clock.advance(hours=3, minutes=12)
 
-        await pilot.press("f3", *keys(session.code), "enter")  # a keyboard wedge: a burst ending in Enter
+        await pilot.press("f3", *keys(code_of(session)), "enter")  # a keyboard wedge: a burst ending in Enter
         await settle(pilot)
         quote = app.screen.query_one("#exit-form").checkout
         assert quote is not None and quote.session.session_id == session.id
@@ -150,7 +151,7 @@ async def test_exit_by_typed_plate_or_ticket_number(engine, clock):
         await pilot.press("f3", *keys("pl47typ"), "enter")  # the plate, as an attendant would type it
         await settle(pilot)
         assert form.checkout is not None and form.checkout.session.session_id == first.id
-        assert form.code == first.code  # the field now holds the ticket's code: payment goes to that session
+        assert form.code == code_of(first)  # the field now holds the ticket's code: payment goes to that session
         assert "found by plate" in text_of(app, "#exit-session")
         await pilot.press("2", "enter")  # card
         await settle(pilot)
@@ -183,7 +184,7 @@ async def test_exit_refusals_card_payment_and_lost_ticket(engine, clock):
         assert app.screen.query_one("#exit-form").checkout is None
 
         # underpayment: refused before anything is sent, nothing changes
-        await scan(pilot, session.code)
+        await scan(pilot, code_of(session))
         await pilot.press("1", "1", "enter")  # £1 against a five-hour fee
         await settle(pilot)
         assert rows(engine, PAY) == []
@@ -199,7 +200,7 @@ async def test_exit_refusals_card_payment_and_lost_ticket(engine, clock):
         assert (payment.method, payment.tendered, payment.change) == ("card", None, None)
 
         # the same ticket again: refused, no second payment
-        await scan(pilot, session.code)
+        await scan(pilot, code_of(session))
         assert "already exited" in text_of(app, "#exit-result")
         assert len(rows(engine, PAY)) == 1
 
@@ -239,7 +240,7 @@ async def test_next_queued_vehicles_fill_the_forms(engine, clock):
         assert app.screen.query_one("#entry-class").value == "van"
         await pilot.press("enter")
         await settle(pilot)
-        assert rows(engine, PS, PS.c.plate == "WA17ING")[0].vehicle_class == "van"
+        assert rows(engine, PS, PS.c.plate_hash == site_data().plate_index("WA17ING"))[0].vehicle_class == "van"
 
         clock.advance(minutes=50)
         await pilot.press("f5")
@@ -249,7 +250,7 @@ async def test_next_queued_vehicles_fill_the_forms(engine, clock):
         assert form.method == "card"
         await pilot.press("enter")
         await settle(pilot)
-        assert rows(engine, PS, PS.c.plate == "QU3UED")[0].status == "closed"
+        assert rows(engine, PS, PS.c.plate_hash == site_data().plate_index("QU3UED"))[0].status == "closed"
         assert "queue empty" in text_of(app, "#lanes")
 
 
@@ -403,7 +404,7 @@ async def test_scans_reach_the_exit_form_whatever_has_focus(engine, clock):
         # the exit lane's stand-in scanner (its own thread), fed from the F8 dialog
         await pilot.press("f8")
         await pilot.pause()
-        assert [code for code, _label in app.open_tickets()] == [second.code, first.code]
+        assert [code for code, _label in app.open_tickets()] == [code_of(second), code_of(first)]
         await pilot.press("down", "enter")  # the older ticket
         scanner = app.booth.devices(app.exit_lane).scanner
         assert scanner.wait_idle(2.0)
@@ -412,7 +413,7 @@ async def test_scans_reach_the_exit_form_whatever_has_focus(engine, clock):
         assert app.screen.query_one("#exit-form").checkout.session.session_id == first.id
         assert app.focused.id == "exit-method"
         # the next driver's ticket is scanned while the payment row has focus
-        await pilot.press(*keys(second.code), "enter")
+        await pilot.press(*keys(code_of(second)), "enter")
         await settle(pilot)
         form = app.screen.query_one("#exit-form")
         assert form.checkout is not None and form.checkout.session.session_id == second.id

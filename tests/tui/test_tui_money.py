@@ -26,6 +26,7 @@ import pytest
 from attendant.core import shifts, users
 from attendant.core.auth import Actor
 from attendant.core.payments import ProcessorUnavailable, StandInProcessor
+from attendant.core.personal_data import site_data
 from attendant.core.vocab import PaymentMethod
 from attendant.tui.commands import money_commands
 from attendant.tui.screens.login import LoginScreen
@@ -326,10 +327,10 @@ async def test_c_outage_let_go_with_iou_and_the_third_iou_forces_prepay(engine, 
         await pilot.press(*keys("processors down, driver had no cash"), "enter")
         await settle(pilot)
 
-        session = rows(engine, PS, PS.c.code == code)[0]
+        session = rows(engine, PS, PS.c.code == site_data().code_hash(code))[0]
         assert session.status == "closed" and session.exit_reason == "processors down, driver had no cash"
         iou = rows(engine, IOU, IOU.c.session_id == session.id)[0]
-        assert (iou.plate, iou.status, iou.amount, iou.actor) == ("OW35ALT", "open", session.amount_due, "bob")
+        assert (site_data().open(iou.plate), iou.status, iou.amount, iou.actor) == ("OW35ALT", "open", session.amount_due, "bob")
         (vend,) = rows(engine, VEND, VEND.c.session_id == session.id, VEND.c.direction == "exit")
         assert (vend.source, vend.lane, vend.actor) == ("attendant", "X1", "bob")
         assert "IOU" in vend.reason
@@ -343,7 +344,7 @@ async def test_c_outage_let_go_with_iou_and_the_third_iou_forces_prepay(engine, 
         await settle(pilot)
         refused = main_text(app, "#entry-result")
         assert "Not issued" in refused and "3 unpaid IOUs" in refused and "prepay" in refused
-        assert len(rows(engine, PS, PS.c.plate == "OW35ALT")) == 3
+        assert len(rows(engine, PS, PS.c.plate_hash == site_data().plate_index("OW35ALT"))) == 3
 
 
 # ------------------------------------------------------ (d) supervisor actions

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013_time_bounds'
-down_revision = '0010_bay_claims'
+down_revision = '0012_personal_data'
 branch_labels = None
 depends_on = None
 
