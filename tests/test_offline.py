@@ -216,6 +216,9 @@ def test_cli_runs_on_sqlite_journal_while_the_database_file_is_away_and_sync_lan
     still_away = attendant("sync", db=url)
     assert still_away.returncode == 3 and "database unavailable" in still_away.stderr
 
+    journal_folder = Path(os.environ["ATTENDANT_HOME"]) / "data" / "journal"
+    journal_bytes = b"".join(part.read_bytes() for part in journal_folder.iterdir())
+    assert b"OF11LNE" not in journal_bytes and b"AB12CDE" not in journal_bytes  # plates sealed, as in the database
     _back(db_file, away)
     synced = attendant("sync", "--json", db=url)
     assert synced.returncode == 0, synced.stderr

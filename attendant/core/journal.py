@@ -23,6 +23,9 @@ by every process of the booth (the console and CLI runs). It holds:
 - ``journal_login``: the PIN hashes (argon2id, as the database stores them)
   of users who logged in at this booth, so a user can log in offline.
 
+Plates are sealed with the site's data keys (:mod:`attendant.core.personal_data`)
+like the database's, so the journal holds none in clear.
+
 Durability (BRIEF.md "Nothing committed is ever lost"): WAL with
 ``synchronous=FULL``, so an event's commit is fsynced before the gate opens
 or the CLI acknowledges; writers take ``BEGIN IMMEDIATE`` so two processes of
@@ -127,6 +130,23 @@ class JournalEvent:
     result: dict | None
 
 
+def _sealed(body: dict) -> dict:
+    """``body`` with its plate sealed (attendant/core/personal_data.py): no plate in the journal in clear."""
+    if body.get("plate") is None:
+        return body
+    from attendant.core.personal_data import site_data
+
+    return {**body, "plate": site_data().seal(body["plate"])}
+
+
+def _opened(body: dict) -> dict:
+    if body.get("plate") is None:
+        return body
+    from attendant.core.personal_data import site_data
+
+    return {**body, "plate": site_data().open(body["plate"])}
+
+
 def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_default)
 
@@ -221,13 +241,13 @@ class Journal:
                                                      RESERVE_T.c.ticket_no == number))
                 body["ticket_no"] = number
             seq = conn.execute(insert(EVENT).values(id=event_id, facility=facility, kind=kind,
-                                                    recorded_at=recorded, body=_dumps(body),
+                                                    recorded_at=recorded, body=_dumps(_sealed(body)),
                                                     state="pending")).inserted_primary_key[0]
         return JournalEvent(seq, event_id, facility, kind, recorded, json.loads(_dumps(body)), "pending", None)
 
     @staticmethod
     def _event(row) -> JournalEvent:
-        return JournalEvent(row.seq, row.id, row.facility, row.kind, row.recorded_at, json.loads(row.body),
+        return JournalEvent(row.seq, row.id, row.facility, row.kind, row.recorded_at, _opened(json.loads(row.body)),
                             row.state, json.loads(row.result) if row.result else None)
 
     def waiting(self, facility: str | None = None) -> list[JournalEvent]:
@@ -306,7 +326,7 @@ class Journal:
                 conn.execute(delete(SESSION).where(SESSION.c.facility == facility))
                 if sessions:
                     conn.execute(insert(SESSION), [{"facility": facility, "ticket_no": s["ticket_no"],
-                                                    "body": _dumps(s)} for s in sessions])
+                                                    "body": _dumps(_sealed(s))} for s in sessions])
 
     def put_session(self, facility: str, session: dict) -> None:
         """Remember one open session (``session["ticket_no"]``)."""
@@ -314,7 +334,7 @@ class Journal:
             conn.execute(delete(SESSION).where(SESSION.c.facility == facility,
                                                SESSION.c.ticket_no == session["ticket_no"]))
             conn.execute(insert(SESSION).values(facility=facility, ticket_no=session["ticket_no"],
-                                                body=_dumps(session)))
+                                                body=_dumps(_sealed(session))))
 
     def drop_session(self, facility: str, ticket_no: int) -> None:
         """Forget an open session (it left)."""
@@ -324,7 +344,7 @@ class Journal:
     def sessions(self, facility: str) -> dict[int, dict]:
         """The open sessions known for ``facility`` by ticket number."""
         with self._read() as conn:
-            return {r.ticket_no: json.loads(r.body)
+            return {r.ticket_no: _opened(json.loads(r.body))
                     for r in conn.execute(select(SESSION).where(SESSION.c.facility == facility))}
 
     def snapshot(self, facility: str | None = None) -> dict | None:
