@@ -27,7 +27,7 @@ from attendant.paths import default_db_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Newest migration; tests/test_db.py checks it equals Alembic's head. Comparing
 # against it at start spares importing Alembic when the schema is current.
-SCHEMA_HEAD = "0010_bay_claims"
+SCHEMA_HEAD = "0011_audit_chain"
 
 
 def resolve_url(url: str | None) -> str:
