@@ -49,6 +49,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",
+    "audit": "audit",
 }
 
 
