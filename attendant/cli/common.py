@@ -50,6 +50,7 @@ COMMAND_MODULES: dict[str, str] = {
     "devices": "devices",
     "watch": "watch",
     "audit": "audit",
+    "backup": "backups", "restore": "backups",
 }
 
 

@@ -85,10 +85,16 @@ TABLES = {"parking_session": PS, "payment": PAY, "vend": VEND, "app_user": U, "s
           "cash_movement": CM, "iou": IOU}
 _COLS = {name: [TABLES[name].c[c] for c in cols] for name, cols in SEALED.items()}
 _BY_ID = {name: select(*_COLS[name]).where(TABLES[name].c.id == bindparam("id")) for name in SEALED}
-_PAYMENTS_OF = select(*_COLS["payment"]).where(PAY.c.session_id == bindparam("sid"))
+_P0, _PX = PAY.alias("p0"), PAY.alias("px")
+_PAY_COLS = [_PX.c[c].label(f"p_{c}") for c in SEALED["payment"]]
+#: A session with its payments, in one statement: by the session's id, or by the id of one of its payments.
+_SESSION_PAYMENTS = select(*_COLS["parking_session"], *_PAY_COLS).outerjoin(_PX, _PX.c.session_id == PS.c.id)
+_BUNDLE = {
+    "parking_session": _SESSION_PAYMENTS.where(PS.c.id == bindparam("id")),
+    "payment": _SESSION_PAYMENTS.join(_P0, _P0.c.session_id == PS.c.id).where(_P0.c.id == bindparam("id")),
+}
 _VENDS_OF = select(*_COLS["vend"]).where(VEND.c.session_id == bindparam("sid"))
-_SESSION_OF = {"payment": select(PAY.c.session_id).where(PAY.c.id == bindparam("id")),
-               "iou": select(IOU.c.session_id).where(IOU.c.id == bindparam("id")),
+_SESSION_OF = {"iou": select(IOU.c.session_id).where(IOU.c.id == bindparam("id")),
                "vend": select(VEND.c.session_id).where(VEND.c.id == bindparam("id"))}
 
 _HEAD_LOCKED = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
@@ -255,15 +261,12 @@ def event_hash(ev) -> str:
 def sealed_fields(table: str, row) -> dict:
     """The sealed (non-personal) fields of a ``table`` row, times as :func:`iso_utc` strings."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    out = {}
-    for col in SEALED[table]:
-        value = mapping[col]
-        out[col] = iso_utc(value) if isinstance(value, datetime) else value
-    return out
+    return {col: _plain(mapping[col]) for col in SEALED[table]}
 
 
 class DatabaseRows:
-    """Reads the rows an event seals from ``conn`` (each at most once per transaction: ``seen``)."""
+    """Reads the rows an event seals from ``conn``, each at most once per transaction (``seen``): a session
+    with its payments in one statement, its vends in another."""
 
     def __init__(self, conn, seen: dict) -> None:
         self.conn, self.seen = conn, seen
@@ -276,13 +279,33 @@ class DatabaseRows:
         return self.seen[key]
 
     def session_of(self, table: str, row_id: int) -> int | None:
-        return self.conn.execute(_SESSION_OF[table], {"id": row_id}).scalar()
+        key = ("session_of", table, row_id)
+        if key not in self.seen:
+            self.seen[key] = self.conn.execute(_SESSION_OF[table], {"id": row_id}).scalar()
+        return self.seen[key]
 
-    def payments_of(self, session_id: int) -> list[dict]:
-        return [sealed_fields("payment", r) for r in self.conn.execute(_PAYMENTS_OF, {"sid": session_id})]
+    def bundle(self, table: str, row_id: int) -> tuple[dict | None, list[dict], list[dict]]:
+        """The session ``table`` (parking_session or payment) ``row_id`` belongs to, its payments, its vends."""
+        key = ("bundle", table, row_id)
+        if key in self.seen:
+            return self.seen[key]
+        session, payments = None, []
+        for row in self.conn.execute(_BUNDLE[table], {"id": row_id}):
+            session = session or sealed_fields("parking_session", row)
+            if row.p_id is not None:
+                payments.append({c: _plain(row._mapping[f"p_{c}"]) for c in SEALED["payment"]})
+        vends = [sealed_fields("vend", r) for r in self.conn.execute(_VENDS_OF, {"sid": session["id"]})] \
+            if session else []
+        out = self.seen[key] = (session, payments, vends)
+        if session:
+            self.seen[("bundle", "parking_session", session["id"])] = out
+        for p in payments:
+            self.seen[("bundle", "payment", p["id"])] = out
+        return out
 
-    def vends_of(self, session_id: int) -> list[dict]:
-        return [sealed_fields("vend", r) for r in self.conn.execute(_VENDS_OF, {"sid": session_id})]
+
+def _plain(value):
+    return iso_utc(value) if isinstance(value, datetime) else value
 
 
 def rows_for(reader, entity: str, entity_id: int | None) -> dict:
@@ -302,21 +325,24 @@ def rows_for(reader, entity: str, entity_id: int | None) -> dict:
         if fields is not None:
             out.setdefault(table, {})[str(fields["id"])] = fields
 
-    session_id = None
-    if entity == "parking_session":
-        session_id = entity_id
-    elif entity in ("payment", "iou", "vend"):
+    bundle = None
+    if entity in ("parking_session", "payment"):
+        bundle = reader.bundle(entity, entity_id)
+    elif entity in ("iou", "vend"):
         put(entity, reader.row(entity, entity_id))
         session_id = reader.session_of(entity, entity_id)
+        if session_id is not None:
+            bundle = reader.bundle("parking_session", session_id)
     else:
         put(entity, reader.row(entity, entity_id))
         if entity == "cash_movement" and out.get(entity):
             put("shift", reader.row("shift", out[entity][str(entity_id)]["shift_id"]))
-    if session_id is not None:
-        put("parking_session", reader.row("parking_session", session_id))
-        for fields in reader.payments_of(session_id):
+    if bundle is not None:
+        session, payments, vends = bundle
+        put("parking_session", session)
+        for fields in payments:
             put("payment", fields)
-        for fields in reader.vends_of(session_id):
+        for fields in vends:
             put("vend", fields)
     return out
 

@@ -94,11 +94,14 @@ class _LoadedRows:
         found = self.rows[table].get(row_id)
         return found['session_id'] if found else None
 
-    def payments_of(self, session_id):
-        return self.payments.get(session_id, [])
-
-    def vends_of(self, session_id):
-        return self.vends.get(session_id, [])
+    def bundle(self, table, row_id):
+        if table == 'payment':
+            found = self.rows['payment'].get(row_id)
+            row_id = found['session_id'] if found else None
+        session = self.rows['parking_session'].get(row_id)
+        if session is None:
+            return None, [], []
+        return session, self.payments.get(row_id, []), self.vends.get(row_id, [])
 
 
 def downgrade() -> None:
