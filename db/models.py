@@ -222,7 +222,8 @@ class AuditEvent(Table, table=True):
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_facility_at", "facility_id", "at"),
-                      Index("uq_audit_seq", "seq", unique=True))  # one event per place in the chain (0011)
+                      Index("uq_audit_seq", "seq", unique=True),  # one event per place in the chain (0011)
+                      Index("ix_audit_entity", "entity", "entity_id"))  # an entity's events (0011)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: Optional[int] = Field(default=None, foreign_key="facility.id")

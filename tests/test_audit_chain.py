@@ -215,8 +215,12 @@ def test_the_shift_report_prints_the_chain_head(small_engine, traffic, clock):
     assert any(line.startswith("Audit head") and line.endswith(report.audit_head) for line in report.lines())
     assert report.to_json_dict()["audit_head"] == report.audit_head
     assert verify(small_engine, expect_head=report.audit_head).ok
-    shown = shifts.shift_report(small_engine, report.shift_id)  # an open shift's report: the head now
-    assert shown.audit_head == audit.short_head(small_engine)
+    traffic["svc"].enter("ZZ99ZZZ", "car", actor=traffic["bob"])  # the chain moves on...
+    again = shifts.shift_report(small_engine, report.shift_id)
+    assert again.audit_head == report.audit_head  # ...a closed shift's reprint names the same head
+    still_open = shifts.shift_report(small_engine, shifts.current_shift(small_engine, traffic["fid"],
+                                                                         traffic["bob"].user_id).id)
+    assert still_open.audit_head == audit.short_head(small_engine)  # an open shift's report: the head now
 
 
 def test_a_rolled_back_transaction_chains_nothing(small_engine, traffic):

@@ -356,6 +356,18 @@ def chain_head(conn) -> tuple[int, int | None, str]:
     return int(head.seq), head.event_id, head.hash
 
 
+def event_seal(conn, action: str, entity: str, entity_id: int) -> str | None:
+    """``#<event id> <16 hex digits>`` of the newest ``action`` event on ``entity``/``entity_id`` (None: none).
+
+    A closed shift's report names its ``shift.close`` event this way: the
+    head the chain had right after the close, the same on every reprint.
+    """
+    row = conn.execute(select(AUDIT.c.id, AUDIT.c.hash).where(
+        AUDIT.c.entity == entity, AUDIT.c.entity_id == entity_id, AUDIT.c.action == action)
+        .order_by(AUDIT.c.id.desc()).limit(1)).first()
+    return f"#{row.id} {row.hash[:16]}" if row is not None and row.hash else None
+
+
 def short_head(engine_or_conn) -> str:
     """The chain head as a supervisor writes it down: ``#<event id> <first 16 hex digits>`` (or ``empty``)."""
     if isinstance(engine_or_conn, Engine):

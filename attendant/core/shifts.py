@@ -204,8 +204,9 @@ class ShiftReport:
     payments: int
     refunds: int
     refunds_total: int
-    # the audit chain's head when the report was made (``#<event id> <16 hex digits>``, attendant/core/audit.py):
-    # printed so a supervisor holds it outside the database (``attendant audit verify --head``)
+    # the audit chain's head (``#<event id> <16 hex digits>``, attendant/core/audit.py): right after the close
+    # for a closed shift, now for an open one; printed so a supervisor holds it outside the database
+    # (``attendant audit verify --head``)
     audit_head: str | None = None
 
     # ----------------------------------------------------------- derived
@@ -567,7 +568,9 @@ def _report(conn, shift_id: int) -> ShiftReport:
         payments=sum(p[1] for p in pays.values()),
         refunds=sum(p[2] for p in pays.values()),
         refunds_total=sum(p[3] for p in pays.values()),
-        audit_head=audit.short_head(conn),
+        # closed: the head right after its close (the same on every reprint); open: the head now
+        audit_head=(audit.event_seal(conn, "shift.close", "shift", row.id) if closed else None)
+        or audit.short_head(conn),
     )
 
 
@@ -866,7 +869,8 @@ def close_shift(
                         "count_detail": {str(d): n for d, n in count.items()}})
         report = _report(conn, shift_id)
     # the close's own event is chained as the transaction commits: the head printed is the one after it
-    return replace(report, audit_head=audit.short_head(engine))
+    with engine.connect().execution_options(readonly=True) as conn:
+        return replace(report, audit_head=audit.event_seal(conn, "shift.close", "shift", shift_id))
 
 
 class ShiftDesk:

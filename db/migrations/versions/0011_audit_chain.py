@@ -6,7 +6,8 @@ Create Date: 2026-12-04
 
 Each audit event gets its place in the database's one chain (``seq``), the
 non-personal fields of the rows it records (``rows``), the previous event's
-hash and its own (SHA-256; attendant/core/audit.py). ``audit_chain_head``
+hash and its own (SHA-256; attendant/core/audit.py), and an index of each
+entity's events (a closed shift's report names its close event). ``audit_chain_head``
 holds the newest event and its hash: writers lock it to append. A session's
 vends get an index (an event seals a session with its gate openings).
 
@@ -30,6 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('hash', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('rows', sa.JSON(), nullable=True))
     op.create_index('uq_audit_seq', 'audit_event', ['seq'], unique=True)
+    op.create_index('ix_audit_entity', 'audit_event', ['entity', 'entity_id'], unique=False)
     op.create_index('ix_vend_session', 'vend', ['session_id'], unique=False)
     head = op.create_table(
         'audit_chain_head',
@@ -107,6 +109,7 @@ class _LoadedRows:
 def downgrade() -> None:
     op.drop_table('audit_chain_head')
     op.drop_index('ix_vend_session', table_name='vend')
+    op.drop_index('ix_audit_entity', table_name='audit_event')
     op.drop_index('uq_audit_seq', table_name='audit_event')
     with op.batch_alter_table('audit_event') as batch:
         batch.drop_column('rows')
