@@ -28,11 +28,12 @@ of the hashed ``details`` (:data:`PERSONAL_KEYS`).
 
 Concurrency: :func:`record` only queues the event on the connection; just
 before the transaction commits (SQLAlchemy's ``commit`` connection event) the
-queued events are chained: the one-row table ``audit_chain_head`` is read with
-``SELECT ... FOR UPDATE`` (PostgreSQL: booths wait for each other there, for the
-few statements up to their commit; SQLite: writers are already one at a time,
-``BEGIN IMMEDIATE``), the events are inserted with the next places and hashes,
-and the head is moved. Ids are drawn after the lock, so id order is chain order.
+queued events are chained: the rows they seal are read (two statements: a
+session with its payments, its vends), then the one-row table
+``audit_chain_head`` is read with ``SELECT ... FOR UPDATE`` (PostgreSQL: booths
+wait for each other there, for the inserts, the head's move and the commit;
+SQLite: writers are already one at a time, ``BEGIN IMMEDIATE``), the events are
+inserted with the next places and hashes, and the head is moved. Ids are drawn after the lock, so id order is chain order.
 A transaction that rolls back leaves nothing. :mod:`attendant.core.audit_verify`
 checks the chain.
 """
@@ -124,9 +125,11 @@ def record(conn, *, facility_id: int | None, actor: str, action: str, entity: st
     (default ``now``) the time the operation claims; both aware UTC.
     ``facility_id`` is None for installation-wide events (users). The rows
     ``entity``/``entity_id`` names (and its session's) are read at commit, so
-    the event seals what the transaction leaves. ``conn`` must be inside a
-    transaction (``engine.begin()``, ``conn.begin()``); one that rolls back
-    records nothing.
+    the event seals what the transaction leaves. ``conn``'s transaction
+    (``engine.begin()``, ``conn.begin()``; begun here if none is) writes it
+    as it commits; one that rolls back records nothing. Savepoints are not
+    followed: an event recorded inside one rolled back is still written (the
+    services use none).
     """
     now = now or utc_now()
     note = _NOTE.get()
@@ -134,7 +137,7 @@ def record(conn, *, facility_id: int | None, actor: str, action: str, entity: st
         details = {**(details or {}), "note": note}
     if details is not None:
         details = json.loads(json.dumps(details, default=_json_default))  # what the JSON column gives back
-    transaction = conn.get_transaction()
+    transaction = conn.get_transaction() or conn.begin()  # as the next statement would (autobegin)
     queued = conn.info.get(_PENDING)
     if queued is None or queued[0] is not transaction:
         queued = conn.info[_PENDING] = (transaction, [])
@@ -169,6 +172,10 @@ def append_events(conn, events: list[dict]) -> int | None:
     Takes the chain head row-locked, so a concurrent writer waits here until
     this transaction ends. Rebuilds a missing head row from the newest event.
     """
+    reader = DatabaseRows(conn, {})
+    # the rows first: this transaction wrote them and holds them; the head's lock is then held only for the
+    # inserts, the head's move and the commit
+    sealed_rows = [rows_for(reader, ev["entity"], ev["entity_id"]) for ev in events]
     head = conn.execute(_HEAD_LOCKED).first()
     if head is None:
         last = conn.execute(_LAST_EVENT).first()
@@ -176,12 +183,9 @@ def append_events(conn, events: list[dict]) -> int | None:
         conn.execute(insert(HEAD).values(id=1, seq=seq, event_id=last.id if last else None, hash=prev))
     else:
         seq, prev = head.seq, head.hash
-    seen: dict = {}
-    reader = DatabaseRows(conn, seen)
     event_id = None
-    for ev in events:
+    for ev, rows in zip(events, sealed_rows):
         seq += 1
-        rows = rows_for(reader, ev["entity"], ev["entity_id"])
         sealed = {**ev, "seq": seq, "rows": rows, "prev_hash": prev}
         sealed["hash"] = prev = event_hash(sealed)
         event_id = conn.execute(_INSERT, sealed).scalar_one()
