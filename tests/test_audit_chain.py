@@ -313,6 +313,11 @@ def test_cli_verify_and_show(cli):
     shown = cli.json("audit", "show", "--action", "session.*")
     assert [e["action"] for e in shown][-2:] == ["session.enter", "session.exit"]
     assert shown[-1]["at"].endswith("+00:00") and shown[-1]["effective_at"] == "2026-11-20T11:30:00+00:00"
+    assert cli.json("audit", "show", "--actor", "nobody") == []
+    later = cli.json("audit", "show", "--since", "2999-01-01T00:00")
+    assert later == []
+    mine = cli.json("audit", "show", "--actor", shown[-1]["actor"], "--since", "2026-01-01T00:00Z")
+    assert {e["actor"] for e in mine} == {shown[-1]["actor"]} and len(mine) >= 2
     text_out = cli.run("audit", "show", "--action", "session.exit").stdout
     assert "(for 2026-11-20 11:30 GMT)" in text_out and "session.exit parking_session" in text_out
     import sqlite3
