@@ -52,6 +52,14 @@ class Facility(Table, table=True):
     allocation_strategy: str = Field(default="nearest", max_length=20)
     layout_source: Optional[str] = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # The window of times requests may give (``--at``), in seconds (attendant/core/time_bounds.py, 0013_time_bounds)
+    at_before_s: int = Field(default=86_400, sa_column=Column(BigInteger, nullable=False, server_default="86400"),
+                             description="Earliest: oldest open entry (or now) minus this")
+    at_ahead_s: int = Field(default=60, sa_column=Column(BigInteger, nullable=False, server_default="60"),
+                            description="Latest: now plus this")
+    at_widen_s: int = Field(default=31_622_400,
+                            sa_column=Column(BigInteger, nullable=False, server_default="31622400"),
+                            description="Earliest a supervisor may back-date to, with a reason: now minus this")
 
 
 class Level(Table, table=True):
@@ -414,7 +422,7 @@ TABLES = SQLModel.metadata
 class ChangeLog(Table, table=True):
     """One committed change other consoles follow live: written by database triggers (migration
     0009_change_feed), never by the application, so every writer (a booth, the CLI, a replayed
-    journal) feeds it. ``kind``: spot, entry, exit or payment; ``body``: a JSON object (no personal
+    journal) feeds it. ``kind``: spot, entry, exit, payment or lane (0015); ``body``: a JSON object (no personal
     data). Pruned by the same triggers to the last 20,000 rows; read by :mod:`attendant.core.changes`.
     """
 
@@ -426,3 +434,28 @@ class ChangeLog(Table, table=True):
     facility_id: int = Field(description="The facility the change belongs to (no foreign key: a log)")
     kind: str = Field(max_length=12)
     body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LaneStatus(Table, table=True):
+    """What one booth's console shows of one lane it drives, for every other console (migration
+    0015_lane_status): gate, devices in trouble, tickets waiting for a reprint and the queue.
+
+    One row per (facility, booth, lane), upserted by :mod:`attendant.core.lane_status` when it
+    changes and at least every heartbeat; database triggers log each write to ``change_log``
+    (kind ``lane``). ``queue`` holds the waiting vehicles' classes only and ``devices`` maps a
+    device kind to ``[state, message]``: no plates, no personal data. ``updated_at`` UTC: a row
+    older than a few heartbeats is a booth that has gone away.
+    """
+
+    __tablename__ = "lane_status"
+
+    facility_id: int = Field(foreign_key="facility.id", primary_key=True)
+    booth: str = Field(max_length=64, primary_key=True)
+    lane: str = Field(max_length=16, primary_key=True)
+    direction: str = Field(max_length=8)
+    gate: Optional[str] = Field(default=None, max_length=12)
+    gate_reason: Optional[str] = Field(default=None, max_length=200)
+    devices: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    queue: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    reprints: int = Field(default=0)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

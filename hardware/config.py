@@ -123,17 +123,10 @@ def load_config(path: str | Path) -> ConsoleConfig:
     :raises InputError: the file cannot be read, is not TOML, or a field is
         wrong; the message names the file and the field.
     """
+    from attendant.core.files import read_text
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such config file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: the config file is not UTF-8 text") from None
+    text = read_text(path, "config file")  # at most 1 MiB, UTF-8 (issue 9 item 8)
     return parse_config(text, str(path))
 
 
@@ -142,8 +135,10 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
 
     :raises InputError: see :func:`load_config`.
     """
+    from attendant.core.files import loads_toml
+
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
     _no_unknown_keys(data, ("console", "lanes"), source, "")

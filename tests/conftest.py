@@ -122,6 +122,23 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
 
 
+def accept_replayed_dates(engine) -> None:
+    """Widen every facility's window of accepted times (attendant/core/time_bounds.py) to a century back.
+
+    The suite replays fixed dates (``--at 2026-11-20T09:00``) on the real
+    clock, which the default window (a day before the oldest open entry)
+    refuses once those dates are past; a site replaying history configures
+    the same (``attendant time-window --before ...``). tests/test_time_bounds.py
+    checks the default window on facilities of its own.
+    """
+    from sqlalchemy import update
+
+    from db.models import Facility
+
+    with engine.begin() as conn:
+        conn.execute(update(Facility.__table__).values(at_before_s=36_600 * 86_400))
+
+
 def make_small_facility(url: str, *, actor=None):
     """Create the small test facility (27 bays over two levels) with the demo rate plan."""
     from attendant.core.auth import Actor, Role
@@ -134,6 +151,7 @@ def make_small_facility(url: str, *, actor=None):
     layout = parse_layout(SMALL_LAYOUT, source="small.toml")
     plan = load_rate_plan(EXAMPLES / "rates" / "charlotte_street.toml")
     create_facility(engine, layout, actor=actor or Actor("test-admin", Role.ADMIN), rate_plan=plan)
+    accept_replayed_dates(engine)
     return engine
 
 
@@ -176,6 +194,7 @@ def demo_template(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("templates") / "demo.db"
     engine = ensure_demo_db(f"sqlite:///{path}", actor="test")
+    accept_replayed_dates(engine)
     engine.dispose()
     return path
 

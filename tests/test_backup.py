@@ -47,11 +47,12 @@ def every_row(url: str) -> dict[str, list]:
 
 def traffic(cli) -> None:
     """Entries, a cash exit, a card exit and an IOU through the CLI."""
-    codes = [cli.json("enter", plate, "--at", "2026-11-20T08:00")["code"] for plate in ("BK1 UPA", "BK2 UPB",
-                                                                                       "BK3 UPC")]
-    cli.json("exit", codes[0], "--pay", "cash", "--tendered", "20", "--at", "2026-11-20T11:30")
-    cli.json("exit", codes[1], "--pay", "card", "--at", "2026-11-20T11:40")
-    cli.run("exit", codes[2], "--iou", "no money", "--at", "2026-11-20T11:50")
+    back = ("--allow-backdate", "a test day")  # a fixed day: the window of accepted times needs a reason
+    codes = [cli.json("enter", plate, "--at", "2026-11-20T08:00", *back)["code"]
+             for plate in ("BK1 UPA", "BK2 UPB", "BK3 UPC")]
+    cli.json("exit", codes[0], "--pay", "cash", "--tendered", "20", "--at", "2026-11-20T11:30", *back)
+    cli.json("exit", codes[1], "--pay", "card", "--at", "2026-11-20T11:40", *back)
+    cli.run("exit", codes[2], "--iou", "no money", "--at", "2026-11-20T11:50", *back)
 
 
 def rebuilt(source: Path, dest: Path, *, manifest=None, payload=None) -> Path:
@@ -150,7 +151,7 @@ def test_a_tampered_database_restores_but_its_chain_is_reported_broken(cli, tmp_
     file = tmp_path / "site.atbk"
     cli.run("backup", str(file))
     fresh = f"sqlite:///{tmp_path / 'r.db'}"
-    broken = cli.run("--db", fresh, "restore", str(file), db=False, expect=3)
+    broken = cli.run("--db", fresh, "restore", str(file), db=False, expect=4)
     assert "Audit chain BROKEN after restore" in broken.stdout and "amount is 10, recorded" in broken.stdout
 
 
@@ -215,7 +216,7 @@ def test_postgresql_backup_restores_into_a_fresh_database_row_for_row(pg_url, fr
     from attendant.core.audit_verify import verify
 
     cli2 = Attendant(tmp_path, db=fresh_pg_database)
-    cli2.json("enter", "AF7 ERR", "--at", "2026-11-20T12:00")
+    cli2.json("enter", "AF7 ERR")
     assert verify(engine).ok
     engine.dispose()
 

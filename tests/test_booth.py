@@ -15,6 +15,7 @@ from sqlalchemy import select
 from attendant.booth import Booth, EntryRequest, ExitRequest, Tender
 from attendant.core.views import PartPayment
 from attendant.core.vocab import GateOutcome
+from attendant.core.audit import AUDIT
 from db.models import Payment, Vend
 from hardware.config import parse_config
 from tests.escpos_parse import parse
@@ -66,9 +67,15 @@ def test_failed_ticket_is_queued_then_reprinted_when_the_printer_returns(service
 
         sink = PrinterSink.on_port(port)
         try:
-            printed, error = booth.retry_reprints("E1")
+            printed, error = booth.retry_reprints("E1", actor="ann")
             assert (printed, error) == (1, None) and not booth.reprint_queue["E1"]
             assert parse(sink.wait_jobs(1)[0]).qr == [outcome.entry.code]
+            # the copy is audited: who, where, and that it was the ticket's first paper
+            with service.engine.connect() as conn:
+                rows = conn.execute(select(AUDIT.c.actor, AUDIT.c.entity_id, AUDIT.c.details)
+                                    .where(AUDIT.c.action == "ticket.reprint")).all()
+            assert [(r.actor, r.entity_id, r.details) for r in rows] == [
+                ("ann", outcome.entry.session_id, {"lane": "E1", "first_copy": True})]
         finally:
             sink.close()
     finally:

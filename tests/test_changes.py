@@ -47,6 +47,36 @@ def test_every_kind_of_change_is_logged_once_in_commit_order(service, small_engi
     assert (coned.kind, coned.body["spot"], coned.body["status"]) == ("spot", "L0-A02", "out_of_service")
 
 
+def test_a_booths_lanes_are_published_logged_and_withdrawn(service, small_engine):
+    """lane_status (migration 0015): a booth upserts its lanes when they change or a heartbeat is due;
+    the triggers log each write and removal (kind ``lane``, no plates); others read the fresh rows."""
+    from attendant.core.lane_status import LanePublisher, LaneReport, other_lanes
+
+    feed = ChangeFeed(small_engine, service.facility.id)
+    fid = service.facility.id
+    booth_a = LanePublisher(small_engine, fid, "booth-A")
+    entry = LaneReport("booth-A", "E1", "entry", "open", None, {"printer": ("ok", "")}, ("car", "motorcycle"), 0)
+    assert booth_a.publish([entry, LaneReport("booth-A", "X1", "exit", "closed")]) == 2
+    assert booth_a.publish([entry, LaneReport("booth-A", "X1", "exit", "closed")]) == 0  # unchanged: no write
+    assert booth_a.publish([entry, LaneReport("booth-A", "X1", "exit", "fault", "no link")]) == 1
+    changes = feed.poll()
+    assert [(c.kind, c.body["lane"], c.body.get("gate")) for c in changes] == [
+        ("lane", "E1", "open"), ("lane", "X1", "closed"), ("lane", "X1", "fault")]
+    assert (changes[0].body["booth"], changes[0].body["queue"]) == ("booth-A", 2)
+
+    seen = other_lanes(small_engine, fid, "booth-B")
+    assert [(r.booth, r.lane, r.gate, r.queue, r.devices) for r in seen] == [
+        ("booth-A", "E1", "open", ("car", "motorcycle"), {"printer": ("ok", "")}),
+        ("booth-A", "X1", "fault", (), {})]
+    assert other_lanes(small_engine, fid, "booth-A") == []  # a booth does not see itself
+    assert other_lanes(small_engine, fid, "booth-B", now=seen[0].updated_at + timedelta(minutes=5)) == []  # stale
+
+    booth_a.withdraw()
+    assert [(c.kind, c.body["lane"], c.body["gone"]) for c in feed.poll()] == [
+        ("lane", "E1", True), ("lane", "X1", True)]
+    assert other_lanes(small_engine, fid, None) == []
+
+
 def test_a_change_that_commits_after_a_higher_id_is_still_delivered(small_engine, service):
     if small_engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: its ids commit in order")

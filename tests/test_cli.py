@@ -217,3 +217,23 @@ def test_help_and_a_reading_command_load_only_what_they_need(tmp_path):
     loaded = eval(status.stderr.strip().splitlines()[-1])  # noqa: S307
     assert not [m for m in loaded if m.startswith("hardware")]
     assert "attendant.cli.staff" not in loaded and "attendant.cli.devices" not in loaded
+
+
+def test_status_lists_the_lanes_the_open_consoles_publish(cli):
+    """A script or a display board reads every booth's lanes from `status` (attendant/core/lane_status.py)."""
+    from attendant.core.lane_status import LanePublisher, LaneReport
+    from db.engine import make_engine
+
+    engine = make_engine(cli.db)
+    try:
+        fid = cli.json("status")["lanes"] == [] and 1
+        LanePublisher(engine, fid, "booth-2").publish([
+            LaneReport("booth-2", "X1", "exit", "fault", "no link", {"printer": ("offline", "cover open")},
+                       ("car", "van"), 2)])
+    finally:
+        engine.dispose()
+    (lane,) = cli.json("status")["lanes"]
+    assert (lane["booth"], lane["lane"], lane["gate"], lane["gate_reason"], lane["devices"], lane["queue"],
+            lane["reprints"]) == ("booth-2", "X1", "fault", "no link", {"printer": "offline"}, ["car", "van"], 2)
+    text = cli.run("status").stdout
+    assert "Lanes" in text and "booth-2" in text and "fault (no link)" in text and "printer offline" in text

@@ -172,3 +172,42 @@ def test_a_supervisor_resolves_a_stuck_attempt_and_the_processor_must_agree(cli)
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_event ORDER BY id")]
     assert actions[-1] == "payment.resolve"
     assert cli.json("payment", "list", "--pending") == []
+
+
+def test_a_card_approved_after_the_car_left_with_an_iou_pays_that_iou(cli):
+    """The processor is down, the lane crashed mid-charge and the car is let go with an IOU; later the
+    processor says the card was charged: resolving the attempt as approved settles the IOU, so the
+    driver does not pay twice."""
+    import sqlite3
+
+    cli.run("user", "add", "root", "--role", "admin", "--pin", "135790", "--name", "Root")
+    root = ("--user", "root", "--pin", "135790")
+    cli.run(*root, "user", "add", "sue", "--role", "supervisor", "--pin", "246810", "--name", "Sue")
+    sue = ("--user", "sue", "--pin", "246810")
+    cli.run(*sue, "shift", "open", "--float", "50")
+    code = cli.json(*sue, "enter", "OWE 1CK", "--at", "2026-11-20T08:00")["code"]
+    ledger = StandInProcessor(PaymentMethod.CARD, ledger=Path(cli.env["ATTENDANT_HOME"]) / "data" /
+                              "standin-processor.db")
+    with sqlite3.connect(cli.db.removeprefix("sqlite:///")) as conn:  # a lane crashed after the card was charged
+        sid, fid = conn.execute("SELECT id, facility_id FROM parking_session").fetchone()
+        conn.execute("INSERT INTO payment (facility_id, session_id, method, status, amount, idempotency_key, lane,"
+                     " created_at, updated_at, actor) VALUES (?, ?, 'card', 'pending', 720, 'lost-2', 'X1',"
+                     " '2026-11-20 10:30:00', '2026-11-20 10:30:00', 'sue')", (fid, sid))
+    assert ledger.charge(720, "GBP", "lost-2", "CHS-1").approved
+
+    cli.env["ATTENDANT_STANDIN_PAYMENTS"] = "card=unavailable"  # now nobody can ask the processor
+    unknown = cli.run(*sue, "exit", code, "--pay", "card", "--lane", "X2", "--at", "2026-11-20T10:40", expect=2)
+    assert "unknown outcome" in unknown.stderr and "IOU" in unknown.stderr
+    gone = cli.json(*sue, "exit", code, "--iou", "card outcome unknown", "--lane", "X2", "--at", "2026-11-20T10:41")
+    assert gone["iou"] == "7.20"
+    assert [i["amount"] for i in cli.json(*sue, "iou", "list")] == ["7.20"]
+
+    del cli.env["ATTENDANT_STANDIN_PAYMENTS"]  # the processor is back and says it charged the card
+    (stuck,) = cli.json(*sue, "payment", "list", "--pending")
+    done = cli.json(*sue, "payment", "resolve", str(stuck["id"]), "--outcome", "approved", "--reason", "slip")
+    assert done["status"] == "completed" and "IOU" in done["message"] and "settled" in done["message"]
+    assert cli.json(*sue, "iou", "list") == []  # nothing more is owed
+    with sqlite3.connect(cli.db.removeprefix("sqlite:///")) as conn:
+        assert conn.execute("SELECT status, settled_payment_id FROM iou").fetchone() == ("settled", stuck["id"])
+        assert conn.execute("SELECT amount_paid FROM parking_session").fetchone() == (720,)
+    assert len(ledger.charges) == 1

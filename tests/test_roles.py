@@ -51,6 +51,7 @@ GUARDED = [
     (("exit", "{code}", "--iou", "no money"), ATTENDANT),
     (("iou", "settle", "RO1LES", "--pay", "cash", "--tendered", "20"), ATTENDANT),
     (("shift", "drop", "10"), ATTENDANT),
+    (("reprint", "1"), ATTENDANT),
     (("refund", "1", "--reason", "x"), SUPERVISOR),
     (("payment", "resolve", "1", "--outcome", "void", "--reason", "x"), SUPERVISOR),
     (("validation", "create", "--merchant", "Shop", "--kind", "amount", "--value", "1.00"), SUPERVISOR),

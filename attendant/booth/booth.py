@@ -221,13 +221,18 @@ class Booth:
         return period_report(self.service, period, day)
 
     # ------------------------------------------------------------- printing
-    def reprint(self, ticket_no: str | int, *, lane: str | None = None, dequeue: bool = True) -> str | None:
-        """Reprint a ticket by number (a damaged ticket, a jam) on ``lane``'s printer.
+    def reprint(self, ticket_no: str | int, *, actor, lane: str | None = None, dequeue: bool = True) -> str | None:
+        """Reprint a ticket by number (a damaged ticket, a jam) on ``lane``'s printer, as ``actor``.
 
         Returns None when printed, or why not. The reprint carries the same
         signed code, so it closes the same single session. With ``dequeue``, a
-        printed ticket leaves the reprint queue if it was waiting there.
+        printed ticket leaves the reprint queue if it was waiting there. Every
+        printed copy is audited (``ticket.reprint``, who and where). Raises
+        :class:`~attendant.core.auth.LoginRequired` /
+        :class:`~attendant.core.auth.PermissionDenied` before printing anything,
+        :class:`~attendant.core.errors.NotFound` for an unknown number.
         """
+        self.service._actor(actor, action="reprinting a ticket")  # refused before any lookup or paper
         entry = self.service.ticket(ticket_no)
         lane_cfg = self.lane(lane or entry.lane, LaneDirection.ENTRY) if (lane or entry.lane) else None
         printer = self._printer(lane_cfg)
@@ -237,11 +242,14 @@ class Booth:
             printer.print_ticket(ticket_data(self.facility, self.service.tz, entry))
         except DeviceError as exc:
             return str(exc)
-        if dequeue:
-            with self._queue_lock:
+        with self._queue_lock:
+            queued = any(entry.ticket_no in queue for queue in self.reprint_queue.values())
+            if dequeue and queued:
                 for queue in self.reprint_queue.values():
                     if entry.ticket_no in queue:
                         queue.remove(entry.ticket_no)
+        self.service.record_reprint(entry.session_id, lane=lane_cfg.code if lane_cfg else lane, actor=actor,
+                                    first_copy=queued)
         return None
 
     def queued_reprints(self, lane: str) -> list[str]:
@@ -249,14 +257,14 @@ class Booth:
         with self._queue_lock:
             return list(self.reprint_queue.get(lane.upper(), ()))
 
-    def retry_reprints(self, lane: str) -> tuple[int, str | None]:
+    def retry_reprints(self, lane: str, *, actor) -> tuple[int, str | None]:
         """Print the tickets queued for ``lane`` while its printer was failing.
 
         Stops at the first failure. Returns (tickets printed, error or None).
         """
         printed = 0
         for ticket_no in self.queued_reprints(lane):
-            error = self.reprint(ticket_no, lane=lane)  # dequeues it once printed
+            error = self.reprint(ticket_no, lane=lane, actor=actor)  # dequeues it once printed
             if error:
                 return printed, error
             printed += 1

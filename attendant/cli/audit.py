@@ -5,7 +5,8 @@
 one before, its content and sealed rows unchanged; every session, payment,
 vend and user as its last event sealed it; payments adding up to what the
 sessions and the reports say. It prints the chain head and, when broken, the
-first broken link (the event, what differs) and exits 3 (1 stays "unexpected error"). ``--head`` also
+first broken link (the event, what differs) and exits 4 (1 is an unexpected
+error, 3 an unreachable database). ``--head`` also
 checks a head written down earlier (it is printed on every shift report).
 
 ``audit show [--since WHEN] [--actor NAME] [--action A] [--limit N] [--json]``
@@ -24,6 +25,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from attendant.cli.common import JsonOpt, parse_when, state, typer_app
+
+#: Exit status when the audit chain does not verify (2: bad input, 3: database unavailable).
+BROKEN_STATUS = 4
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
@@ -47,7 +51,7 @@ def audit_verify(
                                                 "(printed on shift reports): it must still be in the chain.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Check the audit chain and the money; name the first broken link. Exit 3 when broken."""
+    """Check the audit chain and the money; name the first broken link. Exit 4 when broken."""
     from attendant.core.audit_verify import verify
 
     engine = _reader(state(ctx), "verifying the audit log")
@@ -67,7 +71,7 @@ def audit_verify(
             for problem in result.problems[1:]:
                 typer.echo(f"  also: {problem.message}")
     if not result.ok:
-        raise typer.Exit(3)
+        raise typer.Exit(BROKEN_STATUS)
 
 
 @audit_app.command("show")
@@ -103,8 +107,9 @@ def audit_show(
                   limit=limit)
     if json_:
         typer.echo(json.dumps([{
-            "id": e.id, "seq": e.seq, "facility": facilities[e.facility_id].code if e.facility_id in facilities
-            else None, "at": e.at.astimezone(UTC).isoformat(), "effective_at": e.effective_at.astimezone(UTC).isoformat(),
+            "id": e.id, "seq": e.seq,
+            "facility": facilities[e.facility_id].code if e.facility_id in facilities else None,
+            "at": e.at.astimezone(UTC).isoformat(), "effective_at": e.effective_at.astimezone(UTC).isoformat(),
             "actor": e.actor, "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
             "details": e.details, "hash": e.hash,
         } for e in rows], indent=2, ensure_ascii=False))

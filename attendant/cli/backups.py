@@ -10,7 +10,7 @@ needs a supervisor or an admin.
 backend, schema revision or facility) and a target database that is not
 empty, each with one line and nothing written; it restores into the fresh
 database ``--into URL`` (default: ``--db``), verifies the audit chain there
-and reports it; exit 3 when the restored chain does not verify. When the
+and reports it; exit 4 when the restored chain does not verify. When the
 console's own database (``--db``) has users, ``restore --into`` needs a
 supervisor's login there.
 """
@@ -23,6 +23,9 @@ from typing import Annotated, Optional
 import typer
 
 from attendant.cli.common import JsonOpt, state, typer_app
+
+#: Exit status when the audit chain does not verify (2: bad input, 3: database unavailable).
+BROKEN_STATUS = 4
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
@@ -57,7 +60,7 @@ def restore_cmd(
                                                 "URL; default --db).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Restore FILE into a fresh database, then verify its audit chain (exit 3 if it does not hold)."""
+    """Restore FILE into a fresh database, then verify its audit chain (exit 4 if it does not hold)."""
     from attendant.core.backup import restore
     from db.engine import resolve_url
 
@@ -85,7 +88,7 @@ def restore_cmd(
         else:
             typer.echo(f"Audit chain BROKEN after restore: {result.first.message}")
     if not result.ok:
-        raise typer.Exit(3)
+        raise typer.Exit(BROKEN_STATUS)
 
 
 def _has_users(url: str) -> bool:

@@ -11,7 +11,9 @@
   script and from typer's ``CliRunner`` alike): an expected failure
   (:class:`~attendant.core.errors.AttendantError`, a usage error) prints one
   line on stderr, ``attendant: <message>``, and exits 2 with nothing
-  changed; an unexpected one prints one line, exits 1 and leaves its
+  changed; a database that cannot be reached (a server down, a failover
+  under way) prints ``attendant: database unavailable: <why>`` and exits
+  3; an unexpected one prints one line, exits 1 and leaves its
   traceback in ``attendant-errors.log`` in the data folder.
 - Output: ``--json`` prints :func:`print_json` (money as decimal strings in
   major units, times ISO 8601), a stable contract for scripts.
@@ -49,6 +51,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",
+    "time-window": "bounds",
     "audit": "audit",
     "backup": "backups", "restore": "backups",
 }
@@ -68,6 +71,12 @@ class AttendantGroup(TyperGroup):
         return module_commands(module).get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = sys.argv[1:] if args is None else list(args)
+        odd = _foreign_digit(argv)
+        if odd is not None:  # one rule for every number typed: ASCII digits only (issue 9 item 8)
+            typer.echo(f"attendant: {odd!r} is a digit that is not 0-9 (U+{ord(odd):04X}): type numbers, codes "
+                       "and dates with the digits 0-9", err=True)
+            sys.exit(2)
         try:
             result = super().main(args, prog_name or "attendant", complete_var, standalone_mode=False, **extra)
         except AttendantError as exc:
@@ -84,6 +93,13 @@ class AttendantGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the traceback off the screen
+            if (reason := _unavailable(exc)) is not None:
+                typer.echo(f"attendant: database unavailable: {reason}", err=True)
+                sys.exit(UNAVAILABLE_STATUS)
+            if _database_refused(exc):  # a value the database will not hold: bad input, nothing changed
+                typer.echo("attendant: the database refused a value (too long or out of range): nothing was "
+                           "changed", err=True)
+                sys.exit(2)
             _log_unexpected(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
@@ -269,21 +285,31 @@ def parse_when(text: str | None, tz: tzinfo, option: str | None = None) -> datet
     """An ISO 8601 date-time; one without an offset is wall-clock time in ``tz`` (facility time).
 
     ``2026-10-24T23:00`` (facility time), ``2026-10-24T22:00Z`` or
-    ``2026-10-24T23:00+01:00``. A naive wall time that occurs twice (DST
-    fall-back) is read as the first occurrence (``fold=0``). None stays None.
-    Raises :class:`InputError` naming ``option`` when given.
+    ``2026-10-24T23:00+01:00``. A facility time that does not exist (the
+    spring-forward gap) or occurs twice (fall-back, without an offset) is
+    refused (:func:`attendant.core.time_bounds.resolve_local`), as is a year
+    outside 2000..2099. None stays None. Raises :class:`InputError` naming
+    ``option`` when given. Whether the time is accepted for an operation is
+    the booth services' rule (the facility's window), not this parser's.
     """
     if text is None:
         return None
+    from attendant.core.time_bounds import in_calendar, resolve_local
+
+    where = f"{option}: " if option else ""
     try:
+        if len(text) > 64 or not text.isascii():
+            raise ValueError(text)
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        where = f"{option}: " if option else ""
-        raise InputError(f"{where}not an ISO 8601 date-time: {text!r} (e.g. 2026-11-21T09:30 or "
+        raise InputError(f"{where}not an ISO 8601 date-time: {text[:64]!r} (e.g. 2026-11-21T09:30 or "
                          "2026-11-21T09:30:00Z)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value
+    try:
+        if value.tzinfo is None:
+            return resolve_local(value, tz, "time")
+        return in_calendar(value, "time")
+    except InputError as exc:
+        raise InputError(f"{where}{exc}") from None
 
 
 def parse_money(text: str | None, currency: str, option: str | None = None) -> int | None:
@@ -348,6 +374,71 @@ def main_callback(
         run_console(ctx.obj.engine(), ctx.obj.console_config(), facility_code=facility)
 
 
+def _foreign_digit(argv: list[str]) -> str | None:
+    """The first decimal digit in ``argv`` that is not ASCII 0-9 (Arabic-Indic, fullwidth, ...), else None.
+
+    Rule (documented in the README): the CLI refuses them rather than reading
+    them as numbers, since Python's ``int()`` and :class:`~decimal.Decimal`
+    would silently accept ``"٣"`` as 3 and a ticket code or amount would then
+    mean something its writer did not see.
+    """
+    import unicodedata
+
+    for arg in argv:
+        if not isinstance(arg, str) or arg.isascii():
+            continue
+        for ch in arg:
+            if not ch.isascii() and unicodedata.category(ch) == "Nd":
+                return ch
+    return None
+
+
+def _database_refused(exc: Exception) -> bool:
+    """True for a database error caused by a value it cannot hold (``DataError``: too long, out of range)."""
+    try:
+        from sqlalchemy.exc import DataError
+    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
+        return False
+    return isinstance(exc, DataError)
+
+
+def _safe_message(exc: Exception) -> str:
+    """What to print of an unexpected error: never SQL or its parameters.
+
+    A database error shows its kind and the first line of the driver's own
+    message ("unable to open database file", "connection ... refused"): the
+    statement and its parameters are SQLAlchemy's additions, and PostgreSQL
+    puts row values only in its later DETAIL lines.
+    """
+    try:
+        from sqlalchemy.exc import SQLAlchemyError, StatementError
+    except ImportError:  # pragma: no cover
+        return str(exc)[:200]
+    if isinstance(exc, StatementError):
+        orig = getattr(exc, "orig", None)
+        if orig is None:
+            return f"database error ({type(exc).__name__})"
+        first = (str(orig).strip().splitlines() or [""])[0][:160]
+        return f"database error ({type(orig).__name__}: {first})" if first else \
+            f"database error ({type(orig).__name__})"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error ({type(exc).__name__})"
+    return str(exc)[:200]
+
+
+#: Exit status when the database cannot be reached (server down, failover under way): try again later.
+UNAVAILABLE_STATUS = 3
+
+
+def _unavailable(exc: Exception) -> str | None:
+    """Why the database cannot be reached, if that is what ``exc`` says (:func:`db.engine.unavailable_reason`)."""
+    if "sqlalchemy" not in sys.modules:  # no database was touched: nothing to ask
+        return None
+    from db.engine import unavailable_reason
+
+    return unavailable_reason(exc)
+
+
 def _log_unexpected(exc: Exception) -> None:
     """Write the traceback to the error log and print one line."""
     try:
@@ -359,4 +450,4 @@ def _log_unexpected(exc: Exception) -> None:
         where = f" (details in {log_path})"
     except OSError:
         where = ""
-    typer.echo(f"attendant: unexpected error: {exc}{where}", err=True)
+    typer.echo(f"attendant: unexpected error: {_safe_message(exc)}{where}", err=True)

@@ -135,7 +135,8 @@ def _settle(opened: list[Any], seconds: float) -> None:
 def list_devices(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
-    wait: Annotated[float, typer.Option(help="Seconds to let devices connect before reading their health.")] = 2.0,
+    wait: Annotated[float, typer.Option(help="Seconds to let devices connect before reading their health.",
+                                        min=0, max=600)] = 2.0,
 ) -> None:
     """Every lane and its devices, with URL and health."""
     with _device_log():
@@ -280,7 +281,8 @@ def _wait_for_input(devices: Any, kind: str, timeout: float) -> tuple[bool, str]
 def test_device(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="LANE.printer, LANE.gate, LANE.scanner, LANE.camera, or LANE.")],
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a gate cycle, a scan or a plate.")] = 10.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a gate cycle, a scan or a plate.",
+                                           min=0, max=3600)] = 10.0,
 ) -> None:
     """Test one device (or all of a lane's): print, pulse, read a scan or a plate."""
     if not timeout > 0:
@@ -330,7 +332,8 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
 @devices_app.command("watch")
 def watch_devices(
     ctx: typer.Context,
-    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).",
+                                                    min=0, max=31_622_400)] = None,
 ) -> None:
     """Print live device events from every lane until ctrl+c (or --seconds)."""
     if seconds is not None and not seconds > 0:

@@ -76,7 +76,7 @@ def iou_settle(
 @commands.command("refund")
 def refund(
     ctx: typer.Context,
-    payment_id: Annotated[int, typer.Argument(help="The payment to refund.")],
+    payment_id: Annotated[int, typer.Argument(help="The payment to refund.", min=1, max=2_147_483_647)],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
     amount: Annotated[Optional[str], typer.Option(help="Part refund, major units (default: all).")] = None,
     json_: JsonOpt = False,
@@ -123,7 +123,8 @@ def payment_list(
 @payment_app.command("resolve")
 def payment_resolve(
     ctx: typer.Context,
-    payment_id: Annotated[int, typer.Argument(help="The pending payment (see `attendant payment list --pending`).")],
+    payment_id: Annotated[int, typer.Argument(help="The pending payment (see `attendant payment list --pending`).",
+                                               min=1, max=2_147_483_647)],
     outcome: Annotated[str, typer.Option(help="approved (money taken), declined (nothing taken) or void "
                                               "(reverse it at the processor).")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
@@ -139,9 +140,10 @@ def payment_resolve(
                                    reference=reference)
     if json_:
         print_json({"id": view.id, "status": view.status, "method": view.method,
-                    "amount": to_major_str(view.amount, cur), "reference": view.reference})
+                    "amount": to_major_str(view.amount, cur), "reference": view.reference, "message": view.message})
     else:
-        typer.echo(f"Payment {view.id} ({view.method} {format_money(view.amount, cur)}) is now {view.status}")
+        typer.echo(f"Payment {view.id} ({view.method} {format_money(view.amount, cur)}) is now {view.status}: "
+                   f"{view.message}")
 
 
 @validation_app.command("create")
@@ -151,7 +153,7 @@ def validation_create(
     kind: Annotated[str, typer.Option(help="amount, percent or minutes.")],
     value: Annotated[str, typer.Option(help="Amount in major units, a percent, or minutes.")],
     reusable: Annotated[bool, typer.Option(help="Usable on many tickets.")] = False,
-    max_uses: Annotated[Optional[int], typer.Option(help="Maximum number of uses.")] = None,
+    max_uses: Annotated[Optional[int], typer.Option(help="Maximum number of uses.", min=1, max=1_000_000)] = None,
     expires: Annotated[Optional[str], typer.Option(help="Expiry, ISO 8601 (no offset: facility time).")] = None,
     code: Annotated[Optional[str], typer.Option(help="Code to use (default: generated).")] = None,
     json_: JsonOpt = False,

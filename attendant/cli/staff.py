@@ -223,7 +223,7 @@ def shift_close(
     other: Annotated[
         Optional[list[str]], typer.Option("--other", help="Counted total of another method: METHOD=AMOUNT.")
     ] = None,
-    shift_id: Annotated[Optional[int], typer.Option("--shift", help="Close this shift (supervisor).")] = None,
+    shift_id: Annotated[Optional[int], typer.Option("--shift", help="Close this shift (supervisor).", min=1, max=2_147_483_647)] = None,
     print_: PrintOpt = False,
     printer: PrinterOpt = None,
     json_: JsonOpt = False,
@@ -252,7 +252,8 @@ def shift_close(
 def shift_report_cmd(
     ctx: typer.Context,
     shift_id: Annotated[
-        Optional[int], typer.Option("--shift", help="Shift number (default: your current or last).")
+        Optional[int], typer.Option("--shift", help="Shift number (default: your current or last).", min=1,
+                                    max=2_147_483_647)
     ] = None,
     print_: PrintOpt = False,
     printer: PrinterOpt = None,

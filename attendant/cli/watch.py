@@ -3,7 +3,8 @@
 Follows the database's change log (:mod:`attendant.core.changes`): entries,
 exits, bay status changes and payments, whoever made them, within a second.
 ``--json`` prints one JSON object per line: ``id``, ``kind`` (``entry``,
-``exit``, ``spot``, ``payment``), ``facility``, and the change's fields
+``exit``, ``spot``, ``payment``, ``lane``: a booth's lane gate, queue length
+and reprints, or ``gone``), ``facility``, and the change's fields
 (``ticket_no`` as printed, ``spot`` label, ``lane``, ``status``; money as
 decimal strings in major units). Connection trouble goes to stderr and the
 watch goes on once the database is back. Stops on ctrl+c or after
@@ -30,7 +31,8 @@ def watch(
     ctx: typer.Context,
     json_: JsonOpt = False,
     all_: Annotated[bool, typer.Option("--all", help="Every facility in the database, not just one.")] = False,
-    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).",
+                                                    min=0, max=31_622_400)] = None,
 ) -> None:
     """Print entries, exits, bay changes and payments as any booth commits them."""
     from attendant.core.changes import ChangeWatcher
@@ -94,5 +96,10 @@ def _line(kind: str, facility: str, body: dict) -> str:
     if kind == "exit":
         return (f"{stamp} {facility} exit  ticket {body.get('ticket_no')} bay {body.get('spot')} "
                 f"lane {body.get('lane') or '-'} paid {body.get('amount_paid')} of {body.get('amount_due')}")
+    if kind == "lane":
+        if body.get("gone"):
+            return f"{stamp} {facility} lane  {body.get('lane')} at {body.get('booth')} closed"
+        return (f"{stamp} {facility} lane  {body.get('lane')} at {body.get('booth')} gate {body.get('gate') or '-'} "
+                f"queue {body.get('queue')} reprints {body.get('reprints')}")
     return (f"{stamp} {facility} payment {body.get('method')} {body.get('amount')} {body.get('status')} "
             f"lane {body.get('lane') or '-'}")

@@ -33,7 +33,8 @@ session with its payments, its vends), then the one-row table
 ``audit_chain_head`` is read with ``SELECT ... FOR UPDATE`` (PostgreSQL: booths
 wait for each other there, for the inserts, the head's move and the commit;
 SQLite: writers are already one at a time, ``BEGIN IMMEDIATE``), the events are
-inserted with the next places and hashes, and the head is moved. Ids are drawn after the lock, so id order is chain order.
+inserted with the next places and hashes, and the head is moved. Ids are drawn
+after the lock, so id order is chain order.
 A transaction that rolls back leaves nothing. :mod:`attendant.core.audit_verify`
 checks the chain.
 """

@@ -300,15 +300,45 @@ class BackOfficeOps(FacilityStore):
                 raise Refused(f"payment {payment_id} was settled meanwhile: nothing changed")
             row = conn.execute(select(PAY.c.session_id, PAY.c.amount, PAY.c.method).where(
                 PAY.c.id == payment_id)).one()
+            ious_cut: list[dict] = []
             if status is PaymentStatus.COMPLETED:
                 conn.execute(update(PS).where(PS.c.id == row.session_id).values(
                     amount_paid=PS.c.amount_paid + row.amount))
+                ious_cut = self._cut_ious(conn, row.session_id, row.amount, payment_id, now)
             self._audit(conn, now=now, at=now, actor=who.name, action="payment.resolve", entity="payment",
                         entity_id=payment_id, details={"outcome": outcome, "status": status.value,
                                                        "amount": row.amount, "method": row.method,
                                                        "reference": ref, "reason": reason,
-                                                       "processor_said": None if not asked else approved})
+                                                       "processor_said": None if not asked else approved,
+                                                       "ious": ious_cut})
+        if ious_cut:
+            cur = self.facility.currency
+            message += "; IOU " + ", ".join(
+                f"{c['iou_id']} {'settled' if c['left'] == 0 else 'now ' + format_money(c['left'], cur)}"
+                for c in ious_cut)
         return PaymentView(payment_id, row.method, status.value, row.amount, None, None, ref, message)
+
+    def _cut_ious(self, conn, session_id: int, amount: int, payment_id: int, now: datetime) -> list[dict]:
+        """Take a late-approved ``amount`` (cents) off the open IOUs of ``session_id``, oldest first.
+
+        A car let go with an IOU while its card attempt's outcome was unknown
+        must not owe what the card already paid: each IOU the amount covers is
+        settled by ``payment_id``; one it covers in part keeps only the rest.
+        Returns what changed: ``[{"iou_id", "was", "left"}]`` (cents).
+        """
+        changed = []
+        for iou in conn.execute(select(IOU.c.id, IOU.c.amount).where(
+                IOU.c.session_id == session_id, IOU.c.status == IouStatus.OPEN.value).order_by(IOU.c.id)).all():
+            if amount <= 0:
+                break
+            take = min(amount, iou.amount)
+            amount -= take
+            left = iou.amount - take
+            values = ({"amount": left} if left else
+                      {"status": IouStatus.SETTLED.value, "settled_at": now, "settled_payment_id": payment_id})
+            conn.execute(update(IOU).where(IOU.c.id == iou.id).values(**values))
+            changed.append({"iou_id": iou.id, "was": iou.amount, "left": left})
+        return changed
 
     # ------------------------------------------------------ validations, passes
     def create_validation(self, *, actor: Actor | str, merchant: str, kind: str, value: int,
@@ -325,11 +355,19 @@ class BackOfficeOps(FacilityStore):
             raise InputError("a validation value must be positive (percent at most 100)")
         if max_uses is not None and max_uses <= 0:
             raise InputError("max uses must be positive")
+        from attendant.core.money import MAX_AMOUNT
+
+        most = {"amount": MAX_AMOUNT, "percent": 100, "minutes": 525_600}[kind]  # minutes: a year
+        if value > most:
+            raise InputError(f"a validation of kind {kind} takes at most {most}")
+        if max_uses is not None and max_uses > 1_000_000:
+            raise InputError("max uses is at most 1,000,000")
         if not merchant or not merchant.strip():
             raise InputError("a validation needs the merchant's name")
+        merchant = merchant.strip()[:80]
         if expires_at is not None and expires_at.tzinfo is None:
             raise InputError("expiry needs a time zone")
-        code = (code or new_credential_code("validation")).strip().upper()
+        code = _credential(code, "validation")
         now = utc_now()
         with self._writing() as conn:
             if conn.execute(select(VAL.c.id).where(VAL.c.code == code)).first():
@@ -353,7 +391,7 @@ class BackOfficeOps(FacilityStore):
         if valid_to <= valid_from:
             raise InputError("a pass must end after it starts")
         norm = normalize_plate(plate) if plate else None
-        code = (code or new_credential_code("pass")).strip().upper()
+        code = _credential(code, "pass")
         now = utc_now()
         with self._writing() as conn:
             pid = conn.execute(insert(PASS).values(
@@ -378,3 +416,13 @@ class BackOfficeOps(FacilityStore):
         valid = bool(row.active) and row.valid_from <= at <= row.valid_to
         return PassView(row.code, row.holder_name, row.plate, row.valid_from, row.valid_to, bool(row.active), valid)
 
+
+def _credential(code: str | None, kind: str) -> str:
+    """A validation's or pass's code as given (upper case, at most 40 ASCII letters, digits and dashes: the
+    column's size), else a new one. Raises :class:`InputError`."""
+    if code is None:
+        return new_credential_code(kind)
+    code = code.strip().upper()
+    if not code or len(code) > 40 or not all(c.isascii() and (c.isalnum() or c == "-") for c in code):
+        raise InputError(f"a {kind} code is 1 to 40 letters A-Z, digits 0-9 and dashes")
+    return code

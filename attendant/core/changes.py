@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, bindparam, func, select
 
+from db.engine import unavailable_reason
 from db.models import ChangeLog
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ class ChangeWatcher:
                 delay = 0.2
             except Exception as exc:  # noqa: BLE001 - a database away never ends the watcher: retry
                 log.warning("change watcher: %s", exc)
-                self.on_state(f"offline: {exc}".splitlines()[0][:200])
+                why = unavailable_reason(exc) or str(exc)  # "cannot connect: db-a:5432 Connection refused; ..."
+                self.on_state(f"offline: {why}".splitlines()[0][:200])
                 self._stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
 
@@ -241,6 +243,9 @@ class _Doorbell:
                 try:
                     raw.driver_connection.execute(f"NOTIFY {CHANNEL}")
                     raw.commit()
+                except Exception:
+                    raw.invalidate()  # the server may be gone (a failover): the pool must not reset it
+                    raise
                 finally:
                     raw.close()
             except Exception as exc:  # noqa: BLE001 - listeners fall back to looking every FALLBACK_S

@@ -161,9 +161,23 @@ class CheckoutOps(FacilityStore):
 
     # ----------------------------------------------------------------- pricing
     def _fee(self, conn, row, at: datetime) -> Fee:
-        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry."""
+        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+
+        Never trap a car (BRIEF.md): a session whose recorded entry lies more
+        than a day in the future (a record made before the window of accepted
+        times existed: issue 9, ``enter --at 9999-12-31``) has no usable entry
+        time, so it is priced as a lost ticket leaving at ``at``, with a line
+        saying why.
+        """
         if at < row.entry_at:
-            entry = self.local(row.entry_at).isoformat(timespec="minutes")
+            entry = self.local(row.entry_at).isoformat(timespec="minutes") if row.entry_at.year < 9999 \
+                else row.entry_at.isoformat(timespec="minutes")
+            if row.entry_at > self.clock() + timedelta(days=1):
+                plan = self._plan(conn, row.rate_plan_version_id)
+                fee = compute_fee(plan, at, at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
+                                  tz=self.tz, lost=True)
+                note = FeeLine(f"Entry recorded in the future ({entry}): charged as a lost ticket", 0, 0)
+                return replace(fee, lines=(note, *fee.lines))
             raise InputError(f"exit time is before the entry time ({entry})")
         plan = self._plan(conn, row.rate_plan_version_id)
         priced_at = at
@@ -210,7 +224,7 @@ class CheckoutOps(FacilityStore):
             raise InputError("scan or type a ticket code, ticket number or plate")
         if looks_like_ticket_code(typed):
             return typed, "code"
-        if typed.isdigit() and len(typed) <= 8:
+        if typed.isascii() and typed.isdigit() and len(typed) <= 8:
             with self._reading() as conn:
                 row = conn.execute(
                     select(PS.c.code, PS.c.status).where(
@@ -316,7 +330,7 @@ class CheckoutOps(FacilityStore):
         :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
         who = self._actor(actor, action="an exit or a payment")
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=who, backdate_reason=request.backdate_reason)
         if request.idempotency_key:
             done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")
             if done is not None:
@@ -620,7 +634,8 @@ class CheckoutOps(FacilityStore):
                                      tuple(run.taken))
             return
         run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
-                                    iou_reason if balance else None, tuple(payments), run.vend)
+                                    iou_reason if balance else None, tuple(payments), run.vend,
+                                    backdate_reason=request.backdate_reason)
         run.spot_id = row.spot_id
 
     def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
@@ -677,7 +692,7 @@ class CheckoutOps(FacilityStore):
 
     def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
                   at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
-                  vend: bool) -> ExitResult:
+                  vend: bool, *, backdate_reason: str | None = None) -> ExitResult:
         """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
         The vend source is decided here, once: ``attendant`` for an IOU,
@@ -713,7 +728,8 @@ class CheckoutOps(FacilityStore):
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
-                             "reason": iou_reason, "lane": lane, "plate": row.plate})
+                             "reason": iou_reason, "lane": lane, "plate": row.plate,
+                             **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
 

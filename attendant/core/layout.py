@@ -96,18 +96,19 @@ class FacilityLayout:
 
 def load_layout(path: str | Path) -> FacilityLayout:
     """Read and validate a layout file. Raises :class:`InputError` naming file and field."""
+    from attendant.core.files import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read layout file ({exc.strerror})") from None
+    text = read_text(path, "layout file")  # at most 1 MiB, UTF-8 (issue 9 item 8)
     return parse_layout(text, source=str(path), base_dir=path.parent)
 
 
 def parse_layout(text: str, *, source: str = "<layout>", base_dir: Path | None = None) -> FacilityLayout:
     """Parse layout TOML text; see the module docstring for the format."""
+    from attendant.core.files import loads_toml
+
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
     facility = data.get("facility")

@@ -9,6 +9,7 @@ three-letter code defaults to 2.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from attendant.core.errors import InputError
@@ -43,23 +44,36 @@ def format_money(amount_minor: int, currency: str = "GBP") -> str:
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency.upper()}"
 
 
-def parse_major(text: str | int | Decimal, currency: str = "GBP") -> int:
-    """Parse a decimal amount in major units ("12.34", "£12", "20") to minor units.
+MAX_AMOUNT = 100_000_000
+"""The largest amount, in minor units, any amount typed may be (1,000,000.00 in a two-decimal currency):
+far above any parking fee or float, far below what the integer columns hold (2**31 - 1)."""
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}")
 
-    Raises :class:`InputError` for anything that is not a non-negative amount
-    with at most the currency's number of decimal places.
+
+def parse_major(text: str | int | Decimal, currency: str = "GBP") -> int:
+    """Parse a decimal amount in major units ("12.34", "£12", "20", "1,250.00") to minor units.
+
+    Only ASCII digits, one optional decimal point and thousands commas are
+    read: no exponent (``1e30``), no sign, no other script's digits (``٢٠``,
+    fullwidth ``２０``). Raises :class:`InputError` for anything else, for more
+    decimal places than the currency has, and for more than :data:`MAX_AMOUNT`.
     """
     raw = str(text).strip().replace(",", "")
     for symbol in _SYMBOLS.values():
         raw = raw.removeprefix(symbol)
+    shown = str(text)[:40]
+    if raw.startswith("-"):
+        raise InputError(f"not a valid amount: {shown!r} (must be zero or more)")
+    if not _AMOUNT.fullmatch(raw):
+        raise InputError(f"not an amount: {shown!r} (expected e.g. 12.50, digits 0-9)")
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise InputError(f"not an amount: {text!r} (expected e.g. 12.50)") from None
-    if not value.is_finite() or value < 0:
-        raise InputError(f"not a valid amount: {text!r} (must be zero or more)")
+        raise InputError(f"not an amount: {shown!r} (expected e.g. 12.50)") from None
     exp = minor_exponent(currency)
     scaled = value.scaleb(exp)
     if scaled != scaled.to_integral_value():
-        raise InputError(f"amount {text!r} has more than {exp} decimal places for {currency}")
+        raise InputError(f"amount {shown!r} has more than {exp} decimal places for {currency}")
+    if scaled > MAX_AMOUNT:
+        raise InputError(f"amount {shown!r} is more than {format_money(MAX_AMOUNT, currency)}, the most accepted")
     return int(scaled)

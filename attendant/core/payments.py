@@ -210,8 +210,18 @@ class StandInProcessor:
             raise ProcessorTimeout(f"no answer from the {self.method.value} processor (stand-in timeout)")
         return result
 
+    def _reachable(self) -> None:
+        """An ``unavailable`` processor (the script's next outcome) cannot be asked anything: raises
+        :class:`ProcessorUnavailable` for status queries and voids too, like a real outage."""
+        with self._lock:
+            down = self._script[0][0] == "unavailable"
+        if down:
+            raise ProcessorUnavailable(f"{self.method.value} processor unavailable (stand-in outage)")
+
     def status(self, idempotency_key: str) -> ProcessorResult | None:
-        """The answer recorded for ``idempotency_key`` (a lost one included), or None if never received."""
+        """The answer recorded for ``idempotency_key`` (a lost one included), or None if never received.
+        Raises :class:`ProcessorUnavailable` while the processor is down."""
+        self._reachable()
         with self._lock:
             known = self._answer(idempotency_key)
         return None if known is None else ProcessorResult(bool(known[0]), known[1], known[2])
@@ -219,6 +229,7 @@ class StandInProcessor:
     def void(self, idempotency_key: str) -> None:
         """Reverse whatever a request with ``idempotency_key`` did (timeout reversal); a later charge with
         the key answers "voided"."""
+        self._reachable()
         voided = ProcessorResult(False, None, "voided after a timeout")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

@@ -24,5 +24,5 @@ def normalize_plate(text: str) -> str:
     """
     plate = _STRIP.sub("", text or "").upper()
     if not _VALID.match(plate):
-        raise InputError(f"not a licence plate: {text!r} (2-10 letters or digits)")
+        raise InputError(f"not a licence plate: {str(text)[:40]!r} (2-10 letters or digits)")
     return plate

@@ -146,8 +146,17 @@ def period_bounds(period: str, day: date) -> tuple[date, date]:
     """Facility-local ``(first day, day after the last)`` of the ``period`` containing ``day``.
 
     ``period`` is ``daily``, ``weekly`` (ISO week, Monday first) or
-    ``monthly`` (calendar month). Raises ValueError for another period.
+    ``monthly`` (calendar month). Raises ValueError for another period and
+    :class:`~attendant.core.errors.InputError` for a day outside the years
+    2000..2099 (:data:`attendant.core.time_bounds.EARLIEST`/``LATEST``).
     """
+    from attendant.core.time_bounds import EARLIEST, LATEST
+
+    if not EARLIEST.date() <= day < LATEST.date() - timedelta(days=31):
+        from attendant.core.errors import InputError
+
+        raise InputError(f"no report for {day.isoformat()}: dates run from {EARLIEST.date().isoformat()} to "
+                         f"{(LATEST.date() - timedelta(days=32)).isoformat()}")
     if period == "daily":
         return day, day + timedelta(days=1)
     if period == "weekly":

@@ -20,9 +20,23 @@ from attendant.core.payment_methods import exit_method
 from attendant.core.vocab import PaymentMethod, VehicleClass
 
 
+MAX_KEY = 64
+"""The longest idempotency key a request may carry (the column holds 80, and tenders add ``.n``)."""
+
+
 def _aware(at: datetime | None) -> None:
     if at is not None and at.tzinfo is None:
         raise InputError("a time without a zone is ambiguous: give an offset, e.g. 2026-11-21T09:30:00+00:00")
+
+
+def _reason(request) -> None:
+    """``backdate_reason`` trimmed (at most 200 characters); an empty one is refused."""
+    if request.backdate_reason is None:
+        return
+    reason = str(request.backdate_reason).strip()
+    if not reason:
+        raise InputError("back-dating beyond the window needs a reason")
+    object.__setattr__(request, "backdate_reason", reason[:200])
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +47,9 @@ class EntryRequest:
     bay (it must fit and be free). ``lane`` None: the first entry lane.
     ``print_ticket``/``vend``: print the ticket and open the gate (a replay
     or an integration that prints elsewhere turns them off; then no gate
-    opening is recorded).
+    opening is recorded). ``backdate_reason``: a supervisor's reason to accept
+    an ``at`` earlier than the facility's window allows
+    (:mod:`attendant.core.time_bounds`; recorded in the audit event).
     """
 
     plate: str | None
@@ -45,6 +61,7 @@ class EntryRequest:
     at: datetime | None = None
     print_ticket: bool = True
     vend: bool = True
+    backdate_reason: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -56,6 +73,7 @@ class EntryRequest:
         if self.plate is not None and not str(self.plate).strip():
             object.__setattr__(self, "plate", None)
         _aware(self.at)
+        _reason(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,15 @@ class Tender:
         object.__setattr__(self, "method", spec.method)
         if self.amount is not None and self.amount <= 0:
             raise InputError("a payment amount must be more than zero")
+        from attendant.core.money import MAX_AMOUNT
+
+        for what, value in (("a payment amount", self.amount), ("a tendered amount", self.tendered)):
+            if value is not None and (not isinstance(value, int) or value > MAX_AMOUNT):
+                raise InputError(f"{what} must be a whole number of minor units up to {MAX_AMOUNT}")
+        if self.key is not None and (len(self.key) > 80 or not self.key.isascii()):
+            raise InputError("an idempotency key is at most 80 ASCII characters")
+        if self.reference is not None and len(str(self.reference)) > 64:
+            raise InputError("a pass code or account reference is at most 64 characters")
         if self.tendered is not None and self.tendered < 0:
             raise InputError("tendered amount cannot be negative")
         if self.tendered is not None and not spec.takes_tendered:
@@ -108,6 +135,7 @@ class ExitRequest:
     increment began), nothing is taken and :class:`BalanceMoved` is raised.
     ``idempotency_key``: a retried request with the same key returns the first
     exit and charges nothing more (tender ``n`` carries ``KEY.n``).
+    ``backdate_reason``: as for :class:`EntryRequest`.
     """
 
     code: str
@@ -121,6 +149,7 @@ class ExitRequest:
     leave: bool = True
     print_receipt: bool = True
     vend: bool = True
+    backdate_reason: str | None = None
 
     def __post_init__(self) -> None:
         if not self.code or not self.code.strip():
@@ -136,4 +165,9 @@ class ExitRequest:
             object.__setattr__(self, "iou_reason", reason[:200])
         if self.idempotency_key is not None and not self.idempotency_key.strip():
             raise InputError("an idempotency key cannot be empty")
+        if self.idempotency_key is not None and (len(self.idempotency_key) > MAX_KEY
+                                                 or not self.idempotency_key.isascii()
+                                                 or not self.idempotency_key.isprintable()):
+            raise InputError(f"an idempotency key is at most {MAX_KEY} printable ASCII characters")
         _aware(self.at)
+        _reason(self)

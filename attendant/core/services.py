@@ -26,13 +26,13 @@ from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NotFound, Refused
+from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
-from attendant.core.tickets import format_ticket_no
+from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
 from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
 
@@ -86,7 +86,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
-        at = self._check_at(request.at)
+        at = self._check_at(request.at, actor=actor, backdate_reason=request.backdate_reason)
         with self._lock:
             ticket_no = self._ticket_no()
             try:
@@ -96,9 +96,11 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 if "plate" in str(exc.orig):
                     raise Refused(f"{norm} is already inside (anti-passback)") from None
                 raise Refused("that bay was just taken by another booth: try again") from None
-            except BaseException:
+            except AttendantError:  # refused before anything was written: the number is still free
                 self._unused_ticket_no(ticket_no)
                 raise
+            # Anything else (a connection lost mid-commit: a failover, a cut) may have committed: the number
+            # is never given out again (a gap, not a second session with the same ticket and code).
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
@@ -183,6 +185,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "spot": spot.label,
                     "lane": lane,
                     "at_given": request.at is not None,
+                    **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                 },
             )
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
@@ -214,10 +217,10 @@ class ParkingService(CheckoutOps, BackOfficeOps):
 
         Raises :class:`InputError` for a malformed number, :class:`NotFound` if none.
         """
-        try:
-            number = int(str(ticket_no).strip())
-        except ValueError:
-            raise InputError(f"not a ticket number: {ticket_no!r}") from None
+        text = str(ticket_no).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= TICKET_NO_DIGITS):
+            raise InputError(f"not a ticket number: {text[:24]!r} (1 to {TICKET_NO_DIGITS} digits 0-9)")
+        number = int(text)
         with self._reading() as conn:
             row = conn.execute(
                 sessions_with_bay().where(PS.c.facility_id == self.facility.id, PS.c.ticket_no == number)

@@ -750,7 +750,7 @@ def parse_cash_count(text: str, currency: str = "GBP") -> dict[int, int]:
     for part in (p.strip() for p in (text or "").split(",")):
         if not part:
             continue
-        match = re.fullmatch(r"(.+?)\s*[xX*×]\s*(\d+)", part)
+        match = re.fullmatch(r"(.+?)\s*[xX*×]\s*([0-9]{1,6})", part)  # ASCII digits, at most 999,999 notes
         if not match:
             raise InputError(f"not a count: {part!r} (expected DENOMINATIONxCOUNT, e.g. 20.00x3)")
         denom = parse_major(match.group(1), currency)

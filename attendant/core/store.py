@@ -62,6 +62,7 @@ from attendant.core.rates import RatePlan
 from attendant.core.tickets import TicketSigner, format_ticket_no
 from attendant.core.views import COUNTED, LevelAvailability, LevelMap, SessionView, SpotCell
 from attendant.core.vocab import GateOutcome, SpotStatus, VendSource
+from db.engine import connection_lost
 from db.models import (
     Facility,
     Iou,
@@ -122,6 +123,12 @@ def claim_statement(types: tuple, postgresql: bool):
             .returning(S.c.id, S.c.label, S.c.spot_type, S.c.level_id)
         )
     return stmt
+# The facility's window of accepted times and its oldest open entry (attendant/core/time_bounds.py).
+_WINDOW = select(
+    F.c.at_before_s, F.c.at_ahead_s, F.c.at_widen_s,
+    select(func.min(PS.c.entry_at)).where(PS.c.facility_id == bindparam("fid"), SESSION_IS_OPEN)
+    .scalar_subquery().label("oldest"),
+).where(F.c.id == bindparam("fid"))
 _INSERT_VEND = insert(VEND).returning(VEND.c.id)
 _VEND_FAULT = update(VEND).where(VEND.c.id == bindparam("vid")).values(
     outcome=GateOutcome.FAULT.value, message=bindparam("message"))
@@ -204,6 +211,8 @@ class FacilityStore:
         """
         with self._lock:
             conn = self._conn
+            if conn is not None and not conn.closed and not conn.invalidated and connection_lost(conn):
+                conn.invalidate()  # the server closed it meanwhile (restart, failover): this write takes a new one
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._conn = self.engine.connect()
             try:
@@ -421,13 +430,38 @@ class FacilityStore:
         users exist). Raises :class:`PermissionDenied` or :class:`LoginRequired`."""
         return authorize(self.engine, actor, role, action)
 
-    def _check_at(self, at: datetime | None) -> datetime:
-        """``at`` in UTC, or the clock's now. :raises InputError: a naive time."""
+    def _check_at(self, at: datetime | None, *, actor: Actor | str | None = None,
+                  backdate_reason: str | None = None) -> datetime:
+        """``at`` in UTC, or the clock's now: the one check of every time a request claims.
+
+        ``at`` must lie in the facility's window (:mod:`attendant.core.time_bounds`:
+        from the oldest open session's entry, or now, minus ``at_before_s``, to
+        now plus ``at_ahead_s``). ``backdate_reason`` widens the earliest to now
+        minus ``at_widen_s``: a supervisor's (or a ``system`` actor's) decision,
+        which the caller records in its audit event. Raises :class:`InputError`
+        (a naive time, an empty reason),
+        :class:`~attendant.core.time_bounds.TimeOutOfWindow`, and
+        :class:`PermissionDenied`/:class:`LoginRequired` for a widening by
+        someone who may not.
+        """
         if at is None:
             return self.clock()
-        if at.tzinfo is None:
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
             raise InputError("a time without a zone is ambiguous: give an offset, e.g. 2026-11-21T09:30:00+00:00")
-        return at.astimezone(UTC)
+        widened = backdate_reason is not None
+        if widened:
+            if not backdate_reason.strip():
+                raise InputError("back-dating beyond the window needs a reason")
+            who = actor if actor is not None else "anonymous"
+            if not (isinstance(who, Actor) and who.system):
+                self._actor(who, Role.SUPERVISOR, "back-dating beyond the facility's window")
+        from attendant.core import time_bounds
+
+        with self._reading() as conn:
+            row = conn.execute(_WINDOW, {"fid": self.facility.id}).one()
+        window = time_bounds.TimeWindow.from_seconds(row.at_before_s, row.at_ahead_s, row.at_widen_s)
+        earliest, latest = time_bounds.bounds(self.clock(), row.oldest, window, widened=widened)
+        return time_bounds.check(at, earliest, latest, self.tz, widened=widened)
 
     def local(self, at: datetime) -> datetime:
         """``at`` in facility time."""
@@ -508,6 +542,19 @@ class FacilityStore:
             self._audit(conn, now=now, at=now, actor=who.name, action="gate.test", entity="vend",
                         entity_id=vend_id, details={"lane": lane})
         return vend_id
+
+    def record_reprint(self, session_id: int, *, lane: str | None, actor: Actor | str, first_copy: bool) -> None:
+        """Audit a ticket printed again (``ticket.reprint``): a second paper copy of a live exit credential.
+
+        ``first_copy`` marks a ticket whose first print had failed (queued while the
+        printer was down), so the copy is the only one. A reprint needs a logged-in
+        attendant once users exist (:class:`~attendant.core.auth.LoginRequired`).
+        """
+        who = self._actor(actor, Role.ATTENDANT, "reprinting a ticket")
+        now = utc_now()
+        with self._writing() as conn:
+            self._audit(conn, now=now, at=now, actor=who.name, action="ticket.reprint", entity="parking_session",
+                        entity_id=session_id, details={"lane": lane, "first_copy": first_copy})
 
     def record_vend_fault(self, vend_id: int, message: str) -> None:
         """The gate refused the opening recorded as ``vend_id`` (offline, in fault): mark it ``fault``."""

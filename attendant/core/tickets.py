@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from attendant.core.errors import TicketInvalid
 
 TICKET_NO_DIGITS = 8
-_TICKET = r"[A-Z0-9]{2,8}-\d{8}-[A-Z2-7]{16}"
-_CODE = re.compile(r"^([A-Z0-9]{2,8})-(\d{8})-([A-Z2-7]{16})$")
+_TICKET = r"[A-Z0-9]{2,8}-[0-9]{8}-[A-Z2-7]{16}"  # ASCII digits only: \d would take any script\'s
+_CODE = re.compile(r"^([A-Z0-9]{2,8})-([0-9]{8})-([A-Z2-7]{16})$")
 #: Validation (``V-``) and pass (``P-``) codes.
 CREDENTIAL_PREFIXES = {"V": "validation", "P": "pass"}
 _CREDENTIAL = r"[VP]-[A-Z0-9]{4}-[A-Z0-9]{4}"
@@ -58,7 +58,7 @@ def looks_like_ticket_code(text: str) -> bool:
 def scan_prefix(facility_code: str) -> re.Pattern[str]:
     """The start of a code no plate can be, matched at the end of typed text (upper case):
     ``CHS-00000042-`` (a ticket of facility CHS), ``V-ABCD-`` (validation), ``P-ABCD-`` (pass)."""
-    return re.compile(rf"(?:{re.escape(facility_code.upper())}-\d{{{TICKET_NO_DIGITS}}}-|[VP]-[A-Z0-9]{{4}}-)$")
+    return re.compile(rf"(?:{re.escape(facility_code.upper())}-[0-9]{{{TICKET_NO_DIGITS}}}-|[VP]-[A-Z0-9]{{4}}-)$")
 
 
 def format_ticket_no(number: int) -> str:
@@ -97,7 +97,7 @@ class TicketSigner:
         Surrounding white space and lower case (as some scanners send) are accepted.
         A genuine code's answer is remembered (an exit looks a code up several times).
         """
-        text = code.strip().upper()
+        text = code.strip()[:64].upper()
         match = _CODE.match(text)
         if not match:
             raise TicketInvalid(f"not a ticket code: {code.strip()[:40]!r}")

@@ -43,6 +43,7 @@ from textual.screen import Screen
 
 from attendant.booth import Booth, open_booth
 from attendant.core.auth import Actor, Role
+from attendant.core.lane_status import booth_name
 from attendant.core.shifts import ShiftView
 from attendant.core.users import any_users
 from attendant.core.vocab import LaneDirection, SpotStatus
@@ -99,6 +100,8 @@ class AttendantApp(App[None]):
         self.shift: ShiftView | None = None
         self.replayer = replayer
         self.change_watcher = None  # follows other booths' commits (start_change_watcher)
+        self.booth_name = booth_name()  # this console among the booths (ATTENDANT_BOOTH, else host-pid)
+        self.lane_publisher = None  # writes this booth's lanes for the other consoles (start_change_watcher)
         self.backup_schedule = None  # scheduled backups (start_backup_schedule)
         self.replay_speed = replay_speed
         self.entry_lane: LaneConfig | None = booth.lane(None, LaneDirection.ENTRY)
@@ -182,6 +185,11 @@ class AttendantApp(App[None]):
             self.replayer.stop()
         if self.change_watcher is not None:
             self.change_watcher.stop()
+        if self.lane_publisher is not None:
+            try:  # other consoles stop showing this booth's lanes now, not when its rows go stale
+                self.lane_publisher.withdraw()
+            except Exception:  # noqa: BLE001 - a database that is away: the rows go stale by themselves
+                pass
         self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
         self.booth.close()
 
@@ -210,12 +218,17 @@ class AttendantApp(App[None]):
         """Follow what other booths commit (:mod:`attendant.core.changes`): bays repaint and today's figures
         refresh within a second; a lost connection shows, then everything is reloaded once it is back."""
         from attendant.core.changes import ChangeWatcher
+        from attendant.core.lane_status import LanePublisher
+
+        self.lane_publisher = LanePublisher(self.service.engine, self.service.facility.id, self.booth_name)
 
         def changed(changes) -> None:  # the watcher's thread
             for spot_id, status in self.service.apply_changes(changes):
                 self._spot_listener(spot_id, status)
-            if any(c.kind != "spot" for c in changes):
-                self.main_screen.post_message(OthersChanged())
+            kinds = frozenset(c.kind for c in changes
+                              if c.kind != "spot" and not (c.kind == "lane" and c.body.get("booth") == self.booth_name))
+            if kinds:
+                self.main_screen.post_message(OthersChanged(kinds))
 
         self.change_watcher = ChangeWatcher(
             self.service.engine, changed, facility_id=self.service.facility.id,

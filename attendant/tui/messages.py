@@ -27,7 +27,22 @@ class SpotsChanged(Message):
 
 
 class OthersChanged(Message):
-    """Other booths committed entries, exits or payments (posted by the change watcher): refresh the figures."""
+    """Other booths committed entries, exits, payments or lane states (posted by the change watcher).
+
+    ``kinds``: the change kinds in the batch (``entry``, ``exit``, ``payment``, ``lane``...).
+    """
+
+    def __init__(self, kinds: frozenset[str] = frozenset({"entry"})) -> None:
+        super().__init__()
+        self.kinds = kinds
+
+
+class RemoteLanes(Message):
+    """The lanes other booths published (:func:`attendant.core.lane_status.other_lanes`), read by a worker."""
+
+    def __init__(self, reports: list) -> None:
+        super().__init__()
+        self.reports = reports
 
 
 class LiveState(Message):

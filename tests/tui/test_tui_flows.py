@@ -297,6 +297,41 @@ async def test_changes_from_another_thread_reach_the_map_in_batches(engine, cloc
         assert app.service.spot_statuses()[spot_id] is SpotStatus.OCCUPIED  # the console's bay index too
 
 
+@pilot_test
+async def test_another_booths_lanes_show_live_and_ours_go_out_to_the_others(engine, clock):
+    """Lane queues, gates and devices of every booth, on every console (issue 8 item 3): another booth's
+    lane appears within a second of its write, without plates; this console's lanes are published for
+    the others; a booth that closes takes its lanes off the other consoles."""
+    from attendant.core.lane_status import LaneReport, LanePublisher, other_lanes
+
+    app = build(engine, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.start_change_watcher()
+        await asyncio.sleep(0.3)  # the watcher has taken its place in the log
+        office = LanePublisher(engine, app.service.facility.id, "office-B")
+        office.publish([LaneReport("office-B", "X7", "exit", "fault", "limit switch: no confirmation",
+                                   {"printer": ("ok", ""), "scanner": ("offline", "no link")}, ("car", "van"), 1)])
+        began = time.monotonic()
+        await until(pilot, lambda: "@office-B" in text_of(app, "#lanes"))
+        assert time.monotonic() - began < 10  # typically ~0.2 s on SQLite
+        text = text_of(app, "#lanes")
+        for shown in ("X7", "limit switch: no confirmation", "scanner", "queue 2", "car · van", "1 to reprint",
+                      "(booth office-B)"):
+            assert shown in text, (shown, text)
+
+        # this console's lanes go out to the others (the clock tick publishes them when they change)
+        screen = app.main_screen
+        screen.publish_lanes(screen.query_one("#lanes").lanes)
+        mine = app.booth_name
+        await until(pilot, lambda: {r.lane for r in other_lanes(engine, app.service.facility.id, "office-B")
+                                    if r.booth == mine} == {lane.code for lane in app.booth.config.lanes})
+        assert screen.query_one("#lanes").lanes[-1].booth == "office-B"  # our own rows are not shown twice
+
+        office.withdraw()  # that booth closes: its lanes leave this console
+        await until(pilot, lambda: "@office-B" not in text_of(app, "#lanes"))
+
+
 # --------------------------------------------------- palette, themes, quitting
 @pilot_test
 async def test_palette_levels_and_themes(engine, clock):

@@ -16,7 +16,18 @@ feature 5 and seed 003 (surge caps):
   time (the ``tz`` given to :func:`compute_fee`, an IANA zone via
   :mod:`zoneinfo`), DST included. Nothing reads the machine's local timezone.
 * Multi-day stays loop per day (never per minute): a fee is a handful of
-  arithmetic steps per 24 h.
+  arithmetic steps per 24 h. Bounded for any stay (issue 9 item 3): past
+  :data:`LONG_PERIODS` charging periods, a capped tariff whose every full
+  period provably reaches its daily maximum (no ``charge_hours``, a schedule
+  that never gets cheaper with time, and a lower bound on a full period's
+  charge at or above the cap, surge included) charges its middle periods in
+  closed form, ``count × daily_max``, on one breakdown line ("Sun 03 Jan 2027
+  – Thu 31 Dec 2099: Daily maximum × 26,661"); the first and last periods
+  are priced as always. Any other tariff is priced period by period up to
+  :data:`MAX_PERIODS` (about 20 years), beyond which the stay is refused with
+  :class:`InputError` (the booth services never admit such a stay: see
+  :mod:`attendant.core.time_bounds`). A plan's continuations stop at
+  :data:`_MAX_SEGMENTS`.
 
 This module needs no TOML library: code that only prices stays imports the
 model and this engine, not the plan-file validator.
@@ -45,7 +56,13 @@ from attendant.core.rates.model import (
 from attendant.core.rates.text import format_minutes, span_label, stay_label
 
 _DAY = timedelta(hours=24)
-_MAX_SEGMENTS = 100_000  # guard against a plan whose continuations never end
+_MAX_SEGMENTS = 20_000  # guard against a plan whose continuations never end (an hourly one: 2 years)
+LONG_PERIODS = 400
+"""Above this many charging periods a stay's middle is priced in closed form when the tariff allows."""
+MAX_PERIODS = 7_320
+"""The most charging periods priced one by one (20 years of days); longer stays need the closed form."""
+_SHORTEST_DAY = timedelta(hours=20)
+"""A lower bound on a facility calendar day's length (DST moves at most 2 h in any zone in use)."""
 
 
 def _us(delta: timedelta) -> int:
@@ -163,6 +180,59 @@ class _Pricing:
             out.append((lo, hi, name))
             lo, day, k = hi, day + timedelta(days=1), k + 1
 
+    def period_count(self, kind: str, start: datetime, end: datetime) -> int:
+        """How many periods :meth:`periods` returns for ``[start, end]``, without listing them (closed form
+        for long stays; the list itself for short ones, so the two never disagree where it matters)."""
+        if (end - start) // _DAY <= LONG_PERIODS:
+            return len(self.periods(kind, start, end))
+        if kind != "calendar_day":
+            return max(1, ceil_div(_us(end - start), _us(_DAY)))
+        first = start.astimezone(self.tz).date()
+        last = end.astimezone(self.tz).date()
+        days = (last - first).days
+        return max(1, days if at_local(self.tz, last, 0) >= end else days + 1)
+
+    def period(self, kind: str, start: datetime, end: datetime, k: int, count: int, *,
+               year: bool = False) -> tuple[datetime, datetime, str]:
+        """Period ``k`` (0-based) of the ``count`` of ``[start, end]``, as :meth:`periods` would list it
+        (``year``: the year in a calendar day's name, as the long-stay line shows it)."""
+        if kind == "calendar_day":
+            day = start.astimezone(self.tz).date() + timedelta(days=k)
+            lo = start if k == 0 else at_local(self.tz, day, 0)
+            hi = end if k == count - 1 else at_local(self.tz, day + timedelta(days=1), 0)
+            return lo, hi, f"{day_label(day)} {day.year}" if year else day_label(day)
+        lo = start + _DAY * k
+        hi = end if k == count - 1 else start + _DAY * (k + 1)
+        return lo, hi, f"Day {k + 1:,}" if year else f"Day {k + 1}"
+
+    def capped_middle(self, t: Tariff, start: datetime, end: datetime, fresh: bool) -> tuple[int, int] | None:
+        """``(h, count)`` when the periods ``h .. count - 2`` of a long stay all charge exactly ``daily_max``
+        (see the module docstring for the proof's conditions), else None."""
+        cap = t.daily_max
+        if cap is None or t.charge_hours or t.free or not t.bands or not _monotone(t):
+            return None
+        count = self.period_count(t.daily_max_per, start, end)
+        if count <= LONG_PERIODS:
+            return None
+        shortest = _us(_DAY if t.daily_max_per == "24h" else _SHORTEST_DAY)
+        last = t.bands[-1]
+        h = 1
+        if fresh:
+            low = t.value(shortest)
+        elif last.up_to is not None:  # value(a + k*L) = value(a) + k*F(L) for a > 0: whole repeats at least
+            low = t.band_totals[-1] * (shortest // (last.up_to * MINUTE_US))
+        elif last.every is not None:  # open-ended increments, once the stay is inside that band
+            low = last.price * (shortest // (last.every * MINUTE_US))
+            while _us(self.period(t.daily_max_per, start, end, h, count)[0] - start) < t.band_starts[-1] * MINUTE_US:
+                h += 1
+                if h >= LONG_PERIODS:
+                    return None
+        else:
+            return None
+        if low < cap or _apply(low, self.multiplier) < cap or h >= count - 1:
+            return None
+        return h, count
+
     def clock(self, t: Tariff, start: datetime, end: datetime) -> Callable[[datetime], int]:
         """Chargeable microseconds from ``start`` to an instant (all time, or charge_hours only)."""
         if not t.charge_hours:
@@ -205,16 +275,43 @@ class _Pricing:
         if t.free:
             return [FeeLine(f"{t.name}: free", _ceil_minutes(end - start), 0)], 0
         cur = self.plan.currency
-        clock = self.clock(t, start, end)
         cap = t.daily_max
         # 24 h periods and reset-at-midnight days are priced from scratch ("then
         # repeats"); calendar-day caps apply to bands that run on from entry.
         fresh = t.reset_at_midnight or (cap is not None and t.daily_max_per == "24h")
         split = cap is not None or t.reset_at_midnight
-        spans = self.periods(t.daily_max_per, start, end) if split else [(start, end, "")]
+        middle = self.capped_middle(t, start, end, fresh) if split else None
+        if middle is not None:  # a long stay: first periods, the capped middle in closed form, the last period
+            h, count = middle
+            kind = t.daily_max_per
+            spans = [self.period(kind, start, end, k, count) for k in range(h)]
+            mid_lo, _x, first_name = self.period(kind, start, end, h, count, year=True)
+            _y, mid_hi, last_name = self.period(kind, start, end, count - 2, count, year=True)
+            spans.append((mid_lo, mid_hi, ""))
+            spans.append(self.period(kind, start, end, count - 1, count))
+            middle_line = FeeLine(f"{first_name} – {last_name}: Daily maximum × {count - 1 - h:,}",
+                                  _ceil_minutes(mid_hi - mid_lo), cap * (count - 1 - h))
+        elif split:
+            if self.period_count(t.daily_max_per, start, end) > MAX_PERIODS or (
+                    t.charge_hours and end - start > _DAY * MAX_PERIODS):
+                raise InputError(f"rate plan {self.plan.name!r}, tariff {t.name!r}: a stay of "
+                                 f"{(end - start).days:,} days is longer than it can price "
+                                 f"({MAX_PERIODS:,} days at most)")
+            spans = self.periods(t.daily_max_per, start, end)
+        else:
+            if t.charge_hours and end - start > _DAY * MAX_PERIODS:
+                raise InputError(f"rate plan {self.plan.name!r}, tariff {t.name!r}: a stay of "
+                                 f"{(end - start).days:,} days is longer than it can price "
+                                 f"({MAX_PERIODS:,} days at most)")
+            spans = [(start, end, "")]
+        clock = self.clock(t, start, end)  # cheap without charge_hours (the only kind with a closed-form middle)
         lines: list[FeeLine] = []
         total = extra = 0
         for lo, hi, name in spans:
+            if middle is not None and not name:  # the closed-form middle
+                lines.append(middle_line)
+                total += middle_line.amount
+                continue
             a, b = clock(lo), clock(hi)
             if fresh:
                 raw = t.value(b - a)
@@ -300,7 +397,7 @@ class _Pricing:
             if unit is None:  # validated at load; a hand-built plan may still get here
                 raise InputError(f"rate plan {self.plan.name!r}: no band {rule.band!r} in tariff {t.name!r}")
             what = f"Lost ticket, charged as {rule.band}"
-        count = len(self.periods(t.daily_max_per, start, end)) if rule.per_day else 1
+        count = self.period_count(t.daily_max_per, start, end) if rule.per_day else 1
         amount = unit * count
         if rule.per_day:
             what += f" ({count} {'day' if count == 1 else 'days'} × {format_money(unit, cur)})"
@@ -310,6 +407,17 @@ class _Pricing:
                 note = f"Lost ticket: the stay's fee is higher than {format_money(amount, cur)}"
                 return [FeeLine(note, 0, 0), *lines], normal
         return [FeeLine(what, minutes, amount)], amount
+
+
+def _monotone(t: Tariff) -> bool:
+    """True when ``t``'s schedule never falls as the stay grows (prices and cumulative totals non-decreasing),
+    so a lower bound on a period's chargeable time bounds its charge."""
+    before = 0
+    for band, total in zip(t.bands, t.band_totals):
+        if band.price < 0 or total < before or (band.every is None and band.price < before):
+            return False
+        before = total
+    return True
 
 
 def exit_deadline(plan: RatePlan, paid_at: datetime) -> datetime:

@@ -41,6 +41,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
+from attendant.core.errors import InputError
 from attendant.core.rates.model import RatePlan
 from attendant.core.rates.validation import FieldPath, RatePlanError, build_plan
 
@@ -55,10 +56,14 @@ def parse_rate_plan(text: str, source: str = "<string>") -> RatePlan:
     for TOML syntax errors and for every rule in ``docs/rates.md`` (gaps,
     overlaps, negative prices, unknown vehicle classes, unknown keys, ...).
     """
+    from attendant.core.files import loads_toml
+
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text, source)  # bounded in size and depth (issue 9 item 8)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, text, source) from None
+    except InputError as exc:
+        raise RatePlanError(str(exc).removeprefix(f"{source}: "), file=source) from None
     return build_plan(data, source, lambda: key_lines(text))
 
 
@@ -68,13 +73,15 @@ def load_rate_plan(path: str | Path) -> RatePlan:
     Raises :class:`RatePlanError` for a missing or unreadable file and as
     :func:`parse_rate_plan` does.
     """
+    from attendant.core.files import read_text
+
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RatePlanError("no such file", file=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RatePlanError(f"cannot read: {exc}", file=source) from None
+        text = read_text(path, "rate plan")  # at most 1 MiB: `rates check /dev/zero` reads no more
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise RatePlanError("no such file" if reason.startswith("no such") else f"cannot read: {reason}",
+                            file=source) from None
     return parse_rate_plan(text, source)
 
 

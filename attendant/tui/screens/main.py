@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -39,6 +40,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
 from attendant.core.plate_match import needs_confirmation
 from attendant.core.requests import EntryRequest
@@ -65,6 +67,7 @@ from attendant.tui.messages import (
     PlateLookupRequested,
     PlateNotFound,
     QueuesChanged,
+    RemoteLanes,
     SpotsChanged,
 )
 from attendant.tui.screens.reprints import ReprintActions
@@ -115,6 +118,7 @@ class MainScreen(ScanRouting, ReprintActions):
         super().__init__(id="main")
         self._flush_timer: Timer | None = None
         self.loaded = False
+        self.remote_lanes: tuple = ()  # LaneReports other booths published (load_remote_lanes)
         self.last_printout: tuple[str, str] = ("", "")  # (title, text)
         # devices
         self.health = HealthReport()
@@ -163,6 +167,7 @@ class MainScreen(ScanRouting, ReprintActions):
         if self.app.timers:
             self.set_interval(CLOCK_SECONDS, self.tick)
             self.set_interval(FIGURES_SECONDS, self.load_figures)
+            self.load_remote_lanes()  # the lanes other booths drive, as they last published them
         self.load_facility()
 
     # ------------------------------------------------------------- loading
@@ -197,8 +202,44 @@ class MainScreen(ScanRouting, ReprintActions):
         self.post_message(FiguresRefreshed(revenue, day.isoformat()))
 
     @on(OthersChanged)
-    def _others_changed(self, _message: OthersChanged) -> None:
-        self.load_figures()  # another booth took money or let a vehicle in or out: today's figures
+    def _others_changed(self, message: OthersChanged) -> None:
+        if message.kinds - {"lane"}:
+            self.load_figures()  # another booth took money or let a vehicle in or out: today's figures
+        if "lane" in message.kinds:
+            self.load_remote_lanes()  # another booth's gate, devices or queue changed
+
+    # ------------------------------------------------------ other booths' lanes
+    @work(thread=True, exclusive=True, group="remote-lanes", exit_on_error=False)
+    def load_remote_lanes(self) -> None:
+        """Read the lanes other booths publish (blocking; :mod:`attendant.core.lane_status`)."""
+        from attendant.core.lane_status import other_lanes
+
+        app = self.app
+        self.post_message(RemoteLanes(other_lanes(app.service.engine, app.service.facility.id, app.booth_name)))
+
+    @on(RemoteLanes)
+    def _remote_lanes(self, message: RemoteLanes) -> None:
+        self.remote_lanes = tuple(message.reports)
+        self.refresh_lanes()
+
+    def publish_lanes(self, states: tuple[LaneState, ...]) -> None:
+        """Hand this booth's lanes to the publisher when they changed or a heartbeat is due (UI thread;
+        the write runs in a worker)."""
+        publisher = self.app.lane_publisher
+        if publisher is None:
+            return
+        from attendant.core.lane_status import LaneReport
+
+        reports = [LaneReport(booth=publisher.booth, lane=s.code, direction=s.direction, gate=s.gate,
+                              gate_reason=s.gate_reason, devices=dict(s.devices),
+                              queue=tuple(vclass for _plate, vclass in s.queue), reprints=s.reprints)
+                   for s in states if s.booth is None]
+        if publisher.due(reports):
+            self._publish(publisher, reports)
+
+    @work(thread=True, exclusive=True, group="lane-publish", exit_on_error=False)
+    def _publish(self, publisher, reports) -> None:
+        publisher.publish(reports)  # a database that is away raises: the next tick tries again
 
     @on(LiveState)
     def _live_state(self, message: LiveState) -> None:
@@ -214,9 +255,16 @@ class MainScreen(ScanRouting, ReprintActions):
         self._flush_spots()  # bays another booth changed, if any
 
     def tick(self) -> None:
-        """The top bar's clock and the lanes, now (every second while the timers run)."""
+        """The top bar's clock and the lanes, now (every second while the timers run); this booth's lanes
+        go out to the other consoles, and other booths' lanes gone quiet are dropped."""
         self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
+        if self.remote_lanes:
+            from attendant.core.lane_status import STALE_S
+
+            since = utc_now() - timedelta(seconds=STALE_S)
+            self.remote_lanes = tuple(r for r in self.remote_lanes if r.updated_at and r.updated_at >= since)
         self.refresh_lanes()
+        self.publish_lanes(self.query_one(LanesPanel).lanes)
 
     # -------------------------------------------------------- live bay state
     @on(SpotsChanged)
@@ -288,6 +336,12 @@ class MainScreen(ScanRouting, ReprintActions):
                     last_read=self.last_reads.get(lane.code),
                 )
             )
+        for report in self.remote_lanes:  # lanes other booths drive (no plates: classes only)
+            states.append(LaneState(
+                code=report.lane, name="", direction=report.direction, attended=False, gate=report.gate,
+                devices=dict(report.devices), queue=tuple(("", vclass) for vclass in report.queue),
+                gate_reason=report.gate_reason, reprints=report.reprints, booth=report.booth,
+            ))
         return tuple(states)
 
     @on(QueuesChanged)

@@ -64,7 +64,7 @@ class ReprintActions(Screen):
         lane = app.entry_lane.code if app.entry_lane else None
         try:
             entry = app.service.ticket(ticket_no)
-            error = app.booth.reprint(entry.ticket_no, lane=lane)  # leaves the reprint queue once printed
+            error = app.booth.reprint(entry.ticket_no, lane=lane, actor=app.actor)  # leaves the reprint queue once printed
         except AttendantError as exc:
             self.post_message(ReprintDone(str(ticket_no), 0, str(exc), lane=lane))
             return
@@ -93,7 +93,7 @@ class ReprintActions(Screen):
     def run_print_queued(self, lane: str) -> None:
         """Booth.retry_reprints: the queued tickets, oldest first, until one fails (blocking)."""
         app = self.app
-        printed, error = app.booth.retry_reprints(lane)
+        printed, error = app.booth.retry_reprints(lane, actor=app.actor)
         printout = app.printout_text(app.booth.lanes.get(lane)) if printed else ""
         self.post_message(ReprintDone(None, printed, error, printout, lane))
 

@@ -39,7 +39,9 @@ class LaneState:
     automatically). ``gate_phase`` is ``commanded``/``confirmed`` for a gate
     with a limit switch (None otherwise); ``gate_reason`` the fault message;
     ``reprints`` the tickets waiting for a reprint; ``last_read`` the last
-    plate read as ``(plate, confidence 0..1)``.
+    plate read as ``(plate, confidence 0..1)``. ``booth`` names the other
+    booth that drives a lane this console only watches (None: this booth's);
+    its queue holds classes only (``("", vehicle_class)``: no plates cross booths).
     """
 
     code: str
@@ -53,12 +55,14 @@ class LaneState:
     gate_reason: str | None = None
     reprints: int = 0
     last_read: tuple[str, float] | None = None
+    booth: str | None = None
 
 
 def lane_content(lane: LaneState) -> Content:
     """The three lines of one lane."""
     marker = ("◆ ", "$accent b") if lane.attended else ("  ", "")
-    mode = ("attended", "$accent b") if lane.attended else ("automatic", "$muted")
+    mode = (("attended", "$accent b") if lane.attended else ("automatic", "$muted")) if lane.booth is None else \
+        (f"@{lane.booth[:9]}", "$accent")
     parts: list = [marker, (f"{lane.code:<3}", "b"), f" {lane.name[:24]:<24} ", (f"{lane.direction:<6}", "")]
     parts += [(f"{mode[0]:<10}", mode[1]), " gate "]
     if lane.gate is None:
@@ -75,7 +79,16 @@ def lane_content(lane: LaneState) -> Content:
     parts.append("\n    ")
     parts += _devices_line(lane)
     parts.append("\n    ")
-    if not lane.attended:
+    if lane.booth is not None:
+        if lane.queue:
+            parts += [("queue ", "b"), (f"{len(lane.queue)}", "$warn b"), " ▸ ",
+                      " · ".join(CLASS_SHORT.get(vclass, vclass) for _plate, vclass in lane.queue[:QUEUE_SHOWN])]
+            if len(lane.queue) > QUEUE_SHOWN:
+                parts.append(f" +{len(lane.queue) - QUEUE_SHOWN}")
+        else:
+            parts.append(("queue empty", "$muted"))
+        parts.append((f"  (booth {lane.booth})", "$muted"))
+    elif not lane.attended:
         parts.append(("vehicles processed automatically", "$muted"))
     elif not lane.queue:
         parts.append(("queue empty", "$muted"))
@@ -116,7 +129,7 @@ def _devices_line(lane: LaneState) -> list:
 
 
 class LanesPanel(Static):
-    """Gate, devices and queue of every lane of this console."""
+    """Gate, devices and queue of every lane of this console, then the lanes other booths drive."""
 
     DEFAULT_CSS = """
     LanesPanel { text-wrap: nowrap; text-overflow: ellipsis; }
