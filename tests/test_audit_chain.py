@@ -332,3 +332,32 @@ def test_cli_verify_and_show(cli):
     assert f"first broken link at event {eid}" in broken.stdout and "amount is 10, recorded" in broken.stdout
     data = json.loads(cli.run("audit", "verify", "--json", expect=4).stdout)
     assert data["ok"] is False and data["first_broken"]["event_id"] == eid
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_transaction_fails_as_itself(pg_url):
+    """The server going away inside a transaction raises the driver's error, not the chain's: the rollback
+    of an invalidated connection leaves its queue alone (the failover tests' booth then reconnects)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from db.engine import make_engine
+
+    engine = make_engine(pg_url)
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    conn = engine.connect()
+    try:
+        with pytest.raises(DBAPIError):
+            with conn.begin():
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                audit.record(conn, facility_id=None, actor="x", action="test.lost", entity="x", entity_id=None,
+                             details=None)
+                with admin.connect() as other:
+                    other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                conn.execute(text("SELECT 1"))
+        assert conn.invalidated
+    finally:
+        conn.close()
+        admin.dispose()
+    with engine.begin() as fresh:  # the next transaction works and chained nothing of the lost one
+        assert fresh.execute(select(AUD.c.id).where(AUD.c.action == "test.lost")).first() is None
+    engine.dispose()

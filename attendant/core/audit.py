@@ -157,6 +157,8 @@ def record(conn, *, facility_id: int | None, actor: str, action: str, entity: st
 @event.listens_for(Engine, "commit")
 def _chain_on_commit(conn) -> None:
     """Just before ``conn`` commits: chain the events :func:`record` queued in this transaction."""
+    if conn.invalidated:  # the connection is gone (its commit fails too): nothing to chain on it
+        return
     queued = conn.info.pop(_PENDING, None)
     if queued and queued[1] and queued[0] is conn.get_transaction():
         append_events(conn, queued[1])
@@ -164,7 +166,10 @@ def _chain_on_commit(conn) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _drop_on_rollback(conn) -> None:
-    conn.info.pop(_PENDING, None)
+    # an invalidated connection (server gone) must not be touched: reading its info would try to reconnect
+    # inside the failed transaction; its queue is dropped with it, or refused later as another transaction's
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 def append_events(conn, events: list[dict]) -> int | None:
