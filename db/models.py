@@ -144,6 +144,8 @@ class ParkingSession(Table, table=True):
         Index("ix_session_facility_status", "facility_id", "status"),
         Index("ix_session_facility_exit_at", "facility_id", "exit_at"),
         Index("ix_session_facility_entry_at", "facility_id", "entry_at"),  # reports (migration 0003)
+        Index("uq_session_entry_key", "facility_id", "entry_key", unique=True),  # retried entries (0016)
+        Index("uq_session_exit_key", "facility_id", "exit_key", unique=True),  # retried exits, nothing paid (0016)
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -170,6 +172,10 @@ class ParkingSession(Table, table=True):
     discount: int = Field(default=0, description="Validations applied, minor units")
     exit_reason: Optional[str] = Field(default=None, max_length=200, description="IOU or free-exit reason")
     paid_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime, description="When the balance reached 0")
+    entry_key: Optional[str] = Field(default=None, max_length=80,
+                                     description="Idempotency key of the entry request (a retry returns this session)")
+    exit_key: Optional[str] = Field(default=None, max_length=80,
+                                    description="Idempotency key of the exit request (a retry returns this exit)")
 
 
 class Payment(Table, table=True):
@@ -459,3 +465,19 @@ class LaneStatus(Table, table=True):
     queue: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     reprints: int = Field(default=0)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiToken(Table, table=True):
+    """A credential of the HTTP API (migration 0016_api_tokens): a name, a role, and the HMAC-SHA256 of the
+    token's text (:mod:`attendant.core.api_tokens`), never the text. Revoked, never deleted: a name is
+    used once, so the audit actor ``api:<name>`` always means one token."""
+
+    __tablename__ = "api_token"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    role: str = Field(max_length=12, description="attendant, supervisor or admin")
+    token_hash: str = Field(max_length=64, unique=True, description="hex HMAC-SHA256 of the token")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -165,12 +165,16 @@ class Booth:
         A ticket that cannot be printed leaves the vehicle admitted by its
         plate and waits in the lane's reprint queue. Raises as
         :meth:`ParkingService.admit`, and :class:`InputError` for an unknown lane.
+        A retried request (same idempotency key) returns the first entry with
+        gate ``already entered``: nothing printed, the gate not vended again.
         """
         lane = self.lane(request.lane, LaneDirection.ENTRY)
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
         vend = request.vend and self._gate_configured(lane)
         entry = self.service.admit(request, actor=actor, vend=vend)
+        if entry.replayed:
+            return EntryOutcome(entry, False, None, GateOutcome.ALREADY_ENTERED)
         printed, error = self._print(lane, request.print_ticket,
                                      lambda p: p.print_ticket(ticket_data(self.facility, self.service.tz, entry)),
                                      f"ticket {entry.ticket_no}")

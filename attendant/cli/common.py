@@ -52,6 +52,8 @@ COMMAND_MODULES: dict[str, str] = {
     "devices": "devices",
     "watch": "watch",
     "time-window": "bounds",
+    "serve": "serve", "token": "serve",
+    "batch": "batch",
     "audit": "audit",
     "backup": "backups", "restore": "backups",
 }

@@ -12,8 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, PrinterOpt, fail, parse_money, parse_when, print_json, state, typer_app
-from attendant.core.errors import InputError
+from attendant.cli.common import JsonOpt, PrinterOpt, fail, print_json, state, typer_app
 from attendant.core.payment_methods import EXIT_METHODS
 
 BackdateOpt = Annotated[Optional[str], typer.Option(
@@ -86,24 +85,17 @@ def enter(
     json_: JsonOpt = False,
 ) -> None:
     """Admit a vehicle: bay, session, printed ticket, gate vend."""
-    from attendant.core.requests import EntryRequest
+    from attendant.booth.shapes import entry_json, entry_request
 
     cli = state(ctx)
     booth = cli.booth(printer)
     service = booth.service
-    request = EntryRequest(plate, vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                           at=parse_when(at, service.tz, "--at"), backdate_reason=allow_backdate)
+    request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
+                            at=at, backdate_reason=allow_backdate)
     outcome = booth.enter(request, actor=cli.login())
     e = outcome.entry
     if json_:
-        data = e.to_json_dict()
-        data.update(
-            entry_at_local=service.local(e.entry_at).isoformat(),
-            printed=outcome.printed,
-            print_error=outcome.print_error,
-            gate=outcome.gate.value,
-        )
-        print_json(data)
+        print_json(entry_json(outcome, service))
     else:
         local = service.local(e.entry_at).strftime("%a %d %b %Y %H:%M")
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
@@ -111,66 +103,7 @@ def enter(
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
 
 
-def parse_tenders(items: list[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
-                  account: str | None = None) -> tuple:
-    """``--pay`` items ``METHOD`` or ``METHOD=AMOUNT`` as tenders, in order.
-
-    ``--tendered`` goes with the last cash tender; ``--pass`` and
-    ``--account`` are the references of the pass and account tenders.
-    Raises :class:`InputError` for an unknown method or a bad amount.
-    """
-    from attendant.core.payment_methods import spec as method_spec
-    from attendant.core.requests import Tender
-
-    parts = []
-    for item in items:
-        method, _, amount = item.partition("=")
-        parts.append((method_spec(method).method, parse_money(amount, currency, "--pay") if amount else None))
-    cash = [i for i, (method, _a) in enumerate(parts) if method_spec(method).takes_tendered]
-    if tendered is not None and not cash:
-        raise InputError("--tendered goes with --pay cash")
-    references = {"pass": pass_code, "account": account}
-    return tuple(
-        Tender(method, amount, parse_money(tendered, currency, "--tendered") if cash and i == cash[-1] else None,
-               references.get(method.value))
-        for i, (method, amount) in enumerate(parts)
-    )
-
-
-def exit_json(outcome, currency: str) -> dict:
-    """The ``exit --json`` object of an :class:`~attendant.booth.ExitOutcome`."""
-    from attendant.core.money import to_major_str
-
-    r = outcome.exit
-
-    def money(v):
-        return to_major_str(v, currency)
-
-    return {
-        "session_id": r.session_id,
-        "ticket_no": r.ticket_no,
-        "plate": r.plate,
-        "spot": r.spot_label,
-        "entry_at": r.entry_at.isoformat(),
-        "exit_at": r.exit_at.isoformat(),
-        "duration_minutes": int((r.exit_at - r.entry_at).total_seconds() // 60),
-        "currency": currency,
-        "amount_due": money(r.fee.amount),
-        "lines": [{"label": ln.label, "minutes": ln.minutes, "amount": money(ln.amount)} for ln in r.fee.lines],
-        "method": r.method,
-        "paid": money(r.paid),
-        "tendered": money(r.tendered) if r.tendered is not None else None,
-        "change": money(r.change or 0),
-        "payments": [
-            {"id": p.id, "method": p.method, "status": p.status, "amount": money(p.amount),
-             "reference": p.reference, "message": p.message}
-            for p in r.payments
-        ],
-        "iou": money(r.iou_amount),
-        "gate": outcome.gate.value,
-        "printed": outcome.printed,
-        "print_error": outcome.print_error,
-    }
+from attendant.booth.shapes import exit_json, parse_tenders  # noqa: E402,F401 - their home since the HTTP API
 
 
 @commands.command("exit")
@@ -206,32 +139,20 @@ def exit_(
     records an IOU against the session and the plate (never trap a car).
     """
     from attendant.booth import duration_text
-    from attendant.core.errors import PaymentError
+    from attendant.booth.shapes import exit_request
     from attendant.core.money import format_money
-    from attendant.core.requests import ExitRequest
-    from attendant.core.views import PartPayment
 
     cli = state(ctx)
     booth = cli.booth(printer)
     currency = booth.facility.currency
-    items = list(pay or ([] if iou or validation else ["card"]))
-    request = ExitRequest(
-        code,
-        parse_tenders(items, tendered, currency, pass_code=pass_code, account=account),
-        validations=tuple(validation or ()),
-        iou_reason=iou,
-        lane=lane,
-        at=parse_when(at, booth.service.tz, "--at"),
-        idempotency_key=idempotency_key,
-        backdate_reason=allow_backdate,
-    )
+    request = exit_request(booth, code=code, pay=pay, tendered=tendered, validations=validation, pass_code=pass_code,
+                           account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key,
+                           backdate_reason=allow_backdate)
     outcome = booth.exit(request, actor=cli.login())
-    if isinstance(outcome, PartPayment):  # payments taken stay recorded; the vehicle waits
-        raise PaymentError(f"{format_money(outcome.checkout.balance, currency)} is still due: take payment or "
-                           "let go with an IOU")
+    data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)
     r = outcome.exit
     if json_:
-        print_json(exit_json(outcome, currency))
+        print_json(data)
         return
     typer.echo(f"Ticket {r.ticket_no}  {r.plate or '(no plate)'}  stay {duration_text(r.entry_at, r.exit_at)}")
     for ln in r.fee.lines:
@@ -272,8 +193,9 @@ def find(
     service = state(ctx).service()
     view = service.find_by_plate(plate)
     if json_:
-        print_json({"ticket_no": view.ticket_no, "code": view.code, "plate": view.plate, "spot": view.spot_label,
-                    "entry_at": view.entry_at.isoformat(), "vehicle_class": view.vehicle_class})
+        from attendant.booth.shapes import session_json
+
+        print_json(session_json(view, service))
     else:
         local = service.local(view.entry_at).strftime("%a %d %b %H:%M")
         typer.echo(f"{view.plate}: ticket {view.ticket_no}, bay {view.spot_label}, entered {local}")
@@ -351,40 +273,7 @@ def status(
 
 
 def _status_of(views) -> dict:
-    """One facility's status as ``status --json`` prints it (plus ``_revenue`` in minor units, popped by the
-    caller)."""
-    from attendant.core.lane_status import other_lanes
-    from attendant.core.money import to_major_str
+    """One facility's status as ``status --json`` prints it (:func:`attendant.booth.shapes.status_json`)."""
+    from attendant.booth.shapes import status_json
 
-    f = views.facility
-    occupied, capacity = views.occupancy()
-    levels = views.availability()
-    revenue = views.revenue()
-    return {
-        "facility": f.code,
-        "name": f.name,
-        "timezone": f.timezone,
-        "currency": f.currency,
-        "date": views.local(views.clock()).date().isoformat(),
-        "capacity": capacity,
-        "occupied": occupied,
-        "available": sum(level.available for level in levels),
-        "levels": [
-            {
-                "code": level.code,
-                "name": level.name,
-                "capacity": level.capacity,
-                "available": level.available,
-                "by_type": {t: {"available": a, "capacity": c} for t, (a, c) in level.by_type.items()},
-            }
-            for level in levels
-        ],
-        "revenue_today": to_major_str(revenue, f.currency),
-        "lanes": [  # what each booth's console shows of its lanes (attendant/core/lane_status.py)
-            {"booth": r.booth, "lane": r.lane, "direction": r.direction, "gate": r.gate, "gate_reason": r.gate_reason,
-             "devices": {kind: state for kind, (state, _msg) in r.devices.items()}, "queue": list(r.queue),
-             "reprints": r.reprints, "updated_at": r.updated_at.isoformat()}
-            for r in other_lanes(views.engine, f.id, None)
-        ],
-        "_revenue": revenue,
-    }
+    return status_json(views)

@@ -23,8 +23,6 @@ from attendant.cli.common import JsonOpt, state, typer_app
 
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
-MONEY = ("amount", "amount_due", "amount_paid")
-
 
 @commands.command("watch")
 def watch(
@@ -38,8 +36,7 @@ def watch(
     from attendant.core.changes import ChangeWatcher
     from attendant.core.errors import InputError
     from attendant.core.facilities import list_facilities
-    from attendant.core.money import to_major_str
-    from attendant.core.tickets import format_ticket_no
+    from attendant.booth.shapes import change_json
 
     if seconds is not None and not seconds > 0:
         raise InputError("--seconds must be more than 0")
@@ -67,19 +64,11 @@ def watch(
                 if facility is None:  # a facility created after the watch began
                     facilities = {f.id: f for f in list_facilities(engine)}
                     facility = facilities.get(change.facility_id)
-                body = dict(change.body)
-                if body.get("ticket_no") is not None:
-                    body["ticket_no"] = format_ticket_no(body["ticket_no"])
-                currency = facility.currency if facility else "GBP"
-                for key in MONEY:
-                    if body.get(key) is not None:
-                        body[key] = to_major_str(body[key], currency)
+                out = change_json(change, facility)  # the same shape as the HTTP API's event stream
                 if json_:
-                    out = {"id": change.id, "kind": change.kind, "facility": facility.code if facility else None}
-                    out.update(body)
                     typer.echo(json.dumps(out, ensure_ascii=False))
                 else:
-                    typer.echo(_line(change.kind, facility.code if facility else "?", body))
+                    typer.echo(_line(change.kind, facility.code if facility else "?", out))
     except KeyboardInterrupt:
         pass
     finally:

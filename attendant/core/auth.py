@@ -14,7 +14,9 @@ needs a logged-in user (an :class:`Actor` with a ``user_id``) of the right
 role: :func:`authorize` is the one check the services make (BRIEF.md
 feature 13; issue "Trust"). The only actors that act without a login are the
 installation's own automata (``system=True``, e.g. the demo's traffic
-replay), which no front end builds from what a user typed.
+replay), which no front end builds from what a user typed, and the holders of
+an API token an admin created (``token_id``: the HTTP API checked the token,
+:mod:`attendant.core.api_tokens`), with that token's role.
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ class Actor:
     ``user_id`` is None for actors that are not logged-in users (scripts,
     replay, setup mode); such actors have no shift, and once users exist
     they may do nothing that :func:`authorize` guards, unless ``system``
-    (an automaton of this installation, never built from user input).
+    (an automaton of this installation, never built from user input) or
+    ``token_id`` (an authenticated API token, :mod:`attendant.core.api_tokens`).
     """
 
     name: str
     role: Role = Role.ATTENDANT
     user_id: int | None = None
     system: bool = False
+    token_id: int | None = None  # an API token the HTTP API authenticated (never a user: no shift, no PIN)
     weak_pin: bool = field(default=False, compare=False)  # logged in with a PIN set before the 6-digit rule
 
     def __str__(self) -> str:
@@ -117,10 +121,11 @@ def authorize(engine, actor: Actor | str, role: Role = Role.ATTENDANT, action: s
     """The actor, if it may do ``action`` (needing ``role``) on ``engine``'s database.
 
     :raises PermissionDenied: its role is below ``role``.
-    :raises LoginRequired: users exist and it is not a logged-in user (nor a ``system`` actor).
+    :raises LoginRequired: users exist and it is not a logged-in user (nor a ``system`` actor, nor an
+        authenticated API token).
     """
     who = require(actor, role, action)
-    if who.user_id is None and not who.system and users_exist(engine):
+    if who.user_id is None and who.token_id is None and not who.system and users_exist(engine):
         raise LoginRequired(f"{action} needs a logged-in user: users exist, so log in (--user and --pin, or "
                             "ATTENDANT_USER and ATTENDANT_PIN; the console asks for a PIN)")
     return who

@@ -98,6 +98,7 @@ _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
     fee_lines=bindparam("fee_lines"),
     exit_actor=bindparam("exit_actor"),
     exit_reason=bindparam("exit_reason"),
+    exit_key=bindparam("exit_key"),
 )
 _FREE_SPOT = update(PS.metadata.tables["spot"]).where(
     PS.metadata.tables["spot"].c.id == bindparam("spot_id")).values(status=SpotStatus.AVAILABLE.value)
@@ -332,7 +333,7 @@ class CheckoutOps(FacilityStore):
         who = self._actor(actor, action="an exit or a payment")
         at = self._check_at(request.at, actor=who, backdate_reason=request.backdate_reason)
         if request.idempotency_key:
-            done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1")
+            done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1", request.idempotency_key)
             if done is not None:
                 return replace(done, replayed=True)
         self.signer.verify(request.code)  # a forged code is refused before anything is read
@@ -635,7 +636,7 @@ class CheckoutOps(FacilityStore):
             return
         run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
                                     iou_reason if balance else None, tuple(payments), run.vend,
-                                    backdate_reason=request.backdate_reason)
+                                    backdate_reason=request.backdate_reason, exit_key=request.idempotency_key)
         run.spot_id = row.spot_id
 
     def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
@@ -692,7 +693,7 @@ class CheckoutOps(FacilityStore):
 
     def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
                   at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
-                  vend: bool, *, backdate_reason: str | None = None) -> ExitResult:
+                  vend: bool, *, backdate_reason: str | None = None, exit_key: str | None = None) -> ExitResult:
         """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
         The vend source is decided here, once: ``attendant`` for an IOU,
@@ -710,7 +711,7 @@ class CheckoutOps(FacilityStore):
         conn.execute(_CLOSE_SESSION, {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,
             "fee_lines": [{"label": ln.label, "minutes": ln.minutes, "amount": ln.amount} for ln in fee.lines],
-            "exit_actor": who.name, "exit_reason": iou_reason,
+            "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         if iou_id is not None:
@@ -831,13 +832,18 @@ class CheckoutOps(FacilityStore):
         return PaymentOutcome(result.taken[-1], result.checkout.balance, result.checkout.fee)
 
     # ------------------------------------------------------------ after the exit
-    def exit_by_idempotency_key(self, key: str) -> ExitResult | None:
-        """The exit made earlier with a payment of idempotency ``key``, if that session is closed."""
+    def exit_by_idempotency_key(self, key: str, request_key: str | None = None) -> ExitResult | None:
+        """The exit made earlier with a payment of idempotency ``key``, if that session is closed; or the exit
+        the request of idempotency ``request_key`` made (``parking_session.exit_key``: also an exit with
+        nothing to pay)."""
         with self._reading() as conn:
             hit = conn.execute(
                 select(PS.c.code).join(PAY, PAY.c.session_id == PS.c.id)
                 .where(PAY.c.idempotency_key == key, PS.c.status == SessionStatus.CLOSED.value)
             ).first()
+            if hit is None and request_key is not None:
+                hit = conn.execute(select(PS.c.code).where(PS.c.facility_id == self.facility.id,
+                                                           PS.c.exit_key == request_key)).first()
         return self.closed_exit(hit.code) if hit else None
 
     def closed_exit(self, code: str) -> ExitResult:

@@ -50,6 +50,9 @@ class EntryRequest:
     opening is recorded). ``backdate_reason``: a supervisor's reason to accept
     an ``at`` earlier than the facility's window allows
     (:mod:`attendant.core.time_bounds`; recorded in the audit event).
+    ``idempotency_key`` (at most :data:`MAX_KEY` characters): a retried
+    request with the same key returns the session the first one opened
+    (``replayed``) and opens no second one.
     """
 
     plate: str | None
@@ -62,8 +65,14 @@ class EntryRequest:
     print_ticket: bool = True
     vend: bool = True
     backdate_reason: str | None = None
+    idempotency_key: str | None = None
 
     def __post_init__(self) -> None:
+        if self.idempotency_key is not None:  # the rule of ExitRequest's key
+            key = self.idempotency_key.strip()
+            if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
+                raise InputError(f"an idempotency key is 1 to {MAX_KEY} printable ASCII characters")
+            object.__setattr__(self, "idempotency_key", key)
         try:
             vclass = VehicleClass(str(self.vehicle_class).strip().lower())
         except ValueError:

@@ -16,6 +16,7 @@ default now. Money: integer minor units of the facility currency.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
@@ -82,17 +83,25 @@ class ParkingService(CheckoutOps, BackOfficeOps):
         the gate after the commit). Raises :class:`InputError` (bad plate or
         bay), :class:`Refused` (plate already inside: anti-passback;
         :data:`IOU_LIMIT` unpaid IOUs: settle first; the bay is not free) or
-        :class:`~attendant.core.errors.NoSpaceAvailable`.
+        :class:`~attendant.core.errors.NoSpaceAvailable`. A request whose
+        ``idempotency_key`` opened a session before gets that session back
+        (``replayed``), whatever happened since; the key used for another plate
+        raises :class:`InputError`.
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
         at = self._check_at(request.at, actor=actor, backdate_reason=request.backdate_reason)
+        key = request.idempotency_key
+        if key and (done := self._entry_by_key(key, norm)) is not None:
+            return done
         with self._lock:
             ticket_no = self._ticket_no()
             try:
                 return self._enter(ticket_no, norm, request, who, at, utc_now(), vend)
             except IntegrityError as exc:  # another booth won a race (the same plate at two lanes at once)
                 self._unused_ticket_no(ticket_no)
+                if key and "entry_key" in str(exc.orig) and (done := self._entry_by_key(key, norm)) is not None:
+                    return done  # the same request, retried while the first was committing
                 if "plate" in str(exc.orig):
                     raise Refused(f"{norm} is already inside (anti-passback)") from None
                 raise Refused("that bay was just taken by another booth: try again") from None
@@ -101,6 +110,19 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 raise
             # Anything else (a connection lost mid-commit: a failover, a cut) may have committed: the number
             # is never given out again (a gap, not a second session with the same ticket and code).
+
+    def _entry_by_key(self, key: str, plate: str | None) -> EntryResult | None:
+        """The entry an earlier request with idempotency ``key`` made here (``replayed``), or None."""
+        with self._reading() as conn:
+            row = conn.execute(select(PS.c.ticket_no).where(
+                PS.c.facility_id == self.facility.id, PS.c.entry_key == key)).first()
+        if row is None:
+            return None
+        entry = self.ticket(row.ticket_no)
+        if entry.plate != plate:
+            raise InputError(f"idempotency key {key!r} was used for another entry (ticket {entry.ticket_no}): "
+                             "use a new key for a new request")
+        return replace(entry, replayed=True)
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
@@ -163,6 +185,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "amount_paid": 0,
                     "discount": 0,
                     "entry_actor": actor,
+                    "entry_key": request.idempotency_key,
                 },
             ).scalar_one()
             vend_id = None

@@ -24,6 +24,8 @@ class EntryResult:
 
     ``vend_id`` is the gate opening recorded with the entry (None when the
     gate is not to be vended); the gate is commanded after the commit.
+    ``replayed``: the session an earlier request with the same idempotency
+    key opened, returned again (nothing was done).
     """
 
     session_id: int
@@ -39,6 +41,7 @@ class EntryResult:
     lane: str | None
     rate_summary: str
     vend_id: int | None = None
+    replayed: bool = False
 
     def to_json_dict(self) -> dict:
         """The CLI's ``enter --json`` core fields (times ISO 8601 UTC)."""

@@ -96,3 +96,4 @@ class GateOutcome(StrEnum):
     NO_GATE = "no gate"
     NOT_VENDED = "not vended"
     ALREADY_EXITED = "already exited"
+    ALREADY_ENTERED = "already entered"  # a retried entry (same idempotency key): the gate is not vended again

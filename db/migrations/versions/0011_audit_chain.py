@@ -1,7 +1,7 @@
 """the audit log in a hash chain: each event sealed with the rows it records
 
 Revision ID: 0011_audit_chain
-Revises: 0015_lane_status
+Revises: 0016_api_tokens
 Create Date: 2026-12-04
 
 Each audit event gets its place in the database's one chain (``seq``), the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011_audit_chain'
-down_revision = '0015_lane_status'
+down_revision = '0016_api_tokens'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,554 @@
+"""The HTTP API (``attendant serve``): FastAPI over the same booth services as the console and the CLI.
+
+Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/docs``):
+
+- ``GET /v1/facilities``: every facility of the database.
+- ``GET /v1/facilities/{code}/availability``: what ``attendant status --json``
+  prints (occupancy, free bays by level and spot type, today's revenue, the
+  lanes the open consoles publish), plus ``by_spot_type`` over the whole car park.
+- ``POST /v1/facilities/{code}/entries`` and ``/exits``: the fields of
+  ``attendant enter`` / ``exit``'s options in, their ``--json`` objects out
+  (:mod:`attendant.booth.shapes`). An ``Idempotency-Key`` header (1-48
+  printable ASCII characters) becomes the request's idempotency key, scoped
+  to the token: a retried POST returns the first result (``replayed``: true,
+  status 200) and never opens a second session or takes a second charge.
+- ``GET /v1/facilities/{code}/sessions?plate=P`` (the open session of a plate,
+  with the plate reader's tolerance) or ``?ticket_no=N`` (any session).
+- ``GET /v1/facilities/{code}/reports/{daily|weekly|monthly}?date=D&format=json|csv``.
+- ``GET /v1/facilities/{code}/events``: server-sent events, one ``data:`` line of
+  JSON per committed change, the objects ``attendant watch --json`` prints.
+- ``POST /v1/facilities/{code}/spots/{label}/out-of-service`` and ``/in-service``
+  (supervisors).
+- Later: the availability feeds under ``/v1/feeds/`` (a router of their own).
+
+Authentication: ``Authorization: Bearer <token>`` with a token an admin made
+(:mod:`attendant.core.api_tokens`); the request runs as ``api:<name>`` with the
+token's role, and the services' own :func:`~attendant.core.auth.authorize`
+decides. Without a token, while no user exists (setup mode), a request runs as
+the unauthenticated attendant-level actor ``api:anonymous``; once users exist
+it gets 401, and a token whose role is too small 403. Errors are RFC 9457
+problem details (:mod:`attendant.api.problems`). Bodies over
+:data:`MAX_BODY` bytes get 413. Endpoints that call the services are plain
+``def`` functions: FastAPI runs them in its thread pool (the services block
+on the database; each facility's services serialise their own calls).
+"""
+
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from attendant.api.problems import error_problem, problem
+from attendant.core.auth import Actor, LoginRequired, Role, authorize, users_exist
+from attendant.core.errors import AttendantError, InputError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # bytes: an entry or exit body is a few hundred
+ANONYMOUS = "api:anonymous"  # setup mode without a token: an unauthenticated attendant-level actor
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,48}$")  # scoped "api:<token id>:" + key: within MAX_KEY (64)
+
+
+# ----------------------------------------------------------------------------- bodies
+class EntryBody(BaseModel):
+    """``attendant enter``'s options as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plate: str | None = Field(None, max_length=32, description="Licence plate; null: none read or typed.")
+    vehicle: str = Field("car", max_length=16, description="motorcycle, car, van, truck or bus.")
+    ev: bool = Field(False, description="Electric vehicle asking for a charging bay.")
+    accessible: bool = Field(False, description="Blue badge: accessible bay.")
+    lane: str | None = Field(None, max_length=16, description="Entry lane code (default: the first entry lane).")
+    spot: str | None = Field(None, max_length=16, description="Put the vehicle in this bay.")
+    at: str | None = Field(None, max_length=40, description="Entry time, ISO 8601 (no offset: facility time).")
+    allow_backdate: str | None = Field(None, max_length=200, description="A supervisor's reason to accept an `at` "
+                                       "earlier than the facility's window (audited).")
+
+
+Amount = Annotated[str | int, Field(description="Major units as a decimal string, e.g. \"12.40\" (or an integer).")]
+
+
+class ExitBody(BaseModel):
+    """``attendant exit``'s options as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    code: str = Field(..., max_length=100, description="The ticket code (the QR payload).")
+    pay: list[str] | None = Field(None, max_length=8, description="METHOD or METHOD=AMOUNT, in order "
+                                  "(default card, unless iou or validations).")
+    tendered: Amount | None = Field(None, description="Cash handed over (with pay cash).")
+    validations: list[str] = Field(default_factory=list, max_length=8, description="Merchant validation codes.")
+    pass_code: str | None = Field(None, alias="pass", max_length=64, description="Pass code (with pay pass).")
+    account: str | None = Field(None, max_length=64, description="Account to invoice (with pay account).")
+    iou: str | None = Field(None, max_length=200, description="Let the vehicle go with an IOU: the reason.")
+    lane: str | None = Field(None, max_length=16, description="Exit lane code (default: the first exit lane).")
+    at: str | None = Field(None, max_length=40, description="Exit time, ISO 8601 (no offset: facility time).")
+    allow_backdate: str | None = Field(None, max_length=200, description="A supervisor's reason to accept an `at` "
+                                       "earlier than the facility's window (audited).")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail (media type ``application/problem+json``)."""
+
+    type: str = Field(..., description="urn:attendant:problem:<kind>, or about:blank")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class EntryOut(BaseModel):
+    """What ``attendant enter --json`` prints (documentation of the response; times ISO 8601)."""
+
+    session_id: int
+    ticket_no: str = Field(..., description="As printed, zero-padded.")
+    code: str = Field(..., description="The signed ticket code (the QR payload).")
+    plate: str | None
+    vehicle_class: str
+    spot: str
+    spot_type: str
+    level: str
+    entry_at: str
+    lane: str | None
+    entry_at_local: str
+    printed: bool
+    print_error: str | None
+    gate: str = Field(..., description="opened, fault, no gate, not vended, already entered")
+    replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first entry.")
+
+
+class PaymentOut(BaseModel):
+    id: int
+    method: str
+    status: str
+    amount: str
+    reference: str | None
+    message: str | None
+
+
+class ExitOut(BaseModel):
+    """What ``attendant exit --json`` prints (money as decimal strings in major units)."""
+
+    session_id: int
+    ticket_no: str
+    plate: str | None
+    spot: str
+    entry_at: str
+    exit_at: str
+    duration_minutes: int
+    currency: str
+    amount_due: str
+    lines: list[dict]
+    method: str | None
+    paid: str
+    tendered: str | None
+    change: str
+    payments: list[PaymentOut]
+    iou: str
+    gate: str = Field(..., description="opened, fault, no gate, not vended, already exited")
+    printed: bool
+    print_error: str | None
+    replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first exit.")
+
+
+def _documented(status: int, model: type[BaseModel]) -> dict:
+    return {status: {"model": model, "description": model.__doc__.splitlines()[0] if model.__doc__ else ""}}
+
+
+def _problems(*statuses: int) -> dict:
+    return {status: {"model": Problem, "content": {"application/problem+json": {}}} for status in statuses}
+
+
+class SpotBody(BaseModel):
+    """Why a bay goes out of service or back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=200)
+
+
+# ----------------------------------------------------------------------------- the facilities served
+class Site:
+    """The database, the lanes' configuration and one booth per facility (opened on first use).
+
+    The booths' bay indexes follow what other processes commit (consoles, the
+    CLI, other servers) through one :class:`~attendant.core.changes.ChangeWatcher`,
+    started before the first booth loads, so availability is never stale by
+    more than the watcher's second; after a lost feed every booth reloads.
+    """
+
+    def __init__(self, engine: Engine, config, *, secret: bytes | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self.secret = secret
+        self._booths: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._watcher = None
+
+    def _follow(self) -> None:
+        """Start the change watcher (once) and wait until it follows the log: booths load after its cursor."""
+        from attendant.core.changes import ChangeWatcher
+
+        live = threading.Event()
+
+        def state(text: str) -> None:
+            if text == "live":
+                live.set()
+
+        self._watcher = ChangeWatcher(self.engine, self._changed, on_resync=self._reload, on_state=state).start()
+        live.wait(10)
+
+    def _open(self) -> list:
+        with self._lock:
+            return list(self._booths.values())
+
+    def _changed(self, changes) -> None:  # the watcher's thread
+        for booth in self._open():
+            booth.service.apply_changes(changes)
+
+    def _reload(self) -> None:  # the watcher's thread, after a lost feed
+        for booth in self._open():
+            booth.service.refresh()
+
+    def booth(self, code: str):
+        """The :class:`~attendant.booth.Booth` of facility ``code``. Raises NotFound."""
+        from attendant.core.facilities import get_facility
+
+        key = code.strip().upper()
+        with self._lock:
+            booth = self._booths.get(key)
+            if booth is None:
+                from attendant.booth.wiring import open_booth
+
+                if self._watcher is None:
+                    self._follow()
+                info = get_facility(self.engine, key)  # NotFound with the codes' hint
+                booth = self._booths[key] = open_booth(self.engine, self.config, facility_code=info.code)
+            return booth
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        with self._lock:
+            for booth in self._booths.values():
+                booth.close()
+            self._booths.clear()
+
+
+def _scoped_key(actor: Actor | str, key: str | None) -> str | None:
+    """The ``Idempotency-Key`` header as the services' key: checked, and scoped to the token (or setup mode)."""
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InputError("Idempotency-Key: 1 to 48 printable ASCII characters, no spaces")
+    owner = actor.token_id if isinstance(actor, Actor) and actor.token_id is not None else "anon"
+    return f"api:{owner}:{key}"
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_body`` bytes gets a 413 problem. One whose
+    ``Content-Length`` says so is answered at once, before its body is read; one sent in chunks is
+    counted as it arrives and stopped at the first byte over (raised as an HTTP 413 into the app, so the
+    endpoint never sees it and the problem handler answers)."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    def _problem(self, scope):
+        return problem(413, f"the request body is larger than {self.max_body} bytes", instance=scope.get("path"),
+                       headers={"Connection": "close"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import Headers
+
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await self._problem(scope)(scope, receive, send)
+            return
+        total = 0
+        started = False
+
+        async def counted():
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.max_body:
+                    raise StarletteHTTPException(413)
+            return message
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except StarletteHTTPException as exc:
+            if started or exc.status_code != 413:
+                raise
+            await self._problem(scope)(scope, receive, send)
+
+
+# ----------------------------------------------------------------------------- the app
+def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """The API over ``engine``'s facilities with ``config``'s lanes (a
+    :class:`~hardware.config.ConsoleConfig`; default: the default lanes with stand-in devices).
+    ``secret``: the installation secret the tokens are hashed with (default:
+    :func:`attendant.core.api_tokens.site_secret`, read once)."""
+    if config is None:
+        from hardware.config import default_config
+
+        config = default_config()
+    if secret is None:  # read once: every request's token is hashed with it
+        from attendant.core.api_tokens import site_secret
+
+        secret = site_secret()
+    site = Site(engine, config, secret=secret)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        site.close()
+
+    app = FastAPI(
+        title="Attendant console API",
+        version="1",
+        summary="Entries, exits, availability, sessions, reports and live changes of the car parks.",
+        lifespan=lifespan,
+    )
+    app.state.site = site
+    app.add_middleware(BodyLimit, max_body=max_body)
+
+    # ------------------------------------------------------------------ errors
+    @app.exception_handler(AttendantError)
+    async def _attendant_error(request: Request, exc: AttendantError):
+        return error_problem(exc, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "the body is not valid JSON", slug="input", title="Bad input",
+                           instance=request.url.path)
+        detail = "; ".join(f"{'.'.join(e['loc'][1:] or e['loc'])}: {e['msg']}" for e in errors)
+        return problem(422, detail, slug="input", title="Bad input", instance=request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 413:
+            detail = f"the request body is larger than {max_body} bytes"
+        return problem(exc.status_code, detail, instance=request.url.path, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        _log_unexpected(request, exc)
+        return problem(500, "unexpected error: the server logged it", slug="unexpected", title="Unexpected error",
+                       instance=request.url.path)
+
+    # ------------------------------------------------------------------ who is asking
+    bearer = HTTPBearer(auto_error=False, description="An API token: `attendant token create --role R --name N`.")
+
+    def caller(request: Request,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor | str:
+        """The actor of the request: the token's, or (setup mode, no token) ``api:anonymous``."""
+        if credentials is None and request.headers.get("authorization"):
+            raise LoginRequired("use Authorization: Bearer <API token>")
+        if credentials is not None:
+            from attendant.core.api_tokens import authenticate
+
+            return authenticate(engine, credentials.credentials, secret=site.secret)
+        if users_exist(engine):
+            raise LoginRequired("this API needs a token (Authorization: Bearer <token>): an admin creates one "
+                                "with `attendant token create --role ROLE --name NAME`")
+        return ANONYMOUS
+
+    Caller = Annotated[Actor | str, Depends(caller)]
+    Code = Annotated[str, Path(description="Facility code, e.g. CHS.", max_length=8)]
+    IdemKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                           description="Retry key: the same key returns the first result.")]
+
+    def reader(actor: Actor | str, what: str) -> Actor | str:
+        authorize(engine, actor, Role.ATTENDANT, what)  # once users exist: a valid token of any role
+        return actor
+
+    v1 = APIRouter(prefix="/v1")
+    facilities = APIRouter(prefix="/facilities", tags=["facilities"],
+                           responses=_problems(400, 401, 403, 404, 409, 413, 422))
+
+    @facilities.get("", summary="Every facility in the database")
+    def list_all(actor: Caller) -> dict:
+        from attendant.core.facilities import list_facilities
+
+        reader(actor, "reading the facilities")
+        return {"facilities": [
+            {"code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone, "currency": f.currency,
+             "capacity": f.capacity, "availability": f"/v1/facilities/{f.code}/availability"}
+            for f in list_facilities(engine)]}
+
+    @facilities.get("/{code}/availability", summary="Occupancy and free bays (as `attendant status --json`)")
+    def availability(code: Code, actor: Caller) -> dict:
+        from attendant.booth.shapes import status_json
+
+        reader(actor, "reading availability")
+        data = status_json(site.booth(code).service)
+        data.pop("_revenue")
+        by_type: dict[str, dict[str, int]] = {}
+        for level in data["levels"]:
+            for spot_type, figures in level["by_type"].items():
+                total = by_type.setdefault(spot_type, {"available": 0, "capacity": 0})
+                total["available"] += figures["available"]
+                total["capacity"] += figures["capacity"]
+        data["by_spot_type"] = dict(sorted(by_type.items()))
+        return data
+
+    @facilities.post("/{code}/entries", status_code=201, response_model=None,
+                     responses={**_documented(201, EntryOut), **_documented(200, EntryOut)}, summary="Admit a vehicle (as `attendant enter --json`)")
+    def enter(code: Code, body: EntryBody, actor: Caller, response: Response, idempotency_key: IdemKey = None):
+        from attendant.booth.shapes import entry_json, entry_request
+
+        booth = site.booth(code)
+        request = entry_request(booth, plate=body.plate, vehicle=body.vehicle, ev=body.ev,
+                                accessible=body.accessible, lane=body.lane, spot=body.spot, at=body.at,
+                                idempotency_key=_scoped_key(actor, idempotency_key),
+                                backdate_reason=body.allow_backdate, option_names=False)
+        outcome = booth.enter(request, actor=actor)
+        data = entry_json(outcome, booth.service)
+        if outcome.entry.replayed:
+            response.status_code = 200
+        response.headers["Location"] = f"/v1/facilities/{booth.facility.code}/sessions?ticket_no={data['ticket_no']}"
+        return data
+
+    @facilities.post("/{code}/exits", response_model=None, responses={**_problems(402), **_documented(200, ExitOut)},
+                     summary="Take payment and let a vehicle out (as `attendant exit --json`)")
+    def exit_(code: Code, body: ExitBody, actor: Caller, idempotency_key: IdemKey = None):
+        from attendant.booth.shapes import exit_json, exit_request
+
+        booth = site.booth(code)
+        request = exit_request(booth, code=body.code, pay=body.pay,
+                               tendered=None if body.tendered is None else str(body.tendered),
+                               validations=body.validations, pass_code=body.pass_code, account=body.account,
+                               iou=body.iou, lane=body.lane, at=body.at,
+                               idempotency_key=_scoped_key(actor, idempotency_key),
+                               backdate_reason=body.allow_backdate, option_names=False)
+        return exit_json(booth.exit(request, actor=actor), booth.facility.currency)
+
+    @facilities.get("/{code}/sessions", summary="Find a session by plate (open) or ticket number (any)")
+    def sessions(code: Code, actor: Caller,
+                 plate: Annotated[str | None, Query(max_length=32)] = None,
+                 ticket_no: Annotated[str | None, Query(max_length=12)] = None) -> dict:
+        from attendant.booth.shapes import session_json
+
+        reader(actor, "looking up sessions")
+        if (plate is None) == (ticket_no is None):
+            raise InputError("give one of plate or ticket_no")
+        service = site.booth(code).service
+        if plate is not None:
+            view = service.find_by_plate(plate)
+        else:
+            view = service.lookup(service.ticket(ticket_no).code)
+        return {"sessions": [session_json(view, service)]}
+
+    @facilities.get("/{code}/reports/{period}", summary="Revenue, traffic and occupancy of a day, week or month",
+                    responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+    def report(code: Code, period: Literal["daily", "weekly", "monthly"], actor: Caller,
+               date_: Annotated[str | None, Query(alias="date", description="Facility-local YYYY-MM-DD "
+                                                  "(default today).")] = None,
+               format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json"):
+        from attendant.core.report_layout import json_dict, render_report
+
+        reader(actor, "reading reports")
+        try:
+            day = date.fromisoformat(date_) if date_ else None
+        except ValueError:
+            raise InputError(f"not a date: {date_!r} (YYYY-MM-DD)") from None
+        result = site.booth(code).report(period, day)
+        if format_ == "csv":
+            return PlainTextResponse(render_report(result, "csv"), media_type="text/csv; charset=utf-8")
+        return JSONResponse(json_dict(result))
+
+    @facilities.post("/{code}/spots/{label}/out-of-service", summary="Take a free bay out of service (supervisors)")
+    def spot_out(code: Code, label: Annotated[str, Path(max_length=16)], body: SpotBody, actor: Caller) -> dict:
+        status = site.booth(code).service.set_spot_in_service(label, False, actor=actor, reason=body.reason)
+        return {"spot": label.strip().upper(), "status": status.value, "reason": body.reason}
+
+    @facilities.post("/{code}/spots/{label}/in-service", summary="Put a bay back into use (supervisors)")
+    def spot_in(code: Code, label: Annotated[str, Path(max_length=16)], body: SpotBody, actor: Caller) -> dict:
+        status = site.booth(code).service.set_spot_in_service(label, True, actor=actor, reason=body.reason)
+        return {"spot": label.strip().upper(), "status": status.value, "reason": body.reason}
+
+    def followed(code: Code, actor: Caller):
+        """The facility whose changes an event stream follows: checked (token, facility) before it starts."""
+        reader(actor, "following live changes")
+        return site.booth(code).facility
+
+    @facilities.get("/{code}/events", response_class=EventSourceResponse,
+                    summary="Live changes as server-sent events (as `attendant watch --json`)")
+    async def events(facility: Annotated[object, Depends(followed)]) -> AsyncIterator[ServerSentEvent]:
+        from starlette.concurrency import run_in_threadpool
+
+        from attendant.booth.shapes import change_json
+        from attendant.core.changes import ChangeWatcher
+
+        loop = asyncio.get_running_loop()
+        changes: asyncio.Queue = asyncio.Queue()
+
+        def deliver(batch) -> None:  # on the watcher's thread
+            loop.call_soon_threadsafe(changes.put_nowait, batch)
+
+        live = asyncio.Event()
+
+        def state(text: str) -> None:  # on the watcher's thread
+            if text == "live":
+                loop.call_soon_threadsafe(live.set)
+
+        watcher = ChangeWatcher(engine, deliver, facility_id=facility.id, on_state=state)
+        await run_in_threadpool(watcher.start)
+        try:
+            await asyncio.wait_for(live.wait(), 30)  # its cursor is set: every change from here on is sent
+            yield ServerSentEvent(comment="watching", retry=2000)
+            while True:
+                batch = await changes.get()
+                for change in batch:
+                    yield ServerSentEvent(data=change_json(change, facility), id=str(change.id))
+        finally:
+            watcher.stop(timeout=0)  # the thread ends at its next look; never block the event loop
+
+    v1.include_router(facilities)
+    app.include_router(v1)
+    return app
+
+
+def _log_unexpected(request: Request, exc: Exception) -> None:
+    """The traceback of an unexpected failure into ``attendant-errors.log`` (never into the response)."""
+    import traceback
+    from datetime import datetime
+
+    try:
+        from attendant.paths import data_dir
+
+        with (data_dir() / "attendant-errors.log").open("a") as handle:
+            handle.write(f"--- {datetime.now().isoformat()} {request.method} {request.url.path}\n"
+                         f"{''.join(traceback.format_exception(exc))}\n")
+    except OSError:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
