@@ -101,7 +101,7 @@ def one_round() -> dict:
         site.start()
         engine = make_engine(site.url())
         create_facility(engine, load_layout(demo_layout_path()), actor=Actor(ACTOR, Role.ADMIN))
-        booth = open_booth(engine, default_config())
+        booth = open_booth(engine, default_config(), offline=False)  # the failover alone, no journal
         traffic = Traffic(booth)
         runner = threading.Thread(target=traffic.run, daemon=True)
         runner.start()

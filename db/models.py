@@ -48,6 +48,8 @@ class Facility(Table, table=True):
     currency: str = Field(max_length=3, description="ISO 4217 code")
     capacity: int = Field(default=0, description="Number of spots, all types")
     next_ticket_no: int = Field(default=0, description="Last ticket number issued")
+    next_offline_ticket_no: int = Field(default=89_999_999, description="Last ticket number reserved by a booth for "
+                                        "offline entries (90,000,000 up; migration 0014_journal_applied)")
     revision: int = Field(default=0, description="Bumped by every change of spot state")
     allocation_strategy: str = Field(default="nearest", max_length=20)
     layout_source: Optional[str] = Field(default=None, sa_column=Column(Text))
@@ -495,3 +497,23 @@ class ApiToken(Table, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str = Field(max_length=80)
     revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class JournalApplied(Table, table=True):
+    """One booth journal event already applied to this database (migration 0014_journal_applied).
+
+    Written by :mod:`attendant.core.journal_sync` in the same transaction as
+    the event's effect, so a replay interrupted half-way can run again and
+    applies each event exactly once. ``event_id`` is the journal's uuid;
+    ``session_id`` the session the event entered or closed (an exit of a
+    vehicle that entered offline finds its session through it).
+    """
+
+    __tablename__ = "journal_applied"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    facility_id: int = Field(foreign_key="facility.id")
+    kind: str = Field(max_length=12)
+    session_id: Optional[int] = Field(default=None)
+    booth: str = Field(max_length=80)
+    applied_at: datetime = Field(sa_type=UTCDateTime)

@@ -95,6 +95,10 @@ class ConsoleConfig:
     lanes: tuple[LaneConfig, ...]
     theme: str | None = None
     source: str = "<default>"
+    # [offline] card_count / card_total_cents: card payments a booth may store and forward while the database
+    # is away (attendant.booth.offline.OfflineLimits); 0 refuses cards offline.
+    offline_card_count: int = 10
+    offline_card_total: int = 10_000
     #: ``[console] retention_days``: plates of sessions closed longer ago are erased (``attendant retention run``).
     retention_days: int = DEFAULT_RETENTION_DAYS
     # scheduled backups (attendant/core/backup.py): every N minutes into backup_dir, keeping the newest backup_keep
@@ -144,7 +148,18 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         data = loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
-    _no_unknown_keys(data, ("console", "lanes"), source, "")
+    _no_unknown_keys(data, ("console", "lanes", "offline"), source, "")
+    offline = data.get("offline", {})
+    if not isinstance(offline, dict):
+        raise InputError(f"{source}: offline: must be an [offline] table")
+    _no_unknown_keys(offline, ("card_count", "card_total_cents"), source, "offline.")
+    limits = {}
+    for key, field_name in (("card_count", "offline_card_count"), ("card_total_cents", "offline_card_total")):
+        if key in offline:
+            value = offline[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000_000:
+                raise InputError(f"{source}: offline.{key}: must be a whole number from 0 to 100000000, got {value!r}")
+            limits[field_name] = value
 
     theme: str | None = None
     console = data.get("console", {})
@@ -180,7 +195,8 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
             )
         seen[lane.code] = index
         lanes.append(lane)
-    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days, **backups)
+    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days,
+                         **backups, **limits)
 
 
 def _backup_settings(console: dict[str, Any], source: str) -> dict[str, Any]:

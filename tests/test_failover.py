@@ -85,7 +85,7 @@ def test_booths_follow_a_failover_onto_the_promoted_standby_and_nothing_acknowle
     assert json.loads(made.stdout)["created"] is True
 
     engine = make_engine(url)
-    booth = open_booth(engine, default_config())
+    booth = open_booth(engine, default_config(), offline=False)  # the failover alone: no journal (test_offline.py)
     traffic = Traffic(booth)
     runner = threading.Thread(target=traffic.run, name="booth-traffic", daemon=True)
     watcher_engine = make_engine(url, migrate=False)  # another console's, on the same URL
@@ -214,7 +214,7 @@ def test_an_entry_whose_commit_was_not_confirmed_never_gives_its_ticket_number_t
 
     engine = make_engine(site.url())
     create_facility(engine, load_layout(demo_layout_path()), actor=Actor(ACTOR, Role.ADMIN))
-    booth = open_booth(engine, default_config())
+    booth = open_booth(engine, default_config(), offline=False)  # the failover alone: no journal (test_offline.py)
     try:
         admitted = [booth.enter(EntryRequest(f"SYNC{n}", "car"), actor=ACTOR).entry for n in range(4)]
         site.stop_server("b")  # the synchronous standby is away: commits on A wait for it

@@ -130,6 +130,8 @@ class EntryOut(BaseModel):
     print_error: str | None
     gate: str = Field(..., description="opened, fault, no gate, not vended, already entered")
     replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first entry.")
+    journaled: bool = Field(..., description="The database was away: in the booth's journal (session_id 0), "
+                                             "replayed into it later.")
 
 
 class PaymentOut(BaseModel):
@@ -164,6 +166,8 @@ class ExitOut(BaseModel):
     printed: bool
     print_error: str | None
     replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first exit.")
+    journaled: bool = Field(..., description="The database was away: in the booth's journal (session_id 0), "
+                                             "replayed into it later.")
 
 
 def _documented(status: int, model: type[BaseModel]) -> dict:
@@ -378,7 +382,15 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
             from attendant.core.api_tokens import authenticate
 
             return authenticate(engine, credentials.credentials, secret=site.secret)
-        if users_exist(engine):
+        try:
+            anyone = users_exist(engine)
+        except Exception as exc:
+            from attendant.core.journal import database_unreachable
+
+            if not database_unreachable(exc):
+                raise
+            anyone = False  # the database is away: the booth's offline lanes decide from their snapshot
+        if anyone:
             raise LoginRequired("this API needs a token (Authorization: Bearer <token>): an admin creates one "
                                 "with `attendant token create --role ROLE --name NAME`")
         return ANONYMOUS

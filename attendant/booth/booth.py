@@ -19,6 +19,11 @@ it is reported in the outcome (and the ticket can be reprinted by number).
 A gate opening is recorded with the operation when the lane has a gate and
 the request vends it; if the gate then refuses (offline, in fault), the
 record says ``fault``. Calls block on I/O: the console runs them in workers.
+
+When the database cannot be reached, entries, exits and the exit lane's
+lookups go on from the booth's journal (:attr:`Booth.offline`, an
+:class:`~attendant.booth.offline.OfflineLanes` set by ``open_booth``): the
+outcome then says ``journaled`` and the journal is replayed later.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class EntryOutcome:
     printed: bool
     print_error: str | None
     gate: GateOutcome
+    journaled: bool = False  # the database was away: recorded in the booth's journal, replayed later
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class ExitOutcome:
     printed: bool
     print_error: str | None
     gate: GateOutcome
+    journaled: bool = False  # the database was away: recorded in the booth's journal, replayed later
 
 
 class Booth:
@@ -84,6 +91,8 @@ class Booth:
         # Guarded by _queue_lock: workers of the console and the CLI may touch it from several threads.
         self.reprint_queue: dict[str, deque[str]] = {lane.code: deque() for lane in config.lanes}
         self._queue_lock = threading.Lock()
+        # Lanes that keep working when the database is away (attendant.booth.offline); set by open_booth.
+        self.offline = None
 
     @property
     def facility(self):
@@ -172,7 +181,10 @@ class Booth:
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
         vend = request.vend and self._gate_configured(lane)
-        entry = self.service.admit(request, actor=actor, vend=vend)
+        if self.offline is not None:
+            entry, journaled = self.offline.admit(request, actor=actor, vend=vend)
+        else:
+            entry, journaled = self.service.admit(request, actor=actor, vend=vend), False
         if entry.replayed:
             return EntryOutcome(entry, False, None, GateOutcome.ALREADY_ENTERED)
         printed, error = self._print(lane, request.print_ticket,
@@ -182,11 +194,13 @@ class Booth:
             with self._queue_lock:
                 self.reprint_queue.setdefault(lane.code, deque()).append(entry.ticket_no)
         gate = self._vend(lane, request.vend, entry.vend_id, VendSource.TICKET, None)
-        return EntryOutcome(entry, printed, error, gate)
+        return EntryOutcome(entry, printed, error, gate, journaled)
 
     # ---------------------------------------------------------------- exits
     def checkout(self, text: str, *, at=None):
         """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read)."""
+        if self.offline is not None:
+            return self.offline.checkout(text, at=at)
         return self.service.checkout(text, at=at)
 
     def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
@@ -205,7 +219,10 @@ class Booth:
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
         vend = request.vend and self._gate_configured(lane)
-        result = self.service.settle(request, actor=actor, vend=vend)
+        if self.offline is not None:
+            result, journaled = self.offline.settle(request, actor=actor, vend=vend)
+        else:
+            result, journaled = self.service.settle(request, actor=actor, vend=vend), False
         if isinstance(result, PartPayment):
             return result
         if result.replayed:
@@ -214,7 +231,7 @@ class Booth:
                                      lambda p: p.print_receipt(receipt_data(self.facility, self.service.tz, result)),
                                      f"receipt for {result.ticket_no}")
         gate = self._vend(lane, request.vend, result.vend_id, result.vend_source, result.vend_reason)
-        return ExitOutcome(result, printed, error, gate)
+        return ExitOutcome(result, printed, error, gate, journaled)
 
     # ------------------------------------------------------------- reports
     def report(self, period: str, day: date | None = None):
@@ -236,8 +253,8 @@ class Booth:
         :class:`~attendant.core.auth.PermissionDenied` before printing anything,
         :class:`~attendant.core.errors.NotFound` for an unknown number.
         """
-        self.service._actor(actor, action="reprinting a ticket")  # refused before any lookup or paper
-        entry = self.service.ticket(ticket_no)
+        self._authorize(actor, "reprinting a ticket")  # refused before any lookup or paper
+        entry = self.offline.ticket(ticket_no) if self.offline is not None else self.service.ticket(ticket_no)
         lane_cfg = self.lane(lane or entry.lane, LaneDirection.ENTRY) if (lane or entry.lane) else None
         printer = self._printer(lane_cfg)
         if printer is None:
@@ -252,9 +269,41 @@ class Booth:
                 for queue in self.reprint_queue.values():
                     if entry.ticket_no in queue:
                         queue.remove(entry.ticket_no)
-        self.service.record_reprint(entry.session_id, lane=lane_cfg.code if lane_cfg else lane, actor=actor,
-                                    first_copy=queued)
+        where = lane_cfg.code if lane_cfg else lane
+        if self.offline is not None:  # audited now, or journaled with the rest while the database is away
+            self.offline.record_reprint(entry, lane=where, actor=actor, first_copy=queued)
+        else:
+            self.service.record_reprint(entry.session_id, lane=where, actor=actor, first_copy=queued)
         return None
+
+    # ------------------------------------------------------------- staff (also while the database is away)
+    def login(self, username: str, pin: str):
+        """A PIN login at this booth (:meth:`StaffDesk.login`; offline against the PIN hash kept here)."""
+        if self.offline is not None:
+            return self.offline.login(self.staff, username, pin)
+        return self.staff.login(username, pin)
+
+    def current_shift(self, actor):
+        """``actor``'s open shift here, or None (also while the database is away)."""
+        try:
+            return self.shifts.current(actor)
+        except Exception as exc:
+            from attendant.core.journal import database_unreachable
+
+            if self.offline is None or not database_unreachable(exc):
+                raise
+            return None
+
+    def any_users(self) -> bool:
+        """Whether users exist, so the console asks for a PIN (the snapshot's answer while the database is away)."""
+        return self.offline.users_exist() if self.offline is not None else self.staff.any_users()
+
+    def _authorize(self, actor, action: str):
+        """Who may do ``action`` (an attendant's role; a login once users exist), also while the database is
+        away (:meth:`OfflineLanes.authorize`)."""
+        if self.offline is not None:
+            return self.offline.authorize(actor, action)
+        return self.service._actor(actor, action=action)
 
     def queued_reprints(self, lane: str) -> list[str]:
         """Ticket numbers waiting for ``lane``'s printer, oldest first (a copy)."""

@@ -109,7 +109,8 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
 def entry_json(outcome, service) -> dict:
     """The ``enter --json`` object of an :class:`~attendant.booth.EntryOutcome`: the entry's fields
     (:meth:`~attendant.core.views.EntryResult.to_json_dict`), ``entry_at_local``, ``printed``,
-    ``print_error``, ``gate`` and ``replayed`` (a retried request: the first entry, nothing done)."""
+    ``print_error``, ``gate``, ``replayed`` (a retried request: the first entry, nothing done) and
+    ``journaled`` (the database was away: in the booth's journal, replayed later; ``session_id`` 0)."""
     e = outcome.entry
     data = e.to_json_dict()
     data.update(
@@ -118,6 +119,7 @@ def entry_json(outcome, service) -> dict:
         print_error=outcome.print_error,
         gate=outcome.gate.value,
         replayed=e.replayed,
+        journaled=outcome.journaled,
     )
     return data
 
@@ -168,6 +170,7 @@ def exit_json(outcome, currency: str) -> dict:
         "printed": outcome.printed,
         "print_error": outcome.print_error,
         "replayed": r.replayed,
+        "journaled": outcome.journaled,
     }
 
 

@@ -51,6 +51,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",
+    "sync": "sync",
     "time-window": "bounds",
     "serve": "serve", "token": "serve",
     "batch": "batch",
@@ -97,6 +98,13 @@ class AttendantGroup(TyperGroup):
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the traceback off the screen
             if (reason := _unavailable(exc)) is not None:
+                typer.echo(f"attendant: database unavailable: {reason}", err=True)
+                sys.exit(UNAVAILABLE_STATUS)
+            from attendant.core.journal import database_unreachable
+
+            if database_unreachable(exc):  # SQLite's file away too: one line, never the SQL or its parameters
+                inner = getattr(exc, "orig", None) or exc
+                reason = (str(inner).strip().splitlines() or [type(inner).__name__])[0][:160]
                 typer.echo(f"attendant: database unavailable: {reason}", err=True)
                 sys.exit(UNAVAILABLE_STATUS)
             if _database_refused(exc):  # a value the database will not hold: bad input, nothing changed
@@ -154,16 +162,26 @@ class Context:
     source: str = "cli"  # where logins come from: cli:<OS login>@<host>
     user: str | None = None
     pin: str | None = None
+    away: object = None  # why the database could not be reached at start (None: it answered)
     _engine: object = None
     _service: object = None
     _booths: dict = field(default_factory=dict)
 
     def engine(self):
-        """The database engine (schema migrated to the newest version)."""
+        """The database engine (schema migrated to the newest version; not migrated when the database cannot
+        be reached: the booth's lanes then work from its journal, attendant.booth.offline)."""
         if self._engine is None:
             from db.engine import make_engine
 
-            self._engine = make_engine(self.db)
+            try:
+                self._engine = make_engine(self.db)
+            except Exception as exc:
+                from attendant.core.journal import database_unreachable
+
+                if not database_unreachable(exc):
+                    raise
+                self._engine = make_engine(self.db, migrate=False)
+                self.away = exc
         return self._engine
 
     @property
@@ -193,7 +211,7 @@ class Context:
             from attendant.booth.wiring import open_booth
 
             self._booths[printer] = open_booth(self.engine(), self.console_config(), printer_url=printer,
-                                               service=self.service())
+                                               service=self.service(), persist_sessions=True)
         return self._booths[printer]
 
     def service(self):
@@ -202,8 +220,18 @@ class Context:
         self._one_facility()
         if self._service is None:
             from attendant.booth.wiring import open_services
+            from attendant.core.journal import database_unreachable
 
-            self._service = open_services(self.engine(), facility_code=self.facility)
+            try:
+                if self.engine() is not None and self.away is not None:  # found away at start: no second timeout
+                    raise self.away
+                self._service = open_services(self.engine(), facility_code=self.facility)
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                from attendant.booth.offline import detached_service  # the booth's lanes work from its journal
+
+                self._service = detached_service(self.engine(), self.facility, exc)
         return self._service
 
     def views(self):
@@ -232,12 +260,40 @@ class Context:
         if self.user:
             if not self.pin:
                 raise InputError("--user needs --pin (or ATTENDANT_PIN)")
-            who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
+            from attendant.booth import offline
+            from attendant.core.journal import database_unreachable
+
+            try:
+                if self.engine() is not None and self.away is not None:
+                    raise self.away
+                who = users.authenticate(self.engine(), self.user, self.pin, source=self.source)
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                return offline.offline_login(self.engine(), self.user, self.pin)
+            offline.remember_login(self.engine(), who)
             if who.weak_pin:
                 typer.echo(f"attendant: warning: {who.name}'s PIN has fewer than 6 digits: set a new one "
                            f"(attendant user passwd {who.name} --pin NEW)", err=True)
             return who
-        if not users.any_users(self.engine()):
+        try:
+            if self.engine() is not None and self.away is not None:
+                raise self.away
+            anyone = users.any_users(self.engine())
+        except Exception as exc:
+            from attendant.core.journal import database_unreachable
+
+            if not database_unreachable(exc):
+                raise
+            from attendant.booth.wiring import booth_journal
+
+            snapshot = booth_journal(self.engine()).snapshot(self.facility if not self.all_facilities else None)
+            anyone = snapshot is None or snapshot.get("users_exist", True)
+            if not anyone:
+                from attendant.core.auth import Actor, Role
+
+                return Actor(self.os_account, Role.ADMIN)  # setup mode as last seen; audited when replayed
+        if not anyone:
             from attendant.core.auth import Actor, Role
 
             users.setup_actor(self.engine())  # refuses once a user exists

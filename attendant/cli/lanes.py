@@ -97,6 +97,7 @@ def enter(
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
                             at=at, backdate_reason=allow_backdate)
     outcome = booth.enter(request, actor=cli.login())
+    offline_notice(booth, outcome)
     e = outcome.entry
     if json_:
         print_json(entry_json(outcome, service))
@@ -108,6 +109,14 @@ def enter(
 
 
 from attendant.booth.shapes import exit_json, parse_tenders  # noqa: E402,F401 - their home since the HTTP API
+
+
+def offline_notice(booth, outcome) -> None:
+    """On stderr: the operation was journaled because the database is away (the command still succeeds)."""
+    if getattr(outcome, "journaled", False):
+        state_now = booth.offline.state()
+        typer.echo(f"attendant: OFFLINE: the database cannot be reached ({state_now.reason}); journaled, "
+                   f"{state_now.waiting} events waiting for `attendant sync`", err=True)
 
 
 @commands.command("exit")
@@ -153,6 +162,7 @@ def exit_(
                            account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key,
                            backdate_reason=allow_backdate)
     outcome = booth.exit(request, actor=cli.login())
+    offline_notice(booth, outcome)
     data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)
     r = outcome.exit
     if json_:

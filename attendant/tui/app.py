@@ -112,6 +112,7 @@ class AttendantApp(App[None]):
         self._pending: dict[int, SpotStatus] = {}
         self._tickets: OrderedDict[str, tuple[str, str]] = OrderedDict()  # code -> (ticket_no, label)
         self._services_closed = False
+        self._journal_stop = threading.Event()  # stops the journal worker (start_journal_worker)
         self.main_screen = MainScreen()
         # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
         # scanner, camera and gate listener on mount and stops them on unmount; its
@@ -138,6 +139,7 @@ class AttendantApp(App[None]):
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
             self.start_backup_schedule()
+            self.start_journal_worker()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
@@ -185,6 +187,7 @@ class AttendantApp(App[None]):
             self.replayer.stop()
         if self.change_watcher is not None:
             self.change_watcher.stop()
+        self._journal_stop.set()
         if self.lane_publisher is not None:
             try:  # other consoles stop showing this booth's lanes now, not when its rows go stale
                 self.lane_publisher.withdraw()
@@ -213,6 +216,36 @@ class AttendantApp(App[None]):
         self.backup_schedule = BackupSchedule(self.service.engine, config.backup_dir, config.backup_keep,
                                               on_done=done)
         self.set_interval(config.backup_every_minutes * 60, self.backup_schedule.start)
+
+    def start_journal_worker(self, every: float = 3.0) -> None:
+        """While the database is away the lanes journal (:mod:`attendant.booth.offline`); this thread, never the
+        UI, replays the journal when the database is back, keeps the reserve of offline ticket numbers and the
+        snapshot current, and has the map reloaded after a replay. The status bar shows OFFLINE from memory."""
+        offline = self.booth.offline
+        if offline is None:
+            return
+        offline.inline_retry = False  # the lanes never wait for a connect timeout: this worker probes
+        attached = offline.on_service
+
+        def reattached(service) -> None:  # started without the database, which is back: its real services
+            if attached is not None:
+                attached(service)
+            self.service = service
+            self.main_screen.post_message(LiveState("resync"))
+
+        offline.on_service = reattached
+
+        def run() -> None:
+            while not self._journal_stop.wait(every):
+                before = offline.state().waiting
+                try:
+                    offline.tick()
+                except Exception:  # noqa: BLE001 - the worker must outlive any one failure; it says so
+                    logging.getLogger(__name__).exception("journal worker")
+                if before and not offline.state().waiting:
+                    self.main_screen.post_message(LiveState("resync"))  # replayed: reload bays and figures
+
+        threading.Thread(target=run, name="journal-worker", daemon=True).start()
 
     def start_change_watcher(self) -> None:
         """Follow what other booths commit (:mod:`attendant.core.changes`): bays repaint and today's figures
@@ -509,10 +542,19 @@ def make_app(
     sim: SimClock | None = None
     if replay_speed is not None:
         sim = SimClock(replay_speed, start=clock() if clock else None)
-    booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    try:
+        booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    except Exception as exc:  # the database is away: the lanes start from the booth's journal
+        from attendant.booth.offline import detached_service
+        from attendant.core.journal import database_unreachable
+
+        if not database_unreachable(exc):
+            raise
+        service = detached_service(engine, facility_code, exc, clock=sim.now if sim else clock)
+        booth = open_booth(engine, config, service=service)
     if login is None:
         authenticated = isinstance(actor, Actor) and actor.user_id is not None
-        login = not authenticated and booth.staff.any_users()
+        login = not authenticated and booth.any_users()
     replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
     return AttendantApp(
         booth,

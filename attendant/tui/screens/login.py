@@ -169,8 +169,8 @@ class LoginScreen(Screen[LoginResult]):
         """The booth's login (PIN, at the console clock), then the user's open shift (blocking)."""
         booth = self.app.booth
         try:
-            actor = booth.staff.login(username, pin)
-            shift = booth.shifts.current(actor)
+            actor = booth.login(username, pin)  # offline too, for users who logged in here before
+            shift = booth.current_shift(actor)
         except users.UserLocked as exc:
             self.post_message(self.Refused(str(exc), locked=True))
             return

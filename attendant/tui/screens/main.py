@@ -179,7 +179,14 @@ class MainScreen(ScanRouting, ReprintActions):
         maps = service.level_maps()
         statuses = service.spot_statuses()
         day = service.local(service.clock()).date()
-        revenue = service.revenue(day)
+        try:
+            revenue = service.revenue(day)
+        except Exception as exc:  # the database is away: the map from the booth's snapshot, today's figure "…"
+            from attendant.core.journal import database_unreachable
+
+            if not database_unreachable(exc):
+                raise
+            revenue = None
         self.post_message(FacilityLoaded(maps, statuses, revenue, day.isoformat()))
 
     @on(FacilityLoaded)
@@ -257,7 +264,9 @@ class MainScreen(ScanRouting, ReprintActions):
     def tick(self) -> None:
         """The top bar's clock and the lanes, now (every second while the timers run); this booth's lanes
         go out to the other consoles, and other booths' lanes gone quiet are dropped."""
-        self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
+        offline = self.app.booth.offline
+        self.query_one(FacilityBar).set_figures(now=self.app.service.clock(), replay=self.app.replay_label,
+                                                offline=offline.state().label if offline is not None else "")
         if self.remote_lanes:
             from attendant.core.lane_status import STALE_S
 

@@ -34,6 +34,7 @@ class FacilityBar(Static):
         self.revenue: int | None = None
         self.replay: str = ""
         self.user: str = ""  # "bob (attendant) · shift #3", set by the app on login/logout
+        self.offline: str = ""  # "OFFLINE · 3 waiting" while the database is away (attendant.booth.offline)
 
     def set_figures(
         self,
@@ -44,6 +45,7 @@ class FacilityBar(Static):
         revenue: int | None = None,
         replay: str | None = None,
         user: str | None = None,
+        offline: str | None = None,
     ) -> None:
         """Change some figures and repaint. ``revenue`` in minor units; ``now`` aware; ``user`` who is logged in."""
         if now is not None:
@@ -58,6 +60,8 @@ class FacilityBar(Static):
             self.replay = replay
         if user is not None:
             self.user = user
+        if offline is not None:
+            self.offline = offline
         self.update(self._content())
 
     def _content(self) -> Content:
@@ -77,4 +81,6 @@ class FacilityBar(Static):
             parts += ["  │  ", (self.replay, "$muted")]
         if self.user:
             parts += ["  │  ", (self.user, "$accent b")]
+        if self.offline:
+            parts += ["  │  ", (self.offline, "$fault b" if self.offline.startswith("OFFLINE") else "$warn b")]
         return Content.assemble(*parts)
