@@ -265,7 +265,8 @@ def check_integrity(url: str, entries: list[dict], exits: list[dict]) -> str:
     the database exactly once as told (one entry audit event, one entry gate
     opening) and open unless acknowledged as exited; every acknowledged exit
     closed, with one exit audit event, one exit gate opening and its payment
-    once; no session that no booth was told of.
+    once; no session that no booth was told of; the audit chain verifies
+    (attendant/core/audit_verify.py).
     """
     from sqlalchemy import func, select
 
@@ -342,6 +343,15 @@ def check_integrity(url: str, entries: list[dict], exits: list[dict]) -> str:
         n, total = payments.get(session_id, (0, 0))
         if (n, total or 0) != ((1, x["paid"]) if x["paid"] else (0, 0)):
             return f"exit of session {session_id}: paid {x['paid']} acknowledged, {n} payments of {total} recorded"
+    from attendant.core.audit_verify import verify  # one audit chain, every link holding, whatever the booths did
+
+    engine = make_engine(url, migrate=False)
+    try:
+        chain = verify(engine, limit=1)
+    finally:
+        engine.dispose()
+    if not chain.ok:
+        return f"audit chain: {chain.first.message}"
     return "ok"
 
 

@@ -23,7 +23,11 @@ code against its hash, opens the plate, reads its payments (what is paid, and
 no payment pending), prices the stay with the same fee engine, and closes it;
 a card exit records the attempt, asks the same stand-in processor, then
 records the answer and the exit; after each commit it commands the same
-simulated barrier. It is the transaction a careful hand-written booth would
+simulated barrier. Each transaction's audit events are chained as it
+commits, as the services chain them (attendant/core/audit.py): the chain head
+read, the session with its payments and its gate openings read, each event
+hashed (SHA-256) over its content, those rows and the previous hash, the head
+moved. It is the transaction a careful hand-written booth would
 run; the services may only add a statement where a rule needs it.
 
 Prints per round and as medians: operations per second on both sides, their
@@ -216,10 +220,53 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
     def now() -> str:
         return datetime.now(UTC).isoformat(sep=" ")
 
-    def audit(action: str, entity: str, entity_id: int, details: dict, at: str) -> None:
-        conn.execute("INSERT INTO audit_event (facility_id, at, effective_at, actor, action, entity, entity_id, details)"
-                     " VALUES (?, ?, ?, 'bench', ?, ?, ?, ?)", (fid, now(), at, action, entity, entity_id,
-                                                                 json.dumps(details)))
+    from attendant.core.audit import SEALED
+
+    queued: list[dict] = []  # the transaction's audit events, chained at its commit (as the services do)
+    s_cols = ", ".join(f's."{c}"' for c in SEALED["parking_session"])
+    p_cols = ", ".join(f'p."{c}"' for c in SEALED["payment"])
+    v_cols = ", ".join(f'"{c}"' for c in SEALED["vend"])
+
+    def audit(action: str, entity: str, entity_id: int, details: dict, at: str, session_id: int) -> None:
+        queued.append({"facility_id": fid, "at": now(), "effective_at": at, "actor": "bench", "action": action,
+                       "entity": entity, "entity_id": entity_id, "details": details, "session_id": session_id})
+
+    def canonical(value) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def commit() -> None:
+        """The audit chain, then COMMIT: the session with its payments and its vends as they stand, the head
+        row (locked: BEGIN IMMEDIATE), each event hashed over its content, those rows and the previous hash."""
+        if queued:
+            sid = queued[0]["session_id"]
+            sealed: dict = {"parking_session": {}, "payment": {}, "vend": {}}
+            n_s = len(SEALED["parking_session"])
+            for row in conn.execute(f"SELECT {s_cols}, {p_cols} FROM parking_session s LEFT JOIN payment p "
+                                    "ON p.session_id = s.id WHERE s.id = ?", (sid,)):
+                sealed["parking_session"][str(row[0])] = dict(zip(SEALED["parking_session"], row[:n_s]))
+                if row[n_s] is not None:
+                    sealed["payment"][str(row[n_s])] = dict(zip(SEALED["payment"], row[n_s:]))
+            for row in conn.execute(f"SELECT {v_cols} FROM vend WHERE session_id = ?", (sid,)):
+                sealed["vend"][str(row[0])] = dict(zip(SEALED["vend"], row))
+            digest = hashlib.sha256(canonical(sealed)).hexdigest()
+            seq, prev = conn.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1").fetchone()
+            event_id = None
+            for ev in queued:
+                seq += 1
+                content = {k: ev[k] for k in ("facility_id", "at", "effective_at", "actor", "action", "entity",
+                                              "entity_id", "details")}
+                content.update(seq=seq, rows=digest, prev_hash=prev)
+                prev = hashlib.sha256(canonical(content)).hexdigest()
+                event_id = conn.execute(
+                    "INSERT INTO audit_event (facility_id, at, effective_at, actor, action, entity, entity_id, "
+                    "details, seq, prev_hash, hash, rows) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id", (fid, ev["at"], ev["effective_at"], ev["action"], ev["entity"], ev["entity_id"],
+                                     json.dumps(ev["details"]), seq, content["prev_hash"], prev,
+                                     json.dumps(sealed))).fetchone()[0]
+            conn.execute("UPDATE audit_chain_head SET seq = ?, event_id = ?, hash = ? WHERE id = 1",
+                         (seq, event_id, prev))
+            queued.clear()
+        conn.execute("COMMIT")
 
     entry_at = T0.isoformat(sep=" ")
     start, before = time.perf_counter(), count.n
@@ -270,8 +317,8 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
                      " VALUES (?, 'E1', 'entry', 'ticket', NULL, ?, ?, 'bench', 'opened')", (fid, session_id, entry_at))
         audit("session.enter", "parking_session", session_id,
               {"ticket_no": ticket_no, "plate_ref": plate_hash, "vehicle_class": "car", "spot": spot_id, "lane": "E1"},
-              entry_at)
-        conn.execute("COMMIT")
+              entry_at, session_id)
+        commit()
         gates["E1"].vend("ticket")
         codes.append((ticket_no, code))
     entries = (n / (time.perf_counter() - start), (count.n - before) / n)
@@ -299,7 +346,7 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
         conn.execute("INSERT INTO vend (facility_id, lane, direction, source, reason, session_id, at, actor, outcome)"
                      " VALUES (?, 'X1', 'exit', ?, NULL, ?, ?, 'bench', 'opened')", (fid, source, row[0], exit_at))
         audit("session.exit", "parking_session", row[0], {"amount_due": fee.amount, "paid": paid, "lane": "X1"},
-              exit_at)
+              exit_at, row[0])
 
     def price(row):
         return compute_fee(plan, datetime.fromisoformat(row[1]).replace(tzinfo=UTC), LATER, vehicle_class="car",
@@ -321,9 +368,10 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
         paid = sum(p[1] for p in payments if p[2] in ("completed", "refunded"))
         due = fee.amount - paid
         pid = payment(row[0], "cash", "completed", due, f"pay-{uuid.uuid4()}", tendered=5000, change=5000 - due)
-        audit("payment.take", "payment", pid, {"ticket_no": ticket_no, "method": "cash", "amount": due}, exit_at)
+        audit("payment.take", "payment", pid, {"ticket_no": ticket_no, "method": "cash", "amount": due}, exit_at,
+              row[0])
         close(row, fee, paid + due, "payment")
-        conn.execute("COMMIT")
+        commit()
         gates["X1"].vend("payment")
     cash = (half / (time.perf_counter() - start), (count.n - before) / half)
 
@@ -341,9 +389,9 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
         row, payments = read(ticket_no, code)  # still open, and no other payment pending now
         conn.execute("UPDATE payment SET status = 'completed', processor_ref = ?, message = ?, updated_at = ? "
                      "WHERE id = ?", (answer.reference, answer.message, now(), pid))
-        audit("payment.completed", "payment", pid, {"ticket_no": ticket_no, "amount": due}, exit_at)
+        audit("payment.completed", "payment", pid, {"ticket_no": ticket_no, "amount": due}, exit_at, row[0])
         close(row, fee, due, "payment")
-        conn.execute("COMMIT")
+        commit()
         gates["X1"].vend("payment")
     card_rate = ((n - half) / (time.perf_counter() - start), (count.n - before) / (n - half))
     conn.close()

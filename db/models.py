@@ -223,7 +223,8 @@ class Vend(Table, table=True):
 
     __tablename__ = "vend"
     # reports count real openings by source over a period from the index alone (0004, outcome added in 0005)
-    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at", "source", "outcome"),)
+    __table_args__ = (Index("ix_vend_facility_at", "facility_id", "at", "source", "outcome"),
+                      Index("ix_vend_session", "session_id"))  # a session's vends, for its audit rows (0011)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id", index=True)
@@ -248,7 +249,9 @@ class AuditEvent(Table, table=True):
     """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_facility_at", "facility_id", "at"),)
+    __table_args__ = (Index("ix_audit_facility_at", "facility_id", "at"),
+                      Index("uq_audit_seq", "seq", unique=True),  # one event per place in the chain (0011)
+                      Index("ix_audit_entity", "entity", "entity_id"))  # an entity's events (0011)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: Optional[int] = Field(default=None, foreign_key="facility.id")
@@ -259,6 +262,29 @@ class AuditEvent(Table, table=True):
     entity: str = Field(max_length=30)
     entity_id: Optional[int] = None
     details: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    # The hash chain (0011_audit_chain, attendant/core/audit.py): ``seq`` is the event's place in the
+    # chain (1, 2, ...), ``rows`` the non-personal fields of the rows it records as they stood at commit,
+    # ``hash`` = SHA-256 over the event's content, ``rows`` and ``prev_hash`` (the previous event's hash).
+    seq: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    prev_hash: Optional[str] = Field(default=None, max_length=64)
+    hash: Optional[str] = Field(default=None, max_length=64)
+    rows: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+
+
+class AuditChainHead(Table, table=True):
+    """The one row (``id`` 1) naming the newest audit event of the database and its hash.
+
+    A writer locks it (``SELECT ... FOR UPDATE``) in the transaction that
+    appends events, so concurrent booths chain one after another
+    (attendant/core/audit.py; migration 0011_audit_chain).
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    event_id: Optional[int] = Field(default=None, description="The newest audit event's id (None: no event)")
+    hash: str = Field(max_length=64, description="Its hash (64 zeros before the first event)")
 
 
 OPEN_SHIFT = text("status = 'open'")

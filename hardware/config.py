@@ -66,7 +66,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CONSOLE_KEYS = ("theme", "retention_days")
+_CONSOLE_KEYS = ("theme", "retention_days", "backup_every_minutes", "backup_dir", "backup_keep")
 DEFAULT_RETENTION_DAYS = 90
 _LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS)
 _LANE_CODE = re.compile(r"[A-Z0-9]{1,8}")
@@ -101,6 +101,10 @@ class ConsoleConfig:
     offline_card_total: int = 10_000
     #: ``[console] retention_days``: plates of sessions closed longer ago are erased (``attendant retention run``).
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # scheduled backups (attendant/core/backup.py): every N minutes into backup_dir, keeping the newest backup_keep
+    backup_every_minutes: int | None = None
+    backup_dir: str | None = None
+    backup_keep: int = 7
 
     def lane(self, code: str) -> LaneConfig:
         """The lane with ``code``. :raises NotFound: no such lane."""
@@ -171,6 +175,7 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
     if isinstance(retention_days, bool) or not isinstance(retention_days, int) or not 1 <= retention_days <= 36600:
         raise InputError(f"{source}: console.retention_days: must be a whole number of days, 1 to 36600, "
                          f"got {retention_days!r}")
+    backups = _backup_settings(console, source)
 
     lanes_data = data.get("lanes")
     if lanes_data is None:
@@ -190,7 +195,33 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
             )
         seen[lane.code] = index
         lanes.append(lane)
-    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days, **limits)
+    return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days,
+                         **backups, **limits)
+
+
+def _backup_settings(console: dict[str, Any], source: str) -> dict[str, Any]:
+    """``[console]`` backup keys: ``backup_every_minutes`` (1 to 10080) needs ``backup_dir``; ``backup_keep``
+    (1 to 1000, default 7)."""
+    out: dict[str, Any] = {}
+    every = console.get("backup_every_minutes")
+    if every is not None:
+        if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 10080:
+            raise InputError(f"{source}: console.backup_every_minutes: must be a whole number of minutes from 1 "
+                             f"to 10080 (a week), got {every!r}")
+        out["backup_every_minutes"] = every
+    folder = console.get("backup_dir")
+    if folder is not None:
+        if not isinstance(folder, str) or not folder.strip() or len(folder) > 1000:
+            raise InputError(f"{source}: console.backup_dir: must be a folder path, got {folder!r}")
+        out["backup_dir"] = folder.strip()
+    if every is not None and folder is None:
+        raise InputError(f"{source}: console.backup_dir: missing; backup_every_minutes needs the folder to write to")
+    keep = console.get("backup_keep")
+    if keep is not None:
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 1000:
+            raise InputError(f"{source}: console.backup_keep: must be a whole number from 1 to 1000, got {keep!r}")
+        out["backup_keep"] = keep
+    return out
 
 
 def _no_unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:

@@ -161,6 +161,10 @@ def test_a_booth_cut_off_from_postgresql_keeps_its_lanes_and_the_journal_lands_e
         again = attendant("sync", "--json", db=proxied)  # a second replay changes nothing
         assert json.loads(again.stdout)["applied"] == 0
         assert integrity(direct) == after
+        from attendant.core.audit_verify import verify
+
+        checked = verify(direct)  # the replayed journal went through the services: one valid audit chain
+        assert checked.ok, [p.message for p in checked.problems]
     finally:
         booth.close()
         engine.dispose()
@@ -372,6 +376,10 @@ def test_conflicts_are_resolved_by_rule_and_audited(proxied_pg):
         again = booth.offline.sync()
         assert (again.applied, again.already) == (0, 3)
         assert integrity(direct) == after
+        from attendant.core.audit_verify import verify
+
+        checked = verify(direct)  # conflicts resolved by rule, each audited, and the chain holds
+        assert checked.ok, [p.message for p in checked.problems]
     finally:
         booth.close()
         other.close()

@@ -12,7 +12,8 @@ unexpected failure, whose traceback goes to ``attendant-errors.log`` in the
 data folder, not the screen (:class:`attendant.cli.common.AttendantGroup`).
 
 Each subcommand lives in a module of this package (``lanes``, ``reports``,
-``rates``, ``payments``, ``spots``, ``staff``, ``devices``), named for it in
+``rates``, ``payments``, ``spots``, ``staff``, ``devices``, ``watch``, ``audit``,
+``backups``), named for it in
 :data:`attendant.cli.common.COMMAND_MODULES` and loaded when it runs.
 """
 

@@ -56,6 +56,8 @@ COMMAND_MODULES: dict[str, str] = {
     "serve": "serve", "token": "serve",
     "batch": "batch",
     "secret": "security", "keys": "security", "retention": "security",
+    "audit": "audit",
+    "backup": "backups", "restore": "backups",
 }
 
 

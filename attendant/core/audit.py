@@ -1,4 +1,4 @@
-"""The audit log: one append-only row per state change, naming the actor.
+"""The audit log: one append-only row per state change, naming the actor, in a hash chain.
 
 Every state change (entry, exit, payment, override, rate change, shift and
 user event) is one database transaction that also appends an audit event
@@ -11,20 +11,99 @@ writes them, so every row has the same shape:
 - ``actor``: the name of who did it (at most 80 characters);
 - ``action`` (e.g. ``session.enter``), ``entity`` (table name) and
   ``entity_id``; ``details`` is a JSON object.
+
+The chain (issue 9, "the audit log proves itself"; migration 0011_audit_chain)
+-------------------------------------------------------------------------------
+Each event also carries ``seq`` (its place in the database's one chain: 1, 2,
+...), ``rows`` (the non-personal fields of the rows it records, as they stand
+when the transaction commits: for a parking session, the session with its
+payments and gate openings; a payment, the same for its session; a user, its
+name, role and active flag; a vend, a shift, a cash movement, an IOU: that row)
+and ``hash``: SHA-256 (:mod:`hashlib`) over the canonical JSON of the event's
+content, the digest of ``rows`` and ``prev_hash``, the hash of the event before
+it (64 zeros for the first). Personal data is never hashed: plates, holder
+names, contact details and ticket codes may be encrypted or erased later (the
+retention rule) without breaking the chain, so they are left out of ``rows`` and
+of the hashed ``details`` (:data:`PERSONAL_KEYS`).
+
+Concurrency: :func:`record` only queues the event on the connection; just
+before the transaction commits (SQLAlchemy's ``commit`` connection event) the
+queued events are chained: the rows they seal are read (two statements: a
+session with its payments, its vends), then the one-row table
+``audit_chain_head`` is read with ``SELECT ... FOR UPDATE`` (PostgreSQL: booths
+wait for each other there, for the inserts, the head's move and the commit;
+SQLite: writers are already one at a time, ``BEGIN IMMEDIATE``), the events are
+inserted with the next places and hashes, and the head is moved. Ids are drawn
+after the lock, so id order is chain order.
+A transaction that rolls back leaves nothing. :mod:`attendant.core.audit_verify`
+checks the chain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextvars import ContextVar, Token
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, bindparam, event, insert, select, update
 
 from attendant.core.clock import utc_now
-from db.models import AuditEvent
+from db.models import AuditChainHead, AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
 
 AUDIT = AuditEvent.__table__
+HEAD = AuditChainHead.__table__
+GENESIS = "0" * 64
 _NOTE: ContextVar[str | None] = ContextVar("attendant_audit_note", default=None)
+_PENDING = "attendant_audit_pending"  # key in the connection's info: (transaction, [events])
+
+#: Keys of ``details`` left out of the hash at any depth: personal data that may be encrypted or erased
+#: later (a key containing one of these words).
+PERSONAL_KEYS = ("plate", "holder", "contact", "email", "phone", "display_name", "code")
+#: ``details`` keys that contain a PERSONAL_KEYS word but are not personal (kept in the hash).
+NOT_PERSONAL = frozenset({"validation_code", "facility_code"})
+
+PS, PAY, VEND, U = ParkingSession.__table__, Payment.__table__, Vend.__table__, User.__table__
+SH, CM, IOU = Shift.__table__, CashMovement.__table__, Iou.__table__
+
+#: The non-personal columns of each table whose rows the chain seals (issue 9 item 4): never a plate,
+#: holder name, contact or ticket code column.
+SEALED: dict[str, tuple[str, ...]] = {
+    "parking_session": ("id", "facility_id", "ticket_no", "spot_id", "vehicle_class", "spot_type",
+                        "rate_plan_version_id", "status", "entry_lane", "exit_lane", "entry_at", "exit_at",
+                        "amount_due", "amount_paid", "discount", "paid_at", "entry_actor", "exit_actor"),
+    "payment": ("id", "facility_id", "session_id", "method", "status", "amount", "tendered", "change",
+                "processor_ref", "lane", "created_at", "actor", "shift_id", "user_id", "refund_of_id"),
+    "vend": ("id", "facility_id", "session_id", "lane", "direction", "source", "at", "actor", "outcome"),
+    "app_user": ("id", "username", "role", "active"),
+    "shift": ("id", "facility_id", "user_id", "status", "opened_at", "closed_at", "float_amount", "over_short",
+              "closed_by"),
+    "cash_movement": ("id", "facility_id", "shift_id", "kind", "amount", "at", "actor"),
+    "iou": ("id", "facility_id", "session_id", "amount", "status", "created_at", "settled_at",
+            "settled_payment_id"),
+}
+TABLES = {"parking_session": PS, "payment": PAY, "vend": VEND, "app_user": U, "shift": SH,
+          "cash_movement": CM, "iou": IOU}
+_COLS = {name: [TABLES[name].c[c] for c in cols] for name, cols in SEALED.items()}
+_BY_ID = {name: select(*_COLS[name]).where(TABLES[name].c.id == bindparam("id")) for name in SEALED}
+_P0, _PX = PAY.alias("p0"), PAY.alias("px")
+_PAY_COLS = [_PX.c[c].label(f"p_{c}") for c in SEALED["payment"]]
+#: A session with its payments, in one statement: by the session's id, or by the id of one of its payments.
+_SESSION_PAYMENTS = select(*_COLS["parking_session"], *_PAY_COLS).outerjoin(_PX, _PX.c.session_id == PS.c.id)
+_BUNDLE = {
+    "parking_session": _SESSION_PAYMENTS.where(PS.c.id == bindparam("id")),
+    "payment": _SESSION_PAYMENTS.join(_P0, _P0.c.session_id == PS.c.id).where(_P0.c.id == bindparam("id")),
+}
+_VENDS_OF = select(*_COLS["vend"]).where(VEND.c.session_id == bindparam("sid"))
+_SESSION_OF = {"iou": select(IOU.c.session_id).where(IOU.c.id == bindparam("id")),
+               "vend": select(VEND.c.session_id).where(VEND.c.id == bindparam("id"))}
+
+_HEAD_LOCKED = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_LAST_EVENT = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.hash).where(AUDIT.c.seq.is_not(None)) \
+    .order_by(AUDIT.c.seq.desc()).limit(1)
+_INSERT = insert(AUDIT).returning(AUDIT.c.id)  # built once: executed with a parameter dict, it compiles once
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1)
 
 
 def note_events(note: str | None) -> Token:
@@ -38,22 +117,32 @@ def end_note(token: Token) -> None:
     """Stop adding the note set by :func:`note_events`."""
     _NOTE.reset(token)
 
-_INSERT = insert(AUDIT)  # built once: executed with a parameter dict, it compiles once
-
 
 def record(conn, *, facility_id: int | None, actor: str, action: str, entity: str, entity_id: int | None,
            details: dict | None, effective_at: datetime | None = None, now: datetime | None = None) -> None:
-    """Append one audit event inside ``conn``'s transaction.
+    """Append one audit event to ``conn``'s transaction: written, sealed and chained when it commits.
 
     ``now`` (default: the wall clock) is when it is recorded, ``effective_at``
     (default ``now``) the time the operation claims; both aware UTC.
-    ``facility_id`` is None for installation-wide events (users).
+    ``facility_id`` is None for installation-wide events (users). The rows
+    ``entity``/``entity_id`` names (and its session's) are read at commit, so
+    the event seals what the transaction leaves. ``conn``'s transaction
+    (``engine.begin()``, ``conn.begin()``; begun here if none is) writes it
+    as it commits; one that rolls back records nothing. Savepoints are not
+    followed: an event recorded inside one rolled back is still written (the
+    services use none).
     """
     now = now or utc_now()
     note = _NOTE.get()
     if note:
         details = {**(details or {}), "note": note}
-    conn.execute(_INSERT, {
+    if details is not None:
+        details = json.loads(json.dumps(details, default=_json_default))  # what the JSON column gives back
+    transaction = conn.get_transaction() or conn.begin()  # as the next statement would (autobegin)
+    queued = conn.info.get(_PENDING)
+    if queued is None or queued[0] is not transaction:
+        queued = conn.info[_PENDING] = (transaction, [])
+    queued[1].append({
         "facility_id": facility_id,
         "at": now,
         "effective_at": effective_at or now,
@@ -63,3 +152,239 @@ def record(conn, *, facility_id: int | None, actor: str, action: str, entity: st
         "entity_id": entity_id,
         "details": details,
     })
+
+
+@event.listens_for(Engine, "commit")
+def _chain_on_commit(conn) -> None:
+    """Just before ``conn`` commits: chain the events :func:`record` queued in this transaction."""
+    if conn.invalidated:  # the connection is gone (its commit fails too): nothing to chain on it
+        return
+    queued = conn.info.pop(_PENDING, None)
+    if queued and queued[1] and queued[0] is conn.get_transaction():
+        append_events(conn, queued[1])
+
+
+@event.listens_for(Engine, "rollback")
+def _drop_on_rollback(conn) -> None:
+    # an invalidated connection (server gone) must not be touched: reading its info would try to reconnect
+    # inside the failed transaction; its queue is dropped with it, or refused later as another transaction's
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
+
+
+def append_events(conn, events: list[dict]) -> int | None:
+    """Seal and chain ``events`` (dicts of :func:`record`'s columns) inside ``conn``'s transaction; the last id.
+
+    Takes the chain head row-locked, so a concurrent writer waits here until
+    this transaction ends. Rebuilds a missing head row from the newest event.
+    """
+    reader = DatabaseRows(conn, {})
+    # the rows first: this transaction wrote them and holds them; the head's lock is then held only for the
+    # inserts, the head's move and the commit
+    sealed_rows = [rows_for(reader, ev["entity"], ev["entity_id"]) for ev in events]
+    head = conn.execute(_HEAD_LOCKED).first()
+    if head is None:
+        last = conn.execute(_LAST_EVENT).first()
+        seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
+        conn.execute(insert(HEAD).values(id=1, seq=seq, event_id=last.id if last else None, hash=prev))
+    else:
+        seq, prev = head.seq, head.hash
+    event_id = None
+    for ev, rows in zip(events, sealed_rows):
+        seq += 1
+        sealed = {**ev, "seq": seq, "rows": rows, "prev_hash": prev}
+        sealed["hash"] = prev = event_hash(sealed)
+        event_id = conn.execute(_INSERT, sealed).scalar_one()
+    conn.execute(_MOVE_HEAD, {"seq": seq, "event_id": event_id, "hash": prev})
+    return event_id
+
+
+# ------------------------------------------------------------------ hashing
+def _json_default(value):
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, microseconds): the chain's one spelling of a time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # read back naive from a SQLite column without the UTC type
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical JSON bytes of ``value``: sorted keys, no spaces, UTF-8, times as :func:`iso_utc`."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default).encode()
+
+
+def _personal(key: str) -> bool:
+    low = key.lower()
+    return low not in NOT_PERSONAL and any(word in low for word in PERSONAL_KEYS)
+
+
+def hashed_details(details: Any) -> Any:
+    """``details`` without its personal keys (:data:`PERSONAL_KEYS`), at any depth: what the hash covers."""
+    if isinstance(details, dict):
+        return {k: hashed_details(v) for k, v in details.items() if not _personal(str(k))}
+    if isinstance(details, list):
+        return [hashed_details(v) for v in details]
+    return details
+
+
+def rows_digest(rows: dict | None) -> str:
+    """SHA-256 (hex) of the canonical JSON of an event's sealed rows."""
+    return hashlib.sha256(canonical(rows or {})).hexdigest()
+
+
+def event_hash(ev) -> str:
+    """The SHA-256 (hex) an event carries: over its place, content, rows digest and previous hash.
+
+    ``ev``: a mapping or row with ``seq, facility_id, at, effective_at, actor,
+    action, entity, entity_id, details, rows, prev_hash`` (times aware UTC).
+    """
+    get = ev.__getitem__ if isinstance(ev, dict) else ev._mapping.__getitem__
+    content = {
+        "seq": get("seq"),
+        "facility_id": get("facility_id"),
+        "at": iso_utc(get("at")),
+        "effective_at": iso_utc(get("effective_at")),
+        "actor": get("actor"),
+        "action": get("action"),
+        "entity": get("entity"),
+        "entity_id": get("entity_id"),
+        "details": hashed_details(get("details")),
+        "rows": rows_digest(get("rows")),
+        "prev_hash": get("prev_hash"),
+    }
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+# ------------------------------------------------------------------ sealed rows
+def sealed_fields(table: str, row) -> dict:
+    """The sealed (non-personal) fields of a ``table`` row, times as :func:`iso_utc` strings."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return {col: _plain(mapping[col]) for col in SEALED[table]}
+
+
+class DatabaseRows:
+    """Reads the rows an event seals from ``conn``, each at most once per transaction (``seen``): a session
+    with its payments in one statement, its vends in another."""
+
+    def __init__(self, conn, seen: dict) -> None:
+        self.conn, self.seen = conn, seen
+
+    def row(self, table: str, row_id: int) -> dict | None:
+        key = (table, row_id)
+        if key not in self.seen:
+            found = self.conn.execute(_BY_ID[table], {"id": row_id}).first()
+            self.seen[key] = sealed_fields(table, found) if found is not None else None
+        return self.seen[key]
+
+    def session_of(self, table: str, row_id: int) -> int | None:
+        key = ("session_of", table, row_id)
+        if key not in self.seen:
+            self.seen[key] = self.conn.execute(_SESSION_OF[table], {"id": row_id}).scalar()
+        return self.seen[key]
+
+    def bundle(self, table: str, row_id: int) -> tuple[dict | None, list[dict], list[dict]]:
+        """The session ``table`` (parking_session or payment) ``row_id`` belongs to, its payments, its vends."""
+        key = ("bundle", table, row_id)
+        if key in self.seen:
+            return self.seen[key]
+        session, payments = None, []
+        for row in self.conn.execute(_BUNDLE[table], {"id": row_id}):
+            session = session or sealed_fields("parking_session", row)
+            if row.p_id is not None:
+                payments.append({c: _plain(row._mapping[f"p_{c}"]) for c in SEALED["payment"]})
+        vends = [sealed_fields("vend", r) for r in self.conn.execute(_VENDS_OF, {"sid": session["id"]})] \
+            if session else []
+        out = self.seen[key] = (session, payments, vends)
+        if session:
+            self.seen[("bundle", "parking_session", session["id"])] = out
+        for p in payments:
+            self.seen[("bundle", "payment", p["id"])] = out
+        return out
+
+
+def _plain(value):
+    return iso_utc(value) if isinstance(value, datetime) else value
+
+
+def rows_for(reader, entity: str, entity_id: int | None) -> dict:
+    """``{table: {str(id): fields}}``: the rows an event on ``entity``/``entity_id`` seals.
+
+    A parking session, a payment, a vend with a session and an IOU seal the
+    session with all its payments and vends (a refund marks the original
+    payment, an exit writes the vend); a user, shift, cash movement or vend
+    without a session, that row (a cash movement also its shift). Other
+    entities (facility, rates, validations, passes, bays) seal no rows.
+    """
+    out: dict[str, dict[str, dict]] = {}
+    if entity_id is None or entity not in SEALED:
+        return out
+
+    def put(table: str, fields: dict | None) -> None:
+        if fields is not None:
+            out.setdefault(table, {})[str(fields["id"])] = fields
+
+    bundle = None
+    if entity in ("parking_session", "payment"):
+        bundle = reader.bundle(entity, entity_id)
+    elif entity in ("iou", "vend"):
+        put(entity, reader.row(entity, entity_id))
+        session_id = reader.session_of(entity, entity_id)
+        if session_id is not None:
+            bundle = reader.bundle("parking_session", session_id)
+    else:
+        put(entity, reader.row(entity, entity_id))
+        if entity == "cash_movement" and out.get(entity):
+            put("shift", reader.row("shift", out[entity][str(entity_id)]["shift_id"]))
+    if bundle is not None:
+        session, payments, vends = bundle
+        put("parking_session", session)
+        for fields in payments:
+            put("payment", fields)
+        for fields in vends:
+            put("vend", fields)
+    return out
+
+
+# ------------------------------------------------------------------ the head
+def chain_head(conn) -> tuple[int, int | None, str]:
+    """``(seq, event_id, hash)`` of the newest chained event (``(0, None, GENESIS)`` before the first)."""
+    head = conn.execute(select(HEAD.c.seq, HEAD.c.event_id, HEAD.c.hash).where(HEAD.c.id == 1)).first()
+    if head is None:
+        return 0, None, GENESIS
+    return int(head.seq), head.event_id, head.hash
+
+
+def event_seal(conn, action: str, entity: str, entity_id: int) -> str | None:
+    """``#<event id> <16 hex digits>`` of the newest ``action`` event on ``entity``/``entity_id`` (None: none).
+
+    A closed shift's report names its ``shift.close`` event this way: the
+    head the chain had right after the close, the same on every reprint.
+    """
+    row = conn.execute(select(AUDIT.c.id, AUDIT.c.hash).where(
+        AUDIT.c.entity == entity, AUDIT.c.entity_id == entity_id, AUDIT.c.action == action)
+        .order_by(AUDIT.c.id.desc()).limit(1)).first()
+    return f"#{row.id} {row.hash[:16]}" if row is not None and row.hash else None
+
+
+def short_head(engine_or_conn) -> str:
+    """The chain head as a supervisor writes it down: ``#<event id> <first 16 hex digits>`` (or ``empty``)."""
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect().execution_options(readonly=True) as conn:
+            seq, event_id, digest = chain_head(conn)
+    else:
+        seq, event_id, digest = chain_head(engine_or_conn)
+    if event_id is None:
+        return "empty"
+    return f"#{event_id} {digest[:16]}"

@@ -35,7 +35,7 @@ then count that payment; on SQLite writers are serialised by ``BEGIN IMMEDIATE``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -204,6 +204,10 @@ class ShiftReport:
     payments: int
     refunds: int
     refunds_total: int
+    # the audit chain's head (``#<event id> <16 hex digits>``, attendant/core/audit.py): right after the close
+    # for a closed shift, now for an open one; printed so a supervisor holds it outside the database
+    # (``attendant audit verify --head``)
+    audit_head: str | None = None
 
     # ----------------------------------------------------------- derived
     @property
@@ -306,6 +310,7 @@ class ShiftReport:
                  "note": mv.note}
                 for mv in self.movements
             ],
+            "audit_head": self.audit_head,
         }
 
     def lines(self, width: int = 42) -> list[str]:
@@ -387,6 +392,8 @@ class ShiftReport:
                 out.append(lv(label, m(mv.amount)))
                 if mv.note:
                     out.append(f"    {mv.note}"[:width])
+        if self.audit_head:
+            out += [rule, lv("Audit head", self.audit_head)]
         return out
 
 
@@ -561,6 +568,9 @@ def _report(conn, shift_id: int) -> ShiftReport:
         payments=sum(p[1] for p in pays.values()),
         refunds=sum(p[2] for p in pays.values()),
         refunds_total=sum(p[3] for p in pays.values()),
+        # closed: the head right after its close (the same on every reprint); open: the head now
+        audit_head=(audit.event_seal(conn, "shift.close", "shift", row.id) if closed else None)
+        or audit.short_head(conn),
     )
 
 
@@ -857,7 +867,10 @@ def close_shift(
                details={"user_id": row.user_id, "expected": expected, "counted": counted,
                         "over_short": over, "total_over_short": sum(over.values()),
                         "count_detail": {str(d): n for d, n in count.items()}})
-        return _report(conn, shift_id)
+        report = _report(conn, shift_id)
+    # the close's own event is chained as the transaction commits: the head printed is the one after it
+    with engine.connect().execution_options(readonly=True) as conn:
+        return replace(report, audit_head=audit.event_seal(conn, "shift.close", "shift", shift_id))
 
 
 class ShiftDesk:

@@ -575,5 +575,9 @@ class FacilityStore:
 
     def record_vend_fault(self, vend_id: int, message: str) -> None:
         """The gate refused the opening recorded as ``vend_id`` (offline, in fault): mark it ``fault``."""
+        now = utc_now()
         with self._writing() as conn:
             conn.execute(_VEND_FAULT, {"vid": vend_id, "message": (message or "gate fault")[:200]})
+            # the outcome is sealed by the audit chain: its change is an event (0011_audit_chain)
+            self._audit(conn, now=now, at=now, actor="booth", action="gate.fault", entity="vend", entity_id=vend_id,
+                        details={"message": (message or "gate fault")[:200]})

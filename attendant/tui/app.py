@@ -102,6 +102,7 @@ class AttendantApp(App[None]):
         self.change_watcher = None  # follows other booths' commits (start_change_watcher)
         self.booth_name = booth_name()  # this console among the booths (ATTENDANT_BOOTH, else host-pid)
         self.lane_publisher = None  # writes this booth's lanes for the other consoles (start_change_watcher)
+        self.backup_schedule = None  # scheduled backups (start_backup_schedule)
         self.replay_speed = replay_speed
         self.entry_lane: LaneConfig | None = booth.lane(None, LaneDirection.ENTRY)
         self.exit_lane: LaneConfig | None = booth.lane(None, LaneDirection.EXIT)
@@ -137,6 +138,7 @@ class AttendantApp(App[None]):
         self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
+            self.start_backup_schedule()
             self.start_journal_worker()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
@@ -193,6 +195,27 @@ class AttendantApp(App[None]):
                 pass
         self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
         self.booth.close()
+
+    def start_backup_schedule(self) -> None:
+        """Scheduled backups (console config ``backup_every_minutes``, ``backup_dir``, ``backup_keep``): the
+        console's timer starts each one in a worker thread (:class:`attendant.core.backup.BackupSchedule`),
+        so the lane never waits; a failure is shown, never raised."""
+        config = self.booth.config
+        if not config.backup_every_minutes or not config.backup_dir:
+            return
+        from attendant.core.backup import BackupSchedule
+
+        def done(path, error) -> None:  # the worker's thread
+            if error:
+                try:
+                    self.call_from_thread(self.notify, f"Scheduled backup failed: {error}", severity="error",
+                                          timeout=10)
+                except RuntimeError:  # the console is closing
+                    logging.getLogger(__name__).error("scheduled backup failed: %s", error)
+
+        self.backup_schedule = BackupSchedule(self.service.engine, config.backup_dir, config.backup_keep,
+                                              on_done=done)
+        self.set_interval(config.backup_every_minutes * 60, self.backup_schedule.start)
 
     def start_journal_worker(self, every: float = 3.0) -> None:
         """While the database is away the lanes journal (:mod:`attendant.booth.offline`); this thread, never the

@@ -1,7 +1,7 @@
 """journal_applied: booth journal events already applied, for exactly-once replay
 
 Revision ID: 0014_journal_applied
-Revises: 0016_api_tokens
+Revises: 0011_audit_chain
 Create Date: 2026-12-04
 
 A booth that loses the central database keeps working from a local journal
@@ -18,7 +18,7 @@ from alembic import op
 from db.types import UTCDateTime
 
 revision = '0014_journal_applied'
-down_revision = "0016_api_tokens"
+down_revision = "0011_audit_chain"
 branch_labels = None
 depends_on = None
 
