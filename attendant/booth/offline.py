@@ -55,6 +55,7 @@ from attendant.core.journal import (
 )
 from attendant.core.money import format_money
 from attendant.core.payment_methods import spec as method_spec
+from attendant.core.payment_rows import cash_tendered
 from attendant.core.plate_match import canonical_form
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, RatePlan, compute_fee
@@ -595,11 +596,7 @@ class OfflineLanes:
                                        f"{format_money(remaining, currency)}")
                 tendered = change = None
                 if method is PaymentMethod.CASH:
-                    tendered = amount if tender.tendered is None else tender.tendered
-                    if tendered < amount:
-                        raise PaymentError(f"cash tendered {format_money(tendered, currency)} is less than the "
-                                           f"{format_money(amount, currency)} due: nothing was taken")
-                    change = tendered - amount
+                    tendered, change = cash_tendered(amount, tender.tendered, currency)
                 else:
                     if count + 1 > self.limits.card_count or total + amount > self.limits.card_total:
                         raise Refused(

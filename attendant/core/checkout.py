@@ -56,7 +56,7 @@ from attendant.core.errors import (
 )
 from attendant.core.money import format_money
 from attendant.core.payment_methods import spec as method_spec
-from attendant.core.payment_rows import insert_payment, payment_by_key, payments_of, shift_for
+from attendant.core.payment_rows import cash_tendered, insert_payment, payment_by_key, payments_of, shift_for
 from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, compute_fee
@@ -509,11 +509,7 @@ class CheckoutOps(FacilityStore):
         tendered = change = None
         reference = tender.reference
         if method is PaymentMethod.CASH:
-            tendered = amount if tender.tendered is None else tender.tendered
-            if tendered < amount:
-                raise PaymentError(f"cash tendered {format_money(tendered, cur)} is less than the "
-                                   f"{format_money(amount, cur)} due: nothing was taken")
-            change = tendered - amount
+            tendered, change = cash_tendered(amount, tender.tendered, cur)
         elif method is PaymentMethod.PASS:
             reference = self._valid_pass(conn, row, reference, run.at)
         elif method_spec(method).reference_required and not reference:
