@@ -178,6 +178,34 @@ def _first_line(error) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def sqlite_wal(connection, *, wait_s: float = 30.0) -> None:
+    """Put the SQLite database of DB-API ``connection`` in WAL mode (a persistent setting), waiting out other
+    processes opening the same file.
+
+    Switching a file to WAL takes a moment's exclusive lock, and SQLite answers
+    ``SQLITE_BUSY`` ("database is locked") at once, without calling the busy
+    handler, while another connection is doing the same: two booth processes
+    opening one new file together (a shared offline journal, a first start)
+    then failed. A file already in WAL is left alone (a read); otherwise the
+    switch is retried every 20 ms for up to ``wait_s`` seconds, then raises
+    :class:`sqlite3.OperationalError`.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -193,8 +221,8 @@ def _sqlite_engine(url) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # let us emit BEGIN ourselves
+        sqlite_wal(dbapi_connection)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")

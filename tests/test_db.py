@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -88,3 +90,36 @@ def test_the_migrated_schema_matches_the_models(db_url):
                 if not (schema and isinstance(d, tuple) and d[0] == "remove_table")]
     engine.dispose()
     assert diff == []
+
+
+_WAL_RACE = """
+import sqlite3, sys, time
+path, start = sys.argv[1], float(sys.argv[2])
+from db.engine import sqlite_wal
+conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+while time.time() < start:
+    time.sleep(0.001)
+sqlite_wal(conn)
+conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+print(conn.execute("PRAGMA journal_mode").fetchone()[0])
+"""
+
+
+def test_booths_opening_one_new_sqlite_file_together_all_get_wal(tmp_path):
+    """Switching a new file to WAL answers "database is locked" at once (no busy handler) while another
+    process does the same: 8 processes opening one new file at the same instant all succeed
+    (db.engine.sqlite_wal; the offline journal of booths sharing a data folder hit this in CI)."""
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[1]
+    for round_no in range(2):
+        path = tmp_path / f"shared-{round_no}.db"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", _WAL_RACE, str(path), str(start)], cwd=repo,
+                                  env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, outs)] == [(0, "wal")] * 8, \
+            [err for _out, err in outs if err]

@@ -63,6 +63,7 @@ from sqlalchemy.engine import make_url
 
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError, Refused
+from db.engine import sqlite_wal
 
 RESERVE = 1000
 """Ticket numbers a booth keeps in reserve for offline entries (topped up from the central database when it
@@ -186,8 +187,8 @@ def _engine(path: Path) -> Engine:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
             dbapi_connection.isolation_level = None
+            sqlite_wal(dbapi_connection)  # booths sharing a data folder may open one new journal together
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")  # an event is on disk before the gate opens
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -151,7 +151,9 @@ class StandInProcessor:
         self._db = sqlite3.connect(os.fspath(ledger) if ledger else ":memory:", timeout=30,
                                    check_same_thread=False, isolation_level=None)
         if ledger:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            from db.engine import sqlite_wal
+
+            sqlite_wal(self._db)  # several lanes' processes open the one ledger
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_LEDGER_SCHEMA)
 
