@@ -143,26 +143,37 @@ def _hex_key(value, path: Path, what: str) -> bytes:
 
 
 # ------------------------------------------------------------------ ticket keys
+def _key_file(text: str, path: Path, what: str, fmt: str, key_id_ok) -> tuple[dict[str, bytes], str, dict]:
+    """The keys, the current key id and the whole object of a JSON key file of format ``fmt``.
+
+    ``key_id_ok(kid)`` says whether a key id is well formed. Raises
+    :class:`SecretUnreadable` naming ``path`` and how to install the site's secrets.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise SecretUnreadable(f"the {what} file {path} is not valid JSON: {INSTALL_HINT}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt or not isinstance(data.get("keys"), dict):
+        raise SecretUnreadable(f"{path} is not a {what} file ({fmt}): {INSTALL_HINT}")
+    keys = {}
+    for kid, value in data["keys"].items():
+        if not (isinstance(kid, str) and key_id_ok(kid)):
+            raise SecretUnreadable(f"the {what} file {path} has a bad key id {str(kid)[:8]!r}: {INSTALL_HINT}")
+        keys[kid] = _hex_key(value, path, what)
+    current = data.get("current")
+    if current not in keys:
+        raise SecretUnreadable(f"the {what} file {path} names no current key: {INSTALL_HINT}")
+    return keys, current, data
+
+
 def parse_ticket_keys(text: str, path: Path) -> TicketKeys:
     """The ticket keys in ``text`` (the JSON format, or one line of hex: key ``A``). Raises SecretUnreadable."""
     what = "ticket secret"
     stripped = text.strip()
     if not stripped.startswith("{"):
         return TicketKeys({"A": _hex_key(stripped, path, what)}, "A")
-    try:
-        data = json.loads(stripped)
-    except ValueError:
-        raise SecretUnreadable(f"the {what} file {path} is not valid JSON: {INSTALL_HINT}") from None
-    if not isinstance(data, dict) or data.get("format") != TICKET_FORMAT or not isinstance(data.get("keys"), dict):
-        raise SecretUnreadable(f"{path} is not a ticket secret file ({TICKET_FORMAT}): {INSTALL_HINT}")
-    keys = {}
-    for kid, value in data["keys"].items():
-        if not (isinstance(kid, str) and len(kid) == 1 and kid in TICKET_KEY_IDS):
-            raise SecretUnreadable(f"the {what} file {path} has a bad key id {str(kid)[:8]!r}: {INSTALL_HINT}")
-        keys[kid] = _hex_key(value, path, what)
-    current = data.get("current")
-    if current not in keys:
-        raise SecretUnreadable(f"the {what} file {path} names no current key: {INSTALL_HINT}")
+    keys, current, _data = _key_file(stripped, path, what, TICKET_FORMAT,
+                                     lambda kid: len(kid) == 1 and kid in TICKET_KEY_IDS)
     return TicketKeys(keys, current)
 
 
@@ -191,21 +202,12 @@ def rotate_ticket_keys() -> TicketKeys:
 
 # ------------------------------------------------------------------ data keys
 def parse_data_keys(text: str, path: Path) -> DataKeys:
+    """The personal-data keys in ``text`` (JSON: sealing keys by id, the current one, the index key).
+    Raises SecretUnreadable."""
     what = "personal-data key"
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise SecretUnreadable(f"the {what} file {path} is not valid JSON: {INSTALL_HINT}") from None
-    if not isinstance(data, dict) or data.get("format") != DATA_FORMAT or not isinstance(data.get("keys"), dict):
-        raise SecretUnreadable(f"{path} is not a personal-data key file ({DATA_FORMAT}): {INSTALL_HINT}")
-    keys = {}
-    for kid, value in data["keys"].items():
-        if not (isinstance(kid, str) and kid.isascii() and kid.isdigit() and len(kid) <= 6):
-            raise SecretUnreadable(f"the {what} file {path} has a bad key id {str(kid)[:8]!r}: {INSTALL_HINT}")
-        keys[kid] = _hex_key(value, path, what)
-    if data.get("current") not in keys:
-        raise SecretUnreadable(f"the {what} file {path} names no current key: {INSTALL_HINT}")
-    return DataKeys(keys, data["current"], _hex_key(data.get("index"), path, what))
+    keys, current, data = _key_file(text, path, what, DATA_FORMAT,
+                                    lambda kid: kid.isascii() and kid.isdigit() and len(kid) <= 6)
+    return DataKeys(keys, current, _hex_key(data.get("index"), path, what))
 
 
 def load_data_keys() -> DataKeys:

@@ -396,6 +396,10 @@ def database_unreachable(exc: BaseException) -> bool:
 
     if isinstance(exc, DatabaseAway):
         return True
+    from db.engine import unavailable_reason
+
+    if unavailable_reason(exc) is not None:  # PostgreSQL: the one rule the CLI's "database unavailable" uses
+        return True
     sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None) or ""
     if sqlstate.startswith("40") or sqlstate == "55P03":  # a deadlock, a serialization failure, a lock timeout:
         return False  # the database answered; the operation failed (PostgreSQL error classes 40, 55P03)

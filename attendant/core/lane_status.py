@@ -58,11 +58,7 @@ class LaneReport:
     devices: dict[str, tuple[str, str]] = field(default_factory=dict, compare=True, hash=False)
     queue: tuple[str, ...] = ()
     reprints: int = 0
-    updated_at: datetime | None = field(default=None, compare=False)
-
-    def same_as(self, other: LaneReport | None) -> bool:
-        """True if ``other`` shows the same (ignoring when it was written)."""
-        return other is not None and self == other
+    updated_at: datetime | None = field(default=None, compare=False)  # not compared: same picture, same report
 
 
 class LanePublisher:
@@ -84,7 +80,7 @@ class LanePublisher:
         out = []
         for report in reports:
             sent = self._sent.get(report.lane)
-            if sent is None or not report.same_as(sent[0]) or now - sent[1] >= HEARTBEAT_S:
+            if sent is None or report != sent[0] or now - sent[1] >= HEARTBEAT_S:
                 out.append(report)
         return out
 
