@@ -323,6 +323,34 @@ def test_bad_input_gets_problem_details_and_changes_nothing(served):
     assert rows(cli, "SELECT ticket_no FROM parking_session") == [(int(entered["ticket_no"]),)]
 
 
+def test_a_refused_body_still_gets_its_413_while_the_client_is_sending(served):
+    """The 413 for a body declared too large is sent after the body is read (up to a bound) and thrown
+    away: a server that answered and closed mid-upload made the kernel reset the connection, and the client
+    lost the answer ("Connection reset by peer" in CI). A raw socket sends the body slowly, after the
+    headers, then reads."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    server, _cli = served
+    where = urlsplit(server.url)
+    body = b'{"plate": "' + b"A" * 70_000 + b'"}'
+    with socket.create_connection((where.hostname, where.port), timeout=20) as sock:
+        sock.sendall(b"POST /v1/facilities/CHS/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        time.sleep(0.3)  # the server has seen the length and decided
+        for start in range(0, len(body), 10_000):
+            sock.sendall(body[start:start + 10_000])
+            time.sleep(0.05)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
 # ----------------------------------------------------------------------------- live events
 def test_the_event_stream_receives_an_entry_made_through_the_cli(served):
     server, cli = served
