@@ -70,20 +70,45 @@ def demo_config() -> ConsoleConfig:
     return load_config(_example("console.toml"))
 
 
-def ensure_demo_db(url: str | None, *, actor: str, fresh: bool | None = None) -> Engine:
+def demo_db_path() -> Path:
+    """The demo's own SQLite file: ``demo.db`` in the data folder (:func:`attendant.paths.data_dir`)."""
+    from attendant.paths import data_dir
+
+    return data_dir() / "demo.db"
+
+
+def demo_db_contents(path: Path) -> tuple[int, int]:
+    """``(sessions, users)`` an existing demo database holds (``(0, 0)`` when there is no file or no schema).
+
+    Read with :mod:`sqlite3` read-only, before anything opens (or migrates) it.
+    """
+    import sqlite3
+
+    if not path.exists():
+        return 0, 0
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+            sessions = conn.execute("SELECT count(*) FROM parking_session").fetchone()[0]
+            users = conn.execute("SELECT count(*) FROM app_user").fetchone()[0]
+        return int(sessions), int(users)
+    except sqlite3.Error:  # not a database of ours yet (or an empty file): nothing to keep
+        return 0, 0
+
+
+def ensure_demo_db(url: str | None, *, actor: str, fresh: bool = False) -> Engine:
     """Open the demo database with the demo facility in it (and the site's secrets, made if missing).
 
-    With ``url`` None the demo uses ``demo.db`` in the data folder and starts
-    it afresh (``fresh`` defaults to True then); with a URL it keeps what is
-    there and only creates the facility if missing.
+    With ``url`` None the demo uses :func:`demo_db_path`; ``fresh`` deletes
+    that file first (the CLI asks, or takes ``--fresh``: issue "Eight hours",
+    the demo never deletes data unasked). Otherwise what is there is kept and
+    only the facility is created if missing.
     """
     from attendant.keyfiles import ensure_site_secrets, in_service
-    from attendant.paths import data_dir
     from db.engine import make_engine
 
     if url is None:
-        path = data_dir() / "demo.db"
-        if fresh is None or fresh:
+        path = demo_db_path()
+        if fresh:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
@@ -229,8 +254,16 @@ class TrafficReplayer:
 
         Vehicles inside at local midnight are entered with times the evening
         before; the day's events up to ``until`` follow with their own times.
-        Returns the number of vehicles processed.
+        A car park that already has vehicles inside (a demo continued from an
+        earlier run) is left as it is. Returns the number of vehicles processed.
         """
+        inside = self.service.open_sessions()
+        if inside:  # a demo continued: the vehicles inside are the replay's to let out, none is added
+            for session in inside:
+                if session.plate and session.code:
+                    self.codes.setdefault(session.plate.replace(" ", ""), session.code)
+            log.info("demo: %d vehicles already inside; the car park is not prefilled again", len(inside))
+            return self.processed
         until = until or self.clock()
         tz = self.service.tz
         midnight = datetime.combine(until.astimezone(tz).date(), datetime.min.time(), tzinfo=tz).astimezone(UTC)

@@ -428,9 +428,16 @@ def main_callback(
     ctx.call_on_close(ctx.obj.close)
     ctx.call_on_close(lambda: audit.end_note(noted))
     if ctx.invoked_subcommand is None:
+        from attendant.core.facilities import list_facilities
         from attendant.tui.app import run_console
 
-        run_console(ctx.obj.engine(), ctx.obj.console_config(), facility_code=facility)
+        engine = ctx.obj.engine()
+        if not list_facilities(engine):  # a fresh install: say what to run rather than fail on a missing key
+            where = engine.url.render_as_string(hide_password=True)
+            raise InputError(f"no facility in {where} yet. To try the console: `attendant demo`. To set up this "
+                             "site: `attendant init --layout FILE` (or `attendant init --demo` for the demo car "
+                             "park), then `attendant`")
+        run_console(engine, ctx.obj.console_config(), facility_code=facility)
 
 
 def _foreign_digit(argv: list[str]) -> str | None:

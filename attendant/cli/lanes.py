@@ -28,12 +28,36 @@ def demo(
                                          max=10_000)] = 30.0,
     replay: Annotated[bool, typer.Option(help="Replay the real Charlotte Street traffic.")] = True,
     theme: Annotated[Optional[str], typer.Option(help="dark, light or high-contrast.")] = None,
+    fresh: Annotated[Optional[bool], typer.Option("--fresh/--keep", help="Start the demo database afresh (deletes "
+                                                  "its sessions and users) or keep it; default: ask when it holds "
+                                                  "an earlier run, keep when nobody can answer.")] = None,
 ) -> None:
     """Open the console on the demo facility (Charlotte Street CP) with stand-in devices."""
-    from attendant.demo import demo_config, ensure_demo_db
+    import sys
+
+    from attendant.demo import demo_config, demo_db_contents, demo_db_path, ensure_demo_db
     from attendant.tui.app import run_console
 
-    engine = ensure_demo_db(state(ctx).db, actor=state(ctx).os_account)
+    cli = state(ctx)
+    if cli.db is None:
+        path = demo_db_path()
+        sessions, users_there = demo_db_contents(path)
+        if fresh is None and (sessions or users_there):
+            held = f"{sessions} sessions and {users_there} users" if users_there else f"{sessions} sessions"
+            fresh = sys.stdin.isatty() and typer.confirm(
+                f"The demo database {path} holds {held} from an earlier run. Start afresh (deletes them)?",
+                default=False)
+        where = f"{path} ({'new' if fresh or not path.exists() else 'kept; --fresh starts over'})"
+    else:
+        where = cli.db
+    engine = ensure_demo_db(cli.db, actor=cli.os_account, fresh=bool(fresh))
+    from attendant.core.users import any_users
+
+    typer.echo(f"attendant: demo database {where}", err=True)
+    if not any_users(engine):
+        typer.echo("attendant: the demo runs without logins (no users in its database; users made with `attendant "
+                   "user add` live in the site's database). For a demo with logins: `attendant --db "
+                   f"sqlite:///{demo_db_path()} user add NAME --role admin ...`", err=True)
     run_console(engine, demo_config(), facility_code="CHS", replay_speed=speed if replay else None, theme=theme)
 
 
