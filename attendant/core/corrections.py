@@ -511,8 +511,8 @@ class CorrectionOps(CheckoutOps):
         for direction, lane_col, time_col in ((LaneDirection.ENTRY.value, PS.c.entry_lane, PS.c.entry_at),
                                               (LaneDirection.EXIT.value, PS.c.exit_lane, PS.c.exit_at)):
             for lane, n in conn.execute(select(lane_col, func.count()).where(
-                    PS.c.facility_id == fid, time_col >= start, time_col < end, lane_col.is_not(None),
-                    PS.c.status != SessionStatus.VOIDED.value).group_by(lane_col)):
+                    PS.c.facility_id == fid, time_col >= start, time_col < end,
+                    lane_col.is_not(None)).group_by(lane_col)):  # voided tickets too: the lane issued them
                 counts.setdefault((lane, direction), [0, 0, 0])[0] += n
         for lane, direction, n, loose in conn.execute(
                 select(VEND.c.lane, VEND.c.direction, func.count(),
