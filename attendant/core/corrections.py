@@ -231,7 +231,10 @@ class CorrectionOps(CheckoutOps):
                 row = conn.execute(select(PS.c.id, PS.c.status, PS.c.ticket_no, PS.c.exit_at).where(
                     PS.c.facility_id == self.facility.id, PS.c.ticket_no == int(typed))).first()
             if row is None:
-                return self.find_by_plate(typed).session_id  # a plate of digits only
+                try:
+                    return self.find_by_plate(typed).session_id  # a plate of digits only
+                except NotFound:
+                    raise NotFound(f"no ticket {format_ticket_no(int(typed))} and no plate {typed} inside") from None
         else:
             return self.find_by_plate(typed).session_id
         if row.status != SessionStatus.OPEN:

@@ -31,7 +31,7 @@ from attendant.tui.dialogs import FormDialog, PrintoutDialog, _row
 from attendant.tui.widgets.pickers import KeyChoice
 
 KINDS: list[tuple[str, str, str]] = [
-    ("v", "void", "Void a ticket issued in error (gate not passed, nothing paid)"),
+    ("v", "void", "Void a ticket issued in error (gate not passed, unpaid)"),
     ("m", "manual_entry", "Manual entry: a vehicle found inside without a session"),
     ("b", "move", "Move a vehicle to another bay"),
     ("a", "apb_reset", "Anti-passback reset: let a plate held as 'inside' enter"),
