@@ -67,3 +67,41 @@ async def test_a_bad_reason_keeps_the_dialog_open_and_writes_nothing(engine, clo
         assert isinstance(app.screen, CorrectionDialog)
         assert "needs a text" in str(app.screen.query_one(".dialog-error").render())
         assert rows(engine, AUD, AUD.c.action.like("exception.%")) == []
+
+
+def test_a_move_by_the_cli_and_by_keys_writes_the_same(tmp_path, demo_template, clock):
+    """One path: `attendant move` and the console's F11 b make the same rows and the same audit details."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from attendant.cli import app as cli_app
+    from db.engine import make_engine
+    from tests.conftest import copy_database
+
+    results = []
+    for how in ("cli", "console"):
+        url = copy_database(demo_template, tmp_path / f"{how}.db")
+        engine = make_engine(url)
+        app = console(engine, clock, actor="parity")
+        parked = app.service.enter("PA1 RTY", "car", actor="parity", spot_label="L1-C01")
+        if how == "cli":
+            ran = CliRunner().invoke(cli_app, ["--db", url, "move", parked.ticket_no, "--to", "L1-C02", "--lane", "E1",
+                                               "--reason", "BAY_ISSUE: cones"])
+            assert ran.exit_code == 0, ran.stderr
+        else:
+            async def drive(app=app, parked=parked) -> None:
+                async with app.run_test(size=SIZE) as pilot:
+                    await settle(pilot)
+                    await pilot.press("f11", "b", *keys(parked.ticket_no), "tab", *keys("L1-C02"), "tab", "tab",
+                                      *keys("cones"), "enter")
+                    await settle(pilot, "corrections")
+
+            asyncio.run(drive())
+        (session,) = rows(engine, PS)
+        bays = {r.label: r.status for r in rows(engine, SPOT, SPOT.c.label.in_(("L1-C01", "L1-C02")))}
+        (event,) = rows(engine, AUD, AUD.c.action.like("exception.%"))
+        results.append((session.spot_type, session.status, bays, event.action, event.entity_id, event.details))
+        engine.dispose()
+    assert results[0] == results[1]
+    assert results[0][2] == {"L1-C01": "available", "L1-C02": "occupied"}
