@@ -227,3 +227,15 @@ def test_count_check_lists_every_disagreement_and_adjust_resolves_them(service, 
         ("exception.count_adjust", "free_bay"), ("exception.count_adjust", "occupy_bay"),
         ("exception.count_adjust", "close_session")]
     assert session_row(small_engine, fine.session_id).status == "open"
+
+
+def test_a_voided_ticket_is_no_entry_or_exit_in_the_reports(service, clock):
+    from attendant.core.reports import daily_report
+
+    kept = service.enter("RE1 PRT", "car", actor=ANN)
+    voided = service.enter("RE2 PRT", "car", actor=ANN)
+    service.void_ticket(voided.code, reason="ISSUED_IN_ERROR", actor=ANN)
+    clock.now += timedelta(hours=1)
+    service.exit(kept.code, method="cash", actor=ANN, tendered=1000)
+    report = daily_report(service, clock.now.date())
+    assert (report.entries, report.exits, report.open_sessions) == (1, 1, 0)
