@@ -2,7 +2,9 @@
 
 :class:`ParkingService` is the entry lane (this module), the exit lane
 (:class:`~attendant.core.checkout.CheckoutOps`), the back office
-(:class:`~attendant.core.back_office.BackOfficeOps`) and the live views of
+(:class:`~attendant.core.back_office.BackOfficeOps`), the corrections (void,
+manual entry, move, anti-passback reset, counts:
+:class:`~attendant.core.corrections.CorrectionOps`) and the live views of
 the car park, over one :class:`~attendant.core.store.FacilityStore`.
 
 Every state change is one database transaction that also appends an audit
