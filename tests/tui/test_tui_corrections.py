@@ -105,3 +105,47 @@ def test_a_move_by_the_cli_and_by_keys_writes_the_same(tmp_path, demo_template, 
         engine.dispose()
     assert results[0] == results[1]
     assert results[0][2] == {"L1-C01": "available", "L1-C02": "occupied"}
+
+
+@pilot_test
+async def test_manual_entry_by_keys_and_the_count_check_dialog(engine, clock):
+    from attendant.tui.dialogs import PrintoutDialog
+
+    app = console(engine, clock, actor="console-test")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bay_id, bay = free_regular(engine)
+        await pilot.press("f11", "m", *keys("KM3 OVE"), "tab", "3", "tab", "tab", *keys(bay), "tab", "tab",
+                          *keys("found on patrol"), "enter")
+        await settle(pilot, "corrections")
+        await settle(pilot)
+        (session,) = rows(engine, PS)
+        assert (session.vehicle_class, session.spot_id, session.entry_at, session.status) == ("van", bay_id,
+                                                                                              clock(), "open")
+        (event,) = rows(engine, AUD, AUD.c.action == "exception.manual_entry")
+        assert (event.details["reason_code"], event.details["reason_text"]) == ("NO_SESSION", "found on patrol")
+
+        await pilot.press("f11", "c")
+        await settle(pilot, "corrections")
+        await settle(pilot)
+        assert isinstance(app.screen, PrintoutDialog)
+        assert "Counts agree." in str(app.screen.query_one("#printout-text").render())
+        assert "open sessions 1" in app.screen.text
+
+
+def test_claimed_times_read_as_facility_time():
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    import pytest
+
+    from attendant.core.errors import InputError
+    from attendant.tui.corrections import parse_claimed_time
+
+    london = ZoneInfo("Europe/London")
+    assert parse_claimed_time("", london, date(2026, 7, 1)) is None
+    assert parse_claimed_time("7:05", london, date(2026, 7, 1)) == datetime(2026, 7, 1, 6, 5, tzinfo=UTC)
+    assert parse_claimed_time("2026-11-21T09:30", london, date(2026, 7, 1)) == datetime(2026, 11, 21, 9, 30,
+                                                                                         tzinfo=UTC)
+    with pytest.raises(InputError, match="not a time"):
+        parse_claimed_time("soon", london, date(2026, 7, 1))
