@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -59,7 +60,7 @@ class CorrectionRequest:
 class CorrectionsMenu(ModalScreen[str | None]):
     """Pick a correction: its key letter, or ↑↓ and Enter; Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel"),
                 *[Binding(key, f"pick('{kind}')", show=False) for key, kind, _t in KINDS]]
     DEFAULT_CSS = """
     CorrectionsMenu > Vertical { border: thick $border; background: $surface; padding: 1 2; width: 72;
