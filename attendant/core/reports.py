@@ -193,8 +193,9 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
     end, _ = service.day_bounds(after)
     with service.engine.connect().execution_options(readonly=True) as conn:
         dialect = conn.dialect.name
-        entered = and_(PS.c.facility_id == fid, PS.c.entry_at >= start, PS.c.entry_at < end)
-        exited = and_(PS.c.facility_id == fid, PS.c.exit_at >= start, PS.c.exit_at < end)
+        stayed = PS.c.status != "voided"  # a voided ticket (issued in error) is no stay: neither in nor out
+        entered = and_(PS.c.facility_id == fid, PS.c.entry_at >= start, PS.c.entry_at < end, stayed)
+        exited = and_(PS.c.facility_id == fid, PS.c.exit_at >= start, PS.c.exit_at < end, stayed)
         paid = and_(  # refunds are negative rows; refunded originals still count (they net out)
             PAY.c.facility_id == fid,
             PAY.c.status.in_(("completed", "refunded")),
@@ -202,10 +203,10 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
             PAY.c.created_at < end,
         )
         before_in = conn.execute(
-            select(func.count()).where(PS.c.facility_id == fid, PS.c.entry_at < start)
+            select(func.count()).where(PS.c.facility_id == fid, PS.c.entry_at < start, stayed)
         ).scalar_one()
         before_out = conn.execute(
-            select(func.count()).where(PS.c.facility_id == fid, PS.c.exit_at < start)
+            select(func.count()).where(PS.c.facility_id == fid, PS.c.exit_at < start, stayed)
         ).scalar_one()
         # one pass over the exits: class x lane x length-of-stay band, with the summed stay for the average
         stay = _stay_seconds(dialect)

@@ -63,7 +63,8 @@ def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None
     now = now or utc_now()
     cutoff = now - timedelta(days=days)
     open_iou = exists().where(IOU.c.session_id == PS.c.id, IOU.c.status == IouStatus.OPEN.value)
-    due = and_(PS.c.status == SessionStatus.CLOSED.value, PS.c.exit_at < cutoff, PS.c.plate.is_not(None))
+    ended = (SessionStatus.CLOSED.value, SessionStatus.VOIDED.value)  # a voided ticket's plate ages out too
+    due = and_(PS.c.status.in_(ended), PS.c.exit_at < cutoff, PS.c.plate.is_not(None))
     with engine.begin() as conn:
         held_iou = conn.execute(select(func.count()).where(due, open_iou)).scalar_one()
         held_dispute = conn.execute(select(func.count()).where(due, ~open_iou, PS.c.retention_hold.is_not(None))

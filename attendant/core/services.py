@@ -2,7 +2,9 @@
 
 :class:`ParkingService` is the entry lane (this module), the exit lane
 (:class:`~attendant.core.checkout.CheckoutOps`), the back office
-(:class:`~attendant.core.back_office.BackOfficeOps`) and the live views of
+(:class:`~attendant.core.back_office.BackOfficeOps`), the corrections (void,
+manual entry, move, anti-passback reset, counts:
+:class:`~attendant.core.corrections.CorrectionOps`) and the live views of
 the car park, over one :class:`~attendant.core.store.FacilityStore`.
 
 Every state change is one database transaction that also appends an audit
@@ -27,6 +29,7 @@ from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
+from attendant.core.corrections import CorrectionOps
 from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
@@ -56,7 +59,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CheckoutOps, BackOfficeOps):
+class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
@@ -134,7 +137,9 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                           vend=vend)
 
     def _enter(self, ticket_no: int | None, plate, request: EntryRequest, actor: str, at: datetime, now: datetime,
-               vend: bool) -> EntryResult:
+               vend: bool, audit: tuple[str, dict] | None = None) -> EntryResult:
+        """The entry's transaction. ``audit`` = (action, details) records the entry as that event instead of
+        ``session.enter`` (an exception such as a manual entry: one event, details merged)."""
         fid = self.facility.id
         vclass, ev, accessible, lane, spot_label = (request.vehicle_class, request.ev, request.accessible,
                                                     request.lane, request.spot)
@@ -201,10 +206,10 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                 now=now,
                 at=at,
                 actor=actor,
-                action="session.enter",
+                action=audit[0] if audit else "session.enter",
                 entity="parking_session",
                 entity_id=session_id,
-                details={
+                details=(audit[1] if audit else {}) | {
                     "ticket_no": ticket_no,
                     "plate_ref": sealed["plate_hash"],
                     "vehicle_class": vclass.value,

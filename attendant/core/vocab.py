@@ -42,10 +42,15 @@ class SpotStatus(StrEnum):
 
 
 class SessionStatus(StrEnum):
-    """Life of a parking session: open from entry until the vehicle exits."""
+    """Life of a parking session: open from entry until the vehicle exits.
+
+    ``voided``: a ticket issued in error (no stay; attendant/core/corrections.py): closed, nothing due,
+    counted by reports neither as an entry nor as an exit.
+    """
 
     OPEN = "open"
     CLOSED = "closed"
+    VOIDED = "voided"
 
 
 class IouStatus(StrEnum):

@@ -77,6 +77,8 @@ class AttendantApp(App[None]):
         Binding("ctrl+s", "shift", "Shift"),
         Binding("ctrl+y", "logout", "Log out"),
         Binding("ctrl+b", "reports", "Reports"),
+        # void, manual entry, move, anti-passback reset, counts (attendant/tui/corrections.py; also in the palette)
+        Binding("f11", "corrections", "Corrections", show=False),
     ]
 
     def __init__(
@@ -447,6 +449,14 @@ class AttendantApp(App[None]):
             self.pop_screen()
         self.push_screen(ReportScreen(period))
 
+    def action_corrections(self) -> None:
+        """F11: corrections (void, manual entry, move, anti-passback reset, count check and adjust)."""
+        if not self.logged_in:
+            return
+        from attendant.tui.corrections import open_corrections
+
+        open_corrections(self)
+
     def action_logout(self) -> None:
         """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
         if not (self.login_required and self.logged_in):
@@ -502,6 +512,9 @@ class AttendantApp(App[None]):
                 (f"Go to level {level.code} {level.name}", f"key {index} on the map · scroll to this level",
                  lambda i=index: main.action_goto_level(i))
             )
+        from attendant.tui.corrections import palette_commands
+
+        commands += palette_commands(self)
         commands.append(("Quit", "ctrl+q · stop the replay and the devices, then leave", self.action_quit))
         return commands
 
