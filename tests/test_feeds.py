@@ -26,14 +26,20 @@ SCHEMAS = REPO / "attendant" / "api" / "schemas"
 D2 = "{http://datex2.eu/schema/3/d2Payload}"
 COM = "{http://datex2.eu/schema/3/common}"
 PRL = "{http://datex2.eu/schema/3/parkingPublicationLight}"
-FEEDS = {"datex2": "/v1/feeds/datex2-light.xml", "apds": "/v1/feeds/apds.json", "parkapi": "/v1/feeds/parkapi.json"}
+FEEDS = {"datex2": "/v1/feeds/datex2-light.xml", "datex2-json": "/v1/feeds/datex2-light.json",
+         "apds": "/v1/feeds/apds.json", "parkapi": "/v1/feeds/parkapi.json"}
+#: Where the test facility TST is (its layout's [facility] latitude/longitude): the feeds' coordinates.
+TST_POSITION = (51.38, -2.36)
 
 
 @pytest.fixture
 def two_sites(cli, tmp_path):
     """The demo database plus the 27-bay test facility TST (two levels): the cli on it."""
     layout = tmp_path / "small.toml"
-    layout.write_text(SMALL_LAYOUT, encoding="utf-8")
+    positioned = SMALL_LAYOUT.replace('address = "1 Test Street"\n', 'address = "1 Test Street"\n'
+                                      f"latitude = {TST_POSITION[0]}\nlongitude = {TST_POSITION[1]}\n")
+    assert positioned != SMALL_LAYOUT
+    layout.write_text(positioned, encoding="utf-8")
     cli.json("init", "--layout", str(layout), "--rates", str(EXAMPLES / "rates" / "charlotte_street.toml"))
     return cli
 
@@ -60,6 +66,17 @@ def datex_figures(body: bytes) -> dict[str, tuple[int, int, str]]:
         assert by_type == free  # the spot types add up to the site
         assert site.find(f"{PRL}lastUpdate").text.endswith("Z")
         out[site.get("id")] = (int(site.find(f"{PRL}numberOfSpaces").text), free, "full" if free == 0 else "open")
+    return out
+
+
+def datex_json_figures(doc: dict) -> dict[str, tuple[int, int, str]]:
+    assert doc["_modelBaseVersion"] == "3"
+    out = {}
+    for site in doc["parkingPublicationLight"]["parkingSite"]:
+        free = site["availableSpaces"]
+        assert sum(a["availableSpaces"] for a in site["assignedFor"]) == free
+        assert site["type"] == {"value": "carPark"}
+        out[site["_id"]] = (site["numberOfSpaces"], free, "full" if free == 0 else "open")
     return out
 
 
@@ -95,7 +112,8 @@ def read_all(http) -> dict[str, dict]:
             got[name] = datex_figures(response.content)
         else:
             assert kind.startswith("application/json")
-            got[name] = (apds_figures if name == "apds" else parkapi_figures)(response.json())
+            parse = {"datex2-json": datex_json_figures, "apds": apds_figures, "parkapi": parkapi_figures}[name]
+            got[name] = parse(response.json())
     return got
 
 
@@ -117,7 +135,7 @@ def test_feeds_equal_status_after_entries_and_need_no_token(two_sites):
     try:
         with server.client() as http:
             got, expected = wait_for(http, cli)
-            assert got["datex2"] == got["apds"] == got["parkapi"] == expected
+            assert got["datex2"] == got["datex2-json"] == got["apds"] == got["parkapi"] == expected
             assert expected["TST"] == (27, 26, "open") and expected["CHS"] == (1056, 1056, "open")
 
             # more traffic through another process (the CLI): the feeds follow it
@@ -125,7 +143,7 @@ def test_feeds_equal_status_after_entries_and_need_no_token(two_sites):
                 cli.run("--facility", "TST", "enter", f"TS2 B{n}B", "--vehicle", "car")
             cli.run("--facility", "CHS", "enter", "CH1 AAA", "--vehicle", "van")
             got, expected = wait_for(http, cli)
-            assert got["datex2"] == got["apds"] == got["parkapi"] == expected
+            assert got["datex2"] == got["datex2-json"] == got["apds"] == got["parkapi"] == expected
             assert expected["TST"][1] == 23 and expected["CHS"][1] == 1055
             assert sum(expected[f"TST-{lv}"][1] for lv in ("L0", "L1")) == 23
 
@@ -161,7 +179,7 @@ def test_full_when_free_reaches_zero(two_sites, tmp_path):
     try:
         with server.client() as http:
             got, expected = wait_for(http, cli)
-            assert got["datex2"] == got["apds"] == got["parkapi"] == expected
+            assert got["datex2"] == got["datex2-json"] == got["apds"] == got["parkapi"] == expected
             for feed in got.values():
                 assert feed["TST"] == (27, 0, "full") and feed["CHS"][2] == "open"
             places = {p["id"]: p for p in http.get(FEEDS["apds"]).json()["places"]}
@@ -188,11 +206,74 @@ def test_cli_feed_writes_the_served_document_and_refuses_bad_input(two_sites, tm
     assert datex_figures(out.read_bytes()) == expected
     assert parkapi_figures(json.loads(cli.run("feed", "parkapi").stdout)) == expected
     assert apds_figures(json.loads(cli.run("feed", "APDS").stdout)) == expected
+    assert datex_json_figures(json.loads(cli.run("feed", "datex2-json").stdout)) == expected
 
     bad = cli.run("feed", "geojson", "--out", str(tmp_path / "x.json"), expect=2)
     assert "unknown feed 'geojson'" in bad.stderr and not (tmp_path / "x.json").exists()
     bad = cli.run("feed", "apds", "--out", str(tmp_path / "no" / "such" / "x.json"), expect=2)
     assert "no such folder" in bad.stderr
+
+
+def light_validator():
+    """A draft-04 validator of the DATEX II light payload: the official JSON schema files shipped in
+    attendant/api/schemas/datex2-light, their cross-file $refs resolved locally (no network)."""
+    from jsonschema import Draft4Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    folder = SCHEMAS / "datex2-light"
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), default_specification=DRAFT4))
+        for path in folder.glob("*.json"))
+    root = json.loads((folder / "DATEXII_3_D2Payload.json").read_text(encoding="utf-8"))
+    return Draft4Validator(root, registry=registry, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+def test_datex2_light_json_validates_against_the_official_json_schema(two_sites, tmp_path):
+    cli = two_sites
+    cli.run("--facility", "TST", "enter", "TS5 EEE", "--vehicle", "car")
+    doc = json.loads(cli.run("feed", "datex2-json").stdout)
+    validator = light_validator()
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    sites = {s["_id"]: s for s in doc["parkingPublicationLight"]["parkingSite"]}
+    assert sites["TST-L1"]["locationAndDimension"]["coordinatesForDisplay"] == {
+        "latitude": TST_POSITION[0], "longitude": TST_POSITION[1]}
+    assert sites["CHS"]["locationAndDimension"]["coordinatesForDisplay"]["latitude"] == 51.3839  # demo layout
+
+    # the validator is real: what the light model forbids is refused
+    broken = json.loads(json.dumps(doc))
+    del broken["parkingPublicationLight"]["parkingSite"][0]["locationAndDimension"]
+    broken["parkingPublicationLight"]["parkingSite"][1]["type"] = {"value": "garage"}
+    broken["parkingPublicationLight"]["parkingSite"][2]["availableSpaces"] = -1
+    messages = " | ".join(e.message for e in validator.iter_errors(broken))
+    assert "'locationAndDimension' is a required property" in messages
+    assert "'garage' is not one of" in messages and "-1 is less than the minimum" in messages
+
+    # the XML carries the same content: every site, its figures and position
+    out = tmp_path / "light.xml"
+    cli.run("feed", "datex2", "--out", str(out))
+    root = ET.fromstring(out.read_bytes())
+    for site in root.iter(f"{PRL}parkingSite"):
+        json_site = sites[site.get("id")]
+        point = site.find(f"{PRL}locationAndDimension/{PRL}coordinatesForDisplay")
+        assert (float(point.find(f"{PRL}latitude").text), float(point.find(f"{PRL}longitude").text)) == (
+            json_site["locationAndDimension"]["coordinatesForDisplay"]["latitude"],
+            json_site["locationAndDimension"]["coordinatesForDisplay"]["longitude"])
+        assert [a.find(f"{PRL}typeOfAssignment").text for a in site.findall(f"{PRL}assignedFor")] == [
+            a["typeOfAssignment"]["value"] for a in json_site["assignedFor"]]
+
+
+def test_layout_position_is_checked_and_a_bad_one_changes_nothing(cli, tmp_path):
+    before = cli.snapshot()
+    for extra, message in (("latitude = 95.0\nlongitude = 1.0\n", "facility.latitude must be a number"),
+                           ("latitude = 51.0\n", "go together"),
+                           ('latitude = "north"\nlongitude = 1.0\n', "facility.latitude must be a number")):
+        layout = tmp_path / "bad.toml"
+        layout.write_text(SMALL_LAYOUT.replace('currency = "GBP"\n', 'currency = "GBP"\n' + extra), encoding="utf-8")
+        refused = cli.run("init", "--layout", str(layout), "--rates",
+                          str(EXAMPLES / "rates" / "charlotte_street.toml"), expect=2)
+        assert message in refused.stderr and "bad.toml" in refused.stderr
+    assert cli.snapshot() == before
 
 
 def test_datex2_document_validates_against_the_shipped_xsd(two_sites, tmp_path):

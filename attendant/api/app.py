@@ -19,7 +19,7 @@ Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/
   JSON per committed change, the objects ``attendant watch --json`` prints.
 - ``POST /v1/facilities/{code}/spots/{label}/out-of-service`` and ``/in-service``
   (supervisors).
-- ``GET /v1/feeds/datex2-light.xml``, ``/v1/feeds/apds.json``, ``/v1/feeds/parkapi.json``: every
+- ``GET /v1/feeds/datex2-light.xml`` (and ``.json``), ``/v1/feeds/apds.json``, ``/v1/feeds/parkapi.json``: every
   facility's availability in DATEX II Parking Publication Light, APDS and ParkAPI v3
   (:mod:`attendant.api.feeds`), from the same figures as ``attendant status --json``. Public
   availability data: they need no token, even once users exist (nothing in them names a person,
@@ -588,6 +588,11 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
                response_class=Response, responses={200: {"content": {"application/xml": {}}}})
     def datex2_light() -> Response:
         return feed("datex2")
+
+    @feeds.get("/datex2-light.json", summary="DATEX II Parking Publication Light (JSON encoding), no token needed",
+               response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    def datex2_light_json() -> Response:
+        return feed("datex2-json")
 
     @feeds.get("/apds.json", summary="APDS places with supply and demand (JSON), no token needed",
                response_class=Response, responses={200: {"content": {"application/json": {}}}})

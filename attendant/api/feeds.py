@@ -1,5 +1,5 @@
-"""Standard availability feeds: DATEX II Parking Publication Light (XML), APDS occupancy (JSON) and
-ParkAPI v3 parking sites (JSON), from the figures ``attendant status --json`` prints.
+"""Standard availability feeds: DATEX II Parking Publication Light (XML, and JSON), APDS occupancy
+(JSON) and ParkAPI v3 parking sites (JSON), from the figures ``attendant status --json`` prints.
 
 One source of figures: :func:`snapshot` calls :func:`attendant.booth.shapes.status_json` on a
 facility's live views (the booth's bay index, which follows the change log), the same call behind
@@ -28,11 +28,16 @@ DATEX II Parking Publication Light (``datex2``)
     ``numberOfSpaces`` (capacity), ``availableSpaces`` (available) and one ``assignedFor`` per spot type
     (``typeOfAssignment`` optimisedFor with its ``availableSpaces``): motorcycle -> vehicleType
     motorcycle, compact -> smallCar, regular -> car, large -> largeCar, accessible -> user disabled, ev ->
-    fuelType battery. The light model requires ``locationAndDimension/coordinatesForDisplay``; facilities
-    have no coordinates in the database, so it is left out (the feed is not schema-valid on that point
-    until they exist). The published XSD of the light model was not found (see
-    ``attendant/api/schemas/README.md``); the namespace of the light model's own elements,
-    :data:`DATEX_LIGHT_NS`, follows the DATEX II rule (package name, lower camel case) and is unverified.
+    fuelType battery, and ``locationAndDimension/coordinatesForDisplay`` from the layout's
+    ``[facility] latitude``/``longitude`` (levels share the facility's point). The light model requires
+    that location: a facility whose layout has no position publishes sites without it, which the schema
+    refuses. ``datex2-json`` is the same payload in the DATEX II v3 JSON encoding (enumerations as
+    ``{"value": ...}``, ids as ``_id``) and validates against the light model's official JSON schema,
+    shipped in ``attendant/api/schemas/datex2-light`` (provenance in ``attendant/api/schemas/README.md``);
+    the XML is written from that same dict (:func:`datex2_light`), so the two carry the same content.
+    The published XSD of the light model was not found; the namespace of the light model's own
+    elements, :data:`DATEX_LIGHT_NS`, follows the DATEX II rule (package name, lower camel case) and is
+    unverified.
 
 APDS (``apds``)
     Source: the APDS specification's OpenAPI models (github parkingdata/spec, MIT licence, (c) APDS):
@@ -72,6 +77,7 @@ from attendant.core.errors import InputError
 #: Feed name -> (file name under /v1/feeds/, media type).
 FEEDS: dict[str, tuple[str, str]] = {
     "datex2": ("datex2-light.xml", "application/xml"),
+    "datex2-json": ("datex2-light.json", "application/json"),
     "apds": ("apds.json", "application/json"),
     "parkapi": ("parkapi.json", "application/json"),
 }
@@ -97,21 +103,24 @@ DATEX_ASSIGNMENT = {
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """One facility's figures: ``status`` is what ``attendant status --json`` prints (without its
-    revenue in minor units), ``as_of`` the aware UTC time they were read."""
+    revenue in minor units), ``as_of`` the aware UTC time they were read, ``position`` the car park's
+    (latitude, longitude) from its layout, or None."""
 
     status: dict
     as_of: datetime
+    position: tuple[float, float] | None = None
 
 
 def snapshot(views) -> Snapshot:
     """The figures of one facility's live views (:class:`~attendant.core.store.FacilityStore`, or a
     booth's service): :func:`attendant.booth.shapes.status_json`, read at ``views.clock()``."""
     from attendant.booth.shapes import status_json
+    from attendant.core.facilities import facility_position
 
     as_of = views.clock().astimezone(UTC)
     data = status_json(views)
     data.pop("_revenue", None)
-    return Snapshot(data, as_of)
+    return Snapshot(data, as_of, facility_position(views.engine, views.facility.id))
 
 
 def site_status(available: int) -> str:
@@ -145,48 +154,86 @@ def _sites(snap: Snapshot) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- DATEX II light
-def datex2_light(snaps: list[Snapshot], published_at: datetime, *, lang: str = "en",
-                 country: str = "GB", creator: str = "attendant") -> bytes:
-    """The DATEX II Parking Publication Light document (UTF-8 XML bytes) of ``snaps``;
-    ``published_at`` (aware) is its ``publicationTime``; ``country``/``creator`` its
-    ``publicationCreator`` (ISO 3166-1 alpha-2, national identifier)."""
+def datex2_light_json(snaps: list[Snapshot], published_at: datetime, *, lang: str = "en",
+                      country: str = "GB", creator: str = "attendant") -> dict:
+    """The DATEX II Parking Publication Light payload of ``snaps`` in the DATEX II v3 JSON encoding
+    (enumerations as ``{"value": ...}``, identifiers as ``_id``), which validates against the light
+    model's JSON schema (``attendant/api/schemas/datex2-light``). ``published_at`` (aware) is its
+    ``publicationTime``; ``country`` (ISO 3166-1 alpha-2) and ``creator`` its ``publicationCreator``."""
+    sites = []
+    for snap in snaps:
+        for site in _sites(snap):
+            one: dict = {"_id": site["id"], "lastUpdate": _utc(snap.as_of), "type": {"value": "carPark"},
+                         "name": site["name"]}
+            if site["level_name"] is not None:
+                one["description"] = f"Level {site['level_name']} of {snap.status['name']}"
+            one |= {"isOpenNow": True, "temporaryClosed": False, "numberOfSpaces": site["capacity"],
+                    "availableSpaces": site["available"]}
+            assignments = []
+            for spot_type, figures in site["by_type"].items():
+                kind, value = DATEX_ASSIGNMENT.get(spot_type, ("additionalAssignment", spot_type))
+                assignments.append({"typeOfAssignment": {"value": "optimisedFor"},
+                                    kind: value if kind == "additionalAssignment" else {"value": value},
+                                    "availableSpaces": figures["available"]})
+            if assignments:
+                one["assignedFor"] = assignments
+            if snap.position is not None:
+                lat, lon = snap.position
+                one["locationAndDimension"] = {"coordinatesForDisplay": {"latitude": lat, "longitude": lon}}
+            sites.append(one)
+    publication = {"lang": lang, "publicationTime": _utc(published_at),
+                   "publicationCreator": {"country": country, "nationalIdentifier": creator},
+                   "name": "Car park availability", "parkingSite": sites}
+    return {"_modelBaseVersion": "3", "parkingPublicationLight": publication}
+
+
+def _xml_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _to_xml(parent: ET.Element, key: str, value, ns: str) -> None:
+    """``key: value`` of the DATEX II JSON encoding as XML under ``parent``: lists repeat the element,
+    ``{"value": v}`` enumerations become text, ``_name`` keys attributes, everything in namespace ``ns``."""
+    if isinstance(value, list):
+        for item in value:
+            _to_xml(parent, key, item, ns)
+        return
+    element = ET.SubElement(parent, f"{{{ns}}}{key}")
+    if isinstance(value, dict):
+        if "value" in value and set(value) <= {"value", "_extendedValue"}:
+            element.text = _xml_text(value["value"])
+            if "_extendedValue" in value:
+                element.set("_extendedValue", value["_extendedValue"])
+            return
+        for name, item in value.items():
+            if name.startswith("_"):
+                element.set(name[1:], _xml_text(item))
+            else:
+                _to_xml(element, name, item, ns)
+    else:
+        element.text = _xml_text(value)
+
+
+def datex2_light(snaps: list[Snapshot], published_at: datetime, **creator) -> bytes:
+    """The same payload as :func:`datex2_light_json` in the DATEX II v3 XML encoding (UTF-8 bytes): a
+    ``d2:payload`` root of ``xsi:type`` ParkingPublicationLight, ``lang`` and ``modelBaseVersion``
+    attributes, the PayloadPublication's elements in the ``common`` namespace and the light model's in
+    :data:`DATEX_LIGHT_NS`. ``creator``: :func:`datex2_light_json`'s keyword arguments."""
+    doc = datex2_light_json(snaps, published_at, **creator)
+    publication = dict(doc["parkingPublicationLight"])
     ET.register_namespace("d2", D2_PAYLOAD_NS)
     ET.register_namespace("com", D2_COMMON_NS)
     ET.register_namespace("prl", DATEX_LIGHT_NS)
     ET.register_namespace("xsi", XSI_NS)
-
-    def com(tag: str) -> str:
-        return f"{{{D2_COMMON_NS}}}{tag}"
-
-    def prl(tag: str) -> str:
-        return f"{{{DATEX_LIGHT_NS}}}{tag}"
-
     root = ET.Element(f"{{{D2_PAYLOAD_NS}}}payload", {
-        f"{{{XSI_NS}}}type": "prl:ParkingPublicationLight", "lang": lang, "modelBaseVersion": "3"})
-    ET.SubElement(root, com("publicationTime")).text = _utc(published_at)
-    who = ET.SubElement(root, com("publicationCreator"))
-    ET.SubElement(who, com("country")).text = country
-    ET.SubElement(who, com("nationalIdentifier")).text = creator
-    ET.SubElement(root, prl("name")).text = "Car park availability"
-    for snap in snaps:
-        for site in _sites(snap):
-            node = ET.SubElement(root, prl("parkingSite"), {"id": site["id"]})
-            ET.SubElement(node, prl("lastUpdate")).text = _utc(snap.as_of)
-            ET.SubElement(node, prl("type")).text = "carPark"
-            ET.SubElement(node, prl("name")).text = site["name"]
-            if site["level_name"] is not None:
-                ET.SubElement(node, prl("description")).text = (
-                    f"Level {site['level_name']} of {snap.status['name']}")
-            ET.SubElement(node, prl("isOpenNow")).text = "true"
-            ET.SubElement(node, prl("temporaryClosed")).text = "false"
-            ET.SubElement(node, prl("numberOfSpaces")).text = str(site["capacity"])
-            ET.SubElement(node, prl("availableSpaces")).text = str(site["available"])
-            for spot_type, figures in site["by_type"].items():
-                kind, value = DATEX_ASSIGNMENT.get(spot_type, ("additionalAssignment", spot_type))
-                assignment = ET.SubElement(node, prl("assignedFor"))
-                ET.SubElement(assignment, prl("typeOfAssignment")).text = "optimisedFor"
-                ET.SubElement(assignment, prl(kind)).text = value
-                ET.SubElement(assignment, prl("availableSpaces")).text = str(figures["available"])
+        f"{{{XSI_NS}}}type": "prl:ParkingPublicationLight", "lang": publication.pop("lang"),
+        "modelBaseVersion": doc["_modelBaseVersion"]})
+    for key in ("publicationTime", "publicationCreator"):  # PayloadPublication (common)
+        _to_xml(root, key, publication.pop(key), D2_COMMON_NS)
+    for key, value in publication.items():
+        _to_xml(root, key, value, DATEX_LIGHT_NS)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -266,5 +313,8 @@ def render(name: str, snaps: list[Snapshot], published_at: datetime | None = Non
     media = FEEDS[name][1]
     if name == "datex2":
         return datex2_light(snaps, published_at), media
-    body = apds(snaps, published_at) if name == "apds" else parkapi(snaps)
+    if name == "datex2-json":
+        body = datex2_light_json(snaps, published_at)
+    else:
+        body = apds(snaps, published_at) if name == "apds" else parkapi(snaps)
     return (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8"), media

@@ -1,4 +1,4 @@
-"""``attendant feed datex2|apds|parkapi [--out FILE]``: an availability feed of every facility of
+"""``attendant feed datex2|datex2-json|apds|parkapi [--out FILE]``: an availability feed of every facility of
 ``--db``, the document ``GET /v1/feeds/...`` serves (:mod:`attendant.api.feeds`), printed or written.
 
 Figures: each facility's live views through :func:`attendant.api.feeds.snapshot` (the same call as
@@ -19,8 +19,8 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 @commands.command("feed")
 def feed(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="datex2 (DATEX II Parking Publication Light, XML), apds or "
-                                        "parkapi (JSON).")],
+    name: Annotated[str, typer.Argument(help="datex2 (DATEX II Parking Publication Light, XML), "
+                                        "datex2-json (the same, JSON encoding), apds or parkapi (JSON).")],
     out: Annotated[Path | None, typer.Option("--out", help="Write the feed to FILE (default: stdout).")] = None,
 ) -> None:
     """Print (or write) an availability feed of every facility: DATEX II light, APDS or ParkAPI."""
