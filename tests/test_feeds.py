@@ -134,6 +134,10 @@ def test_feeds_equal_status_after_entries_and_need_no_token(two_sites):
     server = start_server(cli)
     try:
         with server.client() as http:
+            doc = http.get("/openapi.json").json()
+            assert "security" in doc["paths"]["/v1/facilities/{code}/availability"]["get"]
+            for path in FEEDS.values():
+                assert "security" not in doc["paths"][path]["get"], path  # public: no token
             got, expected = wait_for(http, cli)
             assert got["datex2"] == got["datex2-json"] == got["apds"] == got["parkapi"] == expected
             assert expected["TST"] == (27, 26, "open") and expected["CHS"] == (1056, 1056, "open")
