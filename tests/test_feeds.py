@@ -211,6 +211,8 @@ def test_cli_feed_writes_the_served_document_and_refuses_bad_input(two_sites, tm
     assert parkapi_figures(json.loads(cli.run("feed", "parkapi").stdout)) == expected
     assert apds_figures(json.loads(cli.run("feed", "APDS").stdout)) == expected
     assert datex_json_figures(json.loads(cli.run("feed", "datex2-json").stdout)) == expected
+    only = parkapi_figures(json.loads(cli.run("--facility", "TST", "feed", "parkapi").stdout))
+    assert only == {site: figs for site, figs in expected.items() if site.startswith("TST")}
 
     bad = cli.run("feed", "geojson", "--out", str(tmp_path / "x.json"), expect=2)
     assert "unknown feed 'geojson'" in bad.stderr and not (tmp_path / "x.json").exists()

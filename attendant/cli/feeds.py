@@ -1,5 +1,6 @@
 """``attendant feed datex2|datex2-json|apds|parkapi [--out FILE]``: an availability feed of every facility of
-``--db``, the document ``GET /v1/feeds/...`` serves (:mod:`attendant.api.feeds`), printed or written.
+``--db`` (or of ``--facility CODE`` only), the document ``GET /v1/feeds/...`` serves
+(:mod:`attendant.api.feeds`), printed or written.
 
 Figures: each facility's live views through :func:`attendant.api.feeds.snapshot` (the same call as
 ``attendant status --json``). Bad input (an unknown feed name, a folder that does not exist) gets
@@ -23,7 +24,7 @@ def feed(
                                         "datex2-json (the same, JSON encoding), apds or parkapi (JSON).")],
     out: Annotated[Path | None, typer.Option("--out", help="Write the feed to FILE (default: stdout).")] = None,
 ) -> None:
-    """Print (or write) an availability feed of every facility: DATEX II light, APDS or ParkAPI."""
+    """Print (or write) an availability feed of every facility (or --facility's): DATEX II light, APDS or ParkAPI."""
     import sys
 
     from attendant.api.feeds import FEEDS, render, snapshot
@@ -34,7 +35,9 @@ def feed(
         raise InputError(f"unknown feed {name!r}: one of {', '.join(FEEDS)}")
     if out is not None and not out.parent.is_dir():
         raise InputError(f"--out {out}: no such folder {out.parent}")
-    snaps = [snapshot(views) for views in state(ctx).facility_views()]
+    cli = state(ctx)
+    one = cli.facility is not None and not cli.all_facilities
+    snaps = [snapshot(views) for views in ([cli.views()] if one else cli.facility_views())]
     body, _media = render(name, snaps)
     if out is None:
         sys.stdout.buffer.write(body)
