@@ -30,7 +30,7 @@ Authentication: ``Authorization: Bearer <token>`` with a token an admin made
 token's role, and the services' own :func:`~attendant.core.auth.authorize`
 decides. Without a token, while no user exists (setup mode), a request runs as
 the unauthenticated attendant-level actor ``api:anonymous``; once users exist
-it gets 401, and a token whose role is too small 403. Errors are RFC 9457
+it gets 401 (except the public feeds under ``/v1/feeds/``, which take no token), and a token whose role is too small 403. Errors are RFC 9457
 problem details (:mod:`attendant.api.problems`). Bodies over
 :data:`MAX_BODY` bytes get 413. Endpoints that call the services are plain
 ``def`` functions: FastAPI runs them in its thread pool (the services block

@@ -25,7 +25,8 @@ DATEX II Parking Publication Light (``datex2``)
     PayloadPublication's ``publicationTime`` and ``publicationCreator`` (namespace ``common``), then
     ``parkingSite`` elements. Per site: ``lastUpdate`` (as of), ``type`` carPark, ``name``,
     ``description`` (levels: "Level NAME of FACILITY"), ``isOpenNow``, ``temporaryClosed`` (false),
-    ``numberOfSpaces`` (capacity), ``availableSpaces`` (available) and one ``assignedFor`` per spot type
+    ``numberOfSpaces`` (capacity: as ``status`` counts it, bays out of service included, where the
+    light model would leave closed bays out), ``availableSpaces`` (available) and one ``assignedFor`` per spot type
     (``typeOfAssignment`` optimisedFor with its ``availableSpaces``): motorcycle -> vehicleType
     motorcycle, compact -> smallCar, regular -> car, large -> largeCar, accessible -> user disabled, ev ->
     fuelType battery, and ``locationAndDimension/coordinatesForDisplay`` from the layout's
