@@ -19,14 +19,18 @@ Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/
   JSON per committed change, the objects ``attendant watch --json`` prints.
 - ``POST /v1/facilities/{code}/spots/{label}/out-of-service`` and ``/in-service``
   (supervisors).
-- Later: the availability feeds under ``/v1/feeds/`` (a router of their own).
+- ``GET /v1/feeds/datex2-light.xml`` (and ``.json``), ``/v1/feeds/apds.json``, ``/v1/feeds/parkapi.json``: every
+  facility's availability in DATEX II Parking Publication Light, APDS and ParkAPI v3
+  (:mod:`attendant.api.feeds`), from the same figures as ``attendant status --json``. Public
+  availability data: they need no token, even once users exist (nothing in them names a person,
+  a plate or money).
 
 Authentication: ``Authorization: Bearer <token>`` with a token an admin made
 (:mod:`attendant.core.api_tokens`); the request runs as ``api:<name>`` with the
 token's role, and the services' own :func:`~attendant.core.auth.authorize`
 decides. Without a token, while no user exists (setup mode), a request runs as
 the unauthenticated attendant-level actor ``api:anonymous``; once users exist
-it gets 401, and a token whose role is too small 403. Errors are RFC 9457
+it gets 401 (except the public feeds under ``/v1/feeds/``, which take no token), and a token whose role is too small 403. Errors are RFC 9457
 problem details (:mod:`attendant.api.problems`). Bodies over
 :data:`MAX_BODY` bytes get 413. Endpoints that call the services are plain
 ``def`` functions: FastAPI runs them in its thread pool (the services block
@@ -566,6 +570,41 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
             watcher.stop(timeout=0)  # the thread ends at its next look; never block the event loop
 
     v1.include_router(facilities)
+
+    # ------------------------------------------------------------------ availability feeds (public)
+    feeds = APIRouter(prefix="/feeds", tags=["feeds"], responses=_problems(404, 503))
+
+    def feed(name: str) -> Response:
+        """Feed ``name`` of every facility (:mod:`attendant.api.feeds`), from each booth's live figures."""
+        from attendant.api.feeds import render, snapshot
+        from attendant.core.facilities import list_facilities
+
+        snaps = [snapshot(site.booth(f.code).service) for f in list_facilities(engine)]
+        body, media = render(name, snaps)
+        charset = "; charset=utf-8"
+        return Response(body, media_type=media + charset, headers={"Cache-Control": "no-cache"})
+
+    @feeds.get("/datex2-light.xml", summary="DATEX II Parking Publication Light (XML), no token needed",
+               response_class=Response, responses={200: {"content": {"application/xml": {}}}})
+    def datex2_light() -> Response:
+        return feed("datex2")
+
+    @feeds.get("/datex2-light.json", summary="DATEX II Parking Publication Light (JSON encoding), no token needed",
+               response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    def datex2_light_json() -> Response:
+        return feed("datex2-json")
+
+    @feeds.get("/apds.json", summary="APDS places with supply and demand (JSON), no token needed",
+               response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    def apds_feed() -> Response:
+        return feed("apds")
+
+    @feeds.get("/parkapi.json", summary="ParkAPI v3 parking sites (JSON), no token needed",
+               response_class=Response, responses={200: {"content": {"application/json": {}}}})
+    def parkapi_feed() -> Response:
+        return feed("parkapi")
+
+    v1.include_router(feeds)
     app.include_router(v1)
     return app
 

@@ -55,7 +55,7 @@ COMMAND_MODULES: dict[str, str] = {
     "watch": "watch",
     "sync": "sync",
     "time-window": "bounds",
-    "serve": "serve", "token": "serve",
+    "serve": "serve", "token": "serve", "feed": "feeds",
     "batch": "batch",
     "secret": "security", "keys": "security", "retention": "security",
     "audit": "audit",

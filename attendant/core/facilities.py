@@ -47,6 +47,16 @@ def list_facilities(engine: Engine) -> list[FacilityInfo]:
     return [FacilityInfo(*row) for row in rows]
 
 
+def facility_position(engine: Engine, facility_id: int) -> tuple[float, float] | None:
+    """(latitude, longitude) of a facility, from its layout's ``[facility] latitude``/``longitude``
+    (:attr:`attendant.core.layout.FacilityLayout.position`, stored with the layout), or None."""
+    from attendant.core.layout import layout_position
+
+    with engine.connect().execution_options(readonly=True) as conn:
+        text = conn.execute(select(F.c.layout_source).where(F.c.id == facility_id)).scalar()
+    return layout_position(text) if text else None
+
+
 def get_facility(engine: Engine, code: str | None = None) -> FacilityInfo:
     """The facility with ``code``, or the only/first one when ``code`` is None.
 

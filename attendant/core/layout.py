@@ -9,6 +9,8 @@ Format (TOML; ``examples/charlotte_street.toml`` is a full example)::
     timezone = "Europe/London"
     currency = "GBP"
     rate_plan = "rates/charlotte_street.toml"   # optional, relative to this file
+    latitude = 51.3839      # optional, both or neither: decimal degrees, where the
+    longitude = -2.3677     # availability feeds place the car park
 
     [[levels]]
     code = "L0"
@@ -36,6 +38,7 @@ import re
 import tomllib
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -88,6 +91,9 @@ class FacilityLayout:
     levels: tuple[LevelLayout, ...]
     rate_plan_path: Path | None
     source: str
+    #: (latitude, longitude) in decimal degrees (WGS84/ETRS89) of ``[facility] latitude``/``longitude``,
+    #: or None: where the availability feeds place the car park (attendant/api/feeds.py).
+    position: tuple[float, float] | None = None
 
     @property
     def capacity(self) -> int:
@@ -136,6 +142,7 @@ def parse_layout(text: str, *, source: str = "<layout>", base_dir: Path | None =
     currency = field(facility, "currency", "facility")
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InputError(f"{source}: facility.currency {currency!r} is not an ISO 4217 code like GBP")
+    position = _position(facility, source)
     rate_plan = field(facility, "rate_plan", "facility", required=False)
     rate_plan_path = None
     if rate_plan:
@@ -170,7 +177,32 @@ def parse_layout(text: str, *, source: str = "<layout>", base_dir: Path | None =
         levels=tuple(levels),
         rate_plan_path=rate_plan_path,
         source=text,
+        position=position,
     )
+
+
+def _position(facility: dict, source: str) -> tuple[float, float] | None:
+    """``[facility] latitude`` and ``longitude`` (both or neither; decimal degrees, -90..90 and
+    -180..180). Raises :class:`InputError` naming the field."""
+    lat, lon = facility.get("latitude"), facility.get("longitude")
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        raise InputError(f"{source}: facility.latitude and facility.longitude go together (give both or neither)")
+    for key, value, bound in (("latitude", lat, 90), ("longitude", lon, 180)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+            raise InputError(f"{source}: facility.{key} must be a number of decimal degrees from {-bound} to {bound}")
+    return float(lat), float(lon)
+
+
+@lru_cache(maxsize=64)
+def layout_position(text: str) -> tuple[float, float] | None:
+    """The ``[facility]`` position of stored layout text (``facility.layout_source``), or None when it has
+    none or the text no longer parses (the feeds then publish no coordinates)."""
+    try:
+        return parse_layout(text, source="<stored layout>").position
+    except InputError:
+        return None
 
 
 def _parse_level(drawing: str, code: str, name: str, ordinal: int, source: str, where: str) -> LevelLayout:
