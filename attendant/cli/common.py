@@ -49,7 +49,7 @@ COMMAND_MODULES: dict[str, str] = {
     "iou": "payments", "refund": "payments", "payment": "payments", "validation": "payments", "pass": "payments",
     "spot": "spots",
     "user": "staff", "shift": "staff",
-    "devices": "devices",
+    "devices": "devices", "signs": "signs",
     "watch": "watch",
     "sync": "sync",
     "time-window": "bounds",
