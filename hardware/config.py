@@ -39,10 +39,9 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attendant.core.errors import InputError, NotFound
-from attendant.core.signs import SignScope, parse_scope
 from attendant.core.vocab import LaneDirection
 from hardware.base import (
     DeviceError,
@@ -71,6 +70,9 @@ __all__ = [
     "open_lane_devices",
     "parse_config",
 ]
+
+if TYPE_CHECKING:
+    from attendant.core.sign_scope import SignScope
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,9 @@ _FACILITY_CODE = re.compile(r"[A-Z0-9]{2,8}")
 
 def _parse_signs(items: Any, source: str) -> tuple[SignConfig, ...]:
     """``[[signs]]`` tables (see the module docstring); every problem names the table and the key."""
+    # pure parsing, loaded only by configs with signs (hardware imports no services: test_hardware_gate_config)
+    from attendant.core.sign_scope import parse_scope
+
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise InputError(f"{source}: signs: must be [[signs]] tables")
     signs: list[SignConfig] = []

@@ -113,6 +113,18 @@ class SignBoard:
         except Exception:
             log.exception("signs: a change batch could not be counted")
 
+    def spot_changed(self, spot_id: int, status) -> None:
+        """This process's own bay change (a service listener: ``(spot id, SpotStatus)``), told at once
+        rather than when the change feed brings it back (applying both is harmless)."""
+        try:
+            moved = False
+            for count in self.counts.values():  # a bay of another facility is unknown there: None, skipped
+                moved = bool(count.set_status(spot_id, status)) or moved
+            if moved:
+                self.push()
+        except Exception:
+            log.exception("signs: a bay change could not be counted")
+
     def resync(self) -> None:
         """Reload every count from the database (after a lost change feed) and tell the signs."""
         try:

@@ -24,98 +24,21 @@ log (:mod:`attendant.core.changes`), so a count costs no query per change.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
 from attendant.core.errors import InputError
-from attendant.core.vocab import SpotStatus, SpotType
+from attendant.core.sign_scope import SignScope, parse_scope, parse_spot_types
+from attendant.core.vocab import SpotStatus
 from db.models import Level, Spot
 
 __all__ = ["FreeCount", "SignScope", "parse_scope", "parse_spot_types"]
 
-_LEVEL = re.compile(r"[A-Z0-9]{1,8}")
-_ZONE = re.compile(r"[A-Z]{1,8}")
-_EXAMPLES = "facility, level:L0, zone:L0-A or several joined by + (level:L1+level:L2)"
-
 L = Level.__table__
 S = Spot.__table__
-
-
-@dataclass(frozen=True, slots=True)
-class SignScope:
-    """The bays a sign counts: ``parts`` of ``("facility", "", "")``, ``("level", L, "")`` or
-    ``("zone", L, Z)``, and ``types`` (None: every spot type)."""
-
-    parts: tuple[tuple[str, str, str], ...]
-    types: frozenset[str] | None = None
-
-    @property
-    def text(self) -> str:
-        """The scope as written in the config (canonical form), e.g. ``level:L0`` or ``zone:L0-A``."""
-        words = []
-        for kind, level, zone in self.parts:
-            words.append("facility" if kind == "facility" else f"level:{level}" if kind == "level"
-                         else f"zone:{level}-{zone}")
-        return "+".join(words)
-
-    def covers(self, level: str, zone: str, spot_type: str) -> bool:
-        """True when a bay of ``level`` / ``zone`` / ``spot_type`` counts for this scope."""
-        if self.types is not None and spot_type not in self.types:
-            return False
-        for kind, lvl, zn in self.parts:
-            if kind == "facility" or (lvl == level and (kind == "level" or zn == zone)):
-                return True
-        return False
-
-
-def parse_scope(text: object, types: Iterable[str] | None = None) -> SignScope:
-    """A :class:`SignScope` from ``facility``, ``level:L0``, ``zone:L0-A`` or ``+``-joined parts (any case).
-
-    ``types``: spot types to count (:class:`~attendant.core.vocab.SpotType` values), None for all.
-
-    :raises InputError: anything else (the message shows the accepted forms).
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"a sign scope must be text such as {_EXAMPLES}, got {text!r}")
-    parts: list[tuple[str, str, str]] = []
-    for word in text.split("+"):
-        word = word.strip()
-        kind, _, arg = word.partition(":")
-        kind, arg = kind.strip().lower(), arg.strip().upper()
-        if kind == "facility" and not arg:
-            part = ("facility", "", "")
-        elif kind == "level" and _LEVEL.fullmatch(arg):
-            part = ("level", arg, "")
-        elif kind == "zone":
-            level, _, zone = arg.rpartition("-")
-            if not (_LEVEL.fullmatch(level) and _ZONE.fullmatch(zone)):
-                raise InputError(f"sign scope {text!r}: {word!r} is not a zone; write zone:LEVEL-ZONE, e.g. zone:L0-A")
-            part = ("zone", level, zone)
-        else:
-            raise InputError(f"sign scope {text!r}: {word!r} is not a scope; use {_EXAMPLES}")
-        if part not in parts:
-            parts.append(part)
-    return SignScope(tuple(parts), parse_spot_types(types) if types is not None else None)
-
-
-def parse_spot_types(types: Iterable[object]) -> frozenset[str]:
-    """Spot type names (``ev``, ``regular``...) as a set. :raises InputError: an unknown or empty list."""
-    known = [t.value for t in SpotType]
-    if isinstance(types, str):
-        types = [types]
-    out = set()
-    for value in types:
-        if not isinstance(value, str) or value.strip().lower() not in known:
-            raise InputError(f"spot type must be one of {', '.join(known)}, got {value!r}")
-        out.add(value.strip().lower())
-    if not out:
-        raise InputError(f"give at least one spot type ({', '.join(known)})")
-    return frozenset(out)
 
 
 class FreeCount:
@@ -160,28 +83,33 @@ class FreeCount:
         """Follow the ``spot`` changes of this facility (:class:`~attendant.core.changes.Change`, in log order);
         True when a bay became free or taken. A bay not seen at load (a layout change) reloads everything."""
         moved, unknown = False, False
-        with self._lock:
-            for change in changes:
-                if change.kind != "spot" or change.facility_id != self.facility_id:
-                    continue
-                spot_id = change.body.get("spot_id")
-                cell = self._cells.get(spot_id)
-                if cell is None:
-                    unknown = True
-                    continue
-                was = spot_id in self._free
-                now = change.body.get("status") == SpotStatus.AVAILABLE.value
-                if now and not was:
-                    self._free.add(spot_id)
-                    self._free_by_cell[cell] += 1
-                elif was and not now:
-                    self._free.discard(spot_id)
-                    self._free_by_cell[cell] -= 1
-                moved = moved or was != now
+        for change in changes:
+            if change.kind != "spot" or change.facility_id != self.facility_id:
+                continue
+            result = self.set_status(change.body.get("spot_id"), change.body.get("status"))
+            unknown = unknown or result is None
+            moved = moved or bool(result)
         if unknown:
             self.load()
             return True
         return moved
+
+    def set_status(self, spot_id: object, status: object) -> bool | None:
+        """Bay ``spot_id`` now has ``status`` (a :class:`SpotStatus` or its value): True when that made it
+        free or taken, False when nothing moved, None for a bay not seen at load (call :meth:`load`)."""
+        with self._lock:
+            cell = self._cells.get(spot_id)  # type: ignore[arg-type]
+            if cell is None:
+                return None
+            was = spot_id in self._free
+            now = str(status) == SpotStatus.AVAILABLE.value
+            if now and not was:
+                self._free.add(spot_id)  # type: ignore[arg-type]
+                self._free_by_cell[cell] += 1
+            elif was and not now:
+                self._free.discard(spot_id)  # type: ignore[arg-type]
+                self._free_by_cell[cell] -= 1
+            return was != now
 
     def levels(self) -> dict[str, set[str]]:
         """Level code -> its zones."""
