@@ -37,10 +37,11 @@ class ModbusDisplay:
     """A Modbus TCP count display stand-in: a real pymodbus server recording ``(function, address, values)``
     of each write; ``registers`` / ``coils`` hold the values written."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, serial: str | None = None) -> None:
         from pymodbus.simulator import SimData, SimDevice
         from pymodbus.simulator.simutils import DataType
 
+        self.serial = serial  # a serial device path: Modbus RTU on it (9600 8N1 or 19200 here), else TCP
         self.port = port or free_port()
         self.writes: queue.Queue[tuple[int, int, list]] = queue.Queue()
         self.registers: dict[int, int] = {}
@@ -64,10 +65,13 @@ class ModbusDisplay:
 
     async def _serve(self) -> None:
         from pymodbus.framer import FramerType
-        from pymodbus.server import ModbusTcpServer
+        from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
         self._loop = asyncio.get_running_loop()
-        self._server = ModbusTcpServer(self._device, address=("127.0.0.1", self.port), framer=FramerType.SOCKET)
+        if self.serial is not None:
+            self._server = ModbusSerialServer(self._device, framer=FramerType.RTU, port=self.serial, baudrate=19200)
+        else:
+            self._server = ModbusTcpServer(self._device, address=("127.0.0.1", self.port), framer=FramerType.SOCKET)
         await self._server.serve_forever(background=True)
         self._ready.set()
         await self._server.serving
@@ -85,6 +89,49 @@ class ModbusDisplay:
         if self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(WAIT)
             self._thread.join(WAIT)
+
+
+class SerialPair:
+    """Two pseudo-terminals joined back to back, as a null-modem cable joins two serial ports: what one
+    side's program writes, the other side's reads. ``paths`` are the two device paths."""
+
+    def __init__(self) -> None:
+        import os
+        import tty
+
+        self._fds = []
+        masters, paths = [], []
+        for _ in range(2):
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            masters.append(master)
+            paths.append(os.ttyname(slave))
+            self._fds += [master, slave]
+        self.paths = tuple(paths)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=tuple(masters), daemon=True)
+        self._thread.start()
+
+    def _pump(self, a: int, b: int) -> None:
+        import os
+        import select
+
+        while not self._stop.is_set():
+            ready, _, _ = select.select([a, b], [], [], 0.1)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    return
+                os.write(b if fd == a else a, data)
+
+    def close(self) -> None:
+        import os
+
+        self._stop.set()
+        self._thread.join(WAIT)
+        for fd in self._fds:
+            os.close(fd)
 
 
 class PushReceiver:
@@ -343,6 +390,31 @@ def test_a_sign_that_is_down_shows_faulted_and_recovers_when_it_comes_up(small) 
         board.close()
         if display is not None:
             display.stop()
+
+
+def test_a_modbus_rtu_sign_on_a_serial_line_with_a_full_lamp() -> None:
+    """RTU framing over a real serial line: pymodbus's serial server on one pseudo-terminal of a pair, the
+    sign on the other, at 19200 baud; FULL lights the lamp on coil 3 and writes 0 to the count register."""
+    from hardware.signs import ModbusCountSign, SignReading, open_sign
+
+    pair = SerialPair()
+    server_path, sign_path = pair.paths
+    display = ModbusDisplay(serial=server_path)
+    link = open_sign(f"modbus+rtu://{sign_path}?baudrate=19200&unit=1&register=100&full_coil=3",
+                     name="L2", backoff=(0.1, 0.4))
+    try:
+        assert isinstance(link.sign, ModbusCountSign) and link.sign.serial_settings["baudrate"] == 19200
+        link.update(SignReading("L2", "level:L2", 5))
+        assert display.write() == (6, 100, [5])
+        assert display.write() == (5, 3, [False])
+        link.update(SignReading("L2", "level:L2", 0))
+        assert display.write() == (6, 100, [0])
+        assert display.write() == (5, 3, [True])
+        assert link.wait_shown(lambda shown: shown.full, WAIT) and link.status().state == DeviceState.OK
+    finally:
+        link.close()
+        display.stop()
+        pair.close()
 
 
 # --------------------------------------------------------------------------- CLI
