@@ -61,6 +61,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,16 +146,19 @@ class CountSign(ABC):
 
 
 class StandinCountSign(CountSign):
-    """An in-memory sign: keeps every reading it was shown (``readings``) and its face (``text``).
+    """An in-memory sign: keeps the last :data:`KEEP` readings it was shown (``readings``, oldest first)
+    and its face (``text``).
 
     ``broken`` (settable, e.g. by a test or the demo) makes :meth:`show` fail
     as a sign that is down would.
     """
 
+    KEEP = 1000
+
     def __init__(self, name: str = "standin") -> None:
         self.name = name
         self.description = f"stand-in sign {name}"
-        self.readings: list[SignReading] = []
+        self.readings: deque[SignReading] = deque(maxlen=self.KEEP)
         self.broken = False
         self._lock = threading.Lock()
 

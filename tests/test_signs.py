@@ -367,6 +367,27 @@ def test_http_signs_get_json_pushes_per_scope(small, receiver) -> None:
         board.close()
 
 
+def test_a_burst_of_entries_gives_a_few_writes_a_second_and_ends_on_the_last_count(small, receiver) -> None:
+    config = sign_config(sign("L0", "level:L0", f"http://127.0.0.1:{receiver.port}/l0"))
+    board = board_for(small, config)
+    try:
+        assert receiver.push()[2]["free"] == 18
+        began = time.monotonic()
+        bays = ["L0-A03", "L0-A04", "L0-A05", "L0-A06", *(f"L0-B0{n}" for n in range(1, 7))]  # the car bays
+        for number, bay in enumerate(bays):  # ten vehicles as fast as the booth admits them
+            small.enter(f"BU{number} RST", "car", actor="t", spot_label=bay)
+        pushes = []
+        while not pushes or pushes[-1]["free"] != 8:
+            pushes.append(receiver.push()[2])
+        took = time.monotonic() - began
+        assert len(pushes) <= 2 + int(took / 0.25), (took, [p["free"] for p in pushes])
+        assert [p["free"] for p in pushes] == sorted((p["free"] for p in pushes), reverse=True)
+        time.sleep(0.3)
+        assert receiver.bodies.empty()  # nothing more once the count is shown
+    finally:
+        board.close()
+
+
 def test_a_sign_that_is_down_shows_faulted_and_recovers_when_it_comes_up(small) -> None:
     port = free_port()  # nobody listens: connection refused
     config = sign_config(sign("L0", "level:L0", f"modbus+tcp://127.0.0.1:{port}?register=7&timeout=0.5"),

@@ -270,8 +270,15 @@ class AttendantApp(App[None]):
         self.change_watcher = ChangeWatcher(
             self.service.engine, changed, facility_id=self.service.facility.id,
             on_resync=self._resynced,
-            on_state=lambda state: self.main_screen.post_message(LiveState(state)),
+            on_state=self._feed_state,
         ).start()
+
+    def _feed_state(self, state: str) -> None:
+        """The change watcher's state (its thread): shown on screen; once live, the signs count again, so a
+        commit made between their first count and the feed's start is not missed."""
+        if state == "live" and self.booth.sign_board is not None:
+            self.booth.sign_board.resync()
+        self.main_screen.post_message(LiveState(state))
 
     def _resynced(self) -> None:
         """The change feed is back after a loss (watcher thread): reload the signs' counts and the screen."""
