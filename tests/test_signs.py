@@ -302,7 +302,9 @@ def test_a_link_coalesces_a_burst_and_retries_a_broken_sign_with_backoff() -> No
 # --------------------------------------------------------------------------- driven by the change feed
 
 
-def test_a_modbus_sign_follows_entries_and_shows_full_when_the_last_bay_is_taken(small, display) -> None:
+def test_a_modbus_sign_follows_entries_and_shows_full_when_the_last_bay_is_taken(service, display) -> None:
+    """On SQLite and PostgreSQL (the change feed's doorbell there): the small facility from conftest."""
+    small = service
     url = f"modbus+tcp://127.0.0.1:{display.port}?unit=1&register=100&full_register=101"
     config = sign_config(sign("L1", "level:L1", url))
     board = board_for(small, config)
