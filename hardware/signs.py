@@ -314,6 +314,7 @@ class SignLink:
         self.clock = clock
         self.writes = 0  # successful writes
         self.failures = 0  # failed writes since the last success
+        self.last_error: str | None = None  # why the last write failed (None once one succeeds)
         self._wanted: SignReading | None = None
         self._shown: SignReading | None = None
         self._last_try = float("-inf")
@@ -407,6 +408,7 @@ class SignLink:
                 problem = str(exc) if isinstance(exc, DeviceError) else error_text(exc)
                 with self._cond:
                     self.failures += 1
+                    self.last_error = problem
                     wait = self._delay
                     self._retry_at = self.clock() + wait
                     self._delay = min(self._delay * 2, self.backoff[1])
@@ -420,6 +422,7 @@ class SignLink:
                     log.info("sign %s: back after %d failed writes", self.name, self.failures)
                 self.writes += 1
                 self.failures = 0
+                self.last_error = None
                 self._retry_at = None
                 self._delay = self.backoff[0]
                 self._shown = reading

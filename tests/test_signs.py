@@ -444,36 +444,37 @@ def test_a_modbus_rtu_sign_on_a_serial_line_with_a_full_lamp() -> None:
 
 
 def test_cli_lists_tests_and_runs_the_signs(tmp_path, small, receiver, display) -> None:
+    """``signs list`` and ``signs test`` in this process (tests/cli_support.py), ``signs run`` as the console
+    script in a process of its own, stopped by ctrl+c."""
     import signal
     import subprocess
     import sys
 
-    from attendant.cli import main  # noqa: F401 - the CLI imports cleanly
+    from tests.cli_support import Attendant
     from tests.conftest import REPO
 
     config = tmp_path / "console.toml"
     config.write_text(
         '[[lanes]]\ncode = "E1"\nname = "Entry 1"\ndirection = "entry"\n'
         + sign("L1", "level:L1", f"modbus+tcp://127.0.0.1:{display.port}?register=100")
-        + sign("ALL", "facility", f"http://127.0.0.1:{receiver.port}/all"))
-    db = str(small.engine.url)
-    base = [sys.executable, "-m", "attendant", "--db", db, "--config", str(config)]
+        + sign("ALL", "facility", f"http://127.0.0.1:{receiver.port}/all")
+        + sign("DOWN", "zone:L0-B", f"modbus+tcp://127.0.0.1:{free_port()}?register=1"))
+    cli = Attendant(tmp_path, str(small.engine.url))
 
-    listed = subprocess.run([*base, "signs", "list", "--json"], capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
-    assert listed.returncode == 0, listed.stderr
-    rows = {row["name"]: row for row in json.loads(listed.stdout)["signs"]}
-    assert (rows["L1"]["free"], rows["L1"]["capacity"], rows["ALL"]["free"]) == (9, 9, 27)
+    rows = {row["name"]: row for row in cli.json("--config", str(config), "signs", "list")["signs"]}
+    assert (rows["L1"]["free"], rows["L1"]["capacity"], rows["ALL"]["free"], rows["DOWN"]["free"]) == (9, 9, 27, 9)
     assert display.writes.empty() and receiver.bodies.empty()  # list writes nothing
 
-    tested = subprocess.run([*base, "signs", "test", "all", "--free", "0"], capture_output=True, text=True, check=False,
-                            timeout=60, cwd=REPO)
-    assert tested.returncode == 0 and tested.stdout.strip() == "ALL: shows FULL", tested.stderr
+    tested = cli.run("--config", str(config), "signs", "test", "all", "--free", "0")
+    assert tested.stdout.strip() == "ALL: shows FULL"
     assert receiver.push()[2]["full"] is True
+    missing = cli.run("--config", str(config), "signs", "test", "L7", "--free", "3", expect=2)
+    assert "no sign 'L7'" in missing.stderr and "signs are L1, ALL, DOWN" in missing.stderr
+    down = cli.run("--config", str(config), "signs", "test", "DOWN", "--free", "3", expect=2)
+    assert down.stdout == ""
+    assert down.stderr.strip().startswith("attendant: sign DOWN: no connection to Modbus sign 127.0.0.1:")
 
-    missing = subprocess.run([*base, "signs", "test", "L7", "--free", "3"], capture_output=True, text=True, check=False,
-                             timeout=60, cwd=REPO)
-    assert missing.returncode == 2 and "no sign 'L7'" in missing.stderr and "signs are L1, ALL" in missing.stderr
-
+    base = [sys.executable, "-m", "attendant", "--db", str(small.engine.url), "--config", str(config)]
     run = subprocess.Popen([*base, "signs", "run", "--json", "--seconds", "20"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -486,5 +487,6 @@ def test_cli_lists_tests_and_runs_the_signs(tmp_path, small, receiver, display) 
         out, err = run.communicate(timeout=10)
     assert run.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
+    assert any(line["sign"] == "DOWN" and line["state"] == "faulted" for line in lines)  # the others went on
     assert {"sign": "L1", "state": "ok", "shows": "8"}.items() <= next(
         line for line in lines if line["shows"] == "8").items()

@@ -71,9 +71,9 @@ def list_signs(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if json_:
         print_json({"config": config.source, "signs": rows})
         return
-    for row in rows:
+    for sign, row in zip(config.signs, rows, strict=True):
         shows = row["problem"] or ("FULL" if row["full"] else f"{row['free']} free") + f" of {row['capacity']}"
-        typer.echo(f"{row['name']:<10} {row['scope']:<20} {shows:<20} {row['url']}")
+        typer.echo(f"{row['name']:<10} {sign.scope.label:<20} {shows:<20} {row['url']}")
 
 
 @signs_app.command("run")
@@ -84,6 +84,13 @@ def run(
                                                     min=0, max=31_622_400)] = None,
 ) -> None:
     """Drive the configured signs from the change feed until ctrl+c."""
+    from attendant.cli.devices import _device_log
+
+    with _device_log():  # driver log lines (reconnects) go to attendant-devices.log, not the terminal
+        _run(ctx, json_, seconds)
+
+
+def _run(ctx: typer.Context, json_: bool, seconds: float | None) -> None:
     from attendant.booth.signs import SignBoard
     from attendant.cli.devices import utc_stamp
 
@@ -130,6 +137,13 @@ def test(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the sign.", min=0.1, max=600)] = 5.0,
 ) -> None:
     """Show a count on one sign and say whether it took it (the database is not read)."""
+    from attendant.cli.devices import _device_log
+
+    with _device_log():
+        _test(ctx, name, free, timeout)
+
+
+def _test(ctx: typer.Context, name: str, free: int, timeout: float) -> None:
     from attendant.core.errors import AttendantError
     from hardware.signs import SignReading, open_sign
 
@@ -148,7 +162,7 @@ def test(
                 typer.echo(f"{sign.name}: shows {reading.text}")
                 return
             if link.failures:
-                fail(link.status().message)
+                fail(f"sign {sign.name}: {link.last_error}")
         fail(f"sign {sign.name}: no answer within {timeout:g} s")
     finally:
         link.close()

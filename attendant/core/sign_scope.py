@@ -38,6 +38,11 @@ class SignScope:
                          else f"zone:{level}-{zone}")
         return "+".join(words)
 
+    @property
+    def label(self) -> str:
+        """:attr:`text` with the spot types counted, if not all: ``facility (ev)``."""
+        return self.text + (f" ({', '.join(sorted(self.types))})" if self.types else "")
+
     def covers(self, level: str, zone: str, spot_type: str) -> bool:
         """True when a bay of ``level`` / ``zone`` / ``spot_type`` counts for this scope."""
         if self.types is not None and spot_type not in self.types:
