@@ -276,9 +276,21 @@ class AttendantApp(App[None]):
     def _feed_state(self, state: str) -> None:
         """The change watcher's state (its thread): shown on screen; once live, the signs count again, so a
         commit made between their first count and the feed's start is not missed."""
-        if state == "live" and self.booth.sign_board is not None:
-            self.booth.sign_board.resync()
+        if state == "live" and self.booth.config.signs:
+            if self.booth.sign_board is not None:
+                self.booth.sign_board.resync()
+            else:  # the database was away when the console started: the signs start now
+                self._open_signs_quietly()
         self.main_screen.post_message(LiveState(state))
+
+    def _open_signs_quietly(self) -> None:
+        try:
+            board = self.booth.open_signs()
+        except Exception:  # still away: the next time the feed is live tries again
+            logging.getLogger(__name__).warning("count signs could not be opened", exc_info=True)
+            return
+        if board is not None and board.spot_changed not in self.service.listeners:
+            self.service.listeners.append(board.spot_changed)
 
     def _resynced(self) -> None:
         """The change feed is back after a loss (watcher thread): reload the signs' counts and the screen."""
@@ -292,7 +304,7 @@ class AttendantApp(App[None]):
         shows in the device panel. A board that cannot open (the database away) is shown, never raised."""
         try:
             board = self.booth.open_signs()
-        except Exception as exc:  # noqa: BLE001 - signs are information only: the lanes go on without them
+        except Exception as exc:  # signs are information only: the lanes go on without them
             logging.getLogger(__name__).exception("count signs could not be opened")
             self.notify(f"Count signs not started: {exc}", severity="warning", timeout=10)
             return
