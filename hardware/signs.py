@@ -363,11 +363,15 @@ class SignLink:
                 self._cond.wait(min(left, 0.05))
             return True
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Stop the thread (a write under way finishes, bounded by the driver's timeout) and close the link."""
+    def stop_soon(self) -> None:
+        """Ask the thread to stop without waiting (:meth:`close` waits): closing many signs at once."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the thread (a write under way finishes, bounded by the driver's timeout) and close the link."""
+        self.stop_soon()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
         try:

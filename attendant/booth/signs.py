@@ -162,4 +162,6 @@ class SignBoard:
             self._watcher.stop()
             self._watcher = None
         for link in self.links.values():
+            link.stop_soon()  # every sign stops together; a write under way ends within its driver's timeout
+        for link in self.links.values():
             link.close()
