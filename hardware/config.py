@@ -12,6 +12,12 @@ Format (``examples/console.toml`` is the demo's)::
     gate = "sim://"                        # one of its kind's schemes (the table
     scanner = "standin://"                 # in hardware.devices lists them all)
     camera = "standin://"
+    [[signs]]                 # count signs (optional; hardware.signs has the URLs)
+    name = "L0"               # unique: letters, digits, - _ . (1 to 16)
+    scope = "level:L0"        # facility | level:CODE | zone:LEVEL-ZONE | parts joined by +
+    url = "modbus+tcp://192.168.1.80:502?unit=1&register=100"
+    types = ["ev"]            # optional: count only these spot types
+    facility = "CHS"          # optional: another facility of the database
 
 Parsing uses the standard library's ``tomllib``. Every problem raises
 :class:`InputError` whose message names the file and the field, e.g.
@@ -33,11 +39,10 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attendant.core.errors import InputError, NotFound
 from attendant.core.vocab import LaneDirection
-
 from hardware.base import (
     DeviceError,
     DeviceState,
@@ -51,18 +56,23 @@ from hardware.base import (
 )
 from hardware.devices import DEVICE_KINDS, KINDS
 from hardware.printers import DEFAULT_TIMEOUT
+from hardware.signs import SIGN
 from hardware.urls import redact
 
 __all__ = [
-    "ConsoleConfig",
     "DEVICE_KINDS",
+    "ConsoleConfig",
     "LaneConfig",
     "LaneDevices",
+    "SignConfig",
     "default_config",
     "load_config",
     "open_lane_devices",
     "parse_config",
 ]
+
+if TYPE_CHECKING:
+    from attendant.core.sign_scope import SignScope
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +98,17 @@ class LaneConfig:
 
 
 @dataclass(frozen=True)
+class SignConfig:
+    """One count sign: ``name`` (unique), ``scope`` (:class:`attendant.core.signs.SignScope`), its ``url``
+    (a :data:`hardware.signs.SIGN` URL) and ``facility`` (a facility code; None: the console's)."""
+
+    name: str
+    scope: SignScope
+    url: str
+    facility: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsoleConfig:
     """The whole file: ``lanes`` in file order, optional ``theme``, and
     ``source`` (the file it came from, for messages)."""
@@ -105,6 +126,16 @@ class ConsoleConfig:
     backup_every_minutes: int | None = None
     backup_dir: str | None = None
     backup_keep: int = 7
+    #: ``[[signs]]``: the count signs, in file order (:mod:`attendant.booth.signs` drives them).
+    signs: tuple[SignConfig, ...] = ()
+
+    def sign(self, name: str) -> SignConfig:
+        """The sign called ``name`` (any case). :raises NotFound: no such sign."""
+        for sign in self.signs:
+            if sign.name.lower() == name.strip().lower():
+                return sign
+        known = ", ".join(s.name for s in self.signs) or "none configured"
+        raise NotFound(f"no sign {name!r} in {self.source}; signs are {known}")
 
     def lane(self, code: str) -> LaneConfig:
         """The lane with ``code``. :raises NotFound: no such lane."""
@@ -148,7 +179,7 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         data = loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
-    _no_unknown_keys(data, ("console", "lanes", "offline"), source, "")
+    _no_unknown_keys(data, ("console", "lanes", "offline", "signs"), source, "")
     offline = data.get("offline", {})
     if not isinstance(offline, dict):
         raise InputError(f"{source}: offline: must be an [offline] table")
@@ -196,7 +227,59 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         seen[lane.code] = index
         lanes.append(lane)
     return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days,
-                         **backups, **limits)
+                         signs=_parse_signs(data.get("signs", []), source), **backups, **limits)
+
+
+_SIGN_KEYS = ("name", "scope", "url", "types", "facility")
+_SIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,15}")
+_FACILITY_CODE = re.compile(r"[A-Z0-9]{2,8}")
+
+
+def _parse_signs(items: Any, source: str) -> tuple[SignConfig, ...]:
+    """``[[signs]]`` tables (see the module docstring); every problem names the table and the key."""
+    # pure parsing, loaded only by configs with signs (hardware imports no services: test_hardware_gate_config)
+    from attendant.core.sign_scope import parse_scope
+
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InputError(f"{source}: signs: must be [[signs]] tables")
+    signs: list[SignConfig] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        where = f"{source}: signs[{index}]"
+        name = item.get("name")
+        if not isinstance(name, str) or not _SIGN_NAME.fullmatch(name.strip()):
+            raise InputError(f"{where}.name: must be 1 to 16 letters, digits, '-', '_' or '.' (e.g. \"L0\"), "
+                             f"got {name!r}")
+        name = name.strip()
+        where = f"{where} (sign {name})"
+        for key in item:
+            if key not in _SIGN_KEYS:
+                raise InputError(f"{where}.{key}: unknown key; expected one of {', '.join(_SIGN_KEYS)}")
+        if name.lower() in seen:
+            raise InputError(f"{where}.name: sign name {name!r} is already used by signs[{seen[name.lower()]}]")
+        seen[name.lower()] = index
+        for key in ("scope", "url"):
+            if key not in item:
+                raise InputError(f"{where}.{key}: missing; e.g. scope = \"level:L0\", url = \"standin://\"")
+        try:
+            scope = parse_scope(item["scope"], item.get("types"))
+        except InputError as exc:
+            raise InputError(f"{where}.{'types' if 'spot type' in str(exc) else 'scope'}: {exc}") from None
+        url = item["url"]
+        if not isinstance(url, str) or not url.strip():
+            raise InputError(f"{where}.url: must be a sign URL such as \"standin://\", got {url!r}")
+        url = url.strip()
+        try:
+            SIGN.parse(url)
+        except InputError as exc:
+            raise InputError(f"{where}.url: {exc}") from None
+        facility = item.get("facility")
+        if facility is not None:
+            if not isinstance(facility, str) or not _FACILITY_CODE.fullmatch(facility.strip().upper()):
+                raise InputError(f"{where}.facility: must be a facility code (2 to 8 of A-Z, 0-9), got {facility!r}")
+            facility = facility.strip().upper()
+        signs.append(SignConfig(name=name, scope=scope, url=url, facility=facility))
+    return tuple(signs)
 
 
 def _backup_settings(console: dict[str, Any], source: str) -> dict[str, Any]:

@@ -10,6 +10,10 @@ camera     standin, anpr+http, hikvision+http, axis+http,              hardware.
            webhook+http, opencv, rtsp, rtsps, file, http, https
 =========  ==========================================================  =======================
 
+Count signs are not lane devices: their kind, ``sign`` (standin, modbus+tcp,
+modbus+rtu, http, https), is :data:`hardware.signs.SIGN`, read from the
+config's ``[[signs]]`` tables (:mod:`hardware.config`).
+
 Each kind is a :class:`~hardware.urls.DeviceKind`: ``KINDS["gate"].parse(url)``
 checks a URL (no I/O), ``KINDS["gate"].open(url, lane=..., name=...)`` builds
 the device. All of them read options with :class:`~hardware.urls.UrlOptions`

@@ -93,6 +93,8 @@ class Booth:
         self._queue_lock = threading.Lock()
         # Lanes that keep working when the database is away (attendant.booth.offline); set by open_booth.
         self.offline = None
+        # The count signs of config.signs (attendant.booth.signs), once open_signs has opened them.
+        self.sign_board = None
 
     @property
     def facility(self):
@@ -120,6 +122,18 @@ class Booth:
         if lane.code not in self._devices:
             self._devices[lane.code] = open_lane_devices(lane)
         return self._devices[lane.code]
+
+    def open_signs(self):
+        """The :class:`~attendant.booth.signs.SignBoard` of the configured count signs (opened on first call;
+        None when the config has none). The caller feeds it changes (the console's change watcher).
+
+        :raises Exception: the database could not be read to count (the caller reports it).
+        """
+        if self.sign_board is None and self.config.signs:
+            from attendant.booth.signs import SignBoard
+
+            self.sign_board = SignBoard(self.service.engine, self.config.signs, facility=self.facility.code)
+        return self.sign_board
 
     def _printer(self, lane: LaneConfig | None) -> TicketPrinter | None:
         if self._printer_override is not None:
@@ -348,3 +362,6 @@ class Booth:
         """Stop device threads and close connections."""
         for devices in self._devices.values():
             devices.close()
+        if self.sign_board is not None:
+            self.sign_board.close()
+            self.sign_board = None

@@ -51,7 +51,7 @@ COMMAND_MODULES: dict[str, str] = {
     "void": "corrections", "manual-entry": "corrections", "move": "corrections", "apb": "corrections",
     "count": "corrections",
     "user": "staff", "shift": "staff",
-    "devices": "devices",
+    "devices": "devices", "signs": "signs",
     "watch": "watch",
     "sync": "sync",
     "time-window": "bounds",

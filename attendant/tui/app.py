@@ -137,6 +137,7 @@ class AttendantApp(App[None]):
 
     def on_mount(self) -> None:
         self.service.listeners.append(self._spot_listener)
+        self.start_signs()
         self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
@@ -181,10 +182,11 @@ class AttendantApp(App[None]):
         if self._services_closed:
             return
         self._services_closed = True
-        try:
-            self.service.listeners.remove(self._spot_listener)
-        except ValueError:
-            pass
+        for listener in (self._spot_listener, getattr(self.booth.sign_board, "spot_changed", None)):
+            try:
+                self.service.listeners.remove(listener)
+            except ValueError:
+                pass
         if self.replayer is not None:
             self.replayer.stop()
         if self.change_watcher is not None:
@@ -258,6 +260,8 @@ class AttendantApp(App[None]):
         self.lane_publisher = LanePublisher(self.service.engine, self.service.facility.id, self.booth_name)
 
         def changed(changes) -> None:  # the watcher's thread
+            if self.booth.sign_board is not None:  # every booth's commits reach the count signs
+                self.booth.sign_board.changed(changes)
             for spot_id, status in self.service.apply_changes(changes):
                 self._spot_listener(spot_id, status)
             kinds = frozenset(c.kind for c in changes
@@ -267,9 +271,47 @@ class AttendantApp(App[None]):
 
         self.change_watcher = ChangeWatcher(
             self.service.engine, changed, facility_id=self.service.facility.id,
-            on_resync=lambda: self.main_screen.post_message(LiveState("resync")),
-            on_state=lambda state: self.main_screen.post_message(LiveState(state)),
+            on_resync=self._resynced,
+            on_state=self._feed_state,
         ).start()
+
+    def _feed_state(self, state: str) -> None:
+        """The change watcher's state (its thread): shown on screen; once live, the signs count again, so a
+        commit made between their first count and the feed's start is not missed."""
+        if state == "live" and self.booth.config.signs:
+            if self.booth.sign_board is not None:
+                self.booth.sign_board.resync()
+            else:  # the database was away when the console started: the signs start now
+                self._open_signs_quietly()
+        self.main_screen.post_message(LiveState(state))
+
+    def _open_signs_quietly(self) -> None:
+        try:
+            board = self.booth.open_signs()
+        except Exception:  # still away: the next time the feed is live tries again
+            logging.getLogger(__name__).warning("count signs could not be opened", exc_info=True)
+            return
+        if board is not None and board.spot_changed not in self.service.listeners:
+            self.service.listeners.append(board.spot_changed)
+
+    def _resynced(self) -> None:
+        """The change feed is back after a loss (watcher thread): reload the signs' counts and the screen."""
+        if self.booth.sign_board is not None:
+            self.booth.sign_board.resync()
+        self.main_screen.post_message(LiveState("resync"))
+
+    def start_signs(self) -> None:
+        """Open the count signs of the config (:mod:`attendant.booth.signs`): this console's own bay changes
+        reach them at once (a service listener), other booths' through the change watcher; their health
+        shows in the device panel. A board that cannot open (the database away) is shown, never raised."""
+        try:
+            board = self.booth.open_signs()
+        except Exception as exc:  # signs are information only: the lanes go on without them
+            logging.getLogger(__name__).exception("count signs could not be opened")
+            self.notify(f"Count signs not started: {exc}", severity="warning", timeout=10)
+            return
+        if board is not None:
+            self.service.listeners.append(board.spot_changed)
 
     # ------------------------------------------------- from other threads
     def _spot_listener(self, spot_id: int, status: SpotStatus) -> None:

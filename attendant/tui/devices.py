@@ -118,6 +118,7 @@ class DeviceView:
     message: str
     since: datetime
     retry_in: float | None = None
+    shows: str | None = None  # a count sign's face ("12", "FULL"); None for lane devices
 
     @property
     def name(self) -> str:
@@ -161,6 +162,8 @@ class HealthReport:
 
     lanes: tuple[LaneHealth, ...] = ()
     at: datetime | None = None
+    #: The count signs (``lane`` "sign", ``kind`` the sign's name), in config order.
+    signs: tuple[DeviceView, ...] = ()
 
     def lane(self, code: str | None) -> LaneHealth | None:
         return next((lane for lane in self.lanes if lane.lane == code), None)
@@ -171,7 +174,8 @@ class HealthReport:
 
     @property
     def problems(self) -> tuple[DeviceView, ...]:
-        return tuple(d for lane in self.lanes for d in lane.problems)
+        return tuple(d for lane in self.lanes for d in lane.problems) + tuple(
+            d for d in self.signs if d.state != DeviceState.OK)
 
 
 @dataclass(frozen=True)
@@ -522,11 +526,27 @@ class DeviceHub:
                 last_read = self._reads.get(lane.code)
             queue = getattr(self.booth, "reprint_queue", {}).get(lane.code) or ()
             lanes.append(LaneHealth(lane.code, tuple(views), gate, len(queue), last_read))
-        report = HealthReport(tuple(lanes), now)
+        signs = self._sign_views(now, changes)
+        report = HealthReport(tuple(lanes), now, signs)
         with self._lock:
             self._report = report
             self.polls += 1
         return report, changes
+
+    def _sign_views(self, now: datetime, changes: list[HealthChange]) -> tuple[DeviceView, ...]:
+        """The count signs' health (:attr:`Booth.sign_board`; no I/O: each sign retries on its own thread)."""
+        board = getattr(self.booth, "sign_board", None)
+        if board is None:
+            return ()
+        views = []
+        for name, status in board.status().items():
+            view, change = self._view("sign", name, status, now, None)
+            link = board.links.get(name)
+            shown = link.shown if link is not None else None
+            views.append(replace(view, shows=shown.text if shown is not None else None))
+            if change is not None:
+                changes.append(change)
+        return tuple(views)
 
     def _statuses_of(self, lane, probe: _Probe, previous: HealthReport) -> tuple[dict[str, DeviceStatus], tuple[str, ...]]:
         """(statuses, faulted kinds) of the probe; for a probe still running,
@@ -645,4 +665,4 @@ def _shown(report: HealthReport) -> tuple:
         (lane.lane, tuple((d.kind, d.state, d.message, d.retry_in is not None) for d in lane.devices),
          lane.gate, lane.reprints)
         for lane in report.lanes
-    )
+    ) + tuple((d.kind, d.state, d.message) for d in report.signs)

@@ -1,4 +1,4 @@
-"""The device health panel: every lane's printer, gate, scanner and camera.
+"""The device health panel: every lane's printer, gate, scanner and camera, and the count signs.
 
 One line per lane with a badge per device (glyph + word + theme colour, so
 the state reads without colour: STYLE.md rule 8), then one line per device
@@ -64,6 +64,19 @@ def lane_row(lane: LaneHealth, gate: GateView | None = None) -> Content:
     return Content.assemble(*parts)
 
 
+def signs_row(signs: tuple[DeviceView, ...]) -> Content:
+    """``signs L0 12  L1 FULL  EV ✗ faulted``: each count sign's face, or its trouble."""
+    parts: list = [("signs", "b")]
+    for sign in signs:
+        parts.append(f"  {sign.kind} ")
+        if sign.ok and sign.shows is not None:
+            parts.append((sign.shows, "$fault b" if sign.shows == "FULL" else "b"))
+        else:
+            glyph, word, var = device_badge(sign.state)
+            parts.append((f"{glyph} {word}", f"${var}" + (" b" if var == "fault" else "")))
+    return Content.assemble(*parts)
+
+
 def problem_row(device: DeviceView, tz: tzinfo) -> Content:
     """``✗ E1 printer paper out since 09:31:02 · Printer E1: paper out · retry in 4 s``."""
     glyph, word, var = device_badge(device.state)
@@ -116,11 +129,16 @@ class DeviceHealthPanel(Static):
             rows.append(Content.assemble(("waiting for the first device check…", "$muted")))
         for lane in report.lanes:
             rows.append(lane_row(lane, gates.get(lane.lane)))
+        if report.signs:
+            rows.append(signs_row(report.signs))
         for lane in report.lanes:
             for device in lane.problems:
                 rows.append(problem_row(device, self.tz))
             if lane.reprints:
                 rows.append(reprint_row(lane))
+        for sign in report.signs:
+            if sign.state != "ok":
+                rows.append(problem_row(sign, self.tz))
         content = Content("\n").join(rows)
         bad = [d for d in report.problems if d.state != "unknown"]
         state = (f"✗ {len(bad)} need{'s' if len(bad) == 1 else ''} attention" if bad else "✓ all working"
