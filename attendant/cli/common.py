@@ -55,6 +55,7 @@ COMMAND_MODULES: dict[str, str] = {
     "time-window": "bounds",
     "serve": "serve", "token": "serve",
     "batch": "batch",
+    "replay": "replay",
     "secret": "security", "keys": "security", "retention": "security",
     "audit": "audit",
     "backup": "backups", "restore": "backups",
