@@ -56,8 +56,9 @@ def terminal_chart(report, *, width: int = 100, height: int = 20) -> str:
     labels = [f"{h:02d}" for h in range(24)]
     heights = [_major(h, currency) for h in report.hourly]
     figure.draw(figure.bar(labels, heights[0] if len(heights) == 1 else heights))
-    figure.title(f"Revenue by hour of day ({currency}): " + " | ".join(report.plans))
+    figure.title(f"Revenue by hour of day ({currency})")
     out.append(plt.uncolorize(figure.build()))
+    out.append("bars, left to right: " + "; ".join(report.plans) + "\n")
     figure.clear()
     return "\n".join(out) + "\n"
 
