@@ -144,6 +144,8 @@ class Replayer:
         self._data0: datetime | None = None
         self.plan_label = ""
         self._method_of: dict[int, str] = {}
+        self._began = time.monotonic()
+        self.operations = 0  # entries and exits attempted through the booth
 
     # ------------------------------------------------------------ the facility
     @property
@@ -219,6 +221,7 @@ class Replayer:
         ev = accessible = False
         if vehicle_class == VehicleClass.CAR.value:
             ev, accessible = self._car_flags()
+        self.operations += 1
         request = EntryRequest(plate, vehicle_class, ev=ev, accessible=accessible, at=at, print_ticket=False,
                                vend=False, backdate_reason=self.reason)
         try:
@@ -232,6 +235,7 @@ class Replayer:
         return stay
 
     def _exit(self, stay: _Stay, method: str | None, at: datetime) -> bool:
+        self.operations += 1
         request = ExitRequest(stay.code, (Tender(method or "card"),), at=at, print_receipt=False, vend=False,
                               backdate_reason=self.reason)
         try:
@@ -389,8 +393,8 @@ class Replayer:
             "facility": self.service.facility.code,
             "columns": loaded.columns,
             "time_format": loaded.time_format,
-            "first": first.isoformat() if first else None,
-            "last": last.isoformat() if last else None,
+            "first": first.isoformat(timespec="seconds") if first else None,
+            "last": last.isoformat(timespec="seconds") if last else None,
             "shift_days": self.shift.days,
             "readings": len(self.points),
             "max_abs_error": max(errors, default=0),
@@ -399,6 +403,8 @@ class Replayer:
             "vehicles_out": self.vehicles_out,
             "still_inside": self.vehicles_in - self.vehicles_out,
             "inside_before": self.baseline,
+            "elapsed_s": round(time.monotonic() - self._began, 3),
+            "operations": self.operations,
             "refused": self.refused,
             "refusals": self.refusals,
             "bad_data": loaded.bad_json(),

@@ -192,7 +192,8 @@ def _text(s: dict) -> str:
         (f"Fidelity: {s['readings']} readings, occupancy error max {s['max_abs_error']}, mean {s['mean_abs_error']} "
         "vehicles"),
         f"Traffic: {s['vehicles_in']} in, {s['vehicles_out']} out, {s['still_inside']} still inside"
-        + (f", {s['refused']} refused" if s["refused"] else ""),
+        + (f", {s['refused']} refused" if s["refused"] else "")
+        + f" ({s['operations']} operations in {s['elapsed_s']:.1f} s)",
     ]
     bad = s["bad_data"]
     if bad["problems"] or bad["duplicates"]:
