@@ -258,3 +258,33 @@ def test_a_user_without_the_role_may_not_replay(cli, tmp_path):
     summary = json.loads(cli.run("--user", "boss", "--pin", "424242", "replay", "sessions", path, "--json").stdout)
     assert summary["vehicles_out"] == 1
     assert rows(cli.db, "SELECT DISTINCT entry_actor FROM parking_session") == [("replay:boss",)]
+
+
+@pytest.mark.postgres
+def test_a_replay_on_postgresql_writes_the_same_rows(pg_url, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from tests.cli_support import Attendant
+
+    cli = Attendant(tmp_path, db=pg_url)
+    cli.run("init", "--demo")
+    path = write(tmp_path / "sessions.csv", SESSIONS)
+    summary = json.loads(cli.run("replay", "sessions", path, "--json", "--on-bad", "clip").stdout)
+    assert (summary["vehicles_in"], summary["vehicles_out"], summary["max_abs_error"]) == (4, 3, 0)
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        stays = conn.execute(text("SELECT status, count(*) FROM parking_session GROUP BY status")).all()
+        paid = conn.execute(text("SELECT coalesce(sum(amount), 0) FROM payment WHERE status = 'completed'")).scalar()
+    engine.dispose()
+    assert dict(stays) == {"closed": 3, "open": 1}
+    assert paid == summary["revenue"]["total"] > 0
+
+
+def test_dates_the_facility_does_not_accept_stop_the_replay_before_it_writes(cli, tmp_path):
+    cli.run("time-window", "--before", "1d", "--widen", "366d")  # the defaults (the suite's copy is widened)
+    path = write(tmp_path / "s.csv", "arrival,departure\n2016-11-01 08:00,2016-11-01 09:00\n")
+    ran = cli.run("replay", "sessions", path, "--start", "2020-01-06", expect=2)
+    assert "outside the window this facility accepts" in ran.stderr
+    ran = cli.run("replay", "sessions", path, "--start", "2099-01-05", expect=2)
+    assert "in the future" in ran.stderr
+    assert rows(cli.db, "SELECT count(*) FROM parking_session") == [(0,)]

@@ -57,6 +57,7 @@ from attendant.core.replay import (
 from attendant.core.replay_data import Loaded
 from attendant.core.requests import EntryRequest, ExitRequest, Tender
 from attendant.core.store import PAY, PS, SESSION_IS_OPEN
+from attendant.core.time_bounds import TimeOutOfWindow
 from attendant.core.views import COUNTED
 from attendant.core.vocab import SpotStatus, SpotType, VehicleClass
 
@@ -226,6 +227,8 @@ class Replayer:
                                vend=False, backdate_reason=self.reason)
         try:
             entry = self.booth.enter(request, actor=self.actor).entry
+        except TimeOutOfWindow:
+            raise  # the dates are outside what the facility accepts: every operation would be refused
         except AttendantError as exc:
             self._refuse(f"entry of {plate or 'a vehicle'} at {self._data_local(at):%Y-%m-%d %H:%M}: {exc}")
             return None
@@ -240,6 +243,8 @@ class Replayer:
                               backdate_reason=self.reason)
         try:
             outcome = self.booth.exit(request, actor=self.actor)
+        except TimeOutOfWindow:
+            raise
         except AttendantError as exc:
             self._refuse(f"exit of session {stay.session_id} at {self._data_local(at):%Y-%m-%d %H:%M}: {exc}")
             return False

@@ -120,7 +120,7 @@ class BadData(InputError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         kinds = Counter(p.kind for p in self.problems)
-        head = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+        head = ", ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in sorted(kinds.items()))
         shown = "\n".join(str(p) for p in self.problems[:SHOWN_PROBLEMS])
         more = len(self.problems) - SHOWN_PROBLEMS
         tail = f"\n... and {more} more" if more > 0 else ""
@@ -396,9 +396,11 @@ def read_occupancy(path: str | os.PathLike[str], *, tz: tzinfo, capacity: int, n
                 skipped += 1
                 continue
             value, clipped = 0, clipped + 1
-        limit, whose = capacity, f"the {capacity} bays the replay can fill"
-        if row_capacity is not None and 0 < row_capacity < capacity:
-            limit, whose = row_capacity, f"its capacity {row_capacity}"
+        limit = capacity if row_capacity is None or row_capacity <= 0 else min(capacity, row_capacity)
+        if row_capacity is not None and 0 < row_capacity < value:
+            whose = f"its capacity {row_capacity}"
+        else:
+            whose = f"the {capacity} bays the replay can fill"
         if value > limit:
             problems.append(Problem(label, line, "above_capacity",
                                     f"count {count} at {at:%Y-%m-%d %H:%M} is above {whose}"))
