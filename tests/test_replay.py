@@ -223,6 +223,11 @@ def test_departures_before_arrivals_and_unknown_payments(cli, tmp_path, on_bad):
         assert stays[1][0] == stays[1][1]  # the departure before its arrival became a zero-length stay
         assert stays[2][2:] == ("van", "open")  # no departure: still inside
         assert methods == {"cash": 1, "card": 1}  # bitcoin -> card (the zero-length stay paid nothing)
+        more = write(tmp_path / "more.csv", "arrival,departure,plate\n02/11/2016 08:00,02/11/2016 09:00,XY12 ZZZ\n")
+        assert "has 1 vehicle inside" in cli.run("replay", "sessions", more, expect=2).stderr
+        again = json.loads(cli.run("replay", "sessions", more, "--continue", "--json").stdout)
+        assert (again["inside_before"], again["vehicles_out"], again["max_abs_error"]) == (1, 1, 0)
+        assert rows(cli.db, "SELECT count(*) FROM parking_session WHERE status = 'open'") == [(1,)]  # the van
     else:
         assert summary["bad_data"]["skipped"] == 2 and len(stays) == 2
         assert methods == {"cash": 1}

@@ -21,7 +21,9 @@ within the facility's widening limit, 366 days by default).
 Dates: the bays of a facility cannot be back-dated years, so the replay
 moves the data by whole weeks (the weekday and the facility wall-clock
 time of every event are kept) so that its last day ends before today, or
-so that its first day falls on ``start``. Reports and charts give the
+so that its first day falls on ``start``. A reading whose wall-clock time,
+on its replay date, falls in the hour the clocks skip or is out of order in
+the hour they repeat is dropped and counted (``bad_data.dst_dropped``). Reports and charts give the
 data's own times (``shift_days`` says by how much the database's differ).
 
 Fidelity: at each reading (occupancy) or every 5 minutes (sessions: the
@@ -128,7 +130,8 @@ class Replayer:
         self.progress = progress or Progress()
         self.baseline = self._open_count()
         if self.baseline and not keep_inside:
-            raise Refused(f"facility {self.service.facility.code} has {self.baseline} vehicles inside (open "
+            vehicles = "vehicle" if self.baseline == 1 else "vehicles"
+            raise Refused(f"facility {self.service.facility.code} has {self.baseline} {vehicles} inside (open "
                           "sessions): a replay compares the database with the data, so it needs an empty car "
                           "park. Use a fresh facility (attendant init --layout FILE), or --continue to replay on "
                           "top of them (they stay inside and are left out of the comparison)")
@@ -147,6 +150,7 @@ class Replayer:
         self._method_of: dict[int, str] = {}
         self._began = time.monotonic()
         self.operations = 0  # entries and exits attempted through the booth
+        self.dst_dropped = 0  # readings whose wall-clock time, moved to its replay date, is out of order (DST)
 
     # ------------------------------------------------------------ the facility
     @property
@@ -275,7 +279,8 @@ class Replayer:
         points: list[tuple[datetime, int]] = []
         for reading in readings:
             at = self._utc(reading.at)
-            if points and at <= points[-1][0]:  # the fall-back hour read twice: the later one is dropped
+            if points and at <= points[-1][0]:  # a wall-clock hour the clocks skipped or repeat on that date
+                self.dst_dropped += 1
                 continue
             points.append((at, reading.count))
         series = ReadingSeries(loaded.name or loaded.file, tuple(points))
@@ -412,7 +417,7 @@ class Replayer:
             "operations": self.operations,
             "refused": self.refused,
             "refusals": self.refusals,
-            "bad_data": loaded.bad_json(),
+            "bad_data": {**loaded.bad_json(), "dst_dropped": self.dst_dropped},
             "revenue": {"currency": currency, "unit": "minor", "total": total,
                         "by_method": dict(sorted(by_method.items())), "by_band": dict(sorted(by_band.items()))},
         }
@@ -461,8 +466,8 @@ class Replayer:
 
 
 def _sample_times(first: datetime, last: datetime) -> list[datetime]:
-    """Every :data:`INTERVAL_SECONDS` from ``first`` (exclusive) to ``last``, and ``last`` itself."""
+    """Every :data:`INTERVAL_SECONDS` from ``first`` to before ``last``, and just after ``last``."""
     step = timedelta(seconds=INTERVAL_SECONDS)
     count = max(math.ceil((last - first) / step), 1)
-    times = [first + step * i for i in range(1, count)]
+    times = [first + step * i for i in range(count)]
     return [*times, last + timedelta(microseconds=1)]
