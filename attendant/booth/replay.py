@@ -10,8 +10,10 @@ within the facility's widening limit, 366 days by default).
 
 - **Occupancy series** (:meth:`Replayer.occupancy`): the counts carry no
   vehicles, so :func:`attendant.core.replay.plan_traffic` (the demo's planner)
-  invents arrivals and departures that follow the readings; the vehicles
-  inside at the first reading enter at that reading's time. Every vehicle is
+  invents arrivals and departures that follow the readings, planned from
+  one reading to the next so the database meets every reading however
+  irregular the feed's intervals; the vehicles inside at the first reading
+  enter at that reading's time. Every vehicle is
   a car (the count carries no class) and takes an EV or accessible bay only
   when the bays a plain car may take are full (the count includes those bays).
 - **Session lists** (:meth:`Replayer.sessions`): each row's arrival and
@@ -38,6 +40,7 @@ the tariff that priced each stay, and by facility-local hour of the data);
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -284,41 +287,35 @@ class Replayer:
                 continue
             points.append((at, reading.count))
         series = ReadingSeries(loaded.name or loaded.file, tuple(points))
-        t0, t_end = points[0][0], points[-1][0]
         capacity = self.capacity
-        initial = min(points[0][1], capacity)
-        plates: list[tuple[str, str]] = []
-        taken: set[str] = set()
-        while len(plates) < initial:
+        t0 = points[0][0]
+        self.progress.start(len(points), f"replaying {series.name}")
+        inside: dict[str, str] = {}  # plate -> class of the vehicles the database has inside (this replay's)
+        while len(inside) < min(points[0][1], capacity):  # those inside at the first reading enter at its time
             plate = random_plate(self.rng)
-            if plate not in taken:
-                taken.add(plate)
-                plates.append((plate, VehicleClass.CAR.value))
-        events = plan_traffic(series, t0, t_end, self.tz, capacity, rng=self.rng, inside=plates,
-                              draw_class=lambda rng: VehicleClass.CAR.value)
-        self.progress.start(initial + len(events), f"replaying {series.name}")
-        for plate, vehicle_class in plates:
-            stay = self._enter(plate, vehicle_class, t0)
-            if stay is not None:
-                self.codes[plate] = stay.session_id
-            self.progress.advance(1)
-        queue = iter(events)
-        pending = next(queue, None)
-        for at, count in points:
-            while pending is not None and pending.at < at:
-                self._pace(pending.at)
-                if pending.kind == "arrival":
-                    stay = self._enter(pending.plate, pending.vehicle_class, pending.at)
-                    if stay is not None:
-                        self.codes[pending.plate] = stay.session_id
+            if plate not in inside and self._arrive(plate, VehicleClass.CAR.value, t0):
+                inside[plate] = VehicleClass.CAR.value
+        self._pace(t0)
+        self._measure(t0, points[0][1])
+        self.progress.advance(1)
+        for (start, _before), (at, count) in itertools.pairwise(points):
+            # The planner from one reading to the next: its last step ends on the reading, so the database
+            # meets each reading, however irregular the feed's intervals.
+            events = plan_traffic(series, start, at, self.tz, capacity, rng=self.rng, inside=list(inside.items()),
+                                  draw_class=lambda rng: VehicleClass.CAR.value)
+            for event in events:
+                self._pace(event.at)
+                if event.kind == "arrival":
+                    if self._arrive(event.plate, event.vehicle_class, event.at):
+                        inside[event.plate] = event.vehicle_class
                 else:
-                    sid = self.codes.pop(pending.plate, None)
-                    if sid is not None:
-                        self._exit(self.stays[sid], pending.payment_method, pending.at)
-                self.progress.advance(1)
-                pending = next(queue, None)
+                    sid = self.codes.get(event.plate)
+                    if sid is not None and self._exit(self.stays[sid], event.payment_method, event.at):
+                        del self.codes[event.plate]
+                        inside.pop(event.plate, None)
             self._pace(at)
             self._measure(at, count)
+            self.progress.advance(1)
         return self._report(loaded, "occupancy")
 
     def sessions(self, loaded: Loaded) -> ReplayReport:
@@ -361,6 +358,14 @@ class Replayer:
             self._measure(samples[sample], expected)
             sample += 1
         return self._report(loaded, "sessions")
+
+    def _arrive(self, plate: str, vehicle_class: str, at: datetime) -> bool:
+        """Enter ``plate``; True when it is inside (its session remembered by plate)."""
+        stay = self._enter(plate, vehicle_class, at)
+        if stay is None:
+            return False
+        self.codes[plate] = stay.session_id
+        return True
 
     def _made_up_plate(self) -> str:
         return random_plate(self.rng)

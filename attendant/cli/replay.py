@@ -196,9 +196,10 @@ def _text(s: dict) -> str:
         + f" ({s['operations']} operations in {s['elapsed_s']:.1f} s)",
     ]
     bad = s["bad_data"]
-    if bad["problems"] or bad["duplicates"]:
+    if bad["problems"] or bad["duplicates"] or bad.get("dst_dropped"):
         lines.append(f"Bad data: {len(bad['problems'])} problems, {bad['clipped']} clipped, {bad['skipped']} "
-                     f"skipped, {bad['gaps']} gaps interpolated, {bad['duplicates']} duplicates dropped")
+                     f"skipped, {bad['gaps']} gaps interpolated, {bad['duplicates']} duplicates dropped"
+                     + (f", {bad['dst_dropped']} readings dropped at a DST change" if bad.get("dst_dropped") else ""))
         lines += [f"  {p}" for p in bad["problems"][:10]]
         if len(bad["problems"]) > 10:
             lines.append(f"  ... and {len(bad['problems']) - 10} more (--json lists them all)")
