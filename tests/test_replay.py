@@ -10,6 +10,7 @@ into small files whose lines the messages must name.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -293,3 +294,31 @@ def test_dates_the_facility_does_not_accept_stop_the_replay_before_it_writes(cli
     ran = cli.run("replay", "sessions", path, "--start", "2099-01-05", expect=2)
     assert "in the future" in ran.stderr
     assert rows(cli.db, "SELECT count(*) FROM parking_session") == [(0,)]
+
+
+def test_the_demo_planner_follows_a_multi_day_series_reading_to_reading():
+    import random
+
+    from attendant.core.errors import InputError
+    from attendant.core.replay import ReadingSeries, plan_traffic
+
+    t0 = datetime(2026, 11, 20, 23, 50, tzinfo=UTC)
+    points = ((t0, 10), (t0 + timedelta(minutes=7), 17), (t0 + timedelta(minutes=13), 11),
+              (t0 + timedelta(hours=2), 40))  # irregular intervals, across midnight, a gap
+    series = ReadingSeries("test", points)
+    assert series.occupancy_at(t0 - timedelta(hours=1)) == 10  # flat before the first reading
+    assert series.occupancy_at(t0 + timedelta(minutes=3, seconds=30)) == 14  # 10 + 7 x 3.5/7, half up
+    assert series.occupancy_at(t0 + timedelta(days=3)) == 40  # flat after the last: not periodic
+    with pytest.raises(InputError, match="strictly increasing"):
+        ReadingSeries("bad", ((t0, 1), (t0, 2)))
+    rng = random.Random(7)
+    inside = [(f"AB{i:02d} CDE", "car") for i in range(10)]
+    for (start, _c), (end, count) in itertools.pairwise(points):
+        events = plan_traffic(series, start, end, LONDON, 50, rng=rng, inside=inside, draw_class=lambda r: "car")
+        assert all(start <= e.at < end and e.vehicle_class == "car" for e in events)
+        for event in events:
+            if event.kind == "arrival":
+                inside.append((event.plate, "car"))
+            else:
+                inside.remove(next(v for v in inside if v[0] == event.plate))
+        assert len(inside) == count  # each interval ends on its reading

@@ -335,6 +335,8 @@ class Replayer:
         samples = _sample_times(events[0][0], events[-1][0])
         self.progress.start(len(events), f"replaying {loaded.file}")
         inside: dict[int, _Stay] = {}
+        plates: dict[int, str] = {}  # row index -> plate (no spaces) of the vehicles inside
+        taken: set[str] = set()  # those plates: a made-up plate avoids them
         expected = 0
         sample = 0
         for at, order, index in events:
@@ -345,14 +347,19 @@ class Replayer:
             row = rows[index]
             if order == 1:
                 expected += 1
-                stay = self._enter(row.plate or self._made_up_plate(), row.vehicle_class, at)
+                plate = row.plate or self._made_up_plate(taken)
+                stay = self._enter(plate, row.vehicle_class, at)
                 if stay is not None:
                     inside[index] = stay
+                    plates[index] = plate.replace(" ", "").upper()
+                    taken.add(plates[index])
             else:
                 expected -= 1
                 stay = inside.pop(index, None)
-                if stay is not None:
-                    self._exit(stay, row.payment, at)
+                if stay is not None and not self._exit(stay, row.payment, at):
+                    inside[index] = stay  # still inside: its plate stays taken
+                elif stay is not None:
+                    taken.discard(plates.pop(index, ""))
             self.progress.advance(1)
         while sample < len(samples):
             self._measure(samples[sample], expected)
@@ -367,8 +374,12 @@ class Replayer:
         self.codes[plate] = stay.session_id
         return True
 
-    def _made_up_plate(self) -> str:
-        return random_plate(self.rng)
+    def _made_up_plate(self, inside: set[str]) -> str:
+        """A random plate (:func:`~attendant.core.replay.random_plate`) of no vehicle inside."""
+        plate = random_plate(self.rng)
+        while plate.replace(" ", "") in inside:
+            plate = random_plate(self.rng)
+        return plate
 
     # ------------------------------------------------------------ the report
     def _payments(self) -> list[tuple[int, str, int, datetime]]:
