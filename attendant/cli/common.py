@@ -57,6 +57,7 @@ COMMAND_MODULES: dict[str, str] = {
     "time-window": "bounds",
     "serve": "serve", "token": "serve", "feed": "feeds",
     "batch": "batch",
+    "replay": "replay",
     "secret": "security", "keys": "security", "retention": "security",
     "audit": "audit",
     "backup": "backups", "restore": "backups",

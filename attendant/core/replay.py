@@ -20,7 +20,7 @@ import math
 import os
 import random
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from importlib import resources
@@ -145,6 +145,61 @@ class OccupancySeries:
             return math.floor(value + 0.5)
         scaled = math.floor(value * capacity / self.capacity + 0.5)
         return min(max(scaled, 0), capacity)
+
+    def occupancy_at(self, moment: datetime, tz: tzinfo, capacity: int) -> int:
+        """The target at aware ``moment``: its time of day on the facility clock ``tz``, read as
+        :meth:`target_at` with ``capacity`` (scaled and clamped). What :func:`plan_traffic` follows."""
+        local = moment.astimezone(tz)
+        second = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        return self.target_at(second, capacity)
+
+
+@dataclass(frozen=True)
+class ReadingSeries:
+    """Occupancy readings at absolute times: several days of one car park, as a replay follows them.
+
+    ``points`` are ``(at, occupancy)`` pairs: ``at`` aware datetimes (any zone) in strictly
+    increasing order, ``occupancy`` the vehicles inside (>= 0). Unlike :class:`OccupancySeries`
+    (one day, repeated), this series is not periodic: before the first reading it holds the first
+    value and after the last the last one. Raises :class:`InputError` when the points break those
+    rules. Readers of real files (:mod:`attendant.core.replay_data`) check the counts against the
+    capacity and say what they clipped; this class never scales.
+    """
+
+    name: str
+    points: tuple[tuple[datetime, int], ...]
+    _times: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise InputError(f"{self.name}: an occupancy series needs at least one reading")
+        times: list[float] = []
+        for at, occupancy in self.points:
+            if at.utcoffset() is None:
+                raise InputError(f"{self.name}: reading time {at.isoformat()} has no zone")
+            if occupancy < 0:
+                raise InputError(f"{self.name}: negative occupancy {occupancy} at {at.isoformat()}")
+            stamp = at.timestamp()
+            if times and stamp <= times[-1]:
+                raise InputError(f"{self.name}: readings must be in strictly increasing time order")
+            times.append(stamp)
+        object.__setattr__(self, "_times", tuple(times))
+
+    def occupancy_at(self, moment: datetime, tz: tzinfo | None = None, capacity: int | None = None) -> int:
+        """Occupancy at aware ``moment``: linear between the readings around it, rounded half up,
+        clamped to ``0..capacity`` when given (``tz`` is not needed: the readings are absolute)."""
+        stamp = moment.timestamp()
+        index = bisect_right(self._times, stamp)
+        if index == 0:
+            value: float = self.points[0][1]
+        elif index == len(self.points):
+            value = self.points[-1][1]
+        else:
+            (t0, o0), (t1, o1) = (self._times[index - 1], self.points[index - 1][1]), (
+                self._times[index], self.points[index][1])
+            value = o0 + (o1 - o0) * (stamp - t0) / (t1 - t0)
+        count = math.floor(value + 0.5)
+        return count if capacity is None else min(max(count, 0), capacity)
 
 
 @dataclass(frozen=True)
@@ -296,7 +351,7 @@ def _random_payment(rng: random.Random) -> tuple[str, int | None]:
 
 
 def plan_traffic(
-    series: OccupancySeries,
+    series: OccupancySeries | ReadingSeries,
     start: datetime,
     end: datetime,
     tz: tzinfo,
@@ -306,6 +361,7 @@ def plan_traffic(
     initial: int | None = None,
     inside: Iterable[tuple[str, str]] | None = None,
     churn_per_hour: float = CHURN_PER_HOUR,
+    draw_class: Callable[[random.Random], str] = random_vehicle_class,
 ) -> list[TrafficEvent]:
     """Plan arrivals and departures from ``start`` to ``end`` that follow ``series``.
 
@@ -326,7 +382,10 @@ def plan_traffic(
     ``initial`` is the occupancy at ``start`` (default: the target at ``start``).
     ``inside`` optionally lists the ``(plate, vehicle_class)`` of the vehicles
     already inside (e.g. open sessions), so their departures name real plates;
-    without it the planner invents the initial vehicles. Returns events sorted by
+    without it the planner invents the initial vehicles. ``draw_class`` draws the
+    class of each new vehicle (default :func:`random_vehicle_class`, the assumed mix; a
+    replay of counts that carry no class passes ``lambda rng: "car"``). A
+    :class:`ReadingSeries` (absolute times, several days) is followed the same way. Returns events sorted by
     ``at`` (aware UTC), all within ``[start, end)``. The same ``rng`` state gives
     the same plan. Raises :class:`InputError` for naive or reversed times, a
     capacity that is not positive, an ``initial`` outside ``0..capacity`` or one
@@ -344,9 +403,7 @@ def plan_traffic(
     end_utc = end.astimezone(timezone.utc)
 
     def target(moment: datetime) -> int:
-        local = moment.astimezone(tz)
-        second = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
-        return series.target_at(second, capacity)
+        return series.occupancy_at(moment, tz, capacity)
 
     vehicles: list[tuple[str, str]] = []
     if inside is not None:
@@ -368,7 +425,7 @@ def plan_traffic(
         while plate in plates:
             plate = random_plate(rng)
         plates.add(plate)
-        return plate, random_vehicle_class(rng)
+        return plate, draw_class(rng)
 
     if inside is None:
         vehicles = [new_vehicle() for _ in range(level)]
