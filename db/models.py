@@ -19,7 +19,7 @@ that starts does not pay for building sixteen validators.
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -250,7 +250,7 @@ class AuditEvent(Table, table=True):
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_facility_at", "facility_id", "at"),
-                      Index("uq_audit_seq", "seq", unique=True),  # one event per place in the chain (0011)
+                      Index("uq_audit_chain_seq", "chain", "seq", unique=True),  # one event per place (0017)
                       Index("ix_audit_entity", "entity", "entity_id"))  # an entity's events (0011)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -266,17 +266,21 @@ class AuditEvent(Table, table=True):
     # chain (1, 2, ...), ``rows`` the non-personal fields of the rows it records as they stood at commit,
     # ``hash`` = SHA-256 over the event's content, ``rows`` and ``prev_hash`` (the previous event's hash).
     seq: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    # ``chain``: which of the parallel chains the event is in (0017_audit_chains; ``seq`` counts per chain)
+    chain: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1, server_default="1"))
     prev_hash: Optional[str] = Field(default=None, max_length=64)
     hash: Optional[str] = Field(default=None, max_length=64)
     rows: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
 
 
 class AuditChainHead(Table, table=True):
-    """The one row (``id`` 1) naming the newest audit event of the database and its hash.
+    """One row per audit chain (``id`` = the chain, 1..:data:`attendant.core.audit.CHAINS`) naming its
+    newest event and that event's hash.
 
-    A writer locks it (``SELECT ... FOR UPDATE``) in the transaction that
-    appends events, so concurrent booths chain one after another
-    (attendant/core/audit.py; migration 0011_audit_chain).
+    A writer locks the first head nobody holds (``SELECT ... FOR UPDATE SKIP
+    LOCKED``) in the transaction that appends events, so concurrent booths
+    chain side by side instead of one after another (attendant/core/audit.py;
+    migrations 0011_audit_chain, 0017_audit_chains).
     """
 
     __tablename__ = "audit_chain_head"

@@ -78,7 +78,8 @@ def test_real_traffic_leaves_a_valid_chain_and_the_money_adds_up(small_engine, t
     assert traffic["cash"].paid == 960  # the £9.60 the red team lowered
     with small_engine.connect() as conn:
         events = conn.execute(select(AUD).order_by(AUD.c.id)).all()
-        head = conn.execute(select(HEAD)).one()
+        head = conn.execute(select(HEAD).where(HEAD.c.id == 1)).one()
+    assert {e.chain for e in events} == {1}  # one writer at a time: everything in chain 1
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert all(e.prev_hash == p.hash for p, e in zip(events, events[1:]))
     assert (head.seq, head.event_id, head.hash) == (events[-1].seq, events[-1].id, events[-1].hash)
@@ -198,7 +199,7 @@ def test_a_head_written_down_catches_a_rewritten_chain(small_engine, traffic, cl
             prev = audit.event_hash(ev)
             conn.execute(AUD.update().where(AUD.c.id == row.id).values(prev_hash=ev["prev_hash"], hash=prev))
             last = row
-        conn.execute(HEAD.update().values(hash=prev, event_id=last.id, seq=last.seq))
+        conn.execute(HEAD.update().where(HEAD.c.id == 1).values(hash=prev, event_id=last.id, seq=last.seq))
     assert verify(small_engine).ok  # a perfect forgery inside the database...
     caught = verify(small_engine, expect_head=written)  # ...but not against the head printed on a shift report
     assert caught.first.kind == "head" and "rewritten" in caught.first.message
@@ -267,8 +268,47 @@ def test_concurrent_booths_keep_one_valid_chain(small_engine, db_url, booths):
     assert result.ok, result.problems
     with small_engine.connect() as conn:
         actions = conn.execute(select(AUD.c.action, AUD.c.seq).order_by(AUD.c.id)).all()
+        chains = conn.execute(select(AUD.c.chain, AUD.c.seq).order_by(AUD.c.id)).all()
     assert sum(a == "session.enter" for a, _ in actions) == 4 * 5
-    assert [s for _, s in actions] == list(range(1, len(actions) + 1))
+    for chain in {c for c, _ in chains}:  # booths chain side by side (0017): each chain counts 1, 2, ... in id order
+        places = [s for c, s in chains if c == chain]
+        assert places == list(range(1, len(places) + 1))
+
+
+def test_a_booth_chains_beside_a_held_chain_and_a_shift_close_witnesses_it(small_engine, traffic, clock):
+    """PostgreSQL: a writer never queues behind another's head (SKIP LOCKED takes the next chain), and a
+    shift close records every chain's head, so cutting another chain's newest events is caught."""
+    if small_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: every event is in chain 1")
+    svc = traffic["svc"]
+    done: list = []
+    with small_engine.connect() as holder:
+        holder.execute(text("SELECT id FROM audit_chain_head WHERE id = 1 FOR UPDATE"))  # a booth mid-commit
+        worker = threading.Thread(target=lambda: done.append(svc.enter("JK90LMN", "car", actor=traffic["bob"],
+                                                                       lane="E2")))
+        worker.start()
+        worker.join(timeout=20)
+        assert done, "the entry waited for the held chain head"
+        holder.rollback()
+    entered = done[0]
+    with small_engine.connect() as conn:
+        chain, seq = conn.execute(select(AUD.c.chain, AUD.c.seq).where(
+            AUD.c.action == "session.enter", AUD.c.entity_id == entered.session_id)).one()
+    assert (chain, seq) == (2, 1)
+    assert verify(small_engine).ok
+    clock.now += timedelta(minutes=1)
+    report = shifts.close_shift(small_engine, traffic["fid"], traffic["sue"], cash_count={}, at=clock())
+    with small_engine.connect() as conn:
+        witness = conn.execute(select(AUD.c.chain, AUD.c.details).where(AUD.c.action == "shift.close")).one()
+    assert witness.chain == 1 and witness.details["chain_heads"]["2"][0] == 1
+    assert verify(small_engine, expect_head=report.audit_head).ok
+    # cut chain 2's newest event and make its head row agree: only the witness can tell
+    _sql(small_engine, "DELETE FROM audit_event WHERE chain = 2")
+    _sql(small_engine, "UPDATE audit_chain_head SET seq = 0, event_id = NULL, hash = :g WHERE id = 2",
+         g=audit.GENESIS)
+    caught = verify(small_engine)
+    assert any(p.kind == "head" and "chain 2 at place 1" in p.message and "no longer there" in p.message
+               for p in caught.problems), caught.problems
 
 
 def test_existing_events_are_chained_by_the_migration(db_url, clock):

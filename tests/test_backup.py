@@ -82,7 +82,8 @@ def test_sqlite_backup_restores_into_a_fresh_file_row_for_row(cli, tmp_path):
     assert manifest["backend"] == "sqlite" and manifest["schema_revision"] == SCHEMA_HEAD
     assert manifest["facilities"] == ["CHS"] and manifest["created_at"].endswith("+00:00")
     with sqlite3.connect(cli.db.removeprefix("sqlite:///")) as conn:
-        head = conn.execute("SELECT seq, event_id, hash FROM audit_chain_head").fetchone()
+        head = conn.execute("SELECT seq, event_id, hash FROM audit_chain_head ORDER BY event_id IS NULL, "
+                            "event_id DESC").fetchone()
     assert manifest["audit_head"] == {"seq": head[0], "event_id": head[1], "hash": head[2]}
     assert file.stat().st_mode & 0o777 == 0o600  # personal data inside
     with zipfile.ZipFile(file) as zf:

@@ -107,7 +107,7 @@ def audit_show(
                   limit=limit)
     if json_:
         typer.echo(json.dumps([{
-            "id": e.id, "seq": e.seq,
+            "id": e.id, "chain": e.chain, "seq": e.seq,
             "facility": facilities[e.facility_id].code if e.facility_id in facilities else None,
             "at": e.at.astimezone(UTC).isoformat(), "effective_at": e.effective_at.astimezone(UTC).isoformat(),
             "actor": e.actor, "action": e.action, "entity": e.entity, "entity_id": e.entity_id,

@@ -14,8 +14,8 @@ writes them, so every row has the same shape:
 
 The chain (issue 9, "the audit log proves itself"; migration 0011_audit_chain)
 -------------------------------------------------------------------------------
-Each event also carries ``seq`` (its place in the database's one chain: 1, 2,
-...), ``rows`` (the non-personal fields of the rows it records, as they stand
+Each event also carries ``seq`` (its place in its chain: 1, 2, ...; see
+"Concurrency" for the chains), ``rows`` (the non-personal fields of the rows it records, as they stand
 when the transaction commits: for a parking session, the session with its
 payments and gate openings; a payment, the same for its session; a user, its
 name, role and active flag; a vend, a shift, a cash movement, an IOU: that row)
@@ -29,12 +29,19 @@ of the hashed ``details`` (:data:`PERSONAL_KEYS`).
 Concurrency: :func:`record` only queues the event on the connection; just
 before the transaction commits (SQLAlchemy's ``commit`` connection event) the
 queued events are chained: the rows they seal are read (two statements: a
-session with its payments, its vends), then the one-row table
-``audit_chain_head`` is read with ``SELECT ... FOR UPDATE`` (PostgreSQL: booths
-wait for each other there, for the inserts, the head's move and the commit;
-SQLite: writers are already one at a time, ``BEGIN IMMEDIATE``), the events are
-inserted with the next places and hashes, and the head is moved. Ids are drawn
-after the lock, so id order is chain order.
+session with its payments, its vends), then a chain head is taken row-locked
+and the events are inserted with the next places and hashes of that chain, and
+the head is moved. There are :data:`CHAINS` chains (migration
+0017_audit_chains): a writer takes the first head no other transaction holds
+(PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``), so booths chain side by side
+and never queue behind each other's commit flush; with one writer at a time
+(SQLite's ``BEGIN IMMEDIATE``, or a quiet site) everything lands in chain 1.
+When every head is held the writer waits for chain 1. Each event names its
+chain (``chain``) and its place in it (``seq``); ids are drawn after the lock,
+so within a chain id order is chain order. Deleting or altering any event
+breaks its own chain; cutting the newest events of a chain off shows against
+its head row, and against a head written down earlier (:func:`short_head`
+names the newest event of all chains and :func:`chain_heads` the rest).
 A transaction that rolls back leaves nothing. :mod:`attendant.core.audit_verify`
 checks the chain.
 """
@@ -99,11 +106,23 @@ _VENDS_OF = select(*_COLS["vend"]).where(VEND.c.session_id == bindparam("sid"))
 _SESSION_OF = {"iou": select(IOU.c.session_id).where(IOU.c.id == bindparam("id")),
                "vend": select(VEND.c.session_id).where(VEND.c.id == bindparam("id"))}
 
-_HEAD_LOCKED = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-_LAST_EVENT = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.hash).where(AUDIT.c.seq.is_not(None)) \
+CHAINS = 16
+"""Parallel audit chains (head rows 1..CHAINS, migration 0017_audit_chains): more than the booths that write
+at one instant, so a writer almost never waits for a head."""
+
+WITNESSES = frozenset({"shift.close", "audit.checkpoint"})
+"""Actions whose event also records every other chain's head (``details[WITNESS_KEY]``: ``{chain: [seq,
+hash prefix]}``), so the head a supervisor writes down from it (a shift report) anchors every chain."""
+WITNESS_KEY = "chain_heads"
+
+#: The first head no other transaction holds (PostgreSQL; SQLite ignores the locking clause: chain 1).
+_FREE_HEAD = select(HEAD.c.id, HEAD.c.seq, HEAD.c.hash).order_by(HEAD.c.id).limit(1) \
+    .with_for_update(skip_locked=True)
+_HEAD_LOCKED = select(HEAD.c.id, HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_LAST_EVENT = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.hash).where(AUDIT.c.seq.is_not(None), AUDIT.c.chain == 1) \
     .order_by(AUDIT.c.seq.desc()).limit(1)
 _INSERT = insert(AUDIT).returning(AUDIT.c.id)  # built once: executed with a parameter dict, it compiles once
-_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1)
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == bindparam("chain_id"))
 
 
 def note_events(note: str | None) -> Token:
@@ -175,27 +194,32 @@ def _drop_on_rollback(conn) -> None:
 def append_events(conn, events: list[dict]) -> int | None:
     """Seal and chain ``events`` (dicts of :func:`record`'s columns) inside ``conn``'s transaction; the last id.
 
-    Takes the chain head row-locked, so a concurrent writer waits here until
-    this transaction ends. Rebuilds a missing head row from the newest event.
+    Takes the first chain head no other transaction holds, row-locked until
+    this transaction ends (all held: waits for chain 1). Rebuilds a missing
+    head of chain 1 from its newest event.
     """
     reader = DatabaseRows(conn, {})
     # the rows first: this transaction wrote them and holds them; the head's lock is then held only for the
     # inserts, the head's move and the commit
     sealed_rows = [rows_for(reader, ev["entity"], ev["entity_id"]) for ev in events]
-    head = conn.execute(_HEAD_LOCKED).first()
+    head = conn.execute(_FREE_HEAD).first() or conn.execute(_HEAD_LOCKED).first()
     if head is None:
         last = conn.execute(_LAST_EVENT).first()
-        seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
+        chain, seq, prev = (1, last.seq, last.hash) if last is not None else (1, 0, GENESIS)
         conn.execute(insert(HEAD).values(id=1, seq=seq, event_id=last.id if last else None, hash=prev))
     else:
-        seq, prev = head.seq, head.hash
+        chain, seq, prev = head.id, head.seq, head.hash
     event_id = None
+    if any(ev["action"] in WITNESSES for ev in events):
+        seen = {str(k): [s, h[:16]] for k, (s, _, h) in chain_heads(conn).items() if k != chain and s}
+        events = [{**ev, "details": {**(ev["details"] or {}), WITNESS_KEY: seen}} if ev["action"] in WITNESSES
+                  else ev for ev in events]
     for ev, rows in zip(events, sealed_rows):
         seq += 1
-        sealed = {**ev, "seq": seq, "rows": rows, "prev_hash": prev}
+        sealed = {**ev, "chain": chain, "seq": seq, "rows": rows, "prev_hash": prev}
         sealed["hash"] = prev = event_hash(sealed)
         event_id = conn.execute(_INSERT, sealed).scalar_one()
-    conn.execute(_MOVE_HEAD, {"seq": seq, "event_id": event_id, "hash": prev})
+    conn.execute(_MOVE_HEAD, {"chain_id": chain, "seq": seq, "event_id": event_id, "hash": prev})
     return event_id
 
 
@@ -248,9 +272,13 @@ def event_hash(ev) -> str:
     """The SHA-256 (hex) an event carries: over its place, content, rows digest and previous hash.
 
     ``ev``: a mapping or row with ``seq, facility_id, at, effective_at, actor,
-    action, entity, entity_id, details, rows, prev_hash`` (times aware UTC).
+    action, entity, entity_id, details, rows, prev_hash`` and ``chain``
+    (times aware UTC). The chain is hashed only when it is not 1, so events
+    chained before there were several chains keep their hashes.
     """
     get = ev.__getitem__ if isinstance(ev, dict) else ev._mapping.__getitem__
+    mapping = ev if isinstance(ev, dict) else ev._mapping
+    chain = mapping.get("chain") or 1
     content = {
         "seq": get("seq"),
         "facility_id": get("facility_id"),
@@ -264,6 +292,8 @@ def event_hash(ev) -> str:
         "rows": rows_digest(get("rows")),
         "prev_hash": get("prev_hash"),
     }
+    if chain != 1:
+        content["chain"] = chain
     return hashlib.sha256(canonical(content)).hexdigest()
 
 
@@ -358,12 +388,19 @@ def rows_for(reader, entity: str, entity_id: int | None) -> dict:
 
 
 # ------------------------------------------------------------------ the head
+def chain_heads(conn) -> dict[int, tuple[int, int | None, str]]:
+    """``{chain: (seq, event_id, hash)}`` of every chain's newest event (``(0, None, GENESIS)`` when empty)."""
+    rows = conn.execute(select(HEAD.c.id, HEAD.c.seq, HEAD.c.event_id, HEAD.c.hash).order_by(HEAD.c.id)).all()
+    return {int(r.id): (int(r.seq), r.event_id, r.hash) for r in rows}
+
+
 def chain_head(conn) -> tuple[int, int | None, str]:
-    """``(seq, event_id, hash)`` of the newest chained event (``(0, None, GENESIS)`` before the first)."""
-    head = conn.execute(select(HEAD.c.seq, HEAD.c.event_id, HEAD.c.hash).where(HEAD.c.id == 1)).first()
-    if head is None:
+    """``(seq, event_id, hash)`` of the newest event of all chains, by id (``(0, None, GENESIS)`` before the
+    first)."""
+    heads = [h for h in chain_heads(conn).values() if h[1] is not None]
+    if not heads:
         return 0, None, GENESIS
-    return int(head.seq), head.event_id, head.hash
+    return max(heads, key=lambda h: h[1])
 
 
 def event_seal(conn, action: str, entity: str, entity_id: int) -> str | None:

@@ -1,9 +1,13 @@
 """Checking and reading the audit log (issue 9 item 4): ``attendant audit verify`` and ``audit show``.
 
-:func:`verify` walks the chain in id order (one read transaction) and checks,
-for every event, that it takes the next place (``seq``), that it names the
-hash of the event before it (``prev_hash``) and that its content and sealed
-rows still give its own hash; then that the chain head names the last event;
+:func:`verify` walks the events in id order (one read transaction) and checks,
+for every event, that it takes the next place of its chain (``chain``,
+``seq``; :mod:`attendant.core.audit` keeps several chains side by side), that
+it names the hash of the event before it in that chain (``prev_hash``) and
+that its content and sealed rows still give its own hash; then that each
+chain's head row names its last event, and that every chain head an event
+witnessed (a ``shift.close`` records them all, see
+:data:`attendant.core.audit.WITNESSES`) is still in its chain with that hash;
 then that every sealed row (parking sessions, payments, vends, users, shifts,
 cash movements, IOUs) is as the last event that recorded it saw it; then the
 money: each session's completed payments sum to its ``amount_paid``, and each
@@ -27,7 +31,7 @@ from attendant.core.store import FacilityStore
 from attendant.core.views import COUNTED
 
 AUDIT = audit.AUDIT
-_EVENT_COLS = [AUDIT.c[c] for c in ("id", "seq", "facility_id", "at", "effective_at", "actor", "action",
+_EVENT_COLS = [AUDIT.c[c] for c in ("id", "chain", "seq", "facility_id", "at", "effective_at", "actor", "action",
                                     "entity", "entity_id", "details", "rows", "prev_hash", "hash")]
 
 
@@ -102,7 +106,10 @@ def verify(engine, *, limit: int = 50, expect_head: str | None = None) -> Verifi
     by_id: dict[int, str] = {}
     with engine.connect().execution_options(readonly=True) as conn:
         out.head_seq, out.head_event_id, out.head_hash = audit.chain_head(conn)
-        prev_hash, prev_seq, prev_id = audit.GENESIS, 0, None
+        heads = audit.chain_heads(conn)
+        last: dict[int, tuple[str, int, int | None]] = {}  # chain -> (hash, seq, id) of its newest event so far
+        at_place: dict[tuple[int, int], str] = {}
+        witnessed: list[tuple[int, dict]] = []
         result = conn.execution_options(yield_per=2000).execute(select(*_EVENT_COLS).order_by(AUDIT.c.id))
         for row in result:
             out.events += 1
@@ -110,14 +117,17 @@ def verify(engine, *, limit: int = 50, expect_head: str | None = None) -> Verifi
                 found("unchained", row.id, f"{_what(row)} is not in the chain (no place or hash): written "
                                            "outside the application")
                 continue
+            chain = row.chain or 1
+            prev_hash, prev_seq, prev_id = last.get(chain, (audit.GENESIS, 0, None))
+            where = "the chain" if chain == 1 else f"chain {chain}"
             if row.seq != prev_seq + 1:
                 if row.seq > prev_seq + 1:
                     missing = row.seq - prev_seq - 1
-                    found("link", row.id, f"{_what(row)} is at place {row.seq} of the chain but the event before "
+                    found("link", row.id, f"{_what(row)} is at place {row.seq} of {where} but the event before "
                                           f"it{f' (id {prev_id})' if prev_id else ''} is at place {prev_seq}: "
                                           f"{missing} event{'s' if missing > 1 else ''} deleted")
                 else:
-                    found("link", row.id, f"{_what(row)} is at place {row.seq} of the chain, after place "
+                    found("link", row.id, f"{_what(row)} is at place {row.seq} of {where}, after place "
                                           f"{prev_seq}: events reordered or inserted")
             elif row.prev_hash != prev_hash:
                 found("link", row.id, f"{_what(row)} follows hash {str(row.prev_hash)[:16]} but the event before "
@@ -130,14 +140,29 @@ def verify(engine, *, limit: int = 50, expect_head: str | None = None) -> Verifi
             for table, rows in (row.rows or {}).items():
                 for rid, fields in rows.items():
                     latest[(table, rid)] = (row.id, fields)
+            if isinstance(row.details, dict) and isinstance(row.details.get(audit.WITNESS_KEY), dict):
+                witnessed.append((row.id, row.details[audit.WITNESS_KEY]))
             by_id[row.id] = row.hash
-            prev_hash, prev_seq, prev_id = row.hash, row.seq, row.id
-        if (out.head_seq, out.head_event_id, out.head_hash) != (prev_seq, prev_id, prev_hash) and \
-                (out.head_seq or prev_seq):
-            found("head", out.head_event_id,
-                  f"the chain head names event {out.head_event_id} (place {out.head_seq}, hash "
-                  f"{out.head_hash[:16]}) but the last event is {prev_id} (place {prev_seq}, hash {prev_hash[:16]})"
-                  + (": the newest events were deleted" if out.head_seq > prev_seq else ""))
+            at_place[(chain, row.seq)] = row.hash
+            last[chain] = (row.hash, row.seq, row.id)
+        for chain in sorted(set(heads) | set(last)):
+            head_seq, head_id, head_hash = heads.get(chain, (0, None, audit.GENESIS))
+            prev_hash, prev_seq, prev_id = last.get(chain, (audit.GENESIS, 0, None))
+            if (head_seq, head_id, head_hash) != (prev_seq, prev_id, prev_hash) and (head_seq or prev_seq):
+                where = "the chain head" if chain == 1 else f"the head of chain {chain}"
+                found("head", head_id,
+                      f"{where} names event {head_id} (place {head_seq}, hash {head_hash[:16]}) but the last "
+                      f"event is {prev_id} (place {prev_seq}, hash {prev_hash[:16]})"
+                      + (": the newest events were deleted" if head_seq > prev_seq else ""))
+        for event_id, seen in witnessed:
+            for chain_key, (seq, prefix) in seen.items():
+                have = at_place.get((int(chain_key), int(seq)))
+                if have is None:
+                    found("head", event_id, f"event {event_id} saw chain {chain_key} at place {seq} "
+                                            f"({prefix}), which is no longer there: the newest events were deleted")
+                elif not have.startswith(prefix):
+                    found("head", event_id, f"event {event_id} saw chain {chain_key} at place {seq} with hash "
+                                            f"{prefix}, it now has {have[:16]}: the chain was rewritten")
         if expect_head:
             _check_expected(expect_head, by_id, found)
         _check_rows(conn, latest, out, found)
@@ -268,6 +293,7 @@ class EventView:
     entity_id: int | None
     details: dict | None
     hash: str | None
+    chain: int = 1
 
 
 def events(engine, *, since: datetime | None = None, actor: str | None = None, action: str | None = None,
@@ -276,7 +302,7 @@ def events(engine, *, since: datetime | None = None, actor: str | None = None, a
     prefix ending in ``.``/``*``: ``payment.`` or ``payment.*``), of ``facility_id`` (and installation-wide
     ones); the newest ``limit`` when given."""
     stmt = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.facility_id, AUDIT.c.at, AUDIT.c.effective_at, AUDIT.c.actor,
-                  AUDIT.c.action, AUDIT.c.entity, AUDIT.c.entity_id, AUDIT.c.details, AUDIT.c.hash)
+                  AUDIT.c.action, AUDIT.c.entity, AUDIT.c.entity_id, AUDIT.c.details, AUDIT.c.hash, AUDIT.c.chain)
     if since is not None:
         stmt = stmt.where(AUDIT.c.at >= since)
     if actor:

@@ -183,7 +183,8 @@ def _facts(conn) -> dict:
 
     revision = rows("SELECT version_num FROM alembic_version")
     facilities = tuple(code for (code,) in rows("SELECT code FROM facility ORDER BY code"))
-    head = rows("SELECT seq, event_id, hash FROM audit_chain_head WHERE id = 1")
+    # the newest event of all chains (attendant.core.audit.chain_head; one row before 0017_audit_chains)
+    head = rows("SELECT seq, event_id, hash FROM audit_chain_head ORDER BY event_id IS NULL, event_id DESC LIMIT 1")
     seq, event_id, digest = head[0] if head else (0, None, "0" * 64)
     return {"schema_revision": revision[0][0] if revision else "", "facilities": facilities,
             "audit_head": {"seq": int(seq), "event_id": event_id, "hash": digest}}
