@@ -89,7 +89,8 @@ def report_monthly(
 def report_exceptions(
     ctx: typer.Context,
     date_: Annotated[Optional[str], typer.Option(
-        "--date", help="Facility-local date YYYY-MM-DD (default today); with --week or --month, any day in it.")] = None,
+        "--date", help="Facility-local date YYYY-MM-DD (default today); with --week or --month, a day in it.",
+    )] = None,
     week: Annotated[bool, typer.Option("--week", help="The ISO week (Mon-Sun) of --date.")] = False,
     month: Annotated[bool, typer.Option("--month", help="The calendar month of --date.")] = False,
     format_: FormatOpt = "table",

@@ -751,6 +751,13 @@ class CheckoutOps(FacilityStore):
         if vend:
             vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.EXIT.value, source=source,
                                         reason=reason, session_id=row.id, at=at, actor=who.name)
+        # each exception's own event first: the session's exit event stays last, sealing the rows
+        for kind, why in exceptions:
+            amount = {"free_exit": waived, "lost_ticket": fee.amount}.get(kind)
+            self._audit(conn, now=now, at=at, actor=who.name, action=exc_action(kind), entity="parking_session",
+                        entity_id=row.id, details=exc_details(why, amount_cents=amount, lane=lane,
+                                                              ticket_no=row.ticket_no, plate_ref=row.plate_hash,
+                                                              fee=fee.amount, paid=paid))
         self._audit(conn, now=now, at=at, actor=who.name,
                     action="session.exit_iou" if iou_id else "session.exit", entity="parking_session",
                     entity_id=row.id,
@@ -760,12 +767,6 @@ class CheckoutOps(FacilityStore):
                              **({"waived": waived} if "free_exit" in kinds else {}),
                              **({"lost_ticket": True} if "lost_ticket" in kinds else {}),
                              **({"backdate_reason": backdate_reason} if backdate_reason else {})})
-        for kind, why in exceptions:
-            amount = {"free_exit": waived, "lost_ticket": fee.amount}.get(kind)
-            self._audit(conn, now=now, at=at, actor=who.name, action=exc_action(kind), entity="parking_session",
-                        entity_id=row.id, details=exc_details(why, amount_cents=amount, lane=lane,
-                                                              ticket_no=row.ticket_no, plate_ref=row.plate_hash,
-                                                              fee=fee.amount, paid=paid))
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
 

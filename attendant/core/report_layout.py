@@ -52,7 +52,8 @@ CSV_HEADER = ("date", "facility", "section", "key", "count", "amount", "currency
 JSON_KEY_ORDER = (
     "facility", "period", "date", "from", "to", "currency", "capacity", "entries", "exits", "payments", "revenue",
     "by_method", "by_vehicle_class", "by_lane", "average_stay_minutes", "open_sessions", "occupancy_at_start",
-    "by_shift", "stays", "vends_by_source", "vends_by_reason", "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days",
+    "by_shift", "stays", "vends_by_source", "vends_by_reason",
+    "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days",
 )
 
 

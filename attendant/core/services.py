@@ -199,6 +199,11 @@ class ParkingService(CheckoutOps, BackOfficeOps, ExceptionOps):
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
                                             source=VendSource.TICKET, reason=None, session_id=session_id, at=at,
                                             actor=actor)
+            if request.backdate_reason:  # the exception's own event (issue 10 item 6), before the entry's own
+                self._audit(conn, now=now, at=at, actor=actor, action=exc_action("backdate"),
+                            entity="parking_session", entity_id=session_id,
+                            details=exc_details(backdate_reason(self, request.backdate_reason), lane=lane,
+                                                ticket_no=ticket_no, operation="entry"))
             self._audit(
                 conn,
                 now=now,
@@ -217,11 +222,6 @@ class ParkingService(CheckoutOps, BackOfficeOps, ExceptionOps):
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                 },
             )
-            if request.backdate_reason:  # the exception's own event (issue 10 item 6)
-                self._audit(conn, now=now, at=at, actor=actor, action=exc_action("backdate"),
-                            entity="parking_session", entity_id=session_id,
-                            details=exc_details(backdate_reason(self, request.backdate_reason), lane=lane,
-                                                ticket_no=ticket_no, operation="entry"))
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
         level_code, level_name = self._cache.levels[spot.level_id]
         return EntryResult(

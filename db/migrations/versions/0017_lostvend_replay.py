@@ -23,8 +23,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('facility') as batch:
-        batch.add_column(sa.Column('at_replay', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # a plain ADD COLUMN (no batch copy): SQLite cannot drop facility while sessions refer to it
+    op.add_column('facility', sa.Column('at_replay', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
