@@ -10,13 +10,14 @@ here), plus the older exception-like events that predate that convention:
 - ``ticket.reprint`` -> kind ``reprint`` (a second copy of a live credential),
 - ``spot.out_of_service`` -> kind ``bay_out_of_service``.
 
-Each row: when it was recorded (UTC, and facility time), the lane, the actor,
+Each row: when it happened (the operation's time, ``effective_at``: UTC, and
+facility time; ``recorded_at`` when it was written), the lane, the actor,
 the kind, the reason code and text, the amount (integer minor units, or
 None), the ticket number when there is one. Totals by kind and by actor
 (count, amount). Periods as the other reports (:func:`attendant.core.reports.period_bounds`:
-a facility-local day, ISO week or calendar month), selected by the time the
-event was recorded (``audit_event.at``; a back-dated operation is reported
-when it was done, its claimed time is ``effective_at``).
+a facility-local day, ISO week or calendar month), selected by the
+operation's time as the revenue reports are (a back-dated exit is reported
+on the day it claims; its ``recorded_at`` says when it was done).
 
 Read-only, one read transaction; the rows are ordered by time.
 """
@@ -49,6 +50,7 @@ class ExceptionRow:
 
     event_id: int
     at: datetime
+    recorded_at: datetime
     local: datetime
     kind: str
     actor: str
@@ -84,7 +86,8 @@ class ExceptionsReport:
             "from": self.first.isoformat(), "to": self.after.isoformat(), "count": len(self.rows),
             "amount": money(sum(r.amount or 0 for r in self.rows)),
             "exceptions": [
-                {"id": r.event_id, "at": r.at.isoformat(), "at_local": r.local.isoformat(), "kind": r.kind,
+                {"id": r.event_id, "at": r.at.isoformat(), "at_local": r.local.isoformat(),
+                 "recorded_at": r.recorded_at.isoformat(), "kind": r.kind,
                  "actor": r.actor, "lane": r.lane, "reason_code": r.reason_code, "reason_text": r.reason_text,
                  "amount": money(r.amount), "ticket_no": r.ticket_no, "entity": r.entity, "entity_id": r.entity_id}
                 for r in self.rows],
@@ -104,7 +107,7 @@ def _row(event, tz) -> ExceptionRow:
     else:
         code, text, amount = details.get("reason_code"), details.get("reason_text"), details.get("amount_cents")
     ticket = details.get("ticket_no")
-    return ExceptionRow(event.id, event.at, event.at.astimezone(tz), kind, event.actor, details.get("lane"), code,
+    return ExceptionRow(event.id, event.effective_at, event.at, event.effective_at.astimezone(tz), kind, event.actor, details.get("lane"), code,
                         text, amount if isinstance(amount, int) else None, ticket if isinstance(ticket, int) else None,
                         event.entity, event.entity_id)
 
@@ -121,10 +124,11 @@ def exceptions_report(service, period: str, day: date | None = None) -> Exceptio
     end, _ = service.day_bounds(after)
     with service.engine.connect().execution_options(readonly=True) as conn:
         events = conn.execute(
-            select(AE.c.id, AE.c.at, AE.c.actor, AE.c.action, AE.c.entity, AE.c.entity_id, AE.c.details)
-            .where(AE.c.facility_id == service.facility.id, AE.c.at >= start, AE.c.at < end,
+            select(AE.c.id, AE.c.at, AE.c.effective_at, AE.c.actor, AE.c.action, AE.c.entity, AE.c.entity_id,
+                   AE.c.details)
+            .where(AE.c.facility_id == service.facility.id, AE.c.effective_at >= start, AE.c.effective_at < end,
                    or_(AE.c.action.startswith(ACTION_PREFIX), AE.c.action.in_(list(LEGACY_KINDS))))
-            .order_by(AE.c.at, AE.c.id)
+            .order_by(AE.c.effective_at, AE.c.id)
         ).all()
     rows = tuple(_row(e, service.tz) for e in events)
     by_kind: dict[str, tuple[int, int]] = {}
