@@ -211,11 +211,12 @@ class Booth:
         return EntryOutcome(entry, printed, error, gate, journaled)
 
     # ---------------------------------------------------------------- exits
-    def checkout(self, text: str, *, at=None):
-        """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read)."""
-        if self.offline is not None:
+    def checkout(self, text: str, *, at=None, lost: bool = False):
+        """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read);
+        ``lost``: priced by the plan's lost-ticket rule."""
+        if self.offline is not None and not lost:
             return self.offline.checkout(text, at=at)
-        return self.service.checkout(text, at=at)
+        return self.service.checkout(text, at=at, lost=lost)
 
     def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
         """Take payment at an exit lane and let the vehicle out: receipt printed, gate vended.

@@ -305,17 +305,20 @@ class CheckoutOps(FacilityStore):
             fee = self._fee(conn, row, at)
         return ExitQuote(session=self._view(row), at=at, fee=fee)
 
-    def checkout(self, text: str, *, at: datetime | None = None) -> Checkout:
+    def checkout(self, text: str, *, at: datetime | None = None, lost: bool = False) -> Checkout:
         """Fee, payments so far and the balance of the open session ``text`` names, in one read.
 
         ``text`` is a code, a ticket number or a plate (:meth:`exit_code_for`;
-        ``Checkout.found_by`` says which). Raises as :meth:`exit_code_for` and
-        :meth:`quote`.
+        ``Checkout.found_by`` says which). ``lost``: priced by the plan's
+        lost-ticket rule (what an exit with ``ExitRequest.lost`` charges).
+        Raises as :meth:`exit_code_for` and :meth:`quote`.
         """
         code, found_by = self.exit_code_for(text)
         at = self._check_at(at)
         with self._reading() as conn:
-            return self._checkout(conn, self._open_row(conn, code), at, found_by=found_by)
+            row = self._open_row(conn, code)
+            fee = self._fee(conn, row, at, lost=True) if lost else None
+            return self._checkout(conn, row, at, fee=fee, found_by=found_by)
 
     def _checkout(self, conn, row, at: datetime, *, fee: Fee | None = None, payments=None,
                   found_by: str = "code") -> Checkout:

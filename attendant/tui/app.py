@@ -483,7 +483,12 @@ class AttendantApp(App[None]):
              main.action_take_entry),
             ("Take next vehicle at exit", f"F5 · next vehicle waiting at {exit_} into the exit form",
              main.action_take_exit),
-            ("Lost ticket: find by plate", "F6 · look up the open session of a plate", main.action_lost_ticket),
+            ("Lost ticket: charge the lost-ticket fee", "F6 · find the vehicle by plate (or an unknown stay), "
+             "plan's lost-ticket fee, pay, gate", main.action_lost_ticket),
+            ("Free exit (supervisor)", "ctrl+f · waive the balance of the ticket on the exit form, with a reason",
+             lambda: main.query_one("ExitForm").action_free_exit()),
+            ("Open a gate by hand", "ctrl+v · manual vend with a reason (after a gate fault: retry)",
+             main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
              main.action_scan_ticket),
