@@ -447,6 +447,14 @@ class AttendantApp(App[None]):
             self.pop_screen()
         self.push_screen(ReportScreen(period))
 
+    def action_exceptions_report(self) -> None:
+        """The reports screen's exceptions tab (today), from the command palette."""
+        from attendant.tui.screens.reports import ReportScreen
+
+        self.action_reports("daily")
+        self.call_after_refresh(lambda: isinstance(self.screen, ReportScreen) and not self.screen.exceptions_tab
+                                and self.screen.action_exceptions())
+
     def action_logout(self) -> None:
         """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
         if not (self.login_required and self.logged_in):
@@ -487,7 +495,7 @@ class AttendantApp(App[None]):
              "plan's lost-ticket fee, pay, gate", main.action_lost_ticket),
             ("Free exit (supervisor)", "ctrl+f · waive the balance of the ticket on the exit form, with a reason",
              lambda: main.query_one("ExitForm").action_free_exit()),
-            ("Open a gate by hand", "ctrl+v · manual vend with a reason (after a gate fault: retry)",
+            ("Open a gate by hand", "F11 · manual vend with a reason (after a gate fault: retry)",
              main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
@@ -497,6 +505,8 @@ class AttendantApp(App[None]):
              lambda: self.action_reports("daily")),
             ("Reports: this week", "ctrl+b w · the ISO week, day by day", lambda: self.action_reports("weekly")),
             ("Reports: this month", "ctrl+b m · the calendar month, day by day", lambda: self.action_reports("monthly")),
+            ("Reports: exceptions today", "ctrl+b x · lost tickets, free exits, manual vends... by kind and actor",
+             self.action_exceptions_report),
             ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
         ]
         for name in THEMES:

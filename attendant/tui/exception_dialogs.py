@@ -7,7 +7,7 @@
   name and PIN (free exit: the services check the role). Escape returns None.
 
 Used by the exit form (F6 lost ticket, ctrl+f free exit) and the lane
-actions (ctrl+v: open the gate by hand; after a gate fault, retry or open by
+actions (F11: open the gate by hand; after a gate fault, retry or open by
 hand with a reason).
 """
 

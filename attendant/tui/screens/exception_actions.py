@@ -1,4 +1,4 @@
-"""Booth exceptions at the main screen (issue 10): F6 lost ticket to a paid exit, ctrl+v a gate opened by hand.
+"""Booth exceptions at the main screen (issue 10): F6 lost ticket to a paid exit, F11 a gate opened by hand.
 
 A mixin of :class:`attendant.tui.screens.main.MainScreen`:
 
@@ -9,7 +9,7 @@ A mixin of :class:`attendant.tui.screens.main.MainScreen`:
   and the exit form shows it priced by the plan's lost-ticket rule; the
   payment then closes it as usual (receipt, gate) with an
   ``exception.lost_ticket`` event.
-- **ctrl+v open a gate by hand**: pick the lane and the reason
+- **F11 open a gate by hand**: pick the lane and the reason
   (:meth:`attendant.booth.Booth.manual_vend`); after an exit whose gate
   faulted, the dialog offers that lane with ``GATE_FAULT`` and the vend is a
   retry of the faulted one (``retry_of``).
@@ -108,11 +108,11 @@ class ExceptionActions(Screen):
         outcome = message.outcome
         if outcome.gate == GateOutcome.FAULT and outcome.exit.vend_id is not None and outcome.exit.lane:
             self.faulted_vend = (outcome.exit.lane, outcome.exit.vend_id)
-            self.notify(f"The gate of {outcome.exit.lane} did not open: ctrl+v retries it or records it opened "
+            self.notify(f"The gate of {outcome.exit.lane} did not open: F11 retries it or records it opened "
                         "by hand, with a reason.", title="Gate fault", severity="error", timeout=10)
 
     def action_manual_vend(self) -> None:
-        """ctrl+v: open a lane's gate by hand with a reason (after a gate fault: retry that lane's)."""
+        """F11: open a lane's gate by hand with a reason (after a gate fault: retry that lane's)."""
         booth = self.app.booth
         lanes = [(lane.code, f"{lane.code}  {lane.name} ({lane.direction})") for lane in booth.config.lanes
                  if lane.gate is not None]

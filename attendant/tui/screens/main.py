@@ -109,7 +109,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         # device panel's border, and in the command palette.
         Binding("ctrl+l", "switch_entry_lane", "Entry lane", show=False),
         Binding("f12", "retry_devices", "Retry devices", show=False),
-        Binding("ctrl+v", "manual_vend", "Open gate", show=False),
+        Binding("f11", "manual_vend", "Open gate", show=False),  # ctrl+v is the fields' paste
     ]
 
     COMMANDS = Screen.COMMANDS | {DeviceCommands}

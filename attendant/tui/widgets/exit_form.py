@@ -124,7 +124,7 @@ class ExitForm(Vertical):
         Binding("escape", "clear", "Clear", show=False),
         Binding("ctrl+n", "validation", "Validation"),
         Binding("ctrl+g", "let_go", "Let go (IOU)"),
-        Binding("ctrl+f", "free_exit", "Free exit"),
+        Binding("ctrl+f", "free_exit", "Free exit", show=False),  # in the palette (the footer is full)
     ]
 
     DEFAULT_CSS = """
@@ -532,8 +532,9 @@ class ExitForm(Vertical):
                 _actor, lane = self._actor_and_lane()
                 self.run_free(code, balance, entry, lane, self._lost_reason())
 
+        # setup mode (no users yet): the console's own actor decides; else a supervisor's name and PIN
         self.app.push_screen(ExceptionDialog("Free exit", reason_codes(self.app.booth.service), context=context,
-                                             ask_supervisor=True, default="GOODWILL"), chosen)
+                                             ask_supervisor=self.app.booth.any_users(), default="GOODWILL"), chosen)
 
     def action_clear(self) -> None:
         self.lost = None
@@ -579,7 +580,8 @@ class ExitForm(Vertical):
     def run_free(self, code: str, expected: int, entry, lane: str | None, lost_reason: str | None) -> None:
         """The supervisor's PIN login, then money_flow.pay with the balance waived (blocking)."""
         try:
-            supervisor = self.app.booth.login(entry.supervisor, entry.pin)
+            supervisor = (self.app.booth.login(entry.supervisor, entry.pin) if entry.supervisor
+                          else self.app.actor)  # the services check the role either way
         except AttendantError as exc:
             self._post_result(money_flow.Failed(str(exc), declined=False, unknown=False, loaded=None), None)
             return
