@@ -107,7 +107,8 @@ def _row(event, tz) -> ExceptionRow:
     else:
         code, text, amount = details.get("reason_code"), details.get("reason_text"), details.get("amount_cents")
     ticket = details.get("ticket_no")
-    return ExceptionRow(event.id, event.effective_at, event.at, event.effective_at.astimezone(tz), kind, event.actor, details.get("lane"), code,
+    return ExceptionRow(event.id, event.effective_at, event.at, event.effective_at.astimezone(tz), kind, event.actor,
+                        details.get("lane"), code,
                         text, amount if isinstance(amount, int) else None, ticket if isinstance(ticket, int) else None,
                         event.entity, event.entity_id)
 

@@ -96,7 +96,8 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
         if self.lanes:
             codes = [code for code, _label in self.lanes]
             self.query_one("#exc-lanes", OptionList).highlighted = codes.index(self.lane) if self.lane in codes else 0
-        (self.query_one("#exc-plate", Input) if self.ask_plate else reasons).focus()
+        first = "#exc-lanes" if self.lanes else "#exc-plate" if self.ask_plate else "#exc-reasons"
+        self.query_one(first).focus()
 
     @property
     def code(self) -> str:
