@@ -86,16 +86,23 @@ def enter(
     at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time); within the "
                                                    "facility's window (see time-window).")] = None,
     allow_backdate: BackdateOpt = None,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", metavar="REASON",
+        help="With --at before now: a supervisor's reason to back-date, CODE or 'CODE: text' (attendant reasons).",
+    )] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Admit a vehicle: bay, session, printed ticket, gate vend."""
+    """Admit a vehicle: bay, session, printed ticket, gate vend. Back-dating (--at before now) needs a
+    supervisor and --reason (or --allow-backdate REASON), unless the facility replays history."""
     from attendant.booth.shapes import entry_json, entry_request
 
     cli = state(ctx)
     booth = cli.booth(printer)
     service = booth.service
+    if reason is not None:
+        service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                            at=at, backdate_reason=allow_backdate)
+                            at=at, backdate_reason=allow_backdate or reason)
     outcome = booth.enter(request, actor=cli.login())
     offline_notice(booth, outcome)
     e = outcome.entry

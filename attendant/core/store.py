@@ -471,7 +471,7 @@ class FacilityStore:
                 raise InputError("back-dating beyond the window needs a reason")
             who = actor if actor is not None else "anonymous"
             if not (isinstance(who, Actor) and who.system):
-                self._actor(who, Role.SUPERVISOR, "back-dating beyond the facility's window")
+                self._actor(who, Role.SUPERVISOR, "back-dating an operation (with a reason)")
         from attendant.core import time_bounds
 
         with self._reading() as conn:
