@@ -219,15 +219,18 @@ def test_cli_exceptions_end_to_end(staffed):
     assert rows(cli, "SELECT source, reason, actor FROM vend WHERE id = ?", vend["vend_id"]) == [
         ("attendant", "GATE_FAULT: retry after fault", "ann")]
     assert cli.run(*ANN, "vend", "X9", "--reason", "STAFF", expect=2).stderr.startswith("attendant: no lane 'X9'")
+    hand = cli.json(*ANN, "vend", "X1", "--reason", "EMERGENCY", "--by-hand", "--retry", str(vend["vend_id"]))
+    assert (hand["by_hand"], hand["gate"], hand["retry_of"]) == (True, "opened", vend["vend_id"])
 
     kinds = [a for (a,) in rows(cli, "SELECT action FROM audit_event WHERE action LIKE 'exception.%' ORDER BY id")]
     assert kinds == ["exception.free_exit", "exception.lost_ticket", "exception.lost_ticket",
-                     "exception.manual_vend"]
+                     "exception.manual_vend", "exception.manual_vend"]
     report = json.loads(cli.run(*ROOT, "report", "exceptions", "--format", "json").stdout)
     assert report["by_kind"]["lost_ticket"] == {"count": 2, "amount": "37.80"}
-    assert report["by_actor"]["ann"]["count"] == 3 and report["by_actor"]["sue"]["count"] == 1
+    assert report["by_actor"]["ann"]["count"] == 4 and report["by_actor"]["sue"]["count"] == 1
     daily = json.loads(cli.run(*ROOT, "report", "daily", "--format", "json").stdout)
     assert daily["vends_by_reason"]["attendant · GATE_FAULT"] == 1
+    assert daily["vends_by_reason"]["attendant · EMERGENCY"] == 1
     assert daily["vends_by_reason"]["attendant · free exit GOODWILL"] == 1
     reasons = cli.json("reasons")
     assert reasons["source"] == "default" and reasons["reasons"][0]["code"] == "LOST_TICKET"
@@ -242,3 +245,37 @@ def test_a_facilitys_own_reason_codes_from_the_console_config(cli, tmp_path):
     refused = cli.run("--config", str(config), "vend", "X1", "--reason", "GOODWILL", expect=2)
     assert "one of: VIP, LOST_TICKET" in refused.stderr
     assert cli.json("--config", str(config), "vend", "X1", "--reason", "vip")["reason"] == "VIP"
+
+
+def test_a_faulted_gate_is_retried_or_recorded_as_opened_by_hand(service):
+    from attendant.booth import Booth
+    from hardware.config import default_config
+
+    booth = Booth(service, default_config())
+    try:
+        gate = booth.devices(booth.lanes["X1"]).gate
+        gate.set_fault("barrier controller reports a fault")
+        with pytest.raises(InputError, match="no lane 'X7'"):
+            booth.manual_vend("X7", "GATE_FAULT", actor="ann")
+        failed = booth.manual_vend("x1", "GATE_FAULT: stuck", actor="ann")
+        assert (failed.gate.value, failed.lane) == ("fault", "X1")
+        retried_while_faulted = booth.manual_vend("X1", "GATE_FAULT", actor="ann", retry_of=failed.vend_id)
+        assert retried_while_faulted.gate.value == "fault"
+        by_hand = booth.manual_vend("X1", "GATE_FAULT: lifted the arm", actor="ann", retry_of=failed.vend_id,
+                                    command=False)
+        assert (by_hand.gate.value, by_hand.message) == ("opened", "opened by hand")
+        gate.clear_fault()
+        again = booth.manual_vend("X1", "STAFF", actor="ann")
+        assert again.gate.value == "opened"
+    finally:
+        booth.close()
+    with service.engine.connect() as conn:
+        vends = conn.execute(select(VEND.c.id, VEND.c.outcome, VEND.c.message, VEND.c.reason)
+                             .order_by(VEND.c.id)).all()
+    assert [(v.outcome, v.reason) for v in vends] == [
+        ("fault", "GATE_FAULT: stuck"), ("fault", "GATE_FAULT"), ("opened", "GATE_FAULT: lifted the arm"),
+        ("opened", "STAFF")]
+    assert vends[2].message == "opened by hand"
+    details = [d for (_a, _w, d) in events(service.engine)]
+    assert [d["retry_of"] for d in details] == [None, failed.vend_id, failed.vend_id, None]
+    assert [d["by_hand"] for d in details] == [False, False, True, False]

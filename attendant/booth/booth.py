@@ -260,12 +260,15 @@ class Booth:
                                                     lane=lane.code if lane else None, at=request.at)
         return self.exit(replace(request, code=code, lost=True), actor=actor), found
 
-    def manual_vend(self, lane_code: str, reason: str, *, actor, retry_of: int | None = None) -> ManualVend:
+    def manual_vend(self, lane_code: str, reason: str, *, actor, retry_of: int | None = None,
+                    command: bool = True) -> ManualVend:
         """Open ``lane_code``'s gate by hand with a reason (``CODE`` or ``CODE: text``).
 
         The vend is recorded first (source ``attendant``, audited
         ``exception.manual_vend``), then the gate is commanded; a refusal marks
-        it ``fault``. ``retry_of``: the faulted vend this retries. Raises
+        it ``fault``. ``retry_of``: the faulted vend this retries.
+        ``command`` False records a barrier lifted by hand (a gate in fault):
+        the gate is not commanded and the vend stays ``opened``. Raises
         :class:`InputError` (no such lane, no gate there, a bad reason) and
         the role errors, before anything is written.
         """
@@ -277,7 +280,9 @@ class Booth:
             raise InputError(f"lane {lane.code} has no gate to open")
         why = self.service.parse_reason(reason)
         vend_id = self.service.manual_vend(lane.code, reason=why, actor=actor, direction=lane.direction,
-                                           retry_of=retry_of)
+                                           retry_of=retry_of, by_hand=not command)
+        if not command:
+            return ManualVend(vend_id, lane.code, lane.direction, str(why), GateOutcome.OPENED, "opened by hand")
         gate = self._vend(lane, True, vend_id, VendSource.ATTENDANT, str(why))
         _outcome, message = self.service.vend_fault_of(vend_id) if gate is GateOutcome.FAULT else (None, None)
         return ManualVend(vend_id, lane.code, lane.direction, str(why), gate, message)

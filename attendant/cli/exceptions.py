@@ -24,17 +24,19 @@ def vend(
                                         help="Why: CODE or 'CODE: text' (attendant reasons).")],
     retry: Annotated[Optional[int], typer.Option(
         "--retry", metavar="VEND_ID", help="The faulted vend this opening retries.")] = None,
+    by_hand: Annotated[bool, typer.Option(
+        "--by-hand", help="The barrier was lifted by hand: record it, do not command the gate.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Open a lane's gate by hand with a reason (recorded as a vend of source attendant, audited
     exception.manual_vend); exits 3 when the gate refused (the vend is recorded as a fault)."""
     cli = state(ctx)
     booth = cli.booth()
-    done = booth.manual_vend(lane, reason, actor=cli.login(), retry_of=retry)
+    done = booth.manual_vend(lane, reason, actor=cli.login(), retry_of=retry, command=not by_hand)
     if json_:
         print_json({"vend_id": done.vend_id, "lane": done.lane, "direction": done.direction,
                     "reason": done.reason, "gate": done.gate.value, "message": done.message,
-                    "retry_of": retry})
+                    "retry_of": retry, "by_hand": by_hand})
     else:
         typer.echo(f"Vend {done.vend_id} at {done.lane} ({done.reason}): gate {done.gate.value}"
                    + (f" ({done.message})" if done.message else ""))

@@ -48,7 +48,7 @@ from attendant.core.exceptions import action as exc_action
 from attendant.core.exceptions import details as exc_details
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.store import FacilityStore
+from attendant.core.store import VEND, FacilityStore
 from attendant.core.vocab import LaneDirection, VendSource
 
 
@@ -125,13 +125,15 @@ class ExceptionOps(FacilityStore):
 
     # ------------------------------------------------------------ manual vend
     def manual_vend(self, lane: str, *, reason: str | Reason, actor: Actor | str, direction: str = "exit",
-                    session_id: int | None = None, at: datetime | None = None, retry_of: int | None = None) -> int:
+                    session_id: int | None = None, at: datetime | None = None, retry_of: int | None = None,
+                    by_hand: bool = False) -> int:
         """Record a gate opened by hand at ``lane`` with a reason; returns the vend id.
 
         One transaction: the vend row (source ``attendant``, reason ``CODE[:
         text]``, outcome ``opened``) and the audit event
         ``exception.manual_vend`` (``vend_id``, ``direction``, ``retry_of``:
-        the faulted vend this retries). The caller commands the gate after
+        the faulted vend this retries; ``by_hand``: the barrier was lifted by
+        hand, the gate is not commanded, and the vend's message says so). The caller commands the gate after
         the commit and marks a refusal with :meth:`record_vend_fault`.
         Attendants may vend (their reason is on record). Raises
         :class:`InputError` (no lane, a reason not in the codes, a bad
@@ -151,15 +153,15 @@ class ExceptionOps(FacilityStore):
         with self._lock, self._writing() as conn:
             vend_id = self._insert_vend(conn, lane=lane, direction=direction, source=VendSource.ATTENDANT,
                                         reason=str(why)[:200], session_id=session_id, at=at, actor=who.name)
+            if by_hand:
+                conn.execute(VEND.update().where(VEND.c.id == vend_id).values(message="opened by hand"))
             self._audit(conn, now=now, at=at, actor=who.name, action=exc_action("manual_vend"), entity="vend",
-                        entity_id=vend_id, details=exc_details(why, lane=lane, vend_id=vend_id,
-                                                               direction=direction, retry_of=retry_of))
+                        entity_id=vend_id, details=exc_details(why, lane=lane, vend_id=vend_id, direction=direction,
+                                                               retry_of=retry_of, by_hand=by_hand))
         return vend_id
 
     def vend_fault_of(self, vend_id: int) -> tuple[str | None, str | None]:
         """``(outcome, message)`` of the vend ``vend_id`` as recorded (``opened`` or ``fault``)."""
-        from attendant.core.store import VEND
-
         with self._reading() as conn:
             row = conn.execute(select(VEND.c.outcome, VEND.c.message).where(VEND.c.id == vend_id)).first()
         return (row.outcome, row.message) if row else (None, None)

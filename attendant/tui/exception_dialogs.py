@@ -39,6 +39,7 @@ class ExceptionEntry:
     supervisor: str | None = None
     pin: str | None = None
     lane: str | None = None
+    mode: str | None = None
 
 
 class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
@@ -55,7 +56,8 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
 
     def __init__(self, title: str, codes: Mapping[str, str], *, context: str = "", ask_plate: bool = False,
                  ask_supervisor: bool = False, default: str | None = None,
-                 lanes: list[tuple[str, str]] | None = None, lane: str | None = None) -> None:
+                 lanes: list[tuple[str, str]] | None = None, lane: str | None = None,
+                 modes: list[tuple[str, str]] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.codes = dict(codes)
@@ -65,6 +67,7 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
         self.default = default if default in self.codes else next(iter(self.codes))
         self.lanes = lanes or []  # (code, label): pick the lane (a manual vend)
         self.lane = lane
+        self.modes = modes or []  # (id, label): how (a gate fault: retry it, or record it opened by hand)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="exc-box", classes="dialog"):
@@ -73,6 +76,9 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
             if self.lanes:
                 yield Label("Lane")
                 yield OptionList(*[Option(label, id=code) for code, label in self.lanes], id="exc-lanes")
+            if self.modes:
+                yield Label("How")
+                yield OptionList(*[Option(label, id=mode) for mode, label in self.modes], id="exc-mode")
             if self.ask_plate:
                 yield Label("Plate (empty: unknown vehicle)")
                 yield Input(placeholder="plate, e.g. AB12 CDE", id="exc-plate", max_length=16)
@@ -93,6 +99,8 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
         self.query_one("#exc-box").border_title = self.title_text
         reasons = self.query_one("#exc-reasons", OptionList)
         reasons.highlighted = list(self.codes).index(self.default)
+        if self.modes:
+            self.query_one("#exc-mode", OptionList).highlighted = 0
         if self.lanes:
             codes = [code for code, _label in self.lanes]
             self.query_one("#exc-lanes", OptionList).highlighted = codes.index(self.lane) if self.lane in codes else 0
@@ -112,6 +120,11 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
 
     @on(OptionList.OptionSelected, "#exc-lanes")
     def _lane_picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#exc-mode" if self.modes else "#exc-reasons", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#exc-mode")
+    def _mode_picked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.query_one("#exc-reasons", OptionList).focus()
 
@@ -159,7 +172,11 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
         if self.lanes:
             lanes = self.query_one("#exc-lanes", OptionList)
             lane = self.lanes[lanes.highlighted if lanes.highlighted is not None else 0][0]
-        self.dismiss(ExceptionEntry(reason, plate, user, pin, lane))
+        mode = None
+        if self.modes:
+            modes = self.query_one("#exc-mode", OptionList)
+            mode = self.modes[modes.highlighted if modes.highlighted is not None else 0][0]
+        self.dismiss(ExceptionEntry(reason, plate, user, pin, lane, mode))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -128,23 +128,27 @@ class ExceptionActions(Screen):
         def chosen(entry: ExceptionEntry | None) -> None:
             if entry and entry.lane:
                 retry = fault[1] if fault and fault[0] == entry.lane else None
-                self.run_manual_vend(entry.lane, entry.reason, retry)
+                self.run_manual_vend(entry.lane, entry.reason, retry, entry.mode != "hand")
 
+        modes = [("retry", "Retry: command the gate again"),
+                 ("hand", "Opened by hand: record it (the gate is not commanded)")] if fault else None
         self.app.push_screen(ExceptionDialog("Open a gate by hand", reason_codes(booth.service), context=context,
                                              default="GATE_FAULT" if fault else None, lanes=lanes,
-                                             lane=default_lane), chosen)
+                                             lane=default_lane, modes=modes), chosen)
 
     @work(thread=True, group="vend", exit_on_error=False)
-    def run_manual_vend(self, lane: str, reason: str, retry_of: int | None) -> None:
-        """Booth.manual_vend (blocking: DB, then the gate)."""
+    def run_manual_vend(self, lane: str, reason: str, retry_of: int | None, command: bool = True) -> None:
+        """Booth.manual_vend (blocking: DB, then the gate unless it was opened by hand)."""
         try:
-            done = self.app.booth.manual_vend(lane, reason, actor=self.app.actor, retry_of=retry_of)
+            done = self.app.booth.manual_vend(lane, reason, actor=self.app.actor, retry_of=retry_of,
+                                              command=command)
         except AttendantError as exc:
             self.post_message(VendDone(str(exc), False))
             return
         if done.gate == GateOutcome.OPENED:
             self.faulted_vend = None
-            self.post_message(VendDone(f"Gate {done.lane} opened by hand ({done.reason}), vend {done.vend_id}", True))
+            how = "recorded as opened by hand" if not command else "opened"
+            self.post_message(VendDone(f"Gate {done.lane} {how} ({done.reason}), vend {done.vend_id}", True))
         else:
             self.post_message(VendDone(f"Gate {done.lane} did not open ({done.gate}: {done.message or 'refused'}); "
                                        f"vend {done.vend_id} recorded as a fault", False))
