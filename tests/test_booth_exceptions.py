@@ -239,7 +239,8 @@ def test_cli_exceptions_end_to_end(staffed):
 def test_a_facilitys_own_reason_codes_from_the_console_config(cli, tmp_path):
     config = tmp_path / "console.toml"
     config.write_text('[exceptions]\nreasons = { VIP = "operator\'s guest", LOST_TICKET = "no ticket" }\n\n'
-                      '[[lanes]]\ncode = "X1"\nname = "Exit 1"\ndirection = "exit"\ngate = "standin://"\n', encoding="utf-8")
+                      '[[lanes]]\ncode = "X1"\nname = "Exit 1"\ndirection = "exit"\ngate = "standin://"\n',
+                      encoding="utf-8")
     listed = cli.json("--config", str(config), "reasons")
     assert [r["code"] for r in listed["reasons"]] == ["VIP", "LOST_TICKET"]
     refused = cli.run("--config", str(config), "vend", "X1", "--reason", "GOODWILL", expect=2)
