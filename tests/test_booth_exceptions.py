@@ -280,3 +280,19 @@ def test_a_faulted_gate_is_retried_or_recorded_as_opened_by_hand(service):
     details = [d for (_a, _w, d) in events(service.engine)]
     assert [d["retry_of"] for d in details] == [None, failed.vend_id, failed.vend_id, None]
     assert [d["by_hand"] for d in details] == [False, False, True, False]
+
+
+@pytest.mark.parametrize("table, says", [
+    ('[exceptions]\nreasons = {}\n', "at least one"),
+    ('[exceptions]\nreasons = { "9X" = "bad" }\n', "a code is a letter"),
+    ('[exceptions]\nreasons = { VIP = "" }\n', "the meaning is text"),
+    ('[exceptions]\nreason = { VIP = "x" }\n', "unknown key"),
+    ('[exceptions]\nreasons = { vip = "a", VIP = "b" }\n', "given twice"),
+])
+def test_bad_reason_codes_in_the_console_config_are_refused(table, says):
+    from hardware.config import parse_config
+
+    lanes = '\n[[lanes]]\ncode = "X1"\nname = "Exit 1"\ndirection = "exit"\n'
+    with pytest.raises(InputError, match=says):
+        parse_config(table + lanes, "console.toml")
+    assert parse_config(lanes, "console.toml").reason_codes is None
