@@ -57,7 +57,7 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
     def __init__(self, title: str, codes: Mapping[str, str], *, context: str = "", ask_plate: bool = False,
                  ask_supervisor: bool = False, default: str | None = None,
                  lanes: list[tuple[str, str]] | None = None, lane: str | None = None,
-                 modes: list[tuple[str, str]] | None = None) -> None:
+                 modes: list[tuple[str, str]] | None = None, plate: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.codes = dict(codes)
@@ -67,6 +67,7 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
         self.default = default if default in self.codes else next(iter(self.codes))
         self.lanes = lanes or []  # (code, label): pick the lane (a manual vend)
         self.lane = lane
+        self.plate = plate or ""  # a plate to start from (the exit lane camera's last read)
         self.modes = modes or []  # (id, label): how (a gate fault: retry it, or record it opened by hand)
 
     def compose(self) -> ComposeResult:
@@ -81,7 +82,7 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
                 yield OptionList(*[Option(label, id=mode) for mode, label in self.modes], id="exc-mode")
             if self.ask_plate:
                 yield Label("Plate (empty: unknown vehicle)")
-                yield Input(placeholder="plate, e.g. AB12 CDE", id="exc-plate", max_length=16)
+                yield Input(self.plate, placeholder="plate, e.g. AB12 CDE", id="exc-plate", max_length=16)
             yield Label("Reason")
             yield OptionList(*[Option(Content.assemble((code, "b"), f"  {meaning}"), id=code)
                                for code, meaning in self.codes.items()], id="exc-reasons")
@@ -106,6 +107,8 @@ class ExceptionDialog(ModalScreen[ExceptionEntry | None]):
             self.query_one("#exc-lanes", OptionList).highlighted = codes.index(self.lane) if self.lane in codes else 0
         first = "#exc-lanes" if self.lanes else "#exc-plate" if self.ask_plate else "#exc-reasons"
         self.query_one(first).focus()
+        if self.ask_plate and self.plate:
+            self.query_one("#exc-plate", Input).select_all()  # typing replaces the camera's read
 
     @property
     def code(self) -> str:

@@ -2,7 +2,8 @@
 
 A mixin of :class:`attendant.tui.screens.main.MainScreen`:
 
-- **F6 lost ticket**: a dialog asks the plate (empty: an unknown vehicle) and
+- **F6 lost ticket**: a dialog asks the plate (the exit lane camera's last
+  read filled in, if any; empty: an unknown vehicle) and
   the reason (default ``LOST_TICKET``); the services find the open session by
   plate (confusions tolerated) or record an unknown stay
   (:meth:`~attendant.core.booth_exceptions.ExceptionOps.lost_ticket_code`),
@@ -68,9 +69,11 @@ class ExceptionActions(Screen):
                 form.query_one("#exit-result").update("looking for the vehicle…")
                 self.run_lost_lookup(entry.plate, entry.reason)
 
+        lane = self.app.exit_lane.code if getattr(self.app, "exit_lane", None) else None
+        read = getattr(self, "last_reads", {}).get(lane) if lane else None  # the exit camera's last plate
         self.app.push_screen(ExceptionDialog(
             "Lost ticket: find the vehicle by plate", reason_codes(self.app.booth.service), ask_plate=True,
-            default="LOST_TICKET",
+            default="LOST_TICKET", plate=read[0] if read else None,
             context="The vehicle is found by plate and charged the rate plan's lost-ticket fee; with no vehicle "
                     "found, the fee for an unknown stay."), chosen)
 
