@@ -130,7 +130,7 @@ def offline_notice(booth, outcome) -> None:
 def exit_(
     ctx: typer.Context,
     code: Annotated[Optional[str], typer.Argument(
-        help="The ticket code (scanned QR), ticket number or plate of the session (not with --lost).")] = None,
+        help="The ticket code (scanned QR) of the session (not with --lost PLATE).")] = None,
     pay: Annotated[
         Optional[list[str]],
         typer.Option("--pay", help=f"{', '.join(s.value for s in EXIT_METHODS)}; METHOD=AMOUNT to split."),
