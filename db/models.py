@@ -19,7 +19,7 @@ that starts does not pay for building sixteen validators.
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, SmallInteger, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, SmallInteger, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -62,6 +62,9 @@ class Facility(Table, table=True):
     at_widen_s: int = Field(default=31_622_400,
                             sa_column=Column(BigInteger, nullable=False, server_default="31622400"),
                             description="Earliest a supervisor may back-date to, with a reason: now minus this")
+    # A facility replaying history: attendant-level actors may back-date within the window (0017_lostvend)
+    at_replay: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()),
+                            description="Back-dating within the window needs no supervisor (replays)")
 
 
 class Level(Table, table=True):

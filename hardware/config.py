@@ -137,6 +137,10 @@ class ConsoleConfig:
         known = ", ".join(s.name for s in self.signs) or "none configured"
         raise NotFound(f"no sign {name!r} in {self.source}; signs are {known}")
 
+    #: ``[exceptions] reasons = {CODE = "meaning"}``: the booth's reason codes for exceptions (lost ticket, manual
+    #: vend, free exit, back-dating...); None: attendant.core.exceptions.DEFAULT_REASON_CODES.
+    reason_codes: dict[str, str] | None = None
+
     def lane(self, code: str) -> LaneConfig:
         """The lane with ``code``. :raises NotFound: no such lane."""
         for lane in self.lanes:
@@ -179,7 +183,8 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         data = loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
-    _no_unknown_keys(data, ("console", "lanes", "offline", "signs"), source, "")
+    _no_unknown_keys(data, ("console", "lanes", "offline", "signs", "exceptions"), source, "")
+    reasons = _reason_codes(data.get("exceptions", {}), source)
     offline = data.get("offline", {})
     if not isinstance(offline, dict):
         raise InputError(f"{source}: offline: must be an [offline] table")
@@ -227,7 +232,8 @@ def parse_config(text: str, source: str = "<config>") -> ConsoleConfig:
         seen[lane.code] = index
         lanes.append(lane)
     return ConsoleConfig(lanes=tuple(lanes), theme=theme, source=source, retention_days=retention_days,
-                         signs=_parse_signs(data.get("signs", []), source), **backups, **limits)
+                         signs=_parse_signs(data.get("signs", []), source), reason_codes=reasons, **backups,
+                         **limits)
 
 
 _SIGN_KEYS = ("name", "scope", "url", "types", "facility")
@@ -280,6 +286,34 @@ def _parse_signs(items: Any, source: str) -> tuple[SignConfig, ...]:
             facility = facility.strip().upper()
         signs.append(SignConfig(name=name, scope=scope, url=url, facility=facility))
     return tuple(signs)
+
+
+
+def _reason_codes(table: Any, source: str) -> dict[str, str] | None:
+    """``[exceptions] reasons = {CODE = "meaning", ...}``: codes of A-Z, 0-9 and _ (upper-cased), each with
+    what it means (shown in the console's pickers); ``OTHER`` always needs free text. None when absent."""
+    import re
+
+    if not isinstance(table, dict):
+        raise InputError(f"{source}: exceptions: must be an [exceptions] table")
+    _no_unknown_keys(table, ("reasons",), source, "exceptions.")
+    if "reasons" not in table:
+        return None
+    raw = table["reasons"]
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(f'{source}: exceptions.reasons: must be a table of CODE = "meaning", at least one')
+    codes: dict[str, str] = {}
+    for code, meaning in raw.items():
+        norm = str(code).strip().upper().replace("-", "_")
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,31}", norm):
+            raise InputError(f"{source}: exceptions.reasons.{code}: a code is a letter then letters, digits or _ "
+                             "(at most 32)")
+        if not isinstance(meaning, str) or not meaning.strip() or len(meaning) > 120:
+            raise InputError(f"{source}: exceptions.reasons.{code}: the meaning is text of 1 to 120 characters")
+        if norm in codes:
+            raise InputError(f"{source}: exceptions.reasons.{code}: code {norm} is given twice")
+        codes[norm] = meaning.strip()
+    return codes
 
 
 def _backup_settings(console: dict[str, Any], source: str) -> dict[str, Any]:

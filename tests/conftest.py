@@ -152,8 +152,9 @@ def accept_replayed_dates(engine) -> None:
 
     The suite replays fixed dates (``--at 2026-11-20T09:00``) on the real
     clock, which the default window (a day before the oldest open entry)
-    refuses once those dates are past; a site replaying history configures
-    the same (``attendant time-window --before ...``). tests/test_time_bounds.py
+    refuses once those dates are past, by attendant-level actors (which
+    back-date only in replay mode, ``facility.at_replay``); a site replaying
+    history configures the same (``attendant time-window --before ... --replay``). tests/test_time_bounds.py
     checks the default window on facilities of its own.
     """
     from sqlalchemy import update
@@ -161,7 +162,7 @@ def accept_replayed_dates(engine) -> None:
     from db.models import Facility
 
     with engine.begin() as conn:
-        conn.execute(update(Facility.__table__).values(at_before_s=36_600 * 86_400))
+        conn.execute(update(Facility.__table__).values(at_before_s=36_600 * 86_400, at_replay=True))
 
 
 def make_small_facility(url: str, *, actor=None):

@@ -14,7 +14,7 @@ def test_two_facilities_in_one_database(cli, tmp_path):
     layout.write_text(SMALL_LAYOUT, encoding="utf-8")
     added = cli.json("init", "--layout", str(layout), "--rates", str(EXAMPLES / "rates" / "charlotte_street.toml"))
     assert (added["facility"], added["created"]) == ("TST", True)
-    cli.run("--facility", "TST", "time-window", "--before", "36600d")  # replays fixed dates (conftest)
+    cli.run("--facility", "TST", "time-window", "--before", "36600d", "--replay")  # replays fixed dates (conftest)
 
     chs = cli.json("--facility", "CHS", "enter", "CH5 ONE", "--at", "2026-11-20T08:00")
     tst = cli.json("--facility", "TST", "enter", "TS7 ONE", "--at", "2026-11-20T08:00")

@@ -32,7 +32,7 @@ def mode(path: Path) -> int:
 
 def test_a_demo_run_leaves_no_plate_name_or_code_in_the_database_file(tmp_path, attendant_home):
     """The real demo traffic replayed through the booth, a pass, an IOU: the file holds none of them in clear."""
-    from attendant.booth import ExitRequest, open_booth
+    from attendant.booth import EntryRequest, ExitRequest, open_booth
     from attendant.core.auth import Actor, Role
     from attendant.demo import TrafficReplayer, demo_config, ensure_demo_db
 
@@ -48,7 +48,8 @@ def test_a_demo_run_leaves_no_plate_name_or_code_in_the_database_file(tmp_path, 
     holder = "Margaret Thistlethwaite"
     service.create_pass(actor=admin, holder_name=holder, plate="PA55 HLD", valid_from=start,
                         valid_to=start + timedelta(days=30))
-    debtor = service.enter("IOU 0WE", "car", actor=admin, at=start - timedelta(hours=3))
+    debtor = service.admit(EntryRequest("IOU 0WE", "car", at=start - timedelta(hours=3),
+                                        backdate_reason="EQUIPMENT: entered on paper"), actor=admin)
     assert service.settle(ExitRequest(debtor.code, iou_reason="card declined", at=start), actor=admin).iou_amount
     booth.close()
     with engine.connect() as conn:

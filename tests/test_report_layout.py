@@ -50,6 +50,7 @@ def legacy_json(r: PeriodReport) -> dict:
         "average_stay_minutes": r.average_stay_minutes, "open_sessions": r.open_sessions,
         "occupancy_at_start": r.occupancy_at_start, "by_shift": group(r.by_shift),
         "stays": {label: count for label, count in r.stay_bands}, "vends_by_source": dict(r.vends_by_source),
+        "vends_by_reason": dict(r.vends_by_reason),  # issue 10: every vend by source and reason
         "ious": {"count": r.ious[0], "amount": money(r.ious[1])},
         "peak_occupancy": peak.peak_occupancy if peak else r.occupancy_at_start,
         "peak_at": peak.peak_at.isoformat() if peak and peak.peak_at else None,

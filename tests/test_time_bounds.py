@@ -218,12 +218,15 @@ def test_cli_allow_backdate_needs_a_supervisor_once_users_exist(fresh):
 
 
 def test_time_window_command_shows_and_sets(fresh):
-    assert fresh.json("time-window") == {"before_s": 86_400, "ahead_s": 60, "widen_s": 366 * 86_400}
+    assert fresh.json("time-window") == {"before_s": 86_400, "ahead_s": 60, "widen_s": 366 * 86_400,
+                                         "replay": False}
     assert fresh.json("time-window", "--before", "7d", "--ahead", "5m")["before_s"] == 7 * 86_400
     bad = fresh.run("time-window", "--before", "-1d", expect=2)
     assert "not a duration" in bad.stderr
     three_days = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%MZ")
-    fresh.json("enter", "SE7 DAY", "--at", three_days)  # within a week: no reason needed now
+    refused = fresh.run("enter", "SE7 DAY", "--at", three_days, expect=2)  # within a week, but back-dated
+    assert "needs a reason" in refused.stderr
+    fresh.json("enter", "SE7 DAY", "--at", three_days, "--allow-backdate", "EQUIPMENT: paper log")
 
 
 def test_services_refuse_for_login_required_when_users_exist(fresh, tmp_path):

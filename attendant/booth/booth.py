@@ -73,6 +73,18 @@ class ExitOutcome:
     journaled: bool = False  # the database was away: recorded in the booth's journal, replayed later
 
 
+@dataclass(frozen=True, slots=True)
+class ManualVend:
+    """A gate opened by hand: the vend recorded, its lane, the reason, what the gate did (and why not)."""
+
+    vend_id: int
+    lane: str
+    direction: str
+    reason: str
+    gate: GateOutcome
+    message: str | None = None
+
+
 class Booth:
     """The lanes of one console and the services they share (see the module docstring).
 
@@ -95,6 +107,8 @@ class Booth:
         self.offline = None
         # The count signs of config.signs (attendant.booth.signs), once open_signs has opened them.
         self.sign_board = None
+        if config.reason_codes:  # the booth's own reason codes for exceptions (console.toml [exceptions])
+            service.reason_codes = dict(config.reason_codes)
 
     @property
     def facility(self):
@@ -211,11 +225,12 @@ class Booth:
         return EntryOutcome(entry, printed, error, gate, journaled)
 
     # ---------------------------------------------------------------- exits
-    def checkout(self, text: str, *, at=None):
-        """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read)."""
-        if self.offline is not None:
+    def checkout(self, text: str, *, at=None, lost: bool = False):
+        """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read);
+        ``lost``: priced by the plan's lost-ticket rule."""
+        if self.offline is not None and not lost:
             return self.offline.checkout(text, at=at)
-        return self.service.checkout(text, at=at)
+        return self.service.checkout(text, at=at, lost=lost)
 
     def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
         """Take payment at an exit lane and let the vehicle out: receipt printed, gate vended.
@@ -246,6 +261,45 @@ class Booth:
                                      f"receipt for {result.ticket_no}")
         gate = self._vend(lane, request.vend, result.vend_id, result.vend_source, result.vend_reason)
         return ExitOutcome(result, printed, error, gate, journaled)
+
+    # ------------------------------------------------------------- exceptions (issue 10)
+    def lost_ticket_exit(self, plate: str | None, request: ExitRequest, *, actor,
+                         vehicle_class: str = "car") -> tuple[ExitOutcome | PartPayment, str]:
+        """A driver without a ticket: find the open session by ``plate`` (confusions tolerated), or record
+        an unknown stay, then :meth:`exit` priced by the plan's lost-ticket rule
+        (:meth:`~attendant.core.booth_exceptions.ExceptionOps.lost_ticket_code`). ``request.code`` is
+        ignored. Returns ``(outcome, found_by)`` (``"plate"`` or ``"unknown stay"``). Raises as both."""
+        lane = self.lane(request.lane, LaneDirection.EXIT)
+        code, found = self.service.lost_ticket_code(plate, actor=actor, vehicle_class=vehicle_class,
+                                                    lane=lane.code if lane else None, at=request.at)
+        return self.exit(replace(request, code=code, lost=True), actor=actor), found
+
+    def manual_vend(self, lane_code: str, reason: str, *, actor, retry_of: int | None = None,
+                    command: bool = True) -> ManualVend:
+        """Open ``lane_code``'s gate by hand with a reason (``CODE`` or ``CODE: text``).
+
+        The vend is recorded first (source ``attendant``, audited
+        ``exception.manual_vend``), then the gate is commanded; a refusal marks
+        it ``fault``. ``retry_of``: the faulted vend this retries.
+        ``command`` False records a barrier lifted by hand (a gate in fault):
+        the gate is not commanded and the vend stays ``opened``. Raises
+        :class:`InputError` (no such lane, no gate there, a bad reason) and
+        the role errors, before anything is written.
+        """
+        lane = self.lanes.get((lane_code or "").strip().upper())
+        if lane is None:
+            known = ", ".join(self.lanes) or "none configured"
+            raise InputError(f"no lane {lane_code!r} (lanes: {known})")
+        if not self._gate_configured(lane):
+            raise InputError(f"lane {lane.code} has no gate to open")
+        why = self.service.parse_reason(reason)
+        vend_id = self.service.manual_vend(lane.code, reason=why, actor=actor, direction=lane.direction,
+                                           retry_of=retry_of, by_hand=not command)
+        if not command:
+            return ManualVend(vend_id, lane.code, lane.direction, str(why), GateOutcome.OPENED, "opened by hand")
+        gate = self._vend(lane, True, vend_id, VendSource.ATTENDANT, str(why))
+        _outcome, message = self.service.vend_fault_of(vend_id) if gate is GateOutcome.FAULT else (None, None)
+        return ManualVend(vend_id, lane.code, lane.direction, str(why), gate, message)
 
     # ------------------------------------------------------------- reports
     def report(self, period: str, day: date | None = None):

@@ -560,6 +560,9 @@ class OfflineLanes:
                            spot_type=session.get("spot_type") or "regular", tz=self.service.tz)
 
     def _settle_offline(self, request: ExitRequest, actor, vend: bool) -> ExitResult:
+        if getattr(request, "lost", False) or getattr(request, "free", False):  # issue 10: priced and audited online
+            raise Refused("a lost-ticket or free exit needs the database, which cannot be reached: let the vehicle "
+                          "go with an IOU (ctrl+g / --iou REASON) and settle it later")
         service = self.service
         currency = service.facility.currency
         who = self._authorize(actor)

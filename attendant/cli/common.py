@@ -61,6 +61,7 @@ COMMAND_MODULES: dict[str, str] = {
     "secret": "security", "keys": "security", "retention": "security",
     "audit": "audit",
     "backup": "backups", "restore": "backups",
+    "vend": "exceptions", "reasons": "exceptions",
 }
 
 

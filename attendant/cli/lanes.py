@@ -110,16 +110,23 @@ def enter(
     at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time); within the "
                                                    "facility's window (see time-window).")] = None,
     allow_backdate: BackdateOpt = None,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", metavar="REASON",
+        help="With --at before now: a supervisor's reason to back-date, CODE or 'CODE: text' (attendant reasons).",
+    )] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Admit a vehicle: bay, session, printed ticket, gate vend."""
+    """Admit a vehicle: bay, session, printed ticket, gate vend. Back-dating (--at before now) needs a
+    supervisor and --reason (or --allow-backdate REASON), unless the facility replays history."""
     from attendant.booth.shapes import entry_json, entry_request
 
     cli = state(ctx)
     booth = cli.booth(printer)
     service = booth.service
+    if reason is not None:
+        service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                            at=at, backdate_reason=allow_backdate)
+                            at=at, backdate_reason=allow_backdate or reason)
     outcome = booth.enter(request, actor=cli.login())
     offline_notice(booth, outcome)
     e = outcome.entry
@@ -146,7 +153,8 @@ def offline_notice(booth, outcome) -> None:
 @commands.command("exit")
 def exit_(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The ticket code (scanned QR) of the session.")],
+    code: Annotated[Optional[str], typer.Argument(
+        help="The ticket code (scanned QR) of the session (not with --lost PLATE).")] = None,
     pay: Annotated[
         Optional[list[str]],
         typer.Option("--pay", help=f"{', '.join(s.value for s in EXIT_METHODS)}; METHOD=AMOUNT to split."),
@@ -168,30 +176,65 @@ def exit_(
     idempotency_key: Annotated[
         Optional[str], typer.Option(help="Retry key: a repeated call with the same key charges once.")
     ] = None,
+    lost: Annotated[Optional[str], typer.Option(
+        "--lost", metavar="PLATE",
+        help="Lost ticket: find the vehicle by PLATE and charge the rate plan's lost-ticket fee "
+             "(no vehicle found: the fee for an unknown stay).")] = None,
+    vehicle: Annotated[str, typer.Option(
+        "--vehicle", help="Vehicle class of a lost-ticket vehicle not found inside.")] = "car",
+    free: Annotated[bool, typer.Option(
+        "--free", help="Free exit: waive the balance (a supervisor; needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", metavar="REASON",
+        help="Reason of the exception: CODE or 'CODE: text' (the booth's reason codes: `attendant "
+             "reasons`); with --at, a supervisor's reason to back-date.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Take payment and let a vehicle out: fee, payment(s), change, receipt, gate vend.
 
     With --iou REASON a failed or missing payment still opens the gate and
     records an IOU against the session and the plate (never trap a car).
+    With --lost PLATE the driver has no ticket: the session is found by plate
+    and priced by the plan's lost-ticket rule. With --free --reason R (a
+    supervisor) the balance is waived. Back-dating (--at before now) needs a
+    supervisor and --reason (or --allow-backdate REASON), unless the facility
+    replays history (time-window --replay).
     """
     from attendant.booth import duration_text
     from attendant.booth.shapes import exit_request
     from attendant.core.money import format_money
 
     cli = state(ctx)
+    if (code is None) == (lost is None):
+        fail("give the ticket CODE, or --lost PLATE for a driver without a ticket")
     booth = cli.booth(printer)
     currency = booth.facility.currency
-    request = exit_request(booth, code=code, pay=pay, tendered=tendered, validations=validation, pass_code=pass_code,
-                           account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key,
-                           backdate_reason=allow_backdate)
-    outcome = booth.exit(request, actor=cli.login())
+    if reason is not None:
+        booth.service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
+    backdate = allow_backdate or (reason if at is not None else None)
+    request = exit_request(booth, code=code or "-", pay=pay, tendered=tendered,
+                           validations=validation, pass_code=pass_code, account=account, iou=iou, lane=lane, at=at,
+                           idempotency_key=idempotency_key, backdate_reason=backdate)
+    from dataclasses import replace
+
+    request = replace(request, free=free, reason=reason, tenders=request.tenders if pay or not free else ())
+    found_by = None
+    if lost is not None:
+        outcome, found_by = booth.lost_ticket_exit(lost, request, actor=cli.login(), vehicle_class=vehicle)
+    else:
+        outcome = booth.exit(request, actor=cli.login())
     offline_notice(booth, outcome)
     data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)
     r = outcome.exit
+    if found_by is not None:
+        data["lost_ticket"] = {"plate": lost, "found_by": found_by}
+    if free:
+        data["free_exit"] = {"reason": reason}
     if json_:
         print_json(data)
         return
+    if found_by is not None:
+        typer.echo(f"Lost ticket: {'found by plate' if found_by == 'plate' else 'no vehicle found: unknown stay'}")
     typer.echo(f"Ticket {r.ticket_no}  {r.plate or '(no plate)'}  stay {duration_text(r.entry_at, r.exit_at)}")
     for ln in r.fee.lines:
         typer.echo(f"  {ln.label:<44} {format_money(ln.amount, currency):>10}")

@@ -83,3 +83,30 @@ def report_monthly(
         except ValueError:
             fail(f"not a month: {month!r} (YYYY-MM)")
     _report(ctx, "monthly", date_, format_)
+
+
+@report_app.command("exceptions")
+def report_exceptions(
+    ctx: typer.Context,
+    date_: Annotated[Optional[str], typer.Option(
+        "--date", help="Facility-local date YYYY-MM-DD (default today); with --week or --month, a day in it.",
+    )] = None,
+    week: Annotated[bool, typer.Option("--week", help="The ISO week (Mon-Sun) of --date.")] = False,
+    month: Annotated[bool, typer.Option("--month", help="The calendar month of --date.")] = False,
+    format_: FormatOpt = "table",
+) -> None:
+    """Every exception at the booth (lost tickets, free exits, manual vends, back-dating, IOUs, reprints,
+    bays out of service...) with time, lane, actor, reason and amount; totals by kind and by actor."""
+    from attendant.core.exceptions_report import FORMATS, exceptions_report, render_exceptions
+
+    if format_ not in FORMATS:
+        fail(f"unknown format {format_!r} (table, csv or json)")
+    if week and month:
+        fail("give --week or --month, not both")
+    try:
+        day = date.fromisoformat(date_) if date_ else None
+    except ValueError:
+        fail(f"not a date: {date_!r} (YYYY-MM-DD)")
+    period = "weekly" if week else "monthly" if month else "daily"
+    report = exceptions_report(state(ctx).service(), period, day)
+    typer.echo(render_exceptions(report, format_), nl=False)

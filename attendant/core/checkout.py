@@ -42,7 +42,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from attendant.core.auth import Actor
+from attendant.core.auth import Actor, Role
+from attendant.core.booth_exceptions import exit_exceptions
 from attendant.core.clock import utc_now
 from attendant.core.errors import (
     AttendantError,
@@ -54,6 +55,8 @@ from attendant.core.errors import (
     PaymentOutcomeUnknown,
     Refused,
 )
+from attendant.core.exceptions import action as exc_action
+from attendant.core.exceptions import details as exc_details
 from attendant.core.money import format_money
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.payment_rows import cash_tendered, insert_payment, payment_by_key, payments_of, shift_for
@@ -148,6 +151,7 @@ class _Run:
     taken: list[PaymentView] = field(default_factory=list)
     result: ExitResult | PartPayment | None = None
     spot_id: int | None = None
+    exceptions: tuple = ()  # (kind, Reason) of the exceptions this exit is (booth_exceptions.exit_exceptions)
 
 
 def _tally(payments) -> tuple[int, bool]:
@@ -160,8 +164,13 @@ class CheckoutOps(FacilityStore):
     """Exit-lane operations of one facility (see the module docstring)."""
 
     # ----------------------------------------------------------------- pricing
-    def _fee(self, conn, row, at: datetime) -> Fee:
+    def _fee(self, conn, row, at: datetime, *, lost: bool = False) -> Fee:
         """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+
+        ``lost``: the driver has no ticket; the stay is priced by the plan's
+        lost-ticket rule (:class:`~attendant.core.rates.LostTicket`: a flat fee,
+        per started day, or the stay's fee when higher) from the entry time
+        on record (the session was found by plate).
 
         Never trap a car (BRIEF.md): a session whose recorded entry lies more
         than a day in the future (a record made before the window of accepted
@@ -180,6 +189,9 @@ class CheckoutOps(FacilityStore):
                 return replace(fee, lines=(note, *fee.lines))
             raise InputError(f"exit time is before the entry time ({entry})")
         plan = self._plan(conn, row.rate_plan_version_id)
+        if lost:
+            return compute_fee(plan, row.entry_at, at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
+                               tz=self.tz, lost=True)
         priced_at = at
         if row.paid_at is not None and at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = row.paid_at
@@ -293,17 +305,20 @@ class CheckoutOps(FacilityStore):
             fee = self._fee(conn, row, at)
         return ExitQuote(session=self._view(row), at=at, fee=fee)
 
-    def checkout(self, text: str, *, at: datetime | None = None) -> Checkout:
+    def checkout(self, text: str, *, at: datetime | None = None, lost: bool = False) -> Checkout:
         """Fee, payments so far and the balance of the open session ``text`` names, in one read.
 
         ``text`` is a code, a ticket number or a plate (:meth:`exit_code_for`;
-        ``Checkout.found_by`` says which). Raises as :meth:`exit_code_for` and
-        :meth:`quote`.
+        ``Checkout.found_by`` says which). ``lost``: priced by the plan's
+        lost-ticket rule (what an exit with ``ExitRequest.lost`` charges).
+        Raises as :meth:`exit_code_for` and :meth:`quote`.
         """
         code, found_by = self.exit_code_for(text)
         at = self._check_at(at)
         with self._reading() as conn:
-            return self._checkout(conn, self._open_row(conn, code), at, found_by=found_by)
+            row = self._open_row(conn, code)
+            fee = self._fee(conn, row, at, lost=True) if lost else None
+            return self._checkout(conn, row, at, fee=fee, found_by=found_by)
 
     def _checkout(self, conn, row, at: datetime, *, fee: Fee | None = None, payments=None,
                   found_by: str = "code") -> Checkout:
@@ -332,7 +347,9 @@ class CheckoutOps(FacilityStore):
         payment pending, no open shift), :class:`InputError`,
         :class:`NotFound`, :class:`~attendant.core.errors.TicketInvalid`.
         """
-        who = self._actor(actor, action="an exit or a payment")
+        who = self._actor(actor, Role.SUPERVISOR if request.free else Role.ATTENDANT,
+                          "a free exit (the balance waived)" if request.free else "an exit or a payment")
+        exceptions = exit_exceptions(self, request)  # reasons read before anything is looked at (InputError)
         at = self._check_at(request.at, actor=who, backdate_reason=request.backdate_reason)
         if request.idempotency_key:
             done = self.exit_by_idempotency_key(f"{request.idempotency_key}.1", request.idempotency_key)
@@ -341,7 +358,7 @@ class CheckoutOps(FacilityStore):
         self.signer.verify(request.code)  # a forged code is refused before anything is read
         steps = [("validation", code, 0) for code in request.validations]
         steps += [("tender", tender, n) for n, tender in enumerate(request.tenders, start=1)]
-        run = _Run(request, who, at, utc_now(), request.leave, vend, steps)
+        run = _Run(request, who, at, utc_now(), request.leave, vend, steps, exceptions=exceptions)
         with self._lock:
             while True:
                 run.again, run.recorded = False, None
@@ -378,7 +395,7 @@ class CheckoutOps(FacilityStore):
         row = self._open_row(conn, request.code)  # the session row first (locked on PostgreSQL), then its bay
         payments = list(payments_of(conn, row.id))
         if run.fee is None:
-            run.fee = self._fee(conn, row, run.at)
+            run.fee = self._fee(conn, row, run.at, lost=request.lost)
         fee = run.fee
         paid, pending = _tally(payments)
         balance = max(fee.amount - paid, 0)
@@ -619,7 +636,7 @@ class CheckoutOps(FacilityStore):
         if run.failure is not None:  # a failed payment with an IOU reason: let go, saying why
             iou_reason = f"{iou_reason} ({run.failure})"[:200]
             run.failure = None
-        leaves = run.close and (balance == 0 or iou_reason is not None)
+        leaves = run.close and (balance == 0 or iou_reason is not None or request.free)
         if leaves and not finishing:  # an electronic tender turned out not to be needed: exit in a new transaction
             self._update_paid(conn, row, paid, balance, run.at)
             run.next, run.again = len(run.steps), True
@@ -635,7 +652,8 @@ class CheckoutOps(FacilityStore):
             return
         run.result = self._close_in(conn, row, fee, paid, balance, run.who, request.lane, run.at, run.now,
                                     iou_reason if balance else None, tuple(payments), run.vend,
-                                    backdate_reason=request.backdate_reason, exit_key=request.idempotency_key)
+                                    backdate_reason=request.backdate_reason, exit_key=request.idempotency_key,
+                                    exceptions=run.exceptions)
         run.spot_id = row.spot_id
 
     def _apply_validation_in(self, conn, row, vcode: str, fee: Fee, balance: int, who: Actor, at: datetime,
@@ -692,14 +710,24 @@ class CheckoutOps(FacilityStore):
 
     def _close_in(self, conn, row, fee: Fee, paid: int, balance: int, who: Actor, lane: str | None,
                   at: datetime, now: datetime, iou_reason: str | None, payments: tuple[PaymentView, ...],
-                  vend: bool, *, backdate_reason: str | None = None, exit_key: str | None = None) -> ExitResult:
+                  vend: bool, *, backdate_reason: str | None = None, exit_key: str | None = None,
+                  exceptions: tuple = ()) -> ExitResult:
         """Close an open session inside ``conn``: IOU if needed, bay freed, gate opening, audit.
 
-        The vend source is decided here, once: ``attendant`` for an IOU,
-        ``payment`` when something was paid, ``ticket`` when nothing was due.
+        The vend source is decided here, once: ``attendant`` for an IOU or a
+        free exit, ``payment`` when something was paid, ``ticket`` when
+        nothing was due. ``exceptions`` (``(kind, Reason)`` pairs from
+        :func:`attendant.core.booth_exceptions.exit_exceptions`) each add
+        their ``exception.<kind>`` audit event to this transaction; a
+        ``free_exit`` waives the balance (no IOU; ``amount_cents`` is what
+        was waived).
         """
         iou_id = None
-        if balance > 0:
+        kinds = dict(exceptions)
+        waived = balance if "free_exit" in kinds else 0
+        if waived:
+            iou_reason = f"free exit: {kinds['free_exit']}"[:200]
+        if balance > 0 and not waived:
             if iou_reason is None:
                 raise PaymentError(f"{format_money(balance, self.facility.currency)} is still due: take payment "
                                    "or let go with an IOU")
@@ -716,6 +744,8 @@ class CheckoutOps(FacilityStore):
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         if iou_id is not None:
             source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
+        elif "free_exit" in kinds:
+            source, reason = VendSource.ATTENDANT, f"free exit: {kinds['free_exit']}"[:200]
         elif paid:
             source, reason = VendSource.PAYMENT, None
         else:
@@ -724,12 +754,21 @@ class CheckoutOps(FacilityStore):
         if vend:
             vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.EXIT.value, source=source,
                                         reason=reason, session_id=row.id, at=at, actor=who.name)
+        # each exception's own event first: the session's exit event stays last, sealing the rows
+        for kind, why in exceptions:
+            amount = {"free_exit": waived, "lost_ticket": fee.amount}.get(kind)
+            self._audit(conn, now=now, at=at, actor=who.name, action=exc_action(kind), entity="parking_session",
+                        entity_id=row.id, details=exc_details(why, amount_cents=amount, lane=lane,
+                                                              ticket_no=row.ticket_no, plate_ref=row.plate_hash,
+                                                              fee=fee.amount, paid=paid))
         self._audit(conn, now=now, at=at, actor=who.name,
                     action="session.exit_iou" if iou_id else "session.exit", entity="parking_session",
                     entity_id=row.id,
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
                              "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash,
+                             **({"waived": waived} if "free_exit" in kinds else {}),
+                             **({"lost_ticket": True} if "lost_ticket" in kinds else {}),
                              **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)

@@ -52,7 +52,8 @@ CSV_HEADER = ("date", "facility", "section", "key", "count", "amount", "currency
 JSON_KEY_ORDER = (
     "facility", "period", "date", "from", "to", "currency", "capacity", "entries", "exits", "payments", "revenue",
     "by_method", "by_vehicle_class", "by_lane", "average_stay_minutes", "open_sessions", "occupancy_at_start",
-    "by_shift", "stays", "vends_by_source", "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days",
+    "by_shift", "stays", "vends_by_source", "vends_by_reason",
+    "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days",
 )
 
 
@@ -336,6 +337,8 @@ SECTIONS: tuple[Section, ...] = (
               share_of=lambda r: r.exits),
     Breakdown("vend", "Gate openings by source", COUNT, _counts(lambda r: r.vends_by_source.items()),
               json="vends_by_source"),
+    Breakdown("vend_reason", "Gate openings by source and reason", COUNT,
+              _counts(lambda r: r.vends_by_reason.items()), json="vends_by_reason"),
     Figures("exception", "IOUs", (
         Figure("iou", MONEY, lambda r: Value(*r.ious), json="ious", say="{count} let go unpaid, {amount} owed",
                warn=True),

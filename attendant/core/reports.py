@@ -95,6 +95,8 @@ class PeriodReport:
     by_shift: dict[str, tuple[int, int]] = field(default_factory=dict)  # "#12 bob" -> (payments, amount)
     stay_bands: tuple[tuple[str, int], ...] = ()  # (label, exits whose stay falls in it), STAY_BANDS order
     vends_by_source: dict[str, int] = field(default_factory=dict)  # vend source -> gate openings
+    # "source · reason" -> gate openings (vend_reason_key: a reason's code, e.g. "attendant · GATE_FAULT")
+    vends_by_reason: dict[str, int] = field(default_factory=dict)
     ious: tuple[int, int] = (0, 0)  # IOUs recorded in the period: (count, amount)
     days: tuple[DayFigures, ...] = field(default_factory=tuple)
     occupancy_by_hour: tuple[float, ...] = field(default_factory=tuple)
@@ -259,6 +261,15 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
                    VEND.c.outcome == GateOutcome.OPENED.value)  # real openings only (0005)
             .group_by(VEND.c.source)
         ).all())
+        vend_reasons: dict[str, int] = {}
+        for source, reason, n in conn.execute(
+            select(VEND.c.source, VEND.c.reason, func.count())
+            .where(VEND.c.facility_id == fid, VEND.c.at >= start, VEND.c.at < end,
+                   VEND.c.outcome == GateOutcome.OPENED.value)
+            .group_by(VEND.c.source, VEND.c.reason)
+        ):
+            key = vend_reason_key(source, reason)
+            vend_reasons[key] = vend_reasons.get(key, 0) + n
         iou_count, iou_amount = conn.execute(
             select(func.count(), func.coalesce(func.sum(IOU.c.amount), 0))
             .where(IOU.c.facility_id == fid, IOU.c.created_at >= start, IOU.c.created_at < end)
@@ -290,6 +301,7 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         by_shift=by_shift,
         stay_bands=bands,
         vends_by_source=dict(sorted(vends.items())),
+        vends_by_reason=dict(sorted(vend_reasons.items())),
         ious=(iou_count, int(iou_amount)),
         days=days,
         occupancy_by_hour=by_hour,
@@ -370,11 +382,25 @@ def combine_reports(reports: list[PeriodReport]) -> PeriodReport:
         by_shift=add(((r, r.by_shift) for r in reports), prefix=True),
         stay_bands=tuple((label, bands.get(label, 0)) for label, _upper in STAY_BANDS),
         vends_by_source=add((r, r.vends_by_source) for r in reports),
+        vends_by_reason=add((r, r.vends_by_reason) for r in reports),
         ious=(sum(r.ious[0] for r in reports), sum(r.ious[1] for r in reports)),
         days=tuple(days[d] for d in sorted(days)),
         occupancy_by_hour=tuple(sum(h[i] for h in hours) for i in range(24)) if hours else (),
         hour_samples=tuple(max(s[i] for s in samples) for i in range(24)) if samples else (),
     )
+
+
+def vend_reason_key(source: str, reason: str | None) -> str:
+    """The report's key of a vend: ``"source · why"``, ``why`` being the reason's code (the part before the
+    first ``:``: ``GATE_FAULT: barrier stuck`` -> ``GATE_FAULT``, ``IOU: card declined`` -> ``IOU``, ``free exit:
+    GOODWILL`` -> ``free exit GOODWILL``), or ``source`` alone when the vend has no reason."""
+    if not reason:
+        return source
+    head, _, rest = reason.partition(":")
+    head = head.strip()
+    if head == "free exit":
+        head = f"free exit {rest.strip().partition(':')[0].strip()}".strip()
+    return f"{source} · {head[:40]}"
 
 
 def _stay_band(stay):

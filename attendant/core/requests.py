@@ -145,6 +145,14 @@ class ExitRequest:
     ``idempotency_key``: a retried request with the same key returns the first
     exit and charges nothing more (tender ``n`` carries ``KEY.n``).
     ``backdate_reason``: as for :class:`EntryRequest`.
+
+    Exceptions (:mod:`attendant.core.booth_exceptions`): ``lost`` prices the
+    stay by the rate plan's lost-ticket rule (the driver has no ticket; the
+    session was found by plate); ``free`` lets the vehicle out with the
+    balance waived (a supervisor's decision, no IOU); ``reason`` is the
+    exception's reason (``CODE`` or ``CODE: text`` from the facility's
+    reason codes; a lost ticket defaults to ``LOST_TICKET``, a free exit
+    needs one).
     """
 
     code: str
@@ -159,6 +167,9 @@ class ExitRequest:
     print_receipt: bool = True
     vend: bool = True
     backdate_reason: str | None = None
+    lost: bool = False
+    free: bool = False
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if not self.code or not self.code.strip():
@@ -180,3 +191,7 @@ class ExitRequest:
             raise InputError(f"an idempotency key is at most {MAX_KEY} printable ASCII characters")
         _aware(self.at)
         _reason(self)
+        if self.free and self.iou_reason is not None:
+            raise InputError("a free exit waives the balance: it takes no IOU")
+        if self.free and not (self.reason or "").strip():
+            raise InputError("a free exit needs a reason (--reason CODE or 'CODE: text')")

@@ -27,10 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from attendant.core.allocation import Strategy, fits
 from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
+from attendant.core.booth_exceptions import ExceptionOps, backdate_reason
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
 from attendant.core.corrections import CorrectionOps
 from attendant.core.errors import AttendantError, InputError, NotFound, Refused
+from attendant.core.exceptions import action as exc_action
+from attendant.core.exceptions import details as exc_details
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
@@ -59,7 +62,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps):
+class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
@@ -201,6 +204,11 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps):
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
                                             source=VendSource.TICKET, reason=None, session_id=session_id, at=at,
                                             actor=actor)
+            if request.backdate_reason:  # the exception's own event (issue 10 item 6), before the entry's own
+                self._audit(conn, now=now, at=at, actor=actor, action=exc_action("backdate"),
+                            entity="parking_session", entity_id=session_id,
+                            details=exc_details(backdate_reason(self, request.backdate_reason), lane=lane,
+                                                ticket_no=ticket_no, operation="entry"))
             self._audit(
                 conn,
                 now=now,

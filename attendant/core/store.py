@@ -53,7 +53,7 @@ from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit, changes
 from attendant.core.allocation import SpotIndex, Strategy, allowed_spot_types
-from attendant.core.auth import Actor, Role, authorize
+from attendant.core.auth import Actor, Role, as_actor, authorize
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NoSpaceAvailable, NotFound, Refused, TicketInvalid
 from attendant.core.facilities import FacilityInfo, get_facility
@@ -126,7 +126,7 @@ def claim_statement(types: tuple, postgresql: bool):
     return stmt
 # The facility's window of accepted times and its oldest open entry (attendant/core/time_bounds.py).
 _WINDOW = select(
-    F.c.at_before_s, F.c.at_ahead_s, F.c.at_widen_s,
+    F.c.at_before_s, F.c.at_ahead_s, F.c.at_widen_s, F.c.at_replay,
     select(func.min(PS.c.entry_at)).where(PS.c.facility_id == bindparam("fid"), SESSION_IS_OPEN)
     .scalar_subquery().label("oldest"),
 ).where(F.c.id == bindparam("fid"))
@@ -450,6 +450,16 @@ class FacilityStore:
         :class:`~attendant.core.time_bounds.TimeOutOfWindow`, and
         :class:`PermissionDenied`/:class:`LoginRequired` for a widening by
         someone who may not.
+
+        Back-dating (issue 10 item 6): when ``actor`` is given (a write), a
+        time more than the window's ``ahead`` before now is a back-dated
+        operation. It needs a supervisor (or the installation's automata,
+        ``system`` actors) and a reason (``backdate_reason``, recorded by the
+        operation as ``exception.backdate``), unless the facility replays
+        history (``facility.at_replay``, ``attendant time-window --replay``):
+        an attendant's back-dated entry or exit is refused with
+        :class:`PermissionDenied`, a supervisor's without a reason with
+        :class:`InputError`, and nothing is written.
         """
         if at is None:
             return self.clock()
@@ -461,14 +471,26 @@ class FacilityStore:
                 raise InputError("back-dating beyond the window needs a reason")
             who = actor if actor is not None else "anonymous"
             if not (isinstance(who, Actor) and who.system):
-                self._actor(who, Role.SUPERVISOR, "back-dating beyond the facility's window")
+                self._actor(who, Role.SUPERVISOR, "back-dating an operation (with a reason)")
         from attendant.core import time_bounds
 
         with self._reading() as conn:
             row = conn.execute(_WINDOW, {"fid": self.facility.id}).one()
         window = time_bounds.TimeWindow.from_seconds(row.at_before_s, row.at_ahead_s, row.at_widen_s)
-        earliest, latest = time_bounds.bounds(self.clock(), row.oldest, window, widened=widened)
-        return time_bounds.check(at, earliest, latest, self.tz, widened=widened)
+        now = self.clock()
+        earliest, latest = time_bounds.bounds(now, row.oldest, window, widened=widened)
+        at = time_bounds.check(at, earliest, latest, self.tz, widened=widened)
+        if actor is not None and not row.at_replay and at < now - window.ahead:
+            who = as_actor(actor)
+            if not who.system:
+                late = now - at
+                hours, minutes = divmod(int(late.total_seconds() // 60), 60)
+                said = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+                self._actor(who, Role.SUPERVISOR, f"back-dating an operation ({said} before now)")
+                if not widened:
+                    raise InputError(f"back-dating an operation ({said} before now) needs a reason: "
+                                     "--reason CODE (or 'CODE: text')")
+        return at
 
     def local(self, at: datetime) -> datetime:
         """``at`` in facility time."""

@@ -239,3 +239,39 @@ def set_window(engine, window: TimeWindow, *, actor, facility_code: str | None =
                      entity="facility", entity_id=facility.id,
                      details={"old": old.as_seconds(), "new": window.as_seconds()})
     return window
+
+
+def get_replay(engine, facility_code: str | None = None) -> bool:
+    """Whether the facility ``facility_code`` replays history (``facility.at_replay``, 0017_lostvend):
+    attendant-level actors may then back-date within the window without a supervisor."""
+    from sqlalchemy import select
+
+    from attendant.core.facilities import get_facility
+    from db.models import Facility
+
+    F = Facility.__table__
+    facility = get_facility(engine, facility_code)
+    with engine.connect().execution_options(readonly=True) as conn:
+        return bool(conn.execute(select(F.c.at_replay).where(F.c.id == facility.id)).scalar_one())
+
+
+def set_replay(engine, replay: bool, *, actor, facility_code: str | None = None) -> bool:
+    """Turn the facility's replay mode on or off: admins only, one transaction with an audit event
+    (``facility.replay_mode``, old and new). Raises :class:`~attendant.core.auth.PermissionDenied` /
+    :class:`~attendant.core.auth.LoginRequired`."""
+    from sqlalchemy import update
+
+    from attendant.core import audit
+    from attendant.core.auth import Role, authorize
+    from attendant.core.facilities import get_facility
+    from db.models import Facility
+
+    who = authorize(engine, actor, Role.ADMIN, "changing the facility's replay mode")
+    facility = get_facility(engine, facility_code)
+    old = get_replay(engine, facility.code)
+    with engine.begin() as conn:
+        conn.execute(update(Facility.__table__).where(Facility.__table__.c.id == facility.id)
+                     .values(at_replay=bool(replay)))
+        audit.record(conn, facility_id=facility.id, actor=who.name, action="facility.replay_mode",
+                     entity="facility", entity_id=facility.id, details={"old": old, "new": bool(replay)})
+    return bool(replay)

@@ -499,6 +499,14 @@ class AttendantApp(App[None]):
 
         open_corrections(self)
 
+    def action_exceptions_report(self) -> None:
+        """The reports screen's exceptions tab (today), from the command palette."""
+        from attendant.tui.screens.reports import ReportScreen
+
+        self.action_reports("daily")
+        self.call_after_refresh(lambda: isinstance(self.screen, ReportScreen) and not self.screen.exceptions_tab
+                                and self.screen.action_exceptions())
+
     def action_logout(self) -> None:
         """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
         if not (self.login_required and self.logged_in):
@@ -535,7 +543,12 @@ class AttendantApp(App[None]):
              main.action_take_entry),
             ("Take next vehicle at exit", f"F5 · next vehicle waiting at {exit_} into the exit form",
              main.action_take_exit),
-            ("Lost ticket: find by plate", "F6 · look up the open session of a plate", main.action_lost_ticket),
+            ("Lost ticket: charge the lost-ticket fee", "F6 · find the vehicle by plate (or an unknown stay), "
+             "plan's lost-ticket fee, pay, gate", main.action_lost_ticket),
+            ("Free exit (supervisor)", "ctrl+f · waive the balance of the ticket on the exit form, with a reason",
+             lambda: main.query_one("ExitForm").action_free_exit()),
+            ("Open a gate by hand", "F11 · manual vend with a reason (after a gate fault: retry)",
+             main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
              main.action_scan_ticket),
@@ -544,6 +557,8 @@ class AttendantApp(App[None]):
              lambda: self.action_reports("daily")),
             ("Reports: this week", "ctrl+b w · the ISO week, day by day", lambda: self.action_reports("weekly")),
             ("Reports: this month", "ctrl+b m · the calendar month, day by day", lambda: self.action_reports("monthly")),
+            ("Reports: exceptions today", "ctrl+b x · lost tickets, free exits, manual vends... by kind and actor",
+             self.action_exceptions_report),
             ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
         ]
         for name in THEMES:

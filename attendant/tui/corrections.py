@@ -38,6 +38,7 @@ KINDS: list[tuple[str, str, str]] = [
     ("a", "apb_reset", "Anti-passback reset: let a plate held as 'inside' enter"),
     ("c", "count_check", "Count check: bays, open sessions and lanes"),
     ("j", "count_adjust", "Count adjust: resolve one disagreement (supervisor)"),
+    ("g", "manual_vend", "Open a lane's gate by hand (manual vend; retry after a gate fault)"),
 ]
 TITLES = {kind: title for _key, kind, title in KINDS}
 ADJUSTMENTS = [("close", "close session"), ("occupy", "occupy its bay"), ("free", "free a bay")]
@@ -241,7 +242,7 @@ def apply(service, request: CorrectionRequest, actor, lane: str | None) -> str:
 
 
 def open_corrections(app, kind: str | None = None) -> None:
-    """F11: the corrections menu (or straight to ``kind``'s dialog), then the service call in a worker."""
+    """F11: the exceptions menu (corrections and the manual vend) (or straight to ``kind``'s dialog), then the service call in a worker."""
     service = app.service
     lane = app.entry_lane.code if getattr(app, "entry_lane", None) else None
 
@@ -263,6 +264,13 @@ def open_corrections(app, kind: str | None = None) -> None:
 
     def chosen(picked: str | None) -> None:
         if picked is None:
+            return
+        if picked == "manual_vend":  # the lane picker and reason of the main screen (ExceptionActions)
+            from attendant.tui.screens.main import MainScreen
+
+            main = next((s for s in reversed(app.screen_stack) if isinstance(s, MainScreen)), None)
+            if main is not None:
+                main.action_manual_vend()
             return
         if picked == "count_check":
             def check() -> None:

@@ -204,17 +204,35 @@ async def test_exit_refusals_card_payment_and_lost_ticket(engine, clock):
         assert "already exited" in text_of(app, "#exit-result")
         assert len(rows(engine, PAY)) == 1
 
-        # lost ticket: find by plate (a lookup only)
+        # lost ticket (issue 10): F6, the plate (confusions tolerated), Enter, the reason LOST_TICKET (Enter),
+        # then the exit form at the plan's lost-ticket fee, paid to the gate
         await enter_by_keys(pilot, "LO57TKT")
         clock.advance(hours=2)
-        await pilot.press("f6", *keys("lo57 tkt"), "enter")
+        await pilot.press("f6", *keys("l057 tkt"), "enter")
+        assert app.screen.query_one("#exc-reasons").highlighted == 0  # LOST_TICKET
+        await pilot.press("enter")
         await settle(pilot)
         found = text_of(app, "#exit-session")
-        assert "LO57TKT" in found and "lost ticket" in found and "2 h 0 min" in found
-        await pilot.press("f6", *keys("NOPE123"), "enter")
+        assert "LO57TKT" in found and "LOST TICKET (LOST_TICKET), found by plate" in found and "2 h 0 min" in found
+        assert "Lost ticket (1 day × £18.90)" in text_of(app, "#exit-fee")
+        assert app.focused.id == "exit-method"
+        await pilot.press("enter")  # the method the form kept: card
         await settle(pilot)
-        assert "not inside" in text_of(app, "#exit-result")
-        assert len(rows(engine, PAY)) == 1
+        assert "✓ Paid £18.90" in text_of(app, "#exit-result")
+        lost = rows(engine, PS, PS.c.id != session.id)[0]
+        assert (lost.status, lost.amount_due, lost.amount_paid, lost.exit_lane) == ("closed", 1890, 1890, "X1")
+        assert [(p.method, p.amount) for p in rows(engine, PAY, PAY.c.session_id == lost.id)] == [("card", 1890)]
+        (event,) = rows(engine, AUD, AUD.c.action == "exception.lost_ticket")
+        assert (event.actor, event.details["reason_code"], event.details["amount_cents"]) == (ACTOR, "LOST_TICKET",
+                                                                                           1890)
+        assert [(v.direction, v.source) for v in rows(engine, VEND, VEND.c.session_id == lost.id)] == [
+            ("entry", "ticket"), ("exit", "payment")]
+        # a plate with no vehicle inside: an unknown stay at the lost-ticket fee
+        await pilot.press("f6", *keys("NOPE123"), "enter", "enter")
+        await settle(pilot)
+        assert "no vehicle found: unknown stay" in text_of(app, "#exit-session")
+        assert "£18.90" in text_of(app, "#exit-fee")
+        assert len(rows(engine, PAY)) == 2
 
 
 # ------------------------------------------------------- queues and the scanner

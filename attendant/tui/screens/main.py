@@ -47,7 +47,7 @@ from attendant.core.requests import EntryRequest
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.demo_faults import DemoFaults
 from attendant.tui.devices import GateView, HealthReport
-from attendant.tui.dialogs import PlateDialog, PrintoutDialog, TicketPickDialog
+from attendant.tui.dialogs import PrintoutDialog, TicketPickDialog
 from attendant.tui.messages import (
     CodeScanned,
     DeviceEvents,
@@ -70,6 +70,7 @@ from attendant.tui.messages import (
     RemoteLanes,
     SpotsChanged,
 )
+from attendant.tui.screens.exception_actions import ExceptionActions
 from attendant.tui.screens.reprints import ReprintActions
 from attendant.tui.screens.scan_routing import ScanRouting
 from attendant.tui.widgets.availability import AvailabilityTable, LevelCounts
@@ -89,7 +90,7 @@ CLOCK_SECONDS = 1.0  # top-bar clock and lane health
 FIGURES_SECONDS = 5.0  # revenue and other-booth changes
 
 
-class MainScreen(ScanRouting, ReprintActions):
+class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
     """Everything the attendant needs on one screen (see the module docstring)."""
 
     BINDINGS = [
@@ -419,6 +420,7 @@ class MainScreen(ScanRouting, ReprintActions):
         self.app.forget_ticket(r.ticket_no)
         self._flush_spots()
         self.query_one(ExitForm).show_result(message.outcome)
+        self.note_exit_gate(message)
         if message.printout:
             self.last_printout = (f"Receipt for ticket {r.ticket_no}", message.printout)
         if message.outcome.print_error:
@@ -664,13 +666,6 @@ class MainScreen(ScanRouting, ReprintActions):
             form.query_one("#exit-method").value = vehicle.payment_method
         form.fill(vehicle.code or "")
         self.refresh_lanes()
-
-    def action_lost_ticket(self) -> None:
-        def found(plate: str | None) -> None:
-            if plate:
-                self.post_message(PlateLookupRequested(plate))
-
-        self.app.push_screen(PlateDialog(), found)
 
     def action_next_level(self) -> None:
         self.query_one(LevelMapView).action_next_level()

@@ -2,7 +2,11 @@
 
 Opened with ``ctrl+b`` (or the command palette) from the lanes. Keys: ``d``
 day, ``w`` week, ``m`` month; ``left``/``[`` the previous period, ``right``/``]``
-the next, ``t`` back to the period holding today; ``escape`` back to the lanes.
+the next, ``t`` back to the period holding today; ``escape`` back to the lanes;
+``x`` switches to the exceptions tab (issue 10: every exception of the period,
+:func:`attendant.core.exceptions_report.exceptions_report`, with its time,
+kind, lane, actor, reason and amount, then totals by kind and by actor) and
+back.
 
 The figures are :func:`attendant.core.reports.period_report`'s and the
 screen lays them out from the one description of a report,
@@ -155,6 +159,30 @@ def occupancy_content(report: PeriodReport) -> Content:
     return _box(_sections(Series), lambda section: _bars(section, report))
 
 
+def exceptions_content(report) -> Content:
+    """The exceptions tab: a line an exception (facility time, kind, lane, actor, amount, reason), then
+    the totals by kind and by actor (:class:`attendant.core.exceptions_report.ExceptionsReport`)."""
+    from attendant.core.money import format_money
+
+    cur = report.currency
+    parts: list = []
+    if not report.rows:
+        parts.append(("No exceptions in this period.\n", "$muted"))
+    else:
+        parts.append((f"{'Time':<16} {'Kind':<18} {'Lane':<5} {'Actor':<14} {'Amount':>10}  Reason\n", "b"))
+        for r in report.rows:
+            reason = " ".join(x for x in (r.reason_code, r.reason_text) if x) or "-"
+            amount = format_money(r.amount, cur) if r.amount is not None else ""
+            parts += [f"{r.local:%a %d %b %H:%M} {r.kind[:18]:<18} {(r.lane or '-')[:5]:<5} {r.actor[:14]:<14} ",
+                      (f"{amount:>10}", "$money b"), f"  {reason}\n"]
+    for title, table in (("By kind", report.by_kind), ("By actor", report.by_actor)):
+        if table:
+            parts.append((f"\n{title}\n", "b $accent"))
+            parts += [f"  {key:<24} {count:>5}  {format_money(amount, cur):>12}\n"
+                      for key, (count, amount) in table.items()]
+    return _trim(Content.assemble(*parts))
+
+
 def _trim(content: Content) -> Content:
     """Drop the last line break (a box's content should not end in a blank line)."""
     return content[:-1] if content.plain.endswith("\n") else content
@@ -169,6 +197,7 @@ class ReportScreen(Screen):
         Binding("left,left_square_bracket", "step(-1)", "Previous"),
         Binding("right,right_square_bracket", "step(1)", "Next"),
         Binding("t", "today", "Today"),
+        Binding("x", "exceptions", "Exceptions", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -179,6 +208,9 @@ class ReportScreen(Screen):
     ReportScreen .report-box { height: auto; padding: 0 1; border: round $border-blurred; background: $surface; }
     ReportScreen #report-hours { width: 64; margin-left: 1; }
     ReportScreen #report-days.-hidden { display: none; }
+    ReportScreen #report-exceptions { display: none; }
+    ReportScreen.-exceptions #report-exceptions { display: block; }
+    ReportScreen.-exceptions #report-row { display: none; }
     """
 
     @dataclass
@@ -188,6 +220,7 @@ class ReportScreen(Screen):
         request: tuple[str, date]
         report: PeriodReport | None
         error: str = ""
+        exceptions: object = None  # the exceptions tab's ExceptionsReport, when it is shown
 
     app: ConsoleApp
 
@@ -196,14 +229,17 @@ class ReportScreen(Screen):
         self.period = period
         self.day = day
         self.report: PeriodReport | None = None
+        self.exceptions_tab = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="report-title")
-        with VerticalScroll(id="report-body"), Horizontal(id="report-row"):
-            with Vertical(id="report-left"):
-                yield Static("", id="report-totals", classes="report-box")
-                yield Static("", id="report-days", classes="report-box")
-            yield Static("", id="report-hours", classes="report-box")
+        with VerticalScroll(id="report-body"):
+            with Horizontal(id="report-row"):
+                with Vertical(id="report-left"):
+                    yield Static("", id="report-totals", classes="report-box")
+                    yield Static("", id="report-days", classes="report-box")
+                yield Static("", id="report-hours", classes="report-box")
+            yield Static("", id="report-exceptions", classes="report-box")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
@@ -223,6 +259,12 @@ class ReportScreen(Screen):
         if period != self.period:
             self.period = period
             self.load()
+
+    def action_exceptions(self) -> None:
+        """x: the exceptions tab of the same period, or back to the figures."""
+        self.exceptions_tab = not self.exceptions_tab
+        self.set_class(self.exceptions_tab, "-exceptions")
+        self.load()
 
     def action_step(self, step: int) -> None:
         self.day = shift_period(self.period, self.day, step)
@@ -248,10 +290,15 @@ class ReportScreen(Screen):
         period, day = request
         try:
             report = period_report(self.app.service, period, day)
+            exceptions = None
+            if self.exceptions_tab:
+                from attendant.core.exceptions_report import exceptions_report
+
+                exceptions = exceptions_report(self.app.service, period, day)
         except Exception as exc:  # noqa: BLE001 - shown on screen; the console stays up
             self.post_message(self.ReportBuilt(request, None, str(exc) or type(exc).__name__))
             return
-        self.post_message(self.ReportBuilt(request, report))
+        self.post_message(self.ReportBuilt(request, report, exceptions=exceptions))
 
     @on(ReportBuilt)
     def _built(self, message: ReportBuilt) -> None:
@@ -273,3 +320,7 @@ class ReportScreen(Screen):
         days = self.query_one("#report-days", Static)
         days.set_class(not any(section.shown(report) for section in _sections(DayTable)), "-hidden")
         days.update(days_content(report))
+        box = self.query_one("#report-exceptions", Static)
+        box.border_title = "Exceptions  (x: back to the figures)"
+        if message.exceptions is not None:
+            box.update(exceptions_content(message.exceptions))

@@ -124,6 +124,7 @@ class ExitForm(Vertical):
         Binding("escape", "clear", "Clear", show=False),
         Binding("ctrl+n", "validation", "Validation"),
         Binding("ctrl+g", "let_go", "Let go (IOU)"),
+        Binding("ctrl+f", "free_exit", "Free exit", show=False),  # in the palette (the footer is full)
     ]
 
     DEFAULT_CSS = """
@@ -189,6 +190,8 @@ class ExitForm(Vertical):
         self._loading: str | None = None  # the code being looked up
         self._unknown: Attempt | None = None  # an attempt whose outcome is unknown: retried with its key
         self._last_failure: str | None = None
+        # a lost ticket (F6): the code it was found for and its reason; priced by the plan's lost-ticket rule
+        self.lost: tuple[str, str, str] | None = None  # (code, reason, found by)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
@@ -250,6 +253,19 @@ class ExitForm(Vertical):
         code_input = self.query_one("#exit-code", Input)
         self.screen.set_focus(code_input)
         code_input.select_all()
+
+    def start_lost(self, code: str, reason: str, found_by: str) -> None:
+        """A driver without a ticket (F6): load ``code``'s session priced by the plan's lost-ticket rule;
+        the payment then closes it as a lost ticket with ``reason`` (audited ``exception.lost_ticket``)."""
+        self.busy = False
+        self.lost = (code, reason, found_by)
+        self.fill(code)
+
+    def _lost_reason(self) -> str | None:
+        """The lost ticket's reason while the form shows the session it was started for, else None."""
+        if self.lost is not None and self.lost[0] == (self.checkout.code if self.checkout else self.code):
+            return self.lost[1]
+        return None
 
     def fill(self, code: str) -> None:
         """Put a ticket code in the form and look it up (a queued vehicle, a serial scan)."""
@@ -375,8 +391,10 @@ class ExitForm(Vertical):
             return
         self.busy = True
         self._loading = code
+        if self.lost is not None and self.lost[0] != code:
+            self.lost = None  # another ticket typed: no longer the lost one
         self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]looking up the ticket…[/]"))
-        self.run_load(code)
+        self.run_load(code, self.lost is not None)
 
     def _actor_and_lane(self):
         app = self.app
@@ -440,7 +458,7 @@ class ExitForm(Vertical):
         )
         self.query_one("#exit-result", Static).update(Content.assemble((doing, "$muted")))
         actor, lane = self._actor_and_lane()
-        self.run_pay(attempt, balance, actor, lane)
+        self.run_pay(attempt, balance, actor, lane, self._lost_reason())
 
     def _refuse(self, message: str, field: str) -> None:
         self.show_error(message)
@@ -492,7 +510,34 @@ class ExitForm(Vertical):
 
         self.app.push_screen(IouReasonDialog(context), chosen)
 
+    def action_free_exit(self) -> None:
+        """ctrl+f: let the vehicle out free with a reason; a supervisor's name and PIN authorise it."""
+        if self.busy:
+            return
+        if self.checkout is None:
+            self.show_error("scan the ticket first (ctrl+f: a free exit, with a supervisor's PIN)")
+            return
+        from attendant.core.booth_exceptions import reason_codes
+        from attendant.tui.exception_dialogs import ExceptionDialog
+
+        code, balance = self.checkout.code, self.checkout.balance
+        session = self.checkout.session
+        context = (f"Ticket {session.ticket_no}  {session.plate or '(no plate)'}: "
+                   f"{format_money(balance, self.currency)} is waived (no IOU). A supervisor authorises it.")
+
+        def chosen(entry) -> None:
+            if entry and self.checkout is not None and self.checkout.code == code:
+                self.busy = True
+                self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]free exit…[/]"))
+                _actor, lane = self._actor_and_lane()
+                self.run_free(code, balance, entry, lane, self._lost_reason())
+
+        # setup mode (no users yet): the console's own actor decides; else a supervisor's name and PIN
+        self.app.push_screen(ExceptionDialog("Free exit", reason_codes(self.app.booth.service), context=context,
+                                             ask_supervisor=self.app.booth.any_users(), default="GOODWILL"), chosen)
+
     def action_clear(self) -> None:
+        self.lost = None
         self.query_one("#exit-code", Input).value = ""
         self._forget_ticket()
         self._show_idle()
@@ -515,20 +560,35 @@ class ExitForm(Vertical):
 
     # --------------------------------------------------------------- workers
     @work(thread=True, exclusive=True, group="exit-load", exit_on_error=False)
-    def run_load(self, code: str) -> None:
-        """The session, fee, payments and balance of ``code`` (blocking reads)."""
+    def run_load(self, code: str, lost: bool = False) -> None:
+        """The session, fee, payments and balance of ``code`` (blocking reads); ``lost``: the lost-ticket fee."""
         try:
-            loaded = money_flow.load(self.app.booth, code)
+            loaded = money_flow.load(self.app.booth, code, lost=lost)
         except AttendantError as exc:
             self.post_message(self.LoadFailed(code, str(exc)))
             return
         self.post_message(self.Loaded(code, loaded))
 
     @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
-    def run_pay(self, attempt: Attempt, expected: int, actor, lane: str | None) -> None:
+    def run_pay(self, attempt: Attempt, expected: int, actor, lane: str | None, lost_reason: str | None = None
+                ) -> None:
         """money_flow.pay: charge, and let the vehicle out when the balance reaches zero (blocking)."""
-        self._post_result(money_flow.pay(self.app.booth, attempt, actor=actor, lane=lane, expected_balance=expected),
-                          attempt)
+        self._post_result(money_flow.pay(self.app.booth, attempt, actor=actor, lane=lane, expected_balance=expected,
+                                         lost_reason=lost_reason), attempt)
+
+    @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
+    def run_free(self, code: str, expected: int, entry, lane: str | None, lost_reason: str | None) -> None:
+        """The supervisor's PIN login, then money_flow.pay with the balance waived (blocking)."""
+        try:
+            supervisor = (self.app.booth.login(entry.supervisor, entry.pin) if entry.supervisor
+                          else self.app.actor)  # the services check the role either way
+        except AttendantError as exc:
+            self._post_result(money_flow.Failed(str(exc), declined=False, unknown=False, loaded=None), None)
+            return
+        attempt = Attempt(code, "cash", None, None, None, money_flow.new_key())
+        self._post_result(money_flow.pay(self.app.booth, attempt, actor=supervisor, lane=lane,
+                                         expected_balance=expected, lost_reason=lost_reason,
+                                         free_reason=entry.reason), None)
 
     @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
     def run_let_go(self, code: str, reason: str, actor, lane: str | None) -> None:
@@ -798,7 +858,8 @@ class ExitForm(Vertical):
             code_input.value = checkout.code
         self.query_one("#exit-session", Static).update(
             self._session_content(checkout.session, checkout.at, ious=checkout.open_ious,
-                                  note="" if checkout.found_by == "code" else f"found by {checkout.found_by}")
+                                  note=self._lost_note() or ("" if checkout.found_by == "code"
+                                                             else f"found by {checkout.found_by}"))
         )
         self.query_one("#exit-fee", Static).update(self._fee_content(checkout))
         notice = ""
@@ -811,6 +872,13 @@ class ExitForm(Vertical):
         self._show_method_fields()
         self._update_change()
         self.refresh_bindings()
+
+    def _lost_note(self) -> str:
+        if self.lost is None or self.checkout is None or self.lost[0] != self.checkout.code:
+            return ""
+        _code, reason, found_by = self.lost
+        how = "found by plate" if found_by == "plate" else "no vehicle found: unknown stay"
+        return f"LOST TICKET ({reason}), {how}: the plan's lost-ticket fee"
 
     def show_session(self, session: SessionView, now: datetime) -> None:
         """Show a session found by plate (lost ticket): a lookup only, no payment."""
@@ -854,6 +922,7 @@ class ExitForm(Vertical):
         elif outcome.print_error:
             parts.append((f"  RECEIPT NOT PRINTED ✗ {outcome.print_error}", "$fault b"))
         self.checkout = None
+        self.lost = None
         self._last_failure = None
         code_input = self.query_one("#exit-code", Input)
         with code_input.prevent(Input.Changed):

@@ -113,56 +113,64 @@ class Failed:
     loaded: Checkout | None
 
 
-def load(booth: Booth, text: str, at: datetime | None = None) -> Checkout:
-    """The open session named by a code, ticket number or plate, with its fee and balance (one read).
+def load(booth: Booth, text: str, at: datetime | None = None, *, lost: bool = False) -> Checkout:
+    """The open session named by a code, ticket number or plate, with its fee and balance (one read);
+    ``lost``: the fee by the plan's lost-ticket rule (a driver without a ticket).
 
     Raises what :meth:`Booth.checkout` raises (TicketInvalid, NotFound,
     Refused for a ticket that has exited, InputError).
     """
-    return booth.checkout(text, at=at)
+    return booth.checkout(text, at=at, lost=lost) if lost else booth.checkout(text, at=at)
 
 
-def _still_open(booth: Booth, code: str) -> Checkout | None:
+def _still_open(booth: Booth, code: str, lost: bool = False) -> Checkout | None:
     try:
-        return load(booth, code)
+        return load(booth, code, lost=lost)
     except AttendantError:
         return None
 
 
-def _exit(booth: Booth, code: str, build, actor: Actor | str) -> Moved | PartPaid | Left | Failed:
-    """Build the request (``build()``) and run it at the booth; classify what happened."""
+def _exit(booth: Booth, code: str, build, actor: Actor | str, lost: bool = False
+          ) -> Moved | PartPaid | Left | Failed:
+    """Build the request (``build()``) and run it at the booth; classify what happened (``lost``: the session
+    is shown priced as a lost ticket)."""
     try:
         result = booth.exit(build(), actor=actor)
     except BalanceMoved as exc:
-        now = _still_open(booth, code)
+        now = _still_open(booth, code, lost)
         if now is None:
             return Failed(str(exc), declined=False, unknown=False, loaded=None)
         return Moved(now, exc.was)
     except (PaymentDeclined, PaymentOutcomeUnknown) as exc:
         unknown = isinstance(exc, PaymentOutcomeUnknown)
-        return Failed(str(exc), declined=True, unknown=unknown, loaded=_still_open(booth, code))
+        return Failed(str(exc), declined=True, unknown=unknown, loaded=_still_open(booth, code, lost))
     except AttendantError as exc:
-        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code))
+        return Failed(str(exc), declined=False, unknown=False, loaded=_still_open(booth, code, lost))
     if isinstance(result, PartPayment):
         return PartPaid(result.taken[-1] if result.taken else None, result.checkout)
     taken = [p for p in result.exit.payments if p.counted and p.amount > 0]
     return Left(result, taken[-1] if taken else None)
 
 
-def pay(booth: Booth, attempt: Attempt, *, actor: Actor | str, lane: str | None, expected_balance: int
-        ) -> Moved | PartPaid | Left | Failed:
+def pay(booth: Booth, attempt: Attempt, *, actor: Actor | str, lane: str | None, expected_balance: int,
+        lost_reason: str | None = None, free_reason: str | None = None) -> Moved | PartPaid | Left | Failed:
     """Take one payment; the vehicle leaves when nothing is left to pay.
 
     ``expected_balance`` (minor units) is the balance the attendant saw: if
     it moved on, nothing is charged (:class:`Moved`). A balance of zero lets
-    the vehicle out without a payment.
+    the vehicle out without a payment. ``lost_reason``: a lost ticket (priced by
+    the plan's lost-ticket rule, audited ``exception.lost_ticket``);
+    ``free_reason``: a free exit, the balance waived (``actor`` a supervisor;
+    nothing is charged).
     """
     def build() -> ExitRequest:
-        tenders = () if expected_balance == 0 else (
+        tenders = () if expected_balance == 0 or free_reason else (
             Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key),)
-        return ExitRequest(attempt.code, tenders, lane=lane, expected_balance=expected_balance)
+        return ExitRequest(attempt.code, tenders, lane=lane, expected_balance=expected_balance,
+                           lost=lost_reason is not None, free=free_reason is not None,
+                           reason=free_reason or lost_reason)
 
-    return _exit(booth, attempt.code, build, actor)
+    return _exit(booth, attempt.code, build, actor, lost=lost_reason is not None)
 
 
 def let_go(booth: Booth, code: str, *, actor: Actor | str, lane: str | None, reason: str
