@@ -1,7 +1,7 @@
 """facility.at_replay: a facility that replays history lets attendant-level actors back-date
 
 Revision ID: 0017_lostvend
-Revises: 0014_journal_applied
+Revises: 0017_audit_chains
 Create Date: 2026-12-05
 
 Issue 10 item 6 ("Back-dating"): an attendant's exit ``--at`` 3.5 hours
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0017_lostvend'
-down_revision = '0014_journal_applied'
+down_revision = '0017_audit_chains'
 branch_labels = None
 depends_on = None
 
