@@ -27,6 +27,7 @@ from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
+from attendant.core.concessions import ConcessionOps
 from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
@@ -56,7 +57,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CheckoutOps, BackOfficeOps):
+class ParkingService(CheckoutOps, BackOfficeOps, ConcessionOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
