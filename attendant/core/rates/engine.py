@@ -552,7 +552,8 @@ def concession_set(plan: RatePlan, concessions: Iterable[str]) -> frozenset[str]
 
 def _price_stay(pricing: _Pricing, start: datetime, end: datetime, lost: bool) -> tuple[list[FeeLine], int, str]:
     """Lines, total and the starting tariff's name for ``[start, end]``: lost ticket, free, grace, or the bands;
-    an adjusting tariff matching first (``free_first``, ``discount``) applies once, around the tariffs after it."""
+    an adjusting tariff matching first (``grace``, ``free_first``, ``discount``) applies once, around the tariffs
+    after it."""
     plan = pricing.plan
     chosen = pricing.select(start, end, adjusting=True)
     if chosen is None:
@@ -591,7 +592,8 @@ def _price_stay(pricing: _Pricing, start: datetime, end: datetime, lost: bool) -
             off = _apply(total, adjust.discount)
             lines.append(FeeLine(f"{adjust.name}: {_percent(adjust.discount)} off", 0, -off))
             total -= off
-        tariff_name = adjust.name
+        if adjust.free_first or adjust.discount:  # a grace alone leaves the stay to the tariff that priced it
+            tariff_name = adjust.name
     return lines, total, tariff_name
 
 

@@ -267,10 +267,11 @@ class Tariff:
     in one of them, one with ``concessions`` only stays that hold one of them.
 
     An *adjusting* tariff (``free_first`` minutes and/or ``discount``, a
-    fraction 0..1, and no prices of its own) prices nothing itself: when it is
-    the first matching tariff, the stay is priced by the tariffs after it as a
-    new arrival ``free_first`` minutes after the entry, and the result is
-    reduced by ``discount`` (rounded half up to the minor unit). Rules:
+    fraction 0..1, and/or ``grace``, and no prices of its own) prices nothing
+    itself: when it is the first matching tariff, its ``grace`` (if any) is
+    the stay's free period, and the stay is priced by the tariffs after it as
+    a new arrival ``free_first`` minutes after the entry, the result reduced
+    by ``discount`` (rounded half up to the minor unit). Rules:
     ``docs/rates.md`` (*Zones, concessions and re-entry*).
 
     Derived from ``bands``: ``band_starts[i]`` (minutes where band ``i``
@@ -371,8 +372,9 @@ class Tariff:
 
     @property
     def adjusting(self) -> bool:
-        """True for an adjusting tariff (``free_first``/``discount``, no prices): the tariffs after it price."""
-        return self.free_first is not None or self.discount is not None
+        """True for an adjusting tariff (``free_first``, ``discount``, or a ``grace`` alone; no prices of its
+        own): the tariffs after it price the stay."""
+        return self.free_first is not None or self.discount is not None or (not self.bands and not self.free)
 
     def matches_arrival(self, vehicle: str, spot: str, day_tags: frozenset[str], second_of_day: int,
                         zone: str | None = None, concessions: frozenset[str] = frozenset()) -> bool:

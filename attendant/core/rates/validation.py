@@ -442,9 +442,9 @@ def _tariff(p: _Checker, path: FieldPath, raw: Any, classes: tuple[str, ...], de
     discount = _discount(p, (*path, "discount"), raw["discount"]) if "discount" in raw else None
     free = p.boolean((*path, "free"), raw["free"]) if "free" in raw else False
     given = [k for k in ("bands", "flat") if k in raw] + (["free"] if free else [])
-    adjusting = free_first is not None or discount is not None
+    adjusting = free_first is not None or discount is not None or (not given and grace is not None and bool(path))
     if adjusting:
-        key = "free_first" if free_first is not None else "discount"
+        key = "free_first" if free_first is not None else "discount" if discount is not None else "grace"
         if not path:
             p.fail((key,), "belongs in a [[tariffs]] table (it adjusts the price of the tariffs after it)")
         extra = given + [k for k in ("daily_max", "daily_max_per", "reset_at_midnight", "charge_hours",
@@ -452,6 +452,9 @@ def _tariff(p: _Checker, path: FieldPath, raw: Any, classes: tuple[str, ...], de
         if extra:
             p.fail((*path, extra[0]), f"{key} adjusts the price of the tariffs after it, so this tariff has no "
                                       f"prices of its own: leave out {extra[0]}")
+        if key == "grace" and path and not any(k in raw for k in _CONDITION_KEYS):
+            p.fail((*path, "grace"), "a tariff with only a grace and no conditions changes nothing: give it a "
+                                     "condition (zones, concessions, ...) or set the plan's grace at the top level")
     elif len(given) != 1:
         if not given:
             p.fail(path or (next(iter(raw)),), "missing prices: give bands, flat or free = true")
