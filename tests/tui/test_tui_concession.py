@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from db.models import AuditEvent, ParkingSession, SessionConcession
-from tests.tui.support import SIZE, console, enter_by_keys, keys, pilot_test, rows, settle, until
+from tests.tui.support import (
+    SIZE,
+    console,
+    enter_by_keys,
+    keys,
+    pilot_test,
+    rows,
+    settle,
+    until,
+)
 
 PS, SC, AUD = (t.__table__ for t in (ParkingSession, SessionConcession, AuditEvent))
 
