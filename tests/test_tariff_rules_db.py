@@ -180,3 +180,53 @@ def test_re_entry_within_the_rule_continues_the_earlier_stay(zoned) -> None:
     back = service.enter("FR12ESH", "car", actor="t", spot_label="L0-B05", at=at(110))
     at(115)
     assert service.quote(back.code).fee.amount == 0
+
+
+def test_layout_zone_names_are_checked() -> None:
+    from attendant.core.layout import parse_layout
+
+    def refused(zones: str) -> str:
+        with pytest.raises(InputError) as caught:
+            parse_layout(LAYOUT.replace('zones = { short_stay = ["A"] }', zones), source="z.toml")
+        return str(caught.value)
+
+    assert refused('zones = { short_stay = ["C"] }') == \
+        "z.toml: levels[0].zones.short_stay: no spot row 'C' on level L0 (its rows: A, B)"
+    assert refused('zones = { "Short Stay" = ["A"] }').startswith(
+        "z.toml: levels[0].zones.Short Stay: a zone name is lower case")
+    assert refused('zones = { short = ["A"], long = ["a"] }') == \
+        "z.toml: levels[0].zones.long: row A is already in zone short"
+    assert refused('zones = ["A"]').startswith("z.toml: levels[0].zones must be a table")
+    named = parse_layout(LAYOUT.replace('["A"]', '"b"'), source="z.toml")
+    assert [s.zone for s in named.levels[0].spots][::7] == ["A", "short_stay"]
+    assert named.levels[0].spots[7].label == "L0-B01"  # labels keep the row letter
+
+
+def test_a_plan_pricing_a_zone_no_bay_is_in_is_refused(zoned) -> None:
+    service, _clock = zoned
+    from attendant.core.facilities import activate_rate_plan
+    from attendant.core.rates import load_rate_plan
+    from tests.conftest import EXAMPLES
+
+    gatwick = load_rate_plan(EXAMPLES / "rates" / "gatwick_short_stay.toml")
+    with pytest.raises(InputError) as caught:
+        activate_rate_plan(service.engine, service.facility.id, gatwick, source="g.toml",
+                           actor=Actor("sue", Role.SUPERVISOR))
+    assert str(caught.value) == (
+        "rate plan 'Gatwick short stay (roll-up)' prices zone 'premium' (a tariff's zones), which no bay of this "
+        'facility is in (its zones: b, short_stay): name it in the layout file, zones = { premium = ["A", ...] } '
+        "on a [[levels]] table, or take it out of the plan")
+
+
+def test_cli_concession_add_list_remove(cli) -> None:
+    entry = cli.json("enter", "BB12 CLI", "--at", "2026-11-20T09:00")
+    added = cli.json("concession", "add", entry["ticket_no"], "--name", "disabled_badge", "--badge", "ZX9 1234")
+    assert (added["name"], added["badge"]) == ("disabled_badge", "•••• 1234")
+    listed = cli.json("concession", "list", "BB12CLI")
+    assert [c["name"] for c in listed["concessions"]] == ["disabled_badge"]
+    wrong = cli.run("concession", "add", entry["ticket_no"], "--name", "student", "--badge", "1", expect=2)
+    assert wrong.stderr == ("attendant: rate plan 'Charlotte Street (demo)' has no concession 'student' "
+                            "(known: disabled_badge)\n")
+    cli.run("concession", "remove", entry["ticket_no"], "--name", "disabled_badge", expect=2)  # --reason missing
+    cli.run("concession", "remove", entry["ticket_no"], "--name", "disabled_badge", "--reason", "wrong car")
+    assert cli.json("concession", "list", entry["ticket_no"]) == {"concessions": []}
