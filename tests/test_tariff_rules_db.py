@@ -230,3 +230,20 @@ def test_cli_concession_add_list_remove(cli) -> None:
     cli.run("concession", "remove", entry["ticket_no"], "--name", "disabled_badge", expect=2)  # --reason missing
     cli.run("concession", "remove", entry["ticket_no"], "--name", "disabled_badge", "--reason", "wrong car")
     assert cli.json("concession", "list", entry["ticket_no"]) == {"concessions": []}
+
+
+def test_retention_erases_badge_numbers_with_the_plate(zoned) -> None:
+    service, clock = zoned
+    from attendant.core.concessions import SC
+    from attendant.core.retention import run_retention
+
+    entry = service.enter("RT12BDG", "car", actor="t", at=T0)
+    service.add_concession(entry.code, "disabled_badge", badge="RT 5555", actor="t")
+    clock.now = T0 + timedelta(hours=1)
+    service.exit(entry.code, method="cash", actor="t")
+    result = run_retention(service.engine, days=1, actor=Actor("sue", Role.SUPERVISOR), now=T0 + timedelta(days=3))
+    assert result.erased == 1
+    with service.engine.connect() as conn:
+        (row,) = conn.execute(select(SC.c.name, SC.c.badge)).all()
+    assert (row.name, row.badge) == ("disabled_badge", None)  # the concession stays for reports, the number goes
+    assert [v.badge for v in service.concessions_of(entry.ticket_no)] == [None]
