@@ -203,6 +203,24 @@ def test_re_entry_continues_the_earlier_stay(plan: RatePlan) -> None:
     assert ignored.amount == 0 and ignored.lines[0].label.startswith("Previous stay not continued")
 
 
+def test_re_entry_with_the_time_away_free(plan: RatePlan) -> None:
+    t0 = datetime(2026, 6, 1, 9, 0, tzinfo=LONDON)
+    earlier = (t0, t0 + timedelta(minutes=40))  # £2.00 (up to 1 h)
+    counts = fee(plan, 65, 80, previous_stay=earlier)  # 09:00-10:20 is 1 h 20: £4.50 less £2.00
+    assert counts.amount == 250
+    free = parse_rate_plan(PLAN.replace('within = "30m"', 'within = "30m", time_away = "free"'), "r.toml")
+    parked = fee(free, 65, 80, previous_stay=earlier)  # 40 + 15 min parked: still up to 1 h, nothing more
+    assert parked.amount == 0 and parked.lines[0].label.endswith("(time away not charged)")
+    # several visits: their parked time (previous_parked), not the span from the first entry
+    chain = fee(free, 65, 80, previous_stay=(t0 - timedelta(minutes=30), t0 + timedelta(minutes=40)),
+                previous_parked=timedelta(minutes=50))  # 50 + 15 min: 1 h 05, £4.50 less £2.00
+    assert chain.amount == 250
+    with pytest.raises(InputError, match="parked time"):
+        fee(free, 65, 80, previous_stay=earlier, previous_parked=timedelta(hours=2))
+    assert free.to_dict()["re_entry"] == {"within": 30, "time_away": "free"}
+    assert RatePlan.from_dict(free.to_dict()) == free
+
+
 def test_rules_survive_the_stored_form(plan: RatePlan) -> None:
     stored = plan.to_dict()
     assert stored["re_entry"] == {"within": 30}
@@ -273,7 +291,10 @@ def test_misplaced_and_misused_keys_name_where_they_belong() -> None:
     name = HEAD + '\n[[tariffs]]\nzones = ["short stay"]\nflat = "1"\n\n[[tariffs]]\nflat = "2"\n'
     assert refusal(name).startswith("r.toml:5: tariffs[0].zones[0]: not a zone name: 'short stay'")
     within = HEAD + 're_entry = { after = "15m" }\nflat = "2"\n'
-    assert refusal(within) == "r.toml:3: re_entry.after: unknown key (expected one of: within)"
+    assert refusal(within) == "r.toml:3: re_entry.after: unknown key (expected one of: time_away, within)"
+    away = HEAD + 're_entry = { within = "15m", time_away = "no" }\nflat = "2"\n'
+    assert refusal(away) == ('r.toml:3: re_entry.time_away: expected "counts" (the time between the visits is '
+                             'charged, the default) or "free", got \'no\'')
     only = HEAD + '\n[[tariffs]]\nconcessions = ["x"]\nfree = true\n'
     assert refusal(only).startswith("r.toml:4: tariffs[0]: no tariff prices a car in a regular bay arriving Mon "
                                     "00:00")

@@ -75,7 +75,8 @@ def pricing_context(conn, row, plan: RatePlan) -> dict:
     before this entry: ``(entry of the first stay of the chain, exit of the
     stay just before)``, following stays that continued each other back at
     most :data:`RE_ENTRY_CHAIN` times, so the chain's fees add up to the
-    fee of one stay.
+    fee of one stay; ``previous_parked`` is those stays' parked time in all
+    (for a rule whose time away is not charged).
     """
     names = []
     if plan.concession_names:  # a plan that prices no concession needs no look-up at exit
@@ -87,7 +88,7 @@ def pricing_context(conn, row, plan: RatePlan) -> dict:
         return context
     window = timedelta(minutes=within)
     entry, skip = row.entry_at, row.id
-    previous = None
+    visits: list[tuple] = []  # the earlier stays this one continues, latest first
     for _ in range(RE_ENTRY_CHAIN):
         found = conn.execute(
             select(PS.c.id, PS.c.entry_at, PS.c.exit_at).where(
@@ -98,10 +99,11 @@ def pricing_context(conn, row, plan: RatePlan) -> dict:
         ).first()
         if found is None:
             break
-        previous = (found.entry_at, previous[1] if previous else found.exit_at)
+        visits.append((found.entry_at, found.exit_at))
         entry, skip = found.entry_at, found.id
-    if previous is not None:
-        context["previous_stay"] = previous
+    if visits:
+        context["previous_stay"] = (visits[-1][0], visits[0][1])
+        context["previous_parked"] = sum((out - in_ for in_, out in visits), timedelta(0))
     return context
 
 

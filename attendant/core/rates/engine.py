@@ -453,6 +453,7 @@ def compute_fee(
     zone: str | None = None,
     concessions: Iterable[str] = (),
     previous_stay: tuple[datetime, datetime] | None = None,
+    previous_parked: timedelta | None = None,
 ) -> Fee:
     """Price one stay with ``plan`` (the version in force at entry).
 
@@ -468,14 +469,18 @@ def compute_fee(
     same plate's stay before this one (aware datetimes): when the plan has a
     ``re_entry`` rule and this entry is within it of that exit, the stay
     continues the earlier one (priced from the earlier entry, less what the
-    earlier stay costs by the same plan; never below zero). Rules:
-    ``docs/rates.md`` (*Zones, concessions and re-entry*).
+    earlier stay costs by the same plan; never below zero). With
+    ``time_away = "free"`` in the rule, the time between the visits is cut
+    out: the stay is priced from the earlier entry for the time parked in all
+    (``previous_parked``, the earlier visits' parked time when several
+    continue each other; default the previous stay's length, plus this one).
+    Rules: ``docs/rates.md`` (*Zones, concessions and re-entry*).
 
     Returns a :class:`Fee` in minor units whose lines sum to the amount.
     Raises :class:`InputError` for naive datetimes, an exit before the entry,
     an unknown or unpriced vehicle class or spot type, a concession the plan
     does not name, a previous stay that ends before it starts or after this
-    entry, or occupancy outside 0..1.
+    entry (or parked longer than it lasted), or occupancy outside 0..1.
     """
     _require_aware(entry_at, "entry_at")
     _require_aware(exit_at, "exit_at")
@@ -515,16 +520,25 @@ def compute_fee(
                            f"(continues only within {format_minutes(plan.re_entry_minutes)})", 0, 0)
         else:
             earlier = (before_in, before_out)
+            away = " (time away not charged)" if plan.re_entry_time_away_free else ""
             note = FeeLine(f"Re-entry within {format_minutes(plan.re_entry_minutes)}: continues the stay "
-                           f"from {local}", 0, 0)
+                           f"from {local}{away}", 0, 0)
     if earlier is None:
         lines, total, tariff_name = _price_stay(pricing, start, end, lost)
         lines = [note, *lines] if note else lines
     else:
-        lines, total, tariff_name = _price_stay(pricing, earlier[0], end, False)
-        _, before, _ = _price_stay(pricing, earlier[0], earlier[1], False)
+        first_in, last_out = earlier
+        before_end, until = last_out, end
+        if plan.re_entry_time_away_free:  # the visits' parked time, from the first entry, without the time away
+            parked = last_out - first_in if previous_parked is None else previous_parked
+            if not timedelta(0) <= parked <= last_out - first_in:
+                raise InputError("the previous stay's parked time must be between zero and its length")
+            before_end = first_in + parked
+            until = before_end + (end - start)
+        lines, total, tariff_name = _price_stay(pricing, first_in, until, False)
+        _, before, _ = _price_stay(pricing, first_in, before_end, False)
         taken = min(before, total)
-        lines = [note, *lines, FeeLine("Charged for the earlier stay", _ceil_minutes(earlier[1] - earlier[0]),
+        lines = [note, *lines, FeeLine("Charged for the earlier stay", _ceil_minutes(before_end - first_in),
                                        -taken)]
         total -= taken
     return Fee(

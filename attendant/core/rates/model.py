@@ -458,7 +458,8 @@ class RatePlan:
     Durations are minutes, money minor units of ``currency``. ``tariffs`` are
     tried in order and the first that matches the stay prices it.
     ``re_entry_minutes``: a plate re-entering within that many minutes of its
-    previous exit continues that stay (``docs/rates.md``, *Re-entry*). ``timezone``
+    previous exit continues that stay (``docs/rates.md``, *Re-entry*); with
+    ``re_entry_time_away_free`` the time between the visits is not charged. ``timezone``
     (optional IANA name) is the facility zone a plan file was written for; the
     CLI uses it to read naive times. Plans are versioned and never edited in
     place: store a new version instead (``version``, ``effective_from``).
@@ -477,6 +478,7 @@ class RatePlan:
     lost_ticket: LostTicket | None = None
     surge: Surge | None = None
     re_entry_minutes: int | None = None
+    re_entry_time_away_free: bool = False
 
     @property
     def concession_names(self) -> frozenset[str]:
@@ -513,7 +515,9 @@ class RatePlan:
                 "holidays": [d.isoformat() for d in self.holidays] or None,
                 "lost_ticket": _maybe(lambda rule: rule.to_dict(self.currency), self.lost_ticket),
                 "surge": _maybe(Surge.to_dict, self.surge),
-                "re_entry": _maybe(lambda m: {"within": m}, self.re_entry_minutes),
+                "re_entry": _maybe(lambda m: _present({"within": m, "time_away": "free" if
+                                                      self.re_entry_time_away_free else None}),
+                                   self.re_entry_minutes),
                 "tariffs": [t.to_dict(self.currency) for t in self.tariffs],
             }
         )

@@ -75,7 +75,7 @@ _PLAN_KEYS = frozenset(
 _CONDITION_KEYS = frozenset({"vehicles", "spot_types", "zones", "concessions", "days", "arrival", "leave_by",
                              "leave_after", "max_stay", "beyond", "or_cheaper", "free_first", "discount"})
 _TARIFF_KEYS = frozenset({"name", "grace", "lost_ticket"}) | _CONDITION_KEYS | _PRICING_KEYS
-_RE_ENTRY_KEYS = frozenset({"within"})
+_RE_ENTRY_KEYS = frozenset({"within", "time_away"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _BAND_KEYS = frozenset({"name", "over", "up_to", "price", "every"})
 _LOST_KEYS = frozenset({"price", "band", "per_day", "or_fee_if_higher"})
@@ -363,13 +363,18 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
 
     lost = _lost_rule(p, ("lost_ticket",), data["lost_ticket"]) if "lost_ticket" in data else None
     surge = _surge(p, ("surge",), data["surge"]) if "surge" in data else None
-    re_entry = None
+    re_entry, away_free = None, False
     if "re_entry" in data:
         rule = p.table(("re_entry",), data["re_entry"], _RE_ENTRY_KEYS)
         if "within" not in rule:
             p.fail(("re_entry", "within"), 'missing: how soon a re-entry continues the stay, e.g. '
                                            're_entry = { within = "15m" }')
         re_entry = p.duration(("re_entry", "within"), rule["within"], positive=True)
+        away = rule.get("time_away", "counts")
+        if away not in ("counts", "free"):
+            p.fail(("re_entry", "time_away"), f'expected "counts" (the time between the visits is charged, the '
+                                              f'default) or "free", got {away!r}')
+        away_free = away == "free"
 
     raw_tariffs = data.get("tariffs", [])
     if not isinstance(raw_tariffs, list):
@@ -400,6 +405,7 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
         lost_ticket=lost,
         surge=surge,
         re_entry_minutes=re_entry,
+        re_entry_time_away_free=away_free,
     )
     _check_lost_bands(p, plan, paths)
     _check_reachable(p, plan, paths)
