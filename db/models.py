@@ -99,7 +99,7 @@ class Spot(Table, table=True):
     facility_id: int = Field(foreign_key="facility.id", index=True)
     level_id: int = Field(foreign_key="level.id", index=True)
     label: str = Field(max_length=16, description="e.g. L2-C07: level code, zone letter, number")
-    zone: str = Field(max_length=8)
+    zone: str = Field(max_length=32, description="Row letter, or the zone the layout names (short_stay)")
     spot_type: str = Field(max_length=12)
     status: str = Field(default="available", max_length=16)
     row: int
@@ -446,6 +446,24 @@ class PassHolder(Table, table=True):
 
 
 TABLES = SQLModel.metadata
+
+
+class SessionConcession(Table, table=True):
+    """A concession recorded on a session (``disabled_badge``), priced by the tariffs naming it (0020_tariffs).
+
+    ``badge`` is the badge number's AES-GCM ciphertext (personal_data.py); the retention rule erases it.
+    """
+
+    __tablename__ = "session_concession"
+    __table_args__ = (UniqueConstraint("session_id", "name", name="uq_session_concession"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    session_id: int = Field(foreign_key="parking_session.id")
+    name: str = Field(max_length=32)
+    badge: Optional[str] = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
 
 
 class ChangeLog(Table, table=True):

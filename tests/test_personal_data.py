@@ -140,6 +140,7 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
     entries = [service.enter(f"ROT{i:03d}", "car", actor="t") for i in range(7)]
     service.create_pass(actor=Actor("sue", Role.SUPERVISOR), holder_name="Rita Rotate", plate="ROT000",
                         valid_from=clock.now, valid_to=clock.now + timedelta(days=1))
+    service.add_concession(entries[1].code, "disabled_badge", badge="BADGE 4242", actor="t")  # issue 10 item 10
     clock.now += timedelta(hours=1)
     service.exit(entries[0].code, method="card", actor="t")
     old = load_data_keys()
@@ -148,7 +149,8 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
     assert result["key"] == new.current != old.current and list(new.keys) == [new.current]
     assert result["retired"] == [old.current] and result["kept"] == []
     assert result["resealed"] == {"parking_session.plate": 7, "iou.plate": 0, "pass_holder.plate": 1,
-                                  "pass_holder.holder_name": 1}
+                                  "pass_holder.holder_name": 1, "session_concession.badge": 1}
+    assert service.concessions_of(entries[1].code)[0].badge == "•••• 4242"  # opens under the new key
     assert new.index_key == old.index_key  # the blind indexes stay valid
     with small_engine.connect() as conn:
         sealed = [r.plate for r in conn.execute(select(PS.c.plate))]

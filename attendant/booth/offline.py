@@ -269,8 +269,15 @@ class OfflineLanes:
             levels = {str(r.id): [r.code, r.name] for r in conn.execute(
                 select(L.c.id, L.c.code, L.c.name).where(L.c.facility_id == fid))}
             extra = {r.ticket_no: r for r in conn.execute(
-                select(PS.c.ticket_no, PS.c.rate_plan_version_id, PS.c.paid_at, PS.c.spot_id, PS.c.ev)
+                select(PS.c.ticket_no, PS.c.rate_plan_version_id, PS.c.paid_at, PS.c.spot_id, PS.c.ev,
+                       S.c.zone).join(S, S.c.id == PS.c.spot_id)
                 .where(PS.c.facility_id == fid, SESSION_IS_OPEN))}
+            from attendant.core.concessions import SC
+
+            held: dict[int, list[str]] = {}  # the zone and concessions price the stay offline too
+            for r in conn.execute(select(PS.c.ticket_no, SC.c.name).join(SC, SC.c.session_id == PS.c.id)
+                                  .where(PS.c.facility_id == fid, SESSION_IS_OPEN)):
+                held.setdefault(r.ticket_no, []).append(r.name)
             active = conn.execute(select(RPV.c.id).where(RPV.c.facility_id == fid, RPV.c.active.is_(True))).scalar()
             wanted = {active} | {r.rate_plan_version_id for r in extra.values()}
             plans = {str(r.id): r.body for r in conn.execute(select(RPV.c.id, RPV.c.body).where(
@@ -282,10 +289,11 @@ class OfflineLanes:
             row = extra.get(number)
             if row is None:
                 continue
-            sessions.append(self._session_dict(view.code, number, view.plate, view.vehicle_class, row.ev,
-                                               row.spot_id, view.spot_label, view.spot_type, view.entry_at,
-                                               view.entry_lane, row.rate_plan_version_id, row.paid_at,
-                                               view.amount_paid))
+            session = self._session_dict(view.code, number, view.plate, view.vehicle_class, row.ev,
+                                         row.spot_id, view.spot_label, view.spot_type, view.entry_at,
+                                         view.entry_lane, row.rate_plan_version_id, row.paid_at, view.amount_paid)
+            session["zone"], session["concessions"] = row.zone, held.get(number, [])
+            sessions.append(session)
         maps = [{"level_id": m.level_id, "code": m.code, "name": m.name, "rows": list(m.rows),
                  "spots": [[c.spot_id, c.label, c.row, c.col, c.spot_type] for c in m.spots]}
                 for m in service.level_maps()]
@@ -556,8 +564,11 @@ class OfflineLanes:
         paid_at = _when(session.get("paid_at"))
         if paid_at is not None and at <= paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = paid_at
+        concessions = [c for c in session.get("concessions") or () if c in plan.concession_names]
+        # (a re-entry's earlier stay is not looked up offline: the journal holds no closed stays)
         return compute_fee(plan, entry_at, priced_at, vehicle_class=session["vehicle_class"],
-                           spot_type=session.get("spot_type") or "regular", tz=self.service.tz)
+                           spot_type=session.get("spot_type") or "regular", tz=self.service.tz,
+                           zone=session.get("zone"), concessions=concessions)
 
     def _settle_offline(self, request: ExitRequest, actor, vend: bool) -> ExitResult:
         if getattr(request, "lost", False) or getattr(request, "free", False):  # issue 10: priced and audited online

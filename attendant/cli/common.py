@@ -45,7 +45,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "lanes", "init": "lanes", "enter": "lanes", "exit": "lanes", "reprint": "lanes", "find": "lanes",
     "status": "lanes",
     "report": "reports",
-    "quote": "rates", "rates": "rates",
+    "quote": "rates", "rates": "rates", "concession": "concessions",
     "iou": "payments", "refund": "payments", "payment": "payments", "validation": "payments", "pass": "payments",
     "spot": "spots",
     "void": "corrections", "manual-entry": "corrections", "move": "corrections", "apb": "corrections",

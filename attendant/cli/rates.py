@@ -76,17 +76,40 @@ def quote(
         Optional[float],  # noqa: UP045 - typer reads the annotation at run time
         typer.Option("--occupancy", metavar="FRACTION", help="Occupancy at entry (0..1), for surge pricing."),
     ] = None,
+    zone: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option("--zone", metavar="NAME", help="The bay's zone (from the layout), for tariffs with zones."),
+    ] = None,
+    concession: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option("--concession", metavar="NAME",
+                     help="A concession held (e.g. disabled_badge); repeat for several."),
+    ] = None,
+    previous_stay: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option("--previous-stay", metavar="ENTRY_ISO/EXIT_ISO",
+                     help="The plate's stay before this one, for the plan's re-entry rule."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fee as JSON.")] = False,
 ) -> None:
     """Quote the fee for a stay, with its breakdown."""
+    from attendant.core.errors import InputError
     from attendant.core.rates import compute_fee, load_rate_plan
 
     plan = load_rate_plan(rates)
     tz = plan.zone or timezone.utc
     entry_at = parse_when(entry, tz, "--entry")
     exit_at = parse_when(exit_, tz, "--exit")
+    earlier = None
+    if previous_stay is not None:
+        before_in, sep, before_out = previous_stay.partition("/")
+        if not sep or not before_in.strip() or not before_out.strip():
+            raise InputError(f"--previous-stay {previous_stay!r}: write ENTRY/EXIT, e.g. "
+                             "2026-06-01T09:00/2026-06-01T10:10")
+        earlier = (parse_when(before_in.strip(), tz, "--previous-stay entry"),
+                   parse_when(before_out.strip(), tz, "--previous-stay exit"))
     fee = compute_fee(plan, entry_at, exit_at, vehicle_class=vehicle, spot_type=spot_type, tz=tz, lost=lost,
-                      occupancy=occupancy)
+                      occupancy=occupancy, zone=zone, concessions=concession or (), previous_stay=earlier)
     if as_json:
         typer.echo(json.dumps(fee.to_json_dict(), ensure_ascii=False))
     else:

@@ -45,6 +45,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from attendant.core.auth import Actor, Role
 from attendant.core.booth_exceptions import exit_exceptions
 from attendant.core.clock import utc_now
+from attendant.core.concessions import pricing_context
 from attendant.core.errors import (
     AttendantError,
     BalanceMoved,
@@ -196,7 +197,7 @@ class CheckoutOps(FacilityStore):
         if row.paid_at is not None and at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = row.paid_at
         return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
-                           tz=self.tz)
+                           tz=self.tz, **pricing_context(conn, row, plan))
 
     def _open_row(self, conn, code: str):
         row = self._session_row(conn, code)
@@ -687,7 +688,7 @@ class CheckoutOps(FacilityStore):
             shorter = max(at - timedelta(minutes=val.value), row.entry_at)
             plan = self._plan(conn, row.rate_plan_version_id)
             reduced = compute_fee(plan, row.entry_at, shorter, vehicle_class=row.vehicle_class,
-                                  spot_type=row.spot_type, tz=self.tz)
+                                  spot_type=row.spot_type, tz=self.tz, **pricing_context(conn, row, plan))
             off = fee.amount - reduced.amount
         off = max(0, min(off, balance))
         if off == 0:

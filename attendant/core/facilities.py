@@ -154,6 +154,16 @@ def create_facility(
 
 
 def _insert_plan(conn, facility_id: int, plan: RatePlan, *, source: str, actor: str, now: datetime) -> int:
+    if plan.zone_names:  # a zone no bay is in would silently never price a stay (docs/rates.md, Bay zones)
+        zones = {z.lower() for (z,) in conn.execute(select(S.c.zone).where(S.c.facility_id == facility_id)
+                                                    .distinct())}
+        missing = sorted(plan.zone_names - zones)
+        if missing:
+            known = ", ".join(sorted(zones, key=lambda z: (len(z), z)))
+            raise InputError(
+                f"rate plan {plan.name!r} prices zone {missing[0]!r} (a tariff's zones), which no bay of this "
+                f"facility is in (its zones: {known}): name it in the layout file, zones = {{ {missing[0]} = "
+                '["A", ...] } on a [[levels]] table, or take it out of the plan')
     version = (conn.execute(select(func.max(RPV.c.version)).where(RPV.c.facility_id == facility_id)).scalar() or 0) + 1
     conn.execute(update(RPV).where(RPV.c.facility_id == facility_id).values(active=False))
     return conn.execute(

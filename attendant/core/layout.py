@@ -26,6 +26,12 @@ Spot characters: ``m`` motorcycle, ``c`` compact, ``R`` regular, ``L`` large,
 in drawing order and spots are numbered along their row, so the spot at the
 third position of the second spot row of level ``L1`` is ``L1-B03``.
 
+A level may name zones for the rate plan's tariffs (a short-stay area with
+its own free period, ``docs/rates.md``): ``zones = { short_stay = ["A", "B"] }``
+puts the bays of spot rows A and B of that level in zone ``short_stay``
+(names: lower case ``a-z 0-9 _ -``, up to 32 characters; rows by the letter
+their labels carry). A row no zone names keeps its letter as its zone.
+
 Distance to the entrance ("nearest-to-entrance" allocation) is the walking
 distance through aisle cells from the level's ``>`` (breadth-first search),
 plus one for the step into the bay; levels are ranked in file order, so every
@@ -37,7 +43,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,7 +68,10 @@ _CODE = re.compile(r"^[A-Z0-9]{1,8}$")
 
 @dataclass(frozen=True, slots=True)
 class SpotLayout:
-    """One bay of a level drawing; ``rank`` orders bays by distance to the entrance."""
+    """One bay of a level drawing; ``rank`` orders bays by distance to the entrance.
+
+    ``zone`` is its row's letter (the one in ``label``), or the zone name the level's ``zones`` gives that row.
+    """
 
     label: str
     zone: str
@@ -167,7 +176,10 @@ def parse_layout(text: str, *, source: str = "<layout>", base_dir: Path | None =
         drawing = raw.get("map")
         if not isinstance(drawing, str):
             raise InputError(f"{source}: {where}.map is missing (draw the level as rows of characters)")
-        levels.append(_parse_level(drawing, level_code, name, ordinal, source, where))
+        level = _parse_level(drawing, level_code, name, ordinal, source, where)
+        if "zones" in raw:
+            level = _name_zones(level, raw["zones"], source, where)
+        levels.append(level)
     return FacilityLayout(
         code=code,
         name=field(facility, "name", "facility"),
@@ -256,6 +268,35 @@ def _parse_level(drawing: str, code: str, name: str, ordinal: int, source: str, 
     if not spots:
         raise InputError(f"{source}: {where}.map has no spots")
     return LevelLayout(code=code, name=name, ordinal=ordinal, rows=tuple(rows), spots=tuple(spots))
+
+
+_ZONE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def _name_zones(level: LevelLayout, zones: object, source: str, where: str) -> LevelLayout:
+    """``level`` with the zones its ``zones`` table names (zone name -> spot row letters) on its bays."""
+    if not isinstance(zones, dict) or not zones:
+        raise InputError(f'{source}: {where}.zones must be a table like {{ short_stay = ["A", "B"] }}')
+    rows = {spot.zone for spot in level.spots}
+    named: dict[str, str] = {}
+    for zone, letters in zones.items():
+        if not _ZONE_NAME.match(zone):
+            raise InputError(f"{source}: {where}.zones.{zone}: a zone name is lower case a-z, 0-9, _ and - "
+                             "(up to 32 characters), e.g. short_stay")
+        if isinstance(letters, str):
+            letters = [letters]
+        if not isinstance(letters, list) or not letters:
+            raise InputError(f'{source}: {where}.zones.{zone} must list spot rows, e.g. ["A", "B"]')
+        for letter in letters:
+            if not isinstance(letter, str) or letter.strip().upper() not in rows:
+                raise InputError(f"{source}: {where}.zones.{zone}: no spot row {letter!r} on level {level.code} "
+                                 f"(its rows: {', '.join(sorted(rows, key=lambda r: (len(r), r)))})")
+            letter = letter.strip().upper()
+            if letter in named:
+                raise InputError(f"{source}: {where}.zones.{zone}: row {letter} is already in zone {named[letter]}")
+            named[letter] = zone
+    spots = tuple(replace(spot, zone=named.get(spot.zone, spot.zone)) for spot in level.spots)
+    return replace(level, spots=spots)
 
 
 def _zone_name(index: int) -> str:

@@ -20,6 +20,9 @@ What is stored, per column (migration ``0012_personal_data``):
   hex (:meth:`PersonalData.code_hash`), not the code: a copy of the database
   alone yields no code that opens a gate. An exit checks the presented code's
   signature and then this hash.
+- ``session_concession.badge``: the number of the badge a concession was
+  granted on (a disabled driver's Blue Badge), AES-256-GCM ciphertext as
+  above; never in an audit event (which names the concession only).
 - Audit events name a plate by its blind index (``plate_ref``), never in clear:
   the audit log is append-only, so what it holds must survive the retention rule.
 
@@ -45,6 +48,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "parking_session": ("plate",),
     "iou": ("plate",),
     "pass_holder": ("plate", "holder_name"),
+    "session_concession": ("badge",),
 }
 _AAD = b"attendant-personal-data/1"
 INDEX_CHARS = 32  # 128 bits of HMAC-SHA256 in hex

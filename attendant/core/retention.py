@@ -1,7 +1,7 @@
 """The retention rule: a plate is kept only as long as the site needs it.
 
 ``attendant retention run [--days N]`` erases the plate (its ciphertext and
-both blind indexes) of every parking session closed more than N days ago
+both blind indexes), and the badge numbers of its concessions, of every parking session closed more than N days ago
 (``[console] retention_days`` in the console config, default 90), and the
 plate of those sessions' settled IOUs, unless something holds it:
 
@@ -27,9 +27,9 @@ from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound
 from attendant.core.vocab import IouStatus, SessionStatus
-from db.models import Iou, ParkingSession, Vehicle
+from db.models import Iou, ParkingSession, SessionConcession, Vehicle
 
-PS, IOU, V = ParkingSession.__table__, Iou.__table__, Vehicle.__table__
+PS, IOU, V, SC = ParkingSession.__table__, Iou.__table__, Vehicle.__table__, SessionConcession.__table__
 MAX_DAYS = 36600
 
 
@@ -78,6 +78,7 @@ def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None
                                                                      vehicle_id=None))
             conn.execute(update(IOU).where(IOU.c.session_id.in_(chunk), IOU.c.status != IouStatus.OPEN.value)
                          .values(plate=None, plate_hash=None))
+            conn.execute(update(SC).where(SC.c.session_id.in_(chunk)).values(badge=None))
         vehicles.discard(None)
         deleted = 0
         if vehicles:

@@ -31,6 +31,7 @@ from attendant.core.booth_exceptions import ExceptionOps, backdate_reason
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
 from attendant.core.corrections import CorrectionOps
+from attendant.core.concessions import ConcessionOps
 from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.exceptions import action as exc_action
 from attendant.core.exceptions import details as exc_details
@@ -62,7 +63,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps):
+class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, ConcessionOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,

@@ -136,13 +136,15 @@ _VEND_FAULT = update(VEND).where(VEND.c.id == bindparam("vid")).values(
 
 
 def sessions_with_bay(*columns):
-    """``SELECT parking_session.*, spot_label, level_code, level_name (+ columns)`` joined to its bay and level.
+    """``SELECT parking_session.*, spot_label, spot_zone, level_code, level_name (+ columns)`` joined to its bay
+    and level.
 
     The one join of a session to where it parked; callers add their WHERE.
+    ``spot_zone`` is the bay's zone (layout row letter or named zone), a tariff condition.
     """
     return (
-        select(PS, S.c.label.label("spot_label"), L.c.code.label("level_code"), L.c.name.label("level_name"),
-               *columns)
+        select(PS, S.c.label.label("spot_label"), S.c.zone.label("spot_zone"), L.c.code.label("level_code"),
+               L.c.name.label("level_name"), *columns)
         .join(S, S.c.id == PS.c.spot_id)
         .join(L, L.c.id == S.c.level_id)
     )

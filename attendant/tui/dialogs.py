@@ -439,6 +439,47 @@ class BayServiceDialog(FormDialog[BayServiceRequest]):
         return BayServiceRequest(label, in_service, reason)
 
 
+@dataclass(frozen=True, slots=True)
+class ConcessionRequest:
+    """A concession to record on a vehicle inside: ``ticket`` (ticket number, code or plate), which, the badge."""
+
+    ticket: str
+    name: str
+    badge: str
+
+
+class ConcessionDialog(FormDialog[ConcessionRequest]):
+    """A concession (e.g. a disabled driver's badge) on a vehicle inside, with the badge number seen.
+
+    ``names`` are the concessions the facility's rate plan prices (the service refuses any other).
+    """
+
+    TITLE_TEXT = "Concession: a badge seen on a vehicle inside"
+    HINT = ("[$accent b]1-9[/] which  [$accent b]Enter[/] record  [$accent b]Tab[/] next field  "
+            "[$accent b]Esc[/] cancel")
+
+    def __init__(self, names: list[str], context: str = "") -> None:
+        super().__init__(context or "The rate plan prices the stay with it at exit.")
+        self.names = names
+
+    def fields(self) -> ComposeResult:
+        yield _row("Ticket", Input(placeholder="ticket number, code or plate", id="concession-ticket",
+                                   max_length=64))
+        yield _row("Which", KeyChoice([(n, n.replace("_", " ")) for n in self.names[:9]], value=self.names[0],
+                                           id="concession-name"))
+        yield _row("Badge no.", Input(placeholder="the number on the badge (stored encrypted)", id="concession-badge",
+                                      max_length=40))
+
+    def value(self) -> ConcessionRequest:
+        ticket = self.query_one("#concession-ticket", Input).value.strip()
+        if not ticket:
+            raise InputError("type the ticket number, scan the ticket or type the plate")
+        badge = self.query_one("#concession-badge", Input).value.strip()
+        if not badge:
+            raise InputError("type the number of the badge seen")
+        return ConcessionRequest(ticket, self.query_one("#concession-name", KeyChoice).value, badge)
+
+
 class ShiftNumberDialog(FormDialog[int]):
     """Supervisors: the number of another user's open shift to close, picked from the open ones or typed."""
 

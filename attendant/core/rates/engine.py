@@ -36,7 +36,7 @@ model and this engine, not the plan-file validator.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -98,12 +98,15 @@ def _apply(amount: int, multiplier: Decimal) -> int:
 class _Pricing:
     """One pricing request: what does not change between the segments and periods of a stay."""
 
-    def __init__(self, plan: RatePlan, tz: tzinfo, vehicle: str, spot: str, multiplier: Decimal):
+    def __init__(self, plan: RatePlan, tz: tzinfo, vehicle: str, spot: str, multiplier: Decimal,
+                 zone: str | None = None, concessions: frozenset[str] = frozenset()):
         self.plan = plan
         self.tz = tz
         self.vehicle = vehicle
         self.spot = spot
         self.multiplier = multiplier
+        self.zone = zone
+        self.concessions = concessions
         self.holidays = frozenset(plan.holidays)
         self._tags: dict[date, frozenset[str]] = {}
 
@@ -114,8 +117,9 @@ class _Pricing:
         return found
 
     def no_tariff(self, start: datetime) -> InputError:
+        zone = f" of zone {self.zone}" if self.zone else ""
         return InputError(
-            f"rate plan {self.plan.name!r} has no tariff for a {self.vehicle} in a {self.spot} bay "
+            f"rate plan {self.plan.name!r} has no tariff for a {self.vehicle} in a {self.spot} bay{zone} "
             f"arriving {start.astimezone(self.tz).isoformat(timespec='minutes')}"
         )
 
@@ -129,10 +133,14 @@ class _Pricing:
             at = at_local(self.tz, day + timedelta(days=1), minute)
         return at
 
-    def select(self, start: datetime, end: datetime, first: int = 0) -> tuple[int, Tariff, datetime | None] | None:
+    def select(self, start: datetime, end: datetime, first: int = 0, *,
+               adjusting: bool = False) -> tuple[int, Tariff, datetime | None] | None:
         """First tariff from index ``first`` that prices a stay from ``start`` to ``end``.
 
-        Returns (index, tariff, continuation deadline or None).
+        Returns (index, tariff, continuation deadline or None). Adjusting
+        tariffs (``free_first``/``discount``) are passed over unless
+        ``adjusting`` is true, when the first matching tariff is returned
+        whatever its kind (the caller applies an adjusting one once per stay).
         """
         local = start.astimezone(self.tz)
         day = local.date()
@@ -140,7 +148,9 @@ class _Pricing:
         second = local.hour * 3600 + local.minute * 60 + local.second
         for i in range(first, len(self.plan.tariffs)):
             t = self.plan.tariffs[i]
-            if not t.matches_arrival(self.vehicle, self.spot, tags, second):
+            if t.adjusting and not adjusting:
+                continue
+            if not t.matches_arrival(self.vehicle, self.spot, tags, second, self.zone, self.concessions):
                 continue
             if t.leave_after is not None and end < self._next_at(day, t.leave_after, start, at_start=True):
                 continue
@@ -440,6 +450,10 @@ def compute_fee(
     tz: tzinfo,
     lost: bool = False,
     occupancy: float | None = None,
+    zone: str | None = None,
+    concessions: Iterable[str] = (),
+    previous_stay: tuple[datetime, datetime] | None = None,
+    previous_parked: timedelta | None = None,
 ) -> Fee:
     """Price one stay with ``plan`` (the version in force at entry).
 
@@ -448,10 +462,25 @@ def compute_fee(
     zone (a :class:`zoneinfo.ZoneInfo`), used for arrival times, day types,
     calendar days and chargeable hours. ``occupancy`` (0..1, measured at entry)
     selects the surge multiplier. ``lost=True`` charges the lost-ticket fee.
+    ``zone`` is the bay's zone from the layout (matched case-insensitively
+    against tariffs' ``zones``; ``None``: a bay in no named zone).
+    ``concessions`` are the names recorded on the session (``disabled_badge``),
+    each one the plan names. ``previous_stay`` is ``(entry, exit)`` of the
+    same plate's stay before this one (aware datetimes): when the plan has a
+    ``re_entry`` rule and this entry is within it of that exit, the stay
+    continues the earlier one (priced from the earlier entry, less what the
+    earlier stay costs by the same plan; never below zero). With
+    ``time_away = "free"`` in the rule, the time between the visits is cut
+    out: the stay is priced from the earlier entry for the time parked in all
+    (``previous_parked``, the earlier visits' parked time when several
+    continue each other; default the previous stay's length, plus this one).
+    Rules: ``docs/rates.md`` (*Zones, concessions and re-entry*).
 
     Returns a :class:`Fee` in minor units whose lines sum to the amount.
     Raises :class:`InputError` for naive datetimes, an exit before the entry,
-    an unknown or unpriced vehicle class or spot type, or occupancy outside 0..1.
+    an unknown or unpriced vehicle class or spot type, a concession the plan
+    does not name, a previous stay that ends before it starts or after this
+    entry (or parked longer than it lasted), or occupancy outside 0..1.
     """
     _require_aware(entry_at, "entry_at")
     _require_aware(exit_at, "exit_at")
@@ -462,6 +491,8 @@ def compute_fee(
     if vehicle not in plan.vehicle_classes:
         raise InputError(f"rate plan {plan.name!r} does not price vehicle class {vehicle!r}")
     spot = _known(spot_type, SPOT_TYPES, "spot type")
+    held = concession_set(plan, concessions)
+    bay_zone = zone.strip().lower() or None if zone is not None else None
     multiplier = Decimal(1)
     if occupancy is not None:
         if not 0 <= occupancy <= 1:
@@ -469,22 +500,47 @@ def compute_fee(
         if plan.surge is not None:
             multiplier = plan.surge.multiplier(occupancy)
 
-    pricing = _Pricing(plan, tz, vehicle, spot, multiplier)
-    chosen = pricing.select(start, end)
-    if chosen is None:
-        raise pricing.no_tariff(start)
-    _, first, _ = chosen
-    minutes = _ceil_minutes(end - start)
-    grace = first.grace if first.grace is not None else plan.grace_minutes
-    tariff_name = first.name
-    if lost:
-        lines, total = pricing.price_lost(first, start, end)
-    elif first.free:
-        lines, total = [FeeLine(f"{first.name}: free", minutes, 0)], 0
-    elif grace and end - start <= timedelta(minutes=grace):
-        lines, total = [FeeLine(f"Grace period (up to {format_minutes(grace)})", minutes, 0)], 0
+    pricing = _Pricing(plan, tz, vehicle, spot, multiplier, bay_zone, held)
+    note: FeeLine | None = None
+    earlier: tuple[datetime, datetime] | None = None
+    if previous_stay is not None and not lost:
+        before_in, before_out = previous_stay
+        _require_aware(before_in, "previous stay's entry")
+        _require_aware(before_out, "previous stay's exit")
+        before_in, before_out = before_in.astimezone(UTC), before_out.astimezone(UTC)
+        if before_out < before_in or before_out > start:
+            raise InputError("the previous stay must end after it starts and no later than this entry "
+                             f"({entry_at.isoformat()})")
+        gap = start - before_out
+        local = before_in.astimezone(tz).strftime("%H:%M %d %b")
+        if plan.re_entry_minutes is None:
+            note = FeeLine("Previous stay not continued: the plan has no re-entry rule", 0, 0)
+        elif gap > timedelta(minutes=plan.re_entry_minutes):
+            note = FeeLine(f"Re-entry after {format_minutes(_ceil_minutes(gap))}: a new stay "
+                           f"(continues only within {format_minutes(plan.re_entry_minutes)})", 0, 0)
+        else:
+            earlier = (before_in, before_out)
+            away = " (time away not charged)" if plan.re_entry_time_away_free else ""
+            note = FeeLine(f"Re-entry within {format_minutes(plan.re_entry_minutes)}: continues the stay "
+                           f"from {local}{away}", 0, 0)
+    if earlier is None:
+        lines, total, tariff_name = _price_stay(pricing, start, end, lost)
+        lines = [note, *lines] if note else lines
     else:
-        lines, total, tariff_name = pricing.price_span(start, end)
+        first_in, last_out = earlier
+        before_end, until = last_out, end
+        if plan.re_entry_time_away_free:  # the visits' parked time, from the first entry, without the time away
+            parked = last_out - first_in if previous_parked is None else previous_parked
+            if not timedelta(0) <= parked <= last_out - first_in:
+                raise InputError("the previous stay's parked time must be between zero and its length")
+            before_end = first_in + parked
+            until = before_end + (end - start)
+        lines, total, tariff_name = _price_stay(pricing, first_in, until, False)
+        _, before, _ = _price_stay(pricing, first_in, before_end, False)
+        taken = min(before, total)
+        lines = [note, *lines, FeeLine("Charged for the earlier stay", _ceil_minutes(before_end - first_in),
+                                       -taken)]
+        total -= taken
     return Fee(
         amount=total,
         currency=plan.currency,
@@ -493,3 +549,67 @@ def compute_fee(
         plan_version=plan.version,
         tariff=tariff_name,
     )
+
+
+def concession_set(plan: RatePlan, concessions: Iterable[str]) -> frozenset[str]:
+    """``concessions`` as the lower-case names the plan's tariffs use; :class:`InputError` for a name it
+    does not know (the one check of a concession name: quotes, and the booth when one is recorded)."""
+    held: set[str] = set()
+    for raw in concessions:
+        name = str(raw).strip().lower()
+        if name not in plan.concession_names:
+            known = ", ".join(sorted(plan.concession_names)) or "none"
+            raise InputError(f"rate plan {plan.name!r} has no concession {str(raw)!r} (known: {known})")
+        held.add(name)
+    return frozenset(held)
+
+
+def _price_stay(pricing: _Pricing, start: datetime, end: datetime, lost: bool) -> tuple[list[FeeLine], int, str]:
+    """Lines, total and the starting tariff's name for ``[start, end]``: lost ticket, free, grace, or the bands;
+    an adjusting tariff matching first (``grace``, ``free_first``, ``discount``) applies once, around the tariffs
+    after it."""
+    plan = pricing.plan
+    chosen = pricing.select(start, end, adjusting=True)
+    if chosen is None:
+        raise pricing.no_tariff(start)
+    idx, first, _ = chosen
+    adjust = first if first.adjusting else None
+    if adjust is not None:
+        chosen = pricing.select(start, end, idx + 1)
+        if chosen is None:
+            raise pricing.no_tariff(start)
+        _, first, _ = chosen
+    minutes = _ceil_minutes(end - start)
+    grace = first.grace if first.grace is not None else plan.grace_minutes
+    if adjust is not None and adjust.grace is not None:
+        grace = adjust.grace
+    tariff_name = first.name
+    if lost:
+        lines, total = pricing.price_lost(first, start, end)
+    elif first.free:
+        lines, total = [FeeLine(f"{first.name}: free", minutes, 0)], 0
+    elif grace and end - start <= timedelta(minutes=grace):
+        lines, total = [FeeLine(f"Grace period (up to {format_minutes(grace)})", minutes, 0)], 0
+    elif adjust is None:
+        lines, total, tariff_name = pricing.price_span(start, end)
+    else:
+        lines, total = [], 0
+        rest = start
+        if adjust.free_first:
+            rest = min(start + timedelta(minutes=adjust.free_first), end)
+            lines.append(FeeLine(f"{adjust.name}: first {format_minutes(adjust.free_first)} free",
+                                 _ceil_minutes(rest - start), 0))
+        if rest < end:
+            more, total, tariff_name = pricing.price_span(rest, end, idx + 1)
+            lines += more
+        if adjust.discount and total:
+            off = _apply(total, adjust.discount)
+            lines.append(FeeLine(f"{adjust.name}: {_percent(adjust.discount)} off", 0, -off))
+            total -= off
+        if adjust.free_first or adjust.discount:  # a grace alone leaves the stay to the tariff that priced it
+            tariff_name = adjust.name
+    return lines, total, tariff_name
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{(fraction * 100).normalize():f}%"

@@ -46,6 +46,11 @@ def _window_dict(start: int, end: int) -> dict[str, str]:
     return {"from": clock_text(start), "to": clock_text(end)}
 
 
+def _percent_text(fraction: Decimal) -> str:
+    """A fraction as a plan writes it: ``Decimal("0.5")`` -> ``"50%"`` (exact, no float)."""
+    return f"{(fraction * 100).normalize():f}%"
+
+
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     """``fields`` without the ``None`` values: optional keys are left out of the stored form."""
     return {key: value for key, value in fields.items() if value is not None}
@@ -256,6 +261,18 @@ class Tariff:
     ``reset_at_midnight`` prices each calendar day as a stay of its own.
     ``charge_hours`` limits the time that counts to those windows.
     ``or_cheaper`` charges the next matching tariff instead when that is cheaper.
+    ``zones`` (bay zone names of the layout, lower case) and ``concessions``
+    (names of concessions recorded on the session, e.g. ``disabled_badge``)
+    are conditions too: a tariff with ``zones`` prices only stays whose bay is
+    in one of them, one with ``concessions`` only stays that hold one of them.
+
+    An *adjusting* tariff (``free_first`` minutes and/or ``discount``, a
+    fraction 0..1, and/or ``grace``, and no prices of its own) prices nothing
+    itself: when it is the first matching tariff, its ``grace`` (if any) is
+    the stay's free period, and the stay is priced by the tariffs after it as
+    a new arrival ``free_first`` minutes after the entry, the result reduced
+    by ``discount`` (rounded half up to the minor unit). Rules:
+    ``docs/rates.md`` (*Zones, concessions and re-entry*).
 
     Derived from ``bands``: ``band_starts[i]`` (minutes where band ``i``
     starts) and ``band_totals[i]`` (cumulative price at its end, minor units).
@@ -279,6 +296,10 @@ class Tariff:
     charge_hours: tuple[ChargeWindow, ...] = ()
     lost_ticket: LostTicket | None = None
     or_cheaper: bool = False
+    zones: frozenset[str] | None = None
+    concessions: frozenset[str] | None = None
+    free_first: int | None = None
+    discount: Decimal | None = None
     band_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
     band_totals: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -349,16 +370,30 @@ class Tariff:
 
     # -- conditions
 
-    def matches_arrival(self, vehicle: str, spot: str, day_tags: frozenset[str], second_of_day: int) -> bool:
-        """Whether the conditions on the arrival hold: vehicle class, spot type, day tokens, arrival window.
+    @property
+    def adjusting(self) -> bool:
+        """True for an adjusting tariff (``free_first``, ``discount``, or a ``grace`` alone; no prices of its
+        own): the tariffs after it price the stay."""
+        return self.free_first is not None or self.discount is not None or (not self.bands and not self.free)
+
+    def matches_arrival(self, vehicle: str, spot: str, day_tags: frozenset[str], second_of_day: int,
+                        zone: str | None = None, concessions: frozenset[str] = frozenset()) -> bool:
+        """Whether the conditions on the arrival hold: vehicle class, spot type, bay zone, concessions,
+        day tokens, arrival window.
 
         ``second_of_day`` is the arrival's facility wall-clock time in seconds
-        after midnight. Exit conditions (``leave_by``, ``max_stay``,
+        after midnight; ``zone`` the bay's zone (lower case, ``None`` when not
+        known: no ``zones`` condition matches it); ``concessions`` the names
+        recorded on the session. Exit conditions (``leave_by``, ``max_stay``,
         ``leave_after``) are the engine's to check.
         """
         if self.vehicles is not None and vehicle not in self.vehicles:
             return False
         if self.spot_types is not None and spot not in self.spot_types:
+            return False
+        if self.zones is not None and zone not in self.zones:
+            return False
+        if self.concessions is not None and not (self.concessions & concessions):
             return False
         if self.days is not None and not (self.days & day_tags):
             return False
@@ -375,6 +410,9 @@ class Tariff:
         return (
             self.vehicles is None
             and self.spot_types is None
+            and self.zones is None
+            and self.concessions is None
+            and not self.adjusting
             and self.days is None
             and self.arrival is None
             and self.leave_after is None
@@ -390,6 +428,8 @@ class Tariff:
                 "name": self.name,
                 "vehicles": _maybe(list, self.vehicles),
                 "spot_types": _maybe(list, self.spot_types),
+                "zones": _maybe(sorted, self.zones),
+                "concessions": _maybe(sorted, self.concessions),
                 "days": _maybe(sorted_days, self.days),
                 "arrival": _maybe(TimeWindow.to_dict, self.arrival),
                 "leave_by": _maybe(clock_text, self.leave_by),
@@ -398,8 +438,10 @@ class Tariff:
                 "beyond": self.beyond if has_deadline else None,
                 "grace": self.grace,
                 "or_cheaper": self.or_cheaper or None,
+                "free_first": self.free_first,
+                "discount": _maybe(_percent_text, self.discount),
                 "free": self.free or None,
-                "bands": None if self.free else [band.to_dict(currency) for band in self.bands],
+                "bands": None if self.free or self.adjusting else [band.to_dict(currency) for band in self.bands],
                 "daily_max": _maybe(lambda m: to_major_str(m, currency), self.daily_max),
                 "daily_max_per": None if self.daily_max_per == "24h" else self.daily_max_per,
                 "reset_at_midnight": self.reset_at_midnight or None,
@@ -414,7 +456,10 @@ class RatePlan:
     """A validated rate plan; build it with ``parse_rate_plan``/``load_rate_plan`` or :meth:`from_dict`.
 
     Durations are minutes, money minor units of ``currency``. ``tariffs`` are
-    tried in order and the first that matches the stay prices it. ``timezone``
+    tried in order and the first that matches the stay prices it.
+    ``re_entry_minutes``: a plate re-entering within that many minutes of its
+    previous exit continues that stay (``docs/rates.md``, *Re-entry*); with
+    ``re_entry_time_away_free`` the time between the visits is not charged. ``timezone``
     (optional IANA name) is the facility zone a plan file was written for; the
     CLI uses it to read naive times. Plans are versioned and never edited in
     place: store a new version instead (``version``, ``effective_from``).
@@ -432,6 +477,18 @@ class RatePlan:
     holidays: tuple[date, ...] = ()
     lost_ticket: LostTicket | None = None
     surge: Surge | None = None
+    re_entry_minutes: int | None = None
+    re_entry_time_away_free: bool = False
+
+    @property
+    def concession_names(self) -> frozenset[str]:
+        """Every concession a tariff of the plan names (what an attendant may record on a session)."""
+        return frozenset(c for t in self.tariffs for c in (t.concessions or ()))
+
+    @property
+    def zone_names(self) -> frozenset[str]:
+        """Every bay zone a tariff of the plan names (lower case)."""
+        return frozenset(z for t in self.tariffs for z in (t.zones or ()))
 
     @property
     def zone(self) -> tzinfo | None:
@@ -458,6 +515,9 @@ class RatePlan:
                 "holidays": [d.isoformat() for d in self.holidays] or None,
                 "lost_ticket": _maybe(lambda rule: rule.to_dict(self.currency), self.lost_ticket),
                 "surge": _maybe(Surge.to_dict, self.surge),
+                "re_entry": _maybe(lambda m: _present({"within": m, "time_away": "free" if
+                                                      self.re_entry_time_away_free else None}),
+                                   self.re_entry_minutes),
                 "tariffs": [t.to_dict(self.currency) for t in self.tariffs],
             }
         )
@@ -466,14 +526,16 @@ class RatePlan:
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> RatePlan:
         """Validate and build a plan from its dict form (as stored in the database).
 
-        Same rules as a plan file (``docs/rates.md``). Raises ``RatePlanError``
+        Same rules as a plan file (``docs/rates.md``), except that a ``holiday``
+        day type without a ``holidays`` list passes (versions stored before that
+        rule reprice as they did). Raises ``RatePlanError``
         (an :class:`~attendant.core.errors.InputError`) naming ``source`` and the
         field, without a line number, on anything invalid.
         """
         # Imported here: validation imports this module (and only plan readers need it).
         from attendant.core.rates.validation import build_plan
 
-        return build_plan(data, source)
+        return build_plan(data, source, stored=True)
 
     def describe(self) -> str:
         """One-line summary for tickets, e.g. ``£2.40 per started hour, max £18.90 a day``.

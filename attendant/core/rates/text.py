@@ -113,15 +113,20 @@ def tariff_summary(tariff: Tariff, currency: str) -> str:
 
 
 def _main_tariff(plan: RatePlan) -> Tariff:
-    """The tariff a car in a regular bay gets at an unrestricted time (else the first for it, else the first)."""
+    """The tariff a car in a regular bay of no named zone, without concessions, gets at an unrestricted time
+    (else the first for it, else the first that prices)."""
 
     def fits(t: Tariff) -> bool:
-        return (t.vehicles is None or "car" in t.vehicles) and (t.spot_types is None or "regular" in t.spot_types)
+        return ((t.vehicles is None or "car" in t.vehicles) and (t.spot_types is None or "regular" in t.spot_types)
+                and t.zones is None and t.concessions is None and not t.adjusting)
 
     for strict in (True, False):
         for t in plan.tariffs:
             if fits(t) and (not strict or (t.arrival is None and t.days is None and t.leave_after is None)):
                 return t
+    for t in plan.tariffs:
+        if not t.adjusting:
+            return t
     return plan.tariffs[0]
 
 

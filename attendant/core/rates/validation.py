@@ -70,12 +70,13 @@ class RatePlanError(InputError):
 _PRICING_KEYS = frozenset({"bands", "flat", "free", "daily_max", "daily_max_per", "reset_at_midnight", "charge_hours"})
 _PLAN_KEYS = frozenset(
     {"name", "version", "currency", "timezone", "effective_from", "grace", "exit_grace", "vehicle_classes",
-     "holidays", "lost_ticket", "surge", "tariffs"}
+     "holidays", "lost_ticket", "surge", "tariffs", "re_entry"}
 ) | _PRICING_KEYS  # fmt: skip
-_TARIFF_KEYS = frozenset(
-    {"name", "vehicles", "spot_types", "days", "arrival", "leave_by", "leave_after", "max_stay", "beyond",
-     "grace", "or_cheaper", "lost_ticket"}
-) | _PRICING_KEYS  # fmt: skip
+_CONDITION_KEYS = frozenset({"vehicles", "spot_types", "zones", "concessions", "days", "arrival", "leave_by",
+                             "leave_after", "max_stay", "beyond", "or_cheaper", "free_first", "discount"})
+_TARIFF_KEYS = frozenset({"name", "grace", "lost_ticket"}) | _CONDITION_KEYS | _PRICING_KEYS
+_RE_ENTRY_KEYS = frozenset({"within", "time_away"})
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _BAND_KEYS = frozenset({"name", "over", "up_to", "price", "every"})
 _LOST_KEYS = frozenset({"price", "band", "per_day", "or_fee_if_higher"})
 _SURGE_KEYS = frozenset({"steps", "cap"})
@@ -130,6 +131,8 @@ class _Checker:
         self.source = source
         self.key_lines = key_lines
         self.currency = "GBP"
+        self.has_holidays = True  # build_plan sets it from the plan's holidays list
+        self.stored = False
 
     def fail(self, path: FieldPath, reason: str) -> NoReturn:
         lines = self.key_lines()
@@ -141,6 +144,9 @@ class _Checker:
             self.fail(path, f"expected a table, got {_kind(value)}")
         for key in value:
             if key not in allowed:
+                misplaced = _misplaced(path, key, allowed)
+                if misplaced:
+                    self.fail((*path, key), misplaced)
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(sorted(allowed))}"
                 self.fail((*path, key), f"unknown key ({hint})")
@@ -239,12 +245,32 @@ class _Checker:
                 out.append(name)
         return tuple(out)
 
+    def labels(self, path: FieldPath, value: Any, what: str) -> frozenset[str]:
+        """Zone or concession names: lower-cased, ``a-z 0-9 _ -``, 1-32 characters (``short_stay``)."""
+        out: set[str] = set()
+        for where, item in self.items(path, value, f"{what} names"):
+            name = item.strip().lower() if isinstance(item, str) else None
+            if not name or not _NAME_RE.match(name):
+                self.fail(where, f"not a {what} name: {item!r} (letters, digits, _ and -, e.g. "
+                                 f"{'short_stay' if what == 'zone' else 'disabled_badge'})")
+            out.add(name)
+        return frozenset(out)
+
     def days(self, path: FieldPath, value: Any) -> frozenset[str]:
-        """Day tokens from names, ``weekday``/``weekend``/``holiday`` and ranges like ``mon-fri``."""
+        """Day tokens from names, ``weekday``/``weekend``/``holiday`` and ranges like ``mon-fri``.
+
+        ``holiday`` is refused unless the plan has a ``holidays`` list (set
+        :attr:`has_holidays` before reading tariffs): a day type no date can
+        have would price bank holidays at the ordinary rate without a word.
+        """
         out: set[str] = set()
         for where, item in self.items(path, value, "days"):
             token = item.strip().lower().replace(" ", "_") if isinstance(item, str) else None
             if token and token in _DAY_ALIASES:
+                if _DAY_ALIASES[token] == "holiday" and not self.has_holidays:
+                    self.fail(where, f"{item!r} names public holidays, but the plan has no holidays list: add "
+                                     'holidays = ["2026-12-25", "2026-12-28", ...] at the top level of the file '
+                                     "(before the first [[tariffs]] table)")
                 out.add(_DAY_ALIASES[token])
                 continue
             if token and token.count("-") == 1:
@@ -259,15 +285,20 @@ class _Checker:
         return frozenset(out)
 
 
-def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mapping[FieldPath, int]] = dict) -> RatePlan:
+def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mapping[FieldPath, int]] = dict, *,
+               stored: bool = False) -> RatePlan:
     """Validate a plan's dict form (parsed TOML, or :meth:`RatePlan.to_dict` as stored) into a :class:`RatePlan`.
 
     ``source`` names the file (or ``<dict>``) in errors; ``key_lines`` returns
     the map of field paths to lines (called only when an error is raised; by
     default no lines). Raises :class:`RatePlanError` on any rule of
-    ``docs/rates.md`` broken.
+    ``docs/rates.md`` broken. ``stored=True`` (a version read back from the
+    database) lets a ``holiday`` day type without a ``holidays`` list pass, as
+    it did when that version was activated, so history reprices the same; a
+    plan file or a new version is refused for it.
     """
     p = _Checker(source, key_lines)
+    p.stored = stored
     data = p.table((), data, _PLAN_KEYS)
     if "name" not in data:
         p.fail(("name",), 'missing: give the plan a name, e.g. name = "Charlotte Street"')
@@ -328,9 +359,22 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
         if isinstance(item, datetime) or not isinstance(item, date):
             p.fail(("holidays", i), f"expected a date like 2026-12-25, got {item!r}")
         holidays.append(item)
+    p.has_holidays = bool(holidays) or p.stored
 
     lost = _lost_rule(p, ("lost_ticket",), data["lost_ticket"]) if "lost_ticket" in data else None
     surge = _surge(p, ("surge",), data["surge"]) if "surge" in data else None
+    re_entry, away_free = None, False
+    if "re_entry" in data:
+        rule = p.table(("re_entry",), data["re_entry"], _RE_ENTRY_KEYS)
+        if "within" not in rule:
+            p.fail(("re_entry", "within"), 'missing: how soon a re-entry continues the stay, e.g. '
+                                           're_entry = { within = "15m" }')
+        re_entry = p.duration(("re_entry", "within"), rule["within"], positive=True)
+        away = rule.get("time_away", "counts")
+        if away not in ("counts", "free"):
+            p.fail(("re_entry", "time_away"), f'expected "counts" (the time between the visits is charged, the '
+                                              f'default) or "free", got {away!r}')
+        away_free = away == "free"
 
     raw_tariffs = data.get("tariffs", [])
     if not isinstance(raw_tariffs, list):
@@ -360,6 +404,8 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
         holidays=tuple(holidays),
         lost_ticket=lost,
         surge=surge,
+        re_entry_minutes=re_entry,
+        re_entry_time_away_free=away_free,
     )
     _check_lost_bands(p, plan, paths)
     _check_reachable(p, plan, paths)
@@ -379,6 +425,8 @@ def _tariff(p: _Checker, path: FieldPath, raw: Any, classes: tuple[str, ...], de
     spot_types = (
         p.names((*path, "spot_types"), raw["spot_types"], SPOT_TYPES, "spot type") if "spot_types" in raw else None
     )
+    zones = p.labels((*path, "zones"), raw["zones"], "zone") if "zones" in raw else None
+    concessions = p.labels((*path, "concessions"), raw["concessions"], "concession") if "concessions" in raw else None
     days = p.days((*path, "days"), raw["days"]) if "days" in raw else None
     arrival = _window(p, (*path, "arrival"), raw["arrival"]) if "arrival" in raw else None
     leave_by = p.clock((*path, "leave_by"), raw["leave_by"]) if "leave_by" in raw else None
@@ -396,9 +444,24 @@ def _tariff(p: _Checker, path: FieldPath, raw: Any, classes: tuple[str, ...], de
     if or_cheaper and beyond == "continue":
         p.fail((*path, "or_cheaper"), 'cannot be combined with beyond = "continue"')
 
+    free_first = p.duration((*path, "free_first"), raw["free_first"], positive=True) if "free_first" in raw else None
+    discount = _discount(p, (*path, "discount"), raw["discount"]) if "discount" in raw else None
     free = p.boolean((*path, "free"), raw["free"]) if "free" in raw else False
     given = [k for k in ("bands", "flat") if k in raw] + (["free"] if free else [])
-    if len(given) != 1:
+    adjusting = free_first is not None or discount is not None or (not given and grace is not None and bool(path))
+    if adjusting:
+        key = "free_first" if free_first is not None else "discount" if discount is not None else "grace"
+        if not path:
+            p.fail((key,), "belongs in a [[tariffs]] table (it adjusts the price of the tariffs after it)")
+        extra = given + [k for k in ("daily_max", "daily_max_per", "reset_at_midnight", "charge_hours",
+                                     "lost_ticket", "or_cheaper", "beyond") if k in raw]
+        if extra:
+            p.fail((*path, extra[0]), f"{key} adjusts the price of the tariffs after it, so this tariff has no "
+                                      f"prices of its own: leave out {extra[0]}")
+        if key == "grace" and path and not any(k in raw for k in _CONDITION_KEYS):
+            p.fail((*path, "grace"), "a tariff with only a grace and no conditions changes nothing: give it a "
+                                     "condition (zones, concessions, ...) or set the plan's grace at the top level")
+    elif len(given) != 1:
         if not given:
             p.fail(path or (next(iter(raw)),), "missing prices: give bands, flat or free = true")
         p.fail((*path, given[1]), f"give only one of bands, flat, free (found {' and '.join(given)})")
@@ -448,7 +511,30 @@ def _tariff(p: _Checker, path: FieldPath, raw: Any, classes: tuple[str, ...], de
         charge_hours=tuple(charge_hours),
         lost_ticket=lost,
         or_cheaper=or_cheaper,
+        zones=zones,
+        concessions=concessions,
+        free_first=free_first,
+        discount=discount,
     )
+
+
+def _discount(p: _Checker, path: FieldPath, raw: Any) -> Decimal:
+    """A discount as a fraction: ``"50%"`` or ``0.5``; more than 0, at most 100 %."""
+    value = p.decimal(path, raw)
+    if not Decimal(0) < value <= Decimal(1):
+        p.fail(path, f'expected a percentage like "50%" (more than 0, at most 100%), got {raw!r}')
+    return value
+
+
+def _misplaced(path: FieldPath, key: str, allowed: frozenset[str]) -> str | None:
+    """A hint for a key written in the wrong table (TOML puts every key after a header into that table)."""
+    if path and path[0] == "tariffs" and len(path) == 2 and key in _PLAN_KEYS - _TARIFF_KEYS:
+        return (f"{key} is a plan key, not a tariff key: move it to the top of the file, before the first "
+                "[[tariffs]] table (every key after a [[tariffs]] header belongs to that tariff)")
+    if not path and key in _CONDITION_KEYS:
+        return (f"{key} is a tariff condition: the top-level prices are the default tariff, which has no "
+                "conditions; put it in a [[tariffs]] table")
+    return None
 
 
 def _window(p: _Checker, path: FieldPath, raw: Any) -> TimeWindow:
@@ -576,7 +662,7 @@ def _check_lost_bands(p: _Checker, plan: RatePlan, paths: list[FieldPath]) -> No
     """``lost_ticket.band`` must name a band with a single price in every tariff it applies to."""
     for t, tp in zip(plan.tariffs, paths):
         rule, rp = (t.lost_ticket, (*tp, "lost_ticket")) if t.lost_ticket else (plan.lost_ticket, ("lost_ticket",))
-        if rule is None or rule.band is None or (t.free and t.lost_ticket is None):
+        if rule is None or rule.band is None or (t.free and t.lost_ticket is None) or t.adjusting:
             continue
         if t.band_price(rule.band) is None:
             named = [b.name for b in t.bands if b.name]
@@ -610,6 +696,10 @@ def _check_coverage(p: _Checker, plan: RatePlan, paths: list[FieldPath]) -> None
             edges.update({t.arrival.start, t.arrival.end % 1440, (t.arrival.start - 1) % 1440})
     named_vehicles = {v for t in plan.tariffs for v in (t.vehicles or ())}
     named_spots = {s for t in plan.tariffs for s in (t.spot_types or ())}
+    # a bay in no named zone, then each named zone; no concession, then each one alone
+    situations: list[tuple[str | None, frozenset[str]]] = [(None, frozenset())]
+    situations += [(z, frozenset()) for z in sorted(plan.zone_names)]
+    situations += [(None, frozenset({c})) for c in sorted(plan.concession_names)]
 
     def representatives(values: tuple[str, ...], named: set[str], first: str) -> list[str]:
         ordered = sorted(values, key=lambda v: v != first)
@@ -620,15 +710,21 @@ def _check_coverage(p: _Checker, plan: RatePlan, paths: list[FieldPath]) -> None
     days = [
         (wd, holiday, day_tags(reference + timedelta(days=wd), holiday)) for wd in range(7) for holiday in (False, True)
     ]
-    usable = [t for t in plan.tariffs if t.leave_after is None and t.deadline_free]
+    usable = [t for t in plan.tariffs if t.leave_after is None and t.deadline_free and not t.adjusting]
+    if not usable:
+        p.fail(paths[-1] or ("bands",), "no tariff prices a stay: every tariff adjusts the price of the tariffs "
+                                        "after it (free_first, discount); end the list with one that has prices")
     for vehicle in representatives(plan.vehicle_classes, named_vehicles, "car"):
         for spot in representatives(SPOT_TYPES, named_spots, "regular"):
-            for wd, holiday, tags in days:
-                for minute in sorted(edges):
-                    if not any(t.matches_arrival(vehicle, spot, tags, minute * 60) for t in usable):
+            for zone, held in situations:
+                for wd, holiday, tags in days:
+                    for minute in sorted(edges):
+                        if any(t.matches_arrival(vehicle, spot, tags, minute * 60, zone, held) for t in usable):
+                            continue
                         when = f"{DAY_TITLES[wd]}{' (public holiday)' if holiday else ''} {clock_text(minute)}"
+                        where = (f" of zone {zone}" if zone else "") + (f" with {min(held)}" if held else "")
                         p.fail(
                             paths[-1] or ("bands",),
-                            f"no tariff prices a {vehicle} in a {spot} bay arriving {when}: end the list with "
-                            f"a tariff that has no conditions (or no leave_by/leave_after)",
+                            f"no tariff prices a {vehicle} in a {spot} bay{where} arriving {when}: end the list "
+                            f"with a tariff that has no conditions (or no leave_by/leave_after)",
                         )

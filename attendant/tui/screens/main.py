@@ -47,7 +47,7 @@ from attendant.core.requests import EntryRequest
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.demo_faults import DemoFaults
 from attendant.tui.devices import GateView, HealthReport
-from attendant.tui.dialogs import PrintoutDialog, TicketPickDialog
+from attendant.tui.dialogs import ConcessionDialog, ConcessionRequest, PrintoutDialog, TicketPickDialog
 from attendant.tui.messages import (
     CodeScanned,
     DeviceEvents,
@@ -593,6 +593,8 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
              self.action_print_queued),
             ("Switch entry lane", "ctrl+l · the entry form moves to the next entry lane", self.action_switch_entry_lane),
             ("Retry devices now", "F12 · reopen faulted devices and check every device", self.action_retry_devices),
+            ("Record a concession", ("a disabled driver's badge (or another concession the rate plan prices) "
+                                     "on a vehicle inside"), self.action_concession),
         ]
         if app.replayer is None:
             return commands
@@ -602,6 +604,37 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                              "the next vehicle waiting at the entry lane is read by its camera (every other read "
                              "is unsure and must be confirmed)", self.demo_camera_read))
         return commands
+
+    # ------------------------------------------------------------- concessions
+    def action_concession(self) -> None:
+        """Palette: record a concession (a disabled driver's badge, ...) on a vehicle inside, with the badge
+        number seen (:meth:`attendant.core.concessions.ConcessionOps.add_concession`)."""
+        service = self.app.service
+        try:
+            names = service.concession_names()
+        except (AttendantError, AttributeError) as exc:  # no plan, or the database is away (offline booth)
+            self.notify(f"Concessions cannot be recorded now: {exc}", severity="warning", timeout=6)
+            return
+        if not names:
+            self.notify("The rate plan prices no concession.", timeout=4)
+            return
+
+        def chosen(request: ConcessionRequest | None) -> None:
+            if request is not None:
+                self._record_concession(request)
+
+        self.app.push_screen(ConcessionDialog(names), chosen)
+
+    @work(thread=True, group="concession", exit_on_error=False)
+    def _record_concession(self, request: ConcessionRequest) -> None:
+        app = self.app
+        try:
+            view = app.service.add_concession(request.ticket, request.name, badge=request.badge, actor=app.actor)
+        except AttendantError as exc:
+            app.call_from_thread(self.notify, str(exc), title="Concession refused", severity="error", timeout=8)
+            return
+        app.call_from_thread(self.notify, f"Ticket {view.ticket_no}: {view.name.replace('_', ' ')} "
+                                          f"(badge {view.badge})", title="Concession recorded", timeout=6)
 
     # -------------------------------------------------------------------- demo
     @work(thread=True, group="demo", exit_on_error=False)
