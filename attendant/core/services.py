@@ -30,8 +30,8 @@ from attendant.core.back_office import BackOfficeOps
 from attendant.core.booth_exceptions import ExceptionOps, backdate_reason
 from attendant.core.checkout import IOU_LIMIT, CheckoutOps
 from attendant.core.clock import utc_now
-from attendant.core.corrections import CorrectionOps
 from attendant.core.concessions import ConcessionOps
+from attendant.core.corrections import CorrectionOps
 from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.exceptions import action as exc_action
 from attendant.core.exceptions import details as exc_details
@@ -42,7 +42,13 @@ from attendant.core.requests import EntryRequest
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
 from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
-from attendant.core.vocab import LaneDirection, SessionStatus, SpotStatus, VehicleClass, VendSource
+from attendant.core.vocab import (
+    LaneDirection,
+    SessionStatus,
+    SpotStatus,
+    VehicleClass,
+    VendSource,
+)
 
 # Anti-passback and unpaid IOUs in one look: the open session of the plate (if any) and its unpaid IOUs.
 # Plates are looked up by their blind index (attendant/core/personal_data.py).

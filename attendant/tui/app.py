@@ -57,7 +57,14 @@ from attendant.tui.screens.shift import ShiftScreen
 from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
 from hardware.config import ConsoleConfig, LaneConfig
-from themes import DEFAULT_THEME, STYLESHEET, THEMES, domain_defaults, next_theme, register_themes
+from themes import (
+    DEFAULT_THEME,
+    STYLESHEET,
+    THEMES,
+    domain_defaults,
+    next_theme,
+    register_themes,
+)
 
 log = logging.getLogger(__name__)
 

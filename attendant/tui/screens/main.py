@@ -47,7 +47,12 @@ from attendant.core.requests import EntryRequest
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.demo_faults import DemoFaults
 from attendant.tui.devices import GateView, HealthReport
-from attendant.tui.dialogs import ConcessionDialog, ConcessionRequest, PrintoutDialog, TicketPickDialog
+from attendant.tui.dialogs import (
+    ConcessionDialog,
+    ConcessionRequest,
+    PrintoutDialog,
+    TicketPickDialog,
+)
 from attendant.tui.messages import (
     CodeScanned,
     DeviceEvents,
