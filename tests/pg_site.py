@@ -46,7 +46,7 @@ from pathlib import Path
 
 TOOLS = ("initdb", "pg_ctl", "pg_basebackup")
 STANDBY_NAME = "standby1"
-ACTOR = "failover-test"
+ACTOR = "failover-test"  # the booth's automaton (an Actor with system=True where it is used)
 
 
 def pg_bin() -> Path | None:
@@ -264,12 +264,14 @@ class Traffic:
                     retry = leaving
                     session_id, code = leaving
                     out = self.booth.exit(ExitRequest(code, tenders=(Tender("cash", tendered=10_000),),
-                                                      idempotency_key=f"failover-{session_id}"), actor=ACTOR)
+                                                      idempotency_key=f"failover-{session_id}"), actor=_actor())
                     retry = None
                     self.exits[session_id] = out.exit
                 else:
                     arrived = datetime.now(UTC) - timedelta(hours=3)  # a stay with a fee to pay
-                    out = self.booth.enter(EntryRequest(f"FO{n:05d}", "car", at=arrived), actor=ACTOR)
+                    out = self.booth.enter(EntryRequest(f"FO{n:05d}", "car", at=arrived,
+                                                        backdate_reason="failover test: a stay with a fee to pay"),
+                                           actor=_actor())
                     self.entries[out.entry.session_id] = (out.entry.ticket_no, out.entry.code)
                     inside.append((out.entry.session_id, out.entry.code))
                 self.attempts.append(Attempt("exit" if leaving else "entry", started, time.monotonic()))
@@ -297,3 +299,11 @@ class Traffic:
             if cause is not None:
                 last += f" (from {type(cause).__name__}: {str(getattr(cause, 'orig', cause))[:300]})"
         return f"{len(self.attempts)} attempts, {len(failed)} failed{last}"
+
+
+def _actor():
+    """The traffic's actor: the installation's own automaton, which may back-date with a reason (issue 10 item 6:
+    an attendant may not)."""
+    from attendant.core.auth import Actor
+
+    return Actor(ACTOR, system=True)
