@@ -92,6 +92,7 @@ class ExitBody(BaseModel):
     pay: list[str] | None = Field(None, max_length=8, description="METHOD or METHOD=AMOUNT, in order "
                                   "(default card, unless iou or validations).")
     tendered: Amount | None = Field(None, description="Cash handed over (with pay cash).")
+    confirm_amount: bool = Field(False, description="Confirm a tendered amount far above the amount due.")
     validations: list[str] = Field(default_factory=list, max_length=8, description="Merchant validation codes.")
     pass_code: str | None = Field(None, alias="pass", max_length=64, description="Pass code (with pay pass).")
     account: str | None = Field(None, max_length=64, description="Account to invoice (with pay account).")
@@ -481,7 +482,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
                                validations=body.validations, pass_code=body.pass_code, account=body.account,
                                iou=body.iou, lane=body.lane, at=body.at,
                                idempotency_key=_scoped_key(actor, idempotency_key),
-                               backdate_reason=body.allow_backdate, option_names=False)
+                               backdate_reason=body.allow_backdate, option_names=False,
+                               confirm_amount=body.confirm_amount)
         return exit_json(booth.exit(request, actor=actor), booth.facility.currency)
 
     @facilities.get("/{code}/sessions", summary="Find a session by plate (open) or ticket number (any)")

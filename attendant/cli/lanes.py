@@ -128,6 +128,8 @@ def exit_(
         typer.Option("--pay", help=f"{', '.join(s.value for s in EXIT_METHODS)}; METHOD=AMOUNT to split."),
     ] = None,
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over, in major units (e.g. 20.00).")] = None,
+    confirm_amount: Annotated[bool, typer.Option(
+        "--confirm-amount", help="Confirm a tendered amount far above the amount due (else refused).")] = False,
     validation: Annotated[
         Optional[list[str]], typer.Option("--validation", help="Merchant validation code to apply first.")
     ] = None,
@@ -160,7 +162,7 @@ def exit_(
     currency = booth.facility.currency
     request = exit_request(booth, code=code, pay=pay, tendered=tendered, validations=validation, pass_code=pass_code,
                            account=account, iou=iou, lane=lane, at=at, idempotency_key=idempotency_key,
-                           backdate_reason=allow_backdate)
+                           backdate_reason=allow_backdate, confirm_amount=confirm_amount)
     outcome = booth.exit(request, actor=cli.login())
     offline_notice(booth, outcome)
     data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)

@@ -509,7 +509,7 @@ class CheckoutOps(FacilityStore):
         tendered = change = None
         reference = tender.reference
         if method is PaymentMethod.CASH:
-            tendered, change = cash_tendered(amount, tender.tendered, cur)
+            tendered, change = cash_tendered(amount, tender.tendered, cur, confirmed=tender.confirm_amount)
         elif method is PaymentMethod.PASS:
             reference = self._valid_pass(conn, row, reference, run.at)
         elif method_spec(method).reference_required and not reference:

@@ -95,6 +95,10 @@ class Tender:
     or the account to invoice. ``key``: this payment attempt's idempotency
     key (a retry with the same key is never charged twice; default: the
     request's key with ``.n`` for the n-th tender, else a fresh one).
+    ``confirm_amount``: the attendant confirmed a tendered amount far above
+    the amount due (:func:`attendant.core.money.tendered_needs_confirmation`);
+    without it such a tender is refused with
+    :class:`~attendant.core.errors.AmountNeedsConfirmation`.
     """
 
     method: PaymentMethod | str
@@ -102,6 +106,7 @@ class Tender:
     tendered: int | None = None
     reference: str | None = None
     key: str | None = None
+    confirm_amount: bool = False
 
     def __post_init__(self) -> None:
         spec = exit_method(self.method)
