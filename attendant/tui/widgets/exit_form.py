@@ -41,6 +41,7 @@ the screen handles (map, printout, figures) before calling
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
 from textual import events, on, work
@@ -54,17 +55,17 @@ from textual.worker import Worker, WorkerState
 
 from attendant.booth import ExitOutcome, duration_text
 from attendant.core.errors import AttendantError, InputError
-from attendant.core.money import format_money, parse_major
+from attendant.core.money import format_money, parse_major, tendered_needs_confirmation
 from attendant.core.payment_methods import EXIT_METHODS
 from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
 from attendant.core.vocab import GateOutcome, PaymentStatus
-from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
+from attendant.tui.dialogs import ConfirmDialog, IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
-from attendant.tui.widgets.money_fields import MONEY_RESTRICT
+from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
 from attendant.tui.widgets.money_flow import Attempt
 from attendant.tui.widgets.pickers import KeyChoice
 
@@ -202,9 +203,12 @@ class ExitForm(Vertical):
             yield KeyChoice(METHOD_OPTIONS, value=METHOD_OPTIONS[0][0], id="exit-method")
         with Horizontal(classes="form-row", id="exit-amount-row"):
             yield Label("Amount", classes="field-label")
-            yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT)
+            yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT,
+                                validators=[AmountValidator(self.currency, self._balance)],
+                                validate_on=["changed", "submitted"])
             yield Label("Tendered", classes="field-label-inline", id="exit-tendered-label")
-            yield TenderedInput(placeholder="given", id="exit-tendered", max_length=12, restrict=MONEY_RESTRICT)
+            yield TenderedInput(placeholder="given", id="exit-tendered", max_length=12, restrict=MONEY_RESTRICT,
+                                validators=[AmountValidator(self.currency)], validate_on=["changed", "submitted"])
             yield Label("Reference", classes="field-label-inline", id="exit-reference-label")
             yield ReferenceInput(placeholder="pass code / account", id="exit-reference", max_length=80)
             yield Static("", id="exit-change")
@@ -287,6 +291,10 @@ class ExitForm(Vertical):
         self.query_one("#exit-tendered", Input).disabled = not spec.takes_tendered
         self.query_one("#exit-amount", Input).disabled = spec.covers_balance  # a pass covers the whole balance
 
+    def _balance(self) -> int | None:
+        """The balance on screen (minor units; None: no ticket): the ceiling of the part amount."""
+        return self.checkout.balance if self.checkout is not None else None
+
     def _amount(self) -> int | None:
         """The part amount in minor units; None when empty (the whole balance)."""
         text = self.query_one("#exit-amount", Input).value.strip()
@@ -337,8 +345,11 @@ class ExitForm(Vertical):
         self.action_confirm()
 
     @on(Input.Changed, "#exit-tendered, #exit-amount")
-    def _tendered_changed(self, _event: Input.Changed) -> None:
+    def _tendered_changed(self, event: Input.Changed) -> None:
         self._update_change()
+        result = event.validation_result
+        if result is not None and not result.is_valid:  # refused as it is typed: say why at once
+            self.show_error(result.failure_descriptions[0])
 
     @on(Input.Changed, "#exit-code")
     def _code_changed(self, event: Input.Changed) -> None:
@@ -434,6 +445,22 @@ class ExitForm(Vertical):
         attempt = Attempt(self.checkout.code, method, amount, tendered, reference, money_flow.new_key())
         if attempt.same_request(self._unknown):
             attempt = Attempt(attempt.code, method, amount, tendered, reference, self._unknown.key)
+        why = tendered_needs_confirmation(tendered, due, self.currency) if tendered is not None else None
+        if why:  # far above what is due (10,00 meant as 10.00, 1000 for 10.00): the attendant confirms it first
+            code = self.checkout.code
+
+            def confirmed(yes: bool | None) -> None:
+                if yes and self.checkout is not None and self.checkout.code == code and not self.busy:
+                    self._take(replace(attempt, confirm_amount=True), balance, spec)
+                elif not yes:
+                    self._refuse("correct the tendered amount: nothing was taken", "#exit-tendered")
+
+            self.app.push_screen(ConfirmDialog("Tendered amount", why, "take it"), confirmed)
+            return
+        self._take(attempt, balance, spec)
+
+    def _take(self, attempt: Attempt, balance: int, spec) -> None:
+        """Start the payment worker for ``attempt`` (the balance the attendant saw)."""
         self.busy = True
         doing = "letting the vehicle out…" if balance == 0 else (
             f"asking the {spec.label} processor…" if spec.electronic else "taking payment…"

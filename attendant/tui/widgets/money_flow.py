@@ -59,6 +59,7 @@ class Attempt:
     tendered: int | None
     reference: str | None
     key: str
+    confirm_amount: bool = False  # the attendant confirmed a tendered amount far above what is due
 
     def same_request(self, other: Attempt | None) -> bool:
         """True if ``other`` asks for the same charge (ticket, method, amount)."""
@@ -159,7 +160,8 @@ def pay(booth: Booth, attempt: Attempt, *, actor: Actor | str, lane: str | None,
     """
     def build() -> ExitRequest:
         tenders = () if expected_balance == 0 else (
-            Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key),)
+            Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key,
+                   confirm_amount=attempt.confirm_amount),)
         return ExitRequest(attempt.code, tenders, lane=lane, expected_balance=expected_balance)
 
     return _exit(booth, attempt.code, build, actor)
