@@ -48,6 +48,8 @@ COMMAND_MODULES: dict[str, str] = {
     "quote": "rates", "rates": "rates",
     "iou": "payments", "refund": "payments", "payment": "payments", "validation": "payments", "pass": "payments",
     "spot": "spots",
+    "account": "accounts",
+    "plates": "plates",
     "user": "staff", "shift": "staff",
     "devices": "devices",
     "watch": "watch",

@@ -512,6 +512,8 @@ class CheckoutOps(FacilityStore):
             tendered, change = cash_tendered(amount, tender.tendered, cur, confirmed=tender.confirm_amount)
         elif method is PaymentMethod.PASS:
             reference = self._valid_pass(conn, row, reference, run.at)
+        elif method is PaymentMethod.ACCOUNT:  # an open account within its credit limit (accounts.py)
+            reference = self._account_charge(conn, reference, amount)
         elif method_spec(method).reference_required and not reference:
             raise InputError(f"an {method.value} payment needs the {method_spec(method).reference} (reference)")
         if reference:

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
+from attendant.core.accounts import AccountOps
 from attendant.core.allocation import Strategy, fits
 from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
@@ -56,7 +57,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CheckoutOps, BackOfficeOps):
+class ParkingService(CheckoutOps, BackOfficeOps, AccountOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
