@@ -126,6 +126,7 @@ class EntryOut(BaseModel):
     level: str
     entry_at: str
     lane: str | None
+    flag: str | None = Field(None, description="Why the attendant should look at this vehicle (deny list, flag).")
     entry_at_local: str
     printed: bool
     print_error: str | None

@@ -106,6 +106,8 @@ def enter(
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
         typer.echo(f"Code {e.code}")
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
+        if e.flag:
+            typer.echo(f"FLAG: {e.flag}")
 
 
 from attendant.booth.shapes import exit_json, parse_tenders  # noqa: E402,F401 - their home since the HTTP API

@@ -161,7 +161,25 @@ class CheckoutOps(FacilityStore):
 
     # ----------------------------------------------------------------- pricing
     def _fee(self, conn, row, at: datetime) -> Fee:
-        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+        """The fee of an open session leaving at ``at`` (exit grace applied; nothing for a plate on the allow
+        list, :meth:`_allowed`). Raises InputError before entry."""
+        fee = self._priced(conn, row, at)
+        allowed = self._allowed(conn, row, at)
+        if allowed is not None and fee.amount:
+            line = FeeLine(f"Allow list ({allowed.reason}): no charge", 0, -fee.amount)
+            fee = replace(fee, amount=0, lines=(*fee.lines, line))
+        return fee
+
+    def _allowed(self, conn, row, at: datetime):
+        """The live allow-list entry of the session's plate at ``at`` (confusables tolerated), or None
+        (:mod:`attendant.core.plate_lists`)."""
+        if not row.plate_hash:
+            return None
+        listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
+        return listed if listed is not None and listed.kind == "allow" else None
+
+    def _priced(self, conn, row, at: datetime) -> Fee:
+        """The rate plan's fee of an open session leaving at ``at`` (exit grace applied).
 
         Never trap a car (BRIEF.md): a session whose recorded entry lies more
         than a day in the future (a record made before the window of accepted
@@ -716,8 +734,13 @@ class CheckoutOps(FacilityStore):
             "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
+        allowed = self._allowed(conn, row, at) if fee.amount == 0 else None
+        if allowed is not None:  # free or contract parking: the session names the entry (plate_lists.py)
+            conn.execute(update(PS).where(PS.c.id == row.id).values(allow_entry_id=allowed.id))
         if iou_id is not None:
             source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
+        elif allowed is not None and not paid:
+            source, reason = VendSource.PASS, f"allow list: {allowed.reason}"[:200]
         elif paid:
             source, reason = VendSource.PAYMENT, None
         else:
@@ -732,6 +755,7 @@ class CheckoutOps(FacilityStore):
                     details={"ticket_no": row.ticket_no, "amount_due": fee.amount, "paid": paid,
                              "iou_id": iou_id, "iou_amount": balance if iou_id else 0,
                              "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash,
+                             **({"allow_list": allowed.id} if allowed is not None else {}),
                              **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)
