@@ -62,7 +62,7 @@ from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
 from attendant.core.vocab import GateOutcome, PaymentStatus
-from attendant.tui.dialogs import ConfirmDialog, IouReasonDialog, ValidationCodeDialog
+from attendant.tui.dialogs import AccountPickDialog, ConfirmDialog, IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
@@ -189,6 +189,7 @@ class ExitForm(Vertical):
         self.shift_notice: str | None = None  # set by the app: why payments would be refused
         self._loading: str | None = None  # the code being looked up
         self._unknown: Attempt | None = None  # an attempt whose outcome is unknown: retried with its key
+        self._accounts: dict | None = None  # open accounts by reference, loaded when the account method is picked
         self._last_failure: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -370,6 +371,8 @@ class ExitForm(Vertical):
                 self.screen.set_focus(event.choice)  # the field is about to be hidden or disabled
         self._show_method_fields()
         self._update_change()
+        if method == "account":
+            self.load_accounts()
         if event.picked and self.checkout is not None:
             if method_spec(method).takes_tendered:
                 self.screen.set_focus(self.query_one("#exit-tendered", Input))
@@ -439,6 +442,14 @@ class ExitForm(Vertical):
                     return
             if method in WITH_REFERENCE:
                 reference = self.query_one("#exit-reference", Input).value.strip() or None
+                if method == "account" and self._accounts is not None:
+                    if reference is None:  # Enter on an empty Reference: pick the account from the list
+                        self._pick_account()
+                        return
+                    if reference.upper() not in self._accounts:
+                        self._refuse(f"no open account {reference!r}: check it, or empty Reference and Enter "
+                                     "lists the accounts", "#exit-reference")
+                        return
                 if spec.reference_required and reference is None:
                     self._refuse(f"type the {spec.reference} to invoice in Reference", "#exit-reference")
                     return
@@ -468,6 +479,59 @@ class ExitForm(Vertical):
         self.query_one("#exit-result", Static).update(Content.assemble((doing, "$muted")))
         actor, lane = self._actor_and_lane()
         self.run_pay(attempt, balance, actor, lane)
+
+    @work(thread=True, exclusive=True, group="exit-accounts", exit_on_error=False)
+    def load_accounts(self) -> None:
+        """Read the open accounts (the account method was picked) for the picker and the Reference check."""
+        service = getattr(self.app, "service", None)
+        if service is None:
+            return
+        try:
+            accounts = {a.reference: a for a in service.accounts(include_closed=False)}
+        except Exception:  # noqa: BLE001 - the database away: the service refuses the payment itself
+            return
+        self.app.call_from_thread(self._accounts_loaded, accounts)
+
+    def _accounts_loaded(self, accounts: dict) -> None:
+        self._accounts = accounts
+        self._show_account()
+
+    def _pick_account(self) -> None:
+        if not self._accounts:
+            self._refuse("no open accounts here: a supervisor adds them (attendant account add)", "#exit-reference")
+            return
+
+        def chosen(reference: str | None) -> None:
+            field = self.query_one("#exit-reference", Input)
+            if reference:
+                field.value = reference
+            self.screen.set_focus(field)
+
+        self.app.push_screen(AccountPickDialog(list(self._accounts.values()), self.currency), chosen)
+
+    @on(Input.Changed, "#exit-reference")
+    def _reference_changed(self, _event: Input.Changed) -> None:
+        self._show_account()
+
+    def _show_account(self) -> None:
+        """Under the fields: the holder and what is left of the limit of the account typed, or why it is refused."""
+        if self.method != "account" or self._accounts is None:
+            return
+        note = self.query_one("#exit-change", Static)
+        typed = self.query_one("#exit-reference", Input).value.strip().upper()
+        if not typed:
+            note.update(Content.assemble(("Enter lists the accounts", "$muted")))
+            return
+        account = self._accounts.get(typed)
+        if account is None:
+            note.update(Content.assemble(("✗ no open account", "$fault b")))
+            return
+        parts: list = [(account.holder[:24], "b")]
+        if account.available is not None:
+            due = self._due_now() or 0
+            style = "$fault b" if due > account.available else "$money b"
+            parts += ["  ", (f"{format_money(account.available, self.currency)} left", style)]
+        note.update(Content.assemble(*parts))
 
     def _refuse(self, message: str, field: str) -> None:
         self.show_error(message)
