@@ -83,7 +83,8 @@ def test_the_confirmation_rule():
     assert tendered_needs_confirmation(2000, 100, "GBP") is None  # a £20 note for £1
     assert tendered_needs_confirmation(100000, 960, "GBP")  # 10,00 read as 1,000 for £9.60
     assert tendered_needs_confirmation(20000, 5000, "GBP")  # £150 change
-    assert tendered_needs_confirmation(10000, 500, "GBP")  # £100 for £5: 20x and above the largest note
+    assert tendered_needs_confirmation(10000, 720, "USD") is None  # a $100 bill for $7.20
+    assert tendered_needs_confirmation(15000, 1400, "GBP")  # £150 for £14: over 10x and above the largest note
 
 
 def test_the_service_refuses_an_unconfirmed_far_tender(service, clock, small_engine):

@@ -150,11 +150,12 @@ def _minor(value: Decimal, currency: str) -> int | None:
 
 #: A tendered amount needs the attendant's confirmation when the change would be more than this many
 #: major units, or when it is more than :data:`CONFIRM_RATIO` times the amount due and more than
-#: :data:`CONFIRM_NOTE` major units (the largest common note): ``10,00`` typed where ``10.00`` was meant
-#: (read 1,000.00), or ``1000`` for ``10.00``. A £50 note for a £2.50 fee needs none.
+#: :data:`CONFIRM_NOTE` major units (the largest common note, a $100 bill): ``10,00`` typed where ``10.00``
+#: was meant (read 1,000.00), or ``1000`` for ``10.00``. A £50 note for a £2.50 fee, or $100 for $7.20,
+#: needs none.
 CONFIRM_CHANGE = 100
 CONFIRM_RATIO = 10
-CONFIRM_NOTE = 50
+CONFIRM_NOTE = 100
 
 
 def tendered_needs_confirmation(tendered: int, due: int, currency: str) -> str | None:
