@@ -526,7 +526,7 @@ class ExitForm(Vertical):
         if account is None:
             note.update(Content.assemble(("✗ no open account", "$fault b")))
             return
-        parts: list = [(account.holder[:24], "b")]
+        parts: list = [(account.holder[:14], "b")]
         if account.available is not None:
             due = self._due_now() or 0
             style = "$fault b" if due > account.available else "$money b"
