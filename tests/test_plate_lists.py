@@ -118,3 +118,12 @@ def test_the_plates_commands(cli):
     cli.run("plates", "remove", "AB12CDE")
     cli.run("plates", "remove", "AB12CDE", expect=2)
     assert cli.json("enter", "A812CDE")["flag"] is None
+
+
+def test_an_entry_made_offline_is_recorded_flagged_not_refused(service):
+    """A vehicle admitted while the database was away is inside: its replayed entry is flagged, never lost."""
+    from attendant.core.requests import EntryRequest
+
+    service.add_plate_entry("deny", "OFF1INE", "POLICE", actor=SUE)
+    entry = service.admit(EntryRequest("OFF1INE", "car", deny_as_flag=True), actor=ANN)
+    assert entry.flag == "deny list (refuse): POLICE" and service.find_by_plate("OFF1INE").ticket_no

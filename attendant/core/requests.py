@@ -52,7 +52,10 @@ class EntryRequest:
     (:mod:`attendant.core.time_bounds`; recorded in the audit event).
     ``idempotency_key`` (at most :data:`MAX_KEY` characters): a retried
     request with the same key returns the session the first one opened
-    (``replayed``) and opens no second one.
+    (``replayed``) and opens no second one. ``deny_as_flag``: the vehicle
+    is already inside (an entry journaled while the database was away, now
+    replayed), so a deny-list entry that refuses flags it instead
+    (:mod:`attendant.core.plate_lists`).
     """
 
     plate: str | None
@@ -66,6 +69,7 @@ class EntryRequest:
     vend: bool = True
     backdate_reason: str | None = None
     idempotency_key: str | None = None
+    deny_as_flag: bool = False
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None:  # the rule of ExitRequest's key

@@ -163,7 +163,7 @@ class ParkingService(CheckoutOps, BackOfficeOps, AccountOps, PlateListOps):
                     )
                 if inside.listed is not None:  # on the deny list: refused, or admitted with a flag
                     listed = self._listed_in(conn, sealed["plate_hash"], sealed["plate_fold"], at, inside.listed)
-                    if listed.kind == "deny" and listed.action == "refuse":
+                    if listed.kind == "deny" and listed.action == "refuse" and not request.deny_as_flag:
                         near = f" (matches {listed.plate})" if listed.matched == "confusable" else ""
                         raise Refused(f"{plate} is on the deny list{near}: {listed.reason}; entry refused "
                                       "(a supervisor can take it off: attendant plates remove)")
