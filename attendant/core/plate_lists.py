@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core.auth import Actor, Role
@@ -64,15 +64,15 @@ ALLOW_REASONS: dict[str, str] = {
 }
 
 #: The live entry matching blind indexes :plate (exact) or :fold (confusable-folded) at :at, exact first:
-#: one indexed probe per entry or exit, used as a scalar subquery of the entry's first read.
-LISTED_ID = (
-    select(PLE.c.id)
-    .where(PLE.c.facility_id == bindparam("fid"), PLE.c.removed_at.is_(None),
-           or_(PLE.c.valid_until.is_(None), PLE.c.valid_until > bindparam("at")),
-           or_(PLE.c.plate_hash == bindparam("plate"), PLE.c.plate_fold == bindparam("fold")))
-    .order_by(case((PLE.c.plate_hash == bindparam("plate"), 0), else_=1), PLE.c.id)
-    .limit(1)
-)
+#: two probes of one index each (the partial unique index on the plate, the folded index), used as a scalar
+#: subquery of the entry's first read.
+_LIVE = (PLE.c.facility_id == bindparam("fid"), PLE.c.removed_at.is_(None),
+         or_(PLE.c.valid_until.is_(None), PLE.c.valid_until > bindparam("at")))
+LISTED_ID = select(func.coalesce(
+    select(PLE.c.id).where(*_LIVE, PLE.c.plate_hash == bindparam("plate")).limit(1).scalar_subquery(),
+    select(PLE.c.id).where(*_LIVE, PLE.c.plate_fold == bindparam("fold")).order_by(PLE.c.id).limit(1)
+    .scalar_subquery(),
+))
 
 
 @dataclass(frozen=True, slots=True)
