@@ -98,3 +98,18 @@ def test_the_service_refuses_an_unconfirmed_far_tender(service, clock, small_eng
     done = service.settle(ExitRequest(entry.code, (Tender("cash", tendered=100000, confirm_amount=True),)),
                           actor="t")
     assert done.tendered == 100000 and done.change == 100000 - done.paid
+
+
+def test_settling_ious_with_cash_far_above_them_needs_confirming(service, clock, small_engine):
+    """The IOU settlement takes cash by the exit's rule: far above the IOUs is confirmed, else nothing is taken."""
+    entry = service.enter("IOU001", "car", actor="t")
+    clock.now += timedelta(hours=1)
+    service.let_go(entry.code, actor="t", reason="card reader down")
+    with small_engine.connect() as conn:
+        before = conn.execute(Payment.__table__.select()).all()
+    with pytest.raises(AmountNeedsConfirmation):
+        service.settle_ious("IOU001", "cash", actor="t", tendered=100000)
+    with small_engine.connect() as conn:
+        assert conn.execute(Payment.__table__.select()).all() == before
+    (paid,) = service.settle_ious("IOU001", "cash", actor="t", tendered=100000, confirm_amount=True)
+    assert paid.change == 100000 - paid.amount

@@ -62,7 +62,7 @@ async def test_the_account_method_picks_and_checks_the_account(engine, clock):
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.focused.id == "exit-reference" and app.focused.value == "ACME"
-        assert "ACME Facilities Ltd" in text_of(app, "#exit-change")
+        assert "ACME Facilitie  £50.00 left" in text_of(app, "#exit-change")  # holder (cut to fit), limit left
         await pilot.press("enter")
         await settle(pilot)
         (payment,) = rows(engine, PAY)
