@@ -185,6 +185,12 @@ def test_entries_and_exits_with_tokens_401_without_and_403_for_a_small_role(serv
 
         short = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "0.10"})
         assert assert_problem(short, 402)["type"] == "urn:attendant:problem:payment"
+        # amounts are read as the CLI and the console read them (issue 10 item 9): 10,00 is no GBP amount, and a
+        # tender far above the fee needs confirm_amount
+        comma = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "10,00"})
+        assert "'10,00' is not an amount in GBP: type 10.00" in assert_problem(comma, 422)["detail"]
+        far = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "1000"})
+        assert "is the amount right" in assert_problem(far, 402)["detail"]
         assert rows(cli, "SELECT count(*) FROM payment") == [(0,)]  # nothing taken, the vehicle still inside
         x = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "50"})
         assert x.status_code == 200, x.text
