@@ -19,6 +19,11 @@ Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/
   JSON per committed change, the objects ``attendant watch --json`` prints.
 - ``POST /v1/facilities/{code}/spots/{label}/out-of-service`` and ``/in-service``
   (supervisors).
+- ``GET|POST /v1/facilities/{code}/accounts``, ``POST .../accounts/{ref}/close``,
+  ``GET .../accounts/{ref}/statement?month=YYYY-MM`` (as ``attendant account``;
+  changes: supervisors).
+- ``GET|POST /v1/facilities/{code}/plates``, ``DELETE .../plates/{plate}`` (as
+  ``attendant plates``; changes: supervisors).
 - Later: the availability feeds under ``/v1/feeds/`` (a router of their own).
 
 Authentication: ``Authorization: Bearer <token>`` with a token an admin made
@@ -186,6 +191,36 @@ class SpotBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=200)
+
+
+class AccountBody(BaseModel):
+    """``attendant account add``'s arguments as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(..., max_length=40)
+    holder: str = Field(..., max_length=120)
+    limit: Amount | None = Field(None, description="Credit limit in major units (none: no limit).")
+
+
+class CloseBody(BaseModel):
+    """Why an account is closed: ``CODE`` or ``CODE: text``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., max_length=240)
+
+
+class PlateBody(BaseModel):
+    """``attendant plates deny|allow add``'s arguments as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list: Literal["deny", "allow"]
+    plate: str = Field(..., max_length=32)
+    reason: str = Field(..., max_length=240)
+    until: str | None = Field(None, max_length=40, description="ISO 8601 (no offset: facility time).")
+    flag: bool = Field(False, description="deny: admit the vehicle flagged instead of refusing it.")
 
 
 # ----------------------------------------------------------------------------- the facilities served
@@ -530,6 +565,58 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
     def spot_in(code: Code, label: Annotated[str, Path(max_length=16)], body: SpotBody, actor: Caller) -> dict:
         status = site.booth(code).service.set_spot_in_service(label, True, actor=actor, reason=body.reason)
         return {"spot": label.strip().upper(), "status": status.value, "reason": body.reason}
+
+    @facilities.get("/{code}/accounts", summary="Every account with its balance (as `attendant account list`)")
+    def accounts(code: Code, actor: Caller) -> list:
+        service = site.booth(code).service
+        reader(actor, "reading the accounts")
+        return [a.to_json_dict(service.facility.currency) for a in service.accounts()]
+
+    @facilities.post("/{code}/accounts", status_code=201, summary="Open an account (supervisors)")
+    def account_add(code: Code, body: AccountBody, actor: Caller) -> dict:
+        from attendant.booth.shapes import _money
+
+        service = site.booth(code).service
+        cur = service.facility.currency
+        account = service.add_account(body.reference, body.holder, actor=actor,
+                                      credit_limit=_money(body.limit, cur, "limit", False))
+        return account.to_json_dict(cur)
+
+    @facilities.post("/{code}/accounts/{reference}/close", summary="Close an account (supervisors)")
+    def account_close(code: Code, reference: Annotated[str, Path(max_length=40)], body: CloseBody,
+                      actor: Caller) -> dict:
+        service = site.booth(code).service
+        return service.close_account(reference, body.reason, actor=actor).to_json_dict(service.facility.currency)
+
+    @facilities.get("/{code}/accounts/{reference}/statement",
+                    summary="An account's month (as `attendant account statement --format json`)")
+    def account_statement(code: Code, reference: Annotated[str, Path(max_length=40)], actor: Caller,
+                          month: Annotated[str, Query(max_length=7)]) -> dict:
+        from attendant.core.accounts import statement_json
+
+        service = site.booth(code).service
+        reader(actor, "reading an account statement")
+        return statement_json(service.account_statement(reference, month), service.facility.currency,
+                              service.local)
+
+    @facilities.get("/{code}/plates", summary="The live deny and allow entries (as `attendant plates list`)")
+    def plates(code: Code, actor: Caller) -> list:
+        service = site.booth(code).service
+        reader(actor, "reading the plate lists")
+        return [e.to_json_dict() for e in service.plate_entries()]
+
+    @facilities.post("/{code}/plates", status_code=201, summary="Put a plate on the deny or allow list (supervisors)")
+    def plate_add(code: Code, body: PlateBody, actor: Caller) -> dict:
+        from attendant.booth.shapes import _when
+
+        service = site.booth(code).service
+        action = ("flag" if body.flag else "refuse") if body.list == "deny" else "free"
+        return service.add_plate_entry(body.list, body.plate, body.reason, actor=actor, action=action,
+                                       until=_when(body.until, service.tz, "until", False)).to_json_dict()
+
+    @facilities.delete("/{code}/plates/{plate}", summary="Take a plate off its list (supervisors)")
+    def plate_remove(code: Code, plate: Annotated[str, Path(max_length=32)], actor: Caller) -> dict:
+        return site.booth(code).service.remove_plate_entry(plate, actor=actor).to_json_dict()
 
     def followed(code: Code, actor: Caller):
         """The facility whose changes an event stream follows: checked (token, facility) before it starts."""

@@ -92,9 +92,9 @@ def account_statement(
     format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Every charge and refund on the account in a month (facility time), the total, the limit and the balance."""
+    from attendant.core.accounts import statement_json
     from attendant.core.errors import InputError
-    from attendant.core.money import format_money, to_major_str
-    from attendant.core.tickets import format_ticket_no
+    from attendant.core.money import format_money
 
     if format_ not in ("table", "csv", "json"):
         raise InputError(f"--format: table, csv or json, not {format_!r}")
@@ -103,20 +103,10 @@ def account_statement(
     cur = service.facility.currency
     s = service.account_statement(reference, month)
     a = s.account
-
-    def major(value):
-        return None if value is None else to_major_str(value, cur)
-
-    lines = [{"at": service.local(ln.at).isoformat(timespec="seconds"), "payment_id": ln.payment_id,
-              "ticket_no": format_ticket_no(ln.ticket_no) if ln.ticket_no is not None else None, "lane": ln.lane,
-              "kind": "refund" if ln.amount < 0 else "charge", "amount": major(ln.amount), "actor": ln.actor}
-             for ln in s.lines]
+    data = statement_json(s, cur, service.local)
+    lines = data["charges"]
     if format_ == "json":
-        print_json({"reference": a.reference, "holder": a.holder, "status": a.status, "month": s.month,
-                    "currency": cur, "from": service.local(s.start).isoformat(),
-                    "to": service.local(s.end).isoformat(), "charges": lines, "count": len(lines),
-                    "opening_balance": major(s.opening), "total": major(s.total), "balance": major(s.closing),
-                    "credit_limit": major(a.credit_limit), "balance_now": major(a.balance)})
+        print_json(data)
         return
     if format_ == "csv":
         out = io.StringIO()
@@ -124,7 +114,7 @@ def account_statement(
                                 lineterminator="\n")
         writer.writeheader()
         writer.writerows(lines)
-        writer.writerow({"at": "total", "amount": major(s.total)})
+        writer.writerow({"at": "total", "amount": data["total"]})
         sys.stdout.write(out.getvalue())
         return
     limit = "none" if a.credit_limit is None else format_money(a.credit_limit, cur)

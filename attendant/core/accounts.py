@@ -287,6 +287,26 @@ class AccountOps:
         return Statement(view, f"{first:%Y-%m}", start, end, lines, opening, total, opening + total)
 
 
+def statement_json(s: Statement, currency: str, local) -> dict:
+    """The ``account statement --format json`` object (also the API's): amounts as decimal strings in major
+    units; ``at``, ``from`` and ``to`` in facility time (``local``: UTC -> facility time), ISO 8601."""
+    from attendant.core.money import to_major_str
+    from attendant.core.tickets import format_ticket_no
+
+    def major(value):
+        return None if value is None else to_major_str(value, currency)
+
+    a = s.account
+    charges = [{"at": local(ln.at).isoformat(timespec="seconds"), "payment_id": ln.payment_id,
+                "ticket_no": format_ticket_no(ln.ticket_no) if ln.ticket_no is not None else None, "lane": ln.lane,
+                "kind": "refund" if ln.amount < 0 else "charge", "amount": major(ln.amount), "actor": ln.actor}
+               for ln in s.lines]
+    return {"reference": a.reference, "holder": a.holder, "status": a.status, "month": s.month,
+            "currency": currency, "from": local(s.start).isoformat(), "to": local(s.end).isoformat(),
+            "charges": charges, "count": len(charges), "opening_balance": major(s.opening), "total": major(s.total),
+            "balance": major(s.closing), "credit_limit": major(a.credit_limit), "balance_now": major(a.balance)}
+
+
 def _month(value: str | date) -> date:
     if isinstance(value, date):
         return value.replace(day=1)
