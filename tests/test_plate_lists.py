@@ -127,3 +127,19 @@ def test_an_entry_made_offline_is_recorded_flagged_not_refused(service):
     service.add_plate_entry("deny", "OFF1INE", "POLICE", actor=SUE)
     entry = service.admit(EntryRequest("OFF1INE", "car", deny_as_flag=True), actor=ANN)
     assert entry.flag == "deny list (refuse): POLICE" and service.find_by_plate("OFF1INE").ticket_no
+
+
+def test_retention_erases_the_plate_of_an_entry_off_the_list_long_ago(service, small_engine, clock):
+    from attendant.core.retention import run_retention
+
+    service.add_plate_entry("deny", "GONE1", "BANNED", actor=SUE)
+    service.add_plate_entry("allow", "STAY1", "STAFF", actor=SUE)
+    service.remove_plate_entry("GONE1", actor=SUE)
+    assert run_retention(small_engine, days=30, actor=SUE, now=clock.now + timedelta(days=10)).list_entries_erased == 0
+    result = run_retention(small_engine, days=30, actor=SUE, now=clock.now + timedelta(days=31))
+    assert result.list_entries_erased == 1
+    with small_engine.connect() as conn:
+        rows = {r.kind: r for r in conn.execute(select(PLE))}
+    assert (rows["deny"].plate, rows["deny"].plate_hash, rows["deny"].plate_fold) == (None, None, None)
+    assert rows["deny"].reason == "BANNED" and rows["allow"].plate is not None  # a live entry keeps its plate
+    assert [e.plate for e in service.plate_entries(include_removed=True)] == [None, "STAY1"]

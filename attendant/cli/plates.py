@@ -30,7 +30,7 @@ UntilOpt = Annotated[Optional[str], typer.Option(help="Until this time, ISO 8601
 
 def _line(entry, service) -> str:
     until = service.local(entry.valid_until).strftime("%Y-%m-%d %H:%M") if entry.valid_until else "until removed"
-    return f"{entry.plate:<11} {entry.kind:<6} {entry.action:<7} {until:<16}  {entry.reason}"
+    return f"{entry.plate or '(erased)':<11} {entry.kind:<6} {entry.action:<7} {until:<16}  {entry.reason}"
 
 
 def _add(ctx: typer.Context, kind: str, plate: str, reason: str, until: str | None, action: str | None,

@@ -83,7 +83,7 @@ class PlateListView:
     id: int
     kind: str
     action: str
-    plate: str
+    plate: str | None  # None: erased by the retention rule (an entry removed or expired long ago)
     reason: str
     valid_until: datetime | None
     created_at: datetime
@@ -188,7 +188,7 @@ class PlateListOps:
                               or_(PLE.c.valid_until.is_(None), PLE.c.valid_until > at))
         with self._reading() as conn:
             views = [self._list_view(row) for row in conn.execute(stmt.order_by(PLE.c.id)).all()]
-        return sorted(views, key=lambda v: (v.kind != "deny", v.plate, v.id))
+        return sorted(views, key=lambda v: (v.kind != "deny", v.plate or "", v.id))
 
     def remove_plate_entry(self, plate: str, *, actor: Actor | str, reason: str | None = None) -> PlateListView:
         """Take ``plate`` off its list (supervisors): the entry's row stays, marked removed.

@@ -10,7 +10,8 @@ limit in minor units, open/closed with who and why. An account payment names
 its account in ``payment.processor_ref``; ``ix_payment_account`` finds an
 account's charges without a scan. ``plate_list_entry``: deny (refuse/flag)
 and allow (free) entries with the plate sealed and blind-indexed as sessions
-store it, one live entry per plate (partial unique index). A free exit on
+store it, one live entry per plate (partial unique index); the retention
+rule erases the plate of an entry removed or expired long ago. A free exit on
 the allow list names its entry in ``parking_session.allow_entry_id``.
 """
 import sqlalchemy as sa
@@ -48,9 +49,9 @@ def upgrade() -> None:
         sa.Column('facility_id', sa.Integer(), sa.ForeignKey('facility.id'), nullable=False),
         sa.Column('kind', sa.String(length=8), nullable=False),
         sa.Column('action', sa.String(length=8), nullable=False),
-        sa.Column('plate', sa.String(length=120), nullable=False),
-        sa.Column('plate_hash', sa.String(length=32), nullable=False),
-        sa.Column('plate_fold', sa.String(length=32), nullable=False),
+        sa.Column('plate', sa.String(length=120), nullable=True),  # erased by the retention rule
+        sa.Column('plate_hash', sa.String(length=32), nullable=True),
+        sa.Column('plate_fold', sa.String(length=32), nullable=True),
         sa.Column('reason', sa.String(length=240), nullable=False),
         sa.Column('valid_until', db.types.UTCDateTime(), nullable=True),
         sa.Column('created_at', db.types.UTCDateTime(), nullable=False),
