@@ -71,7 +71,8 @@ def test_a_flag_entry_admits_the_vehicle_and_says_why(service, small_engine):
     assert entry.flag == "deny list (flag) as FL4GGY: UNPAID: two IOUs at another site"
     with small_engine.connect() as conn:
         event = conn.execute(select(AUD).where(AUD.c.action == "session.enter")).one()
-    assert event.details["flag"] == entry.flag and event.details["plate_list"] == 1
+    assert event.details["flag"] == "UNPAID: two IOUs at another site" and event.details["plate_list"] == 1
+    assert "FL4" not in str(event.details)  # audit events name no plate in clear
 
 
 def test_an_expired_entry_no_longer_applies(service, clock):

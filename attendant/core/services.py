@@ -224,7 +224,8 @@ class ParkingService(CheckoutOps, BackOfficeOps, AccountOps, PlateListOps):
                     "lane": lane,
                     "at_given": request.at is not None,
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
-                    **({"plate_list": listed.id, "flag": flag} if flag else {}),
+                    # the entry's id and reason, never the listed plate (audit events hold no plate in clear)
+                    **({"plate_list": listed.id, "flag": listed.reason} if flag else {}),
                 },
             )
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
