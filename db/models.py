@@ -193,13 +193,16 @@ class ParkingSession(Table, table=True):
                                      description="Idempotency key of the entry request (a retry returns this session)")
     exit_key: Optional[str] = Field(default=None, max_length=80,
                                     description="Idempotency key of the exit request (a retry returns this exit)")
+    allow_entry_id: Optional[int] = Field(default=None, description="The allow-list entry (plate_list_entry.id) "
+                                          "that made the exit free (0017_accounts_plate_lists)")
 
 
 class Payment(Table, table=True):
     """Money taken (or attempted) against a parking session."""
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_facility_at", "facility_id", "created_at"),)
+    __table_args__ = (Index("ix_payment_facility_at", "facility_id", "created_at"),
+                      Index("ix_payment_account", "facility_id", "method", "processor_ref"))  # an account's charges
 
     id: Optional[int] = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facility.id")
@@ -443,6 +446,69 @@ class PassHolder(Table, table=True):
     valid_to: datetime = Field(sa_type=UTCDateTime)
     active: bool = Field(default=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+ACTIVE_ENTRY = text("removed_at IS NULL")
+
+
+class Account(Table, table=True):
+    """An account payments are invoiced to (issue 10 item 7; migration 0017_accounts_plate_lists).
+
+    ``reference`` (upper case) is unique per facility and never reused, so the payments that name it
+    (``payment.method = 'account'``, ``payment.processor_ref = reference``) are the account's charges.
+    ``holder`` is AES-GCM ciphertext (:mod:`attendant.core.personal_data`): a holder may be a person or a
+    sole trader trading under their own name, so every holder name is treated as personal data.
+    ``credit_limit`` minor units, None for no limit. ``status`` ``open`` or ``closed``.
+    """
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("facility_id", "reference", name="uq_account_reference"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    reference: str = Field(max_length=40)
+    holder: str = Field(sa_column=Column(Text, nullable=False), description="AES-GCM ciphertext")
+    credit_limit: Optional[int] = Field(default=None, description="Most the balance may reach, minor units")
+    status: str = Field(default="open", max_length=12, description="open or closed")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    closed_by: Optional[str] = Field(default=None, max_length=80)
+    close_reason: Optional[str] = Field(default=None, max_length=240)
+
+
+class PlateListEntry(Table, table=True):
+    """A plate on the facility's deny or allow list (issue 10 item 8; migration 0017_accounts_plate_lists).
+
+    ``kind`` ``deny`` (``action`` ``refuse``: entry refused; ``flag``: admitted, the attendant warned) or
+    ``allow`` (``action`` ``free``: the exit charges nothing). The plate is stored as sessions store it:
+    ciphertext, exact blind index and confusable-folded blind index (:mod:`attendant.core.personal_data`).
+    ``valid_until`` None: until removed. Removed entries keep their row (``removed_at``): sessions and
+    audit events name them. One live entry per plate and facility.
+    """
+
+    __tablename__ = "plate_list_entry"
+    __table_args__ = (
+        Index("uq_plate_list_live", "facility_id", "plate_hash", unique=True, sqlite_where=ACTIVE_ENTRY,
+              postgresql_where=ACTIVE_ENTRY),
+        Index("ix_plate_list_fold", "facility_id", "plate_fold"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    kind: str = Field(max_length=8, description="deny or allow")
+    action: str = Field(max_length=8, description="refuse or flag (deny), free (allow)")
+    # None once the retention rule erased the plate of an entry removed or expired long ago (retention.py)
+    plate: Optional[str] = Field(default=None, max_length=120, description="AES-GCM ciphertext")
+    plate_hash: Optional[str] = Field(default=None, max_length=32, description="Blind index of the plate")
+    plate_fold: Optional[str] = Field(default=None, max_length=32,
+                                      description="Blind index of the confusable-folded plate")
+    reason: str = Field(max_length=240, description="CODE or 'CODE: text' (attendant/core/exceptions.py)")
+    valid_until: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+    removed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    removed_by: Optional[str] = Field(default=None, max_length=80)
 
 
 TABLES = SQLModel.metadata

@@ -185,6 +185,12 @@ def test_entries_and_exits_with_tokens_401_without_and_403_for_a_small_role(serv
 
         short = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "0.10"})
         assert assert_problem(short, 402)["type"] == "urn:attendant:problem:payment"
+        # amounts are read as the CLI and the console read them (issue 10 item 9): 10,00 is no GBP amount, and a
+        # tender far above the fee needs confirm_amount
+        comma = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "10,00"})
+        assert "'10,00' is not an amount in GBP: type 10.00" in assert_problem(comma, 422)["detail"]
+        far = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "1000"})
+        assert "is the amount right" in assert_problem(far, 402)["detail"]
         assert rows(cli, "SELECT count(*) FROM payment") == [(0,)]  # nothing taken, the vehicle still inside
         x = http.post("/v1/facilities/CHS/exits", json={"code": e["code"], "pay": ["cash"], "tendered": "50"})
         assert x.status_code == 200, x.text
@@ -450,3 +456,36 @@ def test_serve_refuses_a_bad_port_or_a_port_in_use_with_one_line(cli):
         busy.listen()
         ran = cli.run("serve", "--port", str(busy.getsockname()[1]), expect=2)
     assert ran.stderr.startswith("attendant: cannot listen on 127.0.0.1:") and len(ran.stderr.splitlines()) == 1
+
+
+def test_accounts_and_plate_lists_over_http(served):
+    """The account and plate-list operations over HTTP (issue 10 items 7 and 8): the same services, roles and
+    JSON as ``attendant account`` and ``attendant plates``."""
+    server, cli = served
+    tokens = make_users_and_tokens(cli)
+    with server.client(tokens["attendant"]) as attendant:
+        assert_problem(attendant.post("/v1/facilities/CHS/accounts", json={"reference": "API1", "holder": "A"}),
+                       403)
+        assert_problem(attendant.post("/v1/facilities/CHS/plates",
+                                      json={"list": "deny", "plate": "AP1DNY", "reason": "BANNED"}), 403)
+    assert rows(cli, "SELECT count(*) FROM account") == [(0,)]
+    with server.client(tokens["supervisor"]) as http:
+        bad = http.post("/v1/facilities/CHS/accounts", json={"reference": "API1", "holder": "API Ltd",
+                                                             "limit": "10,00"})
+        assert "not an amount in GBP" in assert_problem(bad, 422)["detail"]
+        added = http.post("/v1/facilities/CHS/accounts", json={"reference": "api1", "holder": "API Ltd",
+                                                               "limit": "25"})
+        assert added.status_code == 201, added.text
+        assert added.json()["reference"] == "API1" and added.json()["credit_limit"] == "25.00"
+        assert http.get("/v1/facilities/CHS/accounts").json()[0]["holder"] == "API Ltd"
+        statement = http.get("/v1/facilities/CHS/accounts/API1/statement", params={"month": "2026-11"}).json()
+        assert statement["total"] == "0.00" and statement["charges"] == [] and statement["credit_limit"] == "25.00"
+        assert http.post("/v1/facilities/CHS/accounts/API1/close", json={"reason": "UNPAID"}).json()["status"] == \
+            "closed"
+        listed = http.post("/v1/facilities/CHS/plates", json={"list": "deny", "plate": "AP1 DNY",
+                                                              "reason": "BANNED: api"})
+        assert listed.status_code == 201 and listed.json()["action"] == "refuse"
+        refused = http.post("/v1/facilities/CHS/entries", json={"plate": "AP1DNY"})
+        assert "deny list" in assert_problem(refused, 409)["detail"]
+        assert [e["plate"] for e in http.get("/v1/facilities/CHS/plates").json()] == ["AP1DNY"]
+        assert http.delete("/v1/facilities/CHS/plates/AP1DNY").json()["removed_by"] == "api:supervisor-client"

@@ -339,7 +339,10 @@ def test_account_payment_needs_the_account(svc, clock):
     entry = park(svc, clock)
     with pytest.raises(InputError, match="account"):
         svc.pay(entry.code, "account", actor="t")
-    assert svc.pay(entry.code, "account", actor="t", reference="Royal Hotel").payment.reference == "Royal Hotel"
+    with pytest.raises(NotFound, match="no account 'ROYAL-HOTEL'"):  # an account that exists (issue 10 item 7)
+        svc.pay(entry.code, "account", actor="t", reference="royal-hotel")
+    svc.add_account("ROYAL-HOTEL", "Royal Hotel Ltd", actor=Actor("sue", Role.SUPERVISOR))
+    assert svc.pay(entry.code, "account", actor="t", reference="royal-hotel").payment.reference == "ROYAL-HOTEL"
 
 
 def test_exit_grace_after_payment(svc, clock):

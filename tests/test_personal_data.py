@@ -141,6 +141,8 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
     service.create_pass(actor=Actor("sue", Role.SUPERVISOR), holder_name="Rita Rotate", plate="ROT000",
                         valid_from=clock.now, valid_to=clock.now + timedelta(days=1))
     service.add_concession(entries[1].code, "disabled_badge", badge="BADGE 4242", actor="t")  # issue 10 item 10
+    service.add_account("ROTA", "Rota Holder", actor=Actor("sue", Role.SUPERVISOR))  # accounts.py
+    service.add_plate_entry("deny", "ROT998", "BANNED", actor=Actor("sue", Role.SUPERVISOR))  # plate_lists.py
     clock.now += timedelta(hours=1)
     service.exit(entries[0].code, method="card", actor="t")
     old = load_data_keys()
@@ -149,7 +151,8 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
     assert result["key"] == new.current != old.current and list(new.keys) == [new.current]
     assert result["retired"] == [old.current] and result["kept"] == []
     assert result["resealed"] == {"parking_session.plate": 7, "iou.plate": 0, "pass_holder.plate": 1,
-                                  "pass_holder.holder_name": 1, "session_concession.badge": 1}
+                                  "pass_holder.holder_name": 1, "session_concession.badge": 1, "account.holder": 1,
+                                  "plate_list_entry.plate": 1}
     assert service.concessions_of(entries[1].code)[0].badge == "•••• 4242"  # opens under the new key
     assert new.index_key == old.index_key  # the blind indexes stay valid
     with small_engine.connect() as conn:
@@ -164,6 +167,7 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
             f"{new.current}:")
     assert site_data().open(sealed[1]) == "ROT001"
     assert PersonalData(new).open(holder) == "Rita Rotate"
+    assert service.account("ROTA").holder == "Rota Holder" and service.plate_entries()[0].plate == "ROT998"
 
 
 def test_retention_erases_old_plates_unless_an_iou_or_a_dispute_holds_them(service, small_engine, clock):

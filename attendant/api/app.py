@@ -24,6 +24,11 @@ Paths (all under ``/v1``; the OpenAPI document at ``/openapi.json``, docs at ``/
   (:mod:`attendant.api.feeds`), from the same figures as ``attendant status --json``. Public
   availability data: they need no token, even once users exist (nothing in them names a person,
   a plate or money).
+- ``GET|POST /v1/facilities/{code}/accounts``, ``POST .../accounts/{ref}/close``,
+  ``GET .../accounts/{ref}/statement?month=YYYY-MM`` (as ``attendant account``;
+  changes: supervisors).
+- ``GET|POST /v1/facilities/{code}/plates``, ``DELETE .../plates/{plate}`` (as
+  ``attendant plates``; changes: supervisors).
 
 Authentication: ``Authorization: Bearer <token>`` with a token an admin made
 (:mod:`attendant.core.api_tokens`); the request runs as ``api:<name>`` with the
@@ -49,8 +54,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
@@ -96,6 +101,7 @@ class ExitBody(BaseModel):
     pay: list[str] | None = Field(None, max_length=8, description="METHOD or METHOD=AMOUNT, in order "
                                   "(default card, unless iou or validations).")
     tendered: Amount | None = Field(None, description="Cash handed over (with pay cash).")
+    confirm_amount: bool = Field(False, description="Confirm a tendered amount far above the amount due.")
     validations: list[str] = Field(default_factory=list, max_length=8, description="Merchant validation codes.")
     pass_code: str | None = Field(None, alias="pass", max_length=64, description="Pass code (with pay pass).")
     account: str | None = Field(None, max_length=64, description="Account to invoice (with pay account).")
@@ -129,6 +135,7 @@ class EntryOut(BaseModel):
     level: str
     entry_at: str
     lane: str | None
+    flag: str | None = Field(None, description="Why the attendant should look at this vehicle (deny list, flag).")
     entry_at_local: str
     printed: bool
     print_error: str | None
@@ -188,6 +195,36 @@ class SpotBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=200)
+
+
+class AccountBody(BaseModel):
+    """``attendant account add``'s arguments as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(..., max_length=40)
+    holder: str = Field(..., max_length=120)
+    limit: Amount | None = Field(None, description="Credit limit in major units (none: no limit).")
+
+
+class CloseBody(BaseModel):
+    """Why an account is closed: ``CODE`` or ``CODE: text``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(..., max_length=240)
+
+
+class PlateBody(BaseModel):
+    """``attendant plates deny|allow add``'s arguments as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list: Literal["deny", "allow"]
+    plate: str = Field(..., max_length=32)
+    reason: str = Field(..., max_length=240)
+    until: str | None = Field(None, max_length=40, description="ISO 8601 (no offset: facility time).")
+    flag: bool = Field(False, description="deny: admit the vehicle flagged instead of refusing it.")
 
 
 # ----------------------------------------------------------------------------- the facilities served
@@ -485,7 +522,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
                                validations=body.validations, pass_code=body.pass_code, account=body.account,
                                iou=body.iou, lane=body.lane, at=body.at,
                                idempotency_key=_scoped_key(actor, idempotency_key),
-                               backdate_reason=body.allow_backdate, option_names=False)
+                               backdate_reason=body.allow_backdate, option_names=False,
+                               confirm_amount=body.confirm_amount)
         return exit_json(booth.exit(request, actor=actor), booth.facility.currency)
 
     @facilities.get("/{code}/sessions", summary="Find a session by plate (open) or ticket number (any)")
@@ -531,6 +569,58 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
     def spot_in(code: Code, label: Annotated[str, Path(max_length=16)], body: SpotBody, actor: Caller) -> dict:
         status = site.booth(code).service.set_spot_in_service(label, True, actor=actor, reason=body.reason)
         return {"spot": label.strip().upper(), "status": status.value, "reason": body.reason}
+
+    @facilities.get("/{code}/accounts", summary="Every account with its balance (as `attendant account list`)")
+    def accounts(code: Code, actor: Caller) -> list:
+        service = site.booth(code).service
+        reader(actor, "reading the accounts")
+        return [a.to_json_dict(service.facility.currency) for a in service.accounts()]
+
+    @facilities.post("/{code}/accounts", status_code=201, summary="Open an account (supervisors)")
+    def account_add(code: Code, body: AccountBody, actor: Caller) -> dict:
+        from attendant.booth.shapes import _money
+
+        service = site.booth(code).service
+        cur = service.facility.currency
+        account = service.add_account(body.reference, body.holder, actor=actor,
+                                      credit_limit=_money(body.limit, cur, "limit", False))
+        return account.to_json_dict(cur)
+
+    @facilities.post("/{code}/accounts/{reference}/close", summary="Close an account (supervisors)")
+    def account_close(code: Code, reference: Annotated[str, Path(max_length=40)], body: CloseBody,
+                      actor: Caller) -> dict:
+        service = site.booth(code).service
+        return service.close_account(reference, body.reason, actor=actor).to_json_dict(service.facility.currency)
+
+    @facilities.get("/{code}/accounts/{reference}/statement",
+                    summary="An account's month (as `attendant account statement --format json`)")
+    def account_statement(code: Code, reference: Annotated[str, Path(max_length=40)], actor: Caller,
+                          month: Annotated[str, Query(max_length=7)]) -> dict:
+        from attendant.core.accounts import statement_json
+
+        service = site.booth(code).service
+        reader(actor, "reading an account statement")
+        return statement_json(service.account_statement(reference, month), service.facility.currency,
+                              service.local)
+
+    @facilities.get("/{code}/plates", summary="The live deny and allow entries (as `attendant plates list`)")
+    def plates(code: Code, actor: Caller) -> list:
+        service = site.booth(code).service
+        reader(actor, "reading the plate lists")
+        return [e.to_json_dict() for e in service.plate_entries()]
+
+    @facilities.post("/{code}/plates", status_code=201, summary="Put a plate on the deny or allow list (supervisors)")
+    def plate_add(code: Code, body: PlateBody, actor: Caller) -> dict:
+        from attendant.booth.shapes import _when
+
+        service = site.booth(code).service
+        action = ("flag" if body.flag else "refuse") if body.list == "deny" else "free"
+        return service.add_plate_entry(body.list, body.plate, body.reason, actor=actor, action=action,
+                                       until=_when(body.until, service.tz, "until", False)).to_json_dict()
+
+    @facilities.delete("/{code}/plates/{plate}", summary="Take a plate off its list (supervisors)")
+    def plate_remove(code: Code, plate: Annotated[str, Path(max_length=32)], actor: Caller) -> dict:
+        return site.booth(code).service.remove_plate_entry(plate, actor=actor).to_json_dict()
 
     def followed(code: Code, actor: Caller):
         """The facility whose changes an event stream follows: checked (token, facility) before it starts."""

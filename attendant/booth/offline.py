@@ -610,7 +610,8 @@ class OfflineLanes:
                                        f"{format_money(remaining, currency)}")
                 tendered = change = None
                 if method is PaymentMethod.CASH:
-                    tendered, change = cash_tendered(amount, tender.tendered, currency)
+                    tendered, change = cash_tendered(amount, tender.tendered, currency,
+                                                     confirmed=tender.confirm_amount)
                 else:
                     if count + 1 > self.limits.card_count or total + amount > self.limits.card_total:
                         raise Refused(

@@ -54,10 +54,11 @@ def entry_request(booth, *, plate: str | None, vehicle: str = "car", ev: bool = 
 
 
 def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
-                  account: str | None = None, option_names: bool = True) -> tuple:
+                  account: str | None = None, option_names: bool = True, confirm_amount: bool = False) -> tuple:
     """``--pay`` items ``METHOD`` or ``METHOD=AMOUNT`` as tenders, in order.
 
-    ``--tendered`` goes with the last cash tender; ``--pass`` and
+    ``--tendered`` goes with the last cash tender (``--confirm-amount``
+    confirms it when far above the amount due); ``--pass`` and
     ``--account`` are the references of the pass and account tenders.
     Raises :class:`InputError` for an unknown method or a bad amount.
     """
@@ -77,7 +78,7 @@ def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, 
     references = {"pass": pass_code, "account": account}
     return tuple(
         Tender(method, amount, _money(tendered, currency, "tendered", option_names) if cash and i == cash[-1] else None,
-               references.get(method.value))
+               references.get(method.value), confirm_amount=bool(confirm_amount) and cash and i == cash[-1])
         for i, (method, amount) in enumerate(parts)
     )
 
@@ -86,7 +87,7 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
                  validations: Sequence[str] | None = None, pass_code: str | None = None,
                  account: str | None = None, iou: str | None = None, lane: str | None = None,
                  at: str | None = None, idempotency_key: str | None = None, backdate_reason: str | None = None,
-                 option_names: bool = True):
+                 option_names: bool = True, confirm_amount: bool = False):
     """The :class:`~attendant.core.requests.ExitRequest` of ``exit``'s options. With no ``pay`` the
     vehicle pays by card, unless an IOU reason or a validation is given. Raises
     :class:`~attendant.core.errors.InputError`."""
@@ -96,7 +97,7 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
     return ExitRequest(
         code,
         parse_tenders(items, tendered, booth.facility.currency, pass_code=pass_code, account=account,
-                      option_names=option_names),
+                      option_names=option_names, confirm_amount=confirm_amount),
         validations=tuple(validations or ()),
         iou_reason=iou,
         lane=lane,

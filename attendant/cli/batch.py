@@ -40,7 +40,7 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 FIELDS: dict[str, frozenset[str]] = {
     "enter": frozenset({"plate", "vehicle", "ev", "accessible", "lane", "spot", "at", "allow_backdate",
                         "idempotency_key"}),
-    "exit": frozenset({"code", "pay", "tendered", "validation", "validations", "pass", "account", "iou", "lane",
+    "exit": frozenset({"code", "pay", "tendered", "confirm_amount", "validation", "validations", "pass", "account", "iou", "lane",
                        "at", "allow_backdate", "idempotency_key"}),
     "find": frozenset({"plate"}),
     "status": frozenset(),
@@ -91,7 +91,8 @@ class _Runner:
             tendered=_amount(fields, "tendered"), validations=validations, pass_code=_text(fields, "pass"),
             account=_text(fields, "account"), iou=_text(fields, "iou"), lane=_text(fields, "lane"),
             at=_text(fields, "at"), idempotency_key=_text(fields, "idempotency_key"),
-            backdate_reason=_text(fields, "allow_backdate"), option_names=False)
+            backdate_reason=_text(fields, "allow_backdate"), option_names=False,
+            confirm_amount=_flag(fields, "confirm_amount"))
         return shapes.exit_json(booth.exit(request, actor=self.actor), booth.facility.currency)
 
     def _report(self, fields: dict) -> dict:

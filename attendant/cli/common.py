@@ -50,6 +50,8 @@ COMMAND_MODULES: dict[str, str] = {
     "spot": "spots",
     "void": "corrections", "manual-entry": "corrections", "move": "corrections", "apb": "corrections",
     "count": "corrections",
+    "account": "accounts",
+    "plates": "plates",
     "user": "staff", "shift": "staff",
     "devices": "devices", "signs": "signs",
     "watch": "watch",

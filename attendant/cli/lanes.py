@@ -35,7 +35,12 @@ def demo(
     """Open the console on the demo facility (Charlotte Street CP) with stand-in devices."""
     import sys
 
-    from attendant.demo import demo_config, demo_db_contents, demo_db_path, ensure_demo_db
+    from attendant.demo import (
+        demo_config,
+        demo_db_contents,
+        demo_db_path,
+        ensure_demo_db,
+    )
     from attendant.tui.app import run_console
 
     cli = state(ctx)
@@ -137,6 +142,8 @@ def enter(
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
         typer.echo(f"Code {e.code}")
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
+        if e.flag:
+            typer.echo(f"FLAG: {e.flag}")
 
 
 from attendant.booth.shapes import exit_json, parse_tenders  # noqa: E402,F401 - their home since the HTTP API
@@ -160,6 +167,8 @@ def exit_(
         typer.Option("--pay", help=f"{', '.join(s.value for s in EXIT_METHODS)}; METHOD=AMOUNT to split."),
     ] = None,
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over, in major units (e.g. 20.00).")] = None,
+    confirm_amount: Annotated[bool, typer.Option(
+        "--confirm-amount", help="Confirm a tendered amount far above the amount due (else refused).")] = False,
     validation: Annotated[
         Optional[list[str]], typer.Option("--validation", help="Merchant validation code to apply first.")
     ] = None,
@@ -214,7 +223,8 @@ def exit_(
     backdate = allow_backdate or (reason if at is not None else None)
     request = exit_request(booth, code=code or "-", pay=pay, tendered=tendered,
                            validations=validation, pass_code=pass_code, account=account, iou=iou, lane=lane, at=at,
-                           idempotency_key=idempotency_key, backdate_reason=backdate)
+                           idempotency_key=idempotency_key, backdate_reason=backdate,
+                           confirm_amount=confirm_amount)
     from dataclasses import replace
 
     request = replace(request, free=free, reason=reason, tenders=request.tenders if pay or not free else ())

@@ -57,13 +57,16 @@ def iou_settle(
     plate: Annotated[str, typer.Argument(help="The plate whose IOUs are paid.")],
     pay: Annotated[str, typer.Option("--pay", help=f"How: {', '.join(s.value for s in IOU_METHODS)}.")] = "card",
     tendered: Annotated[Optional[str], typer.Option(help="Cash handed over (major units).")] = None,
+    confirm_amount: Annotated[bool, typer.Option(
+        "--confirm-amount", help="Confirm a tendered amount far above the IOUs (else refused).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Pay every open IOU of PLATE (so it may enter again)."""
     cli = state(ctx)
     service = cli.service()
     cur = service.facility.currency
-    paid = service.settle_ious(plate, pay, actor=cli.login(), tendered=parse_money(tendered, cur, "--tendered"))
+    paid = service.settle_ious(plate, pay, actor=cli.login(), tendered=parse_money(tendered, cur, "--tendered"),
+                               confirm_amount=confirm_amount)
     total = sum(p.amount for p in paid)
     if json_:
         print_json({"plate": plate, "settled": len(paid), "paid": to_major_str(total, cur),

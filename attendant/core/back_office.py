@@ -26,7 +26,7 @@ from attendant.core.errors import InputError, NotFound, PaymentError, Refused
 from attendant.core.money import format_money
 from attendant.core.payment_methods import IOU_METHODS, PAYMENT_METHODS
 from attendant.core.payment_methods import spec as method_spec
-from attendant.core.payment_rows import insert_payment, shift_for
+from attendant.core.payment_rows import cash_tendered, insert_payment, shift_for
 from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
@@ -58,11 +58,13 @@ class BackOfficeOps(FacilityStore):
 
     def settle_ious(self, plate: str, method: str | PaymentMethod, *, actor: Actor | str,
                     tendered: int | None = None, lane: str | None = None,
-                    at: datetime | None = None) -> list[PaymentView]:
+                    at: datetime | None = None, confirm_amount: bool = False) -> list[PaymentView]:
         """Pay every open IOU of ``plate`` (one payment per IOU, on its session).
 
         Electronic methods go through the processor per IOU; cash needs
-        ``tendered`` >= the total (default exact).
+        ``tendered`` >= the total (default exact), and ``confirm_amount`` when
+        far above it (:func:`attendant.core.payment_rows.cash_tendered`: the
+        exit's rule; else :class:`AmountNeedsConfirmation`, nothing taken).
         """
         who = self._actor(actor, action="settling IOUs")
         spec = method_spec(method)
@@ -80,6 +82,8 @@ class BackOfficeOps(FacilityStore):
         if pay_method is PaymentMethod.CASH and tendered is not None and tendered < total:
             raise PaymentError(f"cash tendered {format_money(tendered, cur)} is less than the IOUs "
                                f"{format_money(total, cur)}: nothing was taken")
+        if pay_method is PaymentMethod.CASH and tendered is not None:
+            cash_tendered(total, tendered, cur, confirmed=confirm_amount)  # the one cash rule (raises, nothing taken)
         change_left = (tendered - total) if (pay_method is PaymentMethod.CASH and tendered is not None) else None
         results = []
         now = utc_now()

@@ -60,13 +60,33 @@ from attendant.core.exceptions import action as exc_action
 from attendant.core.exceptions import details as exc_details
 from attendant.core.money import format_money
 from attendant.core.payment_methods import spec as method_spec
-from attendant.core.payment_rows import cash_tendered, insert_payment, payment_by_key, payments_of, shift_for
+from attendant.core.payment_rows import (
+    cash_tendered,
+    insert_payment,
+    payment_by_key,
+    payments_of,
+    shift_for,
+)
 from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, compute_fee
 from attendant.core.requests import ExitRequest, Tender
-from attendant.core.store import IOU, PASS, PAY, PS, SESSION_IS_OPEN, VAL, VUSE, FacilityStore, sessions_with_bay
-from attendant.core.tickets import credential_kind, format_ticket_no, looks_like_ticket_code
+from attendant.core.store import (
+    IOU,
+    PASS,
+    PAY,
+    PS,
+    SESSION_IS_OPEN,
+    VAL,
+    VUSE,
+    FacilityStore,
+    sessions_with_bay,
+)
+from attendant.core.tickets import (
+    credential_kind,
+    format_ticket_no,
+    looks_like_ticket_code,
+)
 from attendant.core.views import (
     COUNTED,
     Checkout,
@@ -166,7 +186,25 @@ class CheckoutOps(FacilityStore):
 
     # ----------------------------------------------------------------- pricing
     def _fee(self, conn, row, at: datetime, *, lost: bool = False) -> Fee:
-        """The fee of an open session leaving at ``at`` (exit grace applied). Raises InputError before entry.
+        """The fee of an open session leaving at ``at`` (exit grace applied; nothing for a plate on the allow
+        list, :meth:`_allowed`). Raises InputError before entry."""
+        fee = self._priced(conn, row, at, lost=lost)
+        allowed = self._allowed(conn, row, at)
+        if allowed is not None and fee.amount:
+            line = FeeLine(f"Allow list ({allowed.reason}): no charge", 0, -fee.amount)
+            fee = replace(fee, amount=0, lines=(*fee.lines, line))
+        return fee
+
+    def _allowed(self, conn, row, at: datetime):
+        """The live allow-list entry of the session's plate at ``at`` (confusables tolerated), or None
+        (:mod:`attendant.core.plate_lists`)."""
+        if not row.plate_hash:
+            return None
+        listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
+        return listed if listed is not None and listed.kind == "allow" else None
+
+    def _priced(self, conn, row, at: datetime, *, lost: bool = False) -> Fee:
+        """The rate plan's fee of an open session leaving at ``at`` (exit grace applied).
 
         ``lost``: the driver has no ticket; the stay is priced by the plan's
         lost-ticket rule (:class:`~attendant.core.rates.LostTicket`: a flat fee,
@@ -527,9 +565,11 @@ class CheckoutOps(FacilityStore):
         tendered = change = None
         reference = tender.reference
         if method is PaymentMethod.CASH:
-            tendered, change = cash_tendered(amount, tender.tendered, cur)
+            tendered, change = cash_tendered(amount, tender.tendered, cur, confirmed=tender.confirm_amount)
         elif method is PaymentMethod.PASS:
             reference = self._valid_pass(conn, row, reference, run.at)
+        elif method is PaymentMethod.ACCOUNT:  # an open account within its credit limit (accounts.py)
+            reference = self._account_charge(conn, reference, amount)
         elif method_spec(method).reference_required and not reference:
             raise InputError(f"an {method.value} payment needs the {method_spec(method).reference} (reference)")
         if reference:
@@ -743,10 +783,15 @@ class CheckoutOps(FacilityStore):
             "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
+        allowed = self._allowed(conn, row, at) if fee.amount == 0 else None
+        if allowed is not None:  # free or contract parking: the session names the entry (plate_lists.py)
+            conn.execute(update(PS).where(PS.c.id == row.id).values(allow_entry_id=allowed.id))
         if iou_id is not None:
             source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
         elif "free_exit" in kinds:
             source, reason = VendSource.ATTENDANT, f"free exit: {kinds['free_exit']}"[:200]
+        elif allowed is not None and not paid:
+            source, reason = VendSource.PASS, f"allow list: {allowed.reason}"[:200]
         elif paid:
             source, reason = VendSource.PAYMENT, None
         else:
@@ -770,6 +815,7 @@ class CheckoutOps(FacilityStore):
                              "reason": iou_reason, "lane": lane, "plate_ref": row.plate_hash,
                              **({"waived": waived} if "free_exit" in kinds else {}),
                              **({"lost_ticket": True} if "lost_ticket" in kinds else {}),
+                             **({"allow_list": allowed.id} if allowed is not None else {}),
                              **({"backdate_reason": backdate_reason} if backdate_reason else {})})
         return self._exit_result(row, fee, paid, payments, balance if iou_id else 0, at, lane, source, reason,
                                  vend_id)

@@ -48,6 +48,12 @@ class PaymentOutcomeUnknown(PaymentError):
     second charge."""
 
 
+class AmountNeedsConfirmation(PaymentError):
+    """A cash tendered amount far above the amount due (:func:`attendant.core.money.tendered_needs_confirmation`)
+    that the attendant has not confirmed: nothing was taken. Confirm it (console dialog, ``--confirm-amount``,
+    the API's ``confirm_amount``) or correct it."""
+
+
 class BalanceMoved(Refused):
     """The balance changed since the attendant saw it (a new increment began): nothing was taken.
 

@@ -269,7 +269,8 @@ def _apply_entry(service: ReplayService, event: JournalEvent, booth: str) -> tup
         mark = _Mark(event, booth, ("session.enter",), ticket_no=body["ticket_no"], conflicts=list(conflicts))
         request = EntryRequest(plate, body["vehicle_class"], ev=body.get("ev", False),
                                accessible=body.get("accessible", False), lane=body.get("lane"), spot=spot, at=at,
-                               print_ticket=False, vend=body.get("vend", False))
+                               print_ticket=False, vend=body.get("vend", False),
+                               deny_as_flag=True)  # admitted offline: already inside, a deny entry flags it
         saved = service._cache.active_plan_id
         with service._lock:
             service._mark = mark

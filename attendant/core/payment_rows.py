@@ -18,8 +18,8 @@ from sqlalchemy import bindparam, insert, select
 
 from attendant.core.auth import Actor
 from attendant.core.clock import utc_now
-from attendant.core.errors import PaymentError, Refused
-from attendant.core.money import format_money
+from attendant.core.errors import AmountNeedsConfirmation, PaymentError, Refused
+from attendant.core.money import format_money, tendered_needs_confirmation
 from attendant.core.views import PaymentView
 from attendant.core.vocab import PaymentMethod, PaymentStatus
 from db.models import Payment
@@ -30,16 +30,22 @@ _OF_SESSION = select(PAY).where(PAY.c.session_id == bindparam("sid")).order_by(P
 _BY_KEY = select(PAY).where(PAY.c.idempotency_key == bindparam("key"))
 
 
-def cash_tendered(amount: int, tendered: int | None, currency: str) -> tuple[int, int]:
+def cash_tendered(amount: int, tendered: int | None, currency: str, *, confirmed: bool = False
+                  ) -> tuple[int, int]:
     """``(tendered, change)`` in minor units for ``amount`` paid in cash; ``tendered`` None means exact.
 
     The one cash rule (online checkout and offline lanes alike): less than
-    the amount is refused with :class:`PaymentError` and nothing is taken.
+    the amount is refused with :class:`PaymentError` and nothing is taken; far
+    more than the amount (:func:`attendant.core.money.tendered_needs_confirmation`)
+    is refused with :class:`AmountNeedsConfirmation` unless ``confirmed``.
     """
     tendered = amount if tendered is None else tendered
     if tendered < amount:
         raise PaymentError(f"cash tendered {format_money(tendered, currency)} is less than the "
                            f"{format_money(amount, currency)} due: nothing was taken")
+    if not confirmed and (why := tendered_needs_confirmation(tendered, amount, currency)):
+        raise AmountNeedsConfirmation(f"{why} Confirm it (console: the dialog; CLI: --confirm-amount) or "
+                                      "correct it: nothing was taken")
     return tendered, tendered - amount
 
 

@@ -49,6 +49,8 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "iou": ("plate",),
     "pass_holder": ("plate", "holder_name"),
     "session_concession": ("badge",),
+    "account": ("holder",),  # every holder name, person or company (attendant/core/accounts.py)
+    "plate_list_entry": ("plate",),  # deny and allow lists (attendant/core/plate_lists.py)
 }
 _AAD = b"attendant-personal-data/1"
 INDEX_CHARS = 32  # 128 bits of HMAC-SHA256 in hex

@@ -52,7 +52,10 @@ class EntryRequest:
     (:mod:`attendant.core.time_bounds`; recorded in the audit event).
     ``idempotency_key`` (at most :data:`MAX_KEY` characters): a retried
     request with the same key returns the session the first one opened
-    (``replayed``) and opens no second one.
+    (``replayed``) and opens no second one. ``deny_as_flag``: the vehicle
+    is already inside (an entry journaled while the database was away, now
+    replayed), so a deny-list entry that refuses flags it instead
+    (:mod:`attendant.core.plate_lists`).
     """
 
     plate: str | None
@@ -66,6 +69,7 @@ class EntryRequest:
     vend: bool = True
     backdate_reason: str | None = None
     idempotency_key: str | None = None
+    deny_as_flag: bool = False
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None:  # the rule of ExitRequest's key
@@ -95,6 +99,10 @@ class Tender:
     or the account to invoice. ``key``: this payment attempt's idempotency
     key (a retry with the same key is never charged twice; default: the
     request's key with ``.n`` for the n-th tender, else a fresh one).
+    ``confirm_amount``: the attendant confirmed a tendered amount far above
+    the amount due (:func:`attendant.core.money.tendered_needs_confirmation`);
+    without it such a tender is refused with
+    :class:`~attendant.core.errors.AmountNeedsConfirmation`.
     """
 
     method: PaymentMethod | str
@@ -102,6 +110,7 @@ class Tender:
     tendered: int | None = None
     reference: str | None = None
     key: str | None = None
+    confirm_amount: bool = False
 
     def __post_init__(self) -> None:
         spec = exit_method(self.method)

@@ -11,6 +11,9 @@ plate of those sessions' settled IOUs, unless something holds it:
   sets ``parking_session.retention_hold``; ``retention release`` clears it.
 
 Vehicle rows (blind index, class) that no session names any more are deleted.
+The plate of a deny/allow list entry (:mod:`attendant.core.plate_lists`)
+removed or expired more than N days ago is erased the same way (the entry's
+kind, reason and times stay: sessions and audit events name it).
 Amounts, times, bays and audit events stay: reports are unchanged. Each run,
 hold and release is one transaction with an audit event.
 """
@@ -20,16 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from attendant.core import audit
 from attendant.core.auth import Actor, Role, authorize
 from attendant.core.clock import utc_now
 from attendant.core.errors import InputError, NotFound
 from attendant.core.vocab import IouStatus, SessionStatus
-from db.models import Iou, ParkingSession, SessionConcession, Vehicle
+from db.models import Iou, ParkingSession, PlateListEntry, SessionConcession, Vehicle
 
 PS, IOU, V, SC = ParkingSession.__table__, Iou.__table__, Vehicle.__table__, SessionConcession.__table__
+PLE = PlateListEntry.__table__
 MAX_DAYS = 36600
 
 
@@ -43,11 +47,12 @@ class RetentionResult:
     held_by_iou: int
     held_by_dispute: int
     vehicles_deleted: int
+    list_entries_erased: int = 0
 
     def to_json_dict(self) -> dict:
         return {"days": self.days, "cutoff": self.cutoff.isoformat(), "erased": self.erased,
                 "held_by_iou": self.held_by_iou, "held_by_dispute": self.held_by_dispute,
-                "vehicles_deleted": self.vehicles_deleted}
+                "vehicles_deleted": self.vehicles_deleted, "list_entries_erased": self.list_entries_erased}
 
 
 def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None = None) -> RetentionResult:
@@ -84,11 +89,15 @@ def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None
         if vehicles:
             deleted = conn.execute(delete(V).where(V.c.id.in_(vehicles),
                                                    ~exists().where(PS.c.vehicle_id == V.c.id))).rowcount
+        ended = or_(PLE.c.removed_at < cutoff, PLE.c.valid_until < cutoff)  # off the list for N days
+        listed = conn.execute(update(PLE).where(ended, PLE.c.plate.is_not(None))
+                              .values(plate=None, plate_hash=None, plate_fold=None)).rowcount
         audit.record(conn, facility_id=None, actor=who.name, action="retention.run", entity="parking_session",
                      entity_id=None, details={"days": days, "cutoff": cutoff.isoformat(), "erased": len(ids),
                                               "held_by_iou": held_iou, "held_by_dispute": held_dispute,
-                                              "vehicles_deleted": deleted}, now=now, effective_at=now)
-    return RetentionResult(days, cutoff, len(ids), held_iou, held_dispute, deleted)
+                                              "vehicles_deleted": deleted, "list_entries_erased": listed},
+                     now=now, effective_at=now)
+    return RetentionResult(days, cutoff, len(ids), held_iou, held_dispute, deleted, listed)
 
 
 def set_hold(engine, facility_id: int, ticket_no: int, *, actor: Actor | str, reason: str | None,

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
+from attendant.core.accounts import AccountOps
 from attendant.core.allocation import Strategy, fits
 from attendant.core.auth import Actor, Role
 from attendant.core.back_office import BackOfficeOps
@@ -36,6 +37,7 @@ from attendant.core.errors import AttendantError, InputError, NotFound, Refused
 from attendant.core.exceptions import action as exc_action
 from attendant.core.exceptions import details as exc_details
 from attendant.core.money import format_money
+from attendant.core.plate_lists import LISTED_ID, PlateListOps
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
@@ -62,6 +64,7 @@ _INSIDE = select(
     select(func.coalesce(func.sum(IOU.c.amount), 0)).where(
         IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"),
         IOU.c.status == literal_column("'open'")).scalar_subquery().label("owed"),
+    LISTED_ID.scalar_subquery().label("listed"),  # a live deny/allow entry of the plate (plate_lists.py)
 )
 _TAKE_SPOT = update(S).where(S.c.id == bindparam("spot_id"), S.c.status == SpotStatus.AVAILABLE.value).values(
     status=SpotStatus.OCCUPIED.value)
@@ -69,7 +72,8 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, ConcessionOps):
+class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, ConcessionOps, AccountOps,
+                     PlateListOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
@@ -157,8 +161,10 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
             if ticket_no is None:
                 ticket_no = self._ticket_no_in(conn)
             sealed = self.data.plate_columns(plate)  # ciphertext and blind indexes (personal_data.py)
+            flag = listed = None
             if plate is not None:
-                inside = conn.execute(_INSIDE, {"fid": fid, "plate": sealed["plate_hash"]}).one()
+                inside = conn.execute(_INSIDE, {"fid": fid, "plate": sealed["plate_hash"],
+                                                "fold": sealed["plate_fold"], "at": at}).one()
                 if inside.ticket_no is not None:
                     local = self.local(inside.entry_at).strftime("%d %b %H:%M")
                     raise Refused(
@@ -171,6 +177,13 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
                         "they must be settled before entry (prepay)"
                     )
+                if inside.listed is not None:  # on the deny list: refused, or admitted with a flag
+                    listed = self._listed_in(conn, sealed["plate_hash"], sealed["plate_fold"], at, inside.listed)
+                    if listed.kind == "deny" and listed.action == "refuse" and not request.deny_as_flag:
+                        near = f" (matches {listed.plate})" if listed.matched == "confusable" else ""
+                        raise Refused(f"{plate} is on the deny list{near}: {listed.reason}; entry refused "
+                                      "(a supervisor can take it off: attendant plates remove)")
+                    flag = listed.describe() if listed.kind == "deny" else None
             if spot_label:
                 spot = self._cache.index.spot_by_label(spot_label)
                 if not fits(spot.spot_type, vclass, ev=ev, accessible=accessible):
@@ -232,6 +245,8 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                     "lane": lane,
                     "at_given": request.at is not None,
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
+                    # the entry's id and reason, never the listed plate (audit events hold no plate in clear)
+                    **({"plate_list": listed.id, "flag": listed.reason} if flag else {}),
                 },
             )
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
@@ -250,6 +265,7 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
             lane=lane,
             rate_summary=summary,
             vend_id=vend_id,
+            flag=flag,
         )
 
     # ------------------------------------------------------------------ lookups

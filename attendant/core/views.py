@@ -25,7 +25,9 @@ class EntryResult:
     ``vend_id`` is the gate opening recorded with the entry (None when the
     gate is not to be vended); the gate is commanded after the commit.
     ``replayed``: the session an earlier request with the same idempotency
-    key opened, returned again (nothing was done).
+    key opened, returned again (nothing was done). ``flag``: why the
+    attendant should look at this vehicle (a deny-list entry whose action is
+    ``flag``: :mod:`attendant.core.plate_lists`), or None.
     """
 
     session_id: int
@@ -42,6 +44,7 @@ class EntryResult:
     rate_summary: str
     vend_id: int | None = None
     replayed: bool = False
+    flag: str | None = None
 
     def to_json_dict(self) -> dict:
         """The CLI's ``enter --json`` core fields (times ISO 8601 UTC)."""
@@ -56,6 +59,7 @@ class EntryResult:
             "level": self.level_code,
             "entry_at": self.entry_at.isoformat(),
             "lane": self.lane,
+            "flag": self.flag,
         }
 
 

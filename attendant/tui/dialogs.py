@@ -130,6 +130,40 @@ class TicketPickDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class AccountPickDialog(ModalScreen[str | None]):
+    """Pick one of the open ``accounts`` (:class:`~attendant.core.accounts.AccountView`) to invoice;
+    dismisses with its reference. Each line shows the holder and what the credit limit leaves."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, accounts: Sequence, currency: str) -> None:
+        super().__init__()
+        self.accounts = list(accounts)
+        self.currency = currency
+
+    def _label(self, account) -> str:
+        left = "no limit" if account.available is None else f"{format_money(account.available, self.currency)} left"
+        return f"{account.reference:<14} {account.holder[:30]:<30} {left}"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pick-box", classes="dialog"):
+            yield OptionList(*[Option(self._label(a), id=a.reference) for a in self.accounts], id="pick-list")
+            yield Static(Content.from_markup("[$accent b]↑↓[/] choose  [$accent b]Enter[/] invoice this account  "
+                                             "[$accent b]Esc[/] cancel"), classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#pick-box").border_title = "Account to invoice"
+        self.query_one("#pick-list", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#pick-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 # --------------------------------------------------------------- money & staff
 T = TypeVar("T")
 

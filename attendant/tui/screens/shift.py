@@ -46,7 +46,7 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from attendant.core.errors import AttendantError
-from attendant.core.money import format_money, to_major_str
+from attendant.core.money import format_money, tendered_needs_confirmation, to_major_str
 from attendant.core.payment_methods import label as method_label
 from attendant.core.shifts import ShiftReport, ShiftView
 from attendant.core.vocab import PaymentMethod
@@ -428,15 +428,25 @@ class ShiftScreen(TaskRunner, Screen):
         service = app.service
         cur = service.facility.currency
 
-        def chosen(request: SettleRequest | None) -> None:
+        def chosen(request: SettleRequest | None, confirmed: bool = False) -> None:
             if request is None:
                 return
             actor = app.actor
             lane = app.entry_lane.code if app.entry_lane else None
+            if request.tendered is not None and not confirmed:  # far above the IOUs: the attendant confirms first
+                try:
+                    total = sum(i.amount for i in service.ious(request.plate))
+                except AttendantError:
+                    total = None  # the service says why when it runs
+                why = tendered_needs_confirmation(request.tendered, total, cur) if total else None
+                if why:
+                    app.push_screen(ConfirmDialog("Tendered amount", why, "take it"),
+                                    lambda yes: chosen(request, True) if yes else None)
+                    return
 
             def task() -> Outcome:
                 paid = service.settle_ious(request.plate, request.method, actor=actor, tendered=request.tendered,
-                                           lane=lane, at=service.clock())
+                                           lane=lane, at=service.clock(), confirm_amount=confirmed)
                 total = sum(p.amount for p in paid)
                 change = paid[-1].change if paid and paid[-1].change else 0
                 text = f"Settled {len(paid)} IOU(s) of {request.plate.upper()}: {format_money(total, cur)}"

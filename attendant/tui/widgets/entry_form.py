@@ -14,6 +14,13 @@ confirmed: the form shows "confirm plate (72%)" and the first Enter confirms
 it (nothing is issued); the next Enter issues the ticket. Editing the plate
 makes it the attendant's own, which needs no confirmation.
 
+Plate lists: while a plate is typed (or read) the form asks the service
+whether it is on the deny or allow list (confusables tolerated,
+:mod:`attendant.core.plate_lists`) and shows it under the plate: a deny
+entry that refuses ("✗ deny list: entry will be refused"), one that flags
+("⚑ flag"), or an allow entry (free exit). A flagged entry's ticket shows
+the flag again with the result.
+
 Printer: the screen tells the form the lane printer's health
 (:meth:`EntryForm.set_printer`); when it cannot print (offline, paper out,
 cover open, faulted) the form says the vehicle enters by plate (ticketless)
@@ -32,7 +39,7 @@ import re
 from collections import deque
 from datetime import tzinfo
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -154,6 +161,7 @@ class EntryForm(Vertical):
     EntryForm > .entry-note { height: auto; display: none; }
     EntryForm > .entry-note.-shown { display: block; }
     EntryForm #entry-read.-confirm { background: $warning 20%; }
+    EntryForm #entry-list.-deny { background: $error 20%; }
     """
 
     def __init__(self, lane_title: str, *, facility_code: str = "", **kwargs) -> None:
@@ -183,6 +191,7 @@ class EntryForm(Vertical):
             yield Label("Class", classes="field-label")
             yield KeyChoice(CLASS_OPTIONS, value=VehicleClass.CAR.value, id="entry-class")
         yield Static("", id="entry-read", classes="entry-note")
+        yield Static("", id="entry-list", classes="entry-note")
         yield Static("", id="entry-printer", classes="entry-note")
         yield Static("", id="entry-result", classes="result")
         yield Static(
@@ -277,6 +286,40 @@ class EntryForm(Vertical):
     def _plate_changed(self, event: Input.Changed) -> None:
         event.stop()
         self._show_read()
+        self.check_plate_list(event.value.strip())
+
+    @work(thread=True, exclusive=True, group="entry-list", exit_on_error=False)
+    def check_plate_list(self, plate: str) -> None:
+        """Look ``plate`` up on the deny and allow lists (a read; a partial plate is no plate) and show it."""
+        from attendant.core.errors import AttendantError
+
+        service = getattr(self.app, "service", None)
+        listed = None
+        if service is not None and len(plate) >= 2:
+            try:
+                listed = service.plate_list_match(plate)
+            except AttendantError:
+                listed = None
+            except Exception:  # noqa: BLE001 - the database away: the entry itself will say so
+                listed = None
+        self.app.call_from_thread(self._show_list, plate, listed)
+
+    def _show_list(self, plate: str, listed) -> None:
+        if plate != self.plate:
+            return  # typed on since: a newer look-up follows
+        note = self.query_one("#entry-list", Static)
+        parts: list = []
+        if listed is not None:
+            near = f" (as {listed.plate})" if listed.matched == "confusable" else ""
+            if listed.kind == "deny" and listed.action == "refuse":
+                parts = [("✗ deny list", "$fault b"), f"{near}: entry will be refused — {listed.reason}"]
+            elif listed.kind == "deny":
+                parts = [("⚑ flag", "$warn b"), f"{near}: deny list — {listed.reason}; check before letting in"]
+            else:
+                parts = [("✓ allow list", "$ok b"), f"{near}: free exit — {listed.reason}"]
+        note.update(Content.assemble(*parts) if parts else "")
+        note.set_class(bool(parts), "-shown")
+        note.set_class(listed is not None and listed.kind == "deny", "-deny")
 
     def _show_read(self, other: tuple[str, float] | None = None) -> None:
         note = self.query_one("#entry-read", Static)
@@ -402,6 +445,8 @@ class EntryForm(Vertical):
             "  gate ",
             (outcome.gate, gate_style),
         ]
+        if e.flag:
+            parts += ["\n  ", ("⚑ FLAG", "$warn b reverse"), f" {e.flag}"]
         if not outcome.printed and outcome.print_error:
             parts += ["\n  ", ("entered by plate (ticketless)", "$warn b"),
                       f", ticket queued for reprint ({queued} waiting, ", ("^O", "$accent b"), ")\n  ",

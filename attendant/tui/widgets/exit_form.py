@@ -41,6 +41,7 @@ the screen handles (map, printout, figures) before calling
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
 from textual import events, on, work
@@ -54,17 +55,17 @@ from textual.worker import Worker, WorkerState
 
 from attendant.booth import ExitOutcome, duration_text
 from attendant.core.errors import AttendantError, InputError
-from attendant.core.money import format_money, parse_major
+from attendant.core.money import format_money, parse_major, tendered_needs_confirmation
 from attendant.core.payment_methods import EXIT_METHODS
 from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
 from attendant.core.vocab import GateOutcome, PaymentStatus
-from attendant.tui.dialogs import IouReasonDialog, ValidationCodeDialog
+from attendant.tui.dialogs import AccountPickDialog, ConfirmDialog, IouReasonDialog, ValidationCodeDialog
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
-from attendant.tui.widgets.money_fields import MONEY_RESTRICT
+from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
 from attendant.tui.widgets.money_flow import Attempt
 from attendant.tui.widgets.pickers import KeyChoice
 
@@ -189,6 +190,7 @@ class ExitForm(Vertical):
         self.shift_notice: str | None = None  # set by the app: why payments would be refused
         self._loading: str | None = None  # the code being looked up
         self._unknown: Attempt | None = None  # an attempt whose outcome is unknown: retried with its key
+        self._accounts: dict | None = None  # open accounts by reference, loaded when the account method is picked
         self._last_failure: str | None = None
         # a lost ticket (F6): the code it was found for and its reason; priced by the plan's lost-ticket rule
         self.lost: tuple[str, str, str] | None = None  # (code, reason, found by)
@@ -205,9 +207,12 @@ class ExitForm(Vertical):
             yield KeyChoice(METHOD_OPTIONS, value=METHOD_OPTIONS[0][0], id="exit-method")
         with Horizontal(classes="form-row", id="exit-amount-row"):
             yield Label("Amount", classes="field-label")
-            yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT)
+            yield TenderedInput(placeholder="balance", id="exit-amount", max_length=12, restrict=MONEY_RESTRICT,
+                                validators=[AmountValidator(self.currency, self._balance)],
+                                validate_on=["changed", "submitted"])
             yield Label("Tendered", classes="field-label-inline", id="exit-tendered-label")
-            yield TenderedInput(placeholder="given", id="exit-tendered", max_length=12, restrict=MONEY_RESTRICT)
+            yield TenderedInput(placeholder="given", id="exit-tendered", max_length=12, restrict=MONEY_RESTRICT,
+                                validators=[AmountValidator(self.currency)], validate_on=["changed", "submitted"])
             yield Label("Reference", classes="field-label-inline", id="exit-reference-label")
             yield ReferenceInput(placeholder="pass code / account", id="exit-reference", max_length=80)
             yield Static("", id="exit-change")
@@ -303,6 +308,10 @@ class ExitForm(Vertical):
         self.query_one("#exit-tendered", Input).disabled = not spec.takes_tendered
         self.query_one("#exit-amount", Input).disabled = spec.covers_balance  # a pass covers the whole balance
 
+    def _balance(self) -> int | None:
+        """The balance on screen (minor units; None: no ticket): the ceiling of the part amount."""
+        return self.checkout.balance if self.checkout is not None else None
+
     def _amount(self) -> int | None:
         """The part amount in minor units; None when empty (the whole balance)."""
         text = self.query_one("#exit-amount", Input).value.strip()
@@ -353,8 +362,11 @@ class ExitForm(Vertical):
         self.action_confirm()
 
     @on(Input.Changed, "#exit-tendered, #exit-amount")
-    def _tendered_changed(self, _event: Input.Changed) -> None:
+    def _tendered_changed(self, event: Input.Changed) -> None:
         self._update_change()
+        result = event.validation_result
+        if result is not None and not result.is_valid:  # refused as it is typed: say why at once
+            self.show_error(result.failure_descriptions[0])
 
     @on(Input.Changed, "#exit-code")
     def _code_changed(self, event: Input.Changed) -> None:
@@ -375,6 +387,8 @@ class ExitForm(Vertical):
                 self.screen.set_focus(event.choice)  # the field is about to be hidden or disabled
         self._show_method_fields()
         self._update_change()
+        if method == "account":
+            self.load_accounts()
         if event.picked and self.checkout is not None:
             if method_spec(method).takes_tendered:
                 self.screen.set_focus(self.query_one("#exit-tendered", Input))
@@ -446,12 +460,36 @@ class ExitForm(Vertical):
                     return
             if method in WITH_REFERENCE:
                 reference = self.query_one("#exit-reference", Input).value.strip() or None
+                if method == "account" and self._accounts is not None:
+                    if reference is None:  # Enter on an empty Reference: pick the account from the list
+                        self._pick_account()
+                        return
+                    if reference.upper() not in self._accounts:
+                        self._refuse(f"no open account {reference!r}: check it, or empty Reference and Enter "
+                                     "lists the accounts", "#exit-reference")
+                        return
                 if spec.reference_required and reference is None:
                     self._refuse(f"type the {spec.reference} to invoice in Reference", "#exit-reference")
                     return
         attempt = Attempt(self.checkout.code, method, amount, tendered, reference, money_flow.new_key())
         if attempt.same_request(self._unknown):
             attempt = Attempt(attempt.code, method, amount, tendered, reference, self._unknown.key)
+        why = tendered_needs_confirmation(tendered, due, self.currency) if tendered is not None else None
+        if why:  # far above what is due (10,00 meant as 10.00, 1000 for 10.00): the attendant confirms it first
+            code = self.checkout.code
+
+            def confirmed(yes: bool | None) -> None:
+                if yes and self.checkout is not None and self.checkout.code == code and not self.busy:
+                    self._take(replace(attempt, confirm_amount=True), balance, spec)
+                elif not yes:
+                    self._refuse("correct the tendered amount: nothing was taken", "#exit-tendered")
+
+            self.app.push_screen(ConfirmDialog("Tendered amount", why, "take it"), confirmed)
+            return
+        self._take(attempt, balance, spec)
+
+    def _take(self, attempt: Attempt, balance: int, spec) -> None:
+        """Start the payment worker for ``attempt`` (the balance the attendant saw)."""
         self.busy = True
         doing = "letting the vehicle out…" if balance == 0 else (
             f"asking the {spec.label} processor…" if spec.electronic else "taking payment…"
@@ -459,6 +497,59 @@ class ExitForm(Vertical):
         self.query_one("#exit-result", Static).update(Content.assemble((doing, "$muted")))
         actor, lane = self._actor_and_lane()
         self.run_pay(attempt, balance, actor, lane, self._lost_reason())
+
+    @work(thread=True, exclusive=True, group="exit-accounts", exit_on_error=False)
+    def load_accounts(self) -> None:
+        """Read the open accounts (the account method was picked) for the picker and the Reference check."""
+        service = getattr(self.app, "service", None)
+        if service is None:
+            return
+        try:
+            accounts = {a.reference: a for a in service.accounts(include_closed=False)}
+        except Exception:  # noqa: BLE001 - the database away: the service refuses the payment itself
+            return
+        self.app.call_from_thread(self._accounts_loaded, accounts)
+
+    def _accounts_loaded(self, accounts: dict) -> None:
+        self._accounts = accounts
+        self._show_account()
+
+    def _pick_account(self) -> None:
+        if not self._accounts:
+            self._refuse("no open accounts here: a supervisor adds them (attendant account add)", "#exit-reference")
+            return
+
+        def chosen(reference: str | None) -> None:
+            field = self.query_one("#exit-reference", Input)
+            if reference:
+                field.value = reference
+            self.screen.set_focus(field)
+
+        self.app.push_screen(AccountPickDialog(list(self._accounts.values()), self.currency), chosen)
+
+    @on(Input.Changed, "#exit-reference")
+    def _reference_changed(self, _event: Input.Changed) -> None:
+        self._show_account()
+
+    def _show_account(self) -> None:
+        """Under the fields: the holder and what is left of the limit of the account typed, or why it is refused."""
+        if self.method != "account" or self._accounts is None:
+            return
+        note = self.query_one("#exit-change", Static)
+        typed = self.query_one("#exit-reference", Input).value.strip().upper()
+        if not typed:
+            note.update(Content.assemble(("Enter lists the accounts", "$muted")))
+            return
+        account = self._accounts.get(typed)
+        if account is None:
+            note.update(Content.assemble(("✗ no open account", "$fault b")))
+            return
+        parts: list = [(account.holder[:14], "b")]
+        if account.available is not None:
+            due = self._due_now() or 0
+            style = "$fault b" if due > account.available else "$money b"
+            parts += ["  ", (f"{format_money(account.available, self.currency)} left", style)]
+        note.update(Content.assemble(*parts))
 
     def _refuse(self, message: str, field: str) -> None:
         self.show_error(message)

@@ -33,7 +33,12 @@ from datetime import datetime
 
 from attendant.booth import Booth, ExitOutcome, ExitRequest, Tender
 from attendant.core.auth import Actor
-from attendant.core.errors import AttendantError, BalanceMoved, PaymentDeclined, PaymentOutcomeUnknown
+from attendant.core.errors import (
+    AttendantError,
+    BalanceMoved,
+    PaymentDeclined,
+    PaymentOutcomeUnknown,
+)
 from attendant.core.payment_methods import exit_key
 from attendant.core.views import Checkout, PartPayment, PaymentView
 from attendant.core.vocab import PaymentMethod
@@ -59,6 +64,7 @@ class Attempt:
     tendered: int | None
     reference: str | None
     key: str
+    confirm_amount: bool = False  # the attendant confirmed a tendered amount far above what is due
 
     def same_request(self, other: Attempt | None) -> bool:
         """True if ``other`` asks for the same charge (ticket, method, amount)."""
@@ -165,7 +171,8 @@ def pay(booth: Booth, attempt: Attempt, *, actor: Actor | str, lane: str | None,
     """
     def build() -> ExitRequest:
         tenders = () if expected_balance == 0 or free_reason else (
-            Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key),)
+            Tender(attempt.method, attempt.amount, attempt.tendered, attempt.reference, key=attempt.key,
+                   confirm_amount=attempt.confirm_amount),)
         return ExitRequest(attempt.code, tenders, lane=lane, expected_balance=expected_balance,
                            lost=lost_reason is not None, free=free_reason is not None,
                            reason=free_reason or lost_reason)
