@@ -86,6 +86,8 @@ class AttendantApp(App[None]):
         Binding("ctrl+b", "reports", "Reports"),
         # void, manual entry, move, anti-passback reset, counts (attendant/tui/corrections.py; also in the palette)
         Binding("f11", "corrections", "Corrections", show=False),
+        # help for the screen in front: Textual's HelpPanel, generated from the active bindings (shown or not)
+        Binding("f1", "help", "Help", show=False),
     ]
 
     def __init__(
@@ -514,8 +516,49 @@ class AttendantApp(App[None]):
         self.call_after_refresh(lambda: isinstance(self.screen, ReportScreen) and not self.screen.exceptions_tab
                                 and self.screen.action_exceptions())
 
+    def action_help(self) -> None:
+        """F1: show or hide the keys of the screen in front (Textual's HelpPanel lists every active binding,
+        footer or not, with the focused widget's own help)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def unfinished_work(self) -> str | None:
+        """What quitting or logging out would interrupt, in words (None: nothing): a payment being taken or a
+        fee on screen at the exit form, an open shift of the logged-in user (issue 12 item 3)."""
+        if self.main_screen.is_mounted:
+            form = self.main_screen.query_one(ExitForm)
+            if form.busy:
+                return "a payment is being taken at the exit form"
+            if form.checkout is not None:
+                return f"ticket {form.checkout.code} is on the exit form, not paid yet"
+        if self.shift is not None:
+            return f"your shift #{self.shift.id} is open (it stays open; close it with ctrl+s)"
+        return None
+
+    def _confirm_then(self, what: str, label: str, then: Callable[[], object]) -> None:
+        from attendant.tui.dialogs import ConfirmDialog
+
+        pending = self.unfinished_work()
+        if pending is None or isinstance(self.screen, ConfirmDialog):
+            then()
+            return
+        self.push_screen(ConfirmDialog(f"{what}?", f"{pending[0].upper()}{pending[1:]}.\n\n{what} anyway?",
+                                       confirm=label), lambda yes: then() if yes else None)
+
+    async def action_quit(self) -> None:
+        """ctrl+q: quit, after a confirmation while a shift is open or a payment is in progress."""
+        self._confirm_then("Quit", "quit", self.exit)
+
     def action_logout(self) -> None:
-        """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
+        """ctrl+y: log out (after a confirmation while a shift is open or a payment is in progress): back to the
+        login screen; the next user logs in with their PIN."""
+        if not (self.login_required and self.logged_in):
+            return
+        self._confirm_then("Log out", "log out", self._logout_now)
+
+    def _logout_now(self) -> None:
         if not (self.login_required and self.logged_in):
             return
         name = self.actor_label

@@ -98,6 +98,17 @@ async def login(pilot, username: str, pin: str | None = None) -> None:
 
 
 
+async def log_out(pilot, app) -> None:
+    """ctrl+y, confirming when the console asks (a shift open or a fee on screen: issue 12 item 3)."""
+    from attendant.tui.dialogs import ConfirmDialog
+
+    await pilot.press("ctrl+y")
+    await settle(pilot)
+    if isinstance(app.screen, ConfirmDialog):
+        await pilot.press("enter")
+        await settle(pilot)
+
+
 def form_of(app):
     return app.main_screen.query_one("#exit-form")
 
@@ -410,8 +421,7 @@ async def test_d_refund_is_hidden_from_an_attendant_and_refused_when_forced(engi
         await settle(pilot)
 
         # the supervisor sees it and may do it
-        await pilot.press("ctrl+y")
-        await settle(pilot)
+        await log_out(pilot, app)
         assert isinstance(app.screen, LoginScreen) and app.actor is None
         await until(pilot, lambda: logouts(engine) == [("bob", {"reason": "logout"})])
         await login(pilot, "sue")
@@ -483,8 +493,8 @@ async def test_f_a_supervisor_cones_off_a_bay_and_the_map_shows_it(engine, clock
         await settle(pilot)
         shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
         assert "bay_service" not in shown  # hidden from an attendant
-        await pilot.press("escape", "ctrl+y")
-        await settle(pilot)
+        await pilot.press("escape")
+        await log_out(pilot, app)
         await login(pilot, "sue")
         bay = rows(engine, spots, spots.c.status == "available")[0]
         await pilot.press("ctrl+s")
