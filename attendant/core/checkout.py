@@ -183,6 +183,8 @@ class CheckoutOps(FacilityStore):
         priced_at = at
         if row.paid_at is not None and at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = row.paid_at
+        if getattr(row, "reservation_id", None) is not None:  # a reserved stay (attendant/core/reservations.py)
+            return self._reserved_fee(conn, row, priced_at)
         return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
                            tz=self.tz)
 
@@ -714,6 +716,8 @@ class CheckoutOps(FacilityStore):
             "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
         })
         conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
+        if getattr(row, "reservation_id", None) is not None:  # the reservation ends with the stay
+            self._completed(conn, row.reservation_id, at)
         if iou_id is not None:
             source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
         elif paid:

@@ -52,7 +52,9 @@ class EntryRequest:
     (:mod:`attendant.core.time_bounds`; recorded in the audit event).
     ``idempotency_key`` (at most :data:`MAX_KEY` characters): a retried
     request with the same key returns the session the first one opened
-    (``replayed``) and opens no second one.
+    (``replayed``) and opens no second one. ``reservation``: the code of a
+    reservation this entry checks in (without it, a booked reservation of the
+    plate is checked in by itself).
     """
 
     plate: str | None
@@ -66,6 +68,7 @@ class EntryRequest:
     vend: bool = True
     backdate_reason: str | None = None
     idempotency_key: str | None = None
+    reservation: str | None = None  # a reservation code to check in (attendant/core/reservations.py)
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None:  # the rule of ExitRequest's key

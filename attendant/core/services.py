@@ -32,6 +32,7 @@ from attendant.core.money import format_money
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
+from attendant.core.reservations import ReservationOps
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
 from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
@@ -56,7 +57,7 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CheckoutOps, BackOfficeOps):
+class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
@@ -128,10 +129,10 @@ class ParkingService(CheckoutOps, BackOfficeOps):
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
-              at: datetime | None = None, vend: bool = False) -> EntryResult:
+              at: datetime | None = None, vend: bool = False, reservation: str | None = None) -> EntryResult:
         """:meth:`admit` from plain arguments (scripts and tests)."""
-        return self.admit(EntryRequest(plate, vehicle_class, ev, accessible, lane, spot_label, at), actor=actor,
-                          vend=vend)
+        return self.admit(EntryRequest(plate, vehicle_class, ev, accessible, lane, spot_label, at,
+                                       reservation=reservation), actor=actor, vend=vend)
 
     def _enter(self, ticket_no: int | None, plate, request: EntryRequest, actor: str, at: datetime, now: datetime,
                vend: bool) -> EntryResult:
@@ -156,7 +157,11 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
                         "they must be settled before entry (prepay)"
                     )
-            if spot_label:
+            booked = self._reservation_for_entry(conn, request, sealed["plate_hash"], plate, at)
+            held = [] if booked is not None else self._hold_due(conn, at)  # walk-ins never take a held bay
+            if booked is not None and not spot_label:
+                spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
+            elif spot_label:
                 spot = self._cache.index.spot_by_label(spot_label)
                 if not fits(spot.spot_type, vclass, ev=ev, accessible=accessible):
                     raise InputError(f"a {vclass.value} does not fit bay {spot.label} ({spot.spot_type.value})")
@@ -189,8 +194,13 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     "discount": 0,
                     "entry_actor": actor,
                     "entry_key": request.idempotency_key,
+                    "reservation_id": booked.id if booked is not None else None,
                 },
             ).scalar_one()
+            if booked is not None:
+                self._checked_in(conn, booked, session_id=session_id, spot_id=spot.id, at=at, now=now, who=actor)
+                if booked.held_spot_id not in (None, spot.id):  # the attendant chose another bay: free the hold
+                    self._release_hold(conn, booked)
             vend_id = None
             if vend:
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
@@ -214,6 +224,10 @@ class ParkingService(CheckoutOps, BackOfficeOps):
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                 },
             )
+        for held_id in held:
+            self._set_spot(held_id, SpotStatus.RESERVED)
+        if booked is not None and booked.held_spot_id not in (None, spot.id):
+            self._set_spot(booked.held_spot_id, SpotStatus.AVAILABLE)
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
         level_code, level_name = self._cache.levels[spot.level_id]
         return EntryResult(
@@ -230,6 +244,7 @@ class ParkingService(CheckoutOps, BackOfficeOps):
             lane=lane,
             rate_summary=summary,
             vend_id=vend_id,
+            reservation=self._view_id(booked.id) if booked is not None else None,
         )
 
     # ------------------------------------------------------------------ lookups
