@@ -250,3 +250,34 @@ def test_an_overstay_is_priced_with_its_breakdown_and_the_exit_completes_it(serv
     clock.now = at(14, 5)  # 5 minutes past the end: within the grace
     assert [ln.amount for ln in service.quote(e2.code).fee.lines] == [300, 0]
     assert service.reservation(within.code).status == "checked_in"
+
+
+def test_spread_across_levels_fills_the_emptiest_level_first_and_is_audited(service):
+    from attendant.core.allocation import Strategy
+    from db.models import AuditEvent
+
+    service.set_strategy("spread", actor=SUP)
+    assert service.strategy is Strategy.SPREAD
+    car_types = {"compact", "regular", "large"}
+    levels = {s.level_id for s in service._cache.index.spots.values()}
+
+    def free_by_level():
+        with service.engine.connect() as conn:
+            rows = conn.execute(select(Spot.__table__.c.level_id, Spot.__table__.c.spot_type,
+                                       Spot.__table__.c.status)).all()
+        return {lv: sum(1 for r in rows if r.level_id == lv and r.spot_type in car_types
+                        and r.status == "available") for lv in levels}
+
+    assert sorted(free_by_level().values()) == [9, 14]
+    for n in range(10):
+        service.enter(f"SPR{n:03d}", "car", actor="booth")
+    assert sorted(free_by_level().values()) in ([6, 7], [7, 6])  # 13 left: as even as can be
+    from attendant.core.vocab import SpotType, VehicleClass
+
+    chosen = service._cache.index.choose(VehicleClass.CAR)  # the in-memory index agrees with the database
+    assert chosen.level_id == service._cache.index.emptiest_level(
+        (SpotType.COMPACT, SpotType.REGULAR, SpotType.LARGE))
+    with service.engine.connect() as conn:
+        audit = AuditEvent.__table__
+        assert conn.execute(select(audit.c.details).where(audit.c.action == "allocation.strategy")).scalar_one() \
+            == {"strategy": "spread"}

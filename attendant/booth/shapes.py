@@ -42,15 +42,17 @@ def _money(text, currency: str, option: str, option_names: bool) -> int | None:
 
 def entry_request(booth, *, plate: str | None, vehicle: str = "car", ev: bool = False, accessible: bool = False,
                   lane: str | None = None, spot: str | None = None, at: str | None = None,
-                  idempotency_key: str | None = None, backdate_reason: str | None = None, option_names: bool = True):
+                  idempotency_key: str | None = None, backdate_reason: str | None = None, option_names: bool = True,
+                  reservation: str | None = None):
     """The :class:`~attendant.core.requests.EntryRequest` of ``enter``'s options (``at``: ISO 8601 text,
-    facility time when it has no offset; ``backdate_reason``: ``--allow-backdate``). Raises
+    facility time when it has no offset; ``backdate_reason``: ``--allow-backdate``; ``reservation``: the code of
+    a reservation to check in, ``--reservation``). Raises
     :class:`~attendant.core.errors.InputError`."""
     from attendant.core.requests import EntryRequest
 
     return EntryRequest(plate, vehicle, ev=bool(ev), accessible=bool(accessible), lane=lane, spot=spot,
                         at=_when(at, booth.service.tz, "at", option_names), idempotency_key=idempotency_key,
-                        backdate_reason=backdate_reason)
+                        backdate_reason=backdate_reason, reservation=reservation)
 
 
 def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, pass_code: str | None = None,

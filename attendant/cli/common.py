@@ -58,6 +58,7 @@ COMMAND_MODULES: dict[str, str] = {
     "secret": "security", "keys": "security", "retention": "security",
     "audit": "audit",
     "backup": "backups", "restore": "backups",
+    "reservation": "reservations", "strategy": "reservations",
 }
 
 

@@ -86,16 +86,19 @@ def enter(
     at: Annotated[Optional[str], typer.Option(help="Entry time, ISO 8601 (no offset: facility time); within the "
                                                    "facility's window (see time-window).")] = None,
     allow_backdate: BackdateOpt = None,
+    reservation: Annotated[Optional[str], typer.Option(
+        "--reservation", metavar="CODE", help="Check in this reservation (its held bay); without it a booked "
+                                              "reservation of the plate is checked in by itself.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Admit a vehicle: bay, session, printed ticket, gate vend."""
+    """Admit a vehicle: bay, session, printed ticket, gate vend (checking in its reservation, if any)."""
     from attendant.booth.shapes import entry_json, entry_request
 
     cli = state(ctx)
     booth = cli.booth(printer)
     service = booth.service
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                            at=at, backdate_reason=allow_backdate)
+                            at=at, backdate_reason=allow_backdate, reservation=reservation)
     outcome = booth.enter(request, actor=cli.login())
     offline_notice(booth, outcome)
     e = outcome.entry
@@ -105,6 +108,10 @@ def enter(
         local = service.local(e.entry_at).strftime("%a %d %b %Y %H:%M")
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
         typer.echo(f"Code {e.code}")
+        if e.reservation is not None:
+            r = e.reservation
+            typer.echo(f"Reservation found: {r.code}  {service.local(r.start_at):%H:%M}-"
+                       f"{service.local(r.end_at):%H:%M}  checked in")
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
 
 

@@ -45,6 +45,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "parking_session": ("plate",),
     "iou": ("plate",),
     "pass_holder": ("plate", "holder_name"),
+    "reservation": ("plate", "holder_name", "holder_contact"),  # 0020_reserve
 }
 _AAD = b"attendant-personal-data/1"
 INDEX_CHARS = 32  # 128 bits of HMAC-SHA256 in hex

@@ -613,6 +613,23 @@ class ReservationOps(FacilityStore):
         with self._reading() as conn:
             return self._res_view(conn, conn.execute(select(RES).where(RES.c.id == rid)).one())
 
+    def booked_for_plate(self, plate: str) -> ReservationView:
+        """The next booked reservation of ``plate`` (exact, else the confusable-folded plate when that names a
+        single one), for a check-in by plate. Raises :class:`InputError` (a malformed plate), :class:`NotFound`."""
+        norm = normalize_plate(plate)
+        booked = and_(RES.c.facility_id == self.facility.id, RES.c.status == ReservationStatus.BOOKED.value,
+                      RES.c.end_at > self.clock())
+        with self._reading() as conn:
+            rows = conn.execute(select(RES).where(booked, RES.c.plate_hash == self.data.plate_index(norm))
+                                .order_by(RES.c.start_at)).all()
+            if not rows:
+                rows = conn.execute(select(RES).where(booked, RES.c.plate_fold == self.data.plate_fold_index(norm))
+                                    .order_by(RES.c.start_at)).all()
+                rows = rows if len(rows) == 1 else []
+            if not rows:
+                raise NotFound(f"no booked reservation for {norm}")
+            return self._res_view(conn, rows[0])
+
     def _res_view(self, conn, row) -> ReservationView:
         spots = self._cache.index.spots
         labels = {i: spots[i].label for i in (row.spot_id, row.held_spot_id) if i in spots}

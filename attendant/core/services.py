@@ -337,6 +337,11 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
             self._set_spot(spot.id, want)
         return want
 
+    @property
+    def strategy(self) -> Strategy:
+        """The allocation strategy this booth applies (the facility's, as last loaded or set here)."""
+        return self._cache.index.strategy
+
     def set_strategy(self, strategy: str | Strategy, *, actor: Actor | str) -> None:
         """Switch the allocation strategy for every booth of this facility (audited; supervisors).
 
