@@ -281,3 +281,37 @@ def test_spread_across_levels_fills_the_emptiest_level_first_and_is_audited(serv
         audit = AuditEvent.__table__
         assert conn.execute(select(audit.c.details).where(audit.c.action == "allocation.strategy")).scalar_one() \
             == {"strategy": "spread"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('hourly = "3.00"\nflat = "5.00"', "reservations.flat: give only one of hourly or flat"),
+    ('no_show_fee = "-1.00"', "reservations.no_show_fee: negative price"),
+    ('arrival_allowance = "2d"', "reservations.arrival_allowance: at most 24h"),
+    ('early_arrival = "refuse"', 'reservations.early_arrival: expected "walk_in" or "tariff"'),
+    ('overstay_rate = "6.00"', "reservations.overstay_rate: unknown key \\(did you mean 'overstay_grace'"),
+])
+def test_reservation_keys_are_validated_like_the_rest(body, message):
+    from attendant.core.rates import RatePlanError, parse_rate_plan
+
+    text = f'name = "P"\ncurrency = "GBP"\nflat = "2.00"\n\n[reservations]\n{body}\n'
+    with pytest.raises(RatePlanError, match=message) as refused:
+        parse_rate_plan(text, source="plan.toml")
+    assert refused.value.line is not None and refused.value.line >= 5
+
+
+def test_walk_ins_leave_the_last_bays_to_a_hold_about_to_begin(service, clock):
+    service.set_pool("regular", bays=1, actor=SUP)
+    view = book(service, at(10), at(11), plate="SOON 1")
+    regular = sorted(label for label, i in service._cache.index.by_label.items()
+                     if service._cache.index.spots[i].spot_type.value == "regular")
+    for label in regular[:-1]:  # one regular bay left
+        service.set_spot_in_service(label, False, actor=SUP, reason="resurfacing")
+    clock.now = at(9, 0)  # the hold begins at 09:45, within the hour: the last regular bay is kept
+    assert service.enter("VAN1", "van", actor="booth").spot_type == "large"
+    assert service.enter("VAN2", "van", actor="booth").spot_type == "large"
+    with pytest.raises(NoSpaceAvailable, match="kept for reservations"):
+        service.enter("VAN3", "van", actor="booth")
+    assert service.enter("CAR1", "car", actor="booth").spot_type == "compact"
+    clock.now = at(9, 50)
+    entry = service.enter("SOON1", "car", actor="booth")
+    assert entry.spot_label == regular[-1] and entry.reservation.code == view.code

@@ -23,7 +23,9 @@ Rules and where they live:
   *held* for a booked reservation (spot status ``reserved``, drawn as reserved on
   the map): at every entry of a walk-in (before its bay is claimed) and at every
   :meth:`ReservationOps.sweep`. Bays are claimed only when ``available``, so no
-  walk-in and no strategy ever takes a held bay.
+  walk-in and no strategy ever takes a held bay; and a walk-in does not take the
+  last free bays of a type that reservations whose hold begins within
+  :data:`HOLD_LOOKAHEAD` need (:meth:`ReservationOps._protected_types`).
 - **Check-in** at entry (:meth:`ReservationOps._reservation_for_entry`, called by
   :meth:`attendant.core.services.ParkingService._enter`): by the code
   (``EntryRequest.reservation``) or by the plate (exact blind index, then the
@@ -78,6 +80,8 @@ MAX_WINDOW = timedelta(days=31)
 """The longest window one reservation may book."""
 MAX_AHEAD = timedelta(days=366)
 """How far ahead a window may start."""
+HOLD_LOOKAHEAD = timedelta(hours=1)
+"""Walk-ins leave a type's last free bays to the reservations whose hold begins within this time."""
 
 
 class ReservationStatus(StrEnum):
@@ -724,6 +728,22 @@ class ReservationOps(FacilityStore):
                 conn.execute(update(RES).where(RES.c.id == row.id).values(held_spot_id=spot_id))
                 held.append(spot_id)
         return held
+
+    def _protected_types(self, conn, at: datetime) -> frozenset[str]:
+        """Spot types a walk-in must not take now: those whose free bays are no more than the booked
+        reservations of that type whose hold begins within :data:`HOLD_LOOKAHEAD` and is not placed yet (so a
+        walk-in arriving just before a hold begins never takes the bay it needs). Usually one indexed read that
+        finds nothing."""
+        soon = conn.execute(select(RES.c.spot_type, func.count()).where(
+            RES.c.facility_id == self.facility.id, RES.c.status == ReservationStatus.BOOKED.value,
+            RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= at + HOLD_LOOKAHEAD, RES.c.no_show_at > at)
+            .group_by(RES.c.spot_type)).all()
+        if not soon:
+            return frozenset()
+        free = dict(conn.execute(select(S.c.spot_type, func.count()).where(
+            S.c.facility_id == self.facility.id, S.c.status == SpotStatus.AVAILABLE.value,
+            S.c.spot_type.in_([t for t, _n in soon])).group_by(S.c.spot_type)).all())
+        return frozenset(t for t, n in soon if free.get(t, 0) <= n)
 
     def sweep(self, *, actor: Actor | str = "system", at: datetime | None = None) -> dict:
         """What the console runs every minute and ``attendant reservation sweep`` runs once: hold bays whose

@@ -169,7 +169,8 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
                     status = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
                     raise Refused(f"bay {spot.label} is {status.replace('_', ' ')}")
             else:  # the database picks and takes the bay (label, type and level never change: from the index)
-                spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible).id]
+                spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible,
+                                                           skip=self._protected_types(conn, at)).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
             vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None

@@ -318,7 +318,7 @@ class FacilityStore:
         with self._lock:
             self._tickets.appendleft(ticket_no)
 
-    def _claim(self, conn, vehicle_class, *, ev: bool, accessible: bool):
+    def _claim(self, conn, vehicle_class, *, ev: bool, accessible: bool, skip: frozenset = frozenset()):
         """Claim the bay a vehicle gets, in the database, inside ``conn``'s transaction.
 
         Tiers and strategies as :func:`attendant.core.allocation.allowed_spot_types`
@@ -326,18 +326,24 @@ class FacilityStore:
         in rank order; best fit tries them one type after another; spread tries
         them together on the level with the most free bays of the tier. Returns the
         row ``(id, label, spot_type, level_id)``; raises
-        :class:`~attendant.core.errors.NoSpaceAvailable`.
+        :class:`~attendant.core.errors.NoSpaceAvailable`. ``skip``: bay types
+        (values) not to take (their free bays are kept for reservations).
         """
         postgresql = conn.dialect.name == "postgresql"
         strategy = self._cache.index.strategy
         nearest = strategy is not Strategy.BEST_FIT
         build = spread_claim_statement if strategy is Strategy.SPREAD else claim_statement
         for tier in allowed_spot_types(vehicle_class, ev=ev, accessible=accessible):
+            if skip:
+                tier = tuple(t for t in tier if t.value not in skip)
+                if not tier:
+                    continue
             for types in ((tier,) if nearest else tuple((t,) for t in tier)):
                 row = conn.execute(build(types, postgresql), {"fid": self.facility.id}).first()
                 if row is not None:
                     return row
-        raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class")
+        kept = " (the free bays left are kept for reservations arriving soon)" if skip else ""
+        raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class{kept}")
 
     def _set_spot(self, spot_id: int, status: SpotStatus) -> None:
         """After a commit: the bay index and the listeners."""
