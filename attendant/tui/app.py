@@ -60,6 +60,8 @@ from hardware.config import ConsoleConfig, LaneConfig
 from themes import DEFAULT_THEME, STYLESHEET, THEMES, domain_defaults, next_theme, register_themes
 
 log = logging.getLogger(__name__)
+#: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
+RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
 __all__ = ["AttendantApp", "make_app", "run_console"]
 
@@ -77,6 +79,7 @@ class AttendantApp(App[None]):
         Binding("ctrl+s", "shift", "Shift"),
         Binding("ctrl+y", "logout", "Log out"),
         Binding("ctrl+b", "reports", "Reports"),
+        Binding("f11", "reservations", "Reservations", show=False),
     ]
 
     def __init__(
@@ -140,6 +143,7 @@ class AttendantApp(App[None]):
             self.start_change_watcher()
             self.start_backup_schedule()
             self.start_journal_worker()
+            self.start_reservation_sweep()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
@@ -447,6 +451,56 @@ class AttendantApp(App[None]):
             self.pop_screen()
         self.push_screen(ReportScreen(period))
 
+    def action_reservations(self) -> None:
+        """f11: today's reservations (arriving, late, checked in, overstaying, no-shows)."""
+        from attendant.tui.screens.reservations import ReservationScreen
+
+        if isinstance(self.screen, ReservationScreen):
+            self.screen.action_refresh_board()
+            return
+        while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        self.push_screen(ReservationScreen())
+
+    def start_reservation_sweep(self, every: float = 60.0) -> None:
+        """Every minute, in a worker thread: hold the bays whose hold begins and mark no-shows
+        (:meth:`attendant.core.reservations.ReservationOps.sweep`, what ``attendant reservation sweep`` runs);
+        a no-show is notified, a failure logged (the lanes never wait for it)."""
+        self.set_interval(every, self.sweep_reservations)
+
+    def sweep_reservations(self) -> None:
+        def run() -> None:
+            try:
+                done = self.service.sweep(actor=RESERVATION_SWEEPER)
+            except Exception:  # noqa: BLE001 - a database away: the next minute tries again
+                log.warning("reservation sweep failed", exc_info=True)
+                return
+            missed = done["no_show"] + done["expired"]
+            if missed:
+                try:
+                    self.call_from_thread(self.notify, f"No-show: {', '.join(missed)} (hold released)",
+                                          title="Reservations", timeout=8)
+                except RuntimeError:  # the console is closing
+                    pass
+
+        threading.Thread(target=run, name="reservation-sweep", daemon=True).start()
+
+    def set_allocation_strategy(self, name: str) -> None:
+        """Switch the facility's allocation strategy (supervisors; audited), off the UI thread."""
+
+        def run() -> None:
+            try:
+                self.service.set_strategy(name, actor=self.actor)
+                message, severity = f"Allocation strategy: {name.replace('_', ' ')} (every booth)", "information"
+            except Exception as exc:  # noqa: BLE001 - refused (role) or the database away: say so
+                message, severity = str(exc), "error"
+            try:
+                self.call_from_thread(self.notify, message, title="Allocation", severity=severity, timeout=6)
+            except RuntimeError:
+                pass
+
+        threading.Thread(target=run, name="set-strategy", daemon=True).start()
+
     def action_logout(self) -> None:
         """ctrl+y: log out: back to the login screen; the next user logs in with their PIN."""
         if not (self.login_required and self.logged_in):
@@ -467,7 +521,7 @@ class AttendantApp(App[None]):
             return self.logged_in and self.user is not None
         if action == "logout":
             return self.login_required and self.logged_in
-        if action == "reports":
+        if action in ("reports", "reservations"):
             return self.logged_in
         return True
 
@@ -493,7 +547,13 @@ class AttendantApp(App[None]):
             ("Reports: this week", "ctrl+b w · the ISO week, day by day", lambda: self.action_reports("weekly")),
             ("Reports: this month", "ctrl+b m · the calendar month, day by day", lambda: self.action_reports("monthly")),
             ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
+            ("Reservations: today", "F11 · arriving, late, checked in, overstaying, no-shows", self.action_reservations),
         ]
+        for name, words in (("nearest", "nearest to the entrance"), ("best_fit", "smallest fitting bay first"),
+                            ("spread", "the emptiest level first")):
+            commands.append((f"Allocation strategy: {name.replace('_', ' ')}",
+                             f"supervisor · {words}, for every booth (audited)",
+                             lambda n=name: self.set_allocation_strategy(n)))
         for name in THEMES:
             commands.append((f"Theme: {name}", f"switch to the {name} theme", lambda n=name: self.set_theme(n)))
         level_map = main.query_one("#map") if main.is_mounted else None

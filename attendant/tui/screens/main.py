@@ -394,6 +394,11 @@ class MainScreen(ScanRouting, ReprintActions):
         queued = len(self.app.booth.reprint_queue.get(e.lane or "") or ())
         form = self.query_one(EntryForm)
         form.show_result(outcome, self.app.service.tz, queued=queued)
+        if e.reservation is not None:  # the entry checked in a reservation (by plate or code)
+            r, tz = e.reservation, self.app.service.tz
+            self.notify(f"Reservation found: {r.code}  {r.start_at.astimezone(tz):%H:%M}-"
+                        f"{r.end_at.astimezone(tz):%H:%M}, held bay {e.spot_label}", title="Reservation",
+                        timeout=8)
         if message.printout:
             self.last_printout = (f"Ticket {e.ticket_no}", message.printout)
         if outcome.print_error:
