@@ -41,7 +41,7 @@ CREDENTIAL_PREFIXES = {"V": "validation", "P": "pass"}
 _CREDENTIAL = r"[VP]-[A-Z0-9]{4}-[A-Z0-9]{4}"
 _CREDENTIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/O/0/1
 #: A whole scanned code of any kind (upper case).
-SCANNED_CODE = re.compile(rf"^(?:{_TICKET}|{_CREDENTIAL})$")
+SCANNED_CODE = re.compile(rf"^(?:{_TICKET}|{_CREDENTIAL}|R-{_TICKET})$")
 
 
 def new_credential_code(kind: str) -> str:
@@ -64,8 +64,10 @@ def looks_like_ticket_code(text: str) -> bool:
 
 def scan_prefix(facility_code: str) -> re.Pattern[str]:
     """The start of a code no plate can be, matched at the end of typed text (upper case):
-    ``CHS-00000042-`` (a ticket of facility CHS), ``V-ABCD-`` (validation), ``P-ABCD-`` (pass)."""
-    return re.compile(rf"(?:{re.escape(facility_code.upper())}-[0-9]{{{TICKET_NO_DIGITS}}}-|[VP]-[A-Z0-9]{{4}}-)$")
+    ``CHS-00000042-`` (a ticket of facility CHS), ``R-CHS-00000042-`` (a reservation), ``V-ABCD-``
+    (validation), ``P-ABCD-`` (pass)."""
+    return re.compile(rf"(?:(?:R-)?{re.escape(facility_code.upper())}-[0-9]{{{TICKET_NO_DIGITS}}}-|"
+                      rf"[VP]-[A-Z0-9]{{4}}-)$")
 
 
 def looks_like_reservation_code(text: str) -> bool:

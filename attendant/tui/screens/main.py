@@ -381,6 +381,22 @@ class MainScreen(ScanRouting, ReprintActions):
         printout = app.printout_text(app.entry_lane) if outcome.printed else ""
         self.post_message(EntryDone(outcome, printout))
 
+    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
+    def run_reservation_entry(self, code: str) -> None:
+        """A reservation code scanned (or typed): its vehicle admitted at the entry lane, its held bay."""
+        app = self.app
+        try:
+            booked = app.service.reservation(code)
+            lane = app.entry_lane.code if app.entry_lane else None
+            request = EntryRequest(booked.plate, booked.vehicle_class, ev=booked.spot_type == "ev",
+                                   accessible=booked.spot_type == "accessible", lane=lane, reservation=code)
+            outcome = app.booth.enter(request, actor=app.actor)
+        except AttendantError as exc:
+            self.post_message(EntryFailed(f"reservation {code[:24]}: {exc}"))
+            return
+        printout = app.printout_text(app.entry_lane) if outcome.printed else ""
+        self.post_message(EntryDone(outcome, printout))
+
     @on(EntryDone)
     def _entry_done(self, message: EntryDone) -> None:
         outcome = message.outcome
