@@ -65,6 +65,10 @@ def test_check_in_by_plate_and_enter_checks_in_by_itself(cli):
     assert auto["reservation"]["code"] == second["code"]
     assert cli.json("reservation", "show", second["code"])["status"] == "checked_in"
     cli.run("reservation", "check-in", first["code"], expect=2)  # already checked in
+    report = cli.json("reservation", "report", "--date", (now + timedelta(minutes=5)).astimezone(
+        __import__("zoneinfo").ZoneInfo("Europe/London")).date().isoformat())
+    assert report["counts"]["checked_in"] == 2 and report["prepaid"] == "0.00"
+    assert report["pools"][0]["capacity"] == 5
     assert cli.json("strategy", "set", "spread") == {"strategy": "spread"}
     assert cli.json("strategy", "show") == {"strategy": "spread"}
     bad = cli.run("strategy", "set", "random", expect=2)

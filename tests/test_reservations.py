@@ -315,3 +315,28 @@ def test_walk_ins_leave_the_last_bays_to_a_hold_about_to_begin(service, clock):
     clock.now = at(9, 50)
     entry = service.enter("SOON1", "car", actor="booth")
     assert entry.spot_label == regular[-1] and entry.reservation.code == view.code
+
+
+def test_the_day_report_counts_money_and_pool_use_by_hour(service, clock):
+    service.set_pool("regular", bays=2, actor=SUP)
+    kept = book(service, at(10), at(12), plate="REP 1", prepay="cash")  # checks in and overstays
+    missed = book(service, at(10), at(11), prepay="cash")  # a no-show: the £5.00 fee is capped at the £3.00 paid
+    gone = book(service, at(13), at(14), prepay="cash")
+    service.cancel_reservation(gone.code, reason="ill", actor="desk")  # under 24 h ahead: £2.00 kept
+    clock.now = at(9, 50)
+    entry = service.enter("REP1", "car", actor="booth")
+    clock.now = at(10, 31)
+    service.sweep()
+    clock.now = at(13, 0)
+    service.exit(entry.code, method="cash", tendered=5000, actor="booth")
+    report = service.reservation_report(at(10).date())
+    assert report["counts"] == {"booked": 0, "checked_in": 0, "completed": 1, "cancelled": 1, "no_show": 1,
+                                "expired": 0, "total": 3}
+    assert service.reservation(missed.code).no_show_fee == 300
+    # prepaid £6 + £3 + £3, refunded £1 (cancel) and £0 (no-show: fee £5 capped at the £3 paid)
+    assert report["prepaid"] == 600 + 300 + 300 - 100 and report["no_show_fees"] == 300
+    assert report["overstay"] == 600 + 500  # 12:00-13:00 at £6.00 per started hour, plus £5.00
+    (pool,) = report["pools"]
+    by_hour = {h["hour"]: h["reserved"] for h in pool["hours"]}
+    assert (by_hour["09:00"], by_hour["10:00"], by_hour["11:00"], by_hour["12:00"]) == (0, 1, 1, 0)
+    assert len(pool["hours"]) == 24 and service.reservation(kept.code).status == "completed"

@@ -194,6 +194,40 @@ def sweep(ctx: typer.Context, json_: JsonOpt = False) -> None:
             typer.echo(f"  {code}")
 
 
+@reservation_app.command("report")
+def report(
+    ctx: typer.Context,
+    day: Annotated[str | None, typer.Option("--date", help="Facility day YYYY-MM-DD (default: today).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Reservations of a day: booked, checked in, cancelled, no-shows; prepaid, no-show and overstay revenue;
+    the reservable pools' use by hour."""
+    from attendant.core.money import format_money, to_major_str
+
+    service = state(ctx).service()
+    when = service.local(service.clock()).date()
+    if day is not None:
+        try:
+            when = date.fromisoformat(day.strip())
+        except ValueError:
+            raise InputError(f"--date: not a date: {day[:20]!r} (YYYY-MM-DD)") from None
+    data = service.reservation_report(when)
+    cur = data["currency"]
+    if json_:
+        print_json({**data, **{k: to_major_str(data[k], cur) for k in ("prepaid", "no_show_fees", "overstay")}})
+        return
+    c = data["counts"]
+    typer.echo(f"Reservations {data['date']}: {c['total']} starting that day  booked {c['booked']}  checked in "
+               f"{c['checked_in']}  completed {c['completed']}  cancelled {c['cancelled']}  no-show {c['no_show']}"
+               f"  expired {c['expired']}")
+    typer.echo(f"Prepaid (net of refunds) {format_money(data['prepaid'], cur)}  no-show fees "
+               f"{format_money(data['no_show_fees'], cur)}  overstay {format_money(data['overstay'], cur)}")
+    for p in data["pools"]:
+        busy = [h for h in p["hours"] if h["reserved"]]
+        typer.echo(f"Pool {p['spot_type']}{' zone ' + p['zone'] if p['zone'] else ''} ({p['capacity']} bays): "
+                   + ("  ".join(f"{h['hour']} {h['reserved']}" for h in busy) or "no reservation that day"))
+
+
 @reservation_app.command("pool")
 def pool(
     ctx: typer.Context,

@@ -869,6 +869,56 @@ class ReservationOps(FacilityStore):
         return reserved_fee(plan, res, row.entry_at, at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
                             tz=self.tz)
 
+    # ------------------------------------------------------------------ report
+    def reservation_report(self, day) -> dict:
+        """Reservations of facility-local ``day`` (a :class:`datetime.date`): counts of the reservations whose
+        window starts that day by status (``booked``, ``checked_in``, ``completed``, ``cancelled``, ``no_show``,
+        ``expired``, and ``total``); money taken that day (minor units): ``prepaid`` (prepayments less refunds),
+        ``no_show_fees`` (kept from no-shows marked that day), ``overstay`` (the overstay lines of reserved stays
+        that left that day); ``pools``: per pool its capacity and, for each facility-local hour, how many
+        reservations held a slot at the hour's start (booked, checked in or completed) and the share of the
+        capacity. Source of the figures: issue 11 item 9."""
+        from collections import Counter
+
+        start, end = self.day_bounds(day)
+        fid = self.facility.id
+        with self._reading() as conn:
+            statuses = Counter(s for (s,) in conn.execute(select(RES.c.status).where(
+                RES.c.facility_id == fid, RES.c.start_at >= start, RES.c.start_at < end)))
+            prepaid = conn.execute(select(func.coalesce(func.sum(RPAY.c.amount), 0)).where(
+                RPAY.c.facility_id == fid, RPAY.c.status == PaymentStatus.COMPLETED.value,
+                RPAY.c.created_at >= start, RPAY.c.created_at < end)).scalar_one()
+            no_show = conn.execute(select(func.coalesce(func.sum(RES.c.no_show_fee), 0)).where(
+                RES.c.facility_id == fid, RES.c.status == ReservationStatus.NO_SHOW.value,
+                RES.c.closed_at >= start, RES.c.closed_at < end)).scalar_one()
+            ps = RES.metadata.tables["parking_session"]
+            overstay = sum(line["amount"] for (lines,) in conn.execute(select(ps.c.fee_lines).where(
+                ps.c.facility_id == fid, ps.c.reservation_id.is_not(None), ps.c.exit_at >= start,
+                ps.c.exit_at < end)) for line in lines or () if line["label"].startswith("Overstay"))
+            pools = []
+            hours = []
+            t = start
+            while t < end:  # the facility day's hours, 23 or 25 on the days the clocks change
+                hours.append(t)
+                t += timedelta(hours=1)
+            for pool in conn.execute(select(POOL).where(POOL.c.facility_id == fid).order_by(POOL.c.spot_type,
+                                                                                           POOL.c.zone)):
+                capacity = self._capacity(conn, pool)
+                windows = conn.execute(select(RES.c.start_at, RES.c.end_at).where(
+                    RES.c.pool_id == pool.id, RES.c.status.in_((*ACTIVE, ReservationStatus.COMPLETED.value)),
+                    RES.c.start_at < end, RES.c.end_at > start)).all()
+                by_hour = []
+                for h in hours:
+                    n = sum(1 for w in windows if w.start_at <= h < w.end_at)
+                    by_hour.append({"hour": self.local(h).strftime("%H:%M"), "reserved": n,
+                                    "share": round(n / capacity, 3) if capacity else None})
+                pools.append({"spot_type": pool.spot_type, "zone": pool.zone or None, "capacity": capacity,
+                              "hours": by_hour})
+        counts = {s.value: statuses.get(s.value, 0) for s in ReservationStatus}
+        counts["total"] = sum(statuses.values())
+        return {"date": day.isoformat(), "currency": self.facility.currency, "counts": counts,
+                "prepaid": prepaid, "no_show_fees": no_show, "overstay": overstay, "pools": pools}
+
     # ------------------------------------------------------------------ the console's list
     def reservation_board(self, at: datetime | None = None) -> dict[str, list[ReservationView]]:
         """Today's reservations (facility day of ``at``) by what the attendant must do: ``arriving`` (booked,
