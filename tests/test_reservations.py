@@ -340,3 +340,16 @@ def test_the_day_report_counts_money_and_pool_use_by_hour(service, clock):
     by_hour = {h["hour"]: h["reserved"] for h in pool["hours"]}
     assert (by_hour["09:00"], by_hour["10:00"], by_hour["11:00"], by_hour["12:00"]) == (0, 1, 1, 0)
     assert len(pool["hours"]) == 24 and service.reservation(kept.code).status == "completed"
+
+
+def test_retention_erases_the_personal_data_of_reservations_long_over(service, clock):
+    from attendant.core.retention import run_retention
+
+    service.set_pool("regular", bays=2, actor=SUP)
+    old = book(service, at(10), at(11), plate="OLD 1", holder_name="Old Holder", holder_contact="old@x")
+    live = book(service, at(10) + timedelta(days=60), at(11) + timedelta(days=60), plate="NEW 1",
+                holder_name="New Holder")
+    service.cancel_reservation(old.code, reason="changed", actor="desk")
+    run_retention(service.engine, days=30, actor=SUP, now=T0 + timedelta(days=45))
+    assert service.reservation(old.code).plate is None and service.reservation(old.code).holder_name is None
+    assert service.reservation(live.code).holder_name == "New Holder"
