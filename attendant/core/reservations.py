@@ -683,9 +683,11 @@ class ReservationOps(FacilityStore):
             row = conn.execute(select(RES).where(RES.c.id == rid)).one()
             if row.status != ReservationStatus.BOOKED.value:
                 raise Refused(f"reservation is {row.status.replace('_', ' ')}: only a booked one can be cancelled")
+            if conn.execute(update(RES).where(RES.c.id == rid, RES.c.status == ReservationStatus.BOOKED.value)
+                            .values(status=ReservationStatus.CANCELLED.value, closed_at=now, reason=reason,
+                                    held_spot_id=None)).rowcount != 1:
+                raise Refused("the reservation changed meanwhile: nothing was done")
             released = self._release_hold(conn, row)
-            conn.execute(update(RES).where(RES.c.id == rid).values(status=ReservationStatus.CANCELLED.value,
-                                                                   closed_at=now, reason=reason, held_spot_id=None))
             rules = self._plan(conn, row.rate_plan_version_id).reservation_rules
             late = now > row.start_at - timedelta(minutes=rules.free_cancel_before)
             back = max(0, row.amount_prepaid - (rules.cancel_fee if late else 0))
@@ -724,9 +726,14 @@ class ReservationOps(FacilityStore):
                 got = conn.execute(_hold_statement(row.spot_type, row.zone, postgresql, SpotStatus.RESERVED.value),
                                    {"fid": self.facility.id, "want_zone": row.zone}).first()
                 spot_id = got.id if got else None
-            if spot_id is not None:
-                conn.execute(update(RES).where(RES.c.id == row.id).values(held_spot_id=spot_id))
+            if spot_id is None:
+                continue
+            if conn.execute(update(RES).where(RES.c.id == row.id, RES.c.held_spot_id.is_(None),
+                                              RES.c.status == ReservationStatus.BOOKED.value)
+                            .values(held_spot_id=spot_id)).rowcount == 1:
                 held.append(spot_id)
+            else:  # another booth held a bay for it meanwhile (PostgreSQL): give this one back
+                conn.execute(update(S).where(S.c.id == spot_id).values(status=SpotStatus.AVAILABLE.value))
         return held
 
     def _protected_types(self, conn, at: datetime) -> frozenset[str]:
@@ -766,10 +773,12 @@ class ReservationOps(FacilityStore):
                     fee = min(rules.no_show_fee, row.amount_prepaid)
                     status = (ReservationStatus.NO_SHOW if (row.amount_prepaid or rules.no_show_fee)
                               else ReservationStatus.EXPIRED)
+                    if conn.execute(update(RES).where(RES.c.id == row.id,
+                                                      RES.c.status == ReservationStatus.BOOKED.value).values(
+                            status=status.value, closed_at=at, held_spot_id=None, no_show_fee=fee)).rowcount != 1:
+                        continue  # checked in or cancelled at another booth meanwhile
                     if (spot_id := self._release_hold(conn, row)) is not None:
                         released.append(spot_id)
-                    conn.execute(update(RES).where(RES.c.id == row.id).values(
-                        status=status.value, closed_at=at, held_spot_id=None, no_show_fee=fee))
                     self._audit(conn, now=now, at=at, actor=who, action=f"reservation.{status.value}",
                                 entity="reservation", entity_id=row.id,
                                 details={"no_show_fee": fee, "refund": row.amount_prepaid - fee})
@@ -850,8 +859,13 @@ class ReservationOps(FacilityStore):
         return got.id
 
     def _checked_in(self, conn, row, *, session_id: int, spot_id: int, at: datetime, now: datetime, who: str) -> None:
-        conn.execute(update(RES).where(RES.c.id == row.id).values(
-            status=ReservationStatus.CHECKED_IN.value, session_id=session_id, checked_in_at=at, held_spot_id=spot_id))
+        """Mark ``row`` checked in by ``session_id`` (guarded: a sweep or a cancellation committed meanwhile by
+        another booth refuses the entry, which rolls back)."""
+        if conn.execute(update(RES).where(RES.c.id == row.id, RES.c.status == ReservationStatus.BOOKED.value).values(
+                status=ReservationStatus.CHECKED_IN.value, session_id=session_id, checked_in_at=at,
+                held_spot_id=spot_id)).rowcount != 1:
+            raise Refused("the reservation changed meanwhile (cancelled, a no-show, or checked in at another "
+                          "lane): nothing was done")
         self._audit(conn, now=now, at=at, actor=who, action="reservation.check_in", entity="reservation",
                     entity_id=row.id, details={"session_id": session_id, "early": at < row.hold_from_at})
 
