@@ -353,3 +353,44 @@ def test_retention_erases_the_personal_data_of_reservations_long_over(service, c
     run_retention(service.engine, days=30, actor=SUP, now=T0 + timedelta(days=45))
     assert service.reservation(old.code).plate is None and service.reservation(old.code).holder_name is None
     assert service.reservation(live.code).holder_name == "New Holder"
+
+
+def test_an_early_arrival_under_the_tariff_rule_is_checked_in_and_priced(service, clock):
+    from dataclasses import replace
+
+    from attendant.core.facilities import activate_rate_plan
+    from attendant.core.rates import RatePlan
+
+    with service.engine.connect() as conn:
+        plan = service._plan(conn, service._cache.active_plan_id)
+    early_plan = replace(plan, version="early", reservations=replace(plan.reservations, early_arrival="tariff"))
+    activate_rate_plan(service.engine, service.facility.id, RatePlan.from_dict(early_plan.to_dict()), source="t",
+                       actor=SUP, now=clock.now)
+    service.refresh()
+    service.set_pool("regular", bays=1, actor=SUP)
+    view = book(service, at(11), at(12), plate="EARLY 1", prepay="cash")  # hold from 10:45
+    clock.now = at(9, 40)
+    entry = service.enter("EARLY1", "car", actor="booth")
+    assert entry.reservation is not None and entry.spot_type == "regular"
+    clock.now = at(12, 0)
+    lines = [(ln.label, ln.minutes, ln.amount) for ln in service.quote(entry.code).fee.lines]
+    # 09:40-10:45 by the car tariff: 10 min grace does not apply to 65 min, 2 started hours at £2.40
+    assert lines == [("Reservation 11:00-12:00", 60, 300), ("Prepaid at booking", 0, -300),
+                     ("Early arrival 09:40-10:45 (tariff)", 65, 480)]
+    assert service.reservation(view.code).status == "checked_in"
+
+
+def test_a_zone_pool_holds_a_bay_of_that_zone(service, clock):
+    service.set_pool("regular", bays=1, zone="b", actor=SUP)
+    with pytest.raises(InputError, match="no zone 'Q'"):
+        book(service, at(10), at(11), zone="Q")
+    view = book(service, at(10), at(11), zone="b", plate="ZONE 1")
+    with pytest.raises(Overbooked):
+        book(service, at(10, 30), at(11), zone="B")
+    with pytest.raises(InputError, match="no reservable pool of regular bays"):
+        book(service, at(10), at(11))  # the facility-wide regular pool is not set
+    clock.now = at(9, 50)
+    service.sweep()
+    held = service.reservation(view.code).held_spot
+    assert held.startswith("L0-B") and service._cache.index.spots[service._cache.index.by_label[held]].spot_type \
+        .value == "regular"
