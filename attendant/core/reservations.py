@@ -25,7 +25,7 @@ Rules and where they live:
   :meth:`ReservationOps.sweep`. Bays are claimed only when ``available``, so no
   walk-in and no strategy ever takes a held bay; and a walk-in does not take the
   last free bays of a type that reservations whose hold begins within
-  :data:`HOLD_LOOKAHEAD` need (:meth:`ReservationOps._protected_types`).
+  :data:`HOLD_LOOKAHEAD` need (:meth:`ReservationOps._walk_in_holds`).
 - **Check-in** at entry (:meth:`ReservationOps._reservation_for_entry`, called by
   :meth:`attendant.core.services.ParkingService._enter`): by the code
   (``EntryRequest.reservation``) or by the plate (exact blind index, then the
@@ -707,15 +707,23 @@ class ReservationOps(FacilityStore):
         return row.held_spot_id if done else None
 
     # ------------------------------------------------------------------ holds and the sweep
+    def _unheld(self, conn, at: datetime, until: datetime):
+        """Booked reservations without a bay held whose hold begins by ``until`` and which are still due at
+        ``at`` (not past their no-show time or end), by start."""
+        return conn.execute(select(RES.c.id, RES.c.spot_type, RES.c.zone, RES.c.spot_id, RES.c.hold_from_at).where(
+            RES.c.facility_id == self.facility.id, RES.c.status == ReservationStatus.BOOKED.value,
+            RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= until, RES.c.no_show_at > at, RES.c.end_at > at)
+            .order_by(RES.c.start_at, RES.c.id)).all()
+
     def _hold_due(self, conn, at: datetime) -> list[int]:
         """Hold a bay for every booked reservation whose hold has begun by ``at`` and has none yet (inside
         ``conn``'s transaction). Returns the ids of the bays now ``reserved`` (for the index after commit).
         A reservation that finds no free bay of its type stays unheld (it is checked in to any fitting bay)."""
-        rows = conn.execute(select(RES.c.id, RES.c.spot_type, RES.c.zone, RES.c.spot_id).where(
-            RES.c.facility_id == self.facility.id, RES.c.status == ReservationStatus.BOOKED.value,
-            RES.c.hold_from_at <= at, RES.c.no_show_at > at, RES.c.end_at > at,
-            RES.c.held_spot_id.is_(None)).order_by(RES.c.start_at, RES.c.id)).all()
-        held = []
+        return self._place_holds(conn, self._unheld(conn, at, at))[0]
+
+    def _place_holds(self, conn, rows) -> tuple[list[int], set[int]]:
+        """Hold a bay for each reservation row; returns (bay ids now reserved, ids of reservations left unheld)."""
+        held, missed = [], set()
         postgresql = conn.dialect.name == "postgresql"
         for row in rows:
             if row.spot_id is not None:
@@ -727,6 +735,7 @@ class ReservationOps(FacilityStore):
                                    {"fid": self.facility.id, "want_zone": row.zone}).first()
                 spot_id = got.id if got else None
             if spot_id is None:
+                missed.add(row.id)
                 continue
             if conn.execute(update(RES).where(RES.c.id == row.id, RES.c.held_spot_id.is_(None),
                                               RES.c.status == ReservationStatus.BOOKED.value)
@@ -734,23 +743,28 @@ class ReservationOps(FacilityStore):
                 held.append(spot_id)
             else:  # another booth held a bay for it meanwhile (PostgreSQL): give this one back
                 conn.execute(update(S).where(S.c.id == spot_id).values(status=SpotStatus.AVAILABLE.value))
-        return held
+        return held, missed
 
-    def _protected_types(self, conn, at: datetime) -> frozenset[str]:
-        """Spot types a walk-in must not take now: those whose free bays are no more than the booked
-        reservations of that type whose hold begins within :data:`HOLD_LOOKAHEAD` and is not placed yet (so a
-        walk-in arriving just before a hold begins never takes the bay it needs). Usually one indexed read that
-        finds nothing."""
-        soon = conn.execute(select(RES.c.spot_type, func.count()).where(
-            RES.c.facility_id == self.facility.id, RES.c.status == ReservationStatus.BOOKED.value,
-            RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= at + HOLD_LOOKAHEAD, RES.c.no_show_at > at)
-            .group_by(RES.c.spot_type)).all()
+    def _walk_in_holds(self, conn, at: datetime) -> tuple[list[int], frozenset[str]]:
+        """Before a walk-in's bay is claimed (inside its transaction): the holds that have begun are placed
+        (their bay ids returned, for the index after commit), and the spot types a walk-in must not take now:
+        those whose free bays are no more than the reservations whose hold begins within
+        :data:`HOLD_LOOKAHEAD` (or has begun without a bay), so a walk-in arriving just before a hold begins
+        never takes the bay it needs. One indexed read that usually finds nothing."""
+        rows = self._unheld(conn, at, at + HOLD_LOOKAHEAD)
+        if not rows:
+            return [], frozenset()
+        held, missed = self._place_holds(conn, [r for r in rows if r.hold_from_at <= at])
+        soon: dict[str, int] = {}
+        for r in rows:
+            if r.hold_from_at > at or r.id in missed:
+                soon[r.spot_type] = soon.get(r.spot_type, 0) + 1
         if not soon:
-            return frozenset()
+            return held, frozenset()
         free = dict(conn.execute(select(S.c.spot_type, func.count()).where(
             S.c.facility_id == self.facility.id, S.c.status == SpotStatus.AVAILABLE.value,
-            S.c.spot_type.in_([t for t, _n in soon])).group_by(S.c.spot_type)).all())
-        return frozenset(t for t, n in soon if free.get(t, 0) <= n)
+            S.c.spot_type.in_(list(soon))).group_by(S.c.spot_type)).all())
+        return held, frozenset(t for t, n in soon.items() if free.get(t, 0) <= n)
 
     def sweep(self, *, actor: Actor | str = "system", at: datetime | None = None) -> dict:
         """What the console runs every minute and ``attendant reservation sweep`` runs once: hold bays whose

@@ -158,7 +158,8 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
                         "they must be settled before entry (prepay)"
                     )
             booked = self._reservation_for_entry(conn, request, sealed["plate_hash"], plate, at)
-            held = [] if booked is not None else self._hold_due(conn, at)  # walk-ins never take a held bay
+            # a walk-in places the holds due and leaves the bays reservations need (attendant/core/reservations.py)
+            held, kept = ([], frozenset()) if booked is not None else self._walk_in_holds(conn, at)
             if booked is not None and not spot_label:
                 spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
             elif spot_label:
@@ -170,7 +171,7 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
                     raise Refused(f"bay {spot.label} is {status.replace('_', ' ')}")
             else:  # the database picks and takes the bay (label, type and level never change: from the index)
                 spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible,
-                                                           skip=self._protected_types(conn, at)).id]
+                                                           skip=kept).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
             vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None

@@ -14,7 +14,7 @@ from attendant.core.vocab import SpotStatus
 from attendant.tui.screens.reservations import ReservationScreen
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import ParkingSession, Spot
-from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of
+from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
 
 PS, SPOT = ParkingSession.__table__, Spot.__table__
 
@@ -44,12 +44,12 @@ async def test_reservations_screen_sweep_and_check_in_by_scanned_code(engine, cl
         await pilot.press("escape")
         await settle(pilot)
         level_map = app.screen.query_one(LevelMapView)
-        assert level_map.status_of(spot.id) is SpotStatus.RESERVED
+        await until(pilot, lambda: level_map.status_of(spot.id) is SpotStatus.RESERVED)  # the map's flush timer
         await pilot.press("f2", *keys(due.code), "enter")  # the QR as a keyboard-wedge scanner types it
         await settle(pilot)
         (session,) = rows(engine, PS)
         assert session.reservation_id == due.id and session.spot_id == spot.id
-        assert level_map.status_of(spot.id) is SpotStatus.OCCUPIED
+        await until(pilot, lambda: level_map.status_of(spot.id) is SpotStatus.OCCUPIED)
         assert desk.reservation(due.code).status == "checked_in"
         found = [n.message for n in app._notifications if n.message.startswith("Reservation found")]
         assert found == [f"Reservation found: {due.code}  09:40-11:30, held bay {held}"]
