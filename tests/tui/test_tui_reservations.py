@@ -14,7 +14,17 @@ from attendant.core.vocab import SpotStatus
 from attendant.tui.screens.reservations import ReservationScreen
 from attendant.tui.widgets.level_map import LevelMapView
 from db.models import ParkingSession, Spot
-from tests.tui.support import SIZE, T0, console, keys, pilot_test, rows, settle, text_of, until
+from tests.tui.support import (
+    SIZE,
+    T0,
+    console,
+    keys,
+    pilot_test,
+    rows,
+    settle,
+    text_of,
+    until,
+)
 
 PS, SPOT = ParkingSession.__table__, Spot.__table__
 
