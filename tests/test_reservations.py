@@ -394,3 +394,17 @@ def test_a_zone_pool_holds_a_bay_of_that_zone(service, clock):
     held = service.reservation(view.code).held_spot
     assert held.startswith("L0-B") and service._cache.index.spots[service._cache.index.by_label[held]].spot_type \
         .value == "regular"
+
+
+def test_a_declined_prepayment_keeps_no_booking(service):
+    from attendant.core.errors import PaymentError
+    from attendant.core.vocab import PaymentMethod
+
+    service.set_pool("regular", bays=1, actor=SUP)
+    service.processors.get(PaymentMethod.CARD).set_script(["decline"])
+    with pytest.raises(PaymentError, match="not kept"):
+        book(service, at(10), at(11), prepay="card")
+    (row,) = service.reservations()
+    assert row.status == "cancelled" and row.amount_prepaid == 0 and row.reason.startswith("prepayment failed")
+    service.processors.get(PaymentMethod.CARD).set_script(["approve"])
+    assert book(service, at(10), at(11), prepay="card").amount_prepaid == 300  # the slot was released
