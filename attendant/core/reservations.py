@@ -54,6 +54,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy.exc import IntegrityError
 
 from attendant.core.allocation import ACCESSIBLE_CLASSES, EV_CLASSES, fits
 from attendant.core.auth import Actor, Role
@@ -444,6 +445,22 @@ class ReservationOps(FacilityStore):
         rules = plan.reservation_rules
         price = window_price(plan, r.start, r.end, vehicle_class=vclass.value, spot_type=stype, tz=self.tz)
         sealed = self.data.plate_columns(r.plate)
+        try:
+            rid, _code = self._insert_booking(r, who, now, vclass, stype, zone, spot, plan_id, rules, price, sealed)
+        except IntegrityError:  # the same idempotency key booked by another booth a moment ago
+            if r.idempotency_key and (found := self._by_key(r.idempotency_key)) is not None:
+                return found
+            raise
+        if r.prepay and price > 0:
+            try:
+                self._take_prepayment(rid, r.prepay, price, who, key=f"rsv.{self.facility.code}.{rid}.prepay")
+            except PaymentError as exc:
+                self._cancel(rid, who, f"prepayment failed: {exc}"[:200], refund=False)
+                raise PaymentError(f"{exc}: the booking was not kept") from None
+        return self._view_id(rid)
+
+    def _insert_booking(self, r, who, now, vclass, stype, zone, spot, plan_id, rules, price, sealed):
+        """The booking's transaction (:meth:`book`): the pool locked, counted, the row inserted; (id, code)."""
         with self._lock, self._writing() as conn:
             pool = self._lock_pool(conn, stype, zone or "")
             if pool is None:
@@ -483,13 +500,7 @@ class ReservationOps(FacilityStore):
                                                 "from": r.start.isoformat(), "to": r.end.isoformat(),
                                                 "price": price, "plate_ref": sealed["plate_hash"],
                                                 "vehicle_class": vclass.value})
-        if r.prepay and price > 0:
-            try:
-                self._take_prepayment(rid, r.prepay, price, who, key=f"{r.idempotency_key or code}.prepay")
-            except PaymentError as exc:
-                self._cancel(rid, who, f"prepayment failed: {exc}"[:200], refund=False)
-                raise PaymentError(f"{exc}: the booking was not kept") from None
-        return self._view_id(rid)
+        return rid, code
 
     def _lock_pool(self, conn, spot_type: str, zone: str):
         """The pool row, locked for this transaction on PostgreSQL (bookings of one pool are serialised)."""
