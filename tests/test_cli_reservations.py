@@ -7,8 +7,13 @@ Windows are placed relative to the real clock (the services book against now).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+
+from tests.cli_support import REPO
 
 
 def iso(t: datetime) -> str:
@@ -73,3 +78,31 @@ def test_check_in_by_plate_and_enter_checks_in_by_itself(cli):
     assert cli.json("strategy", "show") == {"strategy": "spread"}
     bad = cli.run("strategy", "set", "random", expect=2)
     assert "unknown strategy" in bad.stderr
+
+
+def test_two_processes_booking_the_last_slot_one_wins(cli):
+    """Two real ``attendant`` processes on one SQLite file book the last slot at once: one booking, one
+    refusal naming the instant (SQLite's single writer serialises them; tests/test_reservations.py races
+    two booths on PostgreSQL too)."""
+    import threading
+
+    cli.run("reservation", "pool", "large", "--bays", "1")
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    results = []
+
+    env = {k: v for k, v in {**os.environ, **cli.env, "PYTHONPATH": str(REPO)}.items() if v is not None}
+
+    def book() -> None:
+        results.append(subprocess.run(
+            [sys.executable, "-m", "attendant", "--db", cli.db, "reservation", "create", "--vehicle", "truck",
+             "--from", iso(start), "--to", iso(start + timedelta(hours=1)), "--json"],
+            check=False, capture_output=True, text=True, env=env, timeout=90))
+
+    threads = [threading.Thread(target=book) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert sorted(r.returncode for r in results) == [0, 2], [r.stderr for r in results]
+    assert "overbooked" in next(r.stderr for r in results if r.returncode == 2)
+    assert rows(cli, "SELECT count(*) FROM reservation") == [(1,)]
