@@ -45,6 +45,7 @@ async def test_reservations_screen_sweep_and_check_in_by_scanned_code(engine, cl
         board = text_of(app, "#reservation-board")
         assert "Arriving (2)" in board and due.code in board and later.code in board
         assert "09:40-11:30" in board  # facility time (Europe/London, GMT in November)
+        assert "Pool regular: 0 of 5 reserved at 09:00" in board and "Today: prepaid £0.00" in board
         await pilot.press("s")  # sweep now: the due reservation's bay is held
         await settle(pilot)
         held = desk.reservation(due.code).held_spot

@@ -32,9 +32,21 @@ TITLES = {"arriving": "Arriving", "late": "Late (not checked in)", "checked_in":
           "overstaying": "Overstaying now", "no_show": "No-shows"}
 
 
-def board_content(board: dict, tz, now) -> Content:
-    """The board as text: a title per section with its count, then a line per reservation (``none``)."""
+def board_content(board: dict, tz, now, report: dict | None = None) -> Content:
+    """The board as text: the day's money and the pools' use now (from
+    :meth:`~attendant.core.reservations.ReservationOps.reservation_report`), then a title per section with
+    its count and a line per reservation (``none``)."""
     parts: list = [(f"Reservations {now.astimezone(tz):%a %d %b %Y %H:%M}\n", "b")]
+    if report is not None:
+        cur = report["currency"]
+        parts.append(f"Today: prepaid {format_money(report['prepaid'], cur)} · no-show fees "
+                     f"{format_money(report['no_show_fees'], cur)} · overstay {format_money(report['overstay'], cur)}"
+                     f" · cancelled {report['counts']['cancelled']} · no-shows {report['counts']['no_show']}\n")
+        hour = now.astimezone(tz).strftime("%H:00")
+        for pool in report["pools"]:
+            used = next((h["reserved"] for h in pool["hours"] if h["hour"] == hour), 0)
+            parts.append(f"Pool {pool['spot_type']}{' zone ' + pool['zone'] if pool['zone'] else ''}: "
+                         f"{used} of {pool['capacity']} reserved at {hour}\n")
     for key, title in TITLES.items():
         rows = board.get(key, [])
         parts.append((f"\n{title} ({len(rows)})\n", "b $accent" if key not in ("late", "overstaying")
@@ -89,7 +101,9 @@ class ReservationScreen(Screen):
             if sweep:
                 service.sweep(actor=self.app.actor or "console")
             now = service.clock()
-            self.post_message(self.BoardRead(board_content(service.reservation_board(now), service.tz, now)))
+            report = service.reservation_report(service.local(now).date())
+            self.post_message(self.BoardRead(board_content(service.reservation_board(now), service.tz, now,
+                                                           report)))
         except AttendantError as exc:
             self.post_message(self.BoardRead(None, str(exc)))
 
