@@ -26,7 +26,7 @@ Rules and where they live:
   walk-in and no strategy ever takes a held bay; and a walk-in does not take the
   last free bays of a type that reservations whose hold begins within
   :data:`HOLD_LOOKAHEAD` need (:meth:`ReservationOps._walk_in_holds`).
-- **Check-in** at entry (:meth:`ReservationOps._reservation_for_entry`, called by
+- **Check-in** at entry (:meth:`ReservationOps._entry_reservations`, called by
   :meth:`attendant.core.services.ParkingService._enter`): by the code
   (``EntryRequest.reservation``) or by the plate (exact blind index, then the
   confusable-folded one when it names a single reservation); the entry takes the
@@ -318,6 +318,14 @@ class ReservationView:
         return data
 
 
+_BOOKED = RES.c.status == literal_column("'booked'")  # written in the SQL, as the indexes are read
+#: An entry's one read of reservations: the booked ones still running at :at that are unheld with a hold
+#: beginning by :soon, or that carry the plate (:plate exact, :fold confusable-folded blind indexes).
+_NEAR_ENTRY = select(RES).where(
+    RES.c.facility_id == bindparam("fid"), _BOOKED, RES.c.end_at > bindparam("at"),
+    (and_(RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= bindparam("soon"), RES.c.no_show_at > bindparam("at")))
+    | (RES.c.plate_hash == bindparam("plate")) | (RES.c.plate_fold == bindparam("fold")),
+).order_by(RES.c.start_at, RES.c.id)
 _ZONE_CLAIMS: dict[tuple, object] = {}
 
 
@@ -756,13 +764,13 @@ class ReservationOps(FacilityStore):
                 conn.execute(update(S).where(S.c.id == spot_id).values(status=SpotStatus.AVAILABLE.value))
         return held, missed
 
-    def _walk_in_holds(self, conn, at: datetime) -> tuple[list[int], frozenset[str]]:
+    def _walk_in_holds(self, conn, at: datetime, rows=None) -> tuple[list[int], frozenset[str]]:
         """Before a walk-in's bay is claimed (inside its transaction): the holds that have begun are placed
         (their bay ids returned, for the index after commit), and the spot types a walk-in must not take now:
         those whose free bays are no more than the reservations whose hold begins within
         :data:`HOLD_LOOKAHEAD` (or has begun without a bay), so a walk-in arriving just before a hold begins
-        never takes the bay it needs. One indexed read that usually finds nothing."""
-        rows = self._unheld(conn, at, at + HOLD_LOOKAHEAD)
+        never takes the bay it needs. ``rows``: those reservations, when the caller has read them."""
+        rows = self._unheld(conn, at, at + HOLD_LOOKAHEAD) if rows is None else rows
         if not rows:
             return [], frozenset()
         held, missed = self._place_holds(conn, [r for r in rows if r.hold_from_at <= at])
@@ -819,17 +827,18 @@ class ReservationOps(FacilityStore):
         return result
 
     # ------------------------------------------------------------------ entry (called inside _enter)
-    def _reservation_for_entry(self, conn, request, plate_hash: str | None, plate: str | None, at: datetime):
-        """The booked reservation this entry checks in, or None (a walk-in).
+    def _entry_reservations(self, conn, request, plate_hash: str | None, plate: str | None, at: datetime):
+        """What an entry does about reservations, inside its transaction: ``(booked, held, kept)``.
 
-        By ``request.reservation`` (a code: refused when not booked, not yet arriving under a ``walk_in``
+        ``booked``: the booked reservation this entry checks in, or None (a walk-in). By
+        ``request.reservation`` (a code: refused when not booked, over, not yet arriving under a ``walk_in``
         early rule, or for a vehicle that does not fit), else by plate: the exact blind index, then the
-        confusable-folded one when it names exactly one reservation; a plate's reservation whose hold has not
-        begun is checked in only under the ``tariff`` early-arrival rule.
+        confusable-folded one when it names exactly one reservation; a plate's reservation whose hold has
+        not begun is checked in only under the ``tariff`` early-arrival rule. For a walk-in, ``held`` are the
+        bays the holds that have begun now hold and ``kept`` the spot types it must leave
+        (:meth:`_walk_in_holds`). A walk-in costs one indexed read (:data:`_NEAR_ENTRY`).
         """
         code = getattr(request, "reservation", None)
-        fid = self.facility.id
-        booked = RES.c.status == ReservationStatus.BOOKED.value
         if code:
             row = self._row_of(conn, code)
             if row.status != ReservationStatus.BOOKED.value:
@@ -840,24 +849,29 @@ class ReservationOps(FacilityStore):
                     .early_arrival != "tariff":
                 raise Refused(f"reservation starts {self._when(row.start_at)}: arrivals from "
                               f"{self.local(row.hold_from_at).strftime('%H:%M')}; enter as a walk-in or wait")
-        elif plate_hash is not None:
-            window = and_(booked, RES.c.facility_id == fid, RES.c.end_at > at,
-                          RES.c.start_at <= at + timedelta(days=1))
-            rows = conn.execute(select(RES).where(window, RES.c.plate_hash == plate_hash)
-                                .order_by(RES.c.start_at)).all()
-            if not rows and plate is not None:
-                fold = self.data.plate_fold_index(plate)
-                rows = conn.execute(select(RES).where(window, RES.c.plate_fold == fold)
-                                    .order_by(RES.c.start_at)).all()
-                if len(rows) > 1:
-                    rows = []
-            rows = [r for r in rows if r.hold_from_at <= at or self._plan(
+            return self._fitting(row, request), [], frozenset()
+        fold = self.data.plate_fold_index(plate) if plate is not None else None
+        rows = conn.execute(_NEAR_ENTRY, {"fid": self.facility.id, "at": at, "soon": at + HOLD_LOOKAHEAD,
+                                          "plate": plate_hash, "fold": fold}).all()
+        if not rows:
+            return None, [], frozenset()
+        if plate_hash is not None:
+            horizon = at + timedelta(days=1)
+            mine = [r for r in rows if r.plate_hash == plate_hash and r.start_at <= horizon]
+            if not mine:
+                mine = [r for r in rows if r.plate_fold == fold and r.start_at <= horizon]
+                mine = mine if len(mine) == 1 else []
+            mine = [r for r in mine if r.hold_from_at <= at or self._plan(
                 conn, r.rate_plan_version_id).reservation_rules.early_arrival == "tariff"]
-            if not rows:
-                return None
-            row = rows[0]
-        else:
-            return None
+            if mine:
+                return self._fitting(mine[0], request), [], frozenset()
+        unheld = [r for r in rows if r.held_spot_id is None and r.hold_from_at <= at + HOLD_LOOKAHEAD
+                  and r.no_show_at > at]
+        held, kept = self._walk_in_holds(conn, at, unheld)
+        return None, held, kept
+
+    @staticmethod
+    def _fitting(row, request):
         vclass = VehicleClass(str(request.vehicle_class))
         if not fits(SpotType(row.spot_type), vclass, ev=request.ev or row.ev,
                     accessible=request.accessible or row.accessible):

@@ -157,9 +157,9 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
                         "they must be settled before entry (prepay)"
                     )
-            booked = self._reservation_for_entry(conn, request, sealed["plate_hash"], plate, at)
-            # a walk-in places the holds due and leaves the bays reservations need (attendant/core/reservations.py)
-            held, kept = ([], frozenset()) if booked is not None else self._walk_in_holds(conn, at)
+            # the reservation this entry checks in; for a walk-in, the holds due placed and the bay types
+            # reservations about to arrive need (attendant/core/reservations.py)
+            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at)
             if booked is not None and not spot_label:
                 spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
             elif spot_label:
