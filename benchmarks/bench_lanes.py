@@ -298,8 +298,9 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
             raise SystemExit("refused")
         conn.execute(  # the reservations near the entry: the plate's, holds due (attendant/core/reservations.py)
             "SELECT * FROM reservation WHERE facility_id = ? AND status = 'booked' AND end_at > ? AND "
-            "((held_spot_id IS NULL AND hold_from_at <= ? AND no_show_at > ?) OR plate_hash = ? OR plate_fold = ?) "
-            "ORDER BY start_at, id", (fid, entry_at, entry_at, entry_at, plate_hash, plate_fold)).fetchall()
+            "hold_from_at <= ? AND ((held_spot_id IS NULL AND hold_from_at <= ? AND no_show_at > ?) OR "
+            "plate_hash = ? OR plate_fold = ?) ORDER BY start_at, id",
+            (fid, entry_at, entry_at, entry_at, entry_at, plate_hash, plate_fold)).fetchall()
         spot_id, spot_type = conn.execute(  # the first free bay, nearest the entrance, claimed in one statement
             "UPDATE spot SET status = 'occupied' WHERE id = (SELECT id FROM spot WHERE facility_id = ? AND "
             "status = 'available' AND spot_type IN ('compact', 'regular', 'large') ORDER BY rank, id LIMIT 1) "

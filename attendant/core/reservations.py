@@ -319,10 +319,12 @@ class ReservationView:
 
 
 _BOOKED = RES.c.status == literal_column("'booked'")  # written in the SQL, as the indexes are read
-#: An entry's one read of reservations: the booked ones still running at :at that are unheld with a hold
-#: beginning by :soon, or that carry the plate (:plate exact, :fold confusable-folded blind indexes).
+#: An entry's one read of reservations: the booked ones still running at :at whose hold begins within a day
+#: (:horizon) that are unheld with a hold beginning by :soon, or that carry the plate (:plate exact, :fold
+#: confusable-folded blind indexes).
 _NEAR_ENTRY = select(RES).where(
     RES.c.facility_id == bindparam("fid"), _BOOKED, RES.c.end_at > bindparam("at"),
+    RES.c.hold_from_at <= bindparam("horizon"),  # a range of ix_reservation_facility_status: the next day's
     (and_(RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= bindparam("soon"), RES.c.no_show_at > bindparam("at")))
     | (RES.c.plate_hash == bindparam("plate")) | (RES.c.plate_fold == bindparam("fold")),
 ).order_by(RES.c.start_at, RES.c.id)
@@ -851,12 +853,12 @@ class ReservationOps(FacilityStore):
                               f"{self.local(row.hold_from_at).strftime('%H:%M')}; enter as a walk-in or wait")
             return self._fitting(row, request), [], frozenset()
         fold = self.data.plate_fold_index(plate) if plate is not None else None
+        horizon = at + timedelta(days=1)
         rows = conn.execute(_NEAR_ENTRY, {"fid": self.facility.id, "at": at, "soon": at + HOLD_LOOKAHEAD,
-                                          "plate": plate_hash, "fold": fold}).all()
+                                          "horizon": horizon, "plate": plate_hash, "fold": fold}).all()
         if not rows:
             return None, [], frozenset()
         if plate_hash is not None:
-            horizon = at + timedelta(days=1)
             mine = [r for r in rows if r.plate_hash == plate_hash and r.start_at <= horizon]
             if not mine:
                 mine = [r for r in rows if r.plate_fold == fold and r.start_at <= horizon]
