@@ -89,7 +89,10 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
         :class:`~attendant.core.errors.NoSpaceAvailable`. A request whose
         ``idempotency_key`` opened a session before gets that session back
         (``replayed``), whatever happened since; the key used for another plate
-        raises :class:`InputError`.
+        raises :class:`InputError`. A booked reservation of the plate (or the
+        one ``request.reservation`` names) is checked in and its held bay taken
+        (:mod:`attendant.core.reservations`; ``EntryResult.reservation``); a
+        walk-in never takes a held bay.
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
@@ -160,7 +163,8 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
             # the reservation this entry checks in; for a walk-in, the holds due placed and the bay types
             # reservations about to arrive need (attendant/core/reservations.py)
             booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at)
-            if booked is not None and not spot_label:
+            if booked is not None and (not spot_label or
+                                       self._cache.index.spot_by_label(spot_label).id == booked.held_spot_id):
                 spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
             elif spot_label:
                 spot = self._cache.index.spot_by_label(spot_label)
@@ -224,6 +228,7 @@ class ParkingService(ReservationOps, CheckoutOps, BackOfficeOps):
                     "lane": lane,
                     "at_given": request.at is not None,
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
+                    **({"reservation_id": booked.id} if booked is not None else {}),
                 },
             )
         for held_id in held:
