@@ -106,3 +106,40 @@ def test_two_processes_booking_the_last_slot_one_wins(cli):
     assert sorted(r.returncode for r in results) == [0, 2], [r.stderr for r in results]
     assert "overbooked" in next(r.stderr for r in results if r.returncode == 2)
     assert rows(cli, "SELECT count(*) FROM reservation") == [(1,)]
+
+
+def test_the_http_api_books_lists_cancels_and_checks_in_like_the_cli(cli):
+    from tests.test_api import assert_problem, start_server, stop_server
+
+    cli.run("reservation", "pool", "regular", "--bays", "1")
+    now = datetime.now(UTC)
+    server = start_server(cli)
+    try:
+        with server.client() as http:
+            made = http.post("/v1/facilities/CHS/reservations", json={
+                "vehicle": "car", "from": iso(now + timedelta(minutes=5)), "to": iso(now + timedelta(hours=1)),
+                "plate": "API 1", "holder": "Api Holder", "prepay": "card"}, headers={"Idempotency-Key": "k1"})
+            assert made.status_code == 201, made.text
+            r = made.json()
+            assert set(r) == set(cli.json("reservation", "show", r["code"]))  # the CLI's JSON shape
+            assert r["amount_prepaid"] == "3.00" and r["holder_name"] == "Api Holder"
+            again = http.post("/v1/facilities/CHS/reservations", json={
+                "vehicle": "car", "from": iso(now + timedelta(minutes=5)), "to": iso(now + timedelta(hours=1)),
+                "plate": "API 1", "prepay": "card"}, headers={"Idempotency-Key": "k1"})
+            assert again.json()["code"] == r["code"]  # retried: the first booking
+            full = http.post("/v1/facilities/CHS/reservations", json={
+                "vehicle": "car", "from": iso(now + timedelta(minutes=30)), "to": iso(now + timedelta(hours=2))})
+            assert "overbooked" in assert_problem(full, 409)["detail"]
+            assert_problem(http.post("/v1/facilities/CHS/reservations", json={"vehicle": "car", "from": "soon",
+                                                                             "to": "later"}), 422)
+            listed = http.get("/v1/facilities/CHS/reservations", params={"status": "booked"}).json()
+            assert [x["code"] for x in listed["reservations"]] == [r["code"]]
+            assert http.get(f"/v1/facilities/CHS/reservations/{r['code']}").json()["status"] == "booked"
+            cli.run("reservation", "sweep")
+            entry = http.post("/v1/facilities/CHS/entries", json={"plate": "API 1"})
+            assert entry.status_code == 201 and entry.json()["reservation"]["code"] == r["code"]
+            assert_problem(http.post(f"/v1/facilities/CHS/reservations/{r['code']}/cancel",
+                                     json={"reason": "too late"}), 409)
+    finally:
+        stop_server(server)
+    assert rows(cli, "SELECT count(*) FROM reservation") == [(1,)]
