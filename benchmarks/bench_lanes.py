@@ -16,7 +16,8 @@ database file, so the same schema with its indexes, foreign keys and triggers
 audit event, the facility's ticket counter, a block of numbers at a time), the same ``PRAGMA`` settings (WAL,
 ``synchronous`` FULL by default, foreign keys on) and the same transactions:
 an entry seals the plate (AES-256-GCM) and computes its blind indexes,
-checks anti-passback and unpaid IOUs by them, signs the ticket code and
+checks anti-passback and unpaid IOUs by them, looks for the plate's reservation
+and the reservation holds due (one read), signs the ticket code and
 stores its keyed hash (HMAC-SHA256; personal data at rest,
 ``attendant/core/personal_data.py``); an exit reads the session, checks the
 code against its hash, opens the plate, reads its payments (what is paid, and
@@ -295,6 +296,11 @@ def bench_raw(template: Path, folder: Path, n: int, sync: str) -> dict:
             (fid, plate_hash, fid, plate_hash)).fetchone()
         if inside is not None or ious >= 3:
             raise SystemExit("refused")
+        conn.execute(  # the reservations near the entry: the plate's, holds due (attendant/core/reservations.py)
+            "SELECT * FROM reservation WHERE facility_id = ? AND status = 'booked' AND end_at > ? AND "
+            "hold_from_at <= ? AND ((held_spot_id IS NULL AND hold_from_at <= ? AND no_show_at > ?) OR "
+            "plate_hash = ? OR plate_fold = ?) ORDER BY start_at, id",
+            (fid, entry_at, entry_at, entry_at, entry_at, plate_hash, plate_fold)).fetchall()
         spot_id, spot_type = conn.execute(  # the first free bay, nearest the entrance, claimed in one statement
             "UPDATE spot SET status = 'occupied' WHERE id = (SELECT id FROM spot WHERE facility_id = ? AND "
             "status = 'available' AND spot_type IN ('compact', 'regular', 'large') ORDER BY rank, id LIMIT 1) "

@@ -19,7 +19,19 @@ that starts does not pay for building sixteen validators.
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, SmallInteger, Text, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -195,6 +207,8 @@ class ParkingSession(Table, table=True):
                                     description="Idempotency key of the exit request (a retry returns this exit)")
     allow_entry_id: Optional[int] = Field(default=None, description="The allow-list entry (plate_list_entry.id) "
                                           "that made the exit free (0017_accounts_plate_lists)")
+    reservation_id: Optional[int] = Field(default=None, description="The reservation checked in by this entry "
+                                          "(0020_reserve; no foreign key: added to a live table)")
 
 
 class Payment(Table, table=True):
@@ -608,3 +622,97 @@ class JournalApplied(Table, table=True):
     session_id: Optional[int] = Field(default=None)
     booth: str = Field(max_length=80)
     applied_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReservationPool(Table, table=True):
+    """The bays of one spot type (optionally in one zone) that reservations may book (migration 0020_reserve).
+
+    ``bays`` (a number) or ``share_pct`` (a share of that type's bays, in whole percent, rounded down): one of
+    them is set. The row is also what bookings lock (``SELECT ... FOR UPDATE`` on PostgreSQL) so that two booths
+    booking the last slot of a pool at the same moment are serialised (attendant/core/reservations.py).
+    """
+
+    __tablename__ = "reservation_pool"
+    __table_args__ = (UniqueConstraint("facility_id", "spot_type", "zone"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    spot_type: str = Field(max_length=12)
+    zone: str = Field(default="", max_length=8, description="'' for the whole facility")
+    bays: Optional[int] = Field(default=None, description="Reservable bays (a number)")
+    share_pct: Optional[int] = Field(default=None, description="Reservable share of the type's bays, percent")
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: str = Field(max_length=80)
+
+
+class Reservation(Table, table=True):
+    """A bay of a spot type (or zone, or one bay) booked for a window (migration 0020_reserve).
+
+    Status ``booked`` -> ``checked_in`` -> ``completed``, or ``cancelled``, ``no_show``, ``expired``.
+    Times UTC; money minor units. Plate, holder name and contact are AES-GCM ciphertext with blind indexes of
+    the plate (attendant/core/personal_data.py); ``code`` is the keyed hash of the signed reservation code.
+    """
+
+    __tablename__ = "reservation"
+    __table_args__ = (
+        Index("ix_reservation_pool_window", "pool_id", "status", "start_at"),
+        Index("ix_reservation_facility_status", "facility_id", "status", "hold_from_at"),
+        Index("ix_reservation_plate", "facility_id", "plate_hash", "status"),
+        Index("ix_reservation_plate_fold", "facility_id", "plate_fold", "status"),
+        Index("uq_reservation_booking_key", "facility_id", "booking_key", unique=True),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    pool_id: int = Field(foreign_key="reservation_pool.id")
+    code: Optional[str] = Field(default=None, max_length=64, unique=True,
+                                description="Keyed hash of the signed reservation code, not the code")
+    status: str = Field(default="booked", max_length=12)
+    vehicle_class: str = Field(max_length=12)
+    ev: bool = Field(default=False)
+    accessible: bool = Field(default=False)
+    spot_type: str = Field(max_length=12)
+    zone: Optional[str] = Field(default=None, max_length=8)
+    spot_id: Optional[int] = Field(default=None, foreign_key="spot.id", description="A specific bay booked")
+    held_spot_id: Optional[int] = Field(default=None, foreign_key="spot.id", description="The bay held now")
+    session_id: Optional[int] = Field(default=None, foreign_key="parking_session.id")
+    start_at: datetime = Field(sa_type=UTCDateTime)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    hold_from_at: datetime = Field(sa_type=UTCDateTime, description="start_at minus the arrival allowance")
+    no_show_at: datetime = Field(sa_type=UTCDateTime, description="start_at plus the no-show grace")
+    plate: Optional[str] = Field(default=None, max_length=120, description="AES-GCM ciphertext")
+    plate_hash: Optional[str] = Field(default=None, max_length=32)
+    plate_fold: Optional[str] = Field(default=None, max_length=32)
+    holder_name: Optional[str] = Field(default=None, sa_column=Column(Text), description="AES-GCM ciphertext")
+    holder_contact: Optional[str] = Field(default=None, sa_column=Column(Text), description="AES-GCM ciphertext")
+    rate_plan_version_id: Optional[int] = Field(default=None, foreign_key="rate_plan_version.id")
+    price: int = Field(default=0, description="Price of the window, minor units")
+    amount_prepaid: int = Field(default=0, description="Prepayment completed, net of refunds, minor units")
+    no_show_fee: int = Field(default=0, description="Kept from the prepayment for a no-show, minor units")
+    booking_key: Optional[str] = Field(default=None, max_length=80, description="Idempotency key of the booking")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=80)
+    checked_in_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    reason: Optional[str] = Field(default=None, max_length=200, description="Cancellation reason")
+
+
+class ReservationPayment(Table, table=True):
+    """Money moved for a reservation (migration 0020_reserve): ``kind`` prepay, refund; ``amount`` minor
+    units (a refund is negative); ``status`` pending, completed, failed; ``idempotency_key`` unique, as the
+    processor sees it (attendant/core/payments.py)."""
+
+    __tablename__ = "reservation_payment"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id")
+    reservation_id: int = Field(foreign_key="reservation.id", index=True)
+    kind: str = Field(max_length=12)
+    method: str = Field(max_length=16)
+    status: str = Field(max_length=12)
+    amount: int
+    idempotency_key: str = Field(max_length=80, unique=True)
+    processor_ref: Optional[str] = Field(default=None, max_length=80)
+    message: Optional[str] = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)

@@ -152,7 +152,8 @@ def test_keys_rotate_reencrypts_every_value_and_retires_the_old_key(service, sma
     assert result["retired"] == [old.current] and result["kept"] == []
     assert result["resealed"] == {"parking_session.plate": 7, "iou.plate": 0, "pass_holder.plate": 1,
                                   "pass_holder.holder_name": 1, "session_concession.badge": 1, "account.holder": 1,
-                                  "plate_list_entry.plate": 1}
+                                  "plate_list_entry.plate": 1,
+                                  "reservation.plate": 0, "reservation.holder_name": 0, "reservation.holder_contact": 0}
     assert service.concessions_of(entries[1].code)[0].badge == "•••• 4242"  # opens under the new key
     assert new.index_key == old.index_key  # the blind indexes stay valid
     with small_engine.connect() as conn:

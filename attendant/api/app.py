@@ -87,6 +87,35 @@ class EntryBody(BaseModel):
     at: str | None = Field(None, max_length=40, description="Entry time, ISO 8601 (no offset: facility time).")
     allow_backdate: str | None = Field(None, max_length=200, description="A supervisor's reason to accept an `at` "
                                        "earlier than the facility's window (audited).")
+    reservation: str | None = Field(None, max_length=64, description="Check in this reservation (its code); "
+                                    "without it a booked reservation of the plate is checked in by itself.")
+
+
+class ReservationBody(BaseModel):
+    """``attendant reservation create``'s options as a JSON body."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    vehicle: str = Field(max_length=16, description="motorcycle, car, van, truck or bus.")
+    from_: str = Field(alias="from", max_length=40, description="Start, ISO 8601 (no offset: facility time).")
+    to: str = Field(max_length=40, description="End, ISO 8601 (no offset: facility time).")
+    plate: str | None = Field(None, max_length=32)
+    spot_type: str | None = Field(None, max_length=16)
+    zone: str | None = Field(None, max_length=8)
+    spot: str | None = Field(None, max_length=16)
+    holder: str | None = Field(None, max_length=120, description="Holder's name (kept encrypted).")
+    contact: str | None = Field(None, max_length=200, description="Holder's phone or e-mail (kept encrypted).")
+    ev: bool = False
+    accessible: bool = False
+    prepay: str | None = Field(None, max_length=16, description="cash, card, upi, ewallet or mobile.")
+
+
+class CancelBody(BaseModel):
+    """Why a reservation is cancelled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=200)
 
 
 Amount = Annotated[str | int, Field(description="Major units as a decimal string, e.g. \"12.40\" (or an integer).")]
@@ -503,7 +532,8 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
         request = entry_request(booth, plate=body.plate, vehicle=body.vehicle, ev=body.ev,
                                 accessible=body.accessible, lane=body.lane, spot=body.spot, at=body.at,
                                 idempotency_key=_scoped_key(actor, idempotency_key),
-                                backdate_reason=body.allow_backdate, option_names=False)
+                                backdate_reason=body.allow_backdate, option_names=False,
+                                reservation=body.reservation)
         outcome = booth.enter(request, actor=actor)
         data = entry_json(outcome, booth.service)
         if outcome.entry.replayed:
@@ -621,6 +651,44 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
     @facilities.delete("/{code}/plates/{plate}", summary="Take a plate off its list (supervisors)")
     def plate_remove(code: Code, plate: Annotated[str, Path(max_length=32)], actor: Caller) -> dict:
         return site.booth(code).service.remove_plate_entry(plate, actor=actor).to_json_dict()
+
+    @facilities.post("/{code}/reservations", status_code=201,
+                     summary="Book a window (as `attendant reservation create --json`)")
+    def book(code: Code, body: ReservationBody, actor: Caller, idempotency_key: IdemKey = None) -> dict:
+        from attendant.cli.common import parse_when
+        from attendant.core.reservations import ReservationRequest
+
+        service = site.booth(code).service
+        request = ReservationRequest(
+            body.vehicle, parse_when(body.from_, service.tz, "from"), parse_when(body.to, service.tz, "to"),
+            plate=body.plate, spot_type=body.spot_type, zone=body.zone, spot=body.spot, holder_name=body.holder,
+            holder_contact=body.contact, ev=body.ev, accessible=body.accessible, prepay=body.prepay,
+            idempotency_key=_scoped_key(actor, idempotency_key))
+        return service.book(request, actor=actor).to_json_dict(service.tz)
+
+    @facilities.get("/{code}/reservations", summary="Reservations (as `attendant reservation list --json`)")
+    def reservations(code: Code, actor: Caller,
+                     date_: Annotated[str | None, Query(alias="date", description="Facility-local YYYY-MM-DD.")] = None,
+                     status: Annotated[str | None, Query(max_length=12)] = None) -> dict:
+        reader(actor, "reading reservations")
+        try:
+            day = date.fromisoformat(date_) if date_ else None
+        except ValueError:
+            raise InputError(f"not a date: {date_!r} (YYYY-MM-DD)") from None
+        service = site.booth(code).service
+        return {"reservations": [r.to_json_dict(service.tz) for r in service.reservations(day=day, status=status)]}
+
+    @facilities.get("/{code}/reservations/{reservation}", summary="One reservation, by its code")
+    def reservation(code: Code, reservation: Annotated[str, Path(max_length=64)], actor: Caller) -> dict:
+        reader(actor, "reading a reservation")
+        service = site.booth(code).service
+        return service.reservation(reservation).to_json_dict(service.tz)
+
+    @facilities.post("/{code}/reservations/{reservation}/cancel", summary="Cancel a booked reservation")
+    def cancel(code: Code, reservation: Annotated[str, Path(max_length=64)], body: CancelBody,
+               actor: Caller) -> dict:
+        service = site.booth(code).service
+        return service.cancel_reservation(reservation, reason=body.reason, actor=actor).to_json_dict(service.tz)
 
     def followed(code: Code, actor: Caller):
         """The facility whose changes an event stream follows: checked (token, facility) before it starts."""

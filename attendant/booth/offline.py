@@ -60,9 +60,17 @@ from attendant.core.plate_match import canonical_form
 from attendant.core.plates import normalize_plate
 from attendant.core.rates import Fee, FeeLine, RatePlan, compute_fee
 from attendant.core.requests import EntryRequest, ExitRequest
-from attendant.core.tickets import format_ticket_no, looks_like_ticket_code
 from attendant.core.store import FacilityStore
-from attendant.core.views import Checkout, EntryResult, ExitResult, LevelMap, PaymentView, SessionView, SpotCell
+from attendant.core.tickets import format_ticket_no, looks_like_ticket_code
+from attendant.core.views import (
+    Checkout,
+    EntryResult,
+    ExitResult,
+    LevelMap,
+    PaymentView,
+    SessionView,
+    SpotCell,
+)
 from attendant.core.vocab import PaymentMethod, SpotStatus, VendSource
 from db.models import Facility
 
@@ -257,7 +265,7 @@ class OfflineLanes:
         from sqlalchemy import select
 
         from attendant.core.auth import users_exist
-        from attendant.core.store import L, PS, RPV, S, SESSION_IS_OPEN
+        from attendant.core.store import PS, RPV, SESSION_IS_OPEN, L, S
 
         service = self.service
         fid = service.facility.id

@@ -29,7 +29,9 @@ def _name(option: str, option_names: bool) -> str:
 
 
 def _when(text, tz, option: str, option_names: bool):
-    from attendant.cli.common import parse_when  # the one reading of a typed time (facility time if naive)
+    from attendant.cli.common import (
+        parse_when,  # the one reading of a typed time (facility time if naive)
+    )
 
     return parse_when(text, tz, _name(option, option_names))
 
@@ -42,15 +44,17 @@ def _money(text, currency: str, option: str, option_names: bool) -> int | None:
 
 def entry_request(booth, *, plate: str | None, vehicle: str = "car", ev: bool = False, accessible: bool = False,
                   lane: str | None = None, spot: str | None = None, at: str | None = None,
-                  idempotency_key: str | None = None, backdate_reason: str | None = None, option_names: bool = True):
+                  idempotency_key: str | None = None, backdate_reason: str | None = None, option_names: bool = True,
+                  reservation: str | None = None):
     """The :class:`~attendant.core.requests.EntryRequest` of ``enter``'s options (``at``: ISO 8601 text,
-    facility time when it has no offset; ``backdate_reason``: ``--allow-backdate``). Raises
+    facility time when it has no offset; ``backdate_reason``: ``--allow-backdate``; ``reservation``: the code of
+    a reservation to check in, ``--reservation``). Raises
     :class:`~attendant.core.errors.InputError`."""
     from attendant.core.requests import EntryRequest
 
     return EntryRequest(plate, vehicle, ev=bool(ev), accessible=bool(accessible), lane=lane, spot=spot,
                         at=_when(at, booth.service.tz, "at", option_names), idempotency_key=idempotency_key,
-                        backdate_reason=backdate_reason)
+                        backdate_reason=backdate_reason, reservation=reservation)
 
 
 def parse_tenders(items: Sequence[str], tendered: str | None, currency: str, *, pass_code: str | None = None,
@@ -278,7 +282,14 @@ class ErrorKind:
 def _kinds() -> tuple:
     from attendant.core.api_tokens import TokenInvalid
     from attendant.core.auth import LoginRequired, PermissionDenied
-    from attendant.core.errors import AttendantError, InputError, NotFound, PaymentError, Refused, TicketInvalid
+    from attendant.core.errors import (
+        AttendantError,
+        InputError,
+        NotFound,
+        PaymentError,
+        Refused,
+        TicketInvalid,
+    )
 
     return (  # most specific first: the first class an error is an instance of decides
         (TokenInvalid, ErrorKind(401, "token-invalid", "Invalid API token")),

@@ -29,7 +29,13 @@ def time_window(
     """Show the facility's window of accepted times, or change it (admins; audited)."""
     from dataclasses import replace
 
-    from attendant.core.time_bounds import get_replay, get_window, parse_duration, set_replay, set_window
+    from attendant.core.time_bounds import (
+        get_replay,
+        get_window,
+        parse_duration,
+        set_replay,
+        set_window,
+    )
 
     cli = state(ctx)
     cli._one_facility()

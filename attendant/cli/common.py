@@ -64,6 +64,7 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "audit",
     "backup": "backups", "restore": "backups",
     "vend": "exceptions", "reasons": "exceptions",
+    "reservation": "reservations", "strategy": "reservations",
 }
 
 
@@ -235,7 +236,9 @@ class Context:
             except Exception as exc:
                 if not database_unreachable(exc):
                     raise
-                from attendant.booth.offline import detached_service  # the booth's lanes work from its journal
+                from attendant.booth.offline import (
+                    detached_service,  # the booth's lanes work from its journal
+                )
 
                 self._service = detached_service(self.engine(), self.facility, exc)
         return self._service

@@ -119,10 +119,14 @@ def enter(
         "--reason", metavar="REASON",
         help="With --at before now: a supervisor's reason to back-date, CODE or 'CODE: text' (attendant reasons).",
     )] = None,
+    reservation: Annotated[Optional[str], typer.Option(
+        "--reservation", metavar="CODE", help="Check in this reservation (its held bay); without it a booked "
+                                              "reservation of the plate is checked in by itself.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Admit a vehicle: bay, session, printed ticket, gate vend. Back-dating (--at before now) needs a
-    supervisor and --reason (or --allow-backdate REASON), unless the facility replays history."""
+    """Admit a vehicle: bay, session, printed ticket, gate vend (checking in its reservation, if any).
+    Back-dating (--at before now) needs a supervisor and --reason (or --allow-backdate REASON), unless the
+    facility replays history."""
     from attendant.booth.shapes import entry_json, entry_request
 
     cli = state(ctx)
@@ -131,7 +135,7 @@ def enter(
     if reason is not None:
         service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
     request = entry_request(booth, plate=plate, vehicle=vehicle, ev=ev, accessible=accessible, lane=lane, spot=spot,
-                            at=at, backdate_reason=allow_backdate or reason)
+                            at=at, backdate_reason=allow_backdate or reason, reservation=reservation)
     outcome = booth.enter(request, actor=cli.login())
     offline_notice(booth, outcome)
     e = outcome.entry
@@ -141,6 +145,10 @@ def enter(
         local = service.local(e.entry_at).strftime("%a %d %b %Y %H:%M")
         typer.echo(f"Ticket {e.ticket_no}  {e.plate or '(no plate)'}  {e.vehicle_class}  bay {e.spot_label}  {local}")
         typer.echo(f"Code {e.code}")
+        if e.reservation is not None:
+            r = e.reservation
+            typer.echo(f"Reservation found: {r.code}  {service.local(r.start_at):%H:%M}-"
+                       f"{service.local(r.end_at):%H:%M}  checked in")
         typer.echo(f"Gate: {outcome.gate}" + (f"  PRINTER: {outcome.print_error}" if outcome.print_error else ""))
         if e.flag:
             typer.echo(f"FLAG: {e.flag}")

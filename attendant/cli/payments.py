@@ -10,7 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, parse_money, parse_when, print_json, state, typer_app
+from attendant.cli.common import (
+    JsonOpt,
+    parse_money,
+    parse_when,
+    print_json,
+    state,
+    typer_app,
+)
 from attendant.core.errors import InputError
 from attendant.core.money import format_money, to_major_str
 from attendant.core.payment_methods import IOU_METHODS

@@ -97,7 +97,11 @@ def report_exceptions(
 ) -> None:
     """Every exception at the booth (lost tickets, free exits, manual vends, back-dating, IOUs, reprints,
     bays out of service...) with time, lane, actor, reason and amount; totals by kind and by actor."""
-    from attendant.core.exceptions_report import FORMATS, exceptions_report, render_exceptions
+    from attendant.core.exceptions_report import (
+        FORMATS,
+        exceptions_report,
+        render_exceptions,
+    )
 
     if format_ not in FORMATS:
         fail(f"unknown format {format_!r} (table, csv or json)")

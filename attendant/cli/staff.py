@@ -27,7 +27,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from attendant.cli.common import JsonOpt, PrinterOpt, parse_money, print_json, state, typer_app
+from attendant.cli.common import (
+    JsonOpt,
+    PrinterOpt,
+    parse_money,
+    print_json,
+    state,
+    typer_app,
+)
 from attendant.core.errors import InputError
 from attendant.core.money import format_money
 

@@ -33,10 +33,10 @@ def watch(
                                                     min=0, max=31_622_400)] = None,
 ) -> None:
     """Print entries, exits, bay changes and payments as any booth commits them."""
+    from attendant.booth.shapes import change_json
     from attendant.core.changes import ChangeWatcher
     from attendant.core.errors import InputError
     from attendant.core.facilities import list_facilities
-    from attendant.booth.shapes import change_json
 
     if seconds is not None and not seconds > 0:
         raise InputError("--seconds must be more than 0")

@@ -18,6 +18,12 @@ bus            large
 A motorcycle takes a motorcycle bay while one is free (nothing else fits
 there), then any bay it fits.
 
+Strategies (:class:`Strategy`, switchable at run time, per facility): nearest
+to the entrance; best fit (smallest fitting type first); spread across levels
+(the level with the most free fitting bays first, nearest within it). Bays
+held for reservations (status ``reserved``) are never free, so every strategy
+respects holds.
+
 :class:`SpotIndex` keeps one min-heap of available bays per spot type, keyed by
 the strategy's sort key, with lazy deletion, so choosing a bay costs
 O(types x log n) and stays far below a millisecond at 100,000 bays. The index
@@ -50,6 +56,7 @@ class Strategy(StrEnum):
 
     NEAREST = "nearest"  # nearest to the entrance among all fitting bays
     BEST_FIT = "best_fit"  # smallest fitting bay type first (keeps large bays free), then nearest
+    SPREAD = "spread"  # the level with the most free fitting bays first (spreads wear and queues), then nearest
 
 
 def allowed_spot_types(
@@ -145,6 +152,19 @@ class SpotIndex:
         """
         exclude = exclude or set()
         for tier in allowed_spot_types(vehicle_class, ev=ev, accessible=accessible):
+            if self.strategy is Strategy.SPREAD:
+                level = self.emptiest_level(tier)
+                if level is None:
+                    continue
+                others = {i for i, s in self.spots.items() if s.level_id != level and s.spot_type in tier}
+                best = None
+                for spot_type in tier:
+                    hit = self._peek(spot_type, exclude | others)
+                    if hit and (best is None or hit < best):
+                        best = hit
+                if best:
+                    return self.spots[best[1]]
+                continue
             if self.strategy is Strategy.BEST_FIT:
                 for spot_type in tier:  # tiers list smallest first
                     hit = self._peek(spot_type, exclude)
@@ -159,6 +179,15 @@ class SpotIndex:
             if best:
                 return self.spots[best[1]]
         raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class")
+
+    def emptiest_level(self, types: tuple[SpotType, ...]) -> int | None:
+        """The level with the most available bays of ``types`` (ties: the lower level id), None when none is
+        free: the level the spread-across-levels strategy fills next."""
+        free: dict[int, int] = {}
+        for (level, typ, status), n in self.counts.items():
+            if status is SpotStatus.AVAILABLE and typ in types and n > 0:
+                free[level] = free.get(level, 0) + n
+        return min(free, key=lambda lv: (-free[lv], lv)) if free else None
 
     def spot_by_label(self, label: str) -> IndexedSpot:
         """The bay labelled ``label`` (case-insensitive); raises :class:`InputError` if none."""

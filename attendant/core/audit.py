@@ -57,7 +57,17 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, event, insert, select, update
 
 from attendant.core.clock import utc_now
-from db.models import AuditChainHead, AuditEvent, CashMovement, Iou, ParkingSession, Payment, Shift, User, Vend
+from db.models import (
+    AuditChainHead,
+    AuditEvent,
+    CashMovement,
+    Iou,
+    ParkingSession,
+    Payment,
+    Shift,
+    User,
+    Vend,
+)
 
 AUDIT = AuditEvent.__table__
 HEAD = AuditChainHead.__table__

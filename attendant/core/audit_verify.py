@@ -224,7 +224,7 @@ def _check_money(conn, out: Verification, found) -> None:
     """Each session's completed payments sum to its ``amount_paid``; each facility's report total equals its
     payments (over every day that has one)."""
     from attendant.core.facilities import list_facilities
-    from db.models import Payment, ParkingSession
+    from db.models import ParkingSession, Payment
 
     pay, ps = Payment.__table__, ParkingSession.__table__
     sums = dict(conn.execute(select(pay.c.session_id, func.sum(pay.c.amount))

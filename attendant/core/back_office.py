@@ -31,9 +31,15 @@ from attendant.core.payments import ProcessorTimeout, ProcessorUnavailable
 from attendant.core.plates import normalize_plate
 from attendant.core.store import IOU, PASS, PAY, PS, VAL, FacilityStore
 from attendant.core.tickets import format_ticket_no, new_credential_code
-from attendant.core.views import COUNTED, IouView, PassView, PaymentView, PendingPayment, RefundablePayment
+from attendant.core.views import (
+    COUNTED,
+    IouView,
+    PassView,
+    PaymentView,
+    PendingPayment,
+    RefundablePayment,
+)
 from attendant.core.vocab import IouStatus, PaymentMethod, PaymentStatus
-
 
 RESOLUTIONS = ("approved", "declined", "void")
 """How a supervisor may settle a stuck payment attempt (:meth:`BackOfficeOps.resolve_payment`)."""

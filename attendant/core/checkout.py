@@ -234,6 +234,8 @@ class CheckoutOps(FacilityStore):
         priced_at = at
         if row.paid_at is not None and at <= row.paid_at + timedelta(minutes=plan.exit_grace_minutes):
             priced_at = row.paid_at
+        if getattr(row, "reservation_id", None) is not None:  # a reserved stay (attendant/core/reservations.py)
+            return self._reserved_fee(conn, row, priced_at)
         return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
                            tz=self.tz, **pricing_context(conn, row, plan))
 
@@ -786,6 +788,8 @@ class CheckoutOps(FacilityStore):
         allowed = self._allowed(conn, row, at) if fee.amount == 0 else None
         if allowed is not None:  # free or contract parking: the session names the entry (plate_lists.py)
             conn.execute(update(PS).where(PS.c.id == row.id).values(allow_entry_id=allowed.id))
+        if getattr(row, "reservation_id", None) is not None:  # the reservation ends with the stay
+            self._completed(conn, row.reservation_id, at)
         if iou_id is not None:
             source, reason = VendSource.ATTENDANT, f"IOU: {iou_reason}"
         elif "free_exit" in kinds:

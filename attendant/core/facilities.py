@@ -93,7 +93,9 @@ def create_facility(
     if rate_plan is None:
         if layout.rate_plan_path is None:
             raise InputError("the layout names no rate_plan: give one with --rates FILE")
-        from attendant.core.rates import load_rate_plan  # the TOML validator loads only when a file is read
+        from attendant.core.rates import (
+            load_rate_plan,  # the TOML validator loads only when a file is read
+        )
 
         rate_plan = load_rate_plan(layout.rate_plan_path)
     with engine.begin() as conn:

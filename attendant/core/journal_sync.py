@@ -52,7 +52,13 @@ from sqlalchemy import insert, select, update
 
 from attendant.core.auth import Actor, Role
 from attendant.core.clock import utc_now
-from attendant.core.errors import AttendantError, NoSpaceAvailable, NotFound, PaymentError, Refused
+from attendant.core.errors import (
+    AttendantError,
+    NoSpaceAvailable,
+    NotFound,
+    PaymentError,
+    Refused,
+)
 from attendant.core.journal import Journal, JournalEvent, database_unreachable
 from attendant.core.requests import EntryRequest, ExitRequest, Tender
 from attendant.core.services import ParkingService

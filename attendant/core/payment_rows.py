@@ -63,7 +63,9 @@ def shift_for(conn, facility_id: int, who: Actor) -> int | None:
     """
     if who.user_id is None:
         return None
-    from attendant.core.shifts import open_shift_id  # the shift rules load only when a user takes money
+    from attendant.core.shifts import (
+        open_shift_id,  # the shift rules load only when a user takes money
+    )
 
     shift_id = open_shift_id(conn, facility_id, who.user_id)
     if shift_id is None:

@@ -283,7 +283,9 @@ class StandInProcessor:
 
 
 def _default_ledger():
-    from attendant.paths import data_dir  # the data folder is only looked up when a stand-in is built
+    from attendant.paths import (
+        data_dir,  # the data folder is only looked up when a stand-in is built
+    )
 
     return data_dir() / "standin-processor.db"
 

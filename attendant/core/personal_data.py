@@ -51,6 +51,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "session_concession": ("badge",),
     "account": ("holder",),  # every holder name, person or company (attendant/core/accounts.py)
     "plate_list_entry": ("plate",),  # deny and allow lists (attendant/core/plate_lists.py)
+    "reservation": ("plate", "holder_name", "holder_contact"),  # 0020_reserve
 }
 _AAD = b"attendant-personal-data/1"
 INDEX_CHARS = 32  # 128 bits of HMAC-SHA256 in hex

@@ -19,7 +19,6 @@ from attendant.core.errors import InputError
 from attendant.core.payment_methods import exit_method
 from attendant.core.vocab import PaymentMethod, VehicleClass
 
-
 MAX_KEY = 64
 """The longest idempotency key a request may carry (the column holds 80, and tenders add ``.n``)."""
 
@@ -55,7 +54,9 @@ class EntryRequest:
     (``replayed``) and opens no second one. ``deny_as_flag``: the vehicle
     is already inside (an entry journaled while the database was away, now
     replayed), so a deny-list entry that refuses flags it instead
-    (:mod:`attendant.core.plate_lists`).
+    (:mod:`attendant.core.plate_lists`). ``reservation``: the code of a
+    reservation this entry checks in (without it, a booked reservation of the
+    plate is checked in by itself).
     """
 
     plate: str | None
@@ -70,6 +71,7 @@ class EntryRequest:
     backdate_reason: str | None = None
     idempotency_key: str | None = None
     deny_as_flag: bool = False
+    reservation: str | None = None  # a reservation code to check in (attendant/core/reservations.py)
 
     def __post_init__(self) -> None:
         if self.idempotency_key is not None:  # the rule of ExitRequest's key

@@ -84,6 +84,14 @@ def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None
             conn.execute(update(IOU).where(IOU.c.session_id.in_(chunk), IOU.c.status != IouStatus.OPEN.value)
                          .values(plate=None, plate_hash=None))
             conn.execute(update(SC).where(SC.c.session_id.in_(chunk)).values(badge=None))
+        # reservations over (closed) before the cutoff: their plate, holder name and contact go too (0020_reserve)
+        from db.models import Reservation
+
+        res = Reservation.__table__
+        res_erased = conn.execute(update(res).where(
+            res.c.closed_at < cutoff, res.c.status.not_in(("booked", "checked_in")),
+            (res.c.plate.is_not(None)) | (res.c.holder_name.is_not(None)) | (res.c.holder_contact.is_not(None)))
+            .values(plate=None, plate_hash=None, plate_fold=None, holder_name=None, holder_contact=None)).rowcount
         vehicles.discard(None)
         deleted = 0
         if vehicles:
@@ -95,7 +103,8 @@ def run_retention(engine, *, days: int, actor: Actor | str, now: datetime | None
         audit.record(conn, facility_id=None, actor=who.name, action="retention.run", entity="parking_session",
                      entity_id=None, details={"days": days, "cutoff": cutoff.isoformat(), "erased": len(ids),
                                               "held_by_iou": held_iou, "held_by_dispute": held_dispute,
-                                              "vehicles_deleted": deleted, "list_entries_erased": listed},
+                                              "vehicles_deleted": deleted, "list_entries_erased": listed,
+                                              "reservations_erased": res_erased},
                      now=now, effective_at=now)
     return RetentionResult(days, cutoff, len(ids), held_iou, held_dispute, deleted, listed)
 

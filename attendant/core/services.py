@@ -41,6 +41,7 @@ from attendant.core.plate_lists import LISTED_ID, PlateListOps
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
+from attendant.core.reservations import ReservationOps
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
 from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
@@ -72,8 +73,8 @@ _INSERT_SESSION = insert(PS).returning(PS.c.id)
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
-class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, ConcessionOps, AccountOps,
-                     PlateListOps):
+class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, ConcessionOps,
+                     AccountOps, PlateListOps):
     """Operations on one facility. Thread-safe: calls are serialised per instance.
 
     Construct with ``(engine, signer, facility_code=None, clock=utc_now,
@@ -105,7 +106,10 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
         :class:`~attendant.core.errors.NoSpaceAvailable`. A request whose
         ``idempotency_key`` opened a session before gets that session back
         (``replayed``), whatever happened since; the key used for another plate
-        raises :class:`InputError`.
+        raises :class:`InputError`. A booked reservation of the plate (or the
+        one ``request.reservation`` names) is checked in and its held bay taken
+        (:mod:`attendant.core.reservations`; ``EntryResult.reservation``); a
+        walk-in never takes a held bay.
         """
         who = self._actor(actor, action="admitting a vehicle").name
         norm = normalize_plate(request.plate) if request.plate is not None else None
@@ -145,10 +149,10 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
 
     def enter(self, plate: str | None, vehicle_class: str | VehicleClass, *, actor: Actor | str, ev: bool = False,
               accessible: bool = False, lane: str | None = None, spot_label: str | None = None,
-              at: datetime | None = None, vend: bool = False) -> EntryResult:
+              at: datetime | None = None, vend: bool = False, reservation: str | None = None) -> EntryResult:
         """:meth:`admit` from plain arguments (scripts and tests)."""
-        return self.admit(EntryRequest(plate, vehicle_class, ev, accessible, lane, spot_label, at), actor=actor,
-                          vend=vend)
+        return self.admit(EntryRequest(plate, vehicle_class, ev, accessible, lane, spot_label, at,
+                                       reservation=reservation), actor=actor, vend=vend)
 
     def _enter(self, ticket_no: int | None, plate, request: EntryRequest, actor: str, at: datetime, now: datetime,
                vend: bool, audit: tuple[str, dict] | None = None) -> EntryResult:
@@ -184,7 +188,13 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                         raise Refused(f"{plate} is on the deny list{near}: {listed.reason}; entry refused "
                                       "(a supervisor can take it off: attendant plates remove)")
                     flag = listed.describe() if listed.kind == "deny" else None
-            if spot_label:
+            # the reservation this entry checks in; for a walk-in, the holds due placed and the bay types
+            # reservations about to arrive need (attendant/core/reservations.py)
+            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at)
+            if booked is not None and (not spot_label or
+                                       self._cache.index.spot_by_label(spot_label).id == booked.held_spot_id):
+                spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
+            elif spot_label:
                 spot = self._cache.index.spot_by_label(spot_label)
                 if not fits(spot.spot_type, vclass, ev=ev, accessible=accessible):
                     raise InputError(f"a {vclass.value} does not fit bay {spot.label} ({spot.spot_type.value})")
@@ -192,7 +202,8 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                     status = conn.execute(select(S.c.status).where(S.c.id == spot.id)).scalar_one()
                     raise Refused(f"bay {spot.label} is {status.replace('_', ' ')}")
             else:  # the database picks and takes the bay (label, type and level never change: from the index)
-                spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible).id]
+                spot = self._cache.index.spots[self._claim(conn, vclass, ev=ev, accessible=accessible,
+                                                           skip=kept).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
             vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None
@@ -217,8 +228,13 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                     "discount": 0,
                     "entry_actor": actor,
                     "entry_key": request.idempotency_key,
+                    "reservation_id": booked.id if booked is not None else None,
                 },
             ).scalar_one()
+            if booked is not None:
+                self._checked_in(conn, booked, session_id=session_id, spot_id=spot.id, at=at, now=now, who=actor)
+                if booked.held_spot_id not in (None, spot.id):  # the attendant chose another bay: free the hold
+                    self._release_hold(conn, booked)
             vend_id = None
             if vend:
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
@@ -247,8 +263,13 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                     **({"backdate_reason": request.backdate_reason} if request.backdate_reason else {}),
                     # the entry's id and reason, never the listed plate (audit events hold no plate in clear)
                     **({"plate_list": listed.id, "flag": listed.reason} if flag else {}),
+                    **({"reservation_id": booked.id} if booked is not None else {}),
                 },
             )
+        for held_id in held:
+            self._set_spot(held_id, SpotStatus.RESERVED)
+        if booked is not None and booked.held_spot_id not in (None, spot.id):
+            self._set_spot(booked.held_spot_id, SpotStatus.AVAILABLE)
         self._set_spot(spot.id, SpotStatus.OCCUPIED)
         level_code, level_name = self._cache.levels[spot.level_id]
         return EntryResult(
@@ -266,6 +287,7 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
             rate_summary=summary,
             vend_id=vend_id,
             flag=flag,
+            reservation=self._view_id(booked.id) if booked is not None else None,
         )
 
     # ------------------------------------------------------------------ lookups
@@ -357,6 +379,11 @@ class ParkingService(CorrectionOps, CheckoutOps, BackOfficeOps, ExceptionOps, Co
                             entity_id=spot.id, details={"spot": spot.label, "reason": (reason or "").strip() or None})
             self._set_spot(spot.id, want)
         return want
+
+    @property
+    def strategy(self) -> Strategy:
+        """The allocation strategy this booth applies (the facility's, as last loaded or set here)."""
+        return self._cache.index.strategy
 
     def set_strategy(self, strategy: str | Strategy, *, actor: Actor | str) -> None:
         """Switch the allocation strategy for every booth of this facility (audited; supervisors).

@@ -48,20 +48,41 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from attendant.core import audit, changes
 from attendant.core.allocation import SpotIndex, Strategy, allowed_spot_types
 from attendant.core.auth import Actor, Role, as_actor, authorize
 from attendant.core.clock import utc_now
-from attendant.core.errors import InputError, NoSpaceAvailable, NotFound, Refused, TicketInvalid
+from attendant.core.errors import (
+    InputError,
+    NoSpaceAvailable,
+    NotFound,
+    Refused,
+    TicketInvalid,
+)
 from attendant.core.facilities import FacilityInfo, get_facility
 from attendant.core.payments import ProcessorRegistry
 from attendant.core.personal_data import PersonalData, site_data
 from attendant.core.rates import RatePlan
 from attendant.core.tickets import TicketSigner, format_ticket_no
-from attendant.core.views import COUNTED, LevelAvailability, LevelMap, SessionView, SpotCell
+from attendant.core.views import (
+    COUNTED,
+    LevelAvailability,
+    LevelMap,
+    SessionView,
+    SpotCell,
+)
 from attendant.core.vocab import GateOutcome, SpotStatus, VendSource
 from db.engine import connection_lost
 from db.models import (
@@ -101,6 +122,30 @@ _RESERVE_TICKETS = (
 )
 FREE = literal_column("'available'")  # written in the SQL: the free-bay partial indexes' own WHERE
 _CLAIMS: dict[tuple, object] = {}
+_SPREAD_CLAIMS: dict[tuple, object] = {}
+
+
+def spread_claim_statement(types: tuple, postgresql: bool):
+    """:func:`claim_statement` for the spread-across-levels strategy: the first free bay of ``types``, nearest
+    the entrance, on the level with the most free bays of ``types`` (ties: the lower level id), in one
+    statement."""
+    key = (types, postgresql)
+    stmt = _SPREAD_CLAIMS.get(key)
+    if stmt is None:
+        values = [t.value for t in types]
+        level = (select(S.c.level_id).where(S.c.facility_id == bindparam("fid"), S.c.status == FREE,
+                                            S.c.spot_type.in_(values))
+                 .group_by(S.c.level_id).order_by(func.count().desc(), S.c.level_id).limit(1))
+        first = select(S.c.id).where(S.c.facility_id == bindparam("fid"), S.c.status == FREE,
+                                     S.c.spot_type.in_(values), S.c.level_id == level.scalar_subquery())
+        first = first.order_by(S.c.rank, S.c.id).limit(1)
+        if postgresql:
+            first = first.with_for_update(skip_locked=True)
+        stmt = _SPREAD_CLAIMS[key] = (
+            update(S).where(S.c.id == first.scalar_subquery()).values(status=SpotStatus.OCCUPIED.value)
+            .returning(S.c.id, S.c.label, S.c.spot_type, S.c.level_id)
+        )
+    return stmt
 
 
 def claim_statement(types: tuple, postgresql: bool):
@@ -296,23 +341,32 @@ class FacilityStore:
         with self._lock:
             self._tickets.appendleft(ticket_no)
 
-    def _claim(self, conn, vehicle_class, *, ev: bool, accessible: bool):
+    def _claim(self, conn, vehicle_class, *, ev: bool, accessible: bool, skip: frozenset = frozenset()):
         """Claim the bay a vehicle gets, in the database, inside ``conn``'s transaction.
 
         Tiers and strategies as :func:`attendant.core.allocation.allowed_spot_types`
         and :class:`Strategy` say: nearest tries each tier's bay types together
-        in rank order; best fit tries them one type after another. Returns the
+        in rank order; best fit tries them one type after another; spread tries
+        them together on the level with the most free bays of the tier. Returns the
         row ``(id, label, spot_type, level_id)``; raises
-        :class:`~attendant.core.errors.NoSpaceAvailable`.
+        :class:`~attendant.core.errors.NoSpaceAvailable`. ``skip``: bay types
+        (values) not to take (their free bays are kept for reservations).
         """
         postgresql = conn.dialect.name == "postgresql"
-        nearest = self._cache.index.strategy is not Strategy.BEST_FIT
+        strategy = self._cache.index.strategy
+        nearest = strategy is not Strategy.BEST_FIT
+        build = spread_claim_statement if strategy is Strategy.SPREAD else claim_statement
         for tier in allowed_spot_types(vehicle_class, ev=ev, accessible=accessible):
+            if skip:
+                tier = tuple(t for t in tier if t.value not in skip)
+                if not tier:
+                    continue
             for types in ((tier,) if nearest else tuple((t,) for t in tier)):
-                row = conn.execute(claim_statement(types, postgresql), {"fid": self.facility.id}).first()
+                row = conn.execute(build(types, postgresql), {"fid": self.facility.id}).first()
                 if row is not None:
                     return row
-        raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class")
+        kept = " (the free bays left are kept for reservations arriving soon)" if skip else ""
+        raise NoSpaceAvailable(f"no free bay for a {vehicle_class.value}: the car park is full for that class{kept}")
 
     def _set_spot(self, spot_id: int, status: SpotStatus) -> None:
         """After a commit: the bay index and the listeners."""

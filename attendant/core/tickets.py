@@ -8,6 +8,11 @@ stays small. The secret is per installation and kept outside the database
 "Rules that hold everywhere"). Since key ids (``attendant secret rotate``) the
 signature part is a key id letter and 75 bits of HMAC: ``CHS-00000042-B3Q2M5ZJ4XW9P8DK``.
 
+A reservation's code reads ``R-CHS-00000042-B3Q2M5ZJ4XW9P8DK``: the same
+key machinery (key id letter and 75 bits of HMAC-SHA256 with the ticket keys)
+over ``"<id>:R/CHS:42"``, a message no ticket code can produce (``/`` is not
+in a facility code), so a ticket's signature never verifies a reservation.
+
 Merchant validations and passes carry short codes of their own, ``V-ABCD-EF23``
 and ``P-ABCD-EF23`` (letters and digits without I, O, 0 and 1, read aloud over
 an intercom). This module is the one place these formats are written down:
@@ -30,12 +35,13 @@ from attendant.core.errors import TicketInvalid
 TICKET_NO_DIGITS = 8
 _TICKET = r"[A-Z0-9]{2,8}-[0-9]{8}-[A-Z2-7]{16}"  # ASCII digits only: \d would take any script\'s
 _CODE = re.compile(r"^([A-Z0-9]{2,8})-([0-9]{8})-([A-Z2-7]{16})$")
+_RESERVATION = re.compile(r"^R-([A-Z0-9]{2,8})-([0-9]{8})-([A-Z2-7]{16})$")
 #: Validation (``V-``) and pass (``P-``) codes.
 CREDENTIAL_PREFIXES = {"V": "validation", "P": "pass"}
 _CREDENTIAL = r"[VP]-[A-Z0-9]{4}-[A-Z0-9]{4}"
 _CREDENTIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/O/0/1
 #: A whole scanned code of any kind (upper case).
-SCANNED_CODE = re.compile(rf"^(?:{_TICKET}|{_CREDENTIAL})$")
+SCANNED_CODE = re.compile(rf"^(?:{_TICKET}|{_CREDENTIAL}|R-{_TICKET})$")
 
 
 def new_credential_code(kind: str) -> str:
@@ -58,8 +64,15 @@ def looks_like_ticket_code(text: str) -> bool:
 
 def scan_prefix(facility_code: str) -> re.Pattern[str]:
     """The start of a code no plate can be, matched at the end of typed text (upper case):
-    ``CHS-00000042-`` (a ticket of facility CHS), ``V-ABCD-`` (validation), ``P-ABCD-`` (pass)."""
-    return re.compile(rf"(?:{re.escape(facility_code.upper())}-[0-9]{{{TICKET_NO_DIGITS}}}-|[VP]-[A-Z0-9]{{4}}-)$")
+    ``CHS-00000042-`` (a ticket of facility CHS), ``R-CHS-00000042-`` (a reservation), ``V-ABCD-``
+    (validation), ``P-ABCD-`` (pass)."""
+    return re.compile(rf"(?:(?:R-)?{re.escape(facility_code.upper())}-[0-9]{{{TICKET_NO_DIGITS}}}-|"
+                      rf"[VP]-[A-Z0-9]{{4}}-)$")
+
+
+def looks_like_reservation_code(text: str) -> bool:
+    """True when ``text`` has the shape of a reservation code, ``R-CHS-00000042-...`` (signature not checked)."""
+    return _RESERVATION.match(text.strip().upper()) is not None
 
 
 def format_ticket_no(number: int) -> str:
@@ -100,7 +113,7 @@ class TicketSigner:
         self._secret = self._keys[current]
 
     @classmethod
-    def from_site(cls) -> "TicketSigner":
+    def from_site(cls) -> TicketSigner:
         """The signer of this booth's ticket keys (:func:`attendant.keyfiles.load_ticket_keys`).
 
         :raises attendant.keyfiles.SecretMissing: no secret file (never made here: see that module).
@@ -156,4 +169,25 @@ class TicketSigner:
             genuine = hmac.compare_digest(self._signature(facility_code, number), signature)
         if not genuine:
             raise TicketInvalid(f"ticket code {text[:22]}… is not genuine (signature check failed)")
+        return TicketRef(facility_code=facility_code, ticket_no=number)
+
+    def sign_reservation(self, facility_code: str, number: int) -> str:
+        """The code of reservation ``number`` of ``facility_code`` under the current key (module docstring)."""
+        return f"R-{facility_code}-{format_ticket_no(number)}-{self._signature(f'R/{facility_code}', number, self.current)}"
+
+    def verify_reservation(self, code: str) -> TicketRef:
+        """Check a reservation code; returns its facility and reservation number (``ticket_no``).
+
+        Surrounding white space and lower case are accepted. Raises :class:`TicketInvalid` for a malformed,
+        forged or altered code.
+        """
+        text = code.strip()[:64].upper()
+        match = _RESERVATION.match(text)
+        if not match:
+            raise TicketInvalid(f"not a reservation code: {code.strip()[:40]!r} (R-<facility>-<8 digits>-<16>)")
+        facility_code, digits, signature = match.groups()
+        number, kid = int(digits), signature[0]
+        if not (kid in self._keys and hmac.compare_digest(
+                self._signature(f"R/{facility_code}", number, kid), signature)):
+            raise TicketInvalid(f"reservation code {text[:24]}… is not genuine (signature check failed)")
         return TicketRef(facility_code=facility_code, ticket_no=number)

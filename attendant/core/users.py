@@ -441,7 +441,11 @@ def _locked_message(username: str, until: datetime, tz: tzinfo | None) -> str:
 
 
 def _verify(pin_hash: str, pin: str) -> bool:
-    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+    from argon2.exceptions import (
+        InvalidHashError,
+        VerificationError,
+        VerifyMismatchError,
+    )
 
     try:
         return _argon2()[0].verify(pin_hash, pin)

@@ -45,10 +45,15 @@ class EntryResult:
     vend_id: int | None = None
     replayed: bool = False
     flag: str | None = None
+    reservation: object = None  # the ReservationView this entry checked in (attendant/core/reservations.py)
 
     def to_json_dict(self) -> dict:
-        """The CLI's ``enter --json`` core fields (times ISO 8601 UTC)."""
+        """The CLI's ``enter --json`` core fields (times ISO 8601 UTC); ``reservation`` (its code, window and
+        prepaid amount) when the entry checked one in."""
+        res = self.reservation
         return {
+            **({"reservation": {"code": res.code, "from": res.start_at.isoformat(), "to": res.end_at.isoformat(),
+                                "status": res.status}} if res is not None else {}),
             "session_id": self.session_id,
             "ticket_no": self.ticket_no,
             "code": self.code,

@@ -67,6 +67,8 @@ from themes import (
 )
 
 log = logging.getLogger(__name__)
+#: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
+RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
 __all__ = ["AttendantApp", "make_app", "run_console"]
 
@@ -88,6 +90,9 @@ class AttendantApp(App[None]):
         Binding("f11", "corrections", "Corrections", show=False),
         # help for the screen in front: Textual's HelpPanel, generated from the active bindings (shown or not)
         Binding("f1", "help", "Help", show=False),
+        # today's reservations (arriving, late, checked in, overstaying, no-shows); priority: a form's field
+        # never takes it (its ctrl+e "end of line" is the End key too)
+        Binding("ctrl+e", "reservations", "Reservations", show=False, priority=True),
     ]
 
     def __init__(
@@ -152,6 +157,7 @@ class AttendantApp(App[None]):
             self.start_change_watcher()
             self.start_backup_schedule()
             self.start_journal_worker()
+            self.start_reservation_sweep()
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
@@ -551,6 +557,56 @@ class AttendantApp(App[None]):
         """ctrl+q: quit, after a confirmation while a shift is open or a payment is in progress."""
         self._confirm_then("Quit", "quit", self.exit)
 
+    def action_reservations(self) -> None:
+        """ctrl+e: today's reservations (arriving, late, checked in, overstaying, no-shows)."""
+        from attendant.tui.screens.reservations import ReservationScreen
+
+        if isinstance(self.screen, ReservationScreen):
+            self.screen.action_refresh_board()
+            return
+        while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        self.push_screen(ReservationScreen())
+
+    def start_reservation_sweep(self, every: float = 60.0) -> None:
+        """Every minute, in a worker thread: hold the bays whose hold begins and mark no-shows
+        (:meth:`attendant.core.reservations.ReservationOps.sweep`, what ``attendant reservation sweep`` runs);
+        a no-show is notified, a failure logged (the lanes never wait for it)."""
+        self.set_interval(every, self.sweep_reservations)
+
+    def sweep_reservations(self) -> None:
+        def run() -> None:
+            try:
+                done = self.service.sweep(actor=RESERVATION_SWEEPER)
+            except Exception:  # noqa: BLE001 - a database away: the next minute tries again
+                log.warning("reservation sweep failed", exc_info=True)
+                return
+            missed = done["no_show"] + done["expired"]
+            if missed:
+                try:
+                    self.call_from_thread(self.notify, f"No-show: {', '.join(missed)} (hold released)",
+                                          title="Reservations", timeout=8)
+                except RuntimeError:  # the console is closing
+                    pass
+
+        threading.Thread(target=run, name="reservation-sweep", daemon=True).start()
+
+    def set_allocation_strategy(self, name: str) -> None:
+        """Switch the facility's allocation strategy (supervisors; audited), off the UI thread."""
+
+        def run() -> None:
+            try:
+                self.service.set_strategy(name, actor=self.actor)
+                message, severity = f"Allocation strategy: {name.replace('_', ' ')} (every booth)", "information"
+            except Exception as exc:  # noqa: BLE001 - refused (role) or the database away: say so
+                message, severity = str(exc), "error"
+            try:
+                self.call_from_thread(self.notify, message, title="Allocation", severity=severity, timeout=6)
+            except RuntimeError:
+                pass
+
+        threading.Thread(target=run, name="set-strategy", daemon=True).start()
+
     def action_logout(self) -> None:
         """ctrl+y: log out (after a confirmation while a shift is open or a payment is in progress): back to the
         login screen; the next user logs in with their PIN."""
@@ -577,7 +633,7 @@ class AttendantApp(App[None]):
             return self.logged_in and self.user is not None
         if action == "logout":
             return self.login_required and self.logged_in
-        if action == "reports":
+        if action in ("reports", "reservations"):
             return self.logged_in
         return True
 
@@ -597,7 +653,7 @@ class AttendantApp(App[None]):
              "plan's lost-ticket fee, pay, gate", main.action_lost_ticket),
             ("Free exit (supervisor)", "ctrl+f · waive the balance of the ticket on the exit form, with a reason",
              lambda: main.query_one("ExitForm").action_free_exit()),
-            ("Open a gate by hand", "F11 · manual vend with a reason (after a gate fault: retry)",
+            ("Open a gate by hand", "F11 g · manual vend with a reason (after a gate fault: retry)",
              main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
@@ -610,7 +666,13 @@ class AttendantApp(App[None]):
             ("Reports: exceptions today", "ctrl+b x · lost tickets, free exits, manual vends... by kind and actor",
              self.action_exceptions_report),
             ("Cycle theme", f"F9 · {' → '.join(THEMES)}", self.action_cycle_theme),
+            ("Reservations: today", "ctrl+e · arriving, late, checked in, overstaying, no-shows", self.action_reservations),
         ]
+        for name, words in (("nearest", "nearest to the entrance"), ("best_fit", "smallest fitting bay first"),
+                            ("spread", "the emptiest level first")):
+            commands.append((f"Allocation strategy: {name.replace('_', ' ')}",
+                             f"supervisor · {words}, for every booth (audited)",
+                             lambda n=name: self.set_allocation_strategy(n)))
         for name in THEMES:
             commands.append((f"Theme: {name}", f"switch to the {name} theme", lambda n=name: self.set_theme(n)))
         level_map = main.query_one("#map") if main.is_mounted else None

@@ -452,6 +452,50 @@ class Tariff:
 
 
 @dataclass(frozen=True)
+class ReservationRules:
+    """The plan's rules for reservations (``[reservations]``, ``docs/rates.md`` *Reservations*).
+
+    Durations in minutes, money in minor units. ``hourly``/``flat`` price the
+    booked window (per started hour / once); neither: the plan's tariff prices
+    it as a stay from ``from`` to ``to``. ``arrival_allowance``: how long before
+    the window's start a bay is held and check-in is accepted. ``no_show_grace``:
+    after the start, an unchecked reservation becomes a no-show and
+    ``no_show_fee`` is kept from its prepayment (the rest refunded).
+    ``free_cancel_before``: a cancellation at least this long before the start
+    is refunded in full, a later one less ``cancel_fee``. ``overstay_grace``: time
+    past the window's end that costs nothing; beyond it the overstay is priced by
+    ``overstay_hourly`` per started hour (``None``: the plan's tariff from the
+    window's end) plus ``overstay_surcharge`` once. ``early_arrival``: ``"walk_in"``
+    (before the allowance the vehicle enters as a walk-in) or ``"tariff"`` (checked
+    in; the time before the window is priced by the plan's tariff).
+    Source: issue 11; seeds 001/004 (holding windows, no-show, overstay penalty).
+    """
+
+    hourly: int | None = None
+    flat: int | None = None
+    arrival_allowance: int = 15
+    no_show_grace: int = 30
+    no_show_fee: int = 0
+    free_cancel_before: int = 1440
+    cancel_fee: int = 0
+    overstay_grace: int = 10
+    overstay_hourly: int | None = None
+    overstay_surcharge: int = 0
+    early_arrival: str = "walk_in"
+
+    def to_dict(self, currency: str) -> dict[str, Any]:
+        """Stored form: durations in minutes, money as decimal strings (the plan file's own keys)."""
+        money = lambda m: _maybe(lambda v: to_major_str(v, currency), m)
+        return _present({
+            "hourly": money(self.hourly), "flat": money(self.flat), "arrival_allowance": self.arrival_allowance,
+            "no_show_grace": self.no_show_grace, "no_show_fee": money(self.no_show_fee),
+            "free_cancel_before": self.free_cancel_before, "cancel_fee": money(self.cancel_fee),
+            "overstay_grace": self.overstay_grace, "overstay_hourly": money(self.overstay_hourly),
+            "overstay_surcharge": money(self.overstay_surcharge), "early_arrival": self.early_arrival,
+        })
+
+
+@dataclass(frozen=True)
 class RatePlan:
     """A validated rate plan; build it with ``parse_rate_plan``/``load_rate_plan`` or :meth:`from_dict`.
 
@@ -479,6 +523,7 @@ class RatePlan:
     surge: Surge | None = None
     re_entry_minutes: int | None = None
     re_entry_time_away_free: bool = False
+    reservations: ReservationRules | None = None
 
     @property
     def concession_names(self) -> frozenset[str]:
@@ -518,6 +563,7 @@ class RatePlan:
                 "re_entry": _maybe(lambda m: _present({"within": m, "time_away": "free" if
                                                       self.re_entry_time_away_free else None}),
                                    self.re_entry_minutes),
+                "reservations": _maybe(lambda r: r.to_dict(self.currency), self.reservations),
                 "tariffs": [t.to_dict(self.currency) for t in self.tariffs],
             }
         )
@@ -536,6 +582,11 @@ class RatePlan:
         from attendant.core.rates.validation import build_plan
 
         return build_plan(data, source, stored=True)
+
+    @property
+    def reservation_rules(self) -> ReservationRules:
+        """The plan's ``[reservations]`` rules, or the defaults when it has none."""
+        return self.reservations or ReservationRules()
 
     def describe(self) -> str:
         """One-line summary for tickets, e.g. ``£2.40 per started hour, max £18.90 a day``.

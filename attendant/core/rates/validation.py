@@ -39,6 +39,7 @@ from attendant.core.rates.model import (
     ChargeWindow,
     LostTicket,
     RatePlan,
+    ReservationRules,
     Surge,
     Tariff,
     TimeWindow,
@@ -70,7 +71,7 @@ class RatePlanError(InputError):
 _PRICING_KEYS = frozenset({"bands", "flat", "free", "daily_max", "daily_max_per", "reset_at_midnight", "charge_hours"})
 _PLAN_KEYS = frozenset(
     {"name", "version", "currency", "timezone", "effective_from", "grace", "exit_grace", "vehicle_classes",
-     "holidays", "lost_ticket", "surge", "tariffs", "re_entry"}
+     "holidays", "lost_ticket", "surge", "tariffs", "re_entry", "reservations"}
 ) | _PRICING_KEYS  # fmt: skip
 _CONDITION_KEYS = frozenset({"vehicles", "spot_types", "zones", "concessions", "days", "arrival", "leave_by",
                              "leave_after", "max_stay", "beyond", "or_cheaper", "free_first", "discount"})
@@ -79,6 +80,10 @@ _RE_ENTRY_KEYS = frozenset({"within", "time_away"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _BAND_KEYS = frozenset({"name", "over", "up_to", "price", "every"})
 _LOST_KEYS = frozenset({"price", "band", "per_day", "or_fee_if_higher"})
+_RESERVATION_KEYS = frozenset(
+    {"hourly", "flat", "arrival_allowance", "no_show_grace", "no_show_fee", "free_cancel_before", "cancel_fee",
+     "overstay_grace", "overstay_hourly", "overstay_surcharge", "early_arrival"}
+)  # fmt: skip
 _SURGE_KEYS = frozenset({"steps", "cap"})
 _STEP_KEYS = frozenset({"occupancy", "multiplier"})
 _WINDOW_KEYS = frozenset({"from", "to"})
@@ -375,6 +380,7 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
             p.fail(("re_entry", "time_away"), f'expected "counts" (the time between the visits is charged, the '
                                               f'default) or "free", got {away!r}')
         away_free = away == "free"
+    reservations = _reservations(p, ("reservations",), data["reservations"]) if "reservations" in data else None
 
     raw_tariffs = data.get("tariffs", [])
     if not isinstance(raw_tariffs, list):
@@ -406,6 +412,7 @@ def build_plan(data: Any, source: str = "<dict>", key_lines: Callable[[], Mappin
         surge=surge,
         re_entry_minutes=re_entry,
         re_entry_time_away_free=away_free,
+        reservations=reservations,
     )
     _check_lost_bands(p, plan, paths)
     _check_reachable(p, plan, paths)
@@ -627,6 +634,24 @@ def _lost_rule(p: _Checker, path: FieldPath, raw: Any) -> LostTicket:
     per_day = p.boolean((*path, "per_day"), raw["per_day"]) if "per_day" in raw else False
     higher = p.boolean((*path, "or_fee_if_higher"), raw["or_fee_if_higher"]) if "or_fee_if_higher" in raw else False
     return LostTicket(price=price, band=band, per_day=per_day, or_fee_if_higher=higher)
+
+
+def _reservations(p: _Checker, path: FieldPath, raw: Any) -> ReservationRules:
+    """``[reservations]``: the price of a window, allowance and graces, no-show, cancellation and overstay."""
+    raw = p.table(path, raw, _RESERVATION_KEYS)
+    if "hourly" in raw and "flat" in raw:
+        p.fail((*path, "flat"), "give only one of hourly or flat (or neither: the tariff prices the window)")
+    money = {k: p.money((*path, k), raw[k]) for k in ("hourly", "flat", "no_show_fee", "cancel_fee",
+                                                      "overstay_hourly", "overstay_surcharge") if k in raw}
+    minutes = {k: p.duration((*path, k), raw[k]) for k in ("arrival_allowance", "no_show_grace",
+                                                           "free_cancel_before", "overstay_grace") if k in raw}
+    if minutes.get("arrival_allowance", 0) > 1440:
+        p.fail((*path, "arrival_allowance"), "at most 24h: a bay held longer than a day before its window is "
+                                             "lost to every walk-in")
+    early = raw.get("early_arrival", "walk_in")
+    if early not in ("walk_in", "tariff"):
+        p.fail((*path, "early_arrival"), f'expected "walk_in" or "tariff", got {early!r}')
+    return ReservationRules(**money, **minutes, early_arrival=early)
 
 
 def _surge(p: _Checker, path: FieldPath, raw: Any) -> Surge:

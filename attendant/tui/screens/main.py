@@ -387,6 +387,22 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         printout = app.printout_text(app.entry_lane) if outcome.printed else ""
         self.post_message(EntryDone(outcome, printout))
 
+    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
+    def run_reservation_entry(self, code: str) -> None:
+        """A reservation code scanned (or typed): its vehicle admitted at the entry lane, its held bay."""
+        app = self.app
+        try:
+            booked = app.service.reservation(code)
+            lane = app.entry_lane.code if app.entry_lane else None
+            request = EntryRequest(booked.plate, booked.vehicle_class, ev=booked.spot_type == "ev",
+                                   accessible=booked.spot_type == "accessible", lane=lane, reservation=code)
+            outcome = app.booth.enter(request, actor=app.actor)
+        except AttendantError as exc:
+            self.post_message(EntryFailed(f"reservation {code[:24]}: {exc}"))
+            return
+        printout = app.printout_text(app.entry_lane) if outcome.printed else ""
+        self.post_message(EntryDone(outcome, printout))
+
     @on(EntryDone)
     def _entry_done(self, message: EntryDone) -> None:
         outcome = message.outcome
@@ -400,6 +416,11 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         queued = len(self.app.booth.reprint_queue.get(e.lane or "") or ())
         form = self.query_one(EntryForm)
         form.show_result(outcome, self.app.service.tz, queued=queued)
+        if e.reservation is not None:  # the entry checked in a reservation (by plate or code)
+            r, tz = e.reservation, self.app.service.tz
+            self.notify(f"Reservation found: {r.code}  {r.start_at.astimezone(tz):%H:%M}-"
+                        f"{r.end_at.astimezone(tz):%H:%M}, held bay {e.spot_label}", title="Reservation",
+                        timeout=8)
         if message.printout:
             self.last_printout = (f"Ticket {e.ticket_no}", message.printout)
         if outcome.print_error:

@@ -8,7 +8,8 @@ digits never jump levels or pick a class). The booth says what a code is
 (``identify``: an HMAC check, no I/O): a ticket loads the exit form, a
 validation or a pass goes to the exit form (:class:`ValidationScanned`,
 :class:`PassScanned`), with fallbacks here when the form does not take them;
-anything else is refused on screen.
+a reservation's code checks its vehicle in at the entry lane; anything else
+is refused on screen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Input
 
 from attendant.core.errors import AttendantError
 from attendant.core.money import format_money
+from attendant.core.tickets import looks_like_reservation_code
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.messages import (
     LaneCodeScanned,
@@ -71,6 +73,9 @@ class ScanRouting(Screen):
         pass is posted to the exit form; anything else is refused on screen."""
         form = self.query_one(ExitForm)
         code = code.strip()
+        if looks_like_reservation_code(code):  # a reservation's QR: checked in at the entry lane
+            self.run_reservation_entry(code)  # type: ignore[attr-defined] - MainScreen's worker
+            return
         try:
             kind = self.app.service.identify(code)
         except AttendantError as exc:

@@ -62,7 +62,12 @@ from attendant.core.payment_methods import spec as method_spec
 from attendant.core.rates import format_minutes
 from attendant.core.views import Checkout, PaymentView, SessionView
 from attendant.core.vocab import GateOutcome, PaymentStatus
-from attendant.tui.dialogs import AccountPickDialog, ConfirmDialog, IouReasonDialog, ValidationCodeDialog
+from attendant.tui.dialogs import (
+    AccountPickDialog,
+    ConfirmDialog,
+    IouReasonDialog,
+    ValidationCodeDialog,
+)
 from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
