@@ -240,7 +240,9 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
                                             source=VendSource.TICKET, reason=None, session_id=session_id, at=at,
                                             actor=actor)
-            if request.backdate_reason:  # the exception's own event (issue 10 item 6), before the entry's own
+            # the exception's own event (issue 10 item 6), before the entry's own; an entry that is itself an
+            # exception (a manual entry: ``audit``) records the back-dating in that one event instead
+            if request.backdate_reason and not audit:
                 self._audit(conn, now=now, at=at, actor=actor, action=exc_action("backdate"),
                             entity="parking_session", entity_id=session_id,
                             details=exc_details(backdate_reason(self, request.backdate_reason), lane=lane,
