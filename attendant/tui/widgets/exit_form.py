@@ -413,7 +413,7 @@ class ExitForm(Vertical):
         if self.lost is not None and self.lost[0] != code:
             self.lost = None  # another ticket typed: no longer the lost one
         self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]looking up the ticket…[/]"))
-        self.run_load(code, self.lost is not None)
+        self.run_load(code, self.lost is not None, self._actor_and_lane()[1])
 
     def _actor_and_lane(self):
         app = self.app
@@ -656,10 +656,11 @@ class ExitForm(Vertical):
 
     # --------------------------------------------------------------- workers
     @work(thread=True, exclusive=True, group="exit-load", exit_on_error=False)
-    def run_load(self, code: str, lost: bool = False) -> None:
-        """The session, fee, payments and balance of ``code`` (blocking reads); ``lost``: the lost-ticket fee."""
+    def run_load(self, code: str, lost: bool = False, lane: str | None = None) -> None:
+        """The session, fee, payments and balance of ``code`` (blocking reads); ``lost``: the lost-ticket fee;
+        ``lane``: the exit lane, whose customer display shows the fee."""
         try:
-            loaded = money_flow.load(self.app.booth, code, lost=lost)
+            loaded = money_flow.load(self.app.booth, code, lost=lost, lane=lane)
         except AttendantError as exc:
             self.post_message(self.LoadFailed(code, str(exc)))
             return

@@ -119,13 +119,17 @@ class Failed:
     loaded: Checkout | None
 
 
-def load(booth: Booth, text: str, at: datetime | None = None, *, lost: bool = False) -> Checkout:
+def load(booth: Booth, text: str, at: datetime | None = None, *, lost: bool = False,
+         lane: str | None = None) -> Checkout:
     """The open session named by a code, ticket number or plate, with its fee and balance (one read);
-    ``lost``: the fee by the plan's lost-ticket rule (a driver without a ticket).
+    ``lost``: the fee by the plan's lost-ticket rule (a driver without a ticket); ``lane``: the exit lane
+    whose customer display shows the fee (None: none, e.g. a re-read after a failed payment).
 
     Raises what :meth:`Booth.checkout` raises (TicketInvalid, NotFound,
     Refused for a ticket that has exited, InputError).
     """
+    if lane is not None:
+        return booth.checkout(text, at=at, lost=lost, lane=lane)
     return booth.checkout(text, at=at, lost=lost) if lost else booth.checkout(text, at=at)
 
 
