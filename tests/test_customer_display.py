@@ -1,0 +1,197 @@
+"""The customer display at an exit lane: the exact DM-D bytes a serial (pseudo-terminal) and a TCP display
+receive, the fee then the change through the booth, and a display that is down never stopping a payment."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select as sql_select
+
+from attendant.booth import Booth, ExitRequest, Tender
+from attendant.booth import customer_display
+from attendant.core.errors import InputError
+from attendant.core.requests import EntryRequest
+from attendant.core.views import PartPayment
+from db.models import Payment
+from hardware.base import DeviceState
+from hardware.config import parse_config
+from hardware.devices import KINDS
+from hardware.displays import Screen, encode_screen, open_display, parse_display_url
+
+INIT = b"\x1b@"  # ESC @
+CLEAR = b"\x0c"  # CLR
+OVERWRITE = b"\x1f\x01"  # US MD1
+ROW1, ROW2 = b"\x1f$\x01\x01", b"\x1f$\x01\x02"  # US $ 1 1, US $ 1 2
+#: One whole screen: ESC @, ESC t n, US MD1, CLR, then each cursor move and its 20 characters.
+SCREEN_BYTES = 2 + 3 + 2 + 1 + 2 * (4 + 20)
+
+
+def _read_until(fd: int, count: int, timeout: float = 5.0) -> bytes:
+    """Bytes from ``fd`` until ``count`` arrived (or the time is up)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while len(data) < count and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            data += os.read(fd, 4096)
+    return data
+
+
+@pytest.fixture
+def pty_port():
+    """A pseudo-terminal pair: the display URL's port (the slave) and the master end reading what it got."""
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    yield master, name
+    os.close(master)
+    os.close(slave)
+
+
+def test_a_serial_display_gets_init_clear_overwrite_and_both_rows_with_the_pound_in_pc437(pty_port):
+    master, port = pty_port
+    display = open_display(f"serial://{port}?baudrate=9600", name="X1 display")
+    try:
+        display.show(Screen.of("Please pay", "£4.80", "Stay", "1 h 5 min"))
+        expected = (INIT + b"\x1bt\x00" + OVERWRITE + CLEAR
+                    + ROW1 + b"Please pay     \x9c4.80" + ROW2 + b"Stay       1 h 5 min")
+        assert _read_until(master, len(expected)) == expected
+        assert display.wait_idle(2)
+        assert display.status().state == DeviceState.OK
+        assert display.rows == ("Please pay     £4.80", "Stay       1 h 5 min")
+    finally:
+        display.close()
+
+
+def test_characters_the_code_page_lacks_are_never_sent():
+    # PC437 has no euro sign or rupee: their ISO codes; é is in PC437 (0x82); Ş is not (its base letter S);
+    # ł has no base letter in Unicode: "?"
+    data = encode_screen(Screen.of("Fee", "€5.00", "Ştefan é ł", "₹30"), codepage=437)
+    assert ROW1 + b"Fee" + b" " * 10 + b"EUR5.00" in data
+    assert data.endswith(ROW2 + b"Stefan \x82 ?" + b" " * 5 + b"INR30")
+    assert b"\xe2" not in data  # no UTF-8
+    # PC858 has the euro (0xD5) and is table 19; £ is 0x9C in PC850 as in PC437
+    assert b"\x1bt\x13" in encode_screen(Screen.of("x"), codepage=858)
+    assert encode_screen(Screen.of("", "€5"), codepage=858).endswith(b"\xd55" + ROW2 + b" " * 20)
+    assert b"\x9c" in encode_screen(Screen.of("£1"), codepage=850)
+    # a row longer than the display is cut, keeping the amount whole
+    assert Screen.of("A very long label indeed", "£1,234.50").rows()[0] == "A very lon £1,234.50"
+
+
+def test_a_tcp_display_on_loopback_gets_the_same_commands():
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    received = bytearray()
+    expected = (INIT + b"\x1bt\x02" + OVERWRITE + CLEAR + ROW1 + b"Tendered      \x9c10.00"
+                + ROW2 + b"Change         \x9c5.20")
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5)
+            while len(received) < len(expected):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                received.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    display = open_display(f"tcp://127.0.0.1:{port}?codepage=850")
+    try:
+        display.show(Screen.of("Tendered", "£10.00", "Change", "£5.20"))
+        thread.join(5)
+        assert bytes(received) == expected
+    finally:
+        display.close()
+        server.close()
+
+
+def test_display_urls_are_checked_like_every_device_url():
+    assert parse_display_url("serial:///dev/ttyUSB1?baudrate=9600").params["serial"]["baudrate"] == 9600
+    assert parse_display_url("tcp://10.0.0.9:9100").params == {
+        "mode": "tcp", "host": "10.0.0.9", "port": 9100, "codepage": 437, "columns": 20, "timeout": 2.0}
+    with pytest.raises(InputError, match="codepage must be 437, 850 or 858, got '1252'"):
+        parse_display_url("serial:///dev/ttyUSB1?codepage=1252")
+    with pytest.raises(InputError, match="needs a port"):
+        parse_display_url("tcp://10.0.0.9")
+    with pytest.raises(InputError, match="unknown scheme"):
+        KINDS["display"].parse("usb://04b8:0202")
+    with pytest.raises(InputError, match=r"lanes\[0\]\.display \(lane E1\): a customer display .* exit lane"):
+        parse_config('[[lanes]]\ncode = "E1"\nname = "Entry"\ndirection = "entry"\ndisplay = "standin://"\n')
+
+
+def _config(display: str):
+    return parse_config(f"""
+        [[lanes]]
+        code = "E1"
+        name = "Entry 1"
+        direction = "entry"
+        [[lanes]]
+        code = "X1"
+        name = "Exit 1"
+        direction = "exit"
+        gate = "sim://?hold=0.05"
+        display = "{display}"
+        """, "display.toml")
+
+
+def test_the_booth_shows_the_fee_at_look_up_then_tendered_and_change_then_thank_you(service, clock, pty_port,
+                                                                                     monkeypatch):
+    master, port = pty_port
+    monkeypatch.setattr(customer_display, "RESULT_HOLD_S", 0.5)  # the change stays up 8 s at a real lane
+    booth = Booth(service, _config(f"serial://{port}"))
+    try:
+        display = booth.devices(booth.lanes["X1"]).display
+        assert display.wait_shown(lambda rows: rows[1].startswith("Please have ticket"), 5)
+        assert _read_until(master, SCREEN_BYTES).endswith(b"Please have ticket  ")
+        entry = booth.enter(EntryRequest("DS12 PLY", "car", lane="E1"), actor="t")
+        clock.now += timedelta(hours=2)
+        loaded = booth.checkout(entry.entry.code, lane="X1")
+        assert display.wait_shown(lambda rows: rows[0].startswith("Please pay"), 5)
+        due = loaded.balance
+        assert display.rows[0].endswith(f"£{due // 100}.{due % 100:02d}")
+        got = _read_until(master, SCREEN_BYTES)
+        assert got.startswith(INIT) and CLEAR in got and b"Please pay" in got and b"\x9c" in got
+
+        tendered = (due // 1000 + 1) * 1000
+        outcome = booth.exit(ExitRequest(entry.entry.code, (Tender("cash", tendered=tendered),), lane="X1"),
+                             actor="t")
+        assert outcome.exit.change == tendered - due
+        assert display.wait_shown(lambda rows: rows[1].startswith("Change"), 5)
+        change = tendered - due
+        assert display.rows == (f"Tendered{'£%d.%02d' % divmod(tendered, 100):>12}",
+                                f"Change{'£%d.%02d' % divmod(change, 100):>14}")
+        got = _read_until(master, SCREEN_BYTES)
+        assert b"Tendered" in got and b"Change" in got and b"\x9c" in got
+        # then Thank you, after the result's hold time
+        assert display.wait_shown(lambda rows: rows[0].startswith("Thank you"), 5)
+    finally:
+        booth.close()
+
+
+def test_a_display_that_is_down_shows_faulted_and_the_payment_still_completes(service, small_engine, clock):
+    booth = Booth(service, _config("serial:///dev/ttyNO-SUCH-DISPLAY"))
+    try:
+        entry = booth.enter(EntryRequest("DN12 WAY", "car", lane="E1"), actor="t")
+        clock.now += timedelta(hours=1)
+        loaded = booth.checkout(entry.entry.code, lane="X1")
+        start = time.monotonic()
+        outcome = booth.exit(ExitRequest(entry.entry.code, (Tender("card"),), lane="X1"), actor="t")
+        assert time.monotonic() - start < 2  # the display is never waited for
+        assert not isinstance(outcome, PartPayment) and outcome.exit.paid == loaded.balance
+        with small_engine.connect() as conn:
+            assert conn.execute(sql_select(func.count()).select_from(Payment.__table__)
+                                .where(Payment.__table__.c.status == "completed")).scalar_one() == 1
+        display = booth.devices(booth.lanes["X1"]).display
+        assert display.wait_idle(3)
+        status = booth.devices(booth.lanes["X1"]).status()["display"]
+        assert status.state == DeviceState.FAULTED
+        assert "ttyNO-SUCH-DISPLAY" in status.message
+    finally:
+        booth.close()
