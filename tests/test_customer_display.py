@@ -11,10 +11,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select as sql_select
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
 
-from attendant.booth import Booth, ExitRequest, Tender
-from attendant.booth import customer_display
+from attendant.booth import Booth, ExitRequest, Tender, customer_display
 from attendant.core.errors import InputError
 from attendant.core.requests import EntryRequest
 from attendant.core.views import PartPayment
@@ -126,6 +126,10 @@ def test_display_urls_are_checked_like_every_device_url():
         parse_config('[[lanes]]\ncode = "E1"\nname = "Entry"\ndirection = "entry"\ndisplay = "standin://"\n')
 
 
+def _money(cents: int) -> str:
+    return f"£{cents // 100}.{cents % 100:02d}"
+
+
 def _config(display: str):
     return parse_config(f"""
         [[lanes]]
@@ -155,7 +159,7 @@ def test_the_booth_shows_the_fee_at_look_up_then_tendered_and_change_then_thank_
         loaded = booth.checkout(entry.entry.code, lane="X1")
         assert display.wait_shown(lambda rows: rows[0].startswith("Please pay"), 5)
         due = loaded.balance
-        assert display.rows[0].endswith(f"£{due // 100}.{due % 100:02d}")
+        assert display.rows[0].endswith(_money(due))
         got = _read_until(master, SCREEN_BYTES)
         assert got.startswith(INIT) and CLEAR in got and b"Please pay" in got and b"\x9c" in got
 
@@ -165,8 +169,7 @@ def test_the_booth_shows_the_fee_at_look_up_then_tendered_and_change_then_thank_
         assert outcome.exit.change == tendered - due
         assert display.wait_shown(lambda rows: rows[1].startswith("Change"), 5)
         change = tendered - due
-        assert display.rows == (f"Tendered{'£%d.%02d' % divmod(tendered, 100):>12}",
-                                f"Change{'£%d.%02d' % divmod(change, 100):>14}")
+        assert display.rows == (f"Tendered{_money(tendered):>12}", f"Change{_money(change):>14}")
         got = _read_until(master, SCREEN_BYTES)
         assert b"Tendered" in got and b"Change" in got and b"\x9c" in got
         # then Thank you, after the result's hold time

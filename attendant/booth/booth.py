@@ -154,7 +154,7 @@ class Booth:
             if display is not None:
                 screen, then = build()
                 display.show(screen, then=then)
-        except Exception:  # noqa: BLE001 - a display never stops a payment
+        except Exception:  # a display never stops a payment
             log.exception("customer display of %s not updated", lane.code)
 
     def open_signs(self):
