@@ -3,6 +3,7 @@ receive, the fee then the change through the booth, and a display that is down n
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -198,3 +199,38 @@ def test_a_display_that_is_down_shows_faulted_and_the_payment_still_completes(se
         assert "ttyNO-SUCH-DISPLAY" in status.message
     finally:
         booth.close()
+
+
+def _pty_screens(master: int, quiet: float = 0.5) -> bytes:
+    data = b""
+    while select.select([master], [], [], quiet)[0]:
+        data += os.read(master, 4096)
+    return data
+
+
+def test_the_cli_tests_a_display_and_its_exit_drives_it(tmp_path, demo_template, pty_port):
+    from typer.testing import CliRunner
+
+    from attendant.cli import app
+    from tests.conftest import copy_database
+
+    master, port = pty_port
+    config = tmp_path / "console.toml"
+    config.write_text(f'[[lanes]]\ncode = "E1"\nname = "Entry"\ndirection = "entry"\n'
+                      f'[[lanes]]\ncode = "X1"\nname = "Exit"\ndirection = "exit"\ndisplay = "serial://{port}"\n',
+                      encoding="utf-8")
+    base = ["--db", copy_database(demo_template, tmp_path / "booth.db"), "--config", str(config)]
+
+    ran = CliRunner().invoke(app, [*base, "devices", "test", "X1.display"])
+    assert ran.exit_code == 0, ran.output
+    assert "X1.display: ok: shows Display test" in ran.output
+    got = _pty_screens(master)
+    assert got.startswith(INIT) and ROW1 + b"Display test" in got and b"\x9c1.00" in got
+
+    entered = CliRunner().invoke(app, [*base, "enter", "CL1 DSP", "--lane", "E1", "--json"])
+    assert entered.exit_code == 0, entered.output
+    code = json.loads(entered.stdout)["code"]
+    left = CliRunner().invoke(app, [*base, "exit", code, "--pay", "card", "--lane", "X1"])
+    assert left.exit_code == 0, left.output
+    got = _pty_screens(master)  # the booth's idle screen, then the exit's result, written before the CLI ended
+    assert got.count(INIT) >= 1 and (ROW1 + b"Nothing to pay" in got or ROW1 + b"Paid" in got)
