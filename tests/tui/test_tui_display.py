@@ -10,12 +10,21 @@ faulted and the payment goes through.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from attendant.demo import demo_config
 from db.models import ParkingSession, Payment
-from tests.tui.support import SIZE, console, pilot_test, rows, scan, settle, text_of, until
-from tests.tui.test_tui_devices import poll
+from tests.tui.support import (
+    SIZE,
+    console,
+    pilot_test,
+    rows,
+    scan,
+    settle,
+    text_of,
+    until,
+)
 
 PS, PAY = (t.__table__ for t in (ParkingSession, Payment))
 ACTOR = "display-test"
@@ -27,6 +36,12 @@ def build(engine, clock, display: str = "standin://"):
     app = console(engine, clock, replace(config, signs=(), lanes=lanes), actor=ACTOR)
     app.device_hub.monitor = False  # the test polls when it wants to
     return app
+
+
+async def poll(pilot) -> None:
+    """One health poll by the device hub (on a thread, as its monitor does), then its messages handled."""
+    await asyncio.to_thread(pilot.app.device_hub.poll, wait=True)
+    await settle(pilot)
 
 
 def display_of(app, lane: str = "X1"):
