@@ -234,3 +234,23 @@ def test_the_cli_tests_a_display_and_its_exit_drives_it(tmp_path, demo_template,
     assert left.exit_code == 0, left.output
     got = _pty_screens(master)  # the booth's idle screen, then the exit's result, written before the CLI ended
     assert got.count(INIT) >= 1 and (ROW1 + b"Nothing to pay" in got or ROW1 + b"Paid" in got)
+
+
+def test_part_of_a_split_leaves_the_balance_and_what_is_paid_on_the_display(service, clock):
+    booth = Booth(service, _config("standin://"))
+    try:
+        entry = booth.enter(EntryRequest("SP12 LIT", "car", lane="E1"), actor="t")
+        clock.now += timedelta(hours=3)
+        due = booth.checkout(entry.entry.code, lane="X1").balance
+        part = booth.exit(ExitRequest(entry.entry.code, (Tender("cash", 500, 1000),), lane="X1"), actor="t")
+        assert isinstance(part, PartPayment) and part.checkout.balance == due - 500
+        display = booth.devices(booth.lanes["X1"]).display
+        assert display.wait_shown(lambda rows: rows[1].startswith("Paid so far"), 5)
+        assert display.rows == (f"Please pay{_money(due - 500):>10}", f"Paid so far{_money(500):>9}")
+        # an exit dated in the past (a replay, a paper log) is not at the lane now: the display is left alone
+        writes = display.writes
+        booth.exit(ExitRequest(entry.entry.code, (Tender("card"),), lane="X1", at=clock.now), actor="t")
+        time.sleep(0.2)
+        assert display.writes == writes and display.rows[1].startswith("Paid so far")
+    finally:
+        booth.close()

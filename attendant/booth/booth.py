@@ -271,11 +271,12 @@ class Booth:
         the same idempotency key returns the first exit (gate ``already
         exited``) and charges nothing more. Raises as ``settle``.
 
-        The lane's customer display shows what was paid and the change (or,
-        after part of a split, what is still to pay), then "Thank you"; only
-        for a vehicle at the lane now (``at`` None and the gate vended), not
-        for back-dated or replayed exits.
+        The lane's customer display shows what was paid and the change, then
+        "Thank you"; after part of a split or a validation (a ``request.lane``
+        given), the balance still to pay. Only for a vehicle at the lane now
+        (``at`` None and the gate vended), not for back-dated or replayed exits.
         """
+        named_lane = request.lane is not None
         lane = self.lane(request.lane, LaneDirection.EXIT)
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
@@ -286,10 +287,10 @@ class Booth:
             result, journaled = self.service.settle(request, actor=actor, vend=vend), False
         at_lane = request.at is None and request.vend
         if isinstance(result, PartPayment):
-            if at_lane:
-                from attendant.booth.customer_display import part_paid_screen
+            if at_lane and named_lane:  # the vehicle stays: the balance, where the caller said it waits
+                from attendant.booth.customer_display import fee_screen
 
-                self._show(lane, lambda: (part_paid_screen(result, self.facility.currency), ()))
+                self._show(lane, lambda: (fee_screen(result.checkout, self.facility.currency), ()))
             return result
         if result.replayed:
             return ExitOutcome(result, False, None, GateOutcome.ALREADY_EXITED)

@@ -8,7 +8,8 @@ the driver cuts and maps characters to the display's code page):
 - the fee, when the attendant looks a ticket up at the lane
   (:meth:`attendant.booth.booth.Booth.checkout` with the lane): "Please pay"
   and the balance; the stay, or what is paid so far;
-- after part of a split payment: what is paid and what is still to pay;
+- after part of a split payment or a validation: the fee screen again, with
+  the balance and what is paid so far;
 - after the exit: cash shows what was tendered and the change; another
   method what was paid and how; an IOU what was left unpaid. Then, after
   :data:`RESULT_HOLD_S` seconds, "Thank you"; after :data:`THANKS_HOLD_S`
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 from attendant.booth.printouts import duration_text
 from attendant.core.money import format_money
-from attendant.core.views import Checkout, ExitResult, PartPayment
+from attendant.core.views import Checkout, ExitResult
 from hardware.displays import Screen
 
-__all__ = ["RESULT_HOLD_S", "THANKS_HOLD_S", "after_exit", "fee_screen", "idle_screen", "part_paid_screen",
+__all__ = ["RESULT_HOLD_S", "THANKS_HOLD_S", "after_exit", "fee_screen", "idle_screen", "result_screen",
            "thanks_screen"]
 
 #: Seconds the tendered amount and change (or the amount paid) stay up after an exit.
@@ -54,12 +55,6 @@ def fee_screen(checkout: Checkout, currency: str) -> Screen:
     bottom = (("Paid so far", format_money(checkout.paid, currency)) if checkout.paid > 0
               else ("Stay", duration_text(checkout.session.entry_at, checkout.at)))
     return Screen(("Please pay", format_money(checkout.balance, currency)), bottom)
-
-
-def part_paid_screen(part: PartPayment, currency: str) -> Screen:
-    """Part of a split payment taken: paid so far, still to pay."""
-    return Screen.of("Paid", format_money(part.checkout.paid, currency),
-                     "Still to pay", format_money(part.checkout.balance, currency))
 
 
 def result_screen(result: ExitResult) -> Screen:

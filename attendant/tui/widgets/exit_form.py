@@ -573,8 +573,8 @@ class ExitForm(Vertical):
             if validation and self.checkout is not None and self.checkout.code == code:
                 self.busy = True
                 self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
-                actor, _lane = self._actor_and_lane()
-                self.run_validation(code, validation, actor)
+                actor, lane = self._actor_and_lane()
+                self.run_validation(code, validation, actor, lane)
 
         self.app.push_screen(ValidationCodeDialog(), chosen)
 
@@ -693,9 +693,9 @@ class ExitForm(Vertical):
         self._post_result(money_flow.let_go(self.app.booth, code, actor=actor, lane=lane, reason=reason), None)
 
     @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
-    def run_validation(self, code: str, validation: str, actor) -> None:
-        """money_flow.apply_validation (blocking)."""
-        result = money_flow.apply_validation(self.app.booth, code, validation, actor=actor)
+    def run_validation(self, code: str, validation: str, actor, lane: str | None = None) -> None:
+        """money_flow.apply_validation (blocking); ``lane``: the exit lane (its customer display)."""
+        result = money_flow.apply_validation(self.app.booth, code, validation, actor=actor, lane=lane)
         if isinstance(result, money_flow.Failed):
             self.post_message(self.PaymentFailed(result, None))
         else:
@@ -739,8 +739,8 @@ class ExitForm(Vertical):
             return
         self.busy = True
         self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
-        actor, _lane = self._actor_and_lane()
-        self.run_validation(message.ticket_code, message.code, actor)
+        actor, lane = self._actor_and_lane()
+        self.run_validation(message.ticket_code, message.code, actor, lane)
 
     @on(PassScanned)
     def _pass_scanned(self, message: PassScanned) -> None:

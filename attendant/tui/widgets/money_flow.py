@@ -193,8 +193,10 @@ def let_go(booth: Booth, code: str, *, actor: Actor | str, lane: str | None, rea
     return _exit(booth, code, lambda: ExitRequest(code, iou_reason=reason, lane=lane), actor)
 
 
-def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str) -> Validated | Failed:
-    """Apply a merchant validation to the open session ``code``; the vehicle stays until paid.
+def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str,
+                     lane: str | None = None) -> Validated | Failed:
+    """Apply a merchant validation to the open session ``code``; the vehicle stays until paid (``lane``: the
+    exit lane where it waits, whose customer display shows the new balance).
 
     A scanned *ticket* or *pass* is refused with a clear message
     (``identify``); any other text is looked up as a validation code.
@@ -212,7 +214,7 @@ def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Ac
     if kind == "pass":
         return Failed(f"that is a pass: pay with method {exit_key(PaymentMethod.PASS)} (pass) and its code as the "
                       "reference", declined=False, unknown=False, loaded=None)
-    result = _exit(booth, code, lambda: ExitRequest(code, validations=(text,), leave=False), actor)
+    result = _exit(booth, code, lambda: ExitRequest(code, validations=(text,), leave=False, lane=lane), actor)
     if isinstance(result, PartPaid) and result.payment is not None:
         return Validated(result.payment, result.loaded)
     if isinstance(result, Failed):
