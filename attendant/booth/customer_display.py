@@ -65,7 +65,7 @@ def result_screen(result: ExitResult) -> Screen:
     if result.iou_amount:
         return Screen.of("Unpaid", format_money(result.iou_amount, cur), "Please pay later")
     if result.paid <= 0:
-        return Screen.of("Nothing to pay")
+        return Screen.of("Nothing to pay", "", "Thank you")
     how = "" if result.method in (None, "split") else f"by {result.method.replace('_', ' ')}"
     return Screen.of("Paid", format_money(result.paid, cur), how)
 

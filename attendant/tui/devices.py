@@ -543,7 +543,7 @@ class DeviceHub:
             return None
         if display is None or not display.writes:
             return None
-        return " | ".join(row.rstrip() for row in display.rows)
+        return " | ".join(row.rstrip() for row in display.rows if row.strip())
 
     def _sign_views(self, now: datetime, changes: list[HealthChange]) -> tuple[DeviceView, ...]:
         """The count signs' health (:attr:`Booth.sign_board`; no I/O: each sign retries on its own thread)."""
