@@ -318,15 +318,17 @@ class CustomerDisplay:
                 self._cond.wait(min(left, 0.05))
             return True
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Write what is pending (bounded by ``timeout`` s: a CLI exit ends with the change shown), then
-        stop the thread and release the link."""
-        self.wait_idle(timeout)
+    def close(self, timeout: float = 1.0) -> None:
+        """Write what is pending (bounded by ``timeout`` s: a CLI exit ends with the change shown; not
+        waited for when the display is faulted), then stop the thread (a write under way is left to its
+        own timeout: the thread is a daemon) and release the link."""
+        if self.status().state != DeviceState.FAULTED:
+            self.wait_idle(timeout)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self._thread.join(0.2)
         try:
             self.face.close()
         except Exception:  # noqa: BLE001, S110 - shutting down

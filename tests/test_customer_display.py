@@ -254,3 +254,33 @@ def test_part_of_a_split_leaves_the_balance_and_what_is_paid_on_the_display(serv
         assert display.writes == writes and display.rows[1].startswith("Paid so far")
     finally:
         booth.close()
+
+
+def test_a_display_that_comes_back_gets_the_screen_it_missed():
+    from hardware.displays import CustomerDisplay, EscposFace
+
+    with socket.socket() as probe:  # a loopback port nobody listens on (yet)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    display = CustomerDisplay(EscposFace(mode="tcp", host="127.0.0.1", port=port, timeout=0.5),
+                              name="X1 display", backoff=(0.05, 0.2))
+    try:
+        display.show(Screen.of("Please pay", "£2.40"))
+        assert display.wait_idle(3)
+        assert display.status().state == DeviceState.FAULTED and "retry in" in display.status().message
+        server = socket.create_server(("127.0.0.1", port))
+        try:
+            server.settimeout(5)
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while len(data) < SCREEN_BYTES:
+                    data += conn.recv(4096)
+            assert ROW1 + b"Please pay     \x9c2.40" in data
+            assert display.wait_shown(lambda rows: rows[0].startswith("Please pay"), 3)
+            assert display.status().state == DeviceState.OK
+        finally:
+            server.close()
+    finally:
+        display.close()
