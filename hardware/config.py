@@ -12,6 +12,7 @@ Format (``examples/console.toml`` is the demo's)::
     gate = "sim://"                        # one of its kind's schemes (the table
     scanner = "standin://"                 # in hardware.devices lists them all)
     camera = "standin://"
+    display = "serial:///dev/ttyUSB1?baudrate=9600"   # exit lanes only: the customer pole display
     [[signs]]                 # count signs (optional; hardware.signs has the URLs)
     name = "L0"               # unique: letters, digits, - _ . (1 to 16)
     scope = "level:L0"        # facility | level:CODE | zone:LEVEL-ZONE | parts joined by +
@@ -55,6 +56,7 @@ from hardware.base import (
     TicketPrinter,
 )
 from hardware.devices import DEVICE_KINDS, KINDS
+from hardware.displays import CustomerDisplay
 from hardware.printers import DEFAULT_TIMEOUT
 from hardware.signs import SIGN
 from hardware.urls import redact
@@ -95,6 +97,7 @@ class LaneConfig:
     gate: str | None = None
     scanner: str | None = None
     camera: str | None = None
+    display: str | None = None  # the customer display (exit lanes only; hardware.displays)
 
 
 @dataclass(frozen=True)
@@ -393,16 +396,20 @@ def _parse_lane(item: dict[str, Any], index: int, source: str) -> LaneConfig:
         except InputError as exc:
             raise InputError(f"{source}: {where}.{kind}{label}: {exc}") from None
         urls[kind] = value
+    if urls.get("display") is not None and direction != LaneDirection.EXIT:
+        raise InputError(f"{source}: {where}.display{label}: a customer display shows the fee and the change, so it "
+                         "belongs on an exit lane; remove it or make the lane direction = \"exit\"")
     return LaneConfig(code=code, name=name.strip(), direction=direction, **urls)
 
 
 def default_config() -> ConsoleConfig:
     """Two entry and two exit lanes (E1, E2, X1, X2) with stand-in devices."""
     devices = {kind: "standin://" for kind in DEVICE_KINDS}
+    entry = {kind: url for kind, url in devices.items() if kind != "display"}  # displays are exit-lane devices
     return ConsoleConfig(
         lanes=(
-            LaneConfig("E1", "Entry 1", LaneDirection.ENTRY, **devices),
-            LaneConfig("E2", "Entry 2", LaneDirection.ENTRY, **devices),
+            LaneConfig("E1", "Entry 1", LaneDirection.ENTRY, **entry),
+            LaneConfig("E2", "Entry 2", LaneDirection.ENTRY, **entry),
             LaneConfig("X1", "Exit 1", LaneDirection.EXIT, **devices),
             LaneConfig("X2", "Exit 2", LaneDirection.EXIT, **devices),
         ),
@@ -425,6 +432,7 @@ class LaneDevices:
     gate: Gate | None = None
     scanner: Scanner | None = None
     camera: PlateCamera | None = None
+    display: CustomerDisplay | None = None
     faults: dict[str, DeviceStatus] = field(default_factory=dict)
     printer_timeout: float = DEFAULT_TIMEOUT
     gate_hold_seconds: float | None = None
@@ -443,7 +451,7 @@ class LaneDevices:
 
     def status(self) -> dict[str, DeviceStatus]:
         """Health of each configured device, by kind (printer, gate, scanner,
-        camera): a device's own ``status()`` (never I/O), or its open fault."""
+        camera, display): a device's own ``status()`` (never I/O), or its open fault."""
         out: dict[str, DeviceStatus] = {}
         with self._lock:
             for kind in DEVICE_KINDS:
@@ -523,7 +531,7 @@ class LaneDevices:
     def close(self) -> None:
         """Stop and close every device; errors are swallowed (shutting down)."""
         for device, method in ((self.scanner, "stop"), (self.camera, "stop"),
-                               (self.gate, "close"), (self.printer, "close")):
+                               (self.gate, "close"), (self.printer, "close"), (self.display, "close")):
             if device is not None:
                 try:
                     getattr(device, method)()
@@ -541,6 +549,7 @@ def _open_device(lane: LaneConfig, kind: str, printer_timeout: float, gate_hold_
         "gate": {"lane": lane.code, "hold_seconds": gate_hold_seconds, "name": lane.code},
         "scanner": {"name": f"{lane.code} scanner"},
         "camera": {"lane": lane.code, "name": f"{lane.code} camera"},
+        "display": {"name": f"{lane.code} display"},
     }[kind]
     try:
         device = KINDS[kind].open(url, **context)

@@ -8,6 +8,7 @@ gate       sim, standin, lcus, modbus+tcp, modbus+rtu                  hardware.
 scanner    standin, serial, socket, rfc2217, loop                      hardware.scanners
 camera     standin, anpr+http, hikvision+http, axis+http,              hardware.cameras
            webhook+http, opencv, rtsp, rtsps, file, http, https
+display    standin, serial, tcp  (exit lanes: the customer pole display)  hardware.displays
 =========  ==========================================================  =======================
 
 Count signs are not lane devices: their kind, ``sign`` (standin, modbus+tcp,
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from hardware.cameras import CAMERA
+from hardware.displays import DISPLAY
 from hardware.gates import GATE
 from hardware.printers import PRINTER
 from hardware.scanners import SCANNER
@@ -35,6 +37,6 @@ from hardware.urls import DeviceKind
 __all__ = ["DEVICE_KINDS", "KINDS"]
 
 #: Kind name -> its scheme table, in the order a lane lists its devices.
-KINDS: Mapping[str, DeviceKind] = MappingProxyType({kind.name: kind for kind in (PRINTER, GATE, SCANNER, CAMERA)})
-#: The kind names: ``("printer", "gate", "scanner", "camera")``.
+KINDS: Mapping[str, DeviceKind] = MappingProxyType({kind.name: kind for kind in (PRINTER, GATE, SCANNER, CAMERA, DISPLAY)})
+#: The kind names: ``("printer", "gate", "scanner", "camera", "display")``.
 DEVICE_KINDS = tuple(KINDS)

@@ -10,8 +10,9 @@ same way and fail with the same wording:
   (syntax only, no I/O) that turns the URL into the driver's address, an
   opener that builds the device from that address, a documented example URL
   and a ``stand_in`` capability flag. The tables themselves are in
-  :mod:`hardware.printers`, :mod:`hardware.gates`, :mod:`hardware.scanners`
-  and :mod:`hardware.cameras`; :mod:`hardware.devices` gathers them. Count
+  :mod:`hardware.printers`, :mod:`hardware.gates`, :mod:`hardware.scanners`,
+  :mod:`hardware.cameras` and :mod:`hardware.displays` (customer displays);
+  :mod:`hardware.devices` gathers them. Count
   signs (not lane devices) have theirs in :mod:`hardware.signs`.
 - :class:`DeviceUrl`: one URL being parsed, with the location helpers the
   schemes share (host and port, a serial port, a local path, nothing).

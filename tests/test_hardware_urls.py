@@ -41,13 +41,14 @@ def reason(error: InputError) -> str:
     return str(error).split("': ", 1)[1]
 
 
-def test_the_registry_has_the_four_kinds_in_lane_order() -> None:
-    assert DEVICE_KINDS == ("printer", "gate", "scanner", "camera")
+def test_the_registry_has_the_five_kinds_in_lane_order() -> None:
+    assert DEVICE_KINDS == ("printer", "gate", "scanner", "camera", "display")
     assert all(kind.name == name for name, kind in KINDS.items())
     assert KINDS["gate"].names == ("sim", "standin", "lcus", "modbus+tcp", "modbus+rtu")
     assert SIM_SCHEMES == KINDS["gate"].stand_in_names == ("sim", "standin")
     assert KINDS["printer"].stand_in_names == ("dummy", "standin")
     assert KINDS["scanner"].stand_in_names == KINDS["camera"].stand_in_names == ("standin",)
+    assert KINDS["display"].names == ("standin", "serial", "tcp") and KINDS["display"].stand_in_names == ("standin",)
 
 
 @pytest.mark.parametrize(("kind", "scheme"), SCHEMES, ids=lambda item: getattr(item, "name", None))
@@ -122,6 +123,8 @@ def test_the_baud_rate_list_is_the_union_of_standard_rates() -> None:
         ("scanner", "serial:///dev/ttyACM0?frame_timeout=20", "frame_timeout must be between 0.05 and 10 seconds"),
         ("camera", "file:///tmp/clips/?loop=sometimes", "loop must be yes or no, got 'sometimes'"),
         ("camera", "opencv://0?fps=5", "unknown option 'fps'; opencv:// takes no options"),
+        ("display", "serial:///dev/ttyUSB1?codepage=1252", "codepage must be 437, 850 or 858, got '1252'"),
+        ("display", "tcp://10.0.0.9:9100?columns=80", "columns must be between 16 and 40, got 80"),
     ],
 )
 def test_a_bad_option_value_names_the_option(kind: str, url: str, words: str) -> None:

@@ -11,7 +11,9 @@ ticket and open the gate the same way. What a booth offers:
 - shifts (:attr:`Booth.shifts`), users and logins (:attr:`Booth.staff`),
   reports (:meth:`Booth.report`), and the back office and live views of the
   car park (:attr:`Booth.service`);
-- the lanes and their devices (:meth:`Booth.lane`, :meth:`Booth.devices`).
+- the lanes and their devices (:meth:`Booth.lane`, :meth:`Booth.devices`);
+- each exit lane's customer display (:mod:`attendant.booth.customer_display`):
+  the fee when a ticket is looked up at the lane, the change after the exit.
 
 The database commit comes first; printing and the gate come after it and can
 only fail "softly": a printer that fails never undoes an admitted vehicle,
@@ -132,10 +134,28 @@ class Booth:
         return lane
 
     def devices(self, lane: LaneConfig) -> LaneDevices:
-        """The opened devices of ``lane`` (opened on first use; never raises: faults are recorded)."""
+        """The opened devices of ``lane`` (opened on first use; never raises: faults are recorded).
+        A customer display starts on its idle screen."""
         if lane.code not in self._devices:
-            self._devices[lane.code] = open_lane_devices(lane)
+            devices = self._devices[lane.code] = open_lane_devices(lane)
+            if devices.display is not None:
+                from attendant.booth.customer_display import idle_screen
+
+                devices.display.show(idle_screen(self.facility.name))
         return self._devices[lane.code]
+
+    def _show(self, lane: LaneConfig | None, build: Callable[[], tuple]) -> None:
+        """Put ``build()``'s ``(screen, then)`` on ``lane``'s customer display, if it has one. Never raises
+        and never waits: the display writes on its own thread and a failure shows in device health."""
+        if lane is None or lane.display is None:
+            return
+        try:
+            display = self.devices(lane).display
+            if display is not None:
+                screen, then = build()
+                display.show(screen, then=then)
+        except Exception:  # a display never stops a payment
+            log.exception("customer display of %s not updated", lane.code)
 
     def open_signs(self):
         """The :class:`~attendant.booth.signs.SignBoard` of the configured count signs (opened on first call;
@@ -225,12 +245,19 @@ class Booth:
         return EntryOutcome(entry, printed, error, gate, journaled)
 
     # ---------------------------------------------------------------- exits
-    def checkout(self, text: str, *, at=None, lost: bool = False):
+    def checkout(self, text: str, *, at=None, lost: bool = False, lane: str | None = None):
         """Fee, payments and balance of the open session named by a code, a ticket number or a plate (one read);
-        ``lost``: priced by the plan's lost-ticket rule."""
+        ``lost``: priced by the plan's lost-ticket rule. ``lane``: the exit lane where the vehicle waits; its
+        customer display shows the balance (not for a look-up at another time, ``at``)."""
         if self.offline is not None and not lost:
-            return self.offline.checkout(text, at=at)
-        return self.service.checkout(text, at=at, lost=lost)
+            result = self.offline.checkout(text, at=at)
+        else:
+            result = self.service.checkout(text, at=at, lost=lost)
+        if lane is not None and at is None:
+            from attendant.booth.customer_display import fee_screen
+
+            self._show(self.lanes.get(lane.upper()), lambda: (fee_screen(result, self.facility.currency), ()))
+        return result
 
     def exit(self, request: ExitRequest, *, actor) -> ExitOutcome | PartPayment:
         """Take payment at an exit lane and let the vehicle out: receipt printed, gate vended.
@@ -243,7 +270,13 @@ class Booth:
         nothing is printed and the gate stays shut). A retried request with
         the same idempotency key returns the first exit (gate ``already
         exited``) and charges nothing more. Raises as ``settle``.
+
+        The lane's customer display shows what was paid and the change, then
+        "Thank you"; after part of a split or a validation (a ``request.lane``
+        given), the balance still to pay. Only for a vehicle at the lane now
+        (``at`` None and the gate vended), not for back-dated or replayed exits.
         """
+        named_lane = request.lane is not None
         lane = self.lane(request.lane, LaneDirection.EXIT)
         if lane is not None and request.lane != lane.code:
             request = replace(request, lane=lane.code)
@@ -252,10 +285,19 @@ class Booth:
             result, journaled = self.offline.settle(request, actor=actor, vend=vend)
         else:
             result, journaled = self.service.settle(request, actor=actor, vend=vend), False
+        at_lane = request.at is None and request.vend
         if isinstance(result, PartPayment):
+            if at_lane and named_lane:  # the vehicle stays: the balance, where the caller said it waits
+                from attendant.booth.customer_display import fee_screen
+
+                self._show(lane, lambda: (fee_screen(result.checkout, self.facility.currency), ()))
             return result
         if result.replayed:
             return ExitOutcome(result, False, None, GateOutcome.ALREADY_EXITED)
+        if at_lane:
+            from attendant.booth.customer_display import after_exit
+
+            self._show(lane, lambda: after_exit(result, self.facility.name))
         printed, error = self._print(lane, request.print_receipt,
                                      lambda p: p.print_receipt(receipt_data(self.facility, self.service.tz, result)),
                                      f"receipt for {result.ticket_no}")

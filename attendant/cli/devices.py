@@ -8,9 +8,10 @@ touches the database.
 - ``devices list [--json] [--wait S]``: every lane and its devices with URL
   and health (devices get up to ``--wait`` seconds to connect first).
 - ``devices test NAME [--timeout S]``: NAME is ``LANE.printer``,
-  ``LANE.gate``, ``LANE.scanner``, ``LANE.camera`` or a lane code (all its
+  ``LANE.gate``, ``LANE.scanner``, ``LANE.camera``, ``LANE.display`` or a lane code (all its
   devices). Prints a test page, pulses the gate (vend source ``attendant``,
-  reason "device test") and waits for one scan or plate read. One outcome
+  reason "device test"), puts a test screen on the customer display and
+  waits for one scan or plate read. One outcome
   line per device; on any failure one line on stderr and exit status 2.
 - ``devices watch [--seconds N]``: live events (codes, rejected frames,
   plate reads, gate changes, health changes), one line each, prefixed with a
@@ -46,7 +47,7 @@ __all__ = ["devices_app", "utc_stamp"]
 devices_app = typer_app(help="Lane devices: printers, gates, scanners, cameras.", no_args_is_help=True)
 commands.add_typer(devices_app, name="devices")
 
-KINDS = ("printer", "gate", "scanner", "camera")
+KINDS = ("printer", "gate", "scanner", "camera", "display")
 
 
 def utc_stamp(moment: datetime | None = None) -> str:
@@ -121,7 +122,7 @@ def _settle(opened: list[Any], seconds: float) -> None:
     while time.monotonic() < deadline:
         pending = [
             kind for devices in opened for kind, status in devices.status().items()
-            if kind != "printer" and status.state == DeviceState.UNKNOWN
+            if kind not in ("printer", "display") and status.state == DeviceState.UNKNOWN  # written only when told
         ]
         if not pending:
             return
@@ -196,7 +197,7 @@ def _resolve(config: Any, name: str) -> tuple[Any, tuple[str, ...]]:
     if kind:
         kind = kind.lower()
         if kind not in KINDS:
-            fail(f"unknown device {name!r}; use LANE.printer, LANE.gate, LANE.scanner, LANE.camera or LANE")
+            fail(f"unknown device {name!r}; use LANE.printer, LANE.gate, LANE.scanner, LANE.camera, LANE.display or LANE")
         if getattr(lane, kind) is None:
             fail(f"lane {lane.code} has no {kind} in {config.source}")
         return lane, (kind,)
@@ -217,6 +218,21 @@ def _test_printer(devices: Any, timeout: float) -> tuple[bool, str]:
     except DeviceError as exc:
         return False, str(exc)
     return True, "printed a test page"
+
+
+def _test_display(devices: Any, timeout: float) -> tuple[bool, str]:
+    """A test screen on the customer display: ok once it took it (its status), else the driver's reason."""
+    from hardware.base import DeviceState
+    from hardware.displays import Screen
+
+    display = devices.display
+    display.show(Screen.of("Display test", devices.lane.code, utc_stamp()[11:19] + " UTC", "£1.00"))
+    if not display.wait_idle(timeout):
+        return False, f"no answer within {timeout:g} s"
+    status = display.status()
+    if status.state != DeviceState.OK:
+        return False, status.message
+    return True, status.message
 
 
 def _test_gate(devices: Any, timeout: float) -> tuple[bool, str]:
@@ -311,6 +327,8 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
                 ok, detail = False, devices.faults[kind].message
             elif kind == "printer":
                 ok, detail = _test_printer(devices, timeout)
+            elif kind == "display":
+                ok, detail = _test_display(devices, timeout)
             elif kind == "gate":
                 ok, detail = _test_gate(devices, timeout)
                 if not ok and gate_test is not None:

@@ -118,7 +118,7 @@ class DeviceView:
     message: str
     since: datetime
     retry_in: float | None = None
-    shows: str | None = None  # a count sign's face ("12", "FULL"); None for lane devices
+    shows: str | None = None  # a count sign's face ("12", "FULL"); a customer display's two rows; else None
 
     @property
     def name(self) -> str:
@@ -512,6 +512,8 @@ class DeviceHub:
                 if status is None:
                     continue
                 view, change = self._view(lane.code, kind, status, now, retry_in if kind in faults else None)
+                if kind == "display":
+                    view = replace(view, shows=self._display_rows(lane))
                 views.append(view)
                 if change is not None:
                     changes.append(change)
@@ -532,6 +534,16 @@ class DeviceHub:
             self._report = report
             self.polls += 1
         return report, changes
+
+    def _display_rows(self, lane) -> str | None:
+        """The two rows ``lane``'s customer display shows, ``"row 1 | row 2"`` (no I/O), None before the first."""
+        try:
+            display = self.booth.devices(lane).display
+        except Exception:  # noqa: BLE001 - a booth without devices (tests): nothing shown
+            return None
+        if display is None or not display.writes:
+            return None
+        return " | ".join(row.rstrip() for row in display.rows if row.strip())
 
     def _sign_views(self, now: datetime, changes: list[HealthChange]) -> tuple[DeviceView, ...]:
         """The count signs' health (:attr:`Booth.sign_board`; no I/O: each sign retries on its own thread)."""

@@ -53,9 +53,11 @@ class Clock:
 
 
 def demo_lanes():
-    """The demo's lanes and devices without its count signs: a sign's face is written by its own thread, so a
-    screen with signs is not the same picture on every run (tests/test_signs.py tests the signs on screen)."""
-    return replace(demo_config(), signs=())
+    """The demo's lanes and devices without its count signs and customer displays: a sign's face and a display's
+    rows are written by their own threads, so a screen with them is not the same picture on every run
+    (tests/test_signs.py and tests/tui/test_tui_display.py test them on screen)."""
+    config = demo_config()
+    return replace(config, signs=(), lanes=tuple(replace(lane, display=None) for lane in config.lanes))
 
 
 def console(engine, clock, config=None, **kwargs):

@@ -1,4 +1,5 @@
-"""The device health panel: every lane's printer, gate, scanner and camera, and the count signs.
+"""The device health panel: every lane's printer, gate, scanner and camera, the count signs, and what each
+exit lane's customer display shows.
 
 One line per lane with a badge per device (glyph + word + theme colour, so
 the state reads without colour: STYLE.md rule 8), then one line per device
@@ -77,6 +78,11 @@ def signs_row(signs: tuple[DeviceView, ...]) -> Content:
     return Content.assemble(*parts)
 
 
+def display_row(device: DeviceView) -> Content:
+    """``X1 display ▭ Please pay £4.80 | Stay 1 h 5 min``: the two rows the driver reads."""
+    return Content.assemble(("  ", ""), (f"{device.lane} display ", "b"), ("▭ ", "$muted"), (device.shows or "", "b"))
+
+
 def problem_row(device: DeviceView, tz: tzinfo) -> Content:
     """``✗ E1 printer paper out since 09:31:02 · Printer E1: paper out · retry in 4 s``."""
     glyph, word, var = device_badge(device.state)
@@ -131,6 +137,10 @@ class DeviceHealthPanel(Static):
             rows.append(lane_row(lane, gates.get(lane.lane)))
         if report.signs:
             rows.append(signs_row(report.signs))
+        for lane in report.lanes:
+            display = lane.device("display")
+            if display is not None and display.ok and display.shows:
+                rows.append(display_row(display))
         for lane in report.lanes:
             for device in lane.problems:
                 rows.append(problem_row(device, self.tz))

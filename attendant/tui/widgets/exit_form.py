@@ -413,7 +413,7 @@ class ExitForm(Vertical):
         if self.lost is not None and self.lost[0] != code:
             self.lost = None  # another ticket typed: no longer the lost one
         self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]looking up the ticket…[/]"))
-        self.run_load(code, self.lost is not None)
+        self.run_load(code, self.lost is not None, self._actor_and_lane()[1])
 
     def _actor_and_lane(self):
         app = self.app
@@ -573,8 +573,8 @@ class ExitForm(Vertical):
             if validation and self.checkout is not None and self.checkout.code == code:
                 self.busy = True
                 self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
-                actor, _lane = self._actor_and_lane()
-                self.run_validation(code, validation, actor)
+                actor, lane = self._actor_and_lane()
+                self.run_validation(code, validation, actor, lane)
 
         self.app.push_screen(ValidationCodeDialog(), chosen)
 
@@ -656,10 +656,11 @@ class ExitForm(Vertical):
 
     # --------------------------------------------------------------- workers
     @work(thread=True, exclusive=True, group="exit-load", exit_on_error=False)
-    def run_load(self, code: str, lost: bool = False) -> None:
-        """The session, fee, payments and balance of ``code`` (blocking reads); ``lost``: the lost-ticket fee."""
+    def run_load(self, code: str, lost: bool = False, lane: str | None = None) -> None:
+        """The session, fee, payments and balance of ``code`` (blocking reads); ``lost``: the lost-ticket fee;
+        ``lane``: the exit lane, whose customer display shows the fee."""
         try:
-            loaded = money_flow.load(self.app.booth, code, lost=lost)
+            loaded = money_flow.load(self.app.booth, code, lost=lost, lane=lane)
         except AttendantError as exc:
             self.post_message(self.LoadFailed(code, str(exc)))
             return
@@ -692,9 +693,9 @@ class ExitForm(Vertical):
         self._post_result(money_flow.let_go(self.app.booth, code, actor=actor, lane=lane, reason=reason), None)
 
     @work(thread=True, exclusive=True, group="exit-pay", exit_on_error=False)
-    def run_validation(self, code: str, validation: str, actor) -> None:
-        """money_flow.apply_validation (blocking)."""
-        result = money_flow.apply_validation(self.app.booth, code, validation, actor=actor)
+    def run_validation(self, code: str, validation: str, actor, lane: str | None = None) -> None:
+        """money_flow.apply_validation (blocking); ``lane``: the exit lane (its customer display)."""
+        result = money_flow.apply_validation(self.app.booth, code, validation, actor=actor, lane=lane)
         if isinstance(result, money_flow.Failed):
             self.post_message(self.PaymentFailed(result, None))
         else:
@@ -738,8 +739,8 @@ class ExitForm(Vertical):
             return
         self.busy = True
         self.query_one("#exit-result", Static).update(Content.from_markup("[$muted]applying validation…[/]"))
-        actor, _lane = self._actor_and_lane()
-        self.run_validation(message.ticket_code, message.code, actor)
+        actor, lane = self._actor_and_lane()
+        self.run_validation(message.ticket_code, message.code, actor, lane)
 
     @on(PassScanned)
     def _pass_scanned(self, message: PassScanned) -> None:

@@ -119,13 +119,17 @@ class Failed:
     loaded: Checkout | None
 
 
-def load(booth: Booth, text: str, at: datetime | None = None, *, lost: bool = False) -> Checkout:
+def load(booth: Booth, text: str, at: datetime | None = None, *, lost: bool = False,
+         lane: str | None = None) -> Checkout:
     """The open session named by a code, ticket number or plate, with its fee and balance (one read);
-    ``lost``: the fee by the plan's lost-ticket rule (a driver without a ticket).
+    ``lost``: the fee by the plan's lost-ticket rule (a driver without a ticket); ``lane``: the exit lane
+    whose customer display shows the fee (None: none, e.g. a re-read after a failed payment).
 
     Raises what :meth:`Booth.checkout` raises (TicketInvalid, NotFound,
     Refused for a ticket that has exited, InputError).
     """
+    if lane is not None:
+        return booth.checkout(text, at=at, lost=lost, lane=lane)
     return booth.checkout(text, at=at, lost=lost) if lost else booth.checkout(text, at=at)
 
 
@@ -189,8 +193,10 @@ def let_go(booth: Booth, code: str, *, actor: Actor | str, lane: str | None, rea
     return _exit(booth, code, lambda: ExitRequest(code, iou_reason=reason, lane=lane), actor)
 
 
-def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str) -> Validated | Failed:
-    """Apply a merchant validation to the open session ``code``; the vehicle stays until paid.
+def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Actor | str,
+                     lane: str | None = None) -> Validated | Failed:
+    """Apply a merchant validation to the open session ``code``; the vehicle stays until paid (``lane``: the
+    exit lane where it waits, whose customer display shows the new balance).
 
     A scanned *ticket* or *pass* is refused with a clear message
     (``identify``); any other text is looked up as a validation code.
@@ -208,7 +214,7 @@ def apply_validation(booth: Booth, code: str, validation_code: str, *, actor: Ac
     if kind == "pass":
         return Failed(f"that is a pass: pay with method {exit_key(PaymentMethod.PASS)} (pass) and its code as the "
                       "reference", declined=False, unknown=False, loaded=None)
-    result = _exit(booth, code, lambda: ExitRequest(code, validations=(text,), leave=False), actor)
+    result = _exit(booth, code, lambda: ExitRequest(code, validations=(text,), leave=False, lane=lane), actor)
     if isinstance(result, PartPaid) and result.payment is not None:
         return Validated(result.payment, result.loaded)
     if isinstance(result, Failed):
