@@ -461,3 +461,5 @@ class Booth:
         if self.sign_board is not None:
             self.sign_board.close()
             self.sign_board = None
+        if self.offline is not None:  # the journal file's connections (its events stay for `attendant sync`)
+            self.offline.journal.close()

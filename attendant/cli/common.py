@@ -317,6 +317,11 @@ class Context:
         for booth in self._booths.values():
             booth.close()
         self._booths.clear()
+        if self._service is not None:  # its connection and the payment processors it made (stand-in ledgers)
+            closing = getattr(self._service, "close", None)
+            if closing is not None:
+                closing()
+            self._service = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -212,6 +212,10 @@ class Journal:
         self.path = Path(path)
         self.engine = _engine(self.path)
 
+    def close(self) -> None:
+        """Close the journal file's pooled connections (the file and what it holds stay)."""
+        self.engine.dispose()
+
     @classmethod
     def for_database(cls, database_url: str) -> Journal:
         """The journal of the booth whose central database is ``database_url``."""

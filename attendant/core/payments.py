@@ -157,6 +157,10 @@ class StandInProcessor:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_LEDGER_SCHEMA)
 
+    def close(self) -> None:
+        """Close the ledger's connection (a file ledger stays for the other processes)."""
+        self._db.close()
+
     def set_script(self, script) -> None:
         """Replace the outcomes to come (see the class docstring). Raises :class:`InputError`."""
         self._script = [parse_outcome(s) for s in script if s.strip()] or [("approve", 0.0)]
@@ -334,6 +338,13 @@ class ProcessorRegistry:
             ledger = None if os.fspath(ledger) == ":memory:" else ledger
             for method in missing:
                 self.processors[method] = StandInProcessor(method, scripts.get(method, ("approve",)), ledger=ledger)
+
+    def close(self) -> None:
+        """Close every processor that holds something open (the stand-ins' ledger connections)."""
+        for processor in self.processors.values():
+            closing = getattr(processor, "close", None)
+            if closing is not None:
+                closing()
 
     def get(self, method: PaymentMethod) -> PaymentProcessor:
         try:

@@ -234,7 +234,7 @@ class FacilityStore:
         self.engine = engine
         # plates and names sealed, blind indexes, ticket-code hashes (keys outside the database)
         self.data = data or site_data()
-        self.processors = processors or ProcessorRegistry()
+        self._processors, self._own_processors = processors, processors is None
         self.signer = signer
         self.clock = clock
         self.facility: FacilityInfo = get_facility(engine, facility_code)
@@ -285,10 +285,25 @@ class FacilityStore:
             except Exception:  # noqa: BLE001 - a broken connection: nothing more to release
                 pass
 
+    @property
+    def processors(self) -> ProcessorRegistry:
+        """The payment processors: the registry given, or stand-ins made on first use (a reading command never
+        opens their ledger) and closed with this service."""
+        if self._processors is None:
+            self._processors = ProcessorRegistry()
+        return self._processors
+
+    @processors.setter
+    def processors(self, registry: ProcessorRegistry) -> None:
+        self._processors, self._own_processors = registry, False
+
     def close(self) -> None:
-        """Release this service's connection (the engine and its pool stay)."""
+        """Release this service's connection (the engine and its pool stay) and the processors it made."""
         with self._lock:
             self._drop_connection()
+            if self._own_processors and self._processors is not None:
+                self._processors.close()
+                self._processors = None
 
     # ------------------------------------------------------------ bay index
     def _load(self, conn) -> None:
