@@ -657,7 +657,7 @@ class AttendantApp(App[None]):
              main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
             ("Previous level", "shift+F7 · scroll the map to the previous level", main.action_previous_level),
-            ("Go to bay…", "alt+g (/ on the map) · type a label such as L0-C01: the map marks that bay",
+            ("Go to bay…", "alt+g or ctrl+F7 (/ on the map) · a label such as L0-C01 marks that bay; L3 shows level L3",
              main.action_go_to_bay),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
              main.action_scan_ticket),
@@ -682,7 +682,8 @@ class AttendantApp(App[None]):
         for index, level in enumerate(getattr(level_map, "levels", []) or []):
             commands.append(
                 (f"Go to level {level.code} {level.name}",
-                 f"alt+{index} (or {index} on the map) · scroll to this level" if index < 10 else "scroll to this level",
+                 f"{index} on the map, alt+g {level.code} anywhere · scroll to this level" if index < 10
+                 else f"alt+g {level.code} · scroll to this level",
                  lambda i=index: main.action_goto_level(i))
             )
         from attendant.tui.corrections import palette_commands

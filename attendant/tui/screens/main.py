@@ -86,7 +86,7 @@ from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
 from attendant.tui.widgets.footer import ConsoleFooter
 from attendant.tui.widgets.lanes import LanesPanel, LaneState
-from attendant.tui.widgets.level_map import MAX_LEVEL_KEYS, LevelMapView, MapLegend
+from attendant.tui.widgets.level_map import LevelMapView, MapLegend
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +114,10 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         # device panel's border, and in the command palette.
         Binding("ctrl+l", "switch_entry_lane", "Entry lane", show=False),
         Binding("f12", "retry_devices", "Retry devices", show=False),
-        # The map's keys from anywhere on this screen, none of them text (issue 12 item 4):
-        # a text field never sees them. alt+digit for a level that does not exist says so.
+        # The map's keys from anywhere on this screen, none of them text (issue 12 item 4): a text field never
+        # sees them. (alt+digit is no use: Textual reads ESC 1 as "¡".) A level by its code: alt+g, "L3".
         Binding("shift+f7", "previous_level", "Previous level", show=False),
-        Binding("alt+g", "go_to_bay", "Go to bay", show=False, priority=True),
-        *[
-            binding
-            for n in range(MAX_LEVEL_KEYS)
-            for binding in (
-                Binding(f"alt+{n}", f"goto_level({n})", f"Level {n}", show=False, priority=True),
-                Binding(f"alt+{n}", f"no_level({n})", "", show=False, priority=True, system=True),
-            )
-        ],
+        Binding("alt+g,ctrl+f7", "go_to_bay", "Go to bay or level", show=False, priority=True),
     ]
 
     COMMANDS = Screen.COMMANDS | {DeviceCommands}
@@ -747,17 +739,10 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
     def action_goto_level(self, index: int) -> None:
         self.query_one(LevelMapView).scroll_to_level(index)
 
-    def action_no_level(self, index: int) -> None:
-        self.query_one(LevelMapView).action_no_level(index)
-
     def action_go_to_bay(self) -> None:
-        """alt+g (or the palette): ask for a bay label and mark that bay on the map."""
+        """alt+g / ctrl+F7 (or the palette): ask for a bay label (or a level code) and show it on the map."""
         self.query_one(LevelMapView).action_go_to_bay()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("goto_level", "no_level") and self.is_mounted:
-            return self.query_one(LevelMapView).check_action(action, parameters)
-        return super().check_action(action, parameters)
 
     def action_printout(self) -> None:
         title, text = self.last_printout

@@ -19,9 +19,10 @@ the row; labels come from :func:`attendant.core.layout.load_layout`): every
 spot row carries its row letter on the left and right edges, and a ruler of
 bay numbers (the first and last of each run of bays and every fifth) is drawn
 on the aisle next to each group of rows that number alike, or on a line of
-its own when no aisle is free. ``/`` on the map (``alt+g`` anywhere on the
-main screen, or "Go to bay" in the palette) asks for a label and marks that
-bay, its row letters and its number (``$accent``), switching level.
+its own when no aisle is free. ``/`` on the map (``alt+g`` or ``ctrl+F7``
+anywhere on the main screen, or "Go to bay" in the palette) asks for a label
+and marks that bay, its row letters and its number (``$accent``), switching
+level; a level's code alone (``L3``) brings that level up.
 
 Colours come from component classes whose CSS uses the theme variables; no
 colour literal lives here. Strips are cached per line and dropped when a bay
@@ -529,8 +530,20 @@ class LevelMapView(ScrollView, can_focus=True):
     def action_no_level(self, index: int) -> None:
         self.notify(f"No level {index} here: {self.level_keys_hint()}", timeout=3)
 
+    def go_to(self, text: str) -> str:
+        """Show what ``text`` names: a level code (``L3``: that level to the top) or a bay (:meth:`find_bay`).
+
+        Returns the level code or the bay's full label; raises :class:`InputError` saying why not.
+        """
+        typed = "".join(text.split()).upper()
+        for index, level in enumerate(self.levels):
+            if level.code == typed:
+                self.scroll_to_level(index)
+                return level.code
+        return self._bays[self.find_bay(typed)].label
+
     def action_go_to_bay(self) -> None:
-        """Ask for a bay label (:class:`GoToBayDialog`) and mark that bay."""
+        """Ask for a bay label or a level code (:class:`GoToBayDialog`) and show it."""
         if self.levels:
             self.app.push_screen(GoToBayDialog(self))
 
@@ -555,7 +568,7 @@ class LevelMapView(ScrollView, can_focus=True):
         if self.has_focus:
             self.border_subtitle = f"[ ] level  {digits} jump  / go to bay"
         else:
-            self.border_subtitle = f"F7/⇧F7 level  alt+{digits} jump  alt+g go to bay"
+            self.border_subtitle = "F7/⇧F7 level  alt+g go to bay or level"
 
     def on_focus(self) -> None:
         self._update_subtitle()
@@ -724,38 +737,39 @@ class LevelMapView(ScrollView, can_focus=True):
 class GoToBayDialog(FormDialog[str]):
     """Ask for a bay label; Enter marks that bay on the map (switching level), a wrong label says why."""
 
-    TITLE_TEXT = "Go to bay"
+    TITLE_TEXT = "Go to bay (or level)"
     HINT = "[$accent b]Enter[/] show it on the map  [$accent b]Esc[/] cancel"
 
     def __init__(self, level_map: LevelMapView) -> None:
         level = level_map.levels[level_map.current_level].code if level_map.levels else "L0"
         super().__init__(
-            context=f"Bay label as on the ticket: level, row letter (map edges), number (ruler), e.g. {level}-C01. "
-                    f"A row and number alone (C01) mean this level, {level}.",
+            context=f"The bay's label as on the ticket: level, row letter (on the map's edges), bay number "
+                    f"(on the aisle beside the row), e.g. {level}-C01. A row and number alone (C01) mean "
+                    f"this level, {level}; a level's code alone ({level}) shows that level.",
         )
         self.level_map = level_map
 
     def fields(self):
-        yield _row("Bay", Input(placeholder="e.g. L0-C01", id="bay-goto", max_length=16))
+        yield _row("Bay", Input(placeholder="e.g. L0-C01, or L3 for a level", id="bay-goto", max_length=16))
 
     def value(self) -> str:
-        text = self.query_one("#bay-goto", Input).value
-        spot_id = self.level_map.find_bay(text)  # InputError keeps the dialog open with the reason
-        return self.level_map.label_of(spot_id) or text
+        # InputError keeps the dialog open with the reason
+        return self.level_map.go_to(self.query_one("#bay-goto", Input).value)
 
 
 class MapLegend(Static):
     """Lines under the map: each bay status with its own glyph (and map colours), the type glyphs, how to read a label.
 
-    Glyph and word are joined by no-break spaces so a narrow legend wraps between entries, never inside one.
+    Entries are laid out for the legend's width (:meth:`layout`), so a narrow legend breaks between
+    entries, never inside one ("out of service" stays on one line).
     """
 
     DEFAULT_CSS = """
-    MapLegend { height: auto; max-height: 4; padding: 0 1; color: $text-muted; background: $surface; }
+    MapLegend { height: auto; padding: 0 1; color: $text-muted; background: $surface; }
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(self._content(), **kwargs)
+        super().__init__(self.layout(200), **kwargs)
 
     @staticmethod
     def entries() -> list[tuple[str, str]]:
@@ -766,7 +780,8 @@ class MapLegend(Static):
         return [*statuses, *types]
 
     @staticmethod
-    def _content() -> Content:
+    def layout(width: int) -> Content:
+        """The legend for ``width`` cells: statuses (and the entrance), then types, then how a label reads."""
         sample = {
             SPOT_STATUS_WORD[SpotStatus.AVAILABLE]: "$spot-free on $spot-free 14%",
             SPOT_STATUS_WORD[SpotStatus.OCCUPIED]: "$foreground b on $spot-occupied 55%",
@@ -774,15 +789,27 @@ class MapLegend(Static):
             SPOT_STATUS_WORD[SpotStatus.RESERVED]: "$spot-reserved b on $spot-reserved 22%",
             SPOT_STATUS_WORD[SpotStatus.OUT_OF_SERVICE]: "$spot-out on $spot-out 18%",
         }
-        nbsp = "\u00a0"
-        parts: list = []
         entries = MapLegend.entries()
-        for glyph, word in entries[: len(sample)]:
-            parts += [(glyph, sample[word]), f"{nbsp}{word.replace(' ', nbsp)}  "]
-        parts += [("▶", "$map-entrance b"), f"{nbsp}entry\n"]
-        for i, (glyph, word) in enumerate(entries[len(sample):]):
-            parts += [("  " if i else "", ""), (glyph, "$foreground b"), f"{nbsp}{word.replace(' ', nbsp)}"]
-        parts += ["\n", ("L0-C01", "$foreground b"),
-                  f"{nbsp}={nbsp}level{nbsp}L0, row{nbsp}", ("C", "$map-title b"),
-                  f"{nbsp}(map{nbsp}edges), bay{nbsp}", ("01", "$map-title"), f"{nbsp}(numbers{nbsp}on{nbsp}the{nbsp}aisle)"]
+        flow: list[list[tuple[str, str]]] = [
+            *[[(glyph, sample[word]), (f" {word}", "")] for glyph, word in entries[: len(sample)]],
+            [("▶", "$map-entrance b"), (" entry", "")],
+            *[[(glyph, "$foreground b"), (f" {word}", "")] for glyph, word in entries[len(sample):]],
+            [("L0-C01", "$foreground b"), (" = level L0, row ", ""), ("C", "$map-title b"), (" (edges), bay ", ""),
+             ("01", "$map-title b"), (" (aisle)", "")],
+        ]
+        parts: list[tuple[str, str] | str] = []
+        used = 0
+        for entry in flow:
+            size = sum(len(text) for text, _style in entry)
+            if used and used + 2 + size > width:
+                parts.append("\n")
+                used = 0
+            elif used:
+                parts.append("  ")
+                used += 2
+            parts += entry
+            used += size
         return Content.assemble(*parts)
+
+    def on_resize(self) -> None:
+        self.update(self.layout(max(self.content_region.width, 20)))
