@@ -218,7 +218,9 @@ class LevelMapView(ScrollView, can_focus=True):
         self._found: int | None = None
         self._strips: dict[int, Strip] = {}
         self._width = 40
-        self._margin = 2  # row letters and a space left of every drawing
+        self._margin = 1  # row letters left of every drawing (the width of the longest)
+        self._base_width = 40  # the drawings and their left row letters
+        self._right = True  # row letters on the right edge too (dropped when only they would not fit)
         self.border_title = "Levels"
         self._update_subtitle()
 
@@ -253,7 +255,7 @@ class LevelMapView(ScrollView, can_focus=True):
             self._row_letter.append(letters)
             numbers_of.append(numbers)
             self._capacity.append(len(level.spots))
-        self._margin = max((len(t) for letters in self._row_letter for t in letters.values()), default=1) + 1
+        self._margin = max((len(t) for letters in self._row_letter for t in letters.values()), default=1)
         width = 0
         for index, level in enumerate(self.levels):
             rows = level.rows
@@ -281,7 +283,7 @@ class LevelMapView(ScrollView, can_focus=True):
             self._ruler_y.append(ruler_y)
             if not rows or not _is_wall(rows[-1]):
                 self._lines.append(_Line("gap", index))
-            width = max(width, self._margin + CELL * max((len(r) for r in rows), default=0) + self._margin)
+            width = max(width, self._margin + CELL * max((len(r) for r in rows), default=0))
         self._status = {spot_id: statuses.get(spot_id, SpotStatus.AVAILABLE) for spot_id in self._bays}
         self._free = [0] * len(self.levels)
         self._type_counts = [{} for _ in self.levels]
@@ -298,7 +300,7 @@ class LevelMapView(ScrollView, can_focus=True):
         if self._found not in self._bays:
             self._found = None
         self._strips.clear()
-        self._width = max(width, 40)
+        self._base_width = max(width, 40)
         self._update_virtual_size()
         self.refresh()
         self._update_current_level()
@@ -326,7 +328,19 @@ class LevelMapView(ScrollView, can_focus=True):
         return rulers
 
     def _update_virtual_size(self) -> None:
-        """Content size: every line, plus room below so the last level can scroll to the top."""
+        """Content size: every line, plus room below so the last level can scroll to the top.
+
+        The right edge's row letters take ``1 + margin`` cells; when the drawings fit the view
+        without them but not with them, they are left out (no scrolling for two letters).
+        """
+        full = self._base_width + 1 + self._margin
+        view = self.scrollable_content_region.width
+        right = not self._base_width <= view < full
+        if right != self._right:
+            self._right = right
+            self._strips.clear()
+            self.refresh()
+        self._width = full if right else self._base_width
         height = len(self._lines)
         if self._level_start:
             height = max(height, self._level_start[-1] + self.scrollable_content_region.height)
@@ -633,7 +647,7 @@ class LevelMapView(ScrollView, can_focus=True):
         if line.kind == "gap":
             return Strip.blank(0)
         if line.kind == "title":
-            return Strip([Segment(" " * self._margin, self.rich_style), *self._title_segments(line.level)])
+            return Strip([Segment(" " * (self._margin + 1), self.rich_style), *self._title_segments(line.level)])
         if line.kind == "ruler":
             width = self._margin + CELL * max((len(r) for r in self.levels[line.level].rows), default=0)
             cells = [(" ", self.rich_style)] * width
@@ -643,7 +657,7 @@ class LevelMapView(ScrollView, can_focus=True):
         if line.kind == "title-row":
             title = Strip(self._title_segments(line.level))
             start = self._margin + CELL
-            end = min(start + title.cell_length, row.cell_length - CELL - self._margin)
+            end = min(start + title.cell_length, self._margin + CELL * (len(self.levels[line.level].rows[0]) - 1))
             row = Strip.join([row.crop(0, start), title.crop(0, end - start), row.crop(end)])
         return row
 
@@ -697,10 +711,7 @@ class LevelMapView(ScrollView, can_focus=True):
         found_row = self._found is not None and (self._bays[self._found].level, self._bays[self._found].row) == (
             level_index, r)
         label_style = style("levelmap--found") if found_row else style("levelmap--row-label")
-        cells: list[tuple[str, Style]] = []
-        left = letter.rjust(self._margin - 1) + " "
-        for i, ch in enumerate(left):
-            cells.append((ch, label_style if letter and i < self._margin - 1 else base))
+        cells: list[tuple[str, Style]] = [(ch, label_style if ch != " " else base) for ch in letter.rjust(self._margin)]
         for c, ch in enumerate(text):
             if ch in SPOT_GLYPHS and (r, c) in at:
                 spot_id = at[(r, c)]
@@ -725,7 +736,7 @@ class LevelMapView(ScrollView, can_focus=True):
             else:
                 cell, cell_style = "  ", base
             cells += [(cell[0], cell_style), (cell[1], cell_style)]
-        if letter:
+        if letter and self._right:
             cells.append((" ", base))
             cells += [(ch, label_style) for ch in letter]
         ruler = self._ruler_over[level_index].get(r)
