@@ -576,19 +576,19 @@ class LevelMapView(ScrollView, can_focus=True):
         span = "0" if count == 1 else f"0-{count - 1}"
         return f"levels {span}: " + ", ".join(f"{i} {lvl.code}" for i, lvl in enumerate(self.levels[:count]))
 
-    def _update_subtitle(self) -> None:
+    def _update_subtitle(self, focused: bool | None = None) -> None:
         count = min(len(self.levels), MAX_LEVEL_KEYS)
         digits = "0" if count == 1 else f"0-{count - 1}"
-        if self.has_focus:
+        if self.has_focus if focused is None else focused:
             self.border_subtitle = f"[ ] level  {digits} jump  / go to bay"
         else:
             self.border_subtitle = "F7/⇧F7 level  alt+g go to bay or level"
 
     def on_focus(self) -> None:
-        self._update_subtitle()
+        self._update_subtitle(True)
 
     def on_blur(self) -> None:
-        self._update_subtitle()
+        self._update_subtitle(False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
