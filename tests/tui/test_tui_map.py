@@ -8,8 +8,10 @@ level; the legend has one glyph per state; level keys never type into a form.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from attendant.core.errors import InputError
 from attendant.core.vocab import SpotStatus
 from attendant.tui.glyphs import LAST_ISSUED_GLYPH, SPOT_STATUS_GLYPH, SPOT_TYPE_GLYPH
 from attendant.tui.widgets.level_map import GoToBayDialog, LevelMapView, MapLegend
@@ -176,3 +178,73 @@ async def test_level_keys_never_type_into_a_form_and_only_real_levels_are_listed
         with engine.connect() as conn:
             levels = conn.execute(select(Level.__table__.c.code)).scalars().all()
         assert len(levels) == 6
+
+
+LAYOUT = """
+[facility]
+code = "TST"
+name = "Test"
+timezone = "Europe/London"
+currency = "GBP"
+
+[[levels]]
+code = "L0"
+name = "Ground"
+map = '''
+>.........
+.RRRRRR...
+..RRRR....
+.EA.......
+..........
+'''
+"""
+
+
+@pilot_test
+async def test_a_row_with_no_free_aisle_gets_a_ruler_line_of_its_own():
+    """Rows that number differently and touch each other: the middle row's numbers take a line of their own."""
+    from textual.app import App
+
+    from attendant.core.layout import parse_layout
+    from attendant.core.views import LevelMap, SpotCell
+
+    level = parse_layout(LAYOUT).levels[0]
+    cells = tuple(SpotCell(i, s.label, s.row, s.col, s.spot_type.value) for i, s in enumerate(level.spots, start=1))
+    by_label = {c.label: c.spot_id for c in cells}
+    assert {"L0-A06", "L0-B04", "L0-C02"} <= set(by_label)
+
+    from themes import register_themes
+
+    class One(App):
+        def __init__(self) -> None:
+            super().__init__()
+            register_themes(self)
+            self.theme = "dark"
+
+        def compose(self):
+            yield LevelMapView(id="map")
+
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        level_map = app.query_one(LevelMapView)
+        level_map.set_facility([LevelMap(1, "L0", "Ground", level.rows, cells)],
+                               {by_label["L0-A02"]: SpotStatus.RESERVED, by_label["L0-A03"]: SpotStatus.OUT_OF_SERVICE})
+        await pilot.pause()
+        kinds = [line.kind for line in level_map._lines]
+        assert kinds.count("ruler") == 1  # B's, between A and B; A's on the entrance aisle, C's on the aisle below
+        text = [level_map.line_text(y).rstrip() for y in range(len(level_map._lines))]
+        b_ruler = level_map.ruler_line(by_label["L0-B01"])
+        assert level_map._lines[b_ruler].kind == "ruler" and b_ruler == level_map.bay_line(by_label["L0-A01"]) + 1
+        assert text[b_ruler].split() == ["01", "04"]
+        assert text[level_map.ruler_line(by_label["L0-A01"])].split() == ["▶", "01", "06"]
+        assert text[level_map.ruler_line(by_label["L0-C01"])].split() == ["01"]  # never two numbers side by side
+        # each bay: type glyph then state glyph, restricted types as a and ϟ
+        assert text[level_map.bay_line(by_label["L0-C01"])].startswith("C  ϟ·a·")
+        assert text[level_map.bay_line(by_label["L0-A01"])].startswith("A  R·R◇R×R·")
+        # a found bay's number is shown even between marks, and it wins over its neighbours
+        level_map.find_bay("l0-b2")
+        await pilot.pause()
+        assert level_map.line_text(b_ruler).split() == ["02", "04"]
+        with pytest.raises(InputError, match="row B of L0 has bays 01-04"):
+            level_map.find_bay("L0-B05")
+        assert level_map.found == by_label["L0-B02"]  # a wrong label changes nothing
