@@ -61,6 +61,7 @@ from attendant.tui.glyphs import (
 )
 
 CELL = 2  # terminal cells per drawing cell
+COMPACT_HEIGHT = 32  # terminal lines below which the legend keeps to glyphs and short words
 MAX_LEVEL_KEYS = 10  # digits 0-9: the levels a key can jump to (more levels: the palette, [ ])
 
 
@@ -791,8 +792,12 @@ class MapLegend(Static):
         return [*statuses, *types]
 
     @staticmethod
-    def layout(width: int) -> Content:
-        """The legend for ``width`` cells: statuses (and the entrance), then types, then how a label reads."""
+    def layout(width: int, *, compact: bool = False) -> Content:
+        """The legend for ``width`` cells: statuses (and the entrance), then types, then how a label reads.
+
+        ``compact`` (a short terminal, where every line of map counts): the same glyphs with short
+        words, and no line on reading a label.
+        """
         sample = {
             SPOT_STATUS_WORD[SpotStatus.AVAILABLE]: "$spot-free on $spot-free 14%",
             SPOT_STATUS_WORD[SpotStatus.OCCUPIED]: "$foreground b on $spot-occupied 55%",
@@ -805,22 +810,29 @@ class MapLegend(Static):
             *[[(glyph, sample[word]), (f" {word}", "")] for glyph, word in entries[: len(sample)]],
             [("▶", "$map-entrance b"), (" entry", "")],
             *[[(glyph, "$foreground b"), (f" {word}", "")] for glyph, word in entries[len(sample):]],
-            [("L0-C01", "$foreground b"), (" = level L0, row ", ""), ("C", "$map-title b"), (" (edges), bay ", ""),
-             ("01", "$map-title b"), (" (aisle)", "")],
+            [("L0-C01", "$foreground b"), (" = level L0, row ", ""), ("C", "$map-title b"), (" (edges),", "")],
+            [("bay ", ""), ("01", "$map-title b"), (" (aisle)", "")],
         ]
+        if compact:
+            short = {"out of service": "out", "last issued": "last", "motorcycle": "moto", "accessible": "access",
+                     "ev charging": "EV"}
+            flow = [[(text if i == 0 else f" {short.get(text[1:], text[1:])}", style)
+                     for i, (text, style) in enumerate(entry)] for entry in flow[:-2]]
         parts: list[tuple[str, str] | str] = []
         used = 0
         for entry in flow:
             size = sum(len(text) for text, _style in entry)
-            if used and used + 2 + size > width:
+            gap = " " if entry[0][0] == "bay " else "  "  # the label's explanation reads on as one sentence
+            if used and used + len(gap) + size > width:
                 parts.append("\n")
                 used = 0
             elif used:
-                parts.append("  ")
-                used += 2
+                parts.append(gap)
+                used += len(gap)
             parts += entry
             used += size
         return Content.assemble(*parts)
 
     def on_resize(self) -> None:
-        self.update(self.layout(max(self.content_region.width, 20)))
+        compact = self.app.size.height < COMPACT_HEIGHT
+        self.update(self.layout(max(self.content_region.width, 20), compact=compact))
