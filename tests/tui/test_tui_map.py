@@ -121,6 +121,11 @@ async def test_legend_has_one_glyph_per_state_and_the_last_bay_is_a_star(engine,
         legend = str(app.screen.query_one(MapLegend).render())
         for glyph, word in entries:
             assert glyph in legend and word.split()[0] in legend
+        assert "L0-C01 = level L0, row C (edges), bay 01 (aisle)" in legend
+        # a short terminal: every glyph still there, on fewer lines
+        compact = MapLegend.layout(42, compact=True).plain  # the legend at 80x24
+        assert all(glyph in compact for glyph in glyphs) and len(compact.splitlines()) <= 3
+        assert all(len(line) <= 40 for line in MapLegend.layout(40).plain.splitlines())
 
         # the bay just issued reads "★", distinct from the other occupied bays, without colour
         level_map = app.screen.query_one(LevelMapView)
