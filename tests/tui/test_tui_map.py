@@ -77,6 +77,9 @@ async def test_go_to_bay_marks_the_bay_its_row_letter_and_its_number(engine, clo
         await settle(pilot)
         assert level_map.found == bay_at(engine, "L3-C01").id
         assert app.focused is level_map and "/ go to bay" in str(level_map.border_subtitle)
+        await pilot.press("escape")  # Esc on the map clears the mark
+        await settle(pilot)
+        assert level_map.found is None
 
 
 @pilot_test

@@ -172,6 +172,7 @@ class LevelMapView(ScrollView, can_focus=True):
         Binding("left_square_bracket", "previous_level", "Previous level", show=False),
         # "/" as in a search; not a letter: letters reaching the screen start a keyboard-wedge scan
         Binding("slash", "go_to_bay", "Go to bay", show=False),
+        Binding("escape", "clear_found", "Clear the bay mark", show=False),
         # Two bindings per digit: the jump while that level exists, else a system
         # binding (kept off the keys panel) that says there is no such level.
         *[
@@ -423,11 +424,16 @@ class LevelMapView(ScrollView, can_focus=True):
                 dirty.add(self._ruler_y[bay.level][self._ruler_of_row[bay.level][bay.row]])
         self._repaint(dirty)
         self._scroll_to_bay(spot_id)
+        self.refresh_bindings()  # Esc (clear the mark) is live now
         return spot_id
+
+    def action_clear_found(self) -> None:
+        self.clear_found()
 
     def clear_found(self) -> None:
         """Drop the "go to bay" mark."""
         old, self._found = self._found, None
+        self.refresh_bindings()
         if old is not None and old in self._bays:
             bay = self._bays[old]
             self._repaint({self.bay_line(old), self._ruler_y[bay.level][self._ruler_of_row[bay.level][bay.row]]})
@@ -563,6 +569,8 @@ class LevelMapView(ScrollView, can_focus=True):
             self.app.push_screen(GoToBayDialog(self))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_found":
+            return self._found is not None
         if action == "goto_level":
             return bool(parameters) and int(parameters[0]) < len(self.levels)  # type: ignore[call-overload]
         if action == "no_level":
