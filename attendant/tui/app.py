@@ -656,6 +656,9 @@ class AttendantApp(App[None]):
             ("Open a gate by hand", "F11 g · manual vend with a reason (after a gate fault: retry)",
              main.action_manual_vend),
             ("Next level", "F7 · scroll the map to the next level", main.action_next_level),
+            ("Previous level", "shift+F7 · scroll the map to the previous level", main.action_previous_level),
+            ("Go to bay…", "alt+g or ctrl+F7 (/ on the map) · a label such as L0-C01 marks that bay; L3 shows level L3",
+             main.action_go_to_bay),
             ("Scan a ticket issued here", "F8 · demo: hand a ticket to the exit lane's stand-in scanner",
              main.action_scan_ticket),
             ("Show last printout", "F10 · the last ticket or receipt as printed", main.action_printout),
@@ -678,7 +681,9 @@ class AttendantApp(App[None]):
         level_map = main.query_one("#map") if main.is_mounted else None
         for index, level in enumerate(getattr(level_map, "levels", []) or []):
             commands.append(
-                (f"Go to level {level.code} {level.name}", f"key {index} on the map · scroll to this level",
+                (f"Go to level {level.code} {level.name}",
+                 f"{index} on the map, alt+g {level.code} anywhere · scroll to this level" if index < 10
+                 else f"alt+g {level.code} · scroll to this level",
                  lambda i=index: main.action_goto_level(i))
             )
         from attendant.tui.corrections import palette_commands

@@ -19,6 +19,10 @@ SPOT_STATUS_GLYPH: dict[SpotStatus, str] = {
     SpotStatus.OUT_OF_SERVICE: "×",
 }
 
+#: Status glyph of the bay issued (or looked up) last, while it is occupied:
+#: its own shape, so it never reads as "occupied" by colour alone (issue 12).
+LAST_ISSUED_GLYPH = "★"
+
 #: Component-class suffix (and theme variable ``spot-<suffix>``) of each status.
 SPOT_STATUS_CLASS: dict[SpotStatus, str] = {
     SpotStatus.AVAILABLE: "free",
@@ -34,8 +38,15 @@ SPOT_STATUS_WORD: dict[SpotStatus, str] = {
     SpotStatus.OUT_OF_SERVICE: "out of service",
 }
 
-#: Layout-file glyph of each spot type (m c R L A E), as drawn on the map.
-SPOT_TYPE_GLYPH: dict[SpotType, str] = dict(GLYPH_OF_TYPE)
+#: Glyph the map draws for each spot type. The layout file's letters (m c R L),
+#: except the two restricted types, whose layout letters ``A`` and ``E`` are
+#: also row letters of bay labels (``L0-E08`` is row E, not an EV bay):
+#: accessible is a lower-case ``a`` and EV a bolt ``ϟ`` (issue 12, item 4).
+SPOT_TYPE_GLYPH: dict[SpotType, str] = {
+    **GLYPH_OF_TYPE,
+    SpotType.ACCESSIBLE: "a",
+    SpotType.EV: "ϟ",
+}
 
 #: Short column headings of the spot types (availability table).
 SPOT_TYPE_SHORT: dict[SpotType, str] = {

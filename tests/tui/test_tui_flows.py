@@ -57,7 +57,8 @@ async def test_entry_by_keys_writes_the_session_and_shows_the_bay(engine, clock)
         assert level_map.highlighted == spot.id
         assert sum(free for free, _cap in level_map.free_counts()) == before - 1
         line = level_map.line_text(level_map.bay_line(spot.id))
-        assert "●" in line
+        x = level_map.bay_x(spot.id)
+        assert line[x + 1] == "★"  # occupied, and the bay just issued: its own glyph, not only a colour
         level_id = next(lvl.level_id for lvl in level_map.levels if spot.label.startswith(lvl.code))
         index = next(i for i, lvl in enumerate(level_map.levels) if lvl.level_id == level_id)
         free, capacity = level_map.free_counts()[index]

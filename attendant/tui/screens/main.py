@@ -114,6 +114,10 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         # device panel's border, and in the command palette.
         Binding("ctrl+l", "switch_entry_lane", "Entry lane", show=False),
         Binding("f12", "retry_devices", "Retry devices", show=False),
+        # The map's keys from anywhere on this screen, none of them text (issue 12 item 4): a text field never
+        # sees them. (alt+digit is no use: Textual reads ESC 1 as "¡".) A level by its code: alt+g, "L3".
+        Binding("shift+f7", "previous_level", "Previous level", show=False),
+        Binding("alt+g,ctrl+f7", "go_to_bay", "Go to bay or level", show=False, priority=True),
     ]
 
     COMMANDS = Screen.COMMANDS | {DeviceCommands}
@@ -729,8 +733,16 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
     def action_next_level(self) -> None:
         self.query_one(LevelMapView).action_next_level()
 
+    def action_previous_level(self) -> None:
+        self.query_one(LevelMapView).action_previous_level()
+
     def action_goto_level(self, index: int) -> None:
         self.query_one(LevelMapView).scroll_to_level(index)
+
+    def action_go_to_bay(self) -> None:
+        """alt+g / ctrl+F7 (or the palette): ask for a bay label (or a level code) and show it on the map."""
+        self.query_one(LevelMapView).action_go_to_bay()
+
 
     def action_printout(self) -> None:
         title, text = self.last_printout
