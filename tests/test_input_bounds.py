@@ -153,7 +153,7 @@ def pg_cli(pg_url, tmp_path):
 
     cli = Attendant(tmp_path, db=pg_url)
     cli.run("init", "--demo")
-    cli.run("time-window", "--before", "36600d")
+    cli.run("time-window", "--before", "36600d", "--replay")
     cli.code = cli.json("enter", "PG1 KEY", "--at", "2026-11-20T08:00")["code"]
     return cli
 
