@@ -32,12 +32,13 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from attendant.core.clock import utc_now
@@ -93,6 +94,11 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.1  # batch window for bay repaints
 CLOCK_SECONDS = 1.0  # top-bar clock and lane health
 FIGURES_SECONDS = 5.0  # revenue and other-booth changes
+
+
+def availability_line(counts: list[LevelCounts]) -> str:
+    """The availability table as one line (free/capacity by level), e.g. ``Free  L0 48/176  L1 169/176``."""
+    return "Free  " + "  ".join(f"{c.code} {c.free}/{c.capacity}" for c in counts)
 
 
 class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
@@ -151,6 +157,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield DeviceHealthPanel(app.service.tz, id="devices", classes="panel")
             with Vertical(id="right"):
                 yield AvailabilityTable(id="availability")
+                yield Static("", id="availability-line")  # the table as one line on small terminals
                 yield EntryForm(
                     app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
                 )
@@ -160,7 +167,18 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield LanesPanel(id="lanes", classes="panel")
         yield ConsoleFooter()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Remember which form is in use (the screen's ``-entry-active`` / ``-exit-active``): on a
+        terminal under 30 rows the other form shrinks to its first field (themes/console.tcss)."""
+        for form_id, name in (("entry-form", "entry"), ("exit-form", "exit")):
+            if any(a.id == form_id for a in event.widget.ancestors_with_self):
+                self.set_class(name == "entry", "-entry-active")
+                self.set_class(name == "exit", "-exit-active")
+                self.remove_class("-map-shown")
+                return
+
     def on_mount(self) -> None:
+        self.add_class("-entry-active")
         bar = self.query_one(FacilityBar)
         bar.set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
         report = self.app.device_hub.report()
@@ -305,6 +323,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         ]
         capacity = sum(c.capacity for c in counts)
         self.query_one(AvailabilityTable).set_levels(counts)
+        self.query_one("#availability-line", Static).update(availability_line(counts))
         self.query_one(FacilityBar).set_figures(occupied=level_map.occupied, capacity=capacity)
 
     # ----------------------------------------------------------------- lanes
@@ -701,11 +720,6 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         self.notify(text, title=f"{group} failed", severity="error", timeout=10)
 
     # --------------------------------------------------------------- actions
-    def action_entry(self) -> None:
-        self.query_one(EntryForm).focus_plate()
-
-    def action_exit(self) -> None:
-        self.query_one(ExitForm).focus_code()
 
     def action_take_entry(self) -> None:
         vehicle = self.app.take_queued(self.app.entry_lane)
@@ -727,7 +741,27 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         self.refresh_lanes()
 
     def action_next_level(self) -> None:
-        self.query_one(LevelMapView).action_next_level()
+        """F7: the next level of the map; on a narrow terminal (no room for the map beside the forms)
+        the first F7 shows the map in place of the forms, F2 / F3 / Escape go back to them."""
+        level_map = self.query_one(LevelMapView)
+        if self.has_class("-narrow") and not self.has_class("-map-shown"):
+            self.add_class("-map-shown")
+            level_map.focus()
+            return
+        level_map.action_next_level()
+
+    def key_escape(self) -> None:
+        if self.has_class("-map-shown"):
+            self.remove_class("-map-shown")
+            self.query_one(EntryForm).focus_plate()
+
+    def action_entry(self) -> None:
+        self.remove_class("-map-shown")
+        self.query_one(EntryForm).focus_plate()
+
+    def action_exit(self) -> None:
+        self.remove_class("-map-shown")
+        self.query_one(ExitForm).focus_code()
 
     def action_goto_level(self, index: int) -> None:
         self.query_one(LevelMapView).scroll_to_level(index)

@@ -917,21 +917,22 @@ class ExitForm(Vertical):
         """The fee breakdown, the payments so far and the balance due."""
         fee = checkout.fee
         cur = fee.currency
+        label_width = self._label_width()  # LABEL_WIDTH, narrowed to the panel
         rows: list[Content] = []
         for line in fee.lines:
-            label = line.label if len(line.label) <= LABEL_WIDTH else line.label[: LABEL_WIDTH - 1] + "…"
+            label = line.label if len(line.label) <= label_width else line.label[: label_width - 1] + "…"
             rows.append(
                 Content.assemble(
-                    f"  {label:<{LABEL_WIDTH}}",
+                    f"  {label:<{label_width}}",
                     (f"{format_minutes(line.minutes):>12}", "$muted"),
                     (f"{format_money(line.amount, cur):>11}", "$money"),
                 )
             )
         if not fee.lines:
-            rows.append(Content(f"  {'no charge':<{LABEL_WIDTH}}"))
+            rows.append(Content(f"  {'no charge':<{label_width}}"))
         rows.append(
             Content.assemble(
-                (f"  {'Total':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"  {'Total':<{label_width}}{'':>12}", "b"),
                 (f"{format_money(fee.amount, cur):>11}", "$money b"),
             )
         )
@@ -939,11 +940,23 @@ class ExitForm(Vertical):
             rows.append(self._payments_content(checkout.payments))
         rows.append(
             Content.assemble(
-                (f"  {'Balance due':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"  {'Balance due':<{label_width}}{'':>12}", "b"),
                 (f"{format_money(checkout.balance, cur):>11}", "$money b reverse"),
             )
         )
         return Content("\n").join(rows)
+
+    def _label_width(self) -> int:
+        """Width of the breakdown's label column: :data:`LABEL_WIDTH`, narrowed so that a line
+        (2 + label + 12 minutes + 11 amount) fits the panel on a small terminal (at least 12)."""
+        width = self.content_size.width
+        if width <= 0:
+            return LABEL_WIDTH
+        return max(12, min(LABEL_WIDTH, width - 2 - 12 - 11))
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self.checkout is not None:  # the breakdown's columns follow the panel's width
+            self.query_one("#exit-fee", Static).update(self._fee_content(self.checkout))
 
     def _show_checkout(self, checkout: Checkout) -> None:
         """Show the session, its fee breakdown, payments so far and the balance; the payment rows."""

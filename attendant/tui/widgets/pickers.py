@@ -76,16 +76,36 @@ class KeyChoice(Widget, can_focus=True):
         picked, self._picked = getattr(self, "_picked", False), False
         self.post_message(self.Changed(self, value, picked=picked))
 
-    def render(self) -> Content:
-        parts: list[Content | tuple[str, str] | str] = []
+    def _option(self, i: int, value: str, label: str) -> Content:
+        if value == self.value:
+            return Content.assemble((f"▸{i + 1} {label}◂", "reverse bold"))
+        return Content.assemble(" ", (str(i + 1), "$accent bold"), f" {label} ")
+
+    def _lines(self, width: int) -> list[Content]:
+        """The options packed into lines of at most ``width`` cells; an option (its key and its
+        label) is never split, so a narrow panel shows them on two lines instead of cutting one."""
+        lines: list[list[Content]] = [[]]
+        used = 0
         for i, (value, label) in enumerate(self.options):
-            if i:
-                parts.append(" ")
-            if value == self.value:
-                parts.append((f"▸{i + 1} {label}◂", "reverse bold"))
-            else:
-                parts.append(Content.assemble(" ", (str(i + 1), "$accent bold"), f" {label} "))
-        return Content.assemble(*parts)
+            option = self._option(i, value, label)
+            gap = 1 if lines[-1] else 0
+            if lines[-1] and width > 0 and used + gap + option.cell_length > width:
+                lines.append([])
+                used, gap = 0, 0
+            if gap:
+                lines[-1].append(Content(" "))
+            lines[-1].append(option)
+            used += gap + option.cell_length
+        return [Content.assemble(*parts) for parts in lines]
+
+    def get_content_width(self, container, viewport) -> int:
+        return self._lines(0)[0].cell_length
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines(width))
+
+    def render(self) -> Content:
+        return Content("\n").join(self._lines(self.content_size.width))
 
 
 class Flag(Widget, can_focus=True):
