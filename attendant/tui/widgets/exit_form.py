@@ -72,7 +72,7 @@ from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
 from attendant.tui.widgets.money_flow import Attempt
-from attendant.tui.widgets.pickers import KeyChoice
+from attendant.tui.widgets.pickers import KeyChoice, cycle_focus
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,9 @@ class ExitForm(Vertical):
     BINDINGS = [
         Binding("enter", "confirm", "Take payment", priority=False),
         Binding("escape", "clear", "Clear", show=False),
+        # Tab stays inside the form (issue 12): it cycles the form's fields, never the map or the other form
+        Binding("tab", "cycle_focus(1)", "Next field", show=False),
+        Binding("shift+tab", "cycle_focus(-1)", "Previous field", show=False),
         Binding("ctrl+n", "validation", "Validation"),
         Binding("ctrl+g", "let_go", "Let go (IOU)"),
         Binding("ctrl+f", "free_exit", "Free exit", show=False),  # in the palette (the footer is full)
@@ -184,6 +187,10 @@ class ExitForm(Vertical):
             super().__init__()
             self.result = result
 
+    def action_cycle_focus(self, step: int) -> None:
+        """Tab / shift+Tab: the next / previous field of this form, wrapping (:func:`cycle_focus`)."""
+        cycle_focus(self, step)
+
     # ------------------------------------------------------------ life cycle
     def __init__(self, lane_title: str, currency: str, tz: tzinfo, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -225,9 +232,9 @@ class ExitForm(Vertical):
         yield Static(IDLE_HINT, classes="hint", id="exit-hint")
 
     def on_mount(self) -> None:
-        # every method on one row: a narrower label and no padding let them fit the panel at 160 columns
-        self.query_one("#exit-pay-label").styles.width = 5
-        self.query_one("#exit-method").styles.padding = (0, 0)
+        # every method on one row at 160 columns: a narrower label; the method row's one cell of
+        # left padding is where its focus bar goes (themes/console.tcss)
+        self.query_one("#exit-pay-label").styles.width = 4
         self.border_title = f"Exit ▸ {self.lane_title}"
         self.border_subtitle = "F3"
         self._show_pay_row(False)

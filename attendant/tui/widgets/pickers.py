@@ -27,7 +27,6 @@ class KeyChoice(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     KeyChoice { height: 1; width: auto; padding: 0 1; }
-    KeyChoice:focus { background: $boost; }
     """
 
     BINDINGS = [
@@ -113,8 +112,7 @@ class Flag(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     Flag { height: 1; width: auto; padding: 0 1; }
-    Flag:focus { background: $boost; text-style: bold; }
-    Flag.-on { color: $accent; text-style: bold; }
+    Flag.-on { text-style: bold; }
     """
 
     BINDINGS = [Binding("space", "toggle", "Toggle", show=False)]
@@ -143,5 +141,21 @@ class Flag(Widget, can_focus=True):
         self.set_class(value, "-on")
         self.post_message(self.Changed(self, value))
 
-    def render(self) -> str:
-        return f"[{'x' if self.value else ' '}] {self.label}"
+    def render(self) -> Content:
+        # Content, not a str: Textual reads a str as markup, where "[x]" is a tag and vanished (issue 12)
+        return Content(f"[{'x' if self.value else ' '}] {self.label}")
+
+
+def cycle_focus(container: Widget, step: int) -> None:
+    """Tab inside a form: focus the next (``step`` 1) or previous (-1) focusable widget inside
+    ``container``, wrapping around, so Tab never leaves the form for the map or the other form.
+
+    The order is the screen's focus chain (displayed, enabled widgets only); nothing happens when
+    the container holds no focusable widget."""
+    screen = container.screen
+    chain = [widget for widget in screen.focus_chain if container in widget.ancestors]
+    if not chain:
+        return
+    focused = screen.focused
+    index = chain.index(focused) if focused in chain else (-1 if step > 0 else 0)
+    screen.set_focus(chain[(index + step) % len(chain)])
