@@ -170,3 +170,30 @@ def dumped(run_before, size):
 def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
+
+
+def test_a_device_fault_shows_on_a_small_terminal(build):
+    """At 80x24 the device panel is hidden: a printer out of paper shows on the devices line instead."""
+    import asyncio
+
+    from hardware.base import DeviceState
+    from tests.tui.support import pilot_test
+
+    make, _clock = build
+
+    @pilot_test
+    async def run():
+        app = make()
+        app.device_hub.monitor = False
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert not visible(app.screen.query_one("#devices-line"))  # all working: no line
+            devices = app.booth.devices(app.booth.lanes["E1"])
+            devices.printer.simulate(DeviceState.PAPER_OUT)
+            await asyncio.to_thread(app.device_hub.poll, wait=True)
+            await settle(pilot)
+            line = app.screen.query_one("#devices-line")
+            assert visible(line)
+            assert "E1 printer paper out" in screen_text(app)
+
+    run()

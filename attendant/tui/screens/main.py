@@ -101,6 +101,15 @@ def availability_line(counts: list[LevelCounts]) -> str:
     return "Free  " + "  ".join(f"{c.code} {c.free}/{c.capacity}" for c in counts)
 
 
+def devices_line(report: HealthReport) -> str:
+    """The devices needing attention as one line (shown on small terminals, where the device panel is
+    hidden), e.g. ``✗ E1 printer paper out · E1 gate faulted  F12 retry``; "" when all are working."""
+    bad = [d for d in report.problems if d.state != "unknown"]
+    if not bad:
+        return ""
+    return "✗ " + " · ".join(f"{d.lane} {d.kind} {d.state.replace('_', ' ')}" for d in bad) + "  F12 retry"
+
+
 class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
     """Everything the attendant needs on one screen (see the module docstring)."""
 
@@ -158,6 +167,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
             with Vertical(id="right"):
                 yield AvailabilityTable(id="availability")
                 yield Static("", id="availability-line")  # the table as one line on small terminals
+                yield Static("", id="devices-line")  # devices needing attention, when their panel is hidden
                 yield EntryForm(
                     app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
                 )
@@ -525,6 +535,9 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
             if lane.gate is not None:
                 self.gates[lane.lane] = lane.gate
         self.query_one(DeviceHealthPanel).set_report(report, self.gates)
+        line = self.query_one("#devices-line", Static)
+        line.update(devices_line(report))
+        line.set_class(bool(devices_line(report)), "-trouble")
         self._show_entry_printer()
         self.refresh_lanes()
 
