@@ -197,3 +197,33 @@ def test_a_device_fault_shows_on_a_small_terminal(build):
             assert "E1 printer paper out" in screen_text(app)
 
     run()
+
+
+def test_a_camera_read_unfolds_the_entry_form_on_a_low_terminal(build):
+    """At 80x24 with the exit form in use but empty, the entry camera's unsure read unfolds the entry
+    form, so its "confirm plate" note is on screen."""
+    from tests.tui.support import pilot_test
+
+    make, _clock = build
+
+    @pilot_test
+    async def run():
+        app = make()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("f3")
+            await settle(pilot)
+            assert app.screen.query_one("#entry-form").region.height == 3  # folded to its plate
+            devices = app.booth.devices(app.booth.lanes["E1"])
+            devices.camera.push("A812CDE", 0.72)
+            devices.camera.wait_idle(2.0)
+            form = app.screen.query_one("#entry-form")
+            for _ in range(100):
+                if form.read is not None:
+                    break
+                await pilot.pause(0.02)
+            await settle(pilot)
+            assert visible(app.screen.query_one("#entry-read"))
+            assert "confirm plate" in screen_text(app)
+
+    run()

@@ -574,6 +574,11 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         if app.entry_lane is not None and lane == app.entry_lane.code:
             vehicle_class = self.demo.classes.pop(read.plate, None)
             self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
+            exit_form = self.query_one(ExitForm)
+            if exit_form.checkout is None and not exit_form.code and not exit_form.busy:
+                # nothing on the exit form: on a low terminal the entry form unfolds to show the read
+                self.set_class(True, "-entry-active")
+                self.set_class(False, "-exit-active")
         elif app.exit_lane is not None and lane == app.exit_lane.code:
             form = self.query_one(ExitForm)
             if form.checkout is not None or form.busy or form.code:
