@@ -105,3 +105,10 @@ async def test_small_terminal_shows_the_map_on_f7_and_the_forms_on_f2(engine, cl
         await settle(pilot)
         assert screen.query_one("#right").region.width == 80
         assert app.focused.id == "entry-plate"
+        await pilot.press("f7")
+        await settle(pilot)
+        assert screen.query_one("#right").region.width == 0
+        await pilot.press("escape")  # back to the forms too
+        await settle(pilot)
+        assert screen.query_one("#right").region.width == 80
+        assert app.focused.id == "entry-plate"

@@ -112,7 +112,7 @@ class Flag(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     Flag { height: 1; width: auto; padding: 0 1; }
-    Flag.-on { text-style: bold; }
+    Flag.-on { color: $accent; text-style: bold; }
     """
 
     BINDINGS = [Binding("space", "toggle", "Toggle", show=False)]
