@@ -35,6 +35,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Engine
 from textual.app import App
@@ -78,6 +79,10 @@ class AttendantApp(App[None]):
 
     CSS_PATH = STYLESHEET
     TITLE = "attendant console"
+    # Size classes on every screen (Textual breakpoints), used by themes/console.tcss: the layout
+    # adapts from 80x24 (one column, one form open at a time) to 160x50 and up (map beside the forms).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-tiny"), (30, "-short"), (50, "-tall")]
     COMMANDS = App.COMMANDS | {ConsoleCommands, MoneyCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),

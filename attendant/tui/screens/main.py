@@ -32,12 +32,13 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from attendant.core.clock import utc_now
@@ -93,6 +94,20 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.1  # batch window for bay repaints
 CLOCK_SECONDS = 1.0  # top-bar clock and lane health
 FIGURES_SECONDS = 5.0  # revenue and other-booth changes
+
+
+def availability_line(counts: list[LevelCounts]) -> str:
+    """The availability table as one line (free/capacity by level), e.g. ``Free  L0 48/176  L1 169/176``."""
+    return "Free  " + "  ".join(f"{c.code} {c.free}/{c.capacity}" for c in counts)
+
+
+def devices_line(report: HealthReport) -> str:
+    """The devices needing attention as one line (shown on small terminals, where the device panel is
+    hidden), e.g. ``✗ E1 printer paper out · E1 gate faulted  F12 retry``; "" when all are working."""
+    bad = [d for d in report.problems if d.state != "unknown"]
+    if not bad:
+        return ""
+    return "✗ " + " · ".join(f"{d.lane} {d.kind} {d.state.replace('_', ' ')}" for d in bad) + "  F12 retry"
 
 
 class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
@@ -155,6 +170,8 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield DeviceHealthPanel(app.service.tz, id="devices", classes="panel")
             with Vertical(id="right"):
                 yield AvailabilityTable(id="availability")
+                yield Static("", id="availability-line")  # the table as one line on small terminals
+                yield Static("", id="devices-line")  # devices needing attention, when their panel is hidden
                 yield EntryForm(
                     app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
                 )
@@ -164,7 +181,18 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield LanesPanel(id="lanes", classes="panel")
         yield ConsoleFooter()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Remember which form is in use (the screen's ``-entry-active`` / ``-exit-active``): on a
+        terminal under 30 rows the other form shrinks to its first field (themes/console.tcss)."""
+        for form_id, name in (("entry-form", "entry"), ("exit-form", "exit")):
+            if any(a.id == form_id for a in event.widget.ancestors_with_self):
+                self.set_class(name == "entry", "-entry-active")
+                self.set_class(name == "exit", "-exit-active")
+                self.remove_class("-map-shown")
+                return
+
     def on_mount(self) -> None:
+        self.add_class("-entry-active")
         bar = self.query_one(FacilityBar)
         bar.set_figures(now=self.app.service.clock(), replay=self.app.replay_label)
         report = self.app.device_hub.report()
@@ -309,6 +337,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         ]
         capacity = sum(c.capacity for c in counts)
         self.query_one(AvailabilityTable).set_levels(counts)
+        self.query_one("#availability-line", Static).update(availability_line(counts))
         self.query_one(FacilityBar).set_figures(occupied=level_map.occupied, capacity=capacity)
 
     # ----------------------------------------------------------------- lanes
@@ -510,6 +539,9 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
             if lane.gate is not None:
                 self.gates[lane.lane] = lane.gate
         self.query_one(DeviceHealthPanel).set_report(report, self.gates)
+        line = self.query_one("#devices-line", Static)
+        line.update(devices_line(report))
+        line.set_class(bool(devices_line(report)), "-trouble")
         self._show_entry_printer()
         self.refresh_lanes()
 
@@ -546,6 +578,11 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         if app.entry_lane is not None and lane == app.entry_lane.code:
             vehicle_class = self.demo.classes.pop(read.plate, None)
             self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
+            exit_form = self.query_one(ExitForm)
+            if exit_form.checkout is None and not exit_form.code and not exit_form.busy:
+                # nothing on the exit form: on a low terminal the entry form unfolds to show the read
+                self.set_class(True, "-entry-active")
+                self.set_class(False, "-exit-active")
         elif app.exit_lane is not None and lane == app.exit_lane.code:
             form = self.query_one(ExitForm)
             if form.checkout is not None or form.busy or form.code:
@@ -705,11 +742,6 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         self.notify(text, title=f"{group} failed", severity="error", timeout=10)
 
     # --------------------------------------------------------------- actions
-    def action_entry(self) -> None:
-        self.query_one(EntryForm).focus_plate()
-
-    def action_exit(self) -> None:
-        self.query_one(ExitForm).focus_code()
 
     def action_take_entry(self) -> None:
         vehicle = self.app.take_queued(self.app.entry_lane)
@@ -731,7 +763,27 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         self.refresh_lanes()
 
     def action_next_level(self) -> None:
-        self.query_one(LevelMapView).action_next_level()
+        """F7: the next level of the map; on a narrow terminal (no room for the map beside the forms)
+        the first F7 shows the map in place of the forms, F2 / F3 / Escape go back to them."""
+        level_map = self.query_one(LevelMapView)
+        if self.has_class("-narrow") and not self.has_class("-map-shown"):
+            self.add_class("-map-shown")
+            level_map.focus()
+            return
+        level_map.action_next_level()
+
+    def key_escape(self) -> None:
+        if self.has_class("-map-shown"):
+            self.remove_class("-map-shown")
+            self.query_one(EntryForm).focus_plate()
+
+    def action_entry(self) -> None:
+        self.remove_class("-map-shown")
+        self.query_one(EntryForm).focus_plate()
+
+    def action_exit(self) -> None:
+        self.remove_class("-map-shown")
+        self.query_one(ExitForm).focus_code()
 
     def action_previous_level(self) -> None:
         self.query_one(LevelMapView).action_previous_level()

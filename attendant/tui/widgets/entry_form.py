@@ -52,7 +52,7 @@ from attendant.core.tickets import SCANNED_CODE, scan_prefix
 from attendant.core.vocab import GateOutcome, VehicleClass
 from attendant.tui.messages import EntryRequested, WedgeScanned
 from attendant.tui.widgets.device_health import device_badge
-from attendant.tui.widgets.pickers import Flag, KeyChoice
+from attendant.tui.widgets.pickers import Flag, KeyChoice, cycle_focus
 
 CLASS_OPTIONS = [(v.value, v.value) for v in VehicleClass]
 PLATE_MAX = 20  # room for a ticket code's recognisable start (facility code of up to 8 + 10)
@@ -154,6 +154,9 @@ class EntryForm(Vertical):
     BINDINGS = [
         Binding("enter", "submit", "Issue ticket", priority=False),
         Binding("escape", "clear", "Clear", show=False),
+        # Tab stays inside the form (issue 12): it cycles the form's fields, never the map or the other form
+        Binding("tab", "cycle_focus(1)", "Next field", show=False),
+        Binding("shift+tab", "cycle_focus(-1)", "Previous field", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -163,6 +166,10 @@ class EntryForm(Vertical):
     EntryForm #entry-read.-confirm { background: $warning 20%; }
     EntryForm #entry-list.-deny { background: $error 20%; }
     """
+
+    def action_cycle_focus(self, step: int) -> None:
+        """Tab / shift+Tab: the next / previous field of this form, wrapping (:func:`cycle_focus`)."""
+        cycle_focus(self, step)
 
     def __init__(self, lane_title: str, *, facility_code: str = "", **kwargs) -> None:
         super().__init__(**kwargs)

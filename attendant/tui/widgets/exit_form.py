@@ -72,7 +72,7 @@ from attendant.tui.messages import ExitDone, PassScanned, ValidationScanned
 from attendant.tui.widgets import money_flow
 from attendant.tui.widgets.money_fields import MONEY_RESTRICT, AmountValidator
 from attendant.tui.widgets.money_flow import Attempt
-from attendant.tui.widgets.pickers import KeyChoice
+from attendant.tui.widgets.pickers import KeyChoice, cycle_focus
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,9 @@ class ExitForm(Vertical):
     BINDINGS = [
         Binding("enter", "confirm", "Take payment", priority=False),
         Binding("escape", "clear", "Clear", show=False),
+        # Tab stays inside the form (issue 12): it cycles the form's fields, never the map or the other form
+        Binding("tab", "cycle_focus(1)", "Next field", show=False),
+        Binding("shift+tab", "cycle_focus(-1)", "Previous field", show=False),
         Binding("ctrl+n", "validation", "Validation"),
         Binding("ctrl+g", "let_go", "Let go (IOU)"),
         Binding("ctrl+f", "free_exit", "Free exit", show=False),  # in the palette (the footer is full)
@@ -184,6 +187,10 @@ class ExitForm(Vertical):
             super().__init__()
             self.result = result
 
+    def action_cycle_focus(self, step: int) -> None:
+        """Tab / shift+Tab: the next / previous field of this form, wrapping (:func:`cycle_focus`)."""
+        cycle_focus(self, step)
+
     # ------------------------------------------------------------ life cycle
     def __init__(self, lane_title: str, currency: str, tz: tzinfo, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -225,9 +232,9 @@ class ExitForm(Vertical):
         yield Static(IDLE_HINT, classes="hint", id="exit-hint")
 
     def on_mount(self) -> None:
-        # every method on one row: a narrower label and no padding let them fit the panel at 160 columns
-        self.query_one("#exit-pay-label").styles.width = 5
-        self.query_one("#exit-method").styles.padding = (0, 0)
+        # every method on one row at 160 columns: a narrower label; the method row's one cell of
+        # left padding is where its focus bar goes (themes/console.tcss)
+        self.query_one("#exit-pay-label").styles.width = 4
         self.border_title = f"Exit ▸ {self.lane_title}"
         self.border_subtitle = "F3"
         self._show_pay_row(False)
@@ -918,21 +925,22 @@ class ExitForm(Vertical):
         """The fee breakdown, the payments so far and the balance due."""
         fee = checkout.fee
         cur = fee.currency
+        label_width = self._label_width()  # LABEL_WIDTH, narrowed to the panel
         rows: list[Content] = []
         for line in fee.lines:
-            label = line.label if len(line.label) <= LABEL_WIDTH else line.label[: LABEL_WIDTH - 1] + "…"
+            label = line.label if len(line.label) <= label_width else line.label[: label_width - 1] + "…"
             rows.append(
                 Content.assemble(
-                    f"  {label:<{LABEL_WIDTH}}",
+                    f"  {label:<{label_width}}",
                     (f"{format_minutes(line.minutes):>12}", "$muted"),
                     (f"{format_money(line.amount, cur):>11}", "$money"),
                 )
             )
         if not fee.lines:
-            rows.append(Content(f"  {'no charge':<{LABEL_WIDTH}}"))
+            rows.append(Content(f"  {'no charge':<{label_width}}"))
         rows.append(
             Content.assemble(
-                (f"  {'Total':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"  {'Total':<{label_width}}{'':>12}", "b"),
                 (f"{format_money(fee.amount, cur):>11}", "$money b"),
             )
         )
@@ -940,11 +948,23 @@ class ExitForm(Vertical):
             rows.append(self._payments_content(checkout.payments))
         rows.append(
             Content.assemble(
-                (f"  {'Balance due':<{LABEL_WIDTH}}{'':>12}", "b"),
+                (f"  {'Balance due':<{label_width}}{'':>12}", "b"),
                 (f"{format_money(checkout.balance, cur):>11}", "$money b reverse"),
             )
         )
         return Content("\n").join(rows)
+
+    def _label_width(self) -> int:
+        """Width of the breakdown's label column: :data:`LABEL_WIDTH`, narrowed so that a line
+        (2 + label + 12 minutes + 11 amount) fits the panel on a small terminal (at least 12)."""
+        width = self.content_size.width
+        if width <= 0:
+            return LABEL_WIDTH
+        return max(12, min(LABEL_WIDTH, width - 2 - 12 - 11))
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self.checkout is not None:  # the breakdown's columns follow the panel's width
+            self.query_one("#exit-fee", Static).update(self._fee_content(self.checkout))
 
     def _show_checkout(self, checkout: Checkout) -> None:
         """Show the session, its fee breakdown, payments so far and the balance; the payment rows."""

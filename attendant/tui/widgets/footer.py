@@ -33,6 +33,10 @@ class ConsoleFooter(Footer):
             if binding.show
         )
 
+    def on_resize(self) -> None:
+        """Below 120 columns the keys go closer together (Textual's compact footer), so more fit."""
+        self.compact = self.size.width < 120
+
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus or not self.is_attached or screen is not self.screen:

@@ -27,7 +27,6 @@ class KeyChoice(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     KeyChoice { height: 1; width: auto; padding: 0 1; }
-    KeyChoice:focus { background: $boost; }
     """
 
     BINDINGS = [
@@ -76,16 +75,36 @@ class KeyChoice(Widget, can_focus=True):
         picked, self._picked = getattr(self, "_picked", False), False
         self.post_message(self.Changed(self, value, picked=picked))
 
-    def render(self) -> Content:
-        parts: list[Content | tuple[str, str] | str] = []
+    def _option(self, i: int, value: str, label: str) -> Content:
+        if value == self.value:
+            return Content.assemble((f"▸{i + 1} {label}◂", "reverse bold"))
+        return Content.assemble(" ", (str(i + 1), "$accent bold"), f" {label} ")
+
+    def _lines(self, width: int) -> list[Content]:
+        """The options packed into lines of at most ``width`` cells; an option (its key and its
+        label) is never split, so a narrow panel shows them on two lines instead of cutting one."""
+        lines: list[list[Content]] = [[]]
+        used = 0
         for i, (value, label) in enumerate(self.options):
-            if i:
-                parts.append(" ")
-            if value == self.value:
-                parts.append((f"▸{i + 1} {label}◂", "reverse bold"))
-            else:
-                parts.append(Content.assemble(" ", (str(i + 1), "$accent bold"), f" {label} "))
-        return Content.assemble(*parts)
+            option = self._option(i, value, label)
+            gap = 1 if lines[-1] else 0
+            if lines[-1] and width > 0 and used + gap + option.cell_length > width:
+                lines.append([])
+                used, gap = 0, 0
+            if gap:
+                lines[-1].append(Content(" "))
+            lines[-1].append(option)
+            used += gap + option.cell_length
+        return [Content.assemble(*parts) for parts in lines]
+
+    def get_content_width(self, container, viewport) -> int:
+        return self._lines(0)[0].cell_length
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines(width))
+
+    def render(self) -> Content:
+        return Content("\n").join(self._lines(self.content_size.width))
 
 
 class Flag(Widget, can_focus=True):
@@ -93,7 +112,6 @@ class Flag(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     Flag { height: 1; width: auto; padding: 0 1; }
-    Flag:focus { background: $boost; text-style: bold; }
     Flag.-on { color: $accent; text-style: bold; }
     """
 
@@ -123,5 +141,21 @@ class Flag(Widget, can_focus=True):
         self.set_class(value, "-on")
         self.post_message(self.Changed(self, value))
 
-    def render(self) -> str:
-        return f"[{'x' if self.value else ' '}] {self.label}"
+    def render(self) -> Content:
+        # Content, not a str: Textual reads a str as markup, where "[x]" is a tag and vanished (issue 12)
+        return Content(f"[{'x' if self.value else ' '}] {self.label}")
+
+
+def cycle_focus(container: Widget, step: int) -> None:
+    """Tab inside a form: focus the next (``step`` 1) or previous (-1) focusable widget inside
+    ``container``, wrapping around, so Tab never leaves the form for the map or the other form.
+
+    The order is the screen's focus chain (displayed, enabled widgets only); nothing happens when
+    the container holds no focusable widget."""
+    screen = container.screen
+    chain = [widget for widget in screen.focus_chain if container in widget.ancestors]
+    if not chain:
+        return
+    focused = screen.focused
+    index = chain.index(focused) if focused in chain else (-1 if step > 0 else 0)
+    screen.set_focus(chain[(index + step) % len(chain)])

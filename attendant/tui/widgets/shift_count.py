@@ -133,10 +133,20 @@ class CashCountGrid(Vertical):
 
     def _update_total(self) -> None:
         total = self.total()
-        self.query_one("#count-total", Static).update(
-            Content.assemble(("Counted cash".rjust(20), "b"), (format_money(total, self.currency).rjust(18), "$money b"))
-        )
+        self._show_total(total)
         self.post_message(self.Changed(self.count(), total))
+
+    def _show_total(self, total: int) -> None:
+        width = self.content_size.width
+        amount = format_money(total, self.currency)
+        if 0 < width < 38:  # the narrow grid (80-column terminal): the amount under the amounts column
+            line = Content.assemble(("Counted cash", "b"), (amount.rjust(width - 12), "$money b"))
+        else:
+            line = Content.assemble(("Counted cash".rjust(20), "b"), (amount.rjust(18), "$money b"))
+        self.query_one("#count-total", Static).update(line)
+
+    def on_resize(self) -> None:
+        self._show_total(self.total())
 
 
 def over_short_word(value: int, currency: str) -> tuple[str, str]:
@@ -176,20 +186,26 @@ class OverShortTable(Static):
     def total_over_short(self) -> int:
         return sum(self.counted_of(m) - e for m, e in self.expected.items())
 
+    def on_resize(self) -> None:
+        self.refresh_table()  # the columns follow the width (see refresh_table)
+
     def refresh_table(self) -> None:
         cur = self.currency
+        # full columns need 51 cells; a narrow terminal (80 columns) gets tighter ones
+        name, amount, gap = (11, 12, "  ") if not 0 < self.content_size.width < 51 else (8, 9, " ")
         rows: list[Content] = [
-            Content.assemble((f"{'Method':<11}{'Expected':>12}{'Counted':>12}  Over/short", "b $muted"))
+            Content.assemble((f"{'Method':<{name}}{'Expected':>{amount}}{'Counted':>{amount}}{gap}Over/short",
+                              "b $muted"))
         ]
         for method, expected in self.expected.items():
             counted = self.counted_of(method)
             word, style = over_short_word(counted - expected, cur)
             rows.append(
                 Content.assemble(
-                    f"{method_label(method):<11}",
-                    (f"{format_money(expected, cur):>12}", "$money"),
-                    (f"{format_money(counted, cur):>12}", "$money"),
-                    "  ",
+                    f"{method_label(method)[:name - 1]:<{name}}",
+                    (f"{format_money(expected, cur):>{amount}}", "$money"),
+                    (f"{format_money(counted, cur):>{amount}}", "$money"),
+                    gap,
                     (word, style),
                 )
             )
@@ -198,10 +214,10 @@ class OverShortTable(Static):
         word, style = over_short_word(total_counted - total_expected, cur)
         rows.append(
             Content.assemble(
-                (f"{'TOTAL':<11}", "b"),
-                (f"{format_money(total_expected, cur):>12}", "$money b"),
-                (f"{format_money(total_counted, cur):>12}", "$money b"),
-                "  ",
+                (f"{'TOTAL':<{name}}", "b"),
+                (f"{format_money(total_expected, cur):>{amount}}", "$money b"),
+                (f"{format_money(total_counted, cur):>{amount}}", "$money b"),
+                gap,
                 (word, style),
             )
         )
