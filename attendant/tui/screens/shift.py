@@ -643,6 +643,14 @@ class CountUpScreen(TaskRunner, Screen):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        self._show_head()
+        self.query_one("#count-cash").border_title = "Cash in the drawer"
+        self.query_one("#count-table-box").border_title = "Expected vs counted"
+        self.query_one("#count-others").border_title = "Other methods counted"
+        first = self.query_one(CashCountGrid).fields[0]
+        first.focus()
+
+    def _show_head(self) -> None:
         r = self.report
         opened = r.local(r.opened_at).strftime("%a %d %b %H:%M")
         who = f"{r.display_name} ({r.username})" if r.display_name != r.username else r.username
@@ -656,11 +664,6 @@ class CountUpScreen(TaskRunner, Screen):
                 " enters the count" if not self.entered else " closes the shift",
             )
         )
-        self.query_one("#count-cash").border_title = "Cash in the drawer"
-        self.query_one("#count-table-box").border_title = "Expected vs counted"
-        self.query_one("#count-others").border_title = "Other methods counted"
-        first = self.query_one(CashCountGrid).fields[0]
-        first.focus()
 
     def _blind_note(self) -> Content:
         return Content.from_markup(
@@ -819,6 +822,7 @@ class CountUpScreen(TaskRunner, Screen):
             for field in self.query(".other-row MoneyInput"):
                 field.disabled = True
             self.query_one(OverShortTable).reveal()
+            self._show_head()
             self.query_one("#count-derivation", Static).update(self._derivation())
             self._refresh_table()
             table = self.query_one(OverShortTable)

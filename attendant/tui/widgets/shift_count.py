@@ -208,9 +208,10 @@ class OverShortTable(Static):
                 (word, style),
             )
 
-        for method, expected in self.expected.items():
-            rows.append(row(method_label(method), expected, self.counted_of(method)))
         rows.append(row("Drawer cash", self.expected.get(CASH, 0), self.counted_of(CASH), "b"))
+        for method, expected in self.expected.items():
+            if method != CASH:
+                rows.append(row(method_label(method), expected, self.counted_of(method)))
         non_cash = {m: e for m, e in self.expected.items() if m != CASH and method_spec(m).takes_money}
         if non_cash:
             rows.append(row("Non-cash", electronic_total(non_cash) or 0,
