@@ -10,7 +10,9 @@ offers, each on a key shown in the footer and in the command palette:
   the entry lane asks for after the third IOU);
 - supervisors only: ``r`` refund a payment, ``v`` create a validation,
   ``x`` close another user's shift, ``b`` take a bay out of service or put
-  it back. These are hidden from attendants; the
+  it back, ``u`` unlock a user locked out by wrong PINs;
+- ``l`` the lists a booth needs: vehicles inside and recent transactions,
+  searchable, with lookup and reprint (:mod:`attendant.tui.screens.lists`). These are hidden from attendants; the
   services refuse them anyway (:class:`~attendant.core.auth.PermissionDenied`),
   and a forced attempt shows that refusal.
 
@@ -80,6 +82,7 @@ from attendant.tui.dialogs import (
     ShiftNumberDialog,
     ValidationRequest,
 )
+from attendant.tui.staff_dialogs import UnlockUserDialog
 from attendant.tui.widgets.footer import ConsoleFooter
 from attendant.tui.widgets.money_fields import CountInput, MoneyInput
 from attendant.tui.widgets.shift_count import (
@@ -185,6 +188,14 @@ class RefundChoices(Message):
         self.choices = choices
 
 
+class LockedUsers(Message):
+    """The users locked out now, for the unlock dialog's pick list."""
+
+    def __init__(self, choices: list) -> None:
+        super().__init__()
+        self.choices = choices
+
+
 class OpenShiftChoices(Message):
     """Other users' open shifts, for the close-another-shift dialog's pick list."""
 
@@ -258,7 +269,7 @@ class ShiftScreen(TaskRunner, Screen):
             return app.shift is not None
         if action == "print_report":
             return self.report is not None
-        if action == "settle_ious":
+        if action in ("settle_ious", "lists"):
             return app.logged_in
         return True
 
@@ -553,6 +564,36 @@ class ShiftScreen(TaskRunner, Screen):
 
         app.push_screen(NewValidationDialog(cur), chosen)
 
+
+    def action_lists(self) -> None:
+        """l: the vehicles inside and the recent transactions, searchable (:class:`ListsScreen`)."""
+        from attendant.tui.screens.lists import ListsScreen
+
+        self.app.push_screen(ListsScreen())
+
+    def action_unlock_user(self) -> None:
+        """Supervisors: unlock a user locked out by wrong PINs, every source (``users.unlock_user``, audited);
+        the service refuses attendants (PermissionDenied)."""
+        staff = self.app.booth.staff
+        self._load_choices("locked users", staff.locked, LockedUsers)
+
+    @on(LockedUsers)
+    def _locked_users(self, message: LockedUsers) -> None:
+        message.stop()
+        app = self.app
+
+        def chosen(username: str | None) -> None:
+            if not username:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                user = app.booth.staff.unlock(actor, username)
+                return Outcome(f"{user.username} is unlocked: they may log in again")
+
+            self.run_task("Unlock user", task)
+
+        app.push_screen(UnlockUserDialog(message.choices, app.service.tz), chosen)
 
     def action_bay_service(self) -> None:
         """Supervisors: take a bay out of service (a reason) or put it back; the map shows it at once."""
