@@ -229,7 +229,7 @@ class ExitForm(Vertical):
         self.query_one("#exit-pay-label").styles.width = 5
         self.query_one("#exit-method").styles.padding = (0, 0)
         self.border_title = f"Exit ▸ {self.lane_title}"
-        self.border_subtitle = "^Z lane · F3"
+        self.border_subtitle = "F3"
         self._show_pay_row(False)
         self._show_method_fields()
         self._show_idle()
