@@ -24,11 +24,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('facility') as batch:
-        batch.add_column(sa.Column('count_blind', sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch.add_column(sa.Column('over_short_reason_above', sa.BigInteger(), nullable=False, server_default='500'))
-    with op.batch_alter_table('shift') as batch:
-        batch.add_column(sa.Column('over_short_reason', sa.Text(), nullable=True))
+    # plain ADD COLUMNs (no batch copy): SQLite cannot drop facility or shift while other rows refer to them
+    op.add_column('facility', sa.Column('count_blind', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('facility', sa.Column('over_short_reason_above', sa.BigInteger(), nullable=False,
+                                        server_default='500'))
+    op.add_column('shift', sa.Column('over_short_reason', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
