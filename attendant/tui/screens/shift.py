@@ -49,6 +49,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -624,9 +625,14 @@ class CountUpScreen(TaskRunner, Screen):
         Binding("escape", "cancel", "Back"),
     ]
 
+    # below 120 columns the count grid and the table stack (the body scrolls; the focused field stays in view)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-count-narrow"), (120, "-count-wide")]
+
     DEFAULT_CSS = """
+    CountUpScreen.-count-narrow #count-columns { layout: vertical; }
+    CountUpScreen.-count-narrow #count-right { width: 100%; max-width: 72; padding-left: 0; }
     CountUpScreen #count-body { height: 1fr; padding: 0 1; }
-    CountUpScreen #count-head { height: auto; margin: 1 0; }
+    CountUpScreen #count-head { height: auto; margin: 1 0 0 0; }
     CountUpScreen #count-columns { height: auto; }
     CountUpScreen #count-cash { width: 44; height: auto; }
     CountUpScreen #count-right { width: 72; height: auto; padding-left: 2; }
@@ -636,11 +642,12 @@ class CountUpScreen(TaskRunner, Screen):
     CountUpScreen .other-row Label { width: 12; color: $text-muted; text-style: bold; }
     CountUpScreen .other-row MoneyInput { width: 14; height: 1; border: none; padding: 0 1; background: $boost; }
     CountUpScreen .other-row MoneyInput:focus { background: $primary 25%; border: none; }
-    CountUpScreen #count-reason-row { height: auto; margin-top: 1; display: none; }
+    CountUpScreen #count-reason-row { height: 1; margin-bottom: 1; display: none; }
     CountUpScreen #count-reason-row.needed { display: block; }
     CountUpScreen #count-reason-row Label { width: 12; color: $warning; text-style: bold; }
-    CountUpScreen #count-reason { width: 1fr; }
-    CountUpScreen #count-result { height: auto; min-height: 2; margin-top: 1; }
+    CountUpScreen #count-result { height: auto; min-height: 1; }
+    CountUpScreen #count-reason { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
+    CountUpScreen #count-reason:focus { background: $primary 25%; border: none; }
     """
 
     app: ConsoleApp
@@ -658,8 +665,14 @@ class CountUpScreen(TaskRunner, Screen):
 
     def compose(self) -> ComposeResult:
         cur = self.currency
-        with Vertical(id="count-body"):
+        with VerticalScroll(id="count-body"):
             yield Static("", id="count-head")
+            # the result and the reason first: in view at any terminal size, whatever field has the focus
+            yield Static("", id="count-result", classes="result")
+            with Horizontal(id="count-reason-row"):
+                yield Label("Reason")
+                yield Input(placeholder="why the count is over or short (required)", id="count-reason",
+                            max_length=REASON_MAX)
             with Horizontal(id="count-columns"):
                 with Vertical(id="count-cash", classes="panel"):
                     yield CashCountGrid(cur, id="count-grid")
@@ -676,11 +689,6 @@ class CountUpScreen(TaskRunner, Screen):
                             with Horizontal(classes="other-row"):
                                 yield Label(method_label(method))
                                 yield MoneyInput(cur, id=f"other-{method}", placeholder="batch total")
-            with Horizontal(id="count-reason-row"):
-                yield Label("Reason")
-                yield Input(placeholder="why the count is over or short (required)", id="count-reason",
-                            max_length=REASON_MAX)
-            yield Static("", id="count-result", classes="result")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
@@ -699,9 +707,8 @@ class CountUpScreen(TaskRunner, Screen):
             Content.assemble(
                 (f"Close shift #{r.shift_id}", "b"), f"  ·  {who}  ·  opened {opened}  ·  float ",
                 (format_money(r.float_amount, self.currency), "$money b"),
-                "\nCount the drawer: notes and coins by denomination (",
-                ("↑↓", "$accent b"), "/", ("Enter", "$accent b"), " move). Other methods: the counted totals "
-                "(card terminal batch, vouchers). ", ("ctrl+s", "$accent b"),
+                "\nCount the drawer by denomination (", ("↑↓", "$accent b"), "/", ("Enter", "$accent b"),
+                " move), then the other methods' counted totals (card terminal batch). ", ("ctrl+s", "$accent b"),
                 " enters the count" if not self.entered else " closes the shift",
             )
         )
@@ -868,15 +875,18 @@ class CountUpScreen(TaskRunner, Screen):
             self._refresh_table()
             table = self.query_one(OverShortTable)
             if self.policy.needs_reason(table.over_short()):
+                worst = self.policy.worst(table.over_short())
+                which = next(m for m, v in table.over_short().items() if v == worst)
                 self.query_one("#count-reason", Input).focus()
                 self._say(Content.assemble(
                     ("Count entered. ", "b"),
-                    (f"The over/short is above {format_money(self.policy.reason_above, cur)}: "
-                     + "type a reason, then ctrl+s to close.", "$warn")))
+                    (f"{method_label(which)} {'over' if worst > 0 else 'short'} by {format_money(abs(worst), cur)}, "
+                     + f"more than {format_money(self.policy.reason_above, cur)}: type a reason, then ctrl+s.",
+                     "$warn")))
             else:
                 self._say(Content.assemble(("Count entered. ", "b"), "ctrl+s closes the shift."))
 
-        self.app.push_screen(ConfirmDialog("Enter the count", Content.assemble(*parts), "enter the count"), entered)
+        self.app.push_screen(ConfirmDialog("Enter the count", Content.assemble(*parts), "record the count"), entered)
 
     def _close(self, count: dict[int, int], other: dict[str, int], reason: str | None = None) -> None:
         app = self.app
