@@ -103,3 +103,19 @@ def test_supervisors_change_the_policy_with_an_audit_event(small_engine, service
     report = shifts.close_shift(small_engine, fid, alice, cash_count={}, at=clock())
     assert report.cash_over_short == -700 and report.over_short_reason is None
     assert shift.id == report.shift_id
+
+
+def test_an_entered_blind_count_is_audited_and_only_the_owner_or_a_supervisor_records_it(  # noqa: F811
+        small_engine, staff, clock, fid):  # noqa: F811
+    shift = shifts.open_shift(small_engine, fid, staff["alice"], 1000, at=clock())
+    with pytest.raises(PermissionDenied):
+        shifts.record_count_entered(small_engine, fid, staff["bob"], shift.id, cash_count={500: 2}, at=clock())
+    shifts.record_count_entered(small_engine, fid, staff["alice"], shift.id, cash_count={500: 2}, at=clock())
+    shifts.record_count_entered(small_engine, fid, staff["sue"], shift.id, cash_count={500: 1}, at=clock())
+    with small_engine.connect() as conn:
+        events = conn.execute(select(AUD.c.actor, AUD.c.details).where(AUD.c.action == "shift.count_entered")
+                              .order_by(AUD.c.id)).all()
+    assert [(e.actor, e.details["cash"]) for e in events] == [("alice", 1000), ("sue", 500)]
+    shifts.close_shift(small_engine, fid, staff["alice"], cash_count={500: 2}, at=clock())
+    with pytest.raises(shifts.Refused, match="already closed"):
+        shifts.record_count_entered(small_engine, fid, staff["alice"], shift.id, cash_count={}, at=clock())

@@ -1044,6 +1044,35 @@ def close_shift(
         return replace(report, audit_head=audit.event_seal(conn, "shift.close", "shift", shift_id))
 
 
+def record_count_entered(engine: Engine, facility_id: int, actor: Actor | str, shift_id: int, *,
+                         cash_count: dict[int, int], counted_other: dict[str, int] | None = None,
+                         at: datetime | None = None) -> None:
+    """Record that a blind count was entered (the console then shows the expected amounts): one
+    ``shift.count_entered`` audit event with the count, so a recount after seeing the figures is on record.
+
+    The shift must be open at ``facility_id``; another user's needs a supervisor. Money minor units.
+    Raises :class:`NotFound`, :class:`Refused` (closed), :class:`PermissionDenied`, :class:`InputError`.
+    """
+    who = as_actor(actor)
+    when = _when(at)
+    with engine.begin() as conn:
+        fac = _facility(conn, facility_id)
+        count = check_cash_count(cash_count, fac.currency)
+        other = _check_other(counted_other, fac.currency)
+        row = conn.execute(select(SH.c.id, SH.c.facility_id, SH.c.user_id, SH.c.status)
+                           .where(SH.c.id == shift_id)).first()
+        if row is None or row.facility_id != facility_id:
+            raise NotFound(f"no shift #{shift_id} at {fac.code}")
+        if row.user_id != who.user_id:
+            require(who, Role.SUPERVISOR, "counting another user's shift")
+        if row.status != OPEN:
+            raise Refused(f"shift #{shift_id} is already closed")
+        _audit(conn, facility_id=facility_id, at=when, actor=who.name, action="shift.count_entered", entity="shift",
+               entity_id=shift_id,
+               details={"cash": sum(d * n for d, n in count.items()), "count_detail": {str(d): n for d, n in count.items()},
+                        "counted_other": other})
+
+
 class ShiftDesk:
     """The shift operations of one facility, bound to its database and clock (what both front ends call).
 
@@ -1084,6 +1113,12 @@ class ShiftDesk:
         """:func:`close_shift` now."""
         return close_shift(self.engine, self.facility_id, actor, cash_count=cash_count, counted_other=counted_other,
                            shift_id=shift_id, reason=reason, at=self.clock())
+
+    def count_entered(self, actor: Actor | str, shift_id: int, *, cash_count: dict[int, int],
+                      counted_other: dict[str, int] | None = None) -> None:
+        """:func:`record_count_entered` now."""
+        record_count_entered(self.engine, self.facility_id, actor, shift_id, cash_count=cash_count,
+                             counted_other=counted_other, at=self.clock())
 
     def policy(self) -> CountPolicy:
         """:func:`count_policy` of this facility."""

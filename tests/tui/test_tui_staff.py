@@ -83,6 +83,9 @@ async def test_a_blind_count_hides_the_expected_cash_and_a_large_short_needs_a_r
         await settle(pilot)
         table = text_of(app, "#count-table")
         assert "▼ short £10.00" in table and "hidden" not in table
+        (entered,) = rows(engine, AUD, AUD.c.action == "shift.count_entered")  # on record before it was shown
+        assert entered.actor == "bob" and entered.details["cash"] == 9000
+        assert entered.details["counted_other"] == {"card": card}
         assert all(field.disabled for field in screen.query_one(CashCountGrid).fields)  # the count is final
         assert screen.query_one("#count-reason-row").display
         assert "type a reason" in text_of(app, "#count-result")

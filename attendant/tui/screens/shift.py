@@ -197,6 +197,10 @@ class LockedUsers(Message):
         self.choices = choices
 
 
+class CountRecorded(Message):
+    """A blind count was entered and audited (``shift.count_entered``): the count-up may show the figures."""
+
+
 class OpenShiftChoices(Message):
     """Other users' open shifts, for the close-another-shift dialog's pick list."""
 
@@ -861,32 +865,55 @@ class CountUpScreen(TaskRunner, Screen):
             parts += ["\n", f"{method_label(method) + ' counted':<16}", (f"{format_money(amount, cur):>12}", "$money b")]
         parts.append("\n\nThe expected amounts are shown next; the count cannot be changed after that.")
 
+        count = self.query_one(CashCountGrid).count()
+        app = self.app
+        actor = app.actor
+        shift_id = self.report.shift_id
+
         def entered(yes: bool | None) -> None:
             if not yes:
                 return
-            self.entered = True
-            for field in self.query(CountInput):
-                field.disabled = True
-            for field in self.query(".other-row MoneyInput"):
-                field.disabled = True
-            self.query_one(OverShortTable).reveal()
-            self._show_head()
-            self.query_one("#count-derivation", Static).update(self._derivation())
-            self._refresh_table()
-            table = self.query_one(OverShortTable)
-            if self.policy.needs_reason(table.over_short()):
-                worst = self.policy.worst(table.over_short())
-                which = next(m for m, v in table.over_short().items() if v == worst)
-                self.query_one("#count-reason", Input).focus()
-                self._say(Content.assemble(
-                    ("Count entered. ", "b"),
-                    (f"{method_label(which)} {'over' if worst > 0 else 'short'} by {format_money(abs(worst), cur)}, "
-                     + f"more than {format_money(self.policy.reason_above, cur)}: type a reason, then ctrl+s.",
-                     "$warn")))
-            else:
-                self._say(Content.assemble(("Count entered. ", "b"), "ctrl+s closes the shift."))
+            self.busy = True
+
+            def body() -> None:  # on record first (audit), so a recount after seeing the figures shows
+                try:
+                    app.booth.shifts.count_entered(actor, shift_id, cash_count=count, counted_other=other)
+                except AttendantError as exc:
+                    self.post_message(TaskFailed("Enter the count", str(exc)))
+                    return
+                self.post_message(CountRecorded())
+
+            self.run_worker(body, name="Enter the count", group="shift", thread=True, exclusive=True,
+                            exit_on_error=False)
 
         self.app.push_screen(ConfirmDialog("Enter the count", Content.assemble(*parts), "record the count"), entered)
+
+    @on(CountRecorded)
+    def _count_recorded(self, _message: CountRecorded) -> None:
+        """The blind count is on record: lock it and show the expected amounts."""
+        self.busy = False
+        cur = self.currency
+        self.entered = True
+        for field in self.query(CountInput):
+            field.disabled = True
+        for field in self.query(".other-row MoneyInput"):
+            field.disabled = True
+        self.query_one(OverShortTable).reveal()
+        self._show_head()
+        self.query_one("#count-derivation", Static).update(self._derivation())
+        self._refresh_table()
+        table = self.query_one(OverShortTable)
+        if self.policy.needs_reason(table.over_short()):
+            worst = self.policy.worst(table.over_short())
+            which = next(m for m, v in table.over_short().items() if v == worst)
+            self.query_one("#count-reason", Input).focus()
+            self._say(Content.assemble(
+                ("Count entered. ", "b"),
+                (f"{method_label(which)} {'over' if worst > 0 else 'short'} by {format_money(abs(worst), cur)}, "
+                 + f"more than {format_money(self.policy.reason_above, cur)}: type a reason, then ctrl+s.",
+                 "$warn")))
+        else:
+            self._say(Content.assemble(("Count entered. ", "b"), "ctrl+s closes the shift."))
 
     def _close(self, count: dict[int, int], other: dict[str, int], reason: str | None = None) -> None:
         app = self.app
