@@ -15,7 +15,7 @@ from attendant.core import shifts
 from attendant.core.auth import PermissionDenied
 from attendant.core.errors import InputError
 from db.models import AuditEvent, Facility, Shift
-from tests.test_shifts import fid, pay, staff  # noqa: F401 - fixtures
+from tests.test_shifts import fid, pay, staff
 
 SH, AUD, F = Shift.__table__, AuditEvent.__table__, Facility.__table__
 
@@ -26,15 +26,15 @@ def _closes(engine) -> list:
                             .order_by(AUD.c.id)).all()
 
 
-def test_the_default_policy_is_blind_with_a_five_pound_threshold(small_engine, fid):  # noqa: F811
+def test_the_default_policy_is_blind_with_a_five_pound_threshold(small_engine, fid):
     policy = shifts.count_policy(small_engine, fid)
     assert policy == shifts.CountPolicy(blind=True, reason_above=500)
     assert not policy.needs_reason({"cash": 500, "card": -500})  # exactly the threshold: no reason needed
     assert policy.needs_reason({"cash": 0, "card": -501})
 
 
-def test_a_large_short_needs_a_reason_which_is_stored_and_audited(small_engine, service, staff, clock,  # noqa: F811
-                                                                  fid):  # noqa: F811
+def test_a_large_short_needs_a_reason_which_is_stored_and_audited(small_engine, service, staff, clock,
+                                                                  fid):
     alice = staff["alice"]
     shift = shifts.open_shift(small_engine, fid, alice, 10000, at=clock())
     pay(small_engine, service, shift.id, alice, "cash", 1200, tendered=2000)
@@ -72,8 +72,8 @@ def test_a_large_short_needs_a_reason_which_is_stored_and_audited(small_engine, 
     assert shifts.shift_report(small_engine, shift.id).over_short_reason == reason
 
 
-def test_a_card_batch_off_by_more_than_the_threshold_needs_a_reason(small_engine, service, staff, clock,  # noqa: F811
-                                                                    fid):  # noqa: F811
+def test_a_card_batch_off_by_more_than_the_threshold_needs_a_reason(small_engine, service, staff, clock,
+                                                                    fid):
     alice = staff["alice"]
     shift = shifts.open_shift(small_engine, fid, alice, 0, at=clock())
     pay(small_engine, service, shift.id, alice, "card", 2000)
@@ -84,7 +84,7 @@ def test_a_card_batch_off_by_more_than_the_threshold_needs_a_reason(small_engine
     assert report.line("card").over_short == -10 and report.over_short_reason is None
 
 
-def test_supervisors_change_the_policy_with_an_audit_event(small_engine, service, staff, clock, fid):  # noqa: F811
+def test_supervisors_change_the_policy_with_an_audit_event(small_engine, service, staff, clock, fid):
     with pytest.raises(PermissionDenied):
         shifts.set_count_policy(small_engine, fid, staff["alice"], blind=False, at=clock())
     with pytest.raises(InputError):
@@ -105,8 +105,8 @@ def test_supervisors_change_the_policy_with_an_audit_event(small_engine, service
     assert shift.id == report.shift_id
 
 
-def test_an_entered_blind_count_is_audited_and_only_the_owner_or_a_supervisor_records_it(  # noqa: F811
-        small_engine, staff, clock, fid):  # noqa: F811
+def test_an_entered_blind_count_is_audited_and_only_the_owner_or_a_supervisor_records_it(
+        small_engine, staff, clock, fid):
     shift = shifts.open_shift(small_engine, fid, staff["alice"], 1000, at=clock())
     with pytest.raises(PermissionDenied):
         shifts.record_count_entered(small_engine, fid, staff["bob"], shift.id, cash_count={500: 2}, at=clock())

@@ -26,6 +26,7 @@ messages; times are shown in facility time; money is integer minor units.
 from __future__ import annotations
 
 from functools import partial
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -72,7 +73,7 @@ class ListsSaid(Message):
 class ListsScreen(Screen):
     """Vehicles inside and recent transactions, searchable, with lookup and reprint (see the module docstring)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "back", "Back"),
         Binding("enter", "lookup", "Look up", show=True),
         Binding("ctrl+r", "reprint", "Reprint ticket"),
