@@ -15,7 +15,7 @@ from attendant.core import shifts
 from attendant.core.auth import PermissionDenied
 from attendant.core.errors import InputError
 from db.models import AuditEvent, Facility, Shift
-from tests.test_shifts import fid, pay, staff
+from tests.test_shifts import fid, pay, staff  # noqa: F401 - fixtures
 
 SH, AUD, F = Shift.__table__, AuditEvent.__table__, Facility.__table__
 
