@@ -15,9 +15,21 @@ from attendant.core import shifts
 from attendant.core.auth import PermissionDenied
 from attendant.core.errors import InputError
 from db.models import AuditEvent, Facility, Shift
-from tests.test_shifts import fid, pay, staff  # noqa: F401 - fixtures
+from tests.test_shifts import pay
+from tests.test_shifts import staff as _staff_users
 
 SH, AUD, F = Shift.__table__, AuditEvent.__table__, Facility.__table__
+
+
+@pytest.fixture
+def staff(small_engine, clock):
+    """alice and bob (attendants), sue (supervisor), logged in (tests/test_shifts.py)."""
+    return _staff_users.__wrapped__(small_engine, clock)
+
+
+@pytest.fixture
+def fid(service):
+    return service.facility.id
 
 
 def _closes(engine) -> list:
