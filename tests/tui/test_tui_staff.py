@@ -195,7 +195,18 @@ async def test_the_lists_search_by_plate_and_ticket_reprint_and_look_up(staffed_
         await settle(pilot)
         assert inside.row_count == 0 and tx.row_count == 0
 
-        await pilot.press(*["backspace"] * 4, *keys("LI57ONE"), "enter")  # Enter: on to the table
+        # a paid stay, from the transactions: Enter summarises it (it has left: nothing for the exit form)
+        await pilot.press(*["backspace"] * 4, *keys("LI57TWO"), "enter")
+        await settle(pilot)
+        assert inside.row_count == 0 and screen.focused is tx
+        await pilot.press("enter")
+        await settle(pilot)
+        summary = text_of(app, "#lists-result")
+        assert f"Ticket {tickets['LI57TWO'].ticket_no} LI57TWO closed" in summary and "paid £" in summary
+        assert app.screen is screen
+
+        screen.query_one("#lists-search").focus()
+        await pilot.press(*["backspace"] * 7, *keys("LI57ONE"), "enter")  # Enter: on to the table
         await settle(pilot)
         assert screen.focused is inside
         await pilot.press("ctrl+r")  # reprint the highlighted ticket
