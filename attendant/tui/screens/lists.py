@@ -97,6 +97,8 @@ class ListsScreen(Screen):
         self.inside: dict[str, SessionView] = {}
         self.transactions: dict[str, TransactionRow] = {}
         self.query_text = query
+        self.shown_query: str | None = None  # the search the tables show (None: not loaded yet)
+        self.focus_when_loaded = False  # Enter in the search while its results were on their way
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lists-body"):
@@ -147,6 +149,7 @@ class ListsScreen(Screen):
     def _loaded(self, message: ListsLoaded) -> None:
         if message.query != self.query_text:
             return  # an older search: a newer one is on its way
+        self.shown_query = message.query
         service = self.app.service
         cur = service.facility.currency
         when = "%a %d %H:%M"
@@ -170,6 +173,9 @@ class ListsScreen(Screen):
         self.query_one("#lists-inside-title", Static).update(f"Vehicles inside{found}: {len(message.inside)}")
         self.query_one("#lists-tx-title", Static).update(
             f"Recent transactions{found}: {len(message.transactions)}")
+        if self.focus_when_loaded:
+            self.focus_when_loaded = False
+            self.action_to_table()
 
     # --------------------------------------------------------------- the row
     def _table(self) -> DataTable | None:
@@ -203,6 +209,9 @@ class ListsScreen(Screen):
 
     def action_to_table(self) -> None:
         if isinstance(self.focused, DataTable):
+            return
+        if self.shown_query != self.query_text:  # the rows on screen are an older search's: wait for these
+            self.focus_when_loaded = True
             return
         for selector in ("#lists-inside", "#lists-tx"):
             table = self.query_one(selector, DataTable)
