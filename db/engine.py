@@ -44,7 +44,7 @@ from attendant.paths import default_db_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Newest migration; tests/test_db.py checks it equals Alembic's head. Comparing
 # against it at start spares importing Alembic when the schema is current.
-SCHEMA_HEAD = "0020_reserve"
+SCHEMA_HEAD = "0021_staff"
 
 #: libpq connection settings for PostgreSQL unless the URL's query sets them (libpq "Parameter Key
 #: Words"): ``connect_timeout`` seconds per host tried; TCP keepalives (idle, interval: seconds) and

@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
@@ -77,6 +78,12 @@ class Facility(Table, table=True):
     # A facility replaying history: attendant-level actors may back-date within the window (0017_lostvend)
     at_replay: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()),
                             description="Back-dating within the window needs no supervisor (replays)")
+    # The count-up policy (attendant/core/shifts.py, 0021_staff)
+    count_blind: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()),
+                              description="The console hides the expected amounts until the count is entered")
+    over_short_reason_above: int = Field(default=500,
+                                         sa_column=Column(BigInteger, nullable=False, server_default="500"),
+                                         description="Minor units: an over/short larger than this needs a reason")
 
 
 class Level(Table, table=True):
@@ -374,6 +381,8 @@ class Shift(Table, table=True):
     count_detail: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     over_short: Optional[int] = Field(default=None, description="Counted cash minus expected cash")
     closed_by: Optional[str] = Field(default=None, max_length=80)
+    over_short_reason: Optional[str] = Field(default=None, sa_column=Column(Text),
+                                             description="Why the count was over or short (0021_staff)")
 
 
 class CashMovement(Table, table=True):

@@ -191,3 +191,28 @@ def test_attendant_refused_a_supervisor_action(staffed, db_url, small_engine, tm
     )
     with small_engine.connect() as conn:
         assert conn.execute(select(SH.c.status).where(SH.c.id == sue_shift)).scalar_one() == "open"
+
+
+def test_cli_close_needs_a_reason_above_the_threshold_and_the_policy_is_a_supervisors(staffed, small_engine):
+    """``shift close --reason`` and ``shift policy`` (issue 12 item 6): refused without a reason, nothing changed."""
+    run = staffed
+    alice = {"user": "alice", "pin": "111111"}
+    sue = {"user": "sue", "pin": "222222"}
+    assert json.loads(run("shift", "policy", "--json", **alice).stdout) == {"blind": True, "reason_above": "5.00"}
+    result = run("shift", "policy", "--no-blind", expect=2, **alice)
+    assert "supervisor" in result.stderr
+    assert json.loads(run("shift", "policy", "--reason-above", "2.00", "--json", **sue).stdout) == {
+        "blind": True, "reason_above": "2.00"}
+    shift_id = json.loads(run("shift", "open", "--float", "20.00", "--json", **alice).stdout)["shift_id"]
+    result = run("shift", "close", "--count", "10.00x1,5.00x1", expect=2, **alice)  # £5.00 short of £20.00
+    assert result.stderr == ("attendant: cash is short by £5.00, more than £2.00: give a reason for the "
+                             "over/short\n")
+    with small_engine.connect() as conn:
+        assert conn.execute(select(SH.c.status).where(SH.c.id == shift_id)).scalar_one() == "open"
+    report = json.loads(run("shift", "close", "--count", "10.00x1,5.00x1", "--reason", "note missing",
+                            "--json", **alice).stdout)
+    assert report["over_short_reason"] == "note missing" and report["drawer_cash"]["over_short"] == "-5.00"
+    with small_engine.connect() as conn:
+        assert conn.execute(select(SH.c.over_short_reason).where(SH.c.id == shift_id)).scalar_one() == "note missing"
+        details = conn.execute(select(AUD.c.details).where(AUD.c.action == "shift.close")).scalar_one()
+    assert details["reason"] == "note missing" and details["reason_above"] == 200

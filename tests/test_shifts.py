@@ -140,7 +140,10 @@ def test_full_shift_balances_to_the_penny(small_engine, service, staff, clock, f
     assert "Closed: Fri 20 Nov 2026 17:00" in text
     assert any(line.startswith("cash") and line.split()[1:] == ["£80.90", "£80.90", "£0.00"] for line in text)
     assert any(line.startswith("card") and line.split()[1:] == ["£28.80", "£28.80", "£0.00"] for line in text)
-    assert any(line.startswith("OVER/SHORT") and line.endswith("£0.00 balanced") for line in text)
+    assert any(line.startswith("OVER/SHORT cash") and line.endswith("£0.00 balanced") for line in text)
+    # drawer cash and card/electronic totalled apart, never one TOTAL (issue 12 item 6)
+    assert not any(line.startswith("TOTAL") for line in text)
+    assert any(line.startswith("Non-cash") and line.split()[1:] == ["£38.40", "£38.40", "£0.00"] for line in text)
     assert any(line.startswith("  £50.00 x 1") and line.endswith("£50.00") for line in text)
     data = report.to_json_dict()
     assert data["expected"] == {"cash": "80.90", "card": "28.80", "upi": "2.40", "ewallet": "4.80", "mobile": "2.40"}
@@ -166,7 +169,10 @@ def test_a_short_count_gives_a_negative_over_short(small_engine, service, staff,
     assert report.over_short == -170
     with small_engine.connect() as conn:
         assert conn.execute(select(SH.c.over_short).where(SH.c.id == shift.id)).scalar_one() == -90
-    assert any(line.startswith("OVER/SHORT") and line.endswith("-£1.70 SHORT") for line in report.lines())
+    lines = report.lines()
+    assert any(line.startswith("OVER/SHORT cash") and line.endswith("-£0.90 SHORT") for line in lines)
+    assert any(line.startswith("OVER/SHORT non-cash") and line.endswith("-£0.80 SHORT") for line in lines)
+    assert report.to_json_dict()["electronic"]["over_short"] == "-0.80"
     assert report.to_json_dict()["totals"]["over_short"] == "-1.70"
 
 

@@ -18,7 +18,8 @@ Commands::
     shift open --float AMOUNT [--terminal T] [--json]
     shift drop AMOUNT [--note T] [--json]          (also paid-in, paid-out)
     shift close --count "50.00x2,20.00x3,1.00x7,0.50x4" [--card AMOUNT] [--other METHOD=AMOUNT ...]
-                [--shift ID] [--print] [--printer URL] [--json]
+                [--shift ID] [--reason TEXT] [--print] [--printer URL] [--json]
+    shift policy [--blind/--no-blind] [--reason-above AMOUNT] [--json]
     shift report [--shift ID] [--print] [--printer URL] [--json]
 """
 
@@ -231,6 +232,8 @@ def shift_close(
         Optional[list[str]], typer.Option("--other", help="Counted total of another method: METHOD=AMOUNT.")
     ] = None,
     shift_id: Annotated[Optional[int], typer.Option("--shift", help="Close this shift (supervisor).", min=1, max=2_147_483_647)] = None,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", help="Why the count is over or short (required above the facility's threshold).")] = None,
     print_: PrintOpt = False,
     printer: PrinterOpt = None,
     json_: JsonOpt = False,
@@ -251,7 +254,8 @@ def shift_close(
         if not sep or not method.strip():
             raise InputError(f"--other {item!r}: expected METHOD=AMOUNT, e.g. upi=12.40")
         counted[method.strip().lower()] = parse_money(value, cur, f"--other {method.strip()}")
-    report = booth.shifts.close(actor, cash_count=cash_count, counted_other=counted or None, shift_id=shift_id)
+    report = booth.shifts.close(actor, cash_count=cash_count, counted_other=counted or None, shift_id=shift_id,
+                                reason=reason)
     _output_report(cli, report, print_=print_, printer=printer, json_=json_)
 
 
@@ -278,3 +282,30 @@ def shift_report_cmd(
             raise InputError(f"{actor} has no shift at this facility yet")
     report = booth.shifts.report(shift_id, actor=actor)
     _output_report(cli, report, print_=print_, printer=printer, json_=json_)
+
+
+@shift_app.command("policy")
+def shift_policy(
+    ctx: typer.Context,
+    blind: Annotated[Optional[bool], typer.Option(
+        "--blind/--no-blind", help="Blind count-up: the console hides the expected amounts until the count "
+        "is entered (default on).")] = None,
+    reason_above: Annotated[Optional[str], typer.Option(
+        "--reason-above", help="An over/short larger than this needs a reason at close, e.g. 5.00.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the count-up policy, or change it (supervisors; audited)."""
+    cli = state(ctx)
+    booth = cli.booth()
+    cur = booth.facility.currency
+    if blind is not None or reason_above is not None:
+        amount = parse_money(reason_above, cur, "--reason-above") if reason_above is not None else None
+        policy = booth.shifts.set_policy(cli.login(), blind=blind, reason_above=amount)
+    else:
+        policy = booth.shifts.policy()
+    if json_:
+        print_json(policy.to_json_dict(cur))
+    else:
+        typer.echo(("Blind count-up: the expected amounts are shown once the count is entered"
+                    if policy.blind else "Open count-up: the expected amounts are shown while counting")
+                   + f"; an over/short above {format_money(policy.reason_above, cur)} needs a reason")

@@ -23,7 +23,18 @@ shown in facility time):
   the counted total (e.g. the card terminal's batch total; default: the
   expected amount). Over/short = counted - expected (positive: over).
   ``shift.over_short`` stores the cash over/short (see db/models.py); the
-  report gives every method and the total.
+  report gives every method, the drawer cash and the card/electronic
+  takings apart (issue 12 item 6: one TOTAL mixed the drawer with the card
+  batch, which are reconciled separately).
+- The count-up policy is per facility (:class:`CountPolicy`, columns
+  ``facility.count_blind`` and ``facility.over_short_reason_above``,
+  migration ``0021_staff``; issue 12 item 6): a *blind* count-up (default)
+  hides the expected amounts from whoever counts until the count is entered
+  (the console's rule; the figures are the same), and a close whose
+  over/short on any one method is larger, in absolute value, than the
+  threshold (default 500 minor units) is refused without a reason
+  (:class:`ReasonRequired`); the reason is stored in
+  ``shift.over_short_reason`` and the ``shift.close`` audit event.
 
 Every change is one transaction with an audit event naming the actor.
 Concurrency: :func:`open_shift_id` share-locks the open shift row on
@@ -43,10 +54,11 @@ from sqlalchemy import Engine, case, func, insert, literal_column, select, updat
 from sqlalchemy.exc import IntegrityError
 
 from attendant.core import audit
-from attendant.core.auth import Actor, Role, as_actor, require
+from attendant.core.auth import Actor, Role, as_actor, authorize, require
 from attendant.core.clock import as_utc, utc_now
 from attendant.core.errors import InputError, NotFound, Refused
 from attendant.core.money import format_money, parse_major, to_major_str
+from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import order_key
 from attendant.core.payment_methods import spec as method_spec
 from attendant.core.users import LoginRequired
@@ -71,6 +83,99 @@ DENOMINATIONS: dict[str, tuple[int, ...]] = {
     "JPY": (10000, 5000, 2000, 1000, 500, 100, 50, 10, 5, 1),
 }
 DEFAULT_DENOMINATIONS = DENOMINATIONS["EUR"]
+
+REASON_MAX = 200
+"""The longest over/short reason, characters."""
+
+
+class ReasonRequired(InputError):
+    """A close over the facility's over/short threshold without a reason; ``over_short`` is the largest
+    over/short of one method (minor units, signed), ``threshold`` the facility's setting (minor units)."""
+
+    def __init__(self, message: str, over_short: int, threshold: int) -> None:
+        super().__init__(message)
+        self.over_short = over_short
+        self.threshold = threshold
+
+
+@dataclass(frozen=True, slots=True)
+class CountPolicy:
+    """A facility's count-up policy (issue 12 item 6; columns of ``facility``, 0021_staff).
+
+    ``blind``: the console hides the expected amounts until the count is
+    entered. ``reason_above``: minor units; an over/short larger than this
+    (absolute value, any one method) needs a reason at close.
+    """
+
+    blind: bool = True
+    reason_above: int = 500
+
+    def worst(self, over_short: dict[str, int]) -> int:
+        """The over/short of largest absolute value in ``over_short`` (method -> minor units), 0 if none."""
+        return max(over_short.values(), key=abs, default=0)
+
+    def needs_reason(self, over_short: dict[str, int]) -> bool:
+        """True when one method's over/short is larger (absolute value) than :attr:`reason_above`."""
+        return abs(self.worst(over_short)) > self.reason_above
+
+    def to_json_dict(self, currency: str) -> dict:
+        return {"blind": self.blind, "reason_above": to_major_str(self.reason_above, currency)}
+
+
+def count_policy(engine: Engine, facility_id: int) -> CountPolicy:
+    """The count-up policy of ``facility_id``. Raises :class:`NotFound`."""
+    with engine.connect().execution_options(readonly=True) as conn:
+        return _policy(conn, facility_id)
+
+
+def _policy(conn, facility_id: int) -> CountPolicy:
+    row = conn.execute(select(F.c.count_blind, F.c.over_short_reason_above).where(F.c.id == facility_id)).first()
+    if row is None:
+        raise NotFound(f"no facility with id {facility_id}")
+    return CountPolicy(bool(row.count_blind), int(row.over_short_reason_above))
+
+
+def set_count_policy(engine: Engine, facility_id: int, actor: Actor | str, *, blind: bool | None = None,
+                     reason_above: int | None = None, at: datetime | None = None) -> CountPolicy:
+    """Change the facility's count-up policy (None leaves a setting as it is): supervisors and admins.
+
+    ``reason_above`` is minor units, >= 0. One transaction with a
+    ``facility.count_policy`` audit event (old and new). Raises
+    :class:`PermissionDenied`, :class:`LoginRequired`, :class:`InputError`, :class:`NotFound`.
+    """
+    who = authorize(engine, actor, Role.SUPERVISOR, "changing the count-up policy")
+    if reason_above is not None:
+        reason_above = _amount(reason_above, "the over/short threshold")
+    if blind is not None and not isinstance(blind, bool):
+        raise InputError(f"blind must be true or false, got {blind!r}")
+    when = _when(at)
+    with engine.begin() as conn:
+        old = _policy(conn, facility_id)
+        new = CountPolicy(old.blind if blind is None else blind,
+                          old.reason_above if reason_above is None else reason_above)
+        conn.execute(update(F).where(F.c.id == facility_id)
+                     .values(count_blind=new.blind, over_short_reason_above=new.reason_above))
+        _audit(conn, facility_id=facility_id, at=when, actor=who.name, action="facility.count_policy",
+               entity="facility", entity_id=facility_id,
+               details={"old": {"blind": old.blind, "reason_above": old.reason_above},
+                        "new": {"blind": new.blind, "reason_above": new.reason_above}})
+    return new
+
+
+def electronic_total(amounts: dict[str, int | None]) -> int | None:
+    """Sum of the takings that are not drawer cash (card, UPI, e-wallet, mobile, account): the methods that
+    take money (:mod:`attendant.core.payment_methods`); None if any is None. Passes, validations and IOUs
+    take no money and are left out."""
+    values = [v for m, v in amounts.items() if m != CASH and _takes_money(m)]
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _takes_money(method: str) -> bool:
+    try:
+        return method_spec(method).takes_money
+    except InputError:  # an unknown stored value: counted with the takings, as before
+        return True
+
 
 def denominations(currency: str) -> tuple[int, ...]:
     """Denominations of ``currency`` (ISO 4217) in minor units, largest first."""
@@ -208,6 +313,7 @@ class ShiftReport:
     # for a closed shift, now for an open one; printed so a supervisor holds it outside the database
     # (``attendant audit verify --head``)
     audit_head: str | None = None
+    over_short_reason: str | None = None  # given at close (needed above the facility's threshold)
 
     # ----------------------------------------------------------- derived
     @property
@@ -250,6 +356,24 @@ class ShiftReport:
     def cash_over_short(self) -> int | None:
         line = self.line(CASH)
         return line.over_short if line else None
+
+    @property
+    def electronic_expected(self) -> int:
+        """Expected card/electronic takings (every non-cash method that takes money), minor units."""
+        return electronic_total({m.method: m.expected for m in self.methods}) or 0
+
+    @property
+    def electronic_counted(self) -> int | None:
+        return electronic_total({m.method: m.counted for m in self.methods}) if self.is_closed else None
+
+    @property
+    def electronic_over_short(self) -> int | None:
+        counted = self.electronic_counted
+        return None if counted is None else counted - self.electronic_expected
+
+    @property
+    def has_electronic(self) -> bool:
+        return any(m.method != CASH and _takes_money(m.method) for m in self.methods)
 
     def local(self, when: datetime) -> datetime:
         return when.astimezone(ZoneInfo(self.timezone))
@@ -302,6 +426,11 @@ class ShiftReport:
                 "over_short": money(self.over_short),
             },
             "cash_over_short": money(self.cash_over_short),
+            "drawer_cash": {"expected": money(self.expected_cash), "counted": money(self.counted_cash),
+                            "over_short": money(self.cash_over_short)},
+            "electronic": {"expected": money(self.electronic_expected), "counted": money(self.electronic_counted),
+                           "over_short": money(self.electronic_over_short)},
+            "over_short_reason": self.over_short_reason,
             "payments": self.payments,
             "refunds": self.refunds,
             "refunds_total": money(self.refunds_total),
@@ -313,10 +442,13 @@ class ShiftReport:
             "audit_head": self.audit_head,
         }
 
-    def lines(self, width: int = 42) -> list[str]:
+    def lines(self, width: int = 42, *, blind: bool = False) -> list[str]:
         """The report as plain text lines of at most ``width`` characters (printer and screen).
 
         Printer paper is 42 characters wide for 80 mm Font A; the console may pass more.
+        The drawer cash and the card/electronic takings are totalled apart, never
+        added together. ``blind`` (an open shift shown to whoever will count it
+        under a blind count-up policy) leaves out every expected amount.
         """
         width = max(width, 32)
         cur = self.currency
@@ -347,6 +479,11 @@ class ShiftReport:
             out.append(f"Closed by: {self.closed_by}"[:width])
         else:
             out.append("Status: OPEN (figures so far)"[:width])
+        if blind and not self.is_closed:
+            out += [rule, "Blind count-up: the expected amounts", "are shown once the count is entered."]
+            out += [lv("  Float", m(self.float_amount)), lv("  Drops", m(-self.drops))]
+            out += [rule, lv("Payments", str(self.payments))]
+            return [line[:width] for line in out]
         out += [
             rule,
             "Cash drawer",
@@ -367,21 +504,32 @@ class ShiftReport:
                 f"{line.method[:name - 1]:<{name}}{m(line.expected):>{num}}{m(line.counted):>{num}}"
                 f"{m(line.over_short, True):>{num}}"
             )
-        out.append(
-            f"{'TOTAL':<{name}}{m(self.expected_total):>{num}}{m(self.counted_total):>{num}}"
-            f"{m(self.over_short, True):>{num}}"
-        )
+        if self.has_electronic:
+            out.append(
+                f"{'Non-cash':<{name}}{m(self.electronic_expected):>{num}}{m(self.electronic_counted):>{num}}"
+                f"{m(self.electronic_over_short, True):>{num}}"
+            )
         if self.is_closed:
             out += [rule, "Cash count"]
             for denom, count in self.cash_count:
                 out.append(lv(f"  {format_money(denom, cur)} x {count}", m(denom * count)))
             out.append(lv("  Counted cash", m(self.counted_cash)))
             out += [rule]
-            total = self.over_short or 0
-            verdict = "balanced" if total == 0 else ("OVER" if total > 0 else "SHORT")
-            out.append(lv("OVER/SHORT", f"{m(total, True)} {verdict}"))
-            if self.cash_over_short:
-                out.append(lv("  of which cash", m(self.cash_over_short, True)))
+
+            def verdict(value: int) -> str:
+                return "balanced" if value == 0 else ("OVER" if value > 0 else "SHORT")
+
+            cash = self.cash_over_short or 0
+            out.append(lv("OVER/SHORT cash", f"{m(cash, True)} {verdict(cash)}"))
+            if self.has_electronic:
+                elec = self.electronic_over_short or 0
+                out.append(lv("OVER/SHORT non-cash", f"{m(elec, True)} {verdict(elec)}"))
+            if self.over_short_reason:
+                out.append("Reason:"[:width])
+                text = self.over_short_reason
+                while text:
+                    out.append(f"  {text[:width - 2]}")
+                    text = text[width - 2:]
         out += [rule, lv("Payments", str(self.payments))]
         if self.refunds:
             out.append(lv(f"Refunds ({self.refunds})", m(self.refunds_total)))
@@ -571,6 +719,7 @@ def _report(conn, shift_id: int) -> ShiftReport:
         # closed: the head right after its close (the same on every reprint); open: the head now
         audit_head=(audit.event_seal(conn, "shift.close", "shift", row.id) if closed else None)
         or audit.short_head(conn),
+        over_short_reason=row.over_short_reason,
     )
 
 
@@ -793,6 +942,7 @@ def close_shift(
     cash_count: dict[int, int],
     counted_other: dict[str, int] | None = None,
     shift_id: int | None = None,
+    reason: str | None = None,
     at: datetime | None = None,
 ) -> ShiftReport:
     """Close a shift with its count-up; return its report.
@@ -803,13 +953,22 @@ def close_shift(
     ``shift_id`` None closes the actor's own open shift here; closing another
     user's shift needs a supervisor. Refused while the shift has a payment in
     progress (status pending): quicktill's rule that a session cannot close
-    with open transactions. Stores expected, counted, count_detail, over_short
-    (cash), closed_by; one transaction with a ``shift.close`` audit event.
+    with open transactions. ``reason`` (at most :data:`REASON_MAX` characters)
+    says why the count is over or short; it is required when one method's
+    over/short is larger (absolute value) than the facility's
+    :attr:`CountPolicy.reason_above` (issue 12 item 6). Stores expected,
+    counted, count_detail, over_short (cash), over_short_reason, closed_by;
+    one transaction with a ``shift.close`` audit event (the reason and the
+    threshold in its details).
     Raises :class:`LoginRequired`, :class:`PermissionDenied`, :class:`Refused`,
-    :class:`NotFound`, :class:`InputError` (bad count, time before opening).
+    :class:`NotFound`, :class:`ReasonRequired`, :class:`InputError` (bad count,
+    reason too long, time before opening).
     """
     who = as_actor(actor)
     when = _when(at)
+    reason = " ".join((reason or "").split()) or None
+    if reason is not None and len(reason) > REASON_MAX:
+        raise InputError(f"an over/short reason is at most {REASON_MAX} characters")
     with engine.begin() as conn:
         fac = _facility(conn, facility_id)
         count = check_cash_count(cash_count, fac.currency)
@@ -852,12 +1011,23 @@ def close_shift(
             if method != CASH:
                 counted[method] = other.get(method, value)
         over = {method: counted[method] - expected[method] for method in expected}
+        policy = _policy(conn, facility_id)
+        if reason is None and policy.needs_reason(over):
+            worst = policy.worst(over)
+            which = next(method for method, value in over.items() if value == worst)
+            word = "over" if worst > 0 else "short"
+            raise ReasonRequired(
+                f"{method_label(which)} is {word} by {format_money(abs(worst), fac.currency)}, more than "
+                f"{format_money(policy.reason_above, fac.currency)}: give a reason for the over/short",
+                worst, policy.reason_above,
+            )
         done = conn.execute(
             update(SH)
             .where(SH.c.id == shift_id, SH.c.status == OPEN)
             .values(
                 status=CLOSED, closed_at=when, expected=expected, counted=counted,
                 count_detail={str(d): n for d, n in count.items()}, over_short=over[CASH], closed_by=who.name,
+                over_short_reason=reason,
             )
         )
         if done.rowcount != 1:  # pragma: no cover - guarded by the row lock / BEGIN IMMEDIATE
@@ -866,11 +1036,41 @@ def close_shift(
                entity_id=shift_id,
                details={"user_id": row.user_id, "expected": expected, "counted": counted,
                         "over_short": over, "total_over_short": sum(over.values()),
-                        "count_detail": {str(d): n for d, n in count.items()}})
+                        "count_detail": {str(d): n for d, n in count.items()},
+                        "reason": reason, "reason_above": policy.reason_above})
         report = _report(conn, shift_id)
     # the close's own event is chained as the transaction commits: the head printed is the one after it
     with engine.connect().execution_options(readonly=True) as conn:
         return replace(report, audit_head=audit.event_seal(conn, "shift.close", "shift", shift_id))
+
+
+def record_count_entered(engine: Engine, facility_id: int, actor: Actor | str, shift_id: int, *,
+                         cash_count: dict[int, int], counted_other: dict[str, int] | None = None,
+                         at: datetime | None = None) -> None:
+    """Record that a blind count was entered (the console then shows the expected amounts): one
+    ``shift.count_entered`` audit event with the count, so a recount after seeing the figures is on record.
+
+    The shift must be open at ``facility_id``; another user's needs a supervisor. Money minor units.
+    Raises :class:`NotFound`, :class:`Refused` (closed), :class:`PermissionDenied`, :class:`InputError`.
+    """
+    who = as_actor(actor)
+    when = _when(at)
+    with engine.begin() as conn:
+        fac = _facility(conn, facility_id)
+        count = check_cash_count(cash_count, fac.currency)
+        other = _check_other(counted_other, fac.currency)
+        row = conn.execute(select(SH.c.id, SH.c.facility_id, SH.c.user_id, SH.c.status)
+                           .where(SH.c.id == shift_id)).first()
+        if row is None or row.facility_id != facility_id:
+            raise NotFound(f"no shift #{shift_id} at {fac.code}")
+        if row.user_id != who.user_id:
+            require(who, Role.SUPERVISOR, "counting another user's shift")
+        if row.status != OPEN:
+            raise Refused(f"shift #{shift_id} is already closed")
+        _audit(conn, facility_id=facility_id, at=when, actor=who.name, action="shift.count_entered", entity="shift",
+               entity_id=shift_id,
+               details={"cash": sum(d * n for d, n in count.items()), "count_detail": {str(d): n for d, n in count.items()},
+                        "counted_other": other})
 
 
 class ShiftDesk:
@@ -909,10 +1109,26 @@ class ShiftDesk:
         return record_cash_movement(self.engine, self.facility_id, actor, kind, amount, note, at=self.clock())
 
     def close(self, actor: Actor | str, *, cash_count: dict[int, int], counted_other: dict[str, int] | None = None,
-              shift_id: int | None = None) -> ShiftReport:
+              shift_id: int | None = None, reason: str | None = None) -> ShiftReport:
         """:func:`close_shift` now."""
         return close_shift(self.engine, self.facility_id, actor, cash_count=cash_count, counted_other=counted_other,
-                           shift_id=shift_id, at=self.clock())
+                           shift_id=shift_id, reason=reason, at=self.clock())
+
+    def count_entered(self, actor: Actor | str, shift_id: int, *, cash_count: dict[int, int],
+                      counted_other: dict[str, int] | None = None) -> None:
+        """:func:`record_count_entered` now."""
+        record_count_entered(self.engine, self.facility_id, actor, shift_id, cash_count=cash_count,
+                             counted_other=counted_other, at=self.clock())
+
+    def policy(self) -> CountPolicy:
+        """:func:`count_policy` of this facility."""
+        return count_policy(self.engine, self.facility_id)
+
+    def set_policy(self, actor: Actor | str, *, blind: bool | None = None,
+                   reason_above: int | None = None) -> CountPolicy:
+        """:func:`set_count_policy` now."""
+        return set_count_policy(self.engine, self.facility_id, actor, blind=blind, reason_above=reason_above,
+                                at=self.clock())
 
     def report(self, shift_id: int, *, actor: Actor | str | None = None) -> ShiftReport:
         """:func:`shift_report` (another user's needs a supervisor)."""

@@ -590,6 +590,11 @@ class StaffDesk:
             pin: str) -> UserView:
         return create_user(self.engine, actor, username, display_name, role, pin, now=self.clock())
 
+    def locked(self) -> list[UserView]:
+        """The active users locked out now (from any source), by user name: a supervisor's unlock pick list."""
+        now = self.clock()
+        return [u for u in list_users(self.engine, include_inactive=False) if u.locked_at(now)]
+
     def unlock(self, actor: Actor | str, username: str, *, source: str | None = None) -> UserView:
         return unlock_user(self.engine, actor, username, source=source, now=self.clock())
 

@@ -39,6 +39,13 @@ def _on_main(app, callback: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
+def _push_lists(app) -> None:
+    """The lists screen (vehicles inside, recent transactions) over the screen in front."""
+    from attendant.tui.screens.lists import ListsScreen
+
+    app.push_screen(ListsScreen())
+
+
 def money_commands(app) -> list[Command]:
     """(title, help, callback) of the money and staff actions for the logged-in actor of ``app``."""
     if not getattr(app, "logged_in", True):
@@ -55,6 +62,9 @@ def money_commands(app) -> list[Command]:
             ("Exit: let go with an IOU", "ctrl+g · never trap a car: gate opens, the balance becomes an IOU "
              "(reason required)", _on_main(app, form.action_let_go)),
         ]
+    commands.append(("Lists: vehicles inside and recent transactions",
+                     "ctrl+s, l · search by plate or ticket; Enter looks up, ctrl+r reprints",
+                     partial(_push_lists, app)))
     if app.user is not None:
         shift = app.shift
         commands.append(("Shift: show my shift", "ctrl+s · figures so far, drops, report", app.action_shift))
@@ -84,6 +94,8 @@ def money_commands(app) -> list[Command]:
                  partial(app.action_shift, "close_other")),
                 ("Bay out of service / back", "ctrl+s, b · supervisor: cone off a bay (reason) or reopen it",
                  partial(app.action_shift, "bay_service")),
+                ("Unlock a user", "ctrl+s, u · supervisor: a user locked out by wrong PINs may log in again",
+                 partial(app.action_shift, "unlock_user")),
             ]
     if getattr(app, "login_required", False):
         commands.append(("Log out", "ctrl+y · back to the login screen", app.action_logout))

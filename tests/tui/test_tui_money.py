@@ -195,7 +195,7 @@ async def test_a_full_shift_by_keys_balances_to_the_penny(engine, clock):
         (_float, drop) = rows(engine, CM)
         assert (drop.kind, drop.amount, drop.note, drop.shift_id) == ("drop", 2000, "bag 1", shift.id)
 
-        # close: count the drawer by denomination, the other methods as expected
+        # close: count the drawer by denomination, then the other methods' totals
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, CountUpScreen)
@@ -210,8 +210,20 @@ async def test_a_full_shift_by_keys_balances_to_the_penny(engine, clock):
             await pilot.press("down")
         await pilot.pause()
         assert grid.total() == drawer
+        # a blind count-up (the default): nothing expected on screen, the card totals not pre-filled
+        table = text_of(app, "#count-table")
+        assert "hidden" in table and "balanced" not in table and "£16.60" not in table
+        assert app.screen.query_one("#other-card").value == ""
+        await pilot.press("enter")  # the last count field: on to the other methods' counted totals
+        for amount in ("16.60", "7.20", "7.20", "7.20"):  # card, UPI, e-wallet, mobile: the terminals' totals
+            await pilot.press(*amount, "enter")
+        await settle(pilot)
+        assert "Enter this count?" in text_of(app, "#confirm-text")
+        await pilot.press("enter")  # entered: the count locks, the expected amounts show
+        await settle(pilot)
         table = text_of(app, "#count-table")
         assert "cash" in table and "balanced" in table and "▼ short" not in table and "▲ over" not in table
+        assert "Drawer cash" in table and "Non-cash" in table and "TOTAL" not in table
         await pilot.press("ctrl+s")  # close: a confirmation first
         await settle(pilot)
         assert "balanced" in text_of(app, "#confirm-text")

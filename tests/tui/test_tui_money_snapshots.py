@@ -20,6 +20,7 @@ from textual.widgets import Input
 
 from attendant.core import shifts, users
 from attendant.core.auth import Actor
+from attendant.core.money import to_major_str
 from tests.tui.support import SIZE, T0, Clock, console, still_gates_config
 from tests.tui.support import settle as settle_queues
 
@@ -123,7 +124,15 @@ def test_shift_close_count_up(snapshot_console, snap_compare):
         await settle(pilot)
         # £50 x 2, £1 x 5, 10p x 1: £105.10 of the £104.80 expected, so the table shows cash over
         await pilot.press("2", "down", "down", "down", "down", "down", "5", "down", "down", "down", "1")
-        await pilot.pause()
+        # the card and UPI terminals' batch totals, typed (never pre-filled), then the blind count entered
+        screen = app.screen
+        for method in ("card", "upi"):
+            screen.query_one(f"#other-{method}").focus()
+            await pilot.press(*to_major_str(screen.expected[method], "GBP"))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
         still(app)
 
     assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)

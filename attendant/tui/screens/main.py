@@ -128,6 +128,9 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         # Not in the footer (it is full): shown on the entry form's and the
         # device panel's border, and in the command palette.
         Binding("ctrl+l", "switch_entry_lane", "Entry lane", show=False),
+        # the exit form's lane (issue 12 item 7): ctrl+z, a key no form's field takes (Input binds
+        # ctrl+a/c/d/e/k/u/v/w/x); on the exit form's border and in the palette
+        Binding("ctrl+z", "switch_exit_lane", "Exit lane", show=False),
         Binding("f12", "retry_devices", "Retry devices", show=False),
         # The map's keys from anywhere on this screen, none of them text (issue 12 item 4): a text field never
         # sees them. (alt+digit is no use: Textual reads ESC 1 as "¡".) A level by its code: alt+g, "L3".
@@ -643,6 +646,25 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         self.refresh_lanes()
         self.notify(f"Entry form now at {app.lane_title(app.entry_lane)}", timeout=3)
 
+    def action_switch_exit_lane(self) -> None:
+        """ctrl+z: attend the next exit lane (X1 → X2 → X1): the exit form, its scanner's codes, its
+        receipts and its gate follow. Refused while a fee is on the exit form (finish or clear it first)."""
+        app = self.app
+        lanes = [lane for lane in app.booth.config.lanes if lane.direction == "exit"]
+        if len(lanes) < 2 or app.exit_lane is None:
+            self.notify("There is no other exit lane.", timeout=3)
+            return
+        form = self.query_one(ExitForm)
+        if form.checkout is not None or form.busy:
+            self.notify(f"A fee is on the exit form at {app.lane_title(app.exit_lane)}: take the payment or clear "
+                        "it (Esc) before switching lanes.", severity="warning", timeout=5)
+            return
+        app.exit_lane = lanes[(lanes.index(app.exit_lane) + 1) % len(lanes)]
+        form.lane_title = app.lane_title(app.exit_lane)
+        form.border_title = f"Exit ▸ {form.lane_title}"
+        self.refresh_lanes()
+        self.notify(f"Exit form now at {app.lane_title(app.exit_lane)}", timeout=3)
+
     def action_retry_devices(self) -> None:
         """F12: reopen faulted devices and check every device now (the monitor also does it, with a backoff)."""
         self.app.device_hub.retry_now()
@@ -659,6 +681,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
             ("Print queued tickets", "ctrl+o · the tickets queued while the entry printer failed",
              self.action_print_queued),
             ("Switch entry lane", "ctrl+l · the entry form moves to the next entry lane", self.action_switch_entry_lane),
+            ("Switch exit lane", "ctrl+z · the exit form moves to the next exit lane", self.action_switch_exit_lane),
             ("Retry devices now", "F12 · reopen faulted devices and check every device", self.action_retry_devices),
             ("Record a concession", ("a disabled driver's badge (or another concession the rate plan prices) "
                                      "on a vehicle inside"), self.action_concession),

@@ -10,17 +10,32 @@ offers, each on a key shown in the footer and in the command palette:
   the entry lane asks for after the third IOU);
 - supervisors only: ``r`` refund a payment, ``v`` create a validation,
   ``x`` close another user's shift, ``b`` take a bay out of service or put
-  it back. These are hidden from attendants; the
+  it back, ``u`` unlock a user locked out by wrong PINs;
+- ``l`` the lists a booth needs: vehicles inside and recent transactions,
+  searchable, with lookup and reprint (:mod:`attendant.tui.screens.lists`). These are hidden from attendants; the
   services refuse them anyway (:class:`~attendant.core.auth.PermissionDenied`),
   and a forced attempt shows that refusal.
 
 :class:`CountUpScreen` takes the count of the drawer by denomination (a grid
 from ``shifts.denominations``) and the counted totals of the other methods
-(prefilled with the expected amounts: the card terminal's batch total, say),
-shows expected against counted per method with the over/short as the
-attendant types, and on ``ctrl+s`` (after a confirmation) closes the shift
+(the card terminal's batch total, say: typed, never pre-filled with the
+expected amount), and closes the shift on ``ctrl+s`` after a confirmation
 (``shifts.close_shift``; refused while a payment is pending), prints the
-report and shows it.
+report and shows it. The facility's count-up policy
+(:class:`~attendant.core.shifts.CountPolicy`, issue 12 item 6) decides:
+
+- *blind* (the default): the expected amounts and the over/short stay hidden
+  while counting; ``ctrl+s`` first enters the count (after a confirmation:
+  the fields then lock), which reveals expected against counted;
+- *open*: expected against counted and the over/short are shown as the
+  attendant types;
+- either way, an over/short on one method above the facility's threshold
+  shows a reason field, and the close waits for a reason (the service
+  refuses without one too).
+
+Drawer cash and the non-cash takings are totalled apart. Supervisors also
+get ``u`` on the shift screen: unlock a user locked out by wrong PINs
+(:func:`attendant.core.users.unlock_user`, audited).
 
 Blocking work (database, printer) runs in thread workers of group ``shift``
 that touch no widget and post :class:`TaskDone` / :class:`TaskFailed`; money
@@ -34,6 +49,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -45,10 +61,11 @@ from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from attendant.core.errors import AttendantError
-from attendant.core.money import format_money, tendered_needs_confirmation, to_major_str
+from attendant.core.errors import AttendantError, InputError
+from attendant.core.money import format_money, tendered_needs_confirmation
 from attendant.core.payment_methods import label as method_label
-from attendant.core.shifts import ShiftReport, ShiftView
+from attendant.core.payment_methods import spec as method_spec
+from attendant.core.shifts import REASON_MAX, CountPolicy, ShiftReport, ShiftView
 from attendant.core.vocab import PaymentMethod
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.dialogs import (
@@ -66,8 +83,9 @@ from attendant.tui.dialogs import (
     ShiftNumberDialog,
     ValidationRequest,
 )
+from attendant.tui.staff_dialogs import UnlockUserDialog
 from attendant.tui.widgets.footer import ConsoleFooter
-from attendant.tui.widgets.money_fields import MoneyInput
+from attendant.tui.widgets.money_fields import CountInput, MoneyInput
 from attendant.tui.widgets.shift_count import (
     CashCountGrid,
     OverShortTable,
@@ -105,10 +123,11 @@ class TaskFailed(Message):
 class ShiftLoaded(Message):
     """The user's open shift (or None) and the report to show (open: figures so far; else the last one)."""
 
-    def __init__(self, shift: ShiftView | None, report: ShiftReport | None) -> None:
+    def __init__(self, shift: ShiftView | None, report: ShiftReport | None, blind: bool = False) -> None:
         super().__init__()
         self.shift = shift
         self.report = report
+        self.blind = blind
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +170,15 @@ class TaskRunner:
                     severity="error", timeout=10)
 
 
-def _print_report(app: ConsoleApp, report: ShiftReport) -> str | None:
-    """Print ``report`` on the booth's printer (the exit lane's, else the first); None when printed."""
-    return app.booth.print_text(report.lines(), lane=app.exit_lane.code if app.exit_lane else None)
+def _print_report(app: ConsoleApp, report: ShiftReport, *, blind: bool = False) -> str | None:
+    """Print ``report`` on the booth's printer (the exit lane's, else the first); None when printed.
+    ``blind``: an open shift's expected amounts are left out (blind count-up)."""
+    return app.booth.print_text(report.lines(blind=blind), lane=app.exit_lane.code if app.exit_lane else None)
 
 
-def report_text(report: ShiftReport | None, width: int = REPORT_WIDTH) -> str:
-    return "\n".join(report.lines(width)) if report is not None else ""
+def report_text(report: ShiftReport | None, width: int = REPORT_WIDTH, *, blind: bool = False) -> str:
+    """The report's lines; ``blind`` hides an open shift's expected amounts (blind count-up)."""
+    return "\n".join(report.lines(width, blind=blind)) if report is not None else ""
 
 
 class RefundChoices(Message):
@@ -166,6 +187,18 @@ class RefundChoices(Message):
     def __init__(self, choices: list) -> None:
         super().__init__()
         self.choices = choices
+
+
+class LockedUsers(Message):
+    """The users locked out now, for the unlock dialog's pick list."""
+
+    def __init__(self, choices: list) -> None:
+        super().__init__()
+        self.choices = choices
+
+
+class CountRecorded(Message):
+    """A blind count was entered and audited (``shift.count_entered``): the count-up may show the figures."""
 
 
 class OpenShiftChoices(Message):
@@ -191,9 +224,11 @@ class ShiftScreen(TaskRunner, Screen):
         Binding("v", "new_validation", "New validation"),
         Binding("x", "close_other", "Close other shift"),
         Binding("b", "bay_service", "Bay out/in"),
+        Binding("u", "unlock_user", "Unlock user"),
+        Binding("l", "lists", "Lists"),
     ]
 
-    SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other", "bay_service")
+    SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other", "bay_service", "unlock_user")
 
     DEFAULT_CSS = """
     ShiftScreen #shift-body { height: 1fr; padding: 0 1; }
@@ -211,6 +246,7 @@ class ShiftScreen(TaskRunner, Screen):
     def __init__(self) -> None:
         super().__init__(id="shift")
         self.report: ShiftReport | None = None
+        self.blind = False  # the facility's blind count-up: an open shift's expected amounts are not shown
 
     def compose(self) -> ComposeResult:
         with Vertical(id="shift-body"):
@@ -238,7 +274,7 @@ class ShiftScreen(TaskRunner, Screen):
             return app.shift is not None
         if action == "print_report":
             return self.report is not None
-        if action == "settle_ious":
+        if action in ("settle_ious", "lists"):
             return app.logged_in
         return True
 
@@ -256,11 +292,12 @@ class ShiftScreen(TaskRunner, Screen):
         shift = desk.current(user)
         shift_id = shift.id if shift else desk.last_id(user)
         report = desk.report(shift_id) if shift_id else None
-        self.post_message(ShiftLoaded(shift, report))
+        self.post_message(ShiftLoaded(shift, report, desk.policy().blind))
 
     @on(ShiftLoaded)
     def _loaded(self, message: ShiftLoaded) -> None:
         self.report = message.report
+        self.blind = message.blind
         self.app.set_shift(message.shift)
         self._show_who(message.report)
         self.refresh_bindings()
@@ -282,7 +319,8 @@ class ShiftScreen(TaskRunner, Screen):
             parts.append(("\nThe report below is your last shift's.", "$muted"))
         self.query_one("#shift-who", Static).update(Content.assemble(*parts))
         self.query_one("#shift-report", Static).update(
-            Content(report_text(report)) if report is not None else Content.from_markup("[$muted](no shift yet)[/]")
+            Content(report_text(report, blind=self.blind)) if report is not None
+            else Content.from_markup("[$muted](no shift yet)[/]")
         )
 
     def _say(self, content: Content) -> None:
@@ -297,7 +335,8 @@ class ShiftScreen(TaskRunner, Screen):
         if message.report is not None:
             printed = "printed ✓" if message.printed is None else f"NOT PRINTED ✗ {message.printed}"
             self.app.push_screen(
-                PrintoutDialog(f"Shift report #{message.report.shift_id} · {printed}", report_text(message.report, 42))
+                PrintoutDialog(f"Shift report #{message.report.shift_id} · {printed}",
+                               report_text(message.report, 42, blind=self.blind))
             )
         self.load()
 
@@ -395,20 +434,22 @@ class ShiftScreen(TaskRunner, Screen):
     def _count_up_body(self, task: Callable[[], Outcome], other: bool) -> None:
         try:
             outcome = task()
+            policy = self.app.booth.shifts.policy()
         except AttendantError as exc:
             self.post_message(TaskFailed("Close shift", str(exc)))
             return
-        self.post_message(self.CountUpReady(outcome.report, other))
+        self.post_message(self.CountUpReady(outcome.report, other, policy))
 
     class CountUpReady(Message):
-        def __init__(self, report: ShiftReport, other: bool) -> None:
+        def __init__(self, report: ShiftReport, other: bool, policy: CountPolicy) -> None:
             super().__init__()
             self.report = report
             self.other = other
+            self.policy = policy
 
     @on(CountUpReady)
     def _count_up_ready(self, message: CountUpReady) -> None:
-        self.app.push_screen(CountUpScreen(message.report, other=message.other))
+        self.app.push_screen(CountUpScreen(message.report, other=message.other, policy=message.policy))
 
     def action_print_report(self) -> None:
         report = self.report
@@ -419,7 +460,10 @@ class ShiftScreen(TaskRunner, Screen):
 
         def task() -> Outcome:
             fresh = app.booth.shifts.report(report.shift_id, actor=actor)
-            return Outcome(f"Report of shift #{fresh.shift_id}", report=fresh, printed=_print_report(app, fresh))
+            return Outcome(f"Report of shift #{fresh.shift_id}", report=fresh,
+                           printed=_print_report(app, fresh, blind=blind))
+
+        blind = self.blind
 
         self.run_task("Print report", task)
 
@@ -526,6 +570,36 @@ class ShiftScreen(TaskRunner, Screen):
         app.push_screen(NewValidationDialog(cur), chosen)
 
 
+    def action_lists(self) -> None:
+        """l: the vehicles inside and the recent transactions, searchable (:class:`ListsScreen`)."""
+        from attendant.tui.screens.lists import ListsScreen
+
+        self.app.push_screen(ListsScreen())
+
+    def action_unlock_user(self) -> None:
+        """Supervisors: unlock a user locked out by wrong PINs, every source (``users.unlock_user``, audited);
+        the service refuses attendants (PermissionDenied)."""
+        staff = self.app.booth.staff
+        self._load_choices("locked users", staff.locked, LockedUsers)
+
+    @on(LockedUsers)
+    def _locked_users(self, message: LockedUsers) -> None:
+        message.stop()
+        app = self.app
+
+        def chosen(username: str | None) -> None:
+            if not username:
+                return
+            actor = app.actor
+
+            def task() -> Outcome:
+                user = app.booth.staff.unlock(actor, username)
+                return Outcome(f"{user.username} is unlocked: they may log in again")
+
+            self.run_task("Unlock user", task)
+
+        app.push_screen(UnlockUserDialog(message.choices, app.service.tz), chosen)
+
     def action_bay_service(self) -> None:
         """Supervisors: take a bay out of service (a reason) or put it back; the map shows it at once."""
         app = self.app
@@ -555,9 +629,14 @@ class CountUpScreen(TaskRunner, Screen):
         Binding("escape", "cancel", "Back"),
     ]
 
+    # below 120 columns the count grid and the table stack (the body scrolls; the focused field stays in view)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-count-narrow"), (120, "-count-wide")]
+
     DEFAULT_CSS = """
+    CountUpScreen.-count-narrow #count-columns { layout: vertical; }
+    CountUpScreen.-count-narrow #count-right { width: 100%; max-width: 72; padding-left: 0; }
     CountUpScreen #count-body { height: 1fr; padding: 0 1; }
-    CountUpScreen #count-head { height: auto; margin: 1 0; }
+    CountUpScreen #count-head { height: auto; margin: 1 0 0 0; }
     CountUpScreen #count-columns { height: auto; }
     CountUpScreen #count-cash { width: 44; height: auto; }
     CountUpScreen #count-right { width: 72; height: auto; padding-left: 2; }
@@ -567,30 +646,45 @@ class CountUpScreen(TaskRunner, Screen):
     CountUpScreen .other-row Label { width: 12; color: $text-muted; text-style: bold; }
     CountUpScreen .other-row MoneyInput { width: 14; height: 1; border: none; padding: 0 1; background: $boost; }
     CountUpScreen .other-row MoneyInput:focus { background: $primary 25%; border: none; }
-    CountUpScreen #count-result { height: auto; min-height: 2; margin-top: 1; }
+    CountUpScreen #count-reason-row { height: 1; margin-bottom: 1; display: none; }
+    CountUpScreen #count-reason-row.needed { display: block; }
+    CountUpScreen #count-reason-row Label { width: 12; color: $warning; text-style: bold; }
+    CountUpScreen #count-result { height: auto; min-height: 1; }
+    CountUpScreen #count-reason { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
+    CountUpScreen #count-reason:focus { background: $primary 25%; border: none; }
     """
 
     app: ConsoleApp
 
-    def __init__(self, report: ShiftReport, *, other: bool = False) -> None:
+    def __init__(self, report: ShiftReport, *, other: bool = False, policy: CountPolicy | None = None) -> None:
         super().__init__(id="count-up")
         self.report = report
         self.other = other
+        self.policy = policy or CountPolicy()
         self.currency = report.currency
         self.expected = dict(report.expected)
         self.closed: ShiftReport | None = None
+        # blind count-up: the expected amounts stay hidden until the count is entered (then the fields lock)
+        self.entered = not self.policy.blind
 
     def compose(self) -> ComposeResult:
         cur = self.currency
-        with Vertical(id="count-body"):
+        with VerticalScroll(id="count-body"):
             yield Static("", id="count-head")
+            # the result and the reason first: in view at any terminal size, whatever field has the focus
+            yield Static("", id="count-result", classes="result")
+            with Horizontal(id="count-reason-row"):
+                yield Label("Reason")
+                yield Input(placeholder="why the count is over or short (required)", id="count-reason",
+                            max_length=REASON_MAX)
             with Horizontal(id="count-columns"):
                 with Vertical(id="count-cash", classes="panel"):
                     yield CashCountGrid(cur, id="count-grid")
                 with Vertical(id="count-right"):
                     with Vertical(id="count-table-box", classes="panel"):
-                        yield OverShortTable(cur, self.expected, id="count-table")
-                        yield Static(self._derivation(), id="count-derivation")
+                        yield OverShortTable(cur, self.expected, blind=not self.entered, id="count-table")
+                        yield Static(self._derivation() if self.entered else self._blind_note(),
+                                     id="count-derivation")
                     with Vertical(id="count-others", classes="panel"):
                         others = counted_methods(self.expected)
                         if not others:
@@ -598,12 +692,18 @@ class CountUpScreen(TaskRunner, Screen):
                         for method in others:
                             with Horizontal(classes="other-row"):
                                 yield Label(method_label(method))
-                                yield MoneyInput(cur, id=f"other-{method}",
-                                                 value=to_major_str(self.expected[method], cur))
-            yield Static("", id="count-result", classes="result")
+                                yield MoneyInput(cur, id=f"other-{method}", placeholder="batch total")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        self._show_head()
+        self.query_one("#count-cash").border_title = "Cash in the drawer"
+        self.query_one("#count-table-box").border_title = "Expected vs counted"
+        self.query_one("#count-others").border_title = "Other methods counted"
+        first = self.query_one(CashCountGrid).fields[0]
+        first.focus()
+
+    def _show_head(self) -> None:
         r = self.report
         opened = r.local(r.opened_at).strftime("%a %d %b %H:%M")
         who = f"{r.display_name} ({r.username})" if r.display_name != r.username else r.username
@@ -611,16 +711,17 @@ class CountUpScreen(TaskRunner, Screen):
             Content.assemble(
                 (f"Close shift #{r.shift_id}", "b"), f"  ·  {who}  ·  opened {opened}  ·  float ",
                 (format_money(r.float_amount, self.currency), "$money b"),
-                "\nCount the drawer: notes and coins by denomination (",
-                ("↑↓", "$accent b"), "/", ("Enter", "$accent b"), " move). Other methods: the counted totals "
-                "(card terminal batch, vouchers).",
+                "\nCount the drawer by denomination (", ("↑↓", "$accent b"), "/", ("Enter", "$accent b"),
+                " move), then the other methods' counted totals (card terminal batch). ", ("ctrl+s", "$accent b"),
+                " enters the count" if not self.entered else " closes the shift",
             )
         )
-        self.query_one("#count-cash").border_title = "Cash in the drawer"
-        self.query_one("#count-table-box").border_title = "Expected vs counted"
-        self.query_one("#count-others").border_title = "Other methods counted"
-        first = self.query_one(CashCountGrid).fields[0]
-        first.focus()
+
+    def _blind_note(self) -> Content:
+        return Content.from_markup(
+            "[$muted]Blind count-up: the expected amounts are shown once the count is entered "
+            "(ctrl+s); the count cannot be changed after that.[/]"
+        )
 
     def _derivation(self) -> Content:
         """How the expected cash is made up: float + cash takings - drops (+ paid in - paid out)."""
@@ -634,22 +735,35 @@ class CountUpScreen(TaskRunner, Screen):
         return Content.assemble(*[(p, "$muted") if isinstance(p, str) else p for p in parts])
 
     # ---------------------------------------------------------------- values
-    def counted_other(self) -> dict[str, int]:
-        """Counted totals of the non-cash methods (minor units); raises InputError for a malformed amount."""
-        counted: dict[str, int] = {}
+    def counted_other(self, *, required: bool = True) -> dict[str, int | None]:
+        """Counted totals of the non-cash methods (minor units). Raises InputError for a malformed amount and,
+        when ``required``, for one not typed (never taken as the expected amount: issue 12 item 6)."""
+        counted: dict[str, int | None] = {}
         for method in counted_methods(self.expected):
             amount = self.query_one(f"#other-{method}", MoneyInput).amount()
-            counted[method] = amount if amount is not None else 0
+            if amount is None and required:
+                raise InputError(f"type the counted {method_label(method)} total (the terminal's batch total; "
+                                 f"0.00 if none)")
+            counted[method] = amount
         return counted
 
     def _refresh_table(self) -> None:
         table = self.query_one(OverShortTable)
-        counted = {PaymentMethod.CASH.value: self.query_one(CashCountGrid).total()}
+        counted: dict[str, int | None] = {PaymentMethod.CASH.value: self.query_one(CashCountGrid).total()}
         try:
-            counted |= self.counted_other()
+            counted |= self.counted_other(required=False)
         except AttendantError:
             pass
         table.set_counted(counted)
+        if self.entered:
+            self._show_reason(self.policy.needs_reason(table.over_short()))
+
+    def _show_reason(self, needed: bool) -> None:
+        self.query_one("#count-reason-row").set_class(needed, "needed")
+
+    @property
+    def reason(self) -> str:
+        return " ".join(self.query_one("#count-reason", Input).value.split())
 
     @on(CashCountGrid.Changed)
     def _cash_changed(self, _message: CashCountGrid.Changed) -> None:
@@ -668,6 +782,11 @@ class CountUpScreen(TaskRunner, Screen):
         else:
             self.action_confirm()
 
+    @on(Input.Submitted, "#count-reason")
+    def _reason_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
     @on(Input.Submitted, ".other-row MoneyInput")
     def _other_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -683,45 +802,128 @@ class CountUpScreen(TaskRunner, Screen):
         if not self.busy:
             self.dismiss(None)
 
+    def _say(self, content: Content) -> None:
+        self.query_one("#count-result", Static).update(content)
+
     def action_confirm(self) -> None:
-        """Ask to confirm the count (expected vs counted, over/short), then close the shift."""
+        """Blind and not entered yet: enter the count (confirmed; the fields lock, expected is shown).
+        Then: a reason if the over/short needs one; confirm (expected vs counted, over/short); close."""
         if self.busy or self.closed is not None:
             return
         cur = self.currency
         try:
             other = self.counted_other()
         except AttendantError as exc:
-            self.query_one("#count-result", Static).update(Content.assemble(("✗ ", "$fault b"), (str(exc), "$fault")))
+            self._say(Content.assemble(("✗ ", "$fault b"), (str(exc), "$fault")))
             return
         count = self.query_one(CashCountGrid).count()
         cash = sum(d * n for d, n in count.items())
-        expected_total = sum(self.expected.values())
-        counted_total = cash + sum(other.values())
-        word, style = over_short_word(counted_total - expected_total, cur)
+        if not self.entered:
+            self._enter_count(cash, other)
+            return
+        over = {m: (cash if m == PaymentMethod.CASH.value else other.get(m, e)) - e for m, e in self.expected.items()}
+        if self.policy.needs_reason(over) and not self.reason:
+            worst = self.policy.worst(over)
+            self._show_reason(True)
+            self.query_one("#count-reason", Input).focus()
+            self._say(Content.assemble(
+                ("✗ ", "$fault b"),
+                (f"{'over' if worst > 0 else 'short'} by {format_money(abs(worst), cur)}, more than "
+                 + f"{format_money(self.policy.reason_above, cur)}: type a reason, then ctrl+s", "$fault")))
+            return
         cash_word, cash_style = over_short_word(cash - self.expected.get("cash", 0), cur)
-        text = Content.assemble(
+        parts: list = [
             f"Close shift #{self.report.shift_id} of {self.report.username}?\n\n",
-            f"{'Cash counted':<16}", (f"{format_money(cash, cur):>12}", "$money b"),
+            f"{'Drawer cash':<16}", (f"{format_money(cash, cur):>12}", "$money b"),
             f"  expected {format_money(self.expected.get('cash', 0), cur)}  ", (cash_word, cash_style), "\n",
-            f"{'All methods':<16}", (f"{format_money(counted_total, cur):>12}", "$money b"),
-            f"  expected {format_money(expected_total, cur)}  ", (word, style), "\n\n",
-            "The report is printed and shown. A closed shift cannot be reopened.",
-        )
+        ]
+        non_cash = [m for m in self.expected if m != PaymentMethod.CASH.value and method_spec(m).takes_money]
+        if non_cash:  # card and the other electronic takings: totalled apart from the drawer, never mixed in
+            expected_other = sum(self.expected[m] for m in non_cash)
+            counted_other = sum(other.get(m, self.expected[m]) for m in non_cash)
+            word, style = over_short_word(counted_other - expected_other, cur)
+            parts += [f"{'Non-cash':<16}", (f"{format_money(counted_other, cur):>12}", "$money b"),
+                      f"  expected {format_money(expected_other, cur)}  ", (word, style), "\n"]
+        parts.append("\nThe report is printed and shown. A closed shift cannot be reopened.")
+        text = Content.assemble(*parts)
+
+        reason = self.reason or None
+        if reason:
+            text = Content.assemble(text, "\n\nReason: ", (reason, "b"))
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._close(count, other)
+                self._close(count, other, reason)
 
         self.app.push_screen(ConfirmDialog("Close the shift", text, "close the shift"), confirmed)
 
-    def _close(self, count: dict[int, int], other: dict[str, int]) -> None:
+    def _enter_count(self, cash: int, other: dict[str, int]) -> None:
+        """Blind count-up: confirm the count as final, lock the fields and show expected against counted."""
+        cur = self.currency
+        parts: list = ["Enter this count?\n\n", f"{'Cash counted':<16}", (f"{format_money(cash, cur):>12}", "$money b")]
+        for method, amount in other.items():
+            parts += ["\n", f"{method_label(method) + ' counted':<16}", (f"{format_money(amount, cur):>12}", "$money b")]
+        parts.append("\n\nThe expected amounts are shown next; the count cannot be changed after that.")
+
+        count = self.query_one(CashCountGrid).count()
+        app = self.app
+        actor = app.actor
+        shift_id = self.report.shift_id
+
+        def entered(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.busy = True
+
+            def body() -> None:  # on record first (audit), so a recount after seeing the figures shows
+                try:
+                    app.booth.shifts.count_entered(actor, shift_id, cash_count=count, counted_other=other)
+                except AttendantError as exc:
+                    self.post_message(TaskFailed("Enter the count", str(exc)))
+                    return
+                self.post_message(CountRecorded())
+
+            self.run_worker(body, name="Enter the count", group="shift", thread=True, exclusive=True,
+                            exit_on_error=False)
+
+        self.app.push_screen(ConfirmDialog("Enter the count", Content.assemble(*parts), "record the count"), entered)
+
+    @on(CountRecorded)
+    def _count_recorded(self, _message: CountRecorded) -> None:
+        """The blind count is on record: lock it and show the expected amounts."""
+        self.busy = False
+        cur = self.currency
+        self.entered = True
+        for field in self.query(CountInput):
+            field.disabled = True
+        for field in self.query(".other-row MoneyInput"):
+            field.disabled = True
+        self.query_one(OverShortTable).reveal()
+        self._show_head()
+        self.query_one("#count-derivation", Static).update(self._derivation())
+        self._refresh_table()
+        table = self.query_one(OverShortTable)
+        if self.policy.needs_reason(table.over_short()):
+            worst = self.policy.worst(table.over_short())
+            which = next(m for m, v in table.over_short().items() if v == worst)
+            self.query_one("#count-reason", Input).focus()
+            self._say(Content.assemble(
+                ("Count entered. ", "b"),
+                (f"{method_label(which)} {'over' if worst > 0 else 'short'} by {format_money(abs(worst), cur)}, "
+                 + f"more than {format_money(self.policy.reason_above, cur)}: type a reason, then ctrl+s.",
+                 "$warn")))
+        else:
+            self._say(Content.assemble(("Count entered. ", "b"), "ctrl+s closes the shift."))
+
+    def _close(self, count: dict[int, int], other: dict[str, int], reason: str | None = None) -> None:
         app = self.app
         actor = app.actor
         shift_id = self.report.shift_id if self.other else None
         self.query_one("#count-result", Static).update(Content.from_markup("[$muted]closing the shift…[/]"))
 
         def task() -> Outcome:
-            report = app.booth.shifts.close(actor, cash_count=count, counted_other=other, shift_id=shift_id)
+            report = app.booth.shifts.close(actor, cash_count=count, counted_other=other, shift_id=shift_id,
+                                            reason=reason)
             total = report.over_short or 0
             word, _style = over_short_word(total, report.currency)
             return Outcome(f"Shift #{report.shift_id} closed: {word}", report=report,

@@ -9,7 +9,11 @@ attendant types; it posts :class:`CashCountGrid.Changed` with the count
 
 :class:`OverShortTable` shows expected against counted per payment method
 and the over/short (counted - expected; positive is over), each state with a
-word and a glyph as well as a colour (STYLE.md rule 8).
+word and a glyph as well as a colour (STYLE.md rule 8). The drawer cash and
+the non-cash takings (card, UPI, ...) are totalled apart, never added into
+one TOTAL (issue 12 item 6). ``blind``: the expected amounts and the
+over/short are hidden (a blind count-up) until :meth:`OverShortTable.reveal`;
+a method not counted yet shows ``–``, never its expected amount.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from attendant.core.money import format_money
 from attendant.core.payment_methods import label as method_label
 from attendant.core.payment_methods import order_key
 from attendant.core.payment_methods import spec as method_spec
-from attendant.core.shifts import denominations
+from attendant.core.shifts import CASH, denominations, electronic_total
 from attendant.tui.widgets.money_fields import CountInput
 
 
@@ -165,26 +169,32 @@ class OverShortTable(Static):
     OverShortTable { height: auto; }
     """
 
-    def __init__(self, currency: str, expected: dict[str, int], **kwargs) -> None:
+    def __init__(self, currency: str, expected: dict[str, int], *, blind: bool = False, **kwargs) -> None:
         super().__init__("", **kwargs)
         self.currency = currency
         self.expected = dict(expected)
         self.counted: dict[str, int] = {}
+        self.blind = blind
 
     def on_mount(self) -> None:
         self.refresh_table()
 
-    def set_counted(self, counted: dict[str, int]) -> None:
-        """Counted amounts per method (minor units); a method not given counts as its expected amount."""
-        self.counted = dict(counted)
+    def set_counted(self, counted: dict[str, int | None]) -> None:
+        """Counted amounts per method (minor units); a method not given (or None) is not counted yet."""
+        self.counted = {m: v for m, v in counted.items() if v is not None}
         self.refresh_table()
 
-    def counted_of(self, method: str) -> int:
-        return self.counted.get(method, self.expected.get(method, 0))
+    def reveal(self) -> None:
+        """The count is entered: show the expected amounts and the over/short."""
+        self.blind = False
+        self.refresh_table()
 
-    @property
-    def total_over_short(self) -> int:
-        return sum(self.counted_of(m) - e for m, e in self.expected.items())
+    def counted_of(self, method: str) -> int | None:
+        return self.counted.get(method)
+
+    def over_short(self) -> dict[str, int]:
+        """Over/short per method (minor units; a method not counted counts as 0)."""
+        return {m: (self.counted_of(m) or 0) - e for m, e in self.expected.items()}
 
     def on_resize(self) -> None:
         self.refresh_table()  # the columns follow the width (see refresh_table)
@@ -192,33 +202,34 @@ class OverShortTable(Static):
     def refresh_table(self) -> None:
         cur = self.currency
         # full columns need 51 cells; a narrow terminal (80 columns) gets tighter ones
-        name, amount, gap = (11, 12, "  ") if not 0 < self.content_size.width < 51 else (8, 9, " ")
+        name, amount, gap = (12, 12, "  ") if not 0 < self.content_size.width < 52 else (9, 9, " ")
+        hidden = "hidden" if self.blind else None
         rows: list[Content] = [
             Content.assemble((f"{'Method':<{name}}{'Expected':>{amount}}{'Counted':>{amount}}{gap}Over/short",
                               "b $muted"))
         ]
-        for method, expected in self.expected.items():
-            counted = self.counted_of(method)
-            word, style = over_short_word(counted - expected, cur)
-            rows.append(
-                Content.assemble(
-                    f"{method_label(method)[:name - 1]:<{name}}",
-                    (f"{format_money(expected, cur):>{amount}}", "$money"),
-                    (f"{format_money(counted, cur):>{amount}}", "$money"),
-                    gap,
-                    (word, style),
-                )
-            )
-        total_expected = sum(self.expected.values())
-        total_counted = sum(self.counted_of(m) for m in self.expected)
-        word, style = over_short_word(total_counted - total_expected, cur)
-        rows.append(
-            Content.assemble(
-                (f"{'TOTAL':<{name}}", "b"),
-                (f"{format_money(total_expected, cur):>{amount}}", "$money b"),
-                (f"{format_money(total_counted, cur):>{amount}}", "$money b"),
+
+        def row(label: str, expected: int, counted: int | None, bold: str = "") -> Content:
+            if counted is None:
+                word, style = "– not counted", "$muted"
+            elif hidden:
+                word, style = "(after the count)", "$muted"
+            else:
+                word, style = over_short_word(counted - expected, cur)
+            return Content.assemble(
+                (f"{label[:name - 1]:<{name}}", bold),
+                (f"{hidden or format_money(expected, cur):>{amount}}", f"$muted {bold}" if hidden else f"$money {bold}"),
+                (f"{'–' if counted is None else format_money(counted, cur):>{amount}}", f"$money {bold}"),
                 gap,
                 (word, style),
             )
-        )
+
+        rows.append(row("Drawer cash" if name > 11 else "Cash", self.expected.get(CASH, 0), self.counted_of(CASH), "b"))
+        for method, expected in self.expected.items():
+            if method != CASH:
+                rows.append(row(method_label(method), expected, self.counted_of(method)))
+        non_cash = {m: e for m, e in self.expected.items() if m != CASH and method_spec(m).takes_money}
+        if non_cash:
+            rows.append(row("Non-cash", electronic_total(non_cash) or 0,
+                            electronic_total({m: self.counted_of(m) for m in non_cash}), "b"))
         self.update(Content("\n").join(rows))
