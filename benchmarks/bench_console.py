@@ -13,8 +13,10 @@ terminal starts it:
 - **console**: ``attendant --db URL demo --keep --no-replay`` on a prepared
   demo database (Charlotte Street CP, 1,056 bays; created before the rounds,
   not measured);
-- **console+replay** (``--replay``): the same with the real-traffic replay
-  running (``--speed 30``), so quitting has a replay thread to stop.
+- **console+replay** (``--replay``): ``attendant --db URL demo --fresh
+  --speed 30``, the demo as it starts by default: the database emptied, the
+  real-traffic replay prefilling the car park to the time of day, then
+  following it live, so quitting has a busy replay thread to stop.
 
 First paint is the moment the terminal output, escape sequences stripped,
 holds the marker: the facility name in the console's top bar ("Charlotte
@@ -319,7 +321,7 @@ def main() -> None:
             "console": ([*attendant, "--db", url, "demo", "--keep", "--no-replay"], CONSOLE_MARKER),
         }
         if args.replay:
-            variants["console+replay"] = ([*attendant, "--db", url, "demo", "--keep", "--speed", "30"],
+            variants["console+replay"] = ([*attendant, "--db", url, "demo", "--fresh", "--speed", "30"],
                                           CONSOLE_MARKER)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
         for r in range(args.warmup + args.rounds):
