@@ -43,6 +43,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from attendant import startup
 from attendant.booth import Booth, open_booth
 from attendant.core.auth import Actor, Role
 from attendant.core.lane_status import booth_name
@@ -175,6 +176,7 @@ class AttendantApp(App[None]):
         if self._services_closed or self._background_started:
             return
         self._background_started = True
+        startup.resume()  # run_console's pause of the garbage collector ends with the first paint
         self.start_signs()
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
@@ -803,6 +805,10 @@ def run_console(
     login = any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
     app = make_app(engine, config, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
                    actor=None if login else actor, login=login)
+    # The garbage collector stays paused until the first paint (the widgets Textual builds are as long-lived
+    # as the libraries; start_background_work freezes them and collects again; attendant/startup.py bounds
+    # the pause at 2 s): its passes cost about a tenth of the time to the first paint (bench_console.py).
+    startup.pause()
     try:
         app.run()
     finally:
