@@ -10,6 +10,9 @@ terminal starts it:
 
 - **bare**: a tiny Textual app (an :class:`~textual.app.App` with one
   ``Static``) started with the same interpreter, the baseline;
+- **bare+db layer**: the same app after ``import db.models`` (SQLAlchemy,
+  SQLModel, pydantic and the project's tables): what any console on this
+  stack pays before its own code runs, the floor under the console's figure;
 - **console**: ``attendant --db URL demo --keep --no-replay`` on a prepared
   demo database (Charlotte Street CP, 1,056 bays; created before the rounds,
   not measured);
@@ -84,6 +87,10 @@ class Bare(App):
 
 Bare().run()
 """
+
+# the same bare app after importing the database layer every console on this stack needs (SQLAlchemy, SQLModel,
+# pydantic and the project's table models, db/models.py): the floor under the console's first paint
+BARE_DB_APP = "import db.models  # noqa: F401\n" + BARE_APP
 
 _ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
                       rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
@@ -341,6 +348,7 @@ def main() -> None:
         attendant = attendant_argv()
         variants = {
             "bare": ([sys.executable, "-c", BARE_APP], BARE_MARKER),
+            "bare+db layer": ([sys.executable, "-c", BARE_DB_APP], BARE_MARKER),
             "console": ([*attendant, "--db", url, "demo", "--keep", "--no-replay"], CONSOLE_MARKER),
         }
         if args.replay:
@@ -386,7 +394,7 @@ def main() -> None:
     if args.json:
         report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "size": f"{cols}x{lines}",
                   "rounds": args.rounds, "warmup": args.warmup, "settle_s": args.settle,
-                  "load_average": os.getloadavg(), "commands": {n: shlex.join(v[0][:3]) + " ..." if n == "bare"
+                  "load_average": os.getloadavg(), "commands": {n: shlex.join(v[0][:3]) + " ..." if n.startswith("bare")
                                                                 else shlex.join(v[0]) for n, v in variants.items()},
                   "runs": runs, "medians": summary, "ratios": ratios, "load": load}
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
