@@ -11,8 +11,10 @@ terminal starts it:
 - **bare**: a tiny Textual app (an :class:`~textual.app.App` with one
   ``Static``) started with the same interpreter, the baseline;
 - **bare+db layer**: the same app after ``import db.models`` (SQLAlchemy,
-  SQLModel, pydantic and the project's tables): what any console on this
-  stack pays before its own code runs, the floor under the console's figure;
+  SQLModel, pydantic and the project's tables; the garbage collector paused
+  and frozen around it as ``attendant/startup.py`` does): what any console
+  on this stack pays before its own code runs, the floor under the
+  console's figure;
 - **console**: ``attendant --db URL demo --keep --no-replay`` on a prepared
   demo database (Charlotte Street CP, 1,056 bays; created before the rounds,
   not measured);
@@ -89,8 +91,9 @@ Bare().run()
 """
 
 # the same bare app after importing the database layer every console on this stack needs (SQLAlchemy, SQLModel,
-# pydantic and the project's table models, db/models.py): the floor under the console's first paint
-BARE_DB_APP = "import db.models  # noqa: F401\n" + BARE_APP
+# pydantic and the project's table models, db/models.py), with the garbage collector paused and frozen around the
+# imports as attendant/startup.py does: the floor under the console's first paint
+BARE_DB_APP = "import gc\ngc.disable()\nimport db.models  # noqa: F401\ngc.freeze()\ngc.enable()\n" + BARE_APP
 
 _ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
                       rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
