@@ -125,7 +125,7 @@ class Money(Kind):
     csv = json_parts  # the CSV cells are the JSON parts: count, "12.34"
 
     def words(self, v: Value, report: PeriodReport) -> dict[str, str]:
-        amount = format_money(v.amount, report.currency)
+        amount = "—" if v.n is None else format_money(v.amount, report.currency)  # None: nothing yet
         return Kind.words(self, v, report) | {"value": amount, "amount": amount}
 
 
@@ -483,7 +483,8 @@ def rich_table(report: PeriodReport, bar_width: int = 30):
                 parts.append(table)
             case Series(kind=kind):
                 table = Table(title=section.title)
-                for n, heading in enumerate((*section.headings, "Full", "")):
+                money = kind is MONEY  # the third column: payments for money (as on the screen), else the share
+                for n, heading in enumerate((*section.headings, "Payments" if money else "Full", "")):
                     table.add_column(heading, justify="right" if n else "left")
                 rows = list(section.get(report))
                 full = section.full(report, (value for _key, value in rows))
@@ -491,7 +492,8 @@ def rich_table(report: PeriodReport, bar_width: int = 30):
                     measure = section.measure(value)
                     share = None if measure is None else measure / full
                     words = kind.words(value, report)
-                    table.add_row(key, words["amount"] or words["count"], "" if share is None else f"{share:.0%}",
+                    third = words["count"] if money and share is not None else "" if share is None else f"{share:.0%}"
+                    table.add_row(key, words["amount"] or words["count"], third,
                                   "" if share is None else "█" * bar(share, bar_width))
                 parts.append(table)
     return Group(*parts)
