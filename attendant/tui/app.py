@@ -12,8 +12,13 @@ and for the tests, so the tests run the wiring the attendant gets
 - the :class:`~attendant.tui.devices.DeviceHub` (started on mount, stopped
   on unmount): every lane's scanner, camera and gate listener, and the device
   health monitor; device threads only post messages to the main screen;
-- in the demo, the :class:`TrafficReplayer` thread (started on mount,
-  stopped on unmount) and its lane queues.
+- in the demo, the :class:`TrafficReplayer` thread (started after the
+  first paint, stopped on unmount) and its lane queues.
+
+The count signs, the change watcher, the journal worker, the sweeps and the
+replay start after the first paint (:meth:`AttendantApp.start_background_work`),
+so the screen is not kept waiting by their threads (issue 12 item 10;
+``benchmarks/bench_console.py`` measures first paint and quit).
 
 Staff: once users exist (``users.any_users``) the console starts on the
 login screen (:mod:`attendant.tui.screens.login`) and the logged-in
@@ -22,8 +27,9 @@ exits, payments); its role and shift show in the top bar. ``ctrl+s`` opens
 the shift screen (:mod:`attendant.tui.screens.shift`), ``ctrl+y`` logs out.
 In setup mode (no users yet) the named actor acts, as before.
 
-Quitting (``ctrl+q``) stops the replay, stops the devices (``Booth.close``)
-and leaves no thread behind.
+Quitting (``ctrl+q``) asks every thread to stop at once, closes the devices
+in parallel (``Booth.close``) and waits at most :data:`QUIT_JOIN_S` for the
+replay and the change watcher.
 """
 
 from __future__ import annotations
@@ -71,9 +77,9 @@ if TYPE_CHECKING:  # the login and shift screens are imported when first shown (
     from attendant.tui.screens.login import LoginResult
 
 log = logging.getLogger(__name__)
-#: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
 #: The longest quitting waits, in seconds, for the replay and the change watcher to end (both together).
 QUIT_JOIN_S = 1.0
+#: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
 RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
 __all__ = ["AttendantApp", "make_app", "run_console"]
