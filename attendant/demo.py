@@ -270,6 +270,8 @@ class TrafficReplayer:
         capacity = self.service.facility.capacity
         inside_at_midnight = self.series.target_at(0, capacity)
         for _ in range(inside_at_midnight):
+            if self._stop.is_set():  # quitting: never make the console wait for the rest of the prefill
+                return self.processed
             evening = midnight - timedelta(minutes=self.rng.randrange(30, 10 * 60))
             fake = TrafficEvent(evening, "arrival", random_plate(self.rng), random_vehicle_class(self.rng))
             self._process(fake, at=evening, live=False)

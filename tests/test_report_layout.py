@@ -58,6 +58,9 @@ def legacy_json(r: PeriodReport) -> dict:
         "days": [{"date": d.day.isoformat(), "entries": d.entries, "exits": d.exits, "payments": d.payments,
                   "revenue": money(d.revenue), "peak_occupancy": d.peak_occupancy,
                   "peak_at": d.peak_at.isoformat() if d.peak_at else None} for d in r.days],
+        # issue 12 item 9, after the old keys: what was taken in each hour of the day (null: not come yet)
+        "revenue_by_hour": [{"count": c, "amount": money(a)} if r.hour_seen(h) or c else None
+                            for h, (c, a) in enumerate(r.revenue_by_hour)],
     }
 
 
@@ -155,12 +158,17 @@ def assert_in_every_output(report: PeriodReport, screen: dict[str, str] | None =
             case Series(kind=kind):
                 values = list(section.get(report))
                 assert data[section.json] == [kind.json(v, cur) for _k, v in values]
+                titled = next((i + 1 for i, ln in enumerate(hours) if ln == section.title), 0)  # the box's first
+                block = hours[titled:]  # series is titled by the box's border, the others by a line of their own
                 for key, value in values:
                     csv_row(start, section.key, key, kind, value)
-                    assert [key, kind.words(value, report)["count"]] in [r[:2] for r in table], (key, "in table")
+                    words = kind.words(value, report)
+                    shown = words["amount"] or words["count"]  # money series show the amount
+                    assert [key, shown] in [r[:2] for r in table], (key, "in table")
                     if screen is not None:
-                        line = next(ln for ln in hours if ln.startswith(key + " "))
-                        assert ("not yet" if value.n is None else report_layout.vehicles(value.n)) in line
+                        line = next(ln for ln in block if ln.startswith(key + " "))
+                        expected = words["amount"] or report_layout.vehicles(value.n) if value.n is not None else ""
+                        assert ("not yet" if value.n is None else expected) in line, (line, expected)
                     checked += 1
             case _:
                 pytest.fail(f"a section kind the walk does not know: {section!r}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -454,12 +455,33 @@ class Booth:
             return str(exc)
         return None
 
-    def close(self) -> None:
-        """Stop device threads and close connections."""
-        for devices in self._devices.values():
-            devices.close()
-        if self.sign_board is not None:
-            self.sign_board.close()
-            self.sign_board = None
+    def close(self, timeout: float = 3.0) -> None:
+        """Stop device threads and close connections: every lane's devices and the count signs are closed in
+        parallel (one short-lived thread each), so quitting waits for the slowest device, not for their sum.
+        Waits at most ``timeout`` seconds in all (each driver bounds its own close with its timeouts; a close
+        still running then goes on in its daemon thread). Errors are swallowed by the closers (shutting down).
+        """
         if self.offline is not None:  # the journal file's connections (its events stay for `attendant sync`)
             self.offline.journal.close()
+        closers = [devices.close for devices in self._devices.values()]
+        board, self.sign_board = self.sign_board, None
+        if board is not None:
+            closers.append(board.close)
+        if len(closers) <= 1:
+            for close in closers:
+                close()
+            return
+
+        def guarded(close: Callable[[], None]) -> None:
+            try:
+                close()
+            except Exception:  # shutting down: logged, the other closes go on
+                logging.getLogger(__name__).warning("closing devices failed", exc_info=True)
+
+        threads = [threading.Thread(target=guarded, args=(close,), name="close-devices", daemon=True)
+                   for close in closers]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -53,7 +53,7 @@ JSON_KEY_ORDER = (
     "facility", "period", "date", "from", "to", "currency", "capacity", "entries", "exits", "payments", "revenue",
     "by_method", "by_vehicle_class", "by_lane", "average_stay_minutes", "open_sessions", "occupancy_at_start",
     "by_shift", "stays", "vends_by_source", "vends_by_reason",
-    "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days",
+    "ious", "peak_occupancy", "peak_at", "occupancy_by_hour", "days", "revenue_by_hour",
 )
 
 
@@ -115,6 +115,8 @@ class Money(Kind):
     columns = ("count", "amount")
 
     def json(self, v: Value, currency: str) -> Any:
+        if v.n is None:  # nothing yet (an hour that has not come)
+            return None
         return dict(zip(("count", "amount"), self.json_parts(v, currency), strict=True))
 
     def json_parts(self, v: Value, currency: str) -> tuple:
@@ -123,7 +125,7 @@ class Money(Kind):
     csv = json_parts  # the CSV cells are the JSON parts: count, "12.34"
 
     def words(self, v: Value, report: PeriodReport) -> dict[str, str]:
-        amount = format_money(v.amount, report.currency)
+        amount = "—" if v.n is None else format_money(v.amount, report.currency)  # None: nothing yet
         return Kind.words(self, v, report) | {"value": amount, "amount": amount}
 
 
@@ -225,6 +227,7 @@ class Breakdown:
     get: Callable[[PeriodReport], Iterable[tuple[str, Value]]]
     json: str
     share_of: Callable[[PeriodReport], int] | None = None
+    headings: tuple[str, ...] = ("", "Count", "Amount")  # people's column names: key, count, amount (or share)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +269,17 @@ class Series:
     json: str
     headings: tuple[str, str] = ("Key", "Value")
 
+    def measure(self, value: Value) -> float | None:
+        """What a bar draws: the amount for money (minor units), else ``n``; None: not yet."""
+        if value.n is None:
+            return None
+        return (value.amount or 0) if self.kind is MONEY else value.n
+
     def full(self, report: PeriodReport, values: Iterable[Value]) -> float:
         """What a full bar stands for: the facility's capacity for occupancy, else the largest value (1 if none)."""
         if self.kind is OCCUPANCY and report.capacity:
             return report.capacity
-        return max((v.n or 0 for v in values), default=0) or 1
+        return max((self.measure(v) or 0 for v in values), default=0) or 1
 
 
 Section = Figures | Breakdown | DayTable | Series
@@ -290,6 +299,13 @@ def _peak(r: PeriodReport) -> Value:
     """The period's highest occupancy and when; the count at the start when no day has begun."""
     peak = r.peak
     return Value(peak.peak_occupancy, at=peak.peak_at) if peak else Value(r.occupancy_at_start)
+
+
+def _revenue_hours(r: PeriodReport) -> Iterator[tuple[str, Value]]:
+    """``("HH:00", Value(payments, amount))`` for the 24 facility-local hours: what was taken in that hour of
+    the day over the period (issue 12 item 9); None: the hour has not come yet."""
+    for hour, (count, amount) in enumerate(r.revenue_by_hour):
+        yield f"{hour:02d}:00", Value(count, amount) if r.hour_seen(hour) or count else Value(None, 0)
 
 
 def _hours(r: PeriodReport) -> Iterator[tuple[str, Value]]:
@@ -329,16 +345,20 @@ SECTIONS: tuple[Section, ...] = (
     Figures("occupancy", "Peak", (
         Figure("peak", OCCUPANCY, _peak, json=("peak_occupancy", "peak_at"), say="{value} vehicles{full} {at}"),
     )),
-    Breakdown("method", "By payment method", MONEY, _pairs("by_method"), json="by_method"),
-    Breakdown("vehicle_class", "By vehicle class", MONEY, _pairs("by_vehicle_class"), json="by_vehicle_class"),
-    Breakdown("lane", "By exit lane", MONEY, _pairs("by_lane"), json="by_lane"),
-    Breakdown("shift", "By shift", MONEY, _pairs("by_shift"), json="by_shift"),
+    Breakdown("method", "By payment method", MONEY, _pairs("by_method"), json="by_method",
+              headings=("Method", "Payments", "Amount")),
+    Breakdown("vehicle_class", "By vehicle class", MONEY, _pairs("by_vehicle_class"), json="by_vehicle_class",
+              headings=("Class", "Exits", "Paid")),
+    Breakdown("lane", "By exit lane", MONEY, _pairs("by_lane"), json="by_lane", headings=("Lane", "Exits", "Paid")),
+    Breakdown("shift", "By shift", MONEY, _pairs("by_shift"), json="by_shift",
+              headings=("Shift", "Payments", "Amount")),
     Breakdown("stay", "Length of stay (exits)", COUNT, _counts(lambda r: r.stay_bands), json="stays",
-              share_of=lambda r: r.exits),
+              share_of=lambda r: r.exits, headings=("Stay", "Exits", "Share")),
     Breakdown("vend", "Gate openings by source", COUNT, _counts(lambda r: r.vends_by_source.items()),
-              json="vends_by_source"),
+              json="vends_by_source", headings=("Source", "Openings", "")),
     Breakdown("vend_reason", "Gate openings by source and reason", COUNT,
-              _counts(lambda r: r.vends_by_reason.items()), json="vends_by_reason"),
+              _counts(lambda r: r.vends_by_reason.items()), json="vends_by_reason",
+              headings=("Source · reason", "Openings", "")),
     Figures("exception", "IOUs", (
         Figure("iou", MONEY, lambda r: Value(*r.ious), json="ious", say="{count} let go unpaid, {amount} owed",
                warn=True),
@@ -347,6 +367,8 @@ SECTIONS: tuple[Section, ...] = (
              shown=lambda r: r.period != "daily"),
     Series("hour", "Occupancy by hour (mean at the hour's start)", OCCUPANCY, _hours, json="occupancy_by_hour",
            headings=("Hour", "Vehicles")),
+    Series("revenue_hour", "Revenue by hour (taken in that hour, period total)", MONEY, _revenue_hours,
+           json="revenue_by_hour", headings=("Hour", "Revenue")),
 )
 
 
@@ -461,13 +483,17 @@ def rich_table(report: PeriodReport, bar_width: int = 30):
                 parts.append(table)
             case Series(kind=kind):
                 table = Table(title=section.title)
-                for n, heading in enumerate((*section.headings, "Full", "")):
+                money = kind is MONEY  # the third column: payments for money (as on the screen), else the share
+                for n, heading in enumerate((*section.headings, "Payments" if money else "Full", "")):
                     table.add_column(heading, justify="right" if n else "left")
                 rows = list(section.get(report))
                 full = section.full(report, (value for _key, value in rows))
                 for key, value in rows:
-                    share = None if value.n is None else value.n / full
-                    table.add_row(key, kind.words(value, report)["count"], "" if share is None else f"{share:.0%}",
+                    measure = section.measure(value)
+                    share = None if measure is None else measure / full
+                    words = kind.words(value, report)
+                    third = words["count"] if money and share is not None else "" if share is None else f"{share:.0%}"
+                    table.add_row(key, words["amount"] or words["count"], third,
                                   "" if share is None else "█" * bar(share, bar_width))
                 parts.append(table)
     return Group(*parts)

@@ -72,7 +72,10 @@ class PeriodReport:
     ``occupancy_by_hour``: 24 values, the mean number of vehicles inside at
     the start of each facility-local hour over the period's days (hours
     that have not come yet are left out of the mean; 0 if none has);
-    ``capacity`` is the facility's bay count, for percentages.
+    ``capacity`` is the facility's bay count, for percentages;
+    ``revenue_by_hour``: 24 ``(payments, amount)`` pairs, what was taken in
+    each facility-local hour of the day (refunds net out), summed over the
+    period's days.
     """
 
     facility: str
@@ -101,6 +104,8 @@ class PeriodReport:
     days: tuple[DayFigures, ...] = field(default_factory=tuple)
     occupancy_by_hour: tuple[float, ...] = field(default_factory=tuple)
     hour_samples: tuple[int, ...] = field(default_factory=tuple)  # hour starts seen so far, per hour of day
+    # (payments, amount in minor units) taken in each facility-local hour of day, summed over the period's days
+    revenue_by_hour: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
     @property
     def day(self) -> date:
@@ -278,8 +283,9 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
             select(func.count()).where(PS.c.facility_id == fid, PS.c.status == "open")
         ).scalar_one()
     occupancy_at_start = before_in - before_out
-    days, by_hour, samples = _fold(service, first, after, start, min(end, service.clock()), occupancy_at_start,
-                          entries_by_bucket, exits_by_bucket, pay_by_bucket)
+    days, by_hour, samples, revenue_hours = _fold(service, first, after, start, min(end, service.clock()),
+                                                  occupancy_at_start, entries_by_bucket, exits_by_bucket,
+                                                  pay_by_bucket)
     return PeriodReport(
         facility=facility.code,
         facility_name=facility.name,
@@ -306,6 +312,7 @@ def range_report(service, first: date, after: date, period: str = "custom") -> P
         days=days,
         occupancy_by_hour=by_hour,
         hour_samples=samples,
+        revenue_by_hour=revenue_hours,
     )
 
 
@@ -357,6 +364,7 @@ def combine_reports(reports: list[PeriodReport]) -> PeriodReport:
     exits = sum(n for _m, n in stayed)
     hours = [r.occupancy_by_hour for r in reports if r.occupancy_by_hour]
     samples = [r.hour_samples for r in reports if r.hour_samples]
+    revenue = [r.revenue_by_hour for r in reports if r.revenue_by_hour]
     bands: dict[str, int] = {}
     for report in reports:
         for label, n in report.stay_bands:
@@ -387,6 +395,8 @@ def combine_reports(reports: list[PeriodReport]) -> PeriodReport:
         days=tuple(days[d] for d in sorted(days)),
         occupancy_by_hour=tuple(sum(h[i] for h in hours) for i in range(24)) if hours else (),
         hour_samples=tuple(max(s[i] for s in samples) for i in range(24)) if samples else (),
+        revenue_by_hour=tuple((sum(r[i][0] for r in revenue), sum(r[i][1] for r in revenue)) for i in range(24))
+        if revenue else (),
     )
 
 
@@ -464,7 +474,8 @@ def _fold(service, first, after, start, until, occupancy, entries, exits, pays):
 
     Occupancy is only sampled up to ``until`` (the end of the period, or now):
     hours and days still to come have no occupancy yet (hour means over the
-    hours that have started; a day not yet begun has peak 0).
+    hours that have started; a day not yet begun has peak 0). Returns the days, the hour means, the hour
+    starts seen per hour of day, and the (payments, amount) taken per facility-local hour of day.
     """
     local = service.local
     day_list = [first + timedelta(days=n) for n in range((after - first).days)]
@@ -474,10 +485,14 @@ def _fold(service, first, after, start, until, occupancy, entries, exits, pays):
         figures[local(minute).date()]["entries"] += count
     for minute, (count,) in exits.items():
         figures[local(minute).date()]["exits"] += count
+    revenue_hours = [[0, 0] for _ in range(24)]
     for minute, (count, amount) in pays.items():
-        f = figures[local(minute).date()]
+        lt = local(minute)
+        f = figures[lt.date()]
         f["payments"] += count
         f["revenue"] += amount
+        revenue_hours[lt.hour][0] += count
+        revenue_hours[lt.hour][1] += amount
     deltas: dict[datetime, int] = defaultdict(int)
     for minute, (count,) in entries.items():
         deltas[minute] += count
@@ -517,4 +532,4 @@ def _fold(service, first, after, start, until, occupancy, entries, exits, pays):
             peak, peak_at = 0, None
         days.append(DayFigures(d, f["entries"], f["exits"], f["revenue"], f["payments"], peak, peak_at))
     by_hour = tuple(hour_sums[h] / hour_counts[h] if hour_counts[h] else 0.0 for h in range(24))
-    return tuple(days), by_hour, tuple(hour_counts)
+    return tuple(days), by_hour, tuple(hour_counts), tuple((int(c), int(a)) for c, a in revenue_hours)

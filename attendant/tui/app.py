@@ -12,8 +12,13 @@ and for the tests, so the tests run the wiring the attendant gets
 - the :class:`~attendant.tui.devices.DeviceHub` (started on mount, stopped
   on unmount): every lane's scanner, camera and gate listener, and the device
   health monitor; device threads only post messages to the main screen;
-- in the demo, the :class:`TrafficReplayer` thread (started on mount,
-  stopped on unmount) and its lane queues.
+- in the demo, the :class:`TrafficReplayer` thread (started after the
+  first paint, stopped on unmount) and its lane queues.
+
+The count signs, the change watcher, the journal worker, the sweeps and the
+replay start after the first paint (:meth:`AttendantApp.start_background_work`),
+so the screen is not kept waiting by their threads (issue 12 item 10;
+``benchmarks/bench_console.py`` measures first paint and quit).
 
 Staff: once users exist (``users.any_users``) the console starts on the
 login screen (:mod:`attendant.tui.screens.login`) and the logged-in
@@ -22,8 +27,9 @@ exits, payments); its role and shift show in the top bar. ``ctrl+s`` opens
 the shift screen (:mod:`attendant.tui.screens.shift`), ``ctrl+y`` logs out.
 In setup mode (no users yet) the named actor acts, as before.
 
-Quitting (``ctrl+q``) stops the replay, stops the devices (``Booth.close``)
-and leaves no thread behind.
+Quitting (``ctrl+q``) asks every thread to stop at once, closes the devices
+in parallel (``Booth.close``) and waits at most :data:`QUIT_JOIN_S` for the
+replay and the change watcher.
 """
 
 from __future__ import annotations
@@ -32,29 +38,28 @@ import getpass
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import Engine
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from attendant import startup
 from attendant.booth import Booth, open_booth
 from attendant.core.auth import Actor, Role
 from attendant.core.lane_status import booth_name
-from attendant.core.shifts import ShiftView
 from attendant.core.users import any_users
 from attendant.core.vocab import LaneDirection, SpotStatus
 from attendant.demo import QueuedVehicle, SimClock, TrafficReplayer
 from attendant.tui.commands import ConsoleCommands, MoneyCommands
 from attendant.tui.devices import DeviceHub
 from attendant.tui.messages import LiveState, OthersChanged, QueuesChanged, SpotsChanged
-from attendant.tui.screens.login import LoginResult, LoginScreen
 from attendant.tui.screens.main import MainScreen
-from attendant.tui.screens.shift import ShiftScreen
 from attendant.tui.widgets.exit_form import ExitForm
 from attendant.tui.widgets.facility_bar import FacilityBar
 from hardware.config import ConsoleConfig, LaneConfig
@@ -67,7 +72,13 @@ from themes import (
     register_themes,
 )
 
+if TYPE_CHECKING:  # the login and shift screens are imported when first shown (start-up, issue 12 item 10)
+    from attendant.core.shifts import ShiftView
+    from attendant.tui.screens.login import LoginResult
+
 log = logging.getLogger(__name__)
+#: The longest quitting waits, in seconds, for the replay and the change watcher to end (both together).
+QUIT_JOIN_S = 1.0
 #: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
 RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
@@ -133,6 +144,7 @@ class AttendantApp(App[None]):
         self._pending: dict[int, SpotStatus] = {}
         self._tickets: OrderedDict[str, tuple[str, str]] = OrderedDict()  # code -> (ticket_no, label)
         self._services_closed = False
+        self._background_started = False  # start_background_work ran (after the first paint)
         self._journal_stop = threading.Event()  # stops the journal worker (start_journal_worker)
         self.main_screen = MainScreen()
         # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
@@ -156,8 +168,26 @@ class AttendantApp(App[None]):
 
     def on_mount(self) -> None:
         self.service.listeners.append(self._spot_listener)
-        self.start_signs()
         self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
+        if self._theme_warning:
+            self.notify(self._theme_warning, severity="warning")
+        if self.login_required:  # staff: users exist, so the console asks for a PIN first
+            self.show_login()
+        else:
+            self.call_after_refresh(self.staff_changed)
+        # The background work starts once the first screen is painted: its threads (the replay's prefill
+        # above all) would otherwise hold the interpreter while Textual lays out and paints (issue 12 item 10,
+        # measured with benchmarks/bench_console.py).
+        self.call_after_refresh(self.start_background_work)
+
+    def start_background_work(self) -> None:
+        """After the first paint: the count signs, the change watcher, scheduled backups, the journal worker,
+        the reservation sweep (``timers``) and the demo's traffic replay. Does nothing once quitting began."""
+        if self._services_closed or self._background_started:
+            return
+        self._background_started = True
+        startup.resume()  # run_console's pause of the garbage collector ends with the first paint
+        self.start_signs()
         if self.timers:  # other booths' changes, live (a background thread: off when tests drive time)
             self.start_change_watcher()
             self.start_backup_schedule()
@@ -166,12 +196,6 @@ class AttendantApp(App[None]):
         if self.replayer is not None:
             self.replayer.on_change = self._queues_changed
             self.replayer.start(prefill=True)
-        if self._theme_warning:
-            self.notify(self._theme_warning, severity="warning")
-        if self.login_required:  # staff: users exist, so the console asks for a PIN first
-            self.show_login()
-        else:
-            self.call_after_refresh(self.staff_changed)
 
     def on_unmount(self) -> None:
         if self.login_required and self.user is not None:
@@ -198,7 +222,14 @@ class AttendantApp(App[None]):
             worker.join(timeout=5)
 
     def shutdown_services(self) -> None:
-        """Stop the replay and the devices; idempotent. Blocks up to the replay's join timeout."""
+        """Stop the replay, the watchers and the devices; idempotent.
+
+        Every thread is told to stop first, so they wind down together; the devices close in parallel
+        (``Booth.close``); then the replay and the change watcher are waited for, together at most
+        :data:`QUIT_JOIN_S` seconds: the replay ends after the vehicle it is processing (one transaction),
+        the watcher after its current poll. A thread still running then is a daemon: whatever it had not
+        committed is rolled back by the database, nothing acknowledged is lost (issue 12 item 10).
+        """
         if self._services_closed:
             return
         self._services_closed = True
@@ -208,17 +239,21 @@ class AttendantApp(App[None]):
             except ValueError:
                 pass
         if self.replayer is not None:
-            self.replayer.stop()
+            self.replayer.stop(timeout=0)  # asks; waited for below
         if self.change_watcher is not None:
-            self.change_watcher.stop()
+            self.change_watcher.stop(timeout=0)
         self._journal_stop.set()
+        self.device_hub.stop()  # device wiring: the health monitor (woken at once, joins with a timeout)
         if self.lane_publisher is not None:
             try:  # other consoles stop showing this booth's lanes now, not when its rows go stale
                 self.lane_publisher.withdraw()
             except Exception:  # noqa: BLE001 - a database that is away: the rows go stale by themselves
                 pass
-        self.device_hub.stop()  # device wiring: the health monitor (joins with a timeout)
         self.booth.close()
+        deadline = time.monotonic() + QUIT_JOIN_S
+        for worker in (self.replayer, self.change_watcher):
+            if worker is not None:
+                worker.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     def start_backup_schedule(self) -> None:
         """Scheduled backups (console config ``backup_every_minutes``, ``backup_dir``, ``backup_keep``): the
@@ -452,6 +487,8 @@ class AttendantApp(App[None]):
 
     def show_login(self) -> None:
         """Put the login screen over the console (screens.login)."""
+        from attendant.tui.screens.login import LoginScreen
+
         self.push_screen(LoginScreen(), self._logged_in)
 
     def _logged_in(self, result: LoginResult | None) -> None:
@@ -491,6 +528,8 @@ class AttendantApp(App[None]):
         """ctrl+s: the shift screen (screens.shift); ``then`` runs one of its actions (palette)."""
         if not self.logged_in:
             return
+        from attendant.tui.screens.shift import ShiftScreen
+
         screen = self.screen if isinstance(self.screen, ShiftScreen) else None
         if screen is None:
             while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
@@ -781,6 +820,10 @@ def run_console(
     login = any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
     app = make_app(engine, config, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
                    actor=None if login else actor, login=login)
+    # The garbage collector stays paused until the first paint (the widgets Textual builds are as long-lived
+    # as the libraries; start_background_work freezes them and collects again; attendant/startup.py bounds
+    # the pause at 2 s): its passes cost about a tenth of the time to the first paint (bench_console.py).
+    startup.pause()
     try:
         app.run()
     finally:

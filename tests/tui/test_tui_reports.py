@@ -55,15 +55,27 @@ async def test_reports_by_keys_day_week_month_previous_next(engine, clock):
         await settle(pilot)
         assert isinstance(app.screen, ReportScreen)
         title = text_of(app, "#report-title")
-        assert "Sat 21 Nov 2026" in title
+        assert "Sat 21 Nov 2026 · as of 09:30" in title  # facility time (London is on UTC in November)
         totals = text_of(app, "#report-totals")
         assert "Traffic  1 in · 0 out\n" in totals and "£0.00" in totals
         assert "Inside   1 at the start · 2 now · 1,056 bays\n" in totals  # the night's car; 2 inside at 09:30
         assert app.screen.query_one("#report-days").display is False  # a day has no day-by-day table
         hours = text_of(app, "#report-hours")
-        lines = hours.splitlines()
+        occupancy, revenue = hours.split("\n\n")
+        lines = occupancy.splitlines()
+        assert lines[0].split() == ["Hour", "Vehicles", "Full"]  # headed columns
+        lines = lines[1:]
         assert len(lines) == 24 and lines[9].split()[-2:] == ["2.0", "0%"]  # 09:00: two of 1,056 bays
         assert lines[0].split()[-2:] == ["1.0", "0%"] and lines[12].split()[-2:] == ["not", "yet"]  # noon has not come
+        # revenue by hour: nothing taken today; hours to come are "not yet", not zero
+        lines = revenue.splitlines()
+        assert lines[0].startswith("Revenue by hour") and lines[1].split() == ["Hour", "Revenue", "Payments"]
+        assert lines[2 + 9].split() == ["09:00", "·" * 32, "£0.00", "0"] and lines[2 + 10].split()[-2:] == ["not", "yet"]
+        # one set of keys: the title shows the arrows the footer shows
+        assert "← → previous / next" in title
+        footer_keys = {binding.key_display for _node, binding, _on, _tip in app.screen.active_bindings.values()
+                       if binding.action.startswith("step")}
+        assert footer_keys == {"←", "→"}
 
         await pilot.press("w")
         await settle(pilot)
@@ -73,6 +85,14 @@ async def test_reports_by_keys_day_week_month_previous_next(engine, clock):
         totals = text_of(app, "#report-totals")
         assert "3 in · 1 out" in totals and f"£{paid / 100:.2f}" in totals
         assert "  card " in totals and "from 1 payment\n" in totals
+        assert "  Method       Payments        Amount\n" in totals  # every breakdown has headed columns
+        assert "  Class         Exits          Paid\n" in totals
+        card = next(line for line in totals.splitlines() if line.startswith("  card "))
+        assert card.split() == ["card", "1", f"£{paid / 100:.2f}"]
+        revenue = text_of(app, "#report-hours").split("\n\n")[1].splitlines()
+        assert revenue[2 + 9].split() == ["09:00", "█" * 32, f"£{paid / 100:.2f}", "1"]  # paid Fri 09:30
+        assert revenue[2 + 8].split()[-2:] == ["£0.00", "0"]
+        assert "as of 09:30" in text_of(app, "#report-title")
         assert "  car " in totals and "van" not in totals  # classes count exits: the van is still inside
         days = text_of(app, "#report-days").splitlines()
         assert app.screen.query_one("#report-days").display is True
@@ -82,11 +102,11 @@ async def test_reports_by_keys_day_week_month_previous_next(engine, clock):
 
         await pilot.press("left")  # the week before: nothing happened
         await settle(pilot)
-        assert "week 46" in text_of(app, "#report-title")
+        assert "week 46" in text_of(app, "#report-title") and "· complete" in text_of(app, "#report-title")
         assert "0 in · 0 out" in text_of(app, "#report-totals")
         await pilot.press("right_square_bracket", "right_square_bracket")  # two weeks on: the week after today
         await settle(pilot)
-        assert "week 48" in text_of(app, "#report-title")
+        assert "week 48" in text_of(app, "#report-title") and "· not begun" in text_of(app, "#report-title")
         await pilot.press("t", "m")
         await settle(pilot)
         assert "November 2026" in text_of(app, "#report-title")

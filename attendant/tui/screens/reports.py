@@ -1,8 +1,9 @@
 """The reports screen: a day, an ISO week or a calendar month of revenue, traffic and occupancy.
 
 Opened with ``ctrl+b`` (or the command palette) from the lanes. Keys: ``d``
-day, ``w`` week, ``m`` month; ``left``/``[`` the previous period, ``right``/``]``
-the next, ``t`` back to the period holding today; ``escape`` back to the lanes;
+day, ``w`` week, ``m`` month; ``left`` the previous period, ``right`` the next
+(shown as ← → in the title and the footer alike; ``[``/``]`` work too), ``t``
+back to the period holding today; ``escape`` back to the lanes;
 ``x`` switches to the exceptions tab (issue 10: every exception of the period,
 :func:`attendant.core.exceptions_report.exceptions_report`, with its time,
 kind, lane, actor, reason and amount, then totals by kind and by actor) and
@@ -16,8 +17,11 @@ and table walk): the Totals box has a line for each :class:`Figures` section
 :class:`Breakdown` (by payment method, vehicle class, exit lane, shift, length
 of stay, gate openings by source); the By day box has each :class:`DayTable`
 (weekly and monthly); the hours box draws each :class:`Series` (the mean
-occupancy at the start of every facility-local hour) as bars, glyphs and
-numbers so it reads without colour. The report is built in a thread worker
+occupancy at the start of every facility-local hour; the revenue taken in
+each hour of the day) as bars, glyphs and numbers under headed columns so it
+reads without colour; every breakdown has headed columns, and the title says
+when the figures were read ("as of 14:05", facility time) or that the period
+is complete. The report is built in a thread worker
 (group ``report``) that touches no widget and posts one
 :class:`ReportScreen.ReportBuilt`; money is integer minor units shown with
 :func:`attendant.core.money.format_money`.
@@ -28,7 +32,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from string import Formatter
 
 from textual import on, work
@@ -42,6 +46,7 @@ from textual.widgets import Static
 
 from attendant.core import report_layout
 from attendant.core.report_layout import (
+    MONEY,
     Breakdown,
     DayTable,
     Figure,
@@ -56,6 +61,7 @@ from attendant.tui.widgets.footer import ConsoleFooter
 
 BAR_WIDTH = 32  # characters for a full car park in the occupancy chart
 PERIOD_WORD = {"daily": "Day", "weekly": "Week", "monthly": "Month"}
+PREVIOUS_KEY, NEXT_KEY = "←", "→"  # how the previous/next keys are shown (footer and title)
 
 
 def shift_period(period: str, day: date, step: int) -> date:
@@ -111,10 +117,16 @@ def totals_content(report: PeriodReport) -> Content:
         rows = list(section.get(report))
         if not rows:
             parts.append(("  none\n", "$muted"))
+            continue
+        key_heading, count_heading, last_heading = (*section.headings, "", "", "")[:3]
+        width = max(12, len(key_heading) + 1, *(len(key) for key, _value in rows))
+        count_width = max(6, len(count_heading))
+        parts.append((f"  {key_heading:<{width}} {count_heading:>{count_width}}  {last_heading:>12}".rstrip() + "\n",
+                      "b"))
         for key, value in rows:
             words = section.kind.words(value, report)
             last = words["amount"] or (f"{value.n / total:.0%}" if total else "")
-            parts.append(f"  {key:<12} {words['count']:>6}  {last:>12}".rstrip() + "\n")
+            parts.append(f"  {key:<{width}} {words['count']:>{count_width}}  {last:>12}".rstrip() + "\n")
     return _trim(Content.assemble(*parts))
 
 
@@ -137,19 +149,23 @@ def _bars(section: Series, report: PeriodReport) -> list:
     capacity, for occupancy), then the value and its share; "not yet" where it has no value."""
     rows = list(section.get(report))
     full = section.full(report, (value for _key, value in rows))
-    parts: list = []
+    money = section.kind is MONEY
+    first, second = section.headings[1], "Payments" if money else "Full"
+    parts: list = [(f"{section.headings[0]:<5} {'':<{BAR_WIDTH}} {first:>10}  {second:>8}\n", "b")]
     for key, value in rows:
-        if value.n is None:
-            parts += [f"{key} ", (" " * BAR_WIDTH, ""), ("      —  not yet\n", "$muted")]
+        measure = section.measure(value)
+        if measure is None:
+            parts += [f"{key} ", (" " * BAR_WIDTH, ""), (f" {'—':>10}  {'not yet':>8}\n", "$muted")]
             continue
-        share = value.n / full
+        share = measure / full
         filled = bar(share, BAR_WIDTH)
+        words = section.kind.words(value, report)
         parts += [
             f"{key} ",
             ("█" * filled, "$accent"),
             ("·" * (BAR_WIDTH - filled), "$muted"),
-            f" {section.kind.words(value, report)['count']:>6}",
-            f"  {share:>4.0%}\n",
+            (f" {words['amount']:>10}", "$money b") if money else f" {words['count']:>10}",
+            f"  {words['count']:>8}\n" if money else f"  {share:>8.0%}\n",
         ]
     return parts
 
@@ -183,6 +199,19 @@ def exceptions_content(report) -> Content:
     return _trim(Content.assemble(*parts))
 
 
+def as_of_words(report: PeriodReport, as_of: datetime | None) -> str:
+    """When the figures were read, for the title: `` · as of 14:05`` (facility time) while the period runs,
+    `` · complete`` once it has ended, `` · not begun`` before it starts; "" when unknown."""
+    if as_of is None:
+        return ""
+    today = as_of.date()
+    if today >= report.end:
+        return " · complete"
+    if today < report.start:
+        return " · not begun"
+    return f" · as of {as_of:%H:%M}"
+
+
 def _trim(content: Content) -> Content:
     """Drop the last line break (a box's content should not end in a blank line)."""
     return content[:-1] if content.plain.endswith("\n") else content
@@ -194,8 +223,9 @@ class ReportScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Lanes"),
         *(Binding(period[0], f"period('{period}')", word) for period, word in PERIOD_WORD.items()),  # d, w, m
-        Binding("left,left_square_bracket", "step(-1)", "Previous"),
-        Binding("right,right_square_bracket", "step(1)", "Next"),
+        # one set of keys on screen (issue 12 item 9): the arrows, in the footer and the title alike; [ ] work too
+        Binding("left,left_square_bracket", "step(-1)", "Previous", key_display=PREVIOUS_KEY),
+        Binding("right,right_square_bracket", "step(1)", "Next", key_display=NEXT_KEY),
         Binding("t", "today", "Today"),
         Binding("x", "exceptions", "Exceptions", show=False),
     ]
@@ -221,6 +251,7 @@ class ReportScreen(Screen):
         report: PeriodReport | None
         error: str = ""
         exceptions: object = None  # the exceptions tab's ExceptionsReport, when it is shown
+        as_of: datetime | None = None  # facility time the report was read at
 
     app: ConsoleApp
 
@@ -289,7 +320,9 @@ class ReportScreen(Screen):
         """Build the report (blocking reads) and post it; never touches a widget."""
         period, day = request
         try:
-            report = period_report(self.app.service, period, day)
+            service = self.app.service
+            as_of = service.local(service.clock())  # before the reads: nothing after it is missing
+            report = period_report(service, period, day)
             exceptions = None
             if self.exceptions_tab:
                 from attendant.core.exceptions_report import exceptions_report
@@ -298,7 +331,7 @@ class ReportScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - shown on screen; the console stays up
             self.post_message(self.ReportBuilt(request, None, str(exc) or type(exc).__name__))
             return
-        self.post_message(self.ReportBuilt(request, report, exceptions=exceptions))
+        self.post_message(self.ReportBuilt(request, report, exceptions=exceptions, as_of=as_of))
 
     @on(ReportBuilt)
     def _built(self, message: ReportBuilt) -> None:
@@ -312,8 +345,8 @@ class ReportScreen(Screen):
             return
         report = self.report = message.report
         keys = [(period[0], word.lower()) for period, word in PERIOD_WORD.items()] + [
-            ("← →", "previous / next"), ("t", "today")]
-        title.update(Content.assemble((report.title, "b"), " ", *[
+            (f"{PREVIOUS_KEY} {NEXT_KEY}", "previous / next"), ("t", "today")]
+        title.update(Content.assemble((report.title, "b"), (as_of_words(report, message.as_of), "$muted"), " ", *[
             part for key, what in keys for part in ("  ", (key, "$accent b"), f" {what}")]))
         self.query_one("#report-totals", Static).update(totals_content(report))
         self.query_one("#report-hours", Static).update(occupancy_content(report))
