@@ -15,7 +15,10 @@ URLs (:func:`open_opencv_camera`)::
                                   .tif .tiff), shown one per interval in name order
 
 File and folder URLs take ``?loop=1`` to start again at the end; a stream's
-query is the camera's and goes to FFmpeg untouched. These schemes
+query is the camera's and goes to FFmpeg untouched, except ``region``. Every
+OpenCV URL takes ``?region=CODE`` (``us``, ``us-ca``, ``eu-de``, ``gb``: the
+plate syntaxes of :mod:`hardware.plate_regions` rank, correct and filter the
+reads; absent: the region-free reader). These schemes
 (:data:`OPENCV_SCHEMES`) are part of the camera scheme table
 (:data:`hardware.cameras.CAMERA`).
 
@@ -66,6 +69,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from attendant.core.errors import InputError
 from hardware.base import (
@@ -101,23 +105,24 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 
-_default_reader: PlateReader | None = None
+_default_readers: dict[str | None, PlateReader] = {}
 _default_reader_lock = threading.Lock()
 
 
-def default_reader() -> PlateReader:
-    """The process-wide :class:`PlateReader` cameras share when given none.
+def default_reader(region: str | None = None) -> PlateReader:
+    """The process-wide :class:`PlateReader` cameras of ``region`` share when given none.
 
-    One set of models in memory (~60 MB) however many cameras; reads are
-    serialised by the reader. Nothing is loaded until the first read.
+    One reader per region (``None``: region-free); each loads its own models
+    (~60 MB) on its first read; reads are serialised by the reader.
+
+    :raises InputError: an unknown region.
     """
     from hardware.plate_reader import PlateReader  # numpy: loaded with the first camera that reads
 
-    global _default_reader
     with _default_reader_lock:
-        if _default_reader is None:
-            _default_reader = PlateReader()
-        return _default_reader
+        if region not in _default_readers:
+            _default_readers[region] = PlateReader(region=region)
+        return _default_readers[region]
 
 
 @dataclass(frozen=True)
@@ -128,12 +133,14 @@ class SourceSpec:
     (``target`` is the URL for FFmpeg), ``"video"`` (a file path) or
     ``"folder"`` (a directory path). ``display`` is the URL with any
     password removed, for messages. ``loop``: replay files at their end.
+    ``region``: the plate region code (``?region=us``) or None.
     """
 
     kind: str
     target: str
     display: str
     loop: bool = False
+    region: str | None = None
 
     @property
     def live(self) -> bool:
@@ -141,21 +148,40 @@ class SourceSpec:
         return self.kind in ("device", "stream")
 
 
+def _region(url: DeviceUrl) -> str | None:
+    """The ``region`` option, checked against the region files (lower case)."""
+    from hardware.plate_regions import load_region
+
+    region = url.options.text("region")
+    if region is None:
+        return None
+    try:
+        load_region(region)
+    except InputError as exc:
+        raise url.error(str(exc)) from None
+    return region.lower()
+
+
 def _device(url: DeviceUrl) -> SourceSpec:
-    """``opencv://N``: a local device by index (no options)."""
+    """``opencv://N``: a local device by index (option: ``region``)."""
     index = (url.parts.netloc or url.parts.path.strip("/")).strip()
     if not index.isdigit():
         raise url.error("opencv:// takes a device index such as opencv://0")
-    return SourceSpec("device", str(int(index)), url.shown)
+    return SourceSpec("device", str(int(index)), url.shown, region=_region(url))
 
 
 def _stream(url: DeviceUrl) -> SourceSpec:
     """``rtsp://``, ``rtsps://``, ``http://``, ``https://``: a stream for FFmpeg,
-    credentials and query included (the query is the camera's)."""
+    credentials and query included (the query is the camera's, less ``region``)."""
     if not url.parts.netloc:
         raise url.error(f"{url.scheme}:// needs a host, e.g. {url.example}")
+    region = _region(url)
+    target = url.url
+    if region is not None:
+        kept = [(k, v) for k, v in parse_qsl(url.parts.query, keep_blank_values=True) if k.lower() != "region"]
+        target = urlunsplit(url.parts._replace(query=urlencode(kept)))
     url.options.rest()
-    return SourceSpec("stream", url.url, url.shown)
+    return SourceSpec("stream", target, url.shown, region=region)
 
 
 def _file(url: DeviceUrl) -> SourceSpec:
@@ -164,7 +190,7 @@ def _file(url: DeviceUrl) -> SourceSpec:
     path = url.local_path()
     loop = bool(url.options.boolean("loop", False))
     kind = "folder" if path.endswith("/") or Path(path).is_dir() else "video"
-    return SourceSpec(kind, path, url.shown, loop)
+    return SourceSpec(kind, path, url.shown, loop, _region(url))
 
 
 def open_source_camera(spec: SourceSpec, *, lane: str | None = None, name: str | None = None) -> OpenCVPlateCamera:
@@ -422,9 +448,9 @@ class OpenCVPlateCamera(PlateCamera):
 
     @property
     def reader(self) -> PlateReader:
-        """The plate reader in use (the shared :func:`default_reader` unless one was given)."""
+        """The plate reader in use (the shared :func:`default_reader` of the URL's region unless one was given)."""
         if self._reader is None:
-            self._reader = default_reader()
+            self._reader = default_reader(self.spec.region)
         return self._reader
 
     @property
@@ -592,7 +618,7 @@ def open_opencv_camera(url: str, *, lane: str | None = None, reader: PlateReader
     if loop is not None:
         if spec.live:
             raise InputError(f"camera URL {spec.display!r}: loop applies to files and folders only")
-        spec = SourceSpec(spec.kind, spec.target, spec.display, bool(loop))
+        spec = SourceSpec(spec.kind, spec.target, spec.display, bool(loop), spec.region)
     allowed = {"name", "dedup_seconds", "min_confidence", "stall_seconds", "io_timeout", "join_timeout"}
     unknown = sorted(set(options) - allowed)
     if unknown:

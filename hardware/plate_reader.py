@@ -53,6 +53,7 @@ import numpy as np
 
 from attendant.core.errors import InputError
 from hardware.base import DeviceError
+from hardware.plate_regions import Region, load_region
 
 __all__ = [
     "INSTALL_HINT",
@@ -242,13 +243,20 @@ def _merged_lines(lines: Sequence[TextLine]) -> list[TextLine]:
 
 
 def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
-                     *, min_confidence: float = 0.5) -> list[PlateCandidate]:
+                     *, min_confidence: float = 0.5, region: Region | None = None) -> list[PlateCandidate]:
     """Plate-like reads among OCR text lines, best first.
 
     ``lines``: every text line the OCR found in one image; ``image`` (BGR,
     optional) lets the ranking prefer dark-on-light text; lines scoring below
     ``min_confidence`` (0..1) are ignored. Each plate text appears once, with
     its best read. Pure function: no model, no I/O.
+
+    ``region`` (:class:`hardware.plate_regions.Region`, optional): the
+    region's syntaxes replace the generic letters-and-digits shape factor;
+    each read is corrected by position (:meth:`Region.fit`), text that cannot
+    be a plate there (state names, slogans, dates, times, phone numbers) is
+    dropped, and the candidate's ``confidence`` is the OCR score times the
+    fit factor (so a read fitting no syntax reports less).
     """
     lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
     scored: dict[str, tuple[float, PlateCandidate]] = {}
@@ -267,11 +275,21 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
         if height < 6 or not MIN_ASPECT <= line.width / height <= MAX_ASPECT:
             continue
         box = line.box
-        rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
+        score = line.score
+        if region is not None:
+            fit = region.fit(text, raw)
+            if fit.factor <= 0:
+                continue
+            text, score = fit.text, line.score * fit.factor
+            rank = score * _polarity_factor(image, box)
+            if fit.syntax is None or fit.syntax.area == "any":
+                rank *= _shape_factor(text)  # a catch-all fit: a word ("NORTHERN") is less likely a plate
+        else:
+            rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
         if merged:
             rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
         rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
-        candidate = PlateCandidate(text, round(min(max(line.score, 0.0), 1.0), 4), box)
+        candidate = PlateCandidate(text, round(min(max(score, 0.0), 1.0), 4), box)
         if text not in scored or rank > scored[text][0]:
             scored[text] = (rank, candidate)
     return [candidate for _rank, candidate in sorted(scored.values(), key=lambda rc: -rc[0])]
@@ -288,8 +306,11 @@ class PlateReader:
     ``max_upscale``: how much smaller frames may be enlarged (1 = never; 2
     was slower and no more accurate on plates-eu). ``min_confidence`` (0..1)
     drops weaker OCR lines. ``threads``: onnxruntime intra-op threads
-    (-1 = all cores).
+    (-1 = all cores). ``region``: a plate region code (``"us"``, ``"us-ca"``,
+    ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
+    the region-free ranking (see :func:`plate_candidates`).
 
+    :raises InputError: a bad option or an unknown region.
     :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
         onnxruntime is not installed, or its bundled models are missing.
     """
@@ -297,7 +318,7 @@ class PlateReader:
     name = "rapidocr"
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
-                 threads: int = -1) -> None:
+                 threads: int = -1, region: str | None = None) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -308,6 +329,7 @@ class PlateReader:
         self.max_upscale = float(max_upscale)
         self.min_confidence = float(min_confidence)
         self.threads = int(threads)
+        self.region: Region | None = load_region(region) if region is not None else None
         self._engine: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -364,7 +386,7 @@ class PlateReader:
             warm = np.full((64, 256, 3), 255, dtype=np.uint8)
             cv2.putText(warm, "AB 123", (10, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0, 0, 0), 3)
             engine(warm)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types
+        except Exception as exc:  # onnxruntime raises many types
             raise DeviceError(f"plate reader failed to load its models: {exc}", device=self.name) from exc
         log.info("plate reader loaded RapidOCR %s models from %s", getattr(rapidocr, "__version__", "?"), models)
         return engine
@@ -415,7 +437,7 @@ class PlateReader:
         """
         image = _check_image(image_bgr)
         lines = self.ocr_lines(image)
-        return plate_candidates(lines, image, min_confidence=self.min_confidence)
+        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
 
 
 def _check_image(image: Any) -> np.ndarray:

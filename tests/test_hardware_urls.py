@@ -121,7 +121,7 @@ def test_the_baud_rate_list_is_the_union_of_standard_rates() -> None:
         ("scanner", "serial:///dev/ttyACM0?parity=X", "parity must be N, E, O, M or S, got 'X'"),
         ("scanner", "serial:///dev/ttyACM0?frame_timeout=20", "frame_timeout must be between 0.05 and 10 seconds"),
         ("camera", "file:///tmp/clips/?loop=sometimes", "loop must be yes or no, got 'sometimes'"),
-        ("camera", "opencv://0?fps=5", "unknown option 'fps'; opencv:// takes no options"),
+        ("camera", "opencv://0?fps=5", "unknown option 'fps' for opencv://; expected one of region"),
     ],
 )
 def test_a_bad_option_value_names_the_option(kind: str, url: str, words: str) -> None:
