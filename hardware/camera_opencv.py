@@ -97,6 +97,7 @@ __all__ = [
     "open_opencv_camera",
     "open_source_camera",
     "parse_opencv_url",
+    "with_region",
 ]
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,30 @@ def _file(url: DeviceUrl) -> SourceSpec:
     loop = bool(url.options.boolean("loop", False))
     kind = "folder" if path.endswith("/") or Path(path).is_dir() else "video"
     return SourceSpec(kind, path, url.shown, loop, _region(url))
+
+
+def with_region(url: str, region: str) -> str:
+    """``url`` with its ``region`` option set to ``region`` (replacing any given).
+
+    Only cameras read by the local plate reader (the OpenCV schemes) take a
+    region; other camera URLs (ANPR boxes read their own plates, stand-ins)
+    are returned unchanged.
+
+    :raises InputError: an unknown region, or a malformed OpenCV URL.
+    """
+    from urllib.parse import urlsplit
+
+    from hardware.plate_regions import load_region
+
+    load_region(region)
+    scheme = url.partition("://")[0].strip().lower()
+    if scheme not in {entry.name for entry in OPENCV_SCHEMES}:
+        return url
+    parts = urlsplit(url.strip())
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "region"]
+    result = urlunsplit(parts._replace(query=urlencode([*kept, ("region", region.lower())])))
+    parse_opencv_url(result)
+    return result
 
 
 def open_source_camera(spec: SourceSpec, *, lane: str | None = None, name: str | None = None) -> OpenCVPlateCamera:

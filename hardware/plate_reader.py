@@ -283,7 +283,7 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
             text, score = fit.text, line.score * fit.factor
             rank = score * _polarity_factor(image, box)
             if fit.syntax is None or fit.syntax.area == "any":
-                rank *= _shape_factor(text)  # a catch-all fit: a word ("NORTHERN") is less likely a plate
+                rank *= _shape_factor(normalise_plate(raw))  # a catch-all fit: a word ("NORTHERN") is less likely a plate
         else:
             rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
         if merged:

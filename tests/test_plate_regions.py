@@ -148,3 +148,33 @@ def test_camera_urls_take_a_region() -> None:
     assert camera.reader.region is not None and camera.reader.region.code == "us-ca"
     with pytest.raises(InputError, match="unknown plate region 'zz'"):
         parse_opencv_url("opencv://0?region=zz")
+
+
+@pytest.mark.skipif(not (DATA / "plates-us").is_dir(), reason="../shared/data/plates-us is absent (fresh clone)")
+def test_cli_read_plate_takes_a_region() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from attendant.cli import app
+
+    photo = str(DATA / "plates-us" / "car9-5.jpg")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["devices", "read-plate", photo, "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.output)["reads"][0]["plate"] == "ARIZONA"
+    us = runner.invoke(app, ["devices", "read-plate", photo, "--region", "us", "--json"])
+    assert us.exit_code == 0, us.output
+    assert "ARIZ" not in us.output and json.loads(us.output)["region"] == "us"
+    bad = runner.invoke(app, ["devices", "read-plate", photo, "--region", "zz"])
+    assert bad.exit_code == 2 and "unknown plate region 'zz'" in bad.output
+
+
+def test_with_region_sets_the_option_on_opencv_urls_only() -> None:
+    from hardware.camera_opencv import parse_opencv_url, with_region
+
+    url = with_region("file:///var/lib/attendant/lane1/?region=gb&loop=1", "us-ca")
+    assert parse_opencv_url(url).region == "us-ca" and parse_opencv_url(url).loop
+    assert with_region("standin://", "us") == "standin://"
+    with pytest.raises(InputError, match="unknown plate region"):
+        with_region("opencv://0", "zz")

@@ -35,7 +35,7 @@ import functools
 import itertools
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from attendant.core.errors import InputError
@@ -76,7 +76,7 @@ class Syntax:
     format: str
     weight: float
     source: str
-    templates: tuple[tuple[frozenset[str], ...], ...]
+    templates: tuple[tuple[frozenset[str], ...], ...] = field(repr=False)
 
 
 @dataclass(frozen=True)
