@@ -74,6 +74,8 @@ MAX_LEN = 10
 MIN_ASPECT = 1.5
 MAX_ASPECT = 15.0
 MAX_UPSCALE = 1.0
+CROP_WIDTH = 320
+"""Plate crops found by :mod:`hardware.plate_detect` are read about this many pixels wide."""
 
 # Separators a plate may be printed or OCR'd with: spaces, dashes, the
 # Czech/Slovak/Croatian coat of arms or stamp read as ":" "·" "=" ".", etc.
@@ -308,7 +310,11 @@ class PlateReader:
     drops weaker OCR lines. ``threads``: onnxruntime intra-op threads
     (-1 = all cores). ``region``: a plate region code (``"us"``, ``"us-ca"``,
     ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
-    the region-free ranking (see :func:`plate_candidates`).
+    the region-free ranking (see :func:`plate_candidates`). ``detect``
+    (default: on with a region): when the whole frame gives no read with
+    confidence >= ``detect_below``, up to ``detect_limit`` plate-shaped
+    regions found by :func:`hardware.plate_detect.find_plate_boxes` are
+    read at their own scale (:meth:`crop_lines`) and the best read wins.
 
     :raises InputError: a bad option or an unknown region.
     :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
@@ -318,7 +324,8 @@ class PlateReader:
     name = "rapidocr"
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
-                 threads: int = -1, region: str | None = None) -> None:
+                 threads: int = -1, region: str | None = None, detect: bool | None = None,
+                 detect_below: float = 0.75, detect_limit: int = 4) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -330,6 +337,9 @@ class PlateReader:
         self.min_confidence = float(min_confidence)
         self.threads = int(threads)
         self.region: Region | None = load_region(region) if region is not None else None
+        self.detect = (self.region is not None) if detect is None else bool(detect)
+        self.detect_below = float(detect_below)
+        self.detect_limit = int(detect_limit)
         self._engine: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -397,8 +407,6 @@ class PlateReader:
         :raises InputError: not a ``uint8`` ``(H, W)`` or ``(H, W, 3)`` array.
         :raises DeviceError: the reader cannot load.
         """
-        import cv2
-
         image = _check_image(image_bgr)
         self.load()
         # The detector sees the frame with its longer side at most max_side
@@ -406,6 +414,12 @@ class PlateReader:
         # to max_upscale (1 = never: on plates-eu enlarging was slower and
         # no more accurate).
         scale = min(self.max_side / max(image.shape[:2]), self.max_upscale)
+        return self._ocr(image, scale)
+
+    def _ocr(self, image: np.ndarray, scale: float, offset: tuple[int, int] = (0, 0)) -> list[TextLine]:
+        """OCR ``image`` resized by ``scale``; quads in the caller's pixels (plus ``offset``)."""
+        import cv2
+
         if abs(scale - 1.0) > 0.05:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
             work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
@@ -420,11 +434,24 @@ class PlateReader:
             return []
         lines = []
         for text, score, quad in zip(txts, scores, boxes):
-            corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale
+            corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale + np.asarray(offset, dtype=float)
             points = tuple((float(x), float(y)) for x, y in corners)
             if len(points) == 4:
                 lines.append(TextLine(str(text), float(score), points))
         return lines
+
+    def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
+        """OCR lines of one plate-sized ``box`` ``(x, y, w, h)`` read at its own scale
+        (enlarged so the box is about :data:`CROP_WIDTH` px wide, at most 4x), in image pixels."""
+        x, y, w, h = box
+        mx, my = int(w * 0.15) + 2, int(h * 0.35) + 2
+        x0, y0 = max(x - mx, 0), max(y - my, 0)
+        x1, y1 = min(x + w + mx, image.shape[1]), min(y + h + my, image.shape[0])
+        crop = image[y0:y1, x0:x1]
+        if crop.size == 0 or min(crop.shape[:2]) < 8:
+            return []
+        scale = min(max(CROP_WIDTH / crop.shape[1], 1.0), 4.0)
+        return self._ocr(np.ascontiguousarray(crop), scale, (x0, y0))
 
     def read(self, image_bgr: np.ndarray) -> list[PlateCandidate]:
         """Plate-like reads in one image, best first (empty list: no plate seen).
@@ -437,7 +464,20 @@ class PlateReader:
         """
         image = _check_image(image_bgr)
         lines = self.ocr_lines(image)
-        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        if not self.detect or (found and found[0].confidence >= self.detect_below):
+            return found
+        # Nothing plate-like enough in the whole frame: look for plate-shaped
+        # regions (OpenCV geometry) and read each at its own scale.
+        from hardware.plate_detect import find_plate_boxes
+
+        best: dict[str, PlateCandidate] = {c.text: c for c in found}
+        for box in find_plate_boxes(image, limit=self.detect_limit):
+            for candidate in plate_candidates(self.crop_lines(image, box), image,
+                                              min_confidence=self.min_confidence, region=self.region):
+                if candidate.text not in best or candidate.confidence > best[candidate.text].confidence:
+                    best[candidate.text] = candidate
+        return sorted(best.values(), key=lambda c: -c.confidence)
 
 
 def _check_image(image: Any) -> np.ndarray:
