@@ -36,3 +36,21 @@ def test_nothing_to_vote_on() -> None:
     assert vote([]) is None and vote([("", 0.9)]) is None
     with pytest.raises(ValueError, match="between 0 and 1"):
         vote([("AB12CDE", 1.5)])
+
+
+def test_a_folder_camera_votes_the_frames_of_a_passage_into_one_read(tmp_path) -> None:
+    """Real frames (cv2.putText plates) through the OpenCV folder camera and RapidOCR."""
+    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
+    from hardware.camera_opencv import open_opencv_camera, parse_opencv_url
+    from tests.test_camera_opencv import run_until_done, write_folder
+
+    folder = write_folder(tmp_path / "lane", ["AB12CDE", "AB12CDE", "AB12CDE", None, "CD34EFG", None])
+    assert parse_opencv_url(f"file://{folder}/?vote=3").vote_frames == 3
+    with pytest.raises(Exception, match="vote must be between 1 and 10"):
+        parse_opencv_url(f"file://{folder}/?vote=0")
+    camera = open_opencv_camera(f"file://{folder}/?vote=3&region=gb", lane="E1", interval=0.02, dedup_seconds=0)
+    got = run_until_done(camera, timeout=60)
+    assert camera.reader_calls == 6
+    # three frames -> one read; the second passage ends at the empty frame after one read
+    assert got.plates == ["AB12CDE", "CD34EFG"]
+    assert got.reads[0].confidence >= 0.99  # three agreeing frames (each ~0.9) beat any one
