@@ -325,7 +325,7 @@ class PlateReader:
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
                  threads: int = -1, region: str | None = None, detect: bool | None = None,
-                 detect_below: float = 0.75, detect_limit: int = 4) -> None:
+                 detect_below: float = 0.6, detect_limit: int = 4) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -471,13 +471,9 @@ class PlateReader:
         # regions (OpenCV geometry) and read each at its own scale.
         from hardware.plate_detect import find_plate_boxes
 
-        best: dict[str, PlateCandidate] = {c.text: c for c in found}
         for box in find_plate_boxes(image, limit=self.detect_limit):
-            for candidate in plate_candidates(self.crop_lines(image, box), image,
-                                              min_confidence=self.min_confidence, region=self.region):
-                if candidate.text not in best or candidate.confidence > best[candidate.text].confidence:
-                    best[candidate.text] = candidate
-        return sorted(best.values(), key=lambda c: -c.confidence)
+            lines.extend(self.crop_lines(image, box))
+        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
 
 
 def _check_image(image: Any) -> np.ndarray:

@@ -67,6 +67,9 @@ def test_malformed_region_data_is_refused(data: dict, message: str) -> None:
     ("us", "HK0E7C", "HK0E7C"),
     ("us", "HKOE7C", "HK0E7C"),         # US: O and 0 are one character
     ("us", "AU41257", "AU41257"),       # fits the any-state syntax as read: not bent into California's
+    ("us", "4AYX8803", "AYX8803"),      # one extra character (frame edge, sticker) before a state syntax
+    ("us", "AVP24031", "AVP2403"),
+    ("us", "NEILDMND", "NEILDMND"),     # a vanity plate stays as read
 ])
 def test_confusables_are_corrected_by_position(region: str, read: str, expected: str) -> None:
     assert load_region(region).fit(read).text == expected

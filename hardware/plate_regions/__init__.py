@@ -51,6 +51,9 @@ FOLDER = Path(__file__).resolve().parent
 CORRECTION_FACTOR = 0.8
 """Rank factor per corrected character: below a catch-all's weight (0.85), so a read that fits
 as read is not bent into a syntax, but above ``unmatched``."""
+TRIM_FACTOR = 0.9
+"""Rank factor of a read whose first or last character is dropped so the rest fits an
+area's syntax exactly ("4AYX8803" -> "AYX8803"): above a catch-all's weight (0.85)."""
 OUT_OF_AREA = 0.7
 """Weight multiplier of ``area = "any"`` syntaxes when one area is chosen (``us-ca``)."""
 
@@ -198,6 +201,8 @@ class Region:
 
         ``factor`` = syntax weight x CORRECTION_FACTOR per correction; ``unmatched`` when no syntax fits;
         0 when the read is rejected (state name, slogan, date, time, phone number).
+        When only a catch-all fits, a read with one extra character at either end whose
+        rest fits an area's syntax exactly is trimmed (factor weight x :data:`TRIM_FACTOR`).
         """
         text = text.translate(self._table)
         if self.rejects(raw if raw is not None else text, text):
@@ -214,6 +219,16 @@ class Region:
                 factor = syntax.weight * CORRECTION_FACTOR ** count
                 if best is None or (factor, -count) > (best.factor, -best.corrections):
                     best = Fit(corrected, factor, syntax, count)
+        if best is None or best.syntax.area == "any":
+            # one character extra at either end (a frame edge, a sticker, a stacked letter)
+            # when the rest fits an area's syntax as read
+            for trimmed in (text[1:], text[:-1]):
+                for syntax in self.syntaxes:
+                    if syntax.area == "any" or not any(_fits(trimmed, t) for t in syntax.templates):
+                        continue
+                    factor = syntax.weight * TRIM_FACTOR
+                    if best is None or factor > best.factor:
+                        best = Fit(trimmed, factor, syntax, 1)
         return best or Fit(text, self.unmatched, None, 0)
 
 
