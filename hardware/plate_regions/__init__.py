@@ -187,6 +187,7 @@ class Region:
         except re.error as exc:
             raise InputError(f"{where}: bad reject pattern: {exc}") from exc
         self.areas = sorted(areas)
+        self.longest = max((len(t) for syn in self.syntaxes if syn.area != "any" for t in syn.templates), default=0)
 
     def rejects(self, raw: str, text: str) -> bool:
         """True when ``raw`` (OCR text) / ``text`` (normalised) cannot be a plate here."""
@@ -201,8 +202,9 @@ class Region:
 
         ``factor`` = syntax weight x CORRECTION_FACTOR per correction; ``unmatched`` when no syntax fits;
         0 when the read is rejected (state name, slogan, date, time, phone number).
-        When only a catch-all fits, a read with one extra character at either end whose
-        rest fits an area's syntax exactly is trimmed (factor weight x :data:`TRIM_FACTOR`).
+        When only a catch-all fits, a read one character longer than any area's syntax
+        whose first or last character dropped fits one exactly is trimmed (factor weight x
+        :data:`TRIM_FACTOR`).
         """
         text = text.translate(self._table)
         if self.rejects(raw if raw is not None else text, text):
@@ -219,9 +221,9 @@ class Region:
                 factor = syntax.weight * CORRECTION_FACTOR ** count
                 if best is None or (factor, -count) > (best.factor, -best.corrections):
                     best = Fit(corrected, factor, syntax, count)
-        if best is None or best.syntax.area == "any":
-            # one character extra at either end (a frame edge, a sticker, a stacked letter)
-            # when the rest fits an area's syntax as read
+        if (best is None or best.syntax.area == "any") and len(text) == self.longest + 1:
+            # one character more than any area's plate: an extra character at either end
+            # (a frame edge, a sticker, a stacked letter) when the rest fits a syntax as read
             for trimmed in (text[1:], text[:-1]):
                 for syntax in self.syntaxes:
                     if syntax.area == "any" or not any(_fits(trimmed, t) for t in syntax.templates):
