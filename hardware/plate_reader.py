@@ -312,7 +312,8 @@ class PlateReader:
     ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
     the region-free ranking (see :func:`plate_candidates`). ``detect``
     (default: on with a region): when the whole frame gives no read with
-    confidence >= ``detect_below``, up to ``detect_limit`` plate-shaped
+    confidence x plate-likeness (a word or a number only counts 0.75/0.8)
+    >= ``detect_below``, up to ``detect_limit`` plate-shaped
     regions found by :func:`hardware.plate_detect.find_plate_boxes` are
     read at their own scale (:meth:`crop_lines`) and the best read wins.
 
@@ -325,7 +326,7 @@ class PlateReader:
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
                  threads: int = -1, region: str | None = None, detect: bool | None = None,
-                 detect_below: float = 0.6, detect_limit: int = 4) -> None:
+                 detect_below: float = 0.7, detect_limit: int = 4) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -465,8 +466,8 @@ class PlateReader:
         image = _check_image(image_bgr)
         lines = self.ocr_lines(image)
         found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
-        if not self.detect or (found and found[0].confidence >= self.detect_below):
-            return found
+        if not self.detect or (found and found[0].confidence * _shape_factor(found[0].text) >= self.detect_below):
+            return found  # a confident read that looks like a plate (not a word, not only digits)
         # Nothing plate-like enough in the whole frame: look for plate-shaped
         # regions (OpenCV geometry) and read each at its own scale.
         from hardware.plate_detect import find_plate_boxes
