@@ -58,11 +58,13 @@ OUT_OF_AREA = 0.7
 """Weight multiplier of ``area = "any"`` syntaxes when one area is chosen (``us-ca``)."""
 
 #: Characters an OCR confuses, each with what it may have been in a slot of
-#: the other kind (letter <-> digit). Source: the failure classes measured on
+#: the other kind (letter <-> digit). A digit becomes only its look-alike letter
+#: (0 -> O, never Q or D: the full EU bench turned RK340A0 into a French-style
+#: RK340AQ when 0 could become Q). Source: the failure classes measured on
 #: plates-us/plates-eu (issue 14) and the usual OCR confusion pairs.
 CONFUSABLE: dict[str, str] = {
-    "0": "OQD", "O": "0", "Q": "0", "D": "0", "U": "0",
-    "1": "IJ", "I": "1", "J": "1", "L": "1", "T": "1",
+    "0": "O", "O": "0", "Q": "0", "D": "0", "U": "0",
+    "1": "I", "I": "1", "J": "1", "L": "1", "T": "1",
     "2": "Z", "Z": "2", "5": "S", "S": "5", "8": "B", "B": "8",
     "6": "G", "G": "6", "4": "A", "A": "4", "7": "T",
 }
