@@ -233,7 +233,9 @@ class Region:
                     factor = syntax.weight * TRIM_FACTOR
                     if best is None or factor > best.factor:
                         best = Fit(trimmed, factor, syntax, 1)
-        return best or Fit(text, self.unmatched, None, 0)
+        if best is None or best.factor < self.unmatched:
+            return Fit(text, self.unmatched, None, 0)  # read as read rather than bent into a syntax
+        return best
 
 
 def _fits(text: str, template: tuple[frozenset[str], ...]) -> bool:
