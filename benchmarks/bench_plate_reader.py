@@ -1,30 +1,52 @@
-"""Read rate, accuracy and speed of the local plate reader on labelled photos.
+"""Read rate, accuracy, speed and calibration of the local plate reader on labelled photos.
 
 Usage::
 
-    python benchmarks/bench_plate_reader.py [FOLDER] [--verbose] [--json]
+    python benchmarks/bench_plate_reader.py --data FOLDER [--data FOLDER2 ...] [--region R]
+                                            [--threshold C] [--verbose] [--json]
                                             [--max-side PX] [--max-upscale X] [--limit N]
 
-FOLDER (default ``../shared/data/plates-eu`` next to the repository) holds
-images (``.jpg``, ``.jpeg``, ``.png``, ``.bmp``) and, for each, a label file
-of the same stem ending ``.txt`` with one tab-separated line
-``file x y w h PLATE`` (the openalpr/benchmarks ``endtoend`` format: the
-plate's box in pixels and its text). Images without a label are skipped.
-When FOLDER is absent (a fresh clone has no ``../shared``) it prints why and
-exits 0.
+``--data`` (repeatable; a bare FOLDER argument also works; default
+``../shared/data/plates-eu`` next to the repository) holds images (``.jpg``,
+``.jpeg``, ``.png``, ``.bmp``) and, for each, a label file of the same stem
+ending ``.txt`` with one tab-separated line ``file x y w h PLATE`` (the
+openalpr/benchmarks ``endtoend`` format: the plate's box in pixels and its
+text). Images without a label are skipped. A folder that is absent (a fresh
+clone has no ``../shared``) is reported and skipped (exit 0).
 
-Figures (the top candidate of :meth:`hardware.plate_reader.PlateReader.read`
-is "the read"):
+``--region R`` (``us``, ``us-ca``, ``eu``, ``gb``...; files in
+``hardware/plate_regions``): every image is read twice in the same run, by
+the baseline reader (no region, today's ranking) and by the region-aware
+reader, alternately, so both see the same machine load. Without
+``--region`` only the baseline runs.
+
+Figures per set and reader (the top candidate of
+:meth:`hardware.plate_reader.PlateReader.read` is "the read"):
 
 - ``read_rate``: share of images with any plate-like read;
 - ``exact``: share whose read equals the label (both normalised to ``A-Z0-9``);
-- ``near``: share equal to the label or different in exactly one position
-  where the two characters are a confusable pair (O/0, I/1, B/8, 2/Z, 5/S);
-- ``located``: share whose read's box centre lies in the labelled box;
+- ``near``: equal, or one position differs by a confusable pair
+  (O/0, I/1, B/8, 2/Z, 5/S);
+- ``one_edit``: Levenshtein distance to the label at most 1 (rapidfuzz);
+- ``located``: the read's box centre lies in the labelled box; ``inside``:
+  the read's whole box lies in the labelled box (4 px slack);
 - ``median_s`` / ``p90_s``: wall-clock seconds per image for ``read()``
-  (models already loaded; ``load_s`` is the one-off model load);
-  ``median_cpu_s``: process CPU seconds per image (all threads), steadier
-  than wall time on a shared machine.
+  (models already loaded);
+- ``calibration``: of the reads with confidence >= ``--threshold``
+  (default 0.6, the camera's default ``min_confidence``), the share that is
+  exact, and how many reads that is (``calibrated_n``).
+
+Measured 2026-12-05 on a shared, loaded 2-core machine (full sets, one run each)::
+
+    --data ../shared/data/plates-us --region us   exact 67.6 % -> 78.4 % (150 -> 174 of 222),
+        read rate 84.7 -> 94.6 %, within 1 edit 77.9 -> 87.8 %, exact at conf>=0.6 80.7 -> 84.1 %,
+        s/photo median 0.452 -> 0.514, p90 0.681 -> 0.913
+    --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 85.2 % (87 -> 92 of 108),
+        within 1 confusable 95.4 -> 91.7 %, exact at conf>=0.6 80.6 -> 85.2 %,
+        s/photo median 0.432 -> 0.424, p90 1.116 -> 1.313
+
+(6 plates-eu labels put the letter O in a Slovak/Czech digit slot, e.g. RKO99AN,
+which the region reader reads as the syntax says, RK099AN.)
 
 Exit codes: 0 done (or data absent), 2 bad arguments, 3 reader not installed.
 """
@@ -45,6 +67,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "plates-eu"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 CONFUSABLE = {frozenset(pair) for pair in ("O0", "I1", "B8", "2Z", "5S")}
+INSIDE_SLACK = 4
 
 
 @dataclass(frozen=True)
@@ -87,11 +110,25 @@ def near_match(read: str, label: str) -> bool:
     return not diffs or (len(diffs) == 1 and frozenset(diffs[0]) in CONFUSABLE)
 
 
+def one_edit(read: str, label: str) -> bool:
+    """Levenshtein distance (insert, delete, substitute) at most 1."""
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.distance(read, label, score_cutoff=1) <= 1
+
+
 def _inside(box: tuple[int, int, int, int], target: tuple[int, int, int, int]) -> bool:
     x, y, w, h = box
     tx, ty, tw, th = target
     cx, cy = x + w / 2, y + h / 2
     return tx <= cx <= tx + tw and ty <= cy <= ty + th
+
+
+def _contained(box: tuple[int, int, int, int], target: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    tx, ty, tw, th = target
+    s = INSIDE_SLACK
+    return x >= tx - s and y >= ty - s and x + w <= tx + tw + s and y + h <= ty + th + s
 
 
 def _p90(values: list[float]) -> float:
@@ -100,64 +137,87 @@ def _p90(values: list[float]) -> float:
     return statistics.quantiles(values, n=10, method="inclusive")[-1]
 
 
-def run(folder: Path, *, max_side: int, max_upscale: float, limit: int | None, verbose: bool,
-        as_json: bool) -> dict:
-    """Run the reader over ``folder``; returns the figures (see module docstring)."""
+def _row(label: Label, candidates: list, seconds: float) -> dict:
+    top = candidates[0] if candidates else None
+    return {
+        "image": label.image.name,
+        "label": label.plate,
+        "read": top.text if top else None,
+        "confidence": top.confidence if top else None,
+        "box": list(top.box) if top else None,
+        "others": [c.text for c in candidates[1:4]],
+        "exact": bool(top and top.text == label.plate),
+        "near": bool(top and near_match(top.text, label.plate)),
+        "one_edit": bool(top and one_edit(top.text, label.plate)),
+        "located": bool(top and _inside(top.box, label.box)),
+        "inside": bool(top and _contained(top.box, label.box)),
+        "seconds": round(seconds, 3),
+    }
+
+
+def summarise(rows: list[dict], threshold: float) -> dict:
+    """The figures of one reader on one set (see the module docstring)."""
+    n = len(rows)
+    times = [row["seconds"] for row in rows]
+
+    def share(key: str) -> float:
+        return round(sum(bool(row[key]) for row in rows) / n, 4) if n else 0.0
+
+    confident = [row for row in rows if row["read"] and row["confidence"] >= threshold]
+    return {
+        "images": n,
+        "read_rate": share("read"),
+        "exact": share("exact"),
+        "near": share("near"),
+        "one_edit": share("one_edit"),
+        "located": share("located"),
+        "inside": share("inside"),
+        "median_s": round(statistics.median(times), 3) if times else 0.0,
+        "p90_s": round(_p90(times), 3),
+        "calibration": round(sum(row["exact"] for row in confident) / len(confident), 4) if confident else None,
+        "calibrated_n": len(confident),
+        "exact_n": sum(row["exact"] for row in rows),
+    }
+
+
+def run(folder: Path, *, region: str | None, max_side: int, max_upscale: float, limit: int | None,
+        verbose: bool, as_json: bool, threshold: float = 0.6) -> dict:
+    """Run the baseline (and the ``region`` reader) over ``folder``; returns the figures per reader."""
     import cv2
 
     from hardware.plate_reader import PlateReader
 
     labels = load_labels(folder)[: limit or None]
-    reader = PlateReader(max_side=max_side, max_upscale=max_upscale)
+    readers = {"baseline": PlateReader(max_side=max_side, max_upscale=max_upscale)}
+    if region:
+        readers[f"region {region}"] = PlateReader(max_side=max_side, max_upscale=max_upscale, region=region)
     started = time.perf_counter()
-    reader.load()
+    for reader in readers.values():
+        reader.load()
     load_s = time.perf_counter() - started
-    rows = []
+    rows: dict[str, list[dict]] = {name: [] for name in readers}
     for label in labels:
         image = cv2.imread(str(label.image), cv2.IMREAD_COLOR)
         if image is None:
             print(f"{label.image.name}: cannot decode, skipped", file=sys.stderr)
             continue
-        started, cpu_started = time.perf_counter(), time.process_time()
-        candidates = reader.read(image)
-        seconds = time.perf_counter() - started
-        cpu_seconds = time.process_time() - cpu_started
-        top = candidates[0] if candidates else None
-        row = {
-            "image": label.image.name,
-            "label": label.plate,
-            "read": top.text if top else None,
-            "confidence": top.confidence if top else None,
-            "box": list(top.box) if top else None,
-            "others": [c.text for c in candidates[1:]],
-            "exact": bool(top and top.text == label.plate),
-            "near": bool(top and near_match(top.text, label.plate)),
-            "located": bool(top and _inside(top.box, label.box)),
-            "seconds": round(seconds, 3),
-            "cpu_seconds": round(cpu_seconds, 3),
-        }
-        rows.append(row)
-        if verbose and not as_json:
-            mark = "=" if row["exact"] else ("~" if row["near"] else "x")
-            print(f"{mark} {row['image']:<16} {label.plate:<10} {row['read'] or '-':<10} "
-                  f"{row['confidence'] or 0:.2f} {seconds:5.2f}s  others={row['others']}")
-    n = len(rows)
-    times = [row["seconds"] for row in rows]
-    share = (lambda key: round(sum(bool(row[key]) for row in rows) / n, 4) if n else 0.0)
+        for name, reader in readers.items():
+            started = time.perf_counter()
+            candidates = reader.read(image)
+            row = _row(label, candidates, time.perf_counter() - started)
+            rows[name].append(row)
+            if verbose and not as_json:
+                mark = "=" if row["exact"] else ("~" if row["near"] else "x")
+                print(f"{mark} {name:<10} {row['image']:<42} {label.plate:<9} {row['read'] or '-':<10} "
+                      f"{row['confidence'] or 0:.2f} {row['seconds']:5.2f}s others={row['others']}")
     summary = {
         "folder": str(folder),
         "reader": f"rapidocr {_version('rapidocr')} (PP-OCRv6 small det+rec), onnxruntime {_version('onnxruntime')}",
         "max_side": max_side,
         "max_upscale": max_upscale,
-        "images": n,
-        "read_rate": share("read"),
-        "exact": share("exact"),
-        "near": share("near"),
-        "located": share("located"),
-        "median_s": round(statistics.median(times), 3) if times else 0.0,
-        "p90_s": round(_p90(times), 3),
-        "median_cpu_s": round(statistics.median(row["cpu_seconds"] for row in rows), 3) if rows else 0.0,
+        "threshold": threshold,
         "load_s": round(load_s, 3),
+        "readers": {name: summarise(found, threshold) for name, found in rows.items()},
     }
     if verbose and as_json:
         summary["rows"] = rows
@@ -173,45 +233,72 @@ def _version(dist: str) -> str:
         return "?"
 
 
+def _print(summary: dict) -> None:
+    print(f"set:        {summary['folder']}")
+    print(f"reader:     {summary['reader']}, max side {summary['max_side']} px")
+    names = list(summary["readers"])
+    print(f"{'':<26}" + "".join(f"{name:>16}" for name in names))
+    rows = [("images", "images", "{:d}"), ("read rate", "read_rate", "pct"), ("exact", "exact", "pct"),
+            ("within 1 confusable", "near", "pct"), ("within 1 edit", "one_edit", "pct"),
+            ("box centre in label", "located", "pct"), ("box inside label", "inside", "pct"),
+            ("s/photo median", "median_s", "{:.3f}"), ("s/photo p90", "p90_s", "{:.3f}"),
+            (f"exact at conf>={summary['threshold']:g}", "calibration", "pct"),
+            ("reads at conf>=threshold", "calibrated_n", "{:d}")]
+    for title, key, fmt in rows:
+        cells = []
+        for name in names:
+            value = summary["readers"][name][key]
+            if value is None:
+                cells.append("-")
+            elif fmt == "pct":
+                cells.append(f"{100 * value:.1f} %")
+            else:
+                cells.append(fmt.format(value))
+        print(f"{title:<26}" + "".join(f"{cell:>16}" for cell in cells))
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DATA,
-                        help="images with label files (default: ../shared/data/plates-eu)")
+    parser.add_argument("folder", nargs="?", type=Path, default=None,
+                        help="images with label files (same as --data)")
+    parser.add_argument("--data", type=Path, action="append", default=[],
+                        help="a folder of images with label files; repeat for several sets "
+                             "(default: ../shared/data/plates-eu)")
+    parser.add_argument("--region", default=None, help="plate region for the region-aware reader (us, us-ca, eu, gb)")
+    parser.add_argument("--threshold", type=float, default=0.6,
+                        help="confidence threshold for the calibration figure (default 0.6)")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per image (rows in --json)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--max-side", type=int, default=736, help="detector input, longer side in px (default 736)")
     parser.add_argument("--max-upscale", type=float, default=1.0,
                         help="how much smaller frames may be enlarged for the detector (default 1: never)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N labelled images")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N labelled images of each set")
     args = parser.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"skipped: {args.folder} is absent (the plate photos live in ../shared/data, "
-              "which a fresh clone does not have)", file=sys.stderr)
-        return 0
+    folders = ([args.folder] if args.folder else []) + args.data or [DEFAULT_DATA]
+    from attendant.core.errors import InputError
     from hardware.base import DeviceError
 
-    try:
-        summary = run(args.folder, max_side=args.max_side, max_upscale=args.max_upscale, limit=args.limit,
-                      verbose=args.verbose,
-                      as_json=args.json)
-    except DeviceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    results = []
+    for folder in folders:
+        if not folder.is_dir():
+            print(f"skipped: {folder} is absent (the plate photos live in ../shared/data, "
+                  "which a fresh clone does not have)", file=sys.stderr)
+            continue
+        try:
+            summary = run(folder, region=args.region, max_side=args.max_side, max_upscale=args.max_upscale,
+                          limit=args.limit, verbose=args.verbose, as_json=args.json, threshold=args.threshold)
+        except DeviceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 3
+        except (ValueError, InputError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        results.append(summary)
+        if not args.json:
+            _print(summary)
     if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        pct = (lambda key: f"{100 * summary[key]:.1f} %")
-        print(f"reader:          {summary['reader']}, max side {summary['max_side']} px")
-        print(f"images:          {summary['images']}  ({summary['folder']})")
-        print(f"read rate:       {pct('read_rate')}")
-        print(f"exact match:     {pct('exact')}")
-        print(f"1 confusable:    {pct('near')}   (O/0, I/1, B/8, 2/Z, 5/S)")
-        print(f"located:         {pct('located')}   (read's box centre inside the labelled box)")
-        print(f"s per image:     median {summary['median_s']:.3f}, p90 {summary['p90_s']:.3f} "
-              f"(model load {summary['load_s']:.2f} s); median CPU {summary['median_cpu_s']:.3f} s")
+        print(json.dumps(results, indent=2))
     return 0
 
 

@@ -15,7 +15,13 @@ URLs (:func:`open_opencv_camera`)::
                                   .tif .tiff), shown one per interval in name order
 
 File and folder URLs take ``?loop=1`` to start again at the end; a stream's
-query is the camera's and goes to FFmpeg untouched. These schemes
+query is the camera's and goes to FFmpeg untouched, except ``region``. Every
+OpenCV URL takes ``?region=CODE`` (``us``, ``us-ca``, ``eu-de``, ``gb``: the
+plate syntaxes of :mod:`hardware.plate_regions` rank, correct and filter the
+reads; absent: the region-free reader) and ``?vote=N`` (1-10, default 1):
+the best reads of up to N consecutive frames of one passage are combined
+by :func:`hardware.plate_vote.vote` into one read (a frame without a read
+ends the passage early). These schemes
 (:data:`OPENCV_SCHEMES`) are part of the camera scheme table
 (:data:`hardware.cameras.CAMERA`).
 
@@ -66,6 +72,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from attendant.core.errors import InputError
 from hardware.base import (
@@ -93,6 +100,7 @@ __all__ = [
     "open_opencv_camera",
     "open_source_camera",
     "parse_opencv_url",
+    "with_region",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,23 +109,24 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 
-_default_reader: PlateReader | None = None
+_default_readers: dict[str | None, PlateReader] = {}
 _default_reader_lock = threading.Lock()
 
 
-def default_reader() -> PlateReader:
-    """The process-wide :class:`PlateReader` cameras share when given none.
+def default_reader(region: str | None = None) -> PlateReader:
+    """The process-wide :class:`PlateReader` cameras of ``region`` share when given none.
 
-    One set of models in memory (~60 MB) however many cameras; reads are
-    serialised by the reader. Nothing is loaded until the first read.
+    One reader per region (``None``: region-free); each loads its own models
+    (~60 MB) on its first read; reads are serialised by the reader.
+
+    :raises InputError: an unknown region.
     """
     from hardware.plate_reader import PlateReader  # numpy: loaded with the first camera that reads
 
-    global _default_reader
     with _default_reader_lock:
-        if _default_reader is None:
-            _default_reader = PlateReader()
-        return _default_reader
+        if region not in _default_readers:
+            _default_readers[region] = PlateReader(region=region)
+        return _default_readers[region]
 
 
 @dataclass(frozen=True)
@@ -128,12 +137,16 @@ class SourceSpec:
     (``target`` is the URL for FFmpeg), ``"video"`` (a file path) or
     ``"folder"`` (a directory path). ``display`` is the URL with any
     password removed, for messages. ``loop``: replay files at their end.
+    ``region``: the plate region code (``?region=us``) or None;
+    ``vote_frames``: frames voted into one read (``?vote=N``).
     """
 
     kind: str
     target: str
     display: str
     loop: bool = False
+    region: str | None = None
+    vote_frames: int = 1
 
     @property
     def live(self) -> bool:
@@ -141,21 +154,44 @@ class SourceSpec:
         return self.kind in ("device", "stream")
 
 
+def _region(url: DeviceUrl) -> str | None:
+    """The ``region`` option, checked against the region files (lower case)."""
+    from hardware.plate_regions import load_region
+
+    region = url.options.text("region")
+    if region is None:
+        return None
+    try:
+        load_region(region)
+    except InputError as exc:
+        raise url.error(str(exc)) from None
+    return region.lower()
+
+
+def _vote(url: DeviceUrl) -> int:
+    """The ``vote`` option: frames combined into one read, 1-10 (default 1)."""
+    return int(url.options.integer("vote", 1, 10, 1) or 1)
+
+
 def _device(url: DeviceUrl) -> SourceSpec:
-    """``opencv://N``: a local device by index (no options)."""
+    """``opencv://N``: a local device by index (option: ``region``)."""
     index = (url.parts.netloc or url.parts.path.strip("/")).strip()
     if not index.isdigit():
         raise url.error("opencv:// takes a device index such as opencv://0")
-    return SourceSpec("device", str(int(index)), url.shown)
+    return SourceSpec("device", str(int(index)), url.shown, region=_region(url), vote_frames=_vote(url))
 
 
 def _stream(url: DeviceUrl) -> SourceSpec:
     """``rtsp://``, ``rtsps://``, ``http://``, ``https://``: a stream for FFmpeg,
-    credentials and query included (the query is the camera's)."""
+    credentials and query included (the query is the camera's, less ``region``)."""
     if not url.parts.netloc:
         raise url.error(f"{url.scheme}:// needs a host, e.g. {url.example}")
+    region, frames = _region(url), _vote(url)
+    kept = [(k, v) for k, v in parse_qsl(url.parts.query, keep_blank_values=True)
+            if k.lower() not in ("region", "vote")]
+    target = urlunsplit(url.parts._replace(query=urlencode(kept))) if url.parts.query else url.url
     url.options.rest()
-    return SourceSpec("stream", url.url, url.shown)
+    return SourceSpec("stream", target, url.shown, region=region, vote_frames=frames)
 
 
 def _file(url: DeviceUrl) -> SourceSpec:
@@ -164,7 +200,31 @@ def _file(url: DeviceUrl) -> SourceSpec:
     path = url.local_path()
     loop = bool(url.options.boolean("loop", False))
     kind = "folder" if path.endswith("/") or Path(path).is_dir() else "video"
-    return SourceSpec(kind, path, url.shown, loop)
+    return SourceSpec(kind, path, url.shown, loop, _region(url), _vote(url))
+
+
+def with_region(url: str, region: str) -> str:
+    """``url`` with its ``region`` option set to ``region`` (replacing any given).
+
+    Only cameras read by the local plate reader (the OpenCV schemes) take a
+    region; other camera URLs (ANPR boxes read their own plates, stand-ins)
+    are returned unchanged.
+
+    :raises InputError: an unknown region, or a malformed OpenCV URL.
+    """
+    from urllib.parse import urlsplit
+
+    from hardware.plate_regions import load_region
+
+    load_region(region)
+    scheme = url.partition("://")[0].strip().lower()
+    if scheme not in {entry.name for entry in OPENCV_SCHEMES}:
+        return url
+    parts = urlsplit(url.strip())
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "region"]
+    result = urlunsplit(parts._replace(query=urlencode([*kept, ("region", region.lower())])))
+    parse_opencv_url(result)
+    return result
 
 
 def open_source_camera(spec: SourceSpec, *, lane: str | None = None, name: str | None = None) -> OpenCVPlateCamera:
@@ -416,15 +476,16 @@ class OpenCVPlateCamera(PlateCamera):
         self._stop_event = threading.Event()
         self._status = DeviceStatus(DeviceState.UNKNOWN, "not started")
         self._last_seen: dict[str, float] = {}
+        self._passage: list[tuple[str, float]] = []
         self.frames = 0
         self.reads = 0
         self.reader_calls = 0
 
     @property
     def reader(self) -> PlateReader:
-        """The plate reader in use (the shared :func:`default_reader` unless one was given)."""
+        """The plate reader in use (the shared :func:`default_reader` of the URL's region unless one was given)."""
         if self._reader is None:
-            self._reader = default_reader()
+            self._reader = default_reader(self.spec.region)
         return self._reader
 
     @property
@@ -551,6 +612,20 @@ class OpenCVPlateCamera(PlateCamera):
             stop.wait(max(self.interval - (time.monotonic() - tick), 0.0))
         return "stop"
 
+    def _vote(self, top: Any) -> Any:
+        """Add this frame's best read to the passage; the vote when the passage is complete
+        (``vote_frames`` reads, or a frame without a read after some), else None."""
+        from hardware.plate_vote import vote
+
+        if top is not None:
+            self._passage.append((top.text, float(top.confidence)))
+            if len(self._passage) < self.spec.vote_frames:
+                return None
+        elif not self._passage:
+            return None
+        reads, self._passage = self._passage, []
+        return vote(reads)
+
     def _read_frame(self, image: np.ndarray, at: datetime, on_read: Callable[[PlateRead], None]) -> None:
         with self._lock:
             self.reader_calls += 1
@@ -561,16 +636,23 @@ class OpenCVPlateCamera(PlateCamera):
         except Exception:  # noqa: BLE001 - one bad frame must not stop the camera
             log.exception("%s: plate reader failed on a frame", self.name)
             return
-        best = next((c for c in candidates if c.confidence >= self.min_confidence), None)
-        if best is None:
-            return
+        if self.spec.vote_frames > 1:
+            voted = self._vote(candidates[0] if candidates else None)
+            if voted is None or voted.confidence < self.min_confidence:
+                return
+            text, confidence = voted.text, voted.confidence
+        else:
+            best = next((c for c in candidates if c.confidence >= self.min_confidence), None)
+            if best is None:
+                return
+            text, confidence = best.text, best.confidence
         now = time.monotonic()
-        last = self._last_seen.get(best.text)
-        self._last_seen[best.text] = now
+        last = self._last_seen.get(text)
+        self._last_seen[text] = now
         self._last_seen = {p: t for p, t in self._last_seen.items() if now - t <= max(self.dedup_seconds, 60.0)}
         if last is not None and now - last < self.dedup_seconds:
             return
-        read = PlateRead(best.text, min(max(float(best.confidence), 0.0), 1.0), at, self.lane, "opencv")
+        read = PlateRead(text, min(max(float(confidence), 0.0), 1.0), at, self.lane, "opencv")
         with self._lock:
             self.reads += 1
         call_listeners([on_read], read, self.name)
@@ -592,7 +674,7 @@ def open_opencv_camera(url: str, *, lane: str | None = None, reader: PlateReader
     if loop is not None:
         if spec.live:
             raise InputError(f"camera URL {spec.display!r}: loop applies to files and folders only")
-        spec = SourceSpec(spec.kind, spec.target, spec.display, bool(loop))
+        spec = SourceSpec(spec.kind, spec.target, spec.display, bool(loop), spec.region, spec.vote_frames)
     allowed = {"name", "dedup_seconds", "min_confidence", "stall_seconds", "io_timeout", "join_timeout"}
     unknown = sorted(set(options) - allowed)
     if unknown:

@@ -53,6 +53,7 @@ import numpy as np
 
 from attendant.core.errors import InputError
 from hardware.base import DeviceError
+from hardware.plate_regions import Region, load_region
 
 __all__ = [
     "INSTALL_HINT",
@@ -73,6 +74,8 @@ MAX_LEN = 10
 MIN_ASPECT = 1.5
 MAX_ASPECT = 15.0
 MAX_UPSCALE = 1.0
+CROP_WIDTH = 320
+"""Plate crops found by :mod:`hardware.plate_detect` are read about this many pixels wide."""
 
 # Separators a plate may be printed or OCR'd with: spaces, dashes, the
 # Czech/Slovak/Croatian coat of arms or stamp read as ":" "·" "=" ".", etc.
@@ -242,13 +245,20 @@ def _merged_lines(lines: Sequence[TextLine]) -> list[TextLine]:
 
 
 def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
-                     *, min_confidence: float = 0.5) -> list[PlateCandidate]:
+                     *, min_confidence: float = 0.5, region: Region | None = None) -> list[PlateCandidate]:
     """Plate-like reads among OCR text lines, best first.
 
     ``lines``: every text line the OCR found in one image; ``image`` (BGR,
     optional) lets the ranking prefer dark-on-light text; lines scoring below
     ``min_confidence`` (0..1) are ignored. Each plate text appears once, with
     its best read. Pure function: no model, no I/O.
+
+    ``region`` (:class:`hardware.plate_regions.Region`, optional): the
+    region's syntaxes replace the generic letters-and-digits shape factor;
+    each read is corrected by position (:meth:`Region.fit`), text that cannot
+    be a plate there (state names, slogans, dates, times, phone numbers) is
+    dropped, and the candidate's ``confidence`` is the OCR score times the
+    fit factor (so a read fitting no syntax reports less).
     """
     lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
     scored: dict[str, tuple[float, PlateCandidate]] = {}
@@ -267,11 +277,21 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
         if height < 6 or not MIN_ASPECT <= line.width / height <= MAX_ASPECT:
             continue
         box = line.box
-        rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
+        score = line.score
+        if region is not None:
+            fit = region.fit(text, raw)
+            if fit.factor <= 0:
+                continue
+            text, score = fit.text, line.score * fit.factor
+            rank = score * _polarity_factor(image, box)
+            if fit.syntax is None or fit.syntax.area == "any":
+                rank *= _shape_factor(normalise_plate(raw))  # a catch-all fit: a word ("NORTHERN") is less likely a plate
+        else:
+            rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
         if merged:
             rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
         rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
-        candidate = PlateCandidate(text, round(min(max(line.score, 0.0), 1.0), 4), box)
+        candidate = PlateCandidate(text, round(min(max(score, 0.0), 1.0), 4), box)
         if text not in scored or rank > scored[text][0]:
             scored[text] = (rank, candidate)
     return [candidate for _rank, candidate in sorted(scored.values(), key=lambda rc: -rc[0])]
@@ -288,8 +308,16 @@ class PlateReader:
     ``max_upscale``: how much smaller frames may be enlarged (1 = never; 2
     was slower and no more accurate on plates-eu). ``min_confidence`` (0..1)
     drops weaker OCR lines. ``threads``: onnxruntime intra-op threads
-    (-1 = all cores).
+    (-1 = all cores). ``region``: a plate region code (``"us"``, ``"us-ca"``,
+    ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
+    the region-free ranking (see :func:`plate_candidates`). ``detect``
+    (default: on with a region): when the whole frame gives no read with
+    confidence x plate-likeness (a word or a number only counts 0.75/0.8)
+    >= ``detect_below``, up to ``detect_limit`` plate-shaped
+    regions found by :func:`hardware.plate_detect.find_plate_boxes` are
+    read at their own scale (:meth:`crop_lines`) and the best read wins.
 
+    :raises InputError: a bad option or an unknown region.
     :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
         onnxruntime is not installed, or its bundled models are missing.
     """
@@ -297,7 +325,8 @@ class PlateReader:
     name = "rapidocr"
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
-                 threads: int = -1) -> None:
+                 threads: int = -1, region: str | None = None, detect: bool | None = None,
+                 detect_below: float = 0.7, detect_limit: int = 4) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -308,6 +337,10 @@ class PlateReader:
         self.max_upscale = float(max_upscale)
         self.min_confidence = float(min_confidence)
         self.threads = int(threads)
+        self.region: Region | None = load_region(region) if region is not None else None
+        self.detect = (self.region is not None) if detect is None else bool(detect)
+        self.detect_below = float(detect_below)
+        self.detect_limit = int(detect_limit)
         self._engine: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -364,7 +397,7 @@ class PlateReader:
             warm = np.full((64, 256, 3), 255, dtype=np.uint8)
             cv2.putText(warm, "AB 123", (10, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0, 0, 0), 3)
             engine(warm)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types
+        except Exception as exc:  # onnxruntime raises many types
             raise DeviceError(f"plate reader failed to load its models: {exc}", device=self.name) from exc
         log.info("plate reader loaded RapidOCR %s models from %s", getattr(rapidocr, "__version__", "?"), models)
         return engine
@@ -375,8 +408,6 @@ class PlateReader:
         :raises InputError: not a ``uint8`` ``(H, W)`` or ``(H, W, 3)`` array.
         :raises DeviceError: the reader cannot load.
         """
-        import cv2
-
         image = _check_image(image_bgr)
         self.load()
         # The detector sees the frame with its longer side at most max_side
@@ -384,6 +415,12 @@ class PlateReader:
         # to max_upscale (1 = never: on plates-eu enlarging was slower and
         # no more accurate).
         scale = min(self.max_side / max(image.shape[:2]), self.max_upscale)
+        return self._ocr(image, scale)
+
+    def _ocr(self, image: np.ndarray, scale: float, offset: tuple[int, int] = (0, 0)) -> list[TextLine]:
+        """OCR ``image`` resized by ``scale``; quads in the caller's pixels (plus ``offset``)."""
+        import cv2
+
         if abs(scale - 1.0) > 0.05:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
             work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
@@ -398,11 +435,24 @@ class PlateReader:
             return []
         lines = []
         for text, score, quad in zip(txts, scores, boxes):
-            corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale
+            corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale + np.asarray(offset, dtype=float)
             points = tuple((float(x), float(y)) for x, y in corners)
             if len(points) == 4:
                 lines.append(TextLine(str(text), float(score), points))
         return lines
+
+    def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
+        """OCR lines of one plate-sized ``box`` ``(x, y, w, h)`` read at its own scale
+        (enlarged so the box is about :data:`CROP_WIDTH` px wide, at most 4x), in image pixels."""
+        x, y, w, h = box
+        mx, my = int(w * 0.15) + 2, int(h * 0.35) + 2
+        x0, y0 = max(x - mx, 0), max(y - my, 0)
+        x1, y1 = min(x + w + mx, image.shape[1]), min(y + h + my, image.shape[0])
+        crop = image[y0:y1, x0:x1]
+        if crop.size == 0 or min(crop.shape[:2]) < 8:
+            return []
+        scale = min(max(CROP_WIDTH / crop.shape[1], 1.0), 4.0)
+        return self._ocr(np.ascontiguousarray(crop), scale, (x0, y0))
 
     def read(self, image_bgr: np.ndarray) -> list[PlateCandidate]:
         """Plate-like reads in one image, best first (empty list: no plate seen).
@@ -415,7 +465,16 @@ class PlateReader:
         """
         image = _check_image(image_bgr)
         lines = self.ocr_lines(image)
-        return plate_candidates(lines, image, min_confidence=self.min_confidence)
+        found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        if not self.detect or (found and found[0].confidence * _shape_factor(found[0].text) >= self.detect_below):
+            return found  # a confident read that looks like a plate (not a word, not only digits)
+        # Nothing plate-like enough in the whole frame: look for plate-shaped
+        # regions (OpenCV geometry) and read each at its own scale.
+        from hardware.plate_detect import find_plate_boxes
+
+        for box in find_plate_boxes(image, limit=self.detect_limit):
+            lines.extend(self.crop_lines(image, box))
+        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
 
 
 def _check_image(image: Any) -> np.ndarray:

@@ -122,7 +122,7 @@ def test_the_baud_rate_list_is_the_union_of_standard_rates() -> None:
         ("scanner", "serial:///dev/ttyACM0?parity=X", "parity must be N, E, O, M or S, got 'X'"),
         ("scanner", "serial:///dev/ttyACM0?frame_timeout=20", "frame_timeout must be between 0.05 and 10 seconds"),
         ("camera", "file:///tmp/clips/?loop=sometimes", "loop must be yes or no, got 'sometimes'"),
-        ("camera", "opencv://0?fps=5", "unknown option 'fps'; opencv:// takes no options"),
+        ("camera", "opencv://0?fps=5", "unknown option 'fps' for opencv://; expected one of region"),
         ("display", "serial:///dev/ttyUSB1?codepage=1252", "codepage must be 437, 850 or 858, got '1252'"),
         ("display", "tcp://10.0.0.9:9100?columns=80", "columns must be between 16 and 40, got 80"),
     ],

@@ -13,6 +13,11 @@ touches the database.
   reason "device test"), puts a test screen on the customer display and
   waits for one scan or plate read. One outcome
   line per device; on any failure one line on stderr and exit status 2.
+- ``devices read-plate IMAGE... [--region R] [--json]``: the local plate
+  reader on image files, best read first (``--region``: plate syntaxes of
+  ``hardware/plate_regions``, e.g. ``us``, ``us-ca``, ``eu-de``, ``gb``).
+- ``devices test`` and ``devices watch`` take ``--region R`` too: it is set
+  on every OpenCV camera URL (``?region=R``) for that run.
 - ``devices watch [--seconds N]``: live events (codes, rejected frames,
   plate reads, gate changes, health changes), one line each, prefixed with a
   UTC timestamp, until ctrl+c or N seconds.
@@ -92,14 +97,24 @@ def _config(ctx: typer.Context):
         fail(str(exc))
 
 
-def _open_all(lanes: Iterable[Any], *, short_sim_hold: bool = False) -> list[Any]:
+REGION_HELP = "Plate region for cameras read locally (us, us-ca, eu, eu-de, gb; hardware/plate_regions)."
+
+
+def _open_all(lanes: Iterable[Any], *, short_sim_hold: bool = False, region: str | None = None) -> list[Any]:
     """Open every lane's devices; ``short_sim_hold`` gives simulated gates
-    without an explicit ``hold`` a 0.5 s hold, so a test cycle is quick."""
+    without an explicit ``hold`` a 0.5 s hold, so a test cycle is quick;
+    ``region`` is set on OpenCV camera URLs."""
+    from hardware.camera_opencv import with_region
     from hardware.config import open_lane_devices
     from hardware.gates import SIM_SCHEMES, parse_gate_url
 
     opened = []
     for lane in lanes:
+        if region is not None and lane.camera is not None:
+            try:
+                lane = replace(lane, camera=with_region(lane.camera, region))
+            except AttendantError as exc:
+                fail(str(exc))
         hold = None
         if short_sim_hold and lane.gate is not None:
             address = parse_gate_url(lane.gate)
@@ -299,15 +314,28 @@ def test_device(
     name: Annotated[str, typer.Argument(help="LANE.printer, LANE.gate, LANE.scanner, LANE.camera, or LANE.")],
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a gate cycle, a scan or a plate.",
                                            min=0, max=3600)] = 10.0,
+    region: Annotated[Optional[str], typer.Option(help=REGION_HELP)] = None,
 ) -> None:
     """Test one device (or all of a lane's): print, pulse, read a scan or a plate."""
     if not timeout > 0:
         fail("--timeout must be more than 0 seconds")
+    _check_region(region)
     with _device_log():
-        _test(ctx, name, timeout)
+        _test(ctx, name, timeout, region)
 
 
-def _test(ctx: typer.Context, name: str, timeout: float) -> None:
+def _check_region(region: str | None) -> None:
+    if region is None:
+        return
+    from hardware.plate_regions import load_region
+
+    try:
+        load_region(region)
+    except AttendantError as exc:
+        fail(str(exc))
+
+
+def _test(ctx: typer.Context, name: str, timeout: float, region: str | None = None) -> None:
     config = _config(ctx)
     lane, kinds = _resolve(config, name)
     gate_test = None
@@ -317,7 +345,8 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
         gate_test = (service, service.record_gate_test(lane=lane.code, direction=lane.direction.value,
                                                        actor=cli.login()))
     # Open only the devices under test: testing a printer must not touch the gate.
-    opened = _open_all([replace(lane, **{k: None for k in KINDS if k not in kinds})], short_sim_hold=True)
+    opened = _open_all([replace(lane, **{k: None for k in KINDS if k not in kinds})], short_sim_hold=True,
+                       region=region)
     devices = opened[0]
     failures: list[str] = []
     try:
@@ -344,6 +373,45 @@ def _test(ctx: typer.Context, name: str, timeout: float) -> None:
         fail("device test failed: " + "; ".join(failures))
 
 
+# --------------------------------------------------------------------------- read-plate
+
+
+@devices_app.command("read-plate")
+def read_plate(
+    images: Annotated[list[str], typer.Argument(help="Image files (.jpg, .png ...).")],
+    region: Annotated[Optional[str], typer.Option(help=REGION_HELP)] = None,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per image.")] = False,
+) -> None:
+    """Read the plates in image files with the local plate reader, best read first."""
+    from pathlib import Path
+
+    _check_region(region)
+    try:
+        import cv2
+
+        from hardware.plate_reader import PlateReader
+    except ImportError as exc:
+        fail(f"plate reader not installed: {exc}")
+    reader = PlateReader(region=region)
+    for name in images:
+        path = Path(name)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+        if image is None:
+            fail(f"{name}: not a readable image file")
+        try:
+            found = reader.read(image)
+        except AttendantError as exc:
+            fail(str(exc))
+        if json_:
+            typer.echo(json.dumps({"image": name, "region": region, "reads": [
+                {"plate": c.text, "confidence": c.confidence, "box": list(c.box)} for c in found]}))
+        elif not found:
+            typer.echo(f"{name}: no plate")
+        else:
+            others = ", ".join(f"{c.text} {c.confidence:.2f}" for c in found[1:4])
+            typer.echo(f"{name}: {found[0].text} {found[0].confidence:.2f}" + (f" (also {others})" if others else ""))
+
+
 # --------------------------------------------------------------------------- watch
 
 
@@ -352,22 +420,24 @@ def watch_devices(
     ctx: typer.Context,
     seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: ctrl+c).",
                                                     min=0, max=31_622_400)] = None,
+    region: Annotated[Optional[str], typer.Option(help=REGION_HELP)] = None,
 ) -> None:
     """Print live device events from every lane until ctrl+c (or --seconds)."""
     if seconds is not None and not seconds > 0:
         fail("--seconds must be more than 0")
+    _check_region(region)
     with _device_log():
-        _watch(ctx, seconds)
+        _watch(ctx, seconds, region)
 
 
-def _watch(ctx: typer.Context, seconds: float | None) -> None:
+def _watch(ctx: typer.Context, seconds: float | None, region: str | None = None) -> None:
     config = _config(ctx)
     events: queue.Queue[tuple[str, str, str]] = queue.Queue()
 
     def emit(lane: str, kind: str, text: str) -> None:
         typer.echo(f"{utc_stamp()} {lane:<8} {kind:<8} {text}")
 
-    opened = _open_all(config.lanes)
+    opened = _open_all(config.lanes, region=region)
     try:
         for devices in opened:
             code = devices.lane.code

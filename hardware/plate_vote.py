@@ -1,0 +1,76 @@
+"""Many frames, one read: a character-wise vote over the reads of one passage.
+
+A camera samples several frames while a vehicle passes; each frame's best
+read may differ by a character (``"6MMD595"``, ``"6MMD59S"``, ``"6MMD595"``).
+:func:`vote` combines them into one plate with a confidence:
+
+1. the plate's length is the length with the most summed confidence;
+2. among reads of that length, each position takes the character with the
+   most summed confidence;
+3. a position's confidence is the noisy-OR ``1 - prod(1 - c)`` of the reads
+   that agree on its character times that character's share of the
+   position's weight; the plate's confidence is the weakest position's,
+   times the winning length's share of all the weight.
+
+So one read of confidence ``c`` gives ``c``; frames that agree raise it
+(two reads at 0.8 give 0.96) and frames that disagree lower it; the lane
+compares it with its threshold as for a single read.
+
+Shapes: reads are ``(text, confidence)`` with ``text`` a normalised plate
+(``A-Z0-9``) and confidence 0..1; pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["VotedPlate", "vote"]
+
+
+@dataclass(frozen=True)
+class VotedPlate:
+    """The vote's plate: ``text``, ``confidence`` 0..1, ``agreeing`` reads of the winning
+    length, ``reads`` counted (empty texts are not counted)."""
+
+    text: str
+    confidence: float
+    agreeing: int
+    reads: int
+
+
+def vote(reads: Iterable[tuple[str, float]]) -> VotedPlate | None:
+    """One plate from the reads of one passage (see the module docstring); None when no read has text.
+
+    :raises ValueError: a confidence outside 0..1.
+    """
+    kept: list[tuple[str, float]] = []
+    for text, confidence in reads:
+        if not 0.0 <= float(confidence) <= 1.0:
+            raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+        if text:
+            kept.append((text, float(confidence)))
+    if not kept:
+        return None
+    by_length: dict[int, float] = defaultdict(float)
+    for text, confidence in kept:
+        by_length[len(text)] += confidence
+    total = sum(by_length.values())
+    length = max(by_length, key=lambda n: (by_length[n], n))
+    same = [(text, confidence) for text, confidence in kept if len(text) == length]
+    chars = []
+    weakest = 1.0
+    for i in range(length):
+        weights: dict[str, list[float]] = defaultdict(list)
+        for text, confidence in same:
+            weights[text[i]].append(confidence)
+        char, support = max(weights.items(), key=lambda kv: (sum(kv[1]), kv[0]))
+        position_total = sum(sum(v) for v in weights.values())
+        share = sum(support) / position_total if position_total else 1.0 / len(weights)
+        agreed = 1.0 - math.prod(1.0 - c for c in support)
+        weakest = min(weakest, agreed * share)
+        chars.append(char)
+    length_share = by_length[length] / total if total else 1.0
+    return VotedPlate("".join(chars), round(weakest * length_share, 4), len(same), len(kept))
