@@ -292,6 +292,10 @@ def test_the_console_starts_scheduled_backups_from_its_timer(demo_db, tmp_path):
 
     async def drive() -> None:
         async with app.run_test() as pilot:
+            for _ in range(200):  # background work starts after the first paint (start_background_work)
+                if app.backup_schedule is not None:
+                    break
+                await pilot.pause(0.05)
             assert app.backup_schedule is not None
             timers = [t for t in app._timers if getattr(t, "_interval", None) == 60]  # every minute, as configured
             assert timers, "no backup timer"
