@@ -119,3 +119,57 @@ def test_the_account_commands(cli):
     cli.run("account", "statement", "ACME", "--month", "2026-13", expect=2)
     cli.run("account", "close", "ACME", "--reason", "whatever", expect=2)  # not a reason code
     assert cli.json("account", "close", "ACME", "--reason", "UNPAID")["status"] == "closed"
+
+
+def _pay_by_account(url: str, code: str, home: str, out) -> None:
+    """One booth process: its own engine and services, paying ``code`` by account ACME (wall clock)."""
+    import os
+
+    os.environ["ATTENDANT_HOME"] = home
+    from attendant.core.errors import Refused as Refusal
+    from attendant.core.services import ParkingService
+    from attendant.core.tickets import TicketSigner
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        service = ParkingService(engine, TicketSigner.from_site())
+        try:
+            out.put(("paid", service.exit(code, method="account", reference="ACME", actor=ANN).paid))
+        except Refusal as exc:
+            out.put(("refused", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        out.put(("failed", repr(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_booths_paying_by_one_account_at_once_never_pass_its_limit(service, small_engine, db_url, attendant_home):
+    """Eight booth processes charge £4.80 each to an account with a £20.00 limit at the same moment: four are
+    paid, four refused, and the rows hold exactly the four charges (PostgreSQL locks the account row; SQLite
+    has one writer)."""
+    import multiprocessing
+
+    service.add_account("ACME", "ACME Ltd", actor=SUE, credit_limit=2000)
+    now = datetime.now(UTC)
+    service.clock = lambda: now - timedelta(hours=1, minutes=50)  # two started hours at the exit: £4.80 each
+    codes = [service.enter(f"MP{i} ACC", "car", actor=ANN).code for i in range(8)]
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    booths = [context.Process(target=_pay_by_account, args=(db_url, code, str(attendant_home), out))
+              for code in codes]
+    for booth in booths:
+        booth.start()
+    results = [out.get(timeout=120) for _ in booths]
+    for booth in booths:
+        booth.join(30)
+    assert not [r for r in results if r[0] == "failed"], results
+    paid = [amount for kind, amount in results if kind == "paid"]
+    assert len(paid) == 4 and set(paid) == {480}, results
+    assert all("credit limit" in text for kind, text in results if kind == "refused")
+    with small_engine.connect() as conn:
+        charges = conn.execute(select(PAY.c.amount).where(PAY.c.method == "account", PAY.c.status == "completed")
+                               ).scalars().all()
+        still_inside = conn.execute(select(func.count()).select_from(PS).where(PS.c.status == "open")).scalar_one()
+    assert sorted(charges) == [480] * 4 and sum(charges) <= 2000
+    assert still_inside == 4  # the refused ones wrote nothing: their vehicles are still inside
