@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 import unicodedata
 from abc import ABC, abstractmethod
 from collections import deque
@@ -64,6 +62,7 @@ from typing import Any
 
 from hardware.base import DeviceError, DeviceState, DeviceStatus, error_text
 from hardware.urls import DeviceKind, DeviceUrl, Scheme, redact
+from hardware.writer import DeviceWriter
 
 __all__ = [
     "CODEPAGES",
@@ -251,8 +250,9 @@ class EscposFace(DisplayFace):
 # --------------------------------------------------------------------------- the device
 
 
-class CustomerDisplay:
-    """One customer display driven on its own thread (module docstring).
+class CustomerDisplay(DeviceWriter):
+    """One customer display driven on its own thread (module docstring; the thread, health and back-off
+    are :class:`hardware.writer.DeviceWriter`'s).
 
     ``show(screen, then=[(seconds, screen), ...])`` records what to show and returns
     at once; ``status()`` (never I/O) is OK with the rows shown, UNKNOWN
@@ -261,22 +261,16 @@ class CustomerDisplay:
     """
 
     def __init__(self, face: DisplayFace, *, name: str = "", backoff: tuple[float, float] = BACKOFF_S) -> None:
+        name = name or face.description
+        super().__init__(name=name, backoff=backoff, thread_name=f"display {name}",
+                         status=DeviceStatus(DeviceState.UNKNOWN, f"{name}: nothing shown yet"))
         self.face = face
-        self.name = name or face.description
-        self.backoff = backoff
-        self.writes = 0
         self.rows: tuple[str, str] = (" " * face.columns, " " * face.columns)
         self._wanted: Screen | None = None
         self._next: deque[tuple[float, Screen]] = deque()  # (seconds after the one before is shown, screen)
         self._pending = False
         self._next_at: float | None = None
-        self._retry_at: float | None = None
-        self._delay = backoff[0]
-        self._status = DeviceStatus(DeviceState.UNKNOWN, f"{self.name}: nothing shown yet")
-        self._closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=f"display {self.name}", daemon=True)
-        self._thread.start()
+        self._start()
 
     def show(self, screen: Screen, *, then: Sequence[tuple[float, Screen]] = ()) -> None:
         """Show ``screen`` (the newest wins), then each ``(seconds, screen)`` of ``then`` that many seconds
@@ -287,36 +281,16 @@ class CustomerDisplay:
             self._wanted, self._pending = screen, True
             self._next = deque((max(float(after), 0.0), later) for after, later in then)
             self._next_at = None
-            self._retry_at = None
-            self._delay = self.backoff[0]
+            self._reset_backoff()
             self._cond.notify_all()
-
-    def status(self) -> DeviceStatus:
-        """The display's health (no I/O)."""
-        with self._cond:
-            return self._status
 
     def wait_shown(self, predicate, timeout: float) -> bool:
         """Wait up to ``timeout`` s until ``predicate(rows)`` holds for the rows shown."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self.rows):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
+        return self._wait_until(lambda: predicate(self.rows), timeout)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s until the last screen asked for is written (or failed once)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending and self._retry_at is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
+        return self._wait_until(lambda: not (self._pending and self._retry_at is None), timeout)
 
     def close(self, timeout: float = 1.0) -> None:
         """Write what is pending (bounded by ``timeout`` s: a CLI exit ends with the change shown; not
@@ -324,57 +298,35 @@ class CustomerDisplay:
         own timeout: the thread is a daemon) and release the link."""
         if self.status().state != DeviceState.FAULTED:
             self.wait_idle(timeout)
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(0.2)
-        try:
-            self.face.close()
-        except Exception:  # noqa: BLE001, S110 - shutting down
-            pass
+        self._shut(0.2)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    if self._closed:
-                        return
-                    now = time.monotonic()
-                    if self._pending and (self._retry_at is None or self._retry_at <= now):
-                        break
-                    if not self._pending and self._next_at is not None and self._next_at <= now:
-                        self._wanted, self._pending = self._next.popleft()[1], True
-                        self._next_at = None
-                        break
-                    due = [t for t in (self._retry_at if self._pending else None, self._next_at) if t is not None]
-                    self._cond.wait(min(min(due) - now, 5.0) if due else None)
-                screen = self._wanted
-            assert screen is not None
-            try:
-                rows = self.face.write(screen)
-            except Exception as exc:  # noqa: BLE001 - a display never takes a payment down: health, retry
-                problem = str(exc) if isinstance(exc, DeviceError) else error_text(exc)
-                with self._cond:
-                    if self._wanted is screen:
-                        wait = self._delay
-                        self._retry_at = time.monotonic() + wait
-                        self._delay = min(self._delay * 2, self.backoff[1])
-                        self._status = DeviceStatus(DeviceState.FAULTED, f"{problem} (retry in {wait:g} s)")
-                    self._cond.notify_all()
-                log.warning("display %s: %s", self.name, problem)
-                continue
-            with self._cond:
-                self.writes += 1
-                self.rows = rows
-                self._status = DeviceStatus(DeviceState.OK, "shows " + " | ".join(r.rstrip() for r in rows))
-                if self._wanted is screen:
-                    self._pending = False
-                    self._retry_at = None
-                    self._delay = self.backoff[0]
-                    if self._next:
-                        self._next_at = time.monotonic() + self._next[0][0]
-                self._cond.notify_all()
+    def _take(self, now: float) -> tuple[Screen | None, float | None]:
+        if self._pending and (self._retry_at is None or self._retry_at <= now):
+            return self._wanted, None
+        if not self._pending and self._next_at is not None and self._next_at <= now:
+            self._wanted, self._pending = self._next.popleft()[1], True
+            self._next_at = None
+            return self._wanted, None
+        due = [t for t in (self._retry_at if self._pending else None, self._next_at) if t is not None]
+        return None, (min(due) if due else None)
+
+    def _write(self, job: Screen) -> tuple[str, str]:
+        return self.face.write(job)
+
+    def _retry_wanted(self, job: Screen) -> bool:
+        return self._wanted is job
+
+    def _written(self, job: Screen, result: tuple[str, str]) -> str:
+        self.rows = result
+        if self._wanted is job:
+            self._pending = False
+            self._reset_backoff()
+            if self._next:
+                self._next_at = self.clock() + self._next[0][0]
+        return "shows " + " | ".join(r.rstrip() for r in result)
+
+    def _release(self) -> None:
+        self.face.close()
 
 
 # --------------------------------------------------------------------------- URLs

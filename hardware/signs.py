@@ -69,6 +69,7 @@ from typing import Any
 from attendant.core.errors import InputError
 from hardware.base import DeviceError, DeviceState, DeviceStatus, error_text, utc_now
 from hardware.urls import DeviceKind, DeviceUrl, Scheme, redact
+from hardware.writer import DeviceWriter
 
 __all__ = [
     "SIGN",
@@ -293,8 +294,9 @@ class HttpCountSign(CountSign):
 # --------------------------------------------------------------------------- the link
 
 
-class SignLink:
-    """Drives one :class:`CountSign` on its own thread (module docstring: debounce, refresh, back-off).
+class SignLink(DeviceWriter):
+    """Drives one :class:`CountSign` on its own thread (module docstring: debounce, refresh, back-off;
+    the thread, health and back-off are :class:`hardware.writer.DeviceWriter`'s).
 
     ``update(reading)`` records what the sign should show and returns at
     once; ``status()`` (never I/O) is OK with the face shown, UNKNOWN before
@@ -306,26 +308,17 @@ class SignLink:
     def __init__(self, sign: CountSign, *, name: str | None = None, min_interval: float = MIN_INTERVAL_S,
                  refresh: float | None = DEFAULT_REFRESH_S, backoff: tuple[float, float] = BACKOFF_S,
                  clock=time.monotonic) -> None:
+        name = name or sign.name
+        super().__init__(name=name, backoff=backoff, clock=clock, thread_name=f"sign {name}",
+                         status=DeviceStatus(DeviceState.UNKNOWN, f"sign {name}: waiting for the first count"))
         self.sign = sign
-        self.name = name or sign.name
         self.min_interval = min_interval
         self.refresh = refresh or None
-        self.backoff = backoff
-        self.clock = clock
-        self.writes = 0  # successful writes
-        self.failures = 0  # failed writes since the last success
-        self.last_error: str | None = None  # why the last write failed (None once one succeeds)
         self._wanted: SignReading | None = None
         self._shown: SignReading | None = None
         self._last_try = float("-inf")
         self._last_ok = float("-inf")
-        self._retry_at: float | None = None
-        self._delay = backoff[0]
-        self._status = DeviceStatus(DeviceState.UNKNOWN, f"sign {self.name}: waiting for the first count")
-        self._closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=f"sign {self.name}", daemon=True)
-        self._thread.start()
+        self._start()
 
     @property
     def wanted(self) -> SignReading | None:
@@ -347,37 +340,13 @@ class SignLink:
             self._wanted = reading
             self._cond.notify()
 
-    def status(self) -> DeviceStatus:
-        """The sign's health (no I/O)."""
-        with self._cond:
-            return self._status
-
     def wait_shown(self, predicate, timeout: float) -> bool:
         """Wait up to ``timeout`` s until ``predicate(shown reading)`` holds (for ``attendant signs test``)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not (self._shown is not None and predicate(self._shown)):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
-
-    def stop_soon(self) -> None:
-        """Ask the thread to stop without waiting (:meth:`close` waits): closing many signs at once."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        return self._wait_until(lambda: self._shown is not None and predicate(self._shown), timeout)
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the thread (a write under way finishes, bounded by the driver's timeout) and close the link."""
-        self.stop_soon()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        try:
-            self.sign.close()
-        except Exception:  # noqa: BLE001, S110 - shutting down
-            pass
+        self._shut(timeout)
 
     def _due(self, now: float) -> float | None:
         """When the next write is due (monotonic), None: nothing to write. Caller holds the lock."""
@@ -392,47 +361,27 @@ class SignLink:
             return self._last_ok + self.refresh
         return None
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    if self._closed:
-                        return
-                    now = self.clock()
-                    due = self._due(now)
-                    if due is not None and due <= now:
-                        break
-                    self._cond.wait(None if due is None else min(due - now, 5.0))
-                reading = self._wanted
-                self._last_try = now
-            assert reading is not None
-            try:
-                self.sign.show(reading)
-            except Exception as exc:  # noqa: BLE001 - a sign never takes anything down: shown in health, retried
-                problem = str(exc) if isinstance(exc, DeviceError) else error_text(exc)
-                with self._cond:
-                    self.failures += 1
-                    self.last_error = problem
-                    wait = self._delay
-                    self._retry_at = self.clock() + wait
-                    self._delay = min(self._delay * 2, self.backoff[1])
-                    self._status = DeviceStatus(DeviceState.FAULTED,
-                                                f"sign {self.name}: {problem} (retry in {wait:g} s)")
-                if self.failures == 1:
-                    log.warning("sign %s: %s", self.name, problem)
-                continue
-            with self._cond:
-                if self.failures:
-                    log.info("sign %s: back after %d failed writes", self.name, self.failures)
-                self.writes += 1
-                self.failures = 0
-                self.last_error = None
-                self._retry_at = None
-                self._delay = self.backoff[0]
-                self._shown = reading
-                self._last_ok = self.clock()
-                self._status = DeviceStatus(DeviceState.OK, f"sign {self.name}: shows {reading.text}")
-                self._cond.notify_all()
+    def _take(self, now: float) -> tuple[SignReading | None, float | None]:
+        due = self._due(now)
+        if due is not None and due <= now:
+            self._last_try = now
+            return self._wanted, None
+        return None, due
+
+    def _write(self, job: SignReading) -> None:
+        self.sign.show(job)
+
+    def _written(self, job: SignReading, result: None) -> str:
+        self._reset_backoff()
+        self._shown = job
+        self._last_ok = self.clock()
+        return f"sign {self.name}: shows {job.text}"
+
+    def _fault_message(self, problem: str, wait: float) -> str:
+        return f"sign {self.name}: {problem} (retry in {wait:g} s)"
+
+    def _release(self) -> None:
+        self.sign.close()
 
 
 # --------------------------------------------------------------------------- URLs
