@@ -877,3 +877,40 @@ def test_the_http_api_admits_and_releases_through_the_journal_while_postgresql_i
     state = integrity(direct)
     assert state["per_plate"] == {"AP1ONL": 1, "AP2OFF": 1}
     assert state["sessions"]["AP1ONL"].status == "closed" and state["occupied"] == state["open"] == 1
+
+
+def test_the_deny_list_as_last_seen_still_refuses_and_flags_while_the_database_is_away(small_template, tmp_path):
+    """A plate denied before the outage is refused at the entry lane while the database is away (matched by
+    blind index, misreads tolerated as online); a ``flag`` entry admits with the flag; nothing refused is
+    journaled, and the sync lands only the admitted car (flagged again by the database's own list)."""
+    db_file = tmp_path / "deny.db"
+    url = copy_database(small_template, db_file)
+    boss = ("--user", "boss", "--pin", "909090")
+    assert attendant("user", "add", "boss", "--role", "admin", "--pin", "909090", db=url).returncode == 0
+    for plate, extra in (("BA11 NED", ()), ("FL4 GGY", ("--flag",))):
+        added = attendant(*boss, "plates", "deny", "add", plate, "--reason", "BANNED: barrier damage", *extra,
+                          db=url)
+        assert added.returncode == 0, added.stderr
+    first = attendant(*boss, "enter", "ON1 LINE", "--at", "2026-11-20T08:00", db=url)  # the snapshot is taken
+    assert first.returncode == 0, first.stderr
+
+    away = _unreachable(db_file)
+    refused = attendant(*boss, "enter", "BA1I NED", "--at", "2026-11-20T08:30", db=url)  # I read for 1
+    assert refused.returncode == 2, refused.stdout
+    assert "on the deny list (matches a listed plate read alike): BANNED: barrier damage" in refused.stderr
+    flagged = attendant(*boss, "enter", "FL4 GGY", "--json", "--at", "2026-11-20T08:31", db=url)
+    assert flagged.returncode == 0 and "OFFLINE" in flagged.stderr and "1 events waiting" in flagged.stderr
+    assert json.loads(flagged.stdout)["flag"] == "deny list (flag): BANNED: barrier damage"
+    _back(db_file, away)
+
+    synced = attendant("sync", "--json", db=url)
+    assert synced.returncode == 0 and json.loads(synced.stdout)["applied"] == 1, synced.stdout
+    from db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            plates = sorted(opened(r[0]) for r in conn.execute(text("SELECT plate FROM parking_session")))
+        assert plates == ["FL4GGY", "ON1LINE"]  # the denied car was never admitted
+    finally:
+        engine.dispose()

@@ -291,6 +291,13 @@ class OfflineLanes:
             plans = {str(r.id): r.body for r in conn.execute(select(RPV.c.id, RPV.c.body).where(
                 RPV.c.id.in_([p for p in wanted if p is not None])))}
             strategy = service._cache.index.strategy.value if service._cache.index else Strategy.NEAREST.value
+            from attendant.core.plate_lists import PLE
+
+            # the live deny entries, by blind index only (no plate in clear in the journal): checked offline
+            deny = [[r.plate_hash, r.plate_fold, r.action, r.reason, _iso(r.valid_until)] for r in conn.execute(
+                select(PLE.c.plate_hash, PLE.c.plate_fold, PLE.c.action, PLE.c.reason, PLE.c.valid_until)
+                .where(PLE.c.facility_id == fid, PLE.c.kind == "deny", PLE.c.removed_at.is_(None))
+                .order_by(PLE.c.id))]
         sessions = []
         for view in service.open_sessions(limit=100_000):  # through the services: plates as they read them
             number = int(view.ticket_no)
@@ -311,7 +318,7 @@ class OfflineLanes:
             "facility": {"id": f.id, "code": f.code, "name": f.name, "address": f.address, "timezone": f.timezone,
                          "currency": f.currency, "capacity": f.capacity},
             "spots": spots, "levels": levels, "strategy": strategy, "active_plan_id": active, "plans": plans,
-            "users_exist": users_exist(service.engine),
+            "users_exist": users_exist(service.engine), "deny": deny,
         }
         with self._lock:
             # what this booth did while the snapshot was read, and events still waiting, are not in it
@@ -486,6 +493,7 @@ class OfflineLanes:
                 if inside is not None:
                     raise Refused(f"{plate} is already inside (ticket {format_ticket_no(inside['ticket_no'])}): "
                                   "anti-passback")
+            flag = self._deny_listed(plate, at)
             index = self._index()
             spot = None
             if index is None:
@@ -525,7 +533,31 @@ class OfflineLanes:
             session_id=0, ticket_no=format_ticket_no(ticket_no), code=code, plate=plate, vehicle_class=vclass.value,
             spot_label=spot.label if spot else "(any)", spot_type=spot.spot_type.value if spot else "regular",
             level_code=level_code, level_name=level_name, entry_at=at, lane=request.lane,
-            rate_summary=plan.describe(), vend_id=None)
+            rate_summary=plan.describe(), vend_id=None, flag=flag)
+
+    def _deny_listed(self, plate: str | None, at: datetime) -> str | None:
+        """The deny list as the last snapshot had it (:mod:`attendant.core.plate_lists`; refreshed every
+        :attr:`SNAPSHOT_SECONDS` while online), matched by the plate's blind indexes, exact first, then
+        confusable-folded. Raises :class:`Refused` for a ``refuse`` entry; returns the flag text of a ``flag``
+        entry, or None. When the sync replays the entry, the database's own list flags it again."""
+        entries = (self._snapshot or {}).get("deny") or []
+        if plate is None or not entries:
+            return None
+        data = self.service.data
+        exact, fold = data.plate_index(plate), data.plate_fold_index(plate)
+        live = [e for e in entries if e[4] is None or _when(e[4]) > at]
+        hit = next((e for e in live if e[0] == exact), None)
+        near = ""
+        if hit is None:
+            hit = next((e for e in live if fold is not None and e[1] == fold), None)
+            near = " (matches a listed plate read alike)"
+        if hit is None:
+            return None
+        _, _, action, reason, _ = hit
+        if action == "refuse":
+            raise Refused(f"{plate} is on the deny list{near}: {reason}; entry refused (the list as last seen: "
+                          "the database is away)")
+        return f"deny list ({action}){near}: {reason}"
 
     # ------------------------------------------------------------------ exits
     def _keyed(self, request: ExitRequest) -> ExitRequest:
