@@ -489,3 +489,42 @@ def test_accounts_and_plate_lists_over_http(served):
         assert "deny list" in assert_problem(refused, 409)["detail"]
         assert [e["plate"] for e in http.get("/v1/facilities/CHS/plates").json()] == ["AP1DNY"]
         assert http.delete("/v1/facilities/CHS/plates/AP1DNY").json()["removed_by"] == "api:supervisor-client"
+
+
+def test_lost_ticket_and_free_exits_over_http(served):
+    """The exceptions at the exit lane over HTTP, through the same booth path as ``attendant exit --lost`` and
+    ``--free``: a lost ticket found by a misread plate and charged the plan's lost-ticket fee; a free exit refused
+    to an attendant token (nothing changed) and done by a supervisor's, with its reason audited."""
+    server, cli = served
+    tokens = make_users_and_tokens(cli)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    with server.client(tokens["attendant"]) as http:
+        lost_car = http.post("/v1/facilities/CHS/entries", json={"plate": "LO5 TKT", "at": an_hour_ago}).json()
+        free_car = http.post("/v1/facilities/CHS/entries", json={"plate": "FR3 EEE", "at": an_hour_ago}).json()
+        both = http.post("/v1/facilities/CHS/exits", json={"code": lost_car["code"], "lost": "LO5TKT"})
+        assert "give code, or lost" in assert_problem(both, 422)["detail"]
+        lost = http.post("/v1/facilities/CHS/exits", json={"lost": "L05 TKT", "pay": ["cash"], "tendered": "50",
+                                                           "reason": "LOST_TICKET"})
+        assert lost.status_code == 200, lost.text
+        out = lost.json()
+        assert out["lost_ticket"] == {"plate": "L05 TKT", "found_by": "plate"}
+        assert out["ticket_no"] == lost_car["ticket_no"] and out["paid"] == out["amount_due"] != "0.00"
+        assert any("lost" in line["label"].lower() for line in out["lines"]), out["lines"]
+        refused = http.post("/v1/facilities/CHS/exits", json={"code": free_car["code"], "free": True,
+                                                              "reason": "GOODWILL: regular"})
+        assert "supervisor" in assert_problem(refused, 403)["detail"]
+    assert rows(cli, "SELECT status FROM parking_session WHERE ticket_no = ?", int(free_car["ticket_no"])) == \
+        [("open",)]
+    with server.client(tokens["supervisor"]) as http:
+        unknown = http.post("/v1/facilities/CHS/exits", json={"code": free_car["code"], "free": True,
+                                                              "reason": "NOPE"})
+        assert "NOPE" in assert_problem(unknown, 422)["detail"]
+        free = http.post("/v1/facilities/CHS/exits", json={"code": free_car["code"], "free": True,
+                                                           "reason": "GOODWILL: regular"})
+        assert free.status_code == 200, free.text
+        assert free.json()["free_exit"] == {"reason": "GOODWILL: regular"} and free.json()["paid"] == "0.00"
+    assert rows(cli, "SELECT status, amount_paid FROM parking_session WHERE ticket_no = ?",
+                int(free_car["ticket_no"])) == [("closed", 0)]
+    audited = rows(cli, "SELECT action, actor FROM audit_event WHERE action LIKE 'exception.%' ORDER BY id")
+    assert audited == [("exception.lost_ticket", "api:attendant-client"),
+                       ("exception.free_exit", "api:supervisor-client")]

@@ -55,6 +55,7 @@ def test_a_batch_file_runs_every_line_and_reports_each(cli, tmp_path):
     assert "colour" in out[7]["error"]
     assert count(cli, "SELECT count(*) FROM parking_session") == 3  # two from the batch, one from `enter` above
 
+    out_first_van = out[1]["result"]["ticket_no"]
     exits = tmp_path / "exits.jsonl"
     exits.write_text(json.dumps({"op": "exit", "code": first["code"], "pay": ["cash"], "tendered": "50",
                                  "idempotency_key": "b-1"}) + "\n"
@@ -69,6 +70,16 @@ def test_a_batch_file_runs_every_line_and_reports_each(cli, tmp_path):
     assert not out[2]["ok"] and "tendered" in out[2]["error"]  # never a float amount
     assert out[3]["ok"] and out[3]["result"]["period"] == "daily"
     assert count(cli, "SELECT count(*) FROM payment WHERE status = 'completed'") == 1  # one charge for the retry
+
+    lost = tmp_path / "lost.jsonl"  # the van of line 2 lost its ticket; its plate misread, as at the lane
+    lost.write_text(json.dumps({"op": "exit", "lost": "BA7 CHZ", "pay": ["cash"], "tendered": "100",
+                                "reason": "LOST_TICKET"}) + "\n"
+                    + json.dumps({"op": "exit", "code": first["code"], "lost": "BA7 CH2"}) + "\n")
+    out = lines_of(cli.run("batch", str(lost), expect=2).stdout)
+    assert out[0]["ok"] and out[0]["result"]["lost_ticket"] == {"plate": "BA7 CHZ", "found_by": "plate"}
+    assert out[0]["result"]["ticket_no"] == out_first_van and out[0]["result"]["paid"] != "0.00"
+    assert not out[1]["ok"] and "give code, or lost" in out[1]["error"]
+    assert count(cli, "SELECT count(*) FROM audit_event WHERE action = 'exception.lost_ticket'") == 1
 
 
 def test_batch_reads_standard_input_in_one_process_and_exits_0_when_all_succeed(cli):

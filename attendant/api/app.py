@@ -126,7 +126,13 @@ class ExitBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    code: str = Field(..., max_length=100, description="The ticket code (the QR payload).")
+    code: str | None = Field(None, max_length=100, description="The ticket code (the QR payload); or `lost`.")
+    lost: str | None = Field(None, max_length=32, description="Lost ticket: the plate of the vehicle (misreads "
+                             "tolerated), priced by the rate plan's lost-ticket rule; instead of `code`.")
+    vehicle: str = Field("car", max_length=16, description="With `lost`: the class of a vehicle not found inside.")
+    free: bool = Field(False, description="Free exit: waive the balance (supervisors; needs `reason`).")
+    reason: str | None = Field(None, max_length=200, description="The exception's reason, CODE or 'CODE: text' "
+                               "(`attendant reasons`): with `free` or `lost`.")
     pay: list[str] | None = Field(None, max_length=8, description="METHOD or METHOD=AMOUNT, in order "
                                   "(default card, unless iou or validations).")
     tendered: Amount | None = Field(None, description="Cash handed over (with pay cash).")
@@ -208,6 +214,8 @@ class ExitOut(BaseModel):
     replayed: bool = Field(..., description="A retried request (same Idempotency-Key): the first exit.")
     journaled: bool = Field(..., description="The database was away: in the booth's journal (session_id 0), "
                                              "replayed into it later.")
+    lost_ticket: dict | None = Field(None, description="A lost-ticket exit: {plate, found_by: plate|unknown stay}.")
+    free_exit: dict | None = Field(None, description="A free exit: {reason}.")
 
 
 def _documented(status: int, model: type[BaseModel]) -> dict:
@@ -544,17 +552,21 @@ def create_app(engine: Engine, config=None, *, secret: bytes | None = None, max_
     @facilities.post("/{code}/exits", response_model=None, responses={**_problems(402), **_documented(200, ExitOut)},
                      summary="Take payment and let a vehicle out (as `attendant exit --json`)")
     def exit_(code: Code, body: ExitBody, actor: Caller, idempotency_key: IdemKey = None):
-        from attendant.booth.shapes import exit_json, exit_request
+        from attendant.booth.shapes import exit_json, exit_request, take_exit
 
+        if (body.code is None) == (body.lost is None):
+            raise InputError("give code, or lost (a plate) for a driver without a ticket")
         booth = site.booth(code)
-        request = exit_request(booth, code=body.code, pay=body.pay,
+        request = exit_request(booth, code=body.code or "-", pay=body.pay,
                                tendered=None if body.tendered is None else str(body.tendered),
                                validations=body.validations, pass_code=body.pass_code, account=body.account,
                                iou=body.iou, lane=body.lane, at=body.at,
                                idempotency_key=_scoped_key(actor, idempotency_key),
                                backdate_reason=body.allow_backdate, option_names=False,
-                               confirm_amount=body.confirm_amount)
-        return exit_json(booth.exit(request, actor=actor), booth.facility.currency)
+                               confirm_amount=body.confirm_amount, free=body.free, reason=body.reason)
+        outcome, found_by = take_exit(booth, request, actor=actor, lost=body.lost, vehicle=body.vehicle)
+        return exit_json(outcome, booth.facility.currency, lost=body.lost, found_by=found_by,
+                         free_reason=body.reason if body.free else None)
 
     @facilities.get("/{code}/sessions", summary="Find a session by plate (open) or ticket number (any)")
     def sessions(code: Code, actor: Caller,

@@ -91,13 +91,18 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
                  validations: Sequence[str] | None = None, pass_code: str | None = None,
                  account: str | None = None, iou: str | None = None, lane: str | None = None,
                  at: str | None = None, idempotency_key: str | None = None, backdate_reason: str | None = None,
-                 option_names: bool = True, confirm_amount: bool = False):
+                 option_names: bool = True, confirm_amount: bool = False, free: bool = False,
+                 reason: str | None = None):
     """The :class:`~attendant.core.requests.ExitRequest` of ``exit``'s options. With no ``pay`` the
-    vehicle pays by card, unless an IOU reason or a validation is given. Raises
-    :class:`~attendant.core.errors.InputError`."""
+    vehicle pays by card, unless an IOU reason, a validation or a free exit is given. ``free``: waive the
+    balance (a supervisor; ``reason`` required, checked by the services); ``reason``: the exception's reason,
+    ``CODE`` or ``CODE: text`` of the booth's codes (:mod:`attendant.core.exceptions`), checked here before
+    anything is done. Raises :class:`~attendant.core.errors.InputError`."""
     from attendant.core.requests import ExitRequest
 
-    items = list(pay or ([] if iou or validations else ["card"]))
+    if reason is not None:
+        booth.service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
+    items = list(pay or ([] if iou or validations or free else ["card"]))
     return ExitRequest(
         code,
         parse_tenders(items, tendered, booth.facility.currency, pass_code=pass_code, account=account,
@@ -108,7 +113,19 @@ def exit_request(booth, *, code: str, pay: Sequence[str] | None = None, tendered
         at=_when(at, booth.service.tz, "at", option_names),
         idempotency_key=idempotency_key,
         backdate_reason=backdate_reason,
+        free=bool(free),
+        reason=reason,
     )
+
+
+def take_exit(booth, request, *, actor, lost: str | None = None, vehicle: str = "car"):
+    """Run ``request`` at ``booth``: an exit by ticket code, or with ``lost`` (a plate) the lost-ticket exit of
+    the vehicle found by that plate (misreads tolerated; none found: the fee for an unknown stay of a
+    ``vehicle``). Returns ``(outcome, found_by)``: ``found_by`` None for an exit by code, else how the lost
+    ticket's vehicle was found (``plate`` or ``unknown stay``). Raises what the services raise."""
+    if lost is not None:
+        return booth.lost_ticket_exit(lost, request, actor=actor, vehicle_class=vehicle)
+    return booth.exit(request, actor=actor), None
 
 
 def entry_json(outcome, service) -> dict:
@@ -129,8 +146,11 @@ def entry_json(outcome, service) -> dict:
     return data
 
 
-def exit_json(outcome, currency: str) -> dict:
-    """The ``exit --json`` object of an :class:`~attendant.booth.ExitOutcome`.
+def exit_json(outcome, currency: str, *, lost: str | None = None, found_by: str | None = None,
+              free_reason: str | None = None) -> dict:
+    """The ``exit --json`` object of an :class:`~attendant.booth.ExitOutcome`; a lost-ticket exit
+    (:func:`take_exit`) has ``lost_ticket: {plate, found_by}``, a free exit ``free_exit: {reason}`` (both None
+    otherwise).
 
     A :class:`~attendant.core.views.PartPayment` (a balance remains: the
     vehicle waits; the payments taken stay recorded) raises
@@ -150,7 +170,7 @@ def exit_json(outcome, currency: str) -> dict:
     def money(v):
         return to_major_str(v, currency)
 
-    return {
+    data = {
         "session_id": r.session_id,
         "ticket_no": r.ticket_no,
         "plate": r.plate,
@@ -177,6 +197,9 @@ def exit_json(outcome, currency: str) -> dict:
         "replayed": r.replayed,
         "journaled": outcome.journaled,
     }
+    data["lost_ticket"] = {"plate": lost, "found_by": found_by} if found_by is not None else None
+    data["free_exit"] = {"reason": free_reason} if free_reason is not None else None
+    return data
 
 
 def status_json(views) -> dict:

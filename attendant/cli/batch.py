@@ -10,7 +10,9 @@ without the dashes):
   "idempotency_key": "k1"}``
 - ``{"op": "exit", "code": "CHS-...", "pay": ["cash"], "tendered": "20",
   "validation": ["V1"], "pass": "P-1", "account": "ACME", "iou": "reason",
-  "lane": "X1", "at": "...", "idempotency_key": "k2"}``
+  "lane": "X1", "at": "...", "idempotency_key": "k2"}``; a lost ticket:
+  ``"lost": "AB12 CDE"`` (and ``"vehicle"``) instead of ``code``; a free exit
+  (supervisors): ``"free": true, "reason": "CODE: text"``
 - ``{"op": "find", "plate": "AB12 CDE"}``, ``{"op": "status"}``,
   ``{"op": "report", "period": "daily", "date": "2026-11-20"}``
 
@@ -40,8 +42,8 @@ commands = typer_app()  # this module's commands; attendant.cli.common.app loads
 FIELDS: dict[str, frozenset[str]] = {
     "enter": frozenset({"plate", "vehicle", "ev", "accessible", "lane", "spot", "at", "allow_backdate",
                         "idempotency_key"}),
-    "exit": frozenset({"code", "pay", "tendered", "confirm_amount", "validation", "validations", "pass", "account", "iou", "lane",
-                       "at", "allow_backdate", "idempotency_key"}),
+    "exit": frozenset({"code", "lost", "vehicle", "free", "reason", "pay", "tendered", "confirm_amount", "validation",
+                       "validations", "pass", "account", "iou", "lane", "at", "allow_backdate", "idempotency_key"}),
     "find": frozenset({"plate"}),
     "status": frozenset(),
     "report": frozenset({"period", "date"}),
@@ -86,14 +88,21 @@ class _Runner:
                 backdate_reason=_text(fields, "allow_backdate"), option_names=False)
             return shapes.entry_json(booth.enter(request, actor=self.actor), booth.service)
         validations = _texts(fields, "validation") + _texts(fields, "validations")
+        code, lost = _text(fields, "code"), _text(fields, "lost")
+        if (code is None) == (lost is None):
+            raise InputError("give code, or lost (a plate) for a driver without a ticket")
+        free, reason = _flag(fields, "free"), _text(fields, "reason")
         request = shapes.exit_request(
-            booth, code=_text(fields, "code", required=True), pay=_texts(fields, "pay") or None,
+            booth, code=code or "-", pay=_texts(fields, "pay") or None,
             tendered=_amount(fields, "tendered"), validations=validations, pass_code=_text(fields, "pass"),
             account=_text(fields, "account"), iou=_text(fields, "iou"), lane=_text(fields, "lane"),
             at=_text(fields, "at"), idempotency_key=_text(fields, "idempotency_key"),
             backdate_reason=_text(fields, "allow_backdate"), option_names=False,
-            confirm_amount=_flag(fields, "confirm_amount"))
-        return shapes.exit_json(booth.exit(request, actor=self.actor), booth.facility.currency)
+            confirm_amount=_flag(fields, "confirm_amount"), free=free, reason=reason)
+        outcome, found_by = shapes.take_exit(booth, request, actor=self.actor, lost=lost,
+                                             vehicle=_text(fields, "vehicle") or "car")
+        return shapes.exit_json(outcome, booth.facility.currency, lost=lost, found_by=found_by,
+                                free_reason=reason if free else None)
 
     def _report(self, fields: dict) -> dict:
         from datetime import date

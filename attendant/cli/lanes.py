@@ -218,7 +218,7 @@ def exit_(
     replays history (time-window --replay).
     """
     from attendant.booth import duration_text
-    from attendant.booth.shapes import exit_request
+    from attendant.booth.shapes import exit_request, take_exit
     from attendant.core.money import format_money
 
     cli = state(ctx)
@@ -226,28 +226,16 @@ def exit_(
         fail("give the ticket CODE, or --lost PLATE for a driver without a ticket")
     booth = cli.booth(printer)
     currency = booth.facility.currency
-    if reason is not None:
-        booth.service.parse_reason(reason)  # a reason not in the booth's codes is refused before anything
     backdate = allow_backdate or (reason if at is not None else None)
     request = exit_request(booth, code=code or "-", pay=pay, tendered=tendered,
                            validations=validation, pass_code=pass_code, account=account, iou=iou, lane=lane, at=at,
                            idempotency_key=idempotency_key, backdate_reason=backdate,
-                           confirm_amount=confirm_amount)
-    from dataclasses import replace
-
-    request = replace(request, free=free, reason=reason, tenders=request.tenders if pay or not free else ())
-    found_by = None
-    if lost is not None:
-        outcome, found_by = booth.lost_ticket_exit(lost, request, actor=cli.login(), vehicle_class=vehicle)
-    else:
-        outcome = booth.exit(request, actor=cli.login())
+                           confirm_amount=confirm_amount, free=free, reason=reason)
+    outcome, found_by = take_exit(booth, request, actor=cli.login(), lost=lost, vehicle=vehicle)
     offline_notice(booth, outcome)
-    data = exit_json(outcome, currency)  # a balance still due raises PaymentError (the payments taken stay)
+    # a balance still due raises PaymentError (the payments taken stay)
+    data = exit_json(outcome, currency, lost=lost, found_by=found_by, free_reason=reason if free else None)
     r = outcome.exit
-    if found_by is not None:
-        data["lost_ticket"] = {"plate": lost, "found_by": found_by}
-    if free:
-        data["free_exit"] = {"reason": reason}
     if json_:
         print_json(data)
         return
