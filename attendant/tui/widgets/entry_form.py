@@ -16,7 +16,8 @@ makes it the attendant's own, which needs no confirmation. Beside a read to
 confirm the form shows the camera's picture of the plate (``PlateRead.image``,
 drawn by :class:`~attendant.tui.widgets.plate_picture.PlatePicture`: 44
 columns by at most 6 rows below 30 rows, 48 by 8 from 30 rows, 64 by 11 on
-a terminal of 160x50 or more), or says "no picture from the camera"; the picture goes when
+a terminal of 160x50 or more; from 100 to 159 columns, where the form is
+narrow beside the map, 56 by 8 under the note), or says "no picture from the camera"; the picture goes when
 the read is confirmed, edited away, cleared or replaced by the next read.
 
 Plate lists: while a plate is typed (or read) the form asks the service
@@ -179,6 +180,10 @@ class EntryForm(Vertical):
     EntryForm #entry-picture.-shown { display: block; }
     Screen.-short EntryForm #entry-picture, Screen.-tall EntryForm #entry-picture { width: 48; max-height: 8; }
     Screen.-wide.-tall EntryForm #entry-picture { width: 64; max-height: 11; }
+    /* 100-159 columns: the form is about 70 wide beside the map; the picture goes under the note */
+    Screen.-medium EntryForm #entry-read-row { layout: vertical; }
+    Screen.-medium EntryForm #entry-read { width: 100%; }
+    Screen.-medium EntryForm #entry-picture { margin: 0; width: 56; max-height: 8; }
     EntryForm #entry-list.-deny { background: $error 20%; }
     """
 
@@ -364,7 +369,7 @@ class EntryForm(Vertical):
             plate, confidence = self.read
             if confirm:
                 parts += [(f"⚠ confirm plate ({confidence:.0%})", "$warn b"), ": ", (plate, "b"),
-                          " — check it against the picture ▸" if pictured else " — check it",
+                          " — check it against the picture" if pictured else " — check it",
                           ", edit if wrong · ", ("Enter", "$accent b"), " confirms"]
                 if not pictured:
                     parts += ["\n", ("no picture from the camera: look at the plate itself", "$muted")]
