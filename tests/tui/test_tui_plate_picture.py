@@ -23,7 +23,17 @@ import pytest
 from attendant.tui.demo_faults import plate_picture
 from attendant.tui.widgets.plate_picture import PlatePicture
 from db.models import ParkingSession
-from tests.tui.support import Clock, console, pilot_test, plate_of, rows, settle, still_gates_config, text_of, until
+from tests.tui.support import (
+    Clock,
+    console,
+    pilot_test,
+    plate_of,
+    rows,
+    settle,
+    still_gates_config,
+    text_of,
+    until,
+)
 from tests.tui.test_tui_sizes import SECRET, screen_text, still, visible
 
 cv2 = pytest.importorskip("cv2")
@@ -50,8 +60,8 @@ def hikvision_post(plate: str, confidence: int, pictures: dict[str, bytes], uuid
            f"<ANPR><country>UK</country><licensePlate>{plate}</licensePlate>"
            f"<confidenceLevel>{confidence}</confidenceLevel></ANPR><UUID>{uuid}</UUID>"
            f"</EventNotificationAlert>").encode()
-    chunks = [b'--b0und\r\nContent-Disposition: form-data; name="anpr.xml"; filename="anpr.xml"\r\n'
-              b"Content-Type: text/xml\r\n\r\n", xml, b"\r\n"]
+    chunks = [(b'--b0und\r\nContent-Disposition: form-data; name="anpr.xml"; filename="anpr.xml"\r\n'
+               b"Content-Type: text/xml\r\n\r\n"), xml, b"\r\n"]
     for name, data in pictures.items():
         chunks += [f'--b0und\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
                    f"Content-Type: image/jpeg\r\n\r\n".encode(), data, b"\r\n"]
