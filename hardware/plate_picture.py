@@ -74,7 +74,7 @@ def picture_bytes(data: bytes) -> bytes | None:
             rgb = picture.convert("RGB")
         rgb.thumbnail((MAX_WIDTH, MAX_HEIGHT), Image.Resampling.LANCZOS)
         out = io.BytesIO()
-        rgb.save(out, "PNG")
+        rgb.save(out, "PNG", compress_level=1)  # fast; the picture stays in memory, its size hardly matters
         return out.getvalue()
     except Exception as error:  # noqa: BLE001 - Pillow raises many kinds for broken files; the read goes on
         log.debug("plate picture not decoded: %s", error)

@@ -55,15 +55,21 @@ def half_block_rows(picture: Any, width: int, height: int) -> list[list[Segment]
     scale = min(width / picture.width, 2 * height / picture.height)
     columns = max(1, min(width, round(picture.width * scale)))
     pixel_rows = max(1, min(2 * height, round(picture.height * scale)))
-    scaled = picture.resize((columns, pixel_rows), Image.Resampling.LANCZOS)
-    pixels = scaled.load()
+    scaled = picture.convert("RGB").resize((columns, pixel_rows), Image.Resampling.LANCZOS)
+    data = scaled.tobytes()  # RGB, row by row
+    styles: dict[tuple[int, ...], Style] = {}  # one Style per colour pair (plates have few colours)
     rows: list[list[Segment]] = []
     for top in range(0, pixel_rows, 2):
         row: list[Segment] = []
         for x in range(columns):
-            upper = Color.from_rgb(*pixels[x, top][:3])
-            lower = Color.from_rgb(*pixels[x, top + 1][:3]) if top + 1 < pixel_rows else None
-            row.append(Segment("▀", Style(color=upper, bgcolor=lower)))
+            at = (top * columns + x) * 3
+            below = at + columns * 3 if top + 1 < pixel_rows else None
+            key = tuple(data[at:at + 3]) + (tuple(data[below:below + 3]) if below is not None else ())
+            style = styles.get(key)
+            if style is None:
+                lower = Color.from_rgb(*key[3:]) if below is not None else None
+                style = styles[key] = Style.from_color(Color.from_rgb(*key[:3]), lower)
+            row.append(Segment("▀", style))
         rows.append(row)
     return rows
 
