@@ -230,3 +230,21 @@ def test_entry_form_with_a_plate_picture(engine, tmp_path, monkeypatch, snap_com
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_half_blocks_put_the_upper_pixel_in_front_and_the_lower_behind():
+    from PIL import Image
+
+    from attendant.tui.widgets.plate_picture import half_block_rows
+
+    picture = Image.new("RGB", (2, 3))
+    for (x, y), colour in {(0, 0): (255, 0, 0), (1, 0): (0, 255, 0), (0, 1): (0, 0, 255), (1, 1): (9, 9, 9),
+                           (0, 2): (200, 200, 200), (1, 2): (1, 2, 3)}.items():
+        picture.putpixel((x, y), colour)
+    rows = half_block_rows(picture, 2, 2)  # 2x3 pixels fit 2 columns x 2 rows as they are
+    drawn = [[(s.text, s.style.color.get_truecolor(), s.style.bgcolor and s.style.bgcolor.get_truecolor())
+              for s in row] for row in rows]
+    assert drawn == [[("▀", (255, 0, 0), (0, 0, 255)), ("▀", (0, 255, 0), (9, 9, 9))],
+                     [("▀", (200, 200, 200), None), ("▀", (1, 2, 3), None)]]  # odd last row: no lower pixel
+    assert len(half_block_rows(Image.new("RGB", (320, 69)), 44, 6)[0]) == 44  # width-bound: 44 columns
+    assert half_block_rows(picture, 0, 5) == []

@@ -96,7 +96,7 @@ class PlatePicture(Widget):
         self.picture: bytes | None = None
         self._image: Any = None  # the decoded Pillow RGB image
         self._rows: list[Strip] = []
-        self._rows_for: tuple[int, int] | None = None
+        self._rows_for: tuple | None = None  # ((columns, rows), base style) the strips were drawn for
 
     def show(self, picture: bytes | None) -> bool:
         """Draw ``picture`` (PNG or JPEG bytes; None: nothing). Returns False, drawing nothing, when
@@ -132,13 +132,13 @@ class PlatePicture(Widget):
         return (max((strip.cell_length for strip in rows), default=0), len(rows))
 
     def _strips(self) -> list[Strip]:
-        size = (self.content_size.width, self.content_size.height)
         if self._image is None:
             return []
-        if self._rows_for != size:
-            base = self.rich_style  # under each cell: an odd last pixel row's lower half shows the background
+        size = (self.content_size.width, self.content_size.height)
+        base = self.rich_style  # under each cell: an odd last pixel row's lower half shows the background
+        if self._rows_for != (size, base):  # drawn again for a new size or theme
             self._rows = [Strip(row).apply_style(base) for row in half_block_rows(self._image, *size)]
-            self._rows_for = size
+            self._rows_for = (size, base)
         return self._rows
 
     def render_line(self, y: int) -> Strip:
