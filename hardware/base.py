@@ -194,9 +194,14 @@ class ReceiptData:
 class PlateRead:
     """One licence-plate read from an LPR/ANPR camera (or typed, or replayed).
 
-    ``confidence`` is 0..1; ``at`` is UTC; ``source`` names the camera or feed.
+    ``confidence`` is 0..1; ``at`` is UTC; ``source`` names the camera or feed;
+    ``image``: a small picture of the plate (PNG bytes at most
+    :data:`hardware.plate_picture.MAX_WIDTH` x ``MAX_HEIGHT`` pixels, made by
+    :mod:`hardware.plate_picture`) when the camera sent or saw one, else None
+    (left out of ``repr()`` and of comparisons).
 
-    :raises InputError: confidence outside 0..1, a naive time, an empty plate.
+    :raises InputError: confidence outside 0..1, a naive time, an empty plate,
+        an ``image`` that is not bytes.
     """
 
     plate: str
@@ -204,12 +209,15 @@ class PlateRead:
     at: datetime
     lane: str | None
     source: str
+    image: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _require_text(self.plate, "plate")
         if not isinstance(self.confidence, (int, float)) or not 0.0 <= float(self.confidence) <= 1.0:
             raise InputError(f"confidence must be between 0 and 1, got {self.confidence!r}")
         _require_aware(self.at, "at")
+        if self.image is not None and not isinstance(self.image, bytes):
+            raise InputError(f"image must be bytes (PNG or JPEG), got {type(self.image).__name__}")
 
 
 class GateState(StrEnum):

@@ -34,7 +34,9 @@ How it runs: :meth:`OpenCVPlateCamera.start` returns at once; a daemon thread
 seconds (a live stream is drained continuously on a second thread so the
 sampled frame is the newest one, not one queued seconds ago), runs the reader
 on it and calls ``on_read(PlateRead)`` with the best plate-like read (source
-``"opencv"``, ``at`` = UTC time of the frame, confidence 0..1). The same plate
+``"opencv"``, ``at`` = UTC time of the frame, confidence 0..1, ``image`` =
+the plate cropped from the frame around the read's text box, a small PNG:
+:func:`hardware.plate_picture.frame_crop`). The same plate
 is reported again only after ``dedup_seconds`` without seeing it (a car
 waiting at the barrier is one read, not one per second).
 
@@ -84,6 +86,7 @@ from hardware.base import (
     call_listeners,
     utc_now,
 )
+from hardware.plate_picture import frame_crop, plate_region, region_png
 from hardware.urls import DeviceKind, DeviceUrl, Scheme
 
 if TYPE_CHECKING:
@@ -477,6 +480,7 @@ class OpenCVPlateCamera(PlateCamera):
         self._status = DeviceStatus(DeviceState.UNKNOWN, "not started")
         self._last_seen: dict[str, float] = {}
         self._passage: list[tuple[str, float]] = []
+        self._passage_crop: tuple[float, np.ndarray] | None = None  # the passage's surest frame's plate region
         self.frames = 0
         self.reads = 0
         self.reader_calls = 0
@@ -612,13 +616,16 @@ class OpenCVPlateCamera(PlateCamera):
             stop.wait(max(self.interval - (time.monotonic() - tick), 0.0))
         return "stop"
 
-    def _vote(self, top: Any) -> Any:
+    def _vote(self, top: Any, image: np.ndarray) -> Any:
         """Add this frame's best read to the passage; the vote when the passage is complete
-        (``vote_frames`` reads, or a frame without a read after some), else None."""
+        (``vote_frames`` reads, or a frame without a read after some), else None. The passage
+        keeps the surest frame's plate crop (``_passage_crop``: confidence, crop) for the picture."""
         from hardware.plate_vote import vote
 
         if top is not None:
             self._passage.append((top.text, float(top.confidence)))
+            if self._passage_crop is None or float(top.confidence) > self._passage_crop[0]:
+                self._passage_crop = (float(top.confidence), plate_region(image, top.box))
             if len(self._passage) < self.spec.vote_frames:
                 return None
         elif not self._passage:
@@ -637,8 +644,11 @@ class OpenCVPlateCamera(PlateCamera):
             log.exception("%s: plate reader failed on a frame", self.name)
             return
         if self.spec.vote_frames > 1:
-            voted = self._vote(candidates[0] if candidates else None)
-            if voted is None or voted.confidence < self.min_confidence:
+            voted = self._vote(candidates[0] if candidates else None, image)
+            if voted is None:
+                return
+            crop, self._passage_crop = self._passage_crop, None
+            if voted.confidence < self.min_confidence:
                 return
             text, confidence = voted.text, voted.confidence
         else:
@@ -652,7 +662,9 @@ class OpenCVPlateCamera(PlateCamera):
         self._last_seen = {p: t for p, t in self._last_seen.items() if now - t <= max(self.dedup_seconds, 60.0)}
         if last is not None and now - last < self.dedup_seconds:
             return
-        read = PlateRead(text, min(max(float(confidence), 0.0), 1.0), at, self.lane, "opencv")
+        # the read's plate cropped from the frame (a voted read: its passage's surest frame's)
+        picture = region_png(crop[1] if crop else None) if self.spec.vote_frames > 1 else frame_crop(image, best.box)
+        read = PlateRead(text, min(max(float(confidence), 0.0), 1.0), at, self.lane, "opencv", image=picture)
         with self._lock:
             self.reads += 1
         call_listeners([on_read], read, self.name)

@@ -32,6 +32,7 @@ from hardware.base import (
     Scanner,
     utc_now,
 )
+from hardware.plate_picture import picture_bytes
 from hardware.urls import DeviceUrl
 
 __all__ = [
@@ -206,17 +207,20 @@ class StandinPlateCamera(_QueuedStandIn, PlateCamera):
         self._reader: _QueueReader[PlateRead] = _QueueReader(name, join_timeout)
 
     def push(self, read: PlateRead | str, confidence: float = 1.0, *, at: datetime | None = None,
-             lane: str | None = None) -> PlateRead:
+             lane: str | None = None, image: bytes | None = None) -> PlateRead:
         """Queue one plate read and return it.
 
         ``read`` is a :class:`PlateRead` or a plate text (then ``confidence``
-        0..1, ``at`` UTC (default now) and ``lane`` (default the camera's)
-        complete it).
+        0..1, ``at`` UTC (default now), ``lane`` (default the camera's) and
+        ``image`` (a JPEG or PNG of the plate, made a bounded PNG by
+        :func:`hardware.plate_picture.picture_bytes`; None or undecodable: no
+        picture) complete it).
 
         :raises InputError: an empty plate, a confidence outside 0..1, a naive time.
         """
         if not isinstance(read, PlateRead):
-            read = PlateRead(read, confidence, at or utc_now(), lane or self.lane, self.name)
+            picture = picture_bytes(image) if image is not None else None
+            read = PlateRead(read, confidence, at or utc_now(), lane or self.lane, self.name, image=picture)
         self._reader.put(read)
         return read
 

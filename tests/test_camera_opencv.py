@@ -200,6 +200,41 @@ def test_folder_camera_delivers_plate_reads(reader, tmp_path):
     assert camera.status().state == DeviceState.UNKNOWN and camera.status().message == "stopped"
 
 
+def _crop_of(read: PlateRead) -> np.ndarray:
+    assert read.image is not None and read.image.startswith(b"\x89PNG")
+    crop = cv2.imdecode(np.frombuffer(read.image, np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None
+    return crop
+
+
+@pytest.mark.parametrize("vote", [1, 3], ids=["one-frame", "voted"])
+def test_reads_carry_the_plate_cropped_from_the_frame(reader, tmp_path, vote):
+    """The read's picture is the plate around the text box (the 300x70 white plate of plate_frame, on grey),
+    not the whole 640x480 frame; a voted read carries its passage's surest frame's crop."""
+    folder = write_folder(tmp_path / "lane", ["SD62UVF"] * vote + [None])
+    camera = open_opencv_camera(f"file://{folder}/?vote={vote}", lane="E1", reader=reader, interval=0.01)
+    got = run_until_done(camera)
+    assert got.plates == ["SD62UVF"]
+    crop = _crop_of(got.reads[0])
+    height, width = crop.shape[:2]
+    assert 200 <= width <= 320 and 30 <= height <= 110  # the plate with a margin, not the frame
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    assert (grey > 200).mean() > 0.5 and grey.min() < 50  # mostly the white plate, with its black text
+    assert (grey == 128).mean() < 0.2  # little of the grey background around it
+
+
+def test_plate_region_clips_to_the_frame_and_bounds_the_size():
+    from hardware.plate_picture import MAX_WIDTH, frame_crop, plate_region
+
+    frame = plate_frame("AB12CDE")
+    edge = plate_region(frame, (600, 460, 80, 40))  # past the corner: clipped
+    assert edge is not None and edge.shape[:2] == (36, 48)
+    wide = np.full((400, 2000, 3), 255, np.uint8)
+    assert plate_region(wide, (0, 100, 2000, 200)).shape[1] == MAX_WIDTH
+    assert plate_region(frame, (700, 500, 10, 10)) is None  # outside the frame
+    assert frame_crop(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (170, 200, 300, 70)).startswith(b"\x89PNG")
+
+
 def test_folder_dedup_window_and_a_failing_callback(reader, tmp_path):
     folder = write_folder(tmp_path / "lane", ["AB12CDE", "XY34ZZZ", "AB12CDE"])
     got = Collector()

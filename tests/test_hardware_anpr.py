@@ -10,6 +10,7 @@ and hardware/anpr/axis.py.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import json
@@ -266,6 +267,87 @@ def test_webhook_json(listener: AnprListener, reads: Reads) -> None:
     assert read.at == datetime(2024, 6, 14, 14, 4, 36, tzinfo=UTC)
     assert post(listener, json.dumps({"plate": "AB12CDE", "confidence": 1}).encode(), "application/json")[0] == 200
     assert reads.one().lane == "E1"  # the listener's lane when the post names none
+
+
+def plate_jpeg(text: str = "SD62 UVF", size: tuple[int, int] = (520, 112)) -> bytes:
+    """A camera's plate crop: white plate, black text (Pillow's bundled font), JPEG."""
+    from PIL import ImageDraw, ImageFont
+
+    picture = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(picture)
+    draw.text((size[0] // 12, size[1] // 8), text, fill="black", font=ImageFont.load_default(size=size[1] * 3 // 4))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def picture_of(read: PlateRead) -> Image.Image:
+    assert read.image is not None and read.image.startswith(b"\x89PNG")  # always a PNG, whatever came in
+    return Image.open(io.BytesIO(read.image)).convert("RGB")
+
+
+def test_reads_carry_the_plate_picture_bounded(listener: AnprListener, reads: Reads) -> None:
+    # Hikvision: the scene comes first, the plate crop second; the read carries the plate crop, scaled down.
+    scene = io.BytesIO()
+    Image.new("RGB", (1920, 1080), (40, 40, 40)).save(scene, "JPEG")
+    body, content_type = hik_multipart(hik_xml("5D62UVF", "64"), {"detectionPicture.jpg": scene.getvalue(),
+                                                                   "licensePlatePicture.jpg": plate_jpeg()})
+    assert post(listener, body, content_type)[0] == 200
+    picture = picture_of(reads.one())
+    assert picture.size == (320, 69)  # 520x112 scaled to MAX_WIDTH, aspect kept
+    assert min(picture.getpixel((2, 2))) > 240 and picture.convert("L").getextrema()[0] < 60  # white plate, black text
+    # only a scene: the scene, within 320x160
+    body, content_type = hik_multipart(hik_xml("AB12CDE", uuid="other"), {"detectionPicture.jpg": scene.getvalue()})
+    assert post(listener, body, content_type)[0] == 200
+    assert picture_of(reads.one()).size == (284, 160)
+    # the XML alone: no picture
+    assert post(listener, hik_xml("AB12CDE", uuid="third"), "application/xml")[0] == 200
+    assert reads.one().image is None
+
+
+def test_webhook_and_axis_pictures_in_base64(listener: AnprListener, reads: Reads) -> None:
+    encoded = base64.b64encode(plate_jpeg()).decode()
+    assert post(listener, json.dumps({"plate": "5D62UVF", "confidence": 0.64, "image": encoded}).encode(),
+                "application/json")[0] == 200
+    assert picture_of(reads.one()).size == (320, 69)
+    axis = {**AXIS_EVENT, "imageArray": [{"ImageType": "plate", "BinaryImage": encoded}]}
+    assert post(listener, json.dumps(axis).encode(), "application/json")[0] == 200
+    assert picture_of(reads.one()).size == (320, 69)
+    # base64 of something that is not a picture: the read goes on without one
+    junk = base64.b64encode(b"not a picture").decode()
+    assert post(listener, json.dumps({"plate": "AB12CDE", "confidence": 0.9, "image": junk}).encode(),
+                "application/json")[0] == 200
+    read = reads.one()
+    assert (read.plate, read.image) == ("AB12CDE", None)
+    # an image that is not base64 text: refused, nothing delivered
+    for image in ("%%%not base64%%%", 12):
+        status, text = post(listener, json.dumps({"plate": "AB12CDE", "confidence": 0.9, "image": image}).encode(),
+                            "application/json")
+        assert status == 400 and "image must be a base64 JPEG or PNG" in text
+    reads.none(listener)
+
+
+def test_plate_picture_helpers_bound_and_refuse() -> None:
+    from hardware.plate_picture import (
+        MAX_HEIGHT,
+        MAX_WIDTH,
+        event_picture,
+        picture_bytes,
+    )
+
+    assert picture_bytes(b"") is None and picture_bytes(b"\xff\xd8 broken jpeg") is None
+    small = io.BytesIO()
+    Image.new("RGB", (40, 10), "white").save(small, "PNG")
+    assert Image.open(io.BytesIO(picture_bytes(small.getvalue()))).size == (40, 10)  # never scaled up
+    tall = io.BytesIO()
+    Image.new("RGB", (100, 1000), "white").save(tall, "PNG")
+    width, height = Image.open(io.BytesIO(picture_bytes(tall.getvalue()))).size
+    assert height == MAX_HEIGHT and width <= MAX_WIDTH
+    # a broken plate crop: the next picture is used
+    assert event_picture({"licensePlatePicture.jpg": b"\xff\xd8 broken", "scene.jpg": small.getvalue()}) is not None
+    assert event_picture({}) is None
+    with pytest.raises(InputError, match="image must be bytes"):
+        PlateRead("AB12CDE", 0.9, datetime.now(UTC), None, "test", image="not bytes")  # type: ignore[arg-type]
 
 
 MALFORMED = [

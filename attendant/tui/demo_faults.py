@@ -7,11 +7,13 @@ stand-in printer can act any :class:`~hardware.base.DeviceState`; a simulated
 gate can go into a hard fault and out of it; the entry lane's stand-in camera
 reads the next vehicle waiting there, every other read unsure (64 %, one
 character swapped the way plate readers confuse them) so the attendant must
-confirm it.
+confirm it, with a picture of the real plate (:func:`plate_picture`, drawn
+with Pillow) to check the read against.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from hardware.base import DeviceState
@@ -23,6 +25,23 @@ LOW_CONFIDENCE = 0.64
 HIGH_CONFIDENCE = 0.93
 PRINTER_STATES = (("paper_out", "paper out"), ("paper_low", "paper low"), ("offline", "offline"),
                   ("ok", "back (ok)"))
+
+
+def plate_picture(text: str, *, width: int = 260, height: int = 60) -> bytes:
+    """A PNG of a white number plate showing ``text`` in black (what an ANPR camera's plate crop
+    looks like), ``width`` x ``height`` pixels; Pillow's bundled font (FreeType)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", (width, height), (246, 246, 240))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((1, 1, width - 2, height - 2), outline=(25, 25, 25), width=2)
+    font = ImageFont.load_default(size=int(height * 0.75))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    draw.text(((width - (right - left)) / 2 - left, (height - (bottom - top)) / 2 - top), text,
+              fill=(12, 12, 12), font=font, stroke_width=1, stroke_fill=(12, 12, 12))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
 
 
 class DemoFaults:
@@ -59,7 +78,7 @@ class DemoFaults:
             if index is not None:
                 plate = plate[:index] + plate[index].translate(CONFUSED) + plate[index + 1:]
         self.classes[plate] = vehicle.vehicle_class
-        self.booth.devices(lane).camera.push(plate, confidence)
+        self.booth.devices(lane).camera.push(plate, confidence, image=plate_picture(vehicle.plate))
         return plate
 
     def can_read(self, lane) -> bool:

@@ -22,7 +22,7 @@ import codecs
 import email.policy
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from types import MappingProxyType
@@ -36,6 +36,7 @@ from attendant.core.errors import InputError
 from attendant.core.plates import normalize_plate
 
 from hardware.base import PlateRead
+from hardware.plate_picture import event_picture
 
 __all__ = [
     "AnprEvent",
@@ -102,6 +103,11 @@ class AnprEvent:
     - ``country``, ``vehicle_type``, ``plate_color``: as sent, or None.
     - ``state``: Axis ``carState`` (``new``/``update``/``lost``), else None.
     - ``images``: picture name -> bytes (JPEG as sent), possibly empty.
+
+    ``read.image`` is made here from ``images`` when the read has none: the
+    plate picture (or else the first picture) as a small PNG
+    (:func:`hardware.plate_picture.event_picture`), so every consumer of
+    ``on_read`` gets it; None when no picture came or none decodes.
     """
 
     read: PlateRead
@@ -119,6 +125,10 @@ class AnprEvent:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", MappingProxyType(dict(self.images)))
+        if self.images and self.read.image is None:
+            picture = event_picture(self.images)
+            if picture is not None:
+                object.__setattr__(self, "read", replace(self.read, image=picture))
 
 
 @dataclass(frozen=True)

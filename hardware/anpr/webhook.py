@@ -2,11 +2,15 @@
 
 ``{"plate": "AB12CDE", "confidence": 0.93, "lane": "E1", "at": "2024-06-14T14:04:36Z"}``
 (``lane`` and ``at`` optional; ``at`` ISO 8601 with a UTC offset), posted as
-``application/json``.
+``application/json``. An optional ``"image"`` carries the plate picture as
+base64 (standard alphabet, RFC 4648, read by :mod:`base64`) of a JPEG or PNG;
+the read then carries it (``PlateRead.image``, :mod:`hardware.plate_picture`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -53,11 +57,22 @@ def webhook_event(data: Mapping[str, Any], lane: str | None, received_at: dateti
         if aware is None:
             raise AnprPayloadError(f"at must carry a UTC offset (e.g. Z or +01:00): {data['at']!r}")
         at = aware
+    images: dict[str, bytes] = {}
+    if data.get("image") is not None:
+        encoded = data["image"]
+        problem = AnprPayloadError("image must be a base64 JPEG or PNG (standard alphabet)")
+        if not isinstance(encoded, str):
+            raise problem
+        try:
+            images["image"] = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise problem from None
     return AnprEvent(
         read=plate_read(normal, confidence, at, post_lane.strip() if post_lane else lane, "webhook"),
         raw_plate=raw,
         vendor="webhook",
         camera=data.get("camera") if isinstance(data.get("camera"), str) else None,
+        images=images,
     )
 
 
@@ -66,11 +81,14 @@ def parse_webhook(body: bytes, content_type: str, *, lane: str | None = None,
     """Parse this project's plain JSON webhook.
 
     Body: ``{"plate": str, "confidence": number 0..1, "lane": str (optional),
-    "at": ISO 8601 with offset (optional, default ``received_at`` or now)}``.
+    "at": ISO 8601 with offset (optional, default ``received_at`` or now),
+    "image": base64 JPEG or PNG of the plate (optional)}``.
     The post's ``lane`` wins over the listener's ``lane``.
 
     :raises AnprPayloadError: not JSON, not an object, no plate, a missing
-        or out-of-range confidence, an empty lane, a naive or unreadable ``at``.
+        or out-of-range confidence, an empty lane, a naive or unreadable ``at``,
+        an ``image`` that is not base64 text (base64 of bytes that are not a
+        picture is accepted: the read goes on without a picture).
     """
     media = media_type(content_type)
     if not is_json_type(media):

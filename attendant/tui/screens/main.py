@@ -580,7 +580,8 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         app = self.app
         if app.entry_lane is not None and lane == app.entry_lane.code:
             vehicle_class = self.demo.classes.pop(read.plate, None)
-            self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class)
+            self.query_one(EntryForm).offer_read(read.plate, read.confidence, vehicle_class,
+                                                 picture=read.image)
             exit_form = self.query_one(ExitForm)
             if exit_form.checkout is None and not exit_form.code and not exit_form.busy:
                 # nothing on the exit form: on a low terminal the entry form unfolds to show the read

@@ -2,7 +2,9 @@
 
 :class:`ShiftScreen` (``ctrl+s`` from anywhere once logged in) shows who is
 logged in and the shift's figures so far (``ShiftReport.lines()``), and
-offers, each on a key shown in the footer and in the command palette:
+offers, each on a key in the command palette and in F1's help, and in the
+footer as far as the terminal's width allows (short labels, the office keys
+first, then ``f1 Help``: ``FOOTER_FITS``):
 
 - ``o`` open a shift with a float, ``d`` a cash drop (amount + note),
   ``c`` close with the count-up (:class:`CountUpScreen`), ``p`` print the
@@ -220,13 +222,22 @@ class ShiftScreen(TaskRunner, Screen):
         Binding("c", "close_shift", "Close & count"),
         Binding("p", "print_report", "Print report"),
         Binding("i", "settle_ious", "Settle IOUs"),
+        Binding("l", "lists", "Lists"),
         Binding("r", "refund", "Refund"),
         Binding("v", "new_validation", "New validation"),
         Binding("x", "close_other", "Close other shift"),
         Binding("b", "bay_service", "Bay out/in"),
         Binding("u", "unlock_user", "Unlock user"),
-        Binding("l", "lists", "Lists"),
     ]
+    # The footer shows the keys that fit whole, in this order, with these short labels, then "f1 Help";
+    # F1 lists every key with its full description (attendant/tui/widgets/footer.py).
+    FOOTER_FITS = True
+    FOOTER_LABELS: ClassVar[dict[str, str]] = {
+        "back": "Lanes", "open_shift": "Open", "drop": "Drop", "close_shift": "Close", "print_report": "Print",
+        "settle_ious": "IOUs", "lists": "Lists", "refund": "Refund", "new_validation": "Validation",
+        "close_other": "Close other", "bay_service": "Bays", "unlock_user": "Unlock",
+        "quit": "Quit", "cycle_theme": "Theme", "logout": "Log out", "reports": "Reports",
+    }
 
     SUPERVISOR_ACTIONS = ("refund", "new_validation", "close_other", "bay_service", "unlock_user")
 

@@ -12,7 +12,13 @@ and fills the plate with its confidence shown. A read below the confirmation
 threshold (:func:`attendant.core.plate_match.needs_confirmation`, 80 %) must be
 confirmed: the form shows "confirm plate (72%)" and the first Enter confirms
 it (nothing is issued); the next Enter issues the ticket. Editing the plate
-makes it the attendant's own, which needs no confirmation.
+makes it the attendant's own, which needs no confirmation. Beside a read to
+confirm the form shows the camera's picture of the plate (``PlateRead.image``,
+drawn by :class:`~attendant.tui.widgets.plate_picture.PlatePicture`: 44
+columns by at most 6 rows below 30 rows, 48 by 8 from 30 rows, 64 by 11 on
+a terminal of 160x50 or more; from 100 to 159 columns, where the form is
+narrow beside the map, 56 by 8 under the note), or says "no picture from the camera"; the picture goes when
+the read is confirmed, edited away, cleared or replaced by the next read.
 
 Plate lists: while a plate is typed (or read) the form asks the service
 whether it is on the deny or allow list (confusables tolerated,
@@ -53,6 +59,7 @@ from attendant.core.vocab import GateOutcome, VehicleClass
 from attendant.tui.messages import EntryRequested, WedgeScanned
 from attendant.tui.widgets.device_health import device_badge
 from attendant.tui.widgets.pickers import Flag, KeyChoice, cycle_focus
+from attendant.tui.widgets.plate_picture import PlatePicture
 
 CLASS_OPTIONS = [(v.value, v.value) for v in VehicleClass]
 PLATE_MAX = 20  # room for a ticket code's recognisable start (facility code of up to 8 + 10)
@@ -159,11 +166,24 @@ class EntryForm(Vertical):
         Binding("shift+tab", "cycle_focus(-1)", "Previous field", show=False),
     ]
 
+    # Every rule below names EntryForm itself; the picture's sizes start at Screen (its size classes),
+    # which Textual's scoping would prefix with "EntryForm " (never matching): no scoping here.
+    SCOPED_CSS = False
     DEFAULT_CSS = """
     EntryForm { height: auto; }
-    EntryForm > .entry-note { height: auto; display: none; }
-    EntryForm > .entry-note.-shown { display: block; }
+    EntryForm .entry-note { height: auto; display: none; }
+    EntryForm .entry-note.-shown { display: block; }
+    EntryForm #entry-read-row { height: auto; }
+    EntryForm #entry-read { width: 1fr; }
     EntryForm #entry-read.-confirm { background: $warning 20%; }
+    EntryForm #entry-picture { display: none; margin-left: 1; width: 44; max-height: 6; }
+    EntryForm #entry-picture.-shown { display: block; }
+    Screen.-short EntryForm #entry-picture, Screen.-tall EntryForm #entry-picture { width: 48; max-height: 8; }
+    Screen.-wide.-tall EntryForm #entry-picture { width: 64; max-height: 11; }
+    /* 100-159 columns: the form is about 70 wide beside the map; the picture goes under the note */
+    Screen.-medium EntryForm #entry-read-row { layout: vertical; }
+    Screen.-medium EntryForm #entry-read { width: 100%; }
+    Screen.-medium EntryForm #entry-picture { margin: 0; width: 56; max-height: 8; }
     EntryForm #entry-list.-deny { background: $error 20%; }
     """
 
@@ -178,6 +198,7 @@ class EntryForm(Vertical):
         self.busy = False
         self.threshold = DEFAULT_CONFIRM_THRESHOLD
         self.read: tuple[str, float] | None = None  # (plate as read, confidence 0..1)
+        self.read_picture: bytes | None = None  # the camera's picture of that read (PNG/JPEG bytes)
         self.read_confirmed = False
         self.printer: tuple[str, str] | None = None  # (DeviceState value, message) of the lane printer
         self.reprints = 0
@@ -197,7 +218,9 @@ class EntryForm(Vertical):
         with Horizontal(classes="form-row"):
             yield Label("Class", classes="field-label")
             yield KeyChoice(CLASS_OPTIONS, value=VehicleClass.CAR.value, id="entry-class")
-        yield Static("", id="entry-read", classes="entry-note")
+        with Horizontal(id="entry-read-row"):
+            yield Static("", id="entry-read", classes="entry-note")
+            yield PlatePicture(id="entry-picture")
         yield Static("", id="entry-list", classes="entry-note")
         yield Static("", id="entry-printer", classes="entry-note")
         yield Static("", id="entry-result", classes="result")
@@ -263,12 +286,14 @@ class EntryForm(Vertical):
             choice.value = vehicle_class
 
     # ------------------------------------------------------------ plate reads
-    def offer_read(self, plate: str, confidence: float, vehicle_class: str | None = None) -> bool:
-        """A camera read at this lane: ``plate`` with ``confidence`` (0..1).
+    def offer_read(self, plate: str, confidence: float, vehicle_class: str | None = None,
+                   picture: bytes | None = None) -> bool:
+        """A camera read at this lane: ``plate`` with ``confidence`` (0..1) and the
+        camera's ``picture`` of it (PNG/JPEG bytes, None: the camera sent none).
 
         Fills the plate unless the form is issuing a ticket or the attendant
-        typed a different plate (then the read is only shown). Returns True
-        when the plate field now holds the read.
+        typed a different plate (then the read is only shown, without its
+        picture). Returns True when the plate field now holds the read.
         """
         field = self.query_one("#entry-plate", Input)
         typed = field.value.strip()
@@ -276,7 +301,7 @@ class EntryForm(Vertical):
         if self.busy or own:
             self._show_read(other=(plate, confidence))
             return False
-        self.read, self.read_confirmed = (plate, float(confidence)), False
+        self.read, self.read_confirmed, self.read_picture = (plate, float(confidence)), False, picture
         with field.prevent(Input.Changed):
             field.value = plate
         field.cursor_position = len(plate)
@@ -286,7 +311,7 @@ class EntryForm(Vertical):
 
     def forget_read(self) -> None:
         """Drop the camera read (the vehicle left, the lane changed)."""
-        self.read, self.read_confirmed = None, False
+        self.read, self.read_confirmed, self.read_picture = None, False, None
         self._show_read()
 
     @on(Input.Changed, "#entry-plate")
@@ -335,14 +360,19 @@ class EntryForm(Vertical):
                                          ("  Esc drops it", "$muted")))
             note.set_class(True, "-shown")
             note.set_class(False, "-confirm")
+            self._show_picture(False)
             return
         parts: list = []
         confirm = self.needs_confirmation
+        pictured = self._show_picture(confirm)
         if self.read is not None and self.plate == self.read[0]:
             plate, confidence = self.read
             if confirm:
-                parts += [(f"⚠ confirm plate ({confidence:.0%})", "$warn b"),
-                          ": ", (plate, "b"), " — check it, edit if wrong · ", ("Enter", "$accent b"), " confirms"]
+                parts += [(f"⚠ confirm plate ({confidence:.0%})", "$warn b"), ": ", (plate, "b"),
+                          " — check it against the picture" if pictured else " — check it",
+                          ", edit if wrong · ", ("Enter", "$accent b"), " confirms"]
+                if not pictured:
+                    parts += ["\n", ("no picture from the camera: look at the plate itself", "$muted")]
             elif self.read_confirmed:
                 parts += [("✓ plate confirmed", "$ok b"), f" (camera {confidence:.0%}) — ",
                           ("Enter", "$accent b"), " issues the ticket"]
@@ -356,6 +386,20 @@ class EntryForm(Vertical):
         note.update(Content.assemble(*parts) if parts else "")
         note.set_class(bool(parts), "-shown")
         note.set_class(confirm, "-confirm")
+
+    def _show_picture(self, confirm: bool) -> bool:
+        """Show the read's picture while it waits for confirmation (else hide it); True when drawn."""
+        widget = self.query_one("#entry-picture", PlatePicture)
+        shown = confirm and self.read_picture is not None and widget.show(self.read_picture)
+        if not shown:
+            widget.show(None)
+        widget.set_class(shown, "-shown")
+        return shown
+
+    @property
+    def picture_shown(self) -> bool:
+        """True while the camera's picture of the read is on the form."""
+        return self.query_one("#entry-picture", PlatePicture).has_class("-shown")
 
     def show_scan_progress(self, code: str | None) -> None:
         """A scanned code is being kept out of the plate field (None: done)."""
