@@ -15,10 +15,19 @@ and for the tests, so the tests run the wiring the attendant gets
 - in the demo, the :class:`TrafficReplayer` thread (started after the
   first paint, stopped on unmount) and its lane queues.
 
-The count signs, the change watcher, the journal worker, the sweeps and the
-replay start after the first paint (:meth:`AttendantApp.start_background_work`),
-so the screen is not kept waiting by their threads (issue 12 item 10;
-``benchmarks/bench_console.py`` measures first paint and quit).
+Start-up (issue 12 item 10; ``benchmarks/bench_console.py`` measures first
+paint, usable and quit): :func:`run_console`, what the CLI runs, paints
+first and opens after (:func:`deferred_app`). Its first screen is the main
+screen's layout in a loading state (:mod:`attendant.tui.screens.loading`),
+built from Textual alone; after that paint a thread imports the database
+layer, opens the database and the booth (:func:`open_console`) and imports
+the main screen, which then replaces the loading screen (in the app's
+``console`` mode). The tests build the console with :func:`make_app`, which
+opens the booth first, so every screen they see is the opened console. The
+count signs, the change watcher, the journal worker, the sweeps and the
+replay start after the main screen's first paint
+(:meth:`AttendantApp.start_background_work`), so it is not kept waiting by
+their threads.
 
 Staff: once users exist (``users.any_users``) the console starts on the
 login screen (:mod:`attendant.tui.screens.login`) and the logged-in

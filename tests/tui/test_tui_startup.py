@@ -43,7 +43,8 @@ def panel_texts(screen) -> dict[str, tuple[str, str]]:
 @pilot_test
 async def test_the_layout_paints_in_a_loading_state_then_the_lane_works(engine):
     gate, calls = threading.Event(), []
-    app = deferred_app(gated_source(engine, gate, calls), facility_code=FACILITY, title=FACILITY, timers=False)
+    app = deferred_app(gated_source(engine, gate, calls), facility_code=FACILITY, title=FACILITY, timers=False,
+                       setup_note="the demo runs without logins")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: calls)  # the opening started (after the first paint), and waits
         assert calls == ["console-open"]  # in its thread, not on the UI's
@@ -58,7 +59,8 @@ async def test_the_layout_paints_in_a_loading_state_then_the_lane_works(engine):
         gate.set()
         await until(pilot, lambda: app.opened and app.screen is app.main_screen and app.main_screen.loaded)
         assert "Charlotte Street CP" in str(app.screen.query_one("FacilityBar").render())
-        assert app.notes == ()  # the demo copy has no users: no note was asked for here
+        assert app.notes == ("the demo runs without logins",)  # no users in the demo copy: said on screen
+        assert any("without logins" in str(n.message) for n in app._notifications)
         await pilot.press("f2", *"KE11 PNT", "enter")
         await until(pilot, lambda: "Ticket" in str(app.screen.query_one("#entry-result").render()))
         result = str(app.screen.query_one("#entry-result").render())
@@ -90,3 +92,16 @@ async def test_quitting_while_the_facility_opens_leaves_at_once(engine):
         await pilot.pause()
     assert app.return_code == 0 and not app.opened and app.open_error is None
     gate.set()  # the opening thread finishes after the app and closes what it opened
+
+
+@pilot_test
+async def test_with_users_the_opened_console_asks_for_a_login(staffed_engine):
+    from attendant.tui.screens.login import LoginScreen
+
+    app = deferred_app(lambda: (staffed_engine, demo_lanes()), facility_code=FACILITY, timers=False,
+                       setup_note="the demo runs without logins")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        assert app.login_required and app.actor is None
+        assert app.notes == ()  # users exist: the setup note is not shown
+        assert app.screen_stack == [app.main_screen, app.screen]  # the login over the main screen, nothing else
