@@ -27,24 +27,25 @@ terminal starts it:
   rounds: before and after a change in one run.
 
 First paint is the moment the terminal output, escape sequences stripped,
-holds the marker: the title of the console's availability panel
-("Availability (free bays)"), the Static's text in the bare app. The
-console paints its layout first and opens the database and the facility
-after that paint (``attendant/tui/screens/loading.py``), so its first frame
-is the main screen's layout with every panel in a loading state. Until the
-console painted first, the marker was the facility's name in the top bar
-("Charlotte Street CP"), which only an open facility can show; the panel
-title is in the first frame either way (the loading screen's and the main
-screen's), so the same marker measures both, and a checkout from before
-the change (``--compare``) is measured on the same terms.
+holds the marker: the top border of the console's entry panel with its
+title ("╭─ Entry"), the Static's text in the bare app. The console paints
+its layout first and opens the database and the facility after that paint
+(``attendant/tui/screens/loading.py``), so its first frame is the main
+screen's layout with every panel in a loading state. Until the console
+painted first, the marker was the facility's name in the top bar
+("Charlotte Street CP"), which only an open facility can show; the entry
+panel is in the first frame either way (the loading screen's and the main
+screen's, at every terminal size), so the same marker measures both, and a
+checkout from before the change (``--compare``) is measured on the same
+terms.
 
-Usable is the moment the first level of the map ("L0 Ground") is drawn:
-the facility is open and its drawings, bays and counts loaded, the entry
-and exit forms live. The harness then keeps draining the terminal for
-``--settle`` seconds (an attendant does not quit in the first
-millisecond: the background work started after the first paint is
-running), writes ctrl+q (``\\x11``) and times until the process has
-exited (``waitpid``): the quit time.
+Usable is the moment the first level is drawn ("L0 Ground" on the map, or
+"Free  L0 " in the one-line summary a small terminal shows instead): the
+facility is open and its bays loaded, the entry and exit forms live. The
+harness then keeps draining the terminal for ``--settle`` seconds (an
+attendant does not quit in the first millisecond: the background work
+started after the first paint is running), writes ctrl+q (``\\x11``) and
+times until the process has exited (``waitpid``): the quit time.
 
 The variants alternate round by round so the machine's noise hits them
 alike; the first ``--warmup`` rounds are discarded (bytecode compiled,
@@ -89,9 +90,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_PAINT_TARGET = 2.0  # console first paint / bare Textual app first paint
 QUIT_TARGET_S = 0.5  # seconds from ctrl+q to the process's exit
-CONSOLE_MARKER = "Availability (free bays)"  # a panel title of the console's layout (loading or loaded)
-USABLE_MARKER = "L0 Ground"  # the map's first level, drawn once the facility is open and loaded
-BARE_MARKER = "bare textual app ready"
+CONSOLE_MARKER = ("╭─ Entry",)  # the entry panel's top border and title: the console's layout, loading or loaded
+# the first level, drawn once the facility is open and its bays loaded: on the map (or its one-line summary when the
+# terminal is too small for the map and the availability table)
+USABLE_MARKER = ("L0 Ground", "Free  L0 ")
+BARE_MARKER = ("bare textual app ready",)
 
 BARE_APP = f"""
 from textual.app import App
@@ -100,7 +103,7 @@ from textual.widgets import Static
 
 class Bare(App):
     def compose(self):
-        yield Static({BARE_MARKER!r})
+        yield Static({BARE_MARKER[0]!r})
 
 
 Bare().run()
@@ -135,11 +138,11 @@ def make_env(home: str, cols: int, lines: int) -> dict[str, str]:
     return env
 
 
-def run_in_pty(argv: list[str], marker: str, *, env: dict, cwd: str, cols: int, lines: int, settle: float,
-               usable: str | None = None, timeout: float = 60.0) -> dict[str, float]:
-    """Start ``argv`` on a new pseudo-terminal of ``cols`` x ``lines``; seconds to first paint (``marker`` in
-    the output), to usable (``usable`` in the output; the first paint when None) and from ctrl+q (sent
-    ``settle`` s after usable) to the process's exit.
+def run_in_pty(argv: list[str], marker: tuple[str, ...], *, env: dict, cwd: str, cols: int, lines: int,
+               settle: float, usable: tuple[str, ...] | None = None, timeout: float = 60.0) -> dict[str, float]:
+    """Start ``argv`` on a new pseudo-terminal of ``cols`` x ``lines``; seconds to first paint (one of the
+    ``marker`` strings in the output), to usable (one of ``usable``; the first paint when None) and from
+    ctrl+q (sent ``settle`` s after usable) to the process's exit.
 
     Raises SystemExit when the process ends before it is usable or is not usable in ``timeout`` s.
     A process that has not exited 20 s after ctrl+q is killed and its quit time reported as 20 s.
@@ -179,13 +182,13 @@ def run_in_pty(argv: list[str], marker: str, *, env: dict, cwd: str, cols: int, 
             # search only the new output (plus an overlap for a marker split between reads)
             start = max(0, scanned - 4096)
             text = _ESCAPES.sub(b"", bytes(data[start:])).decode("utf-8", errors="replace")
-            if painted is None and marker in text:
+            if painted is None and any(m in text for m in marker):
                 painted, painted_cpu = now, process_cpu(proc.pid)
                 if usable is None:
                     ready_cpu = painted_cpu
                     break
                 wanted = usable
-            if painted is not None and usable in text:
+            if painted is not None and any(m in text for m in usable):
                 ready_cpu = process_cpu(proc.pid)
                 break
             scanned = len(data)

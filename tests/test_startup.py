@@ -69,3 +69,21 @@ def test_the_console_paints_before_the_database_layer_is_imported(tmp_path):
         "print(type(screen).__name__, [m for m in heavy if m in sys.modules])\n",
         tmp_path)
     assert out == "LoadingScreen []"
+
+
+def test_renew_starts_a_new_pause_only_within_one(tmp_path):
+    out = _run(
+        "import gc, time\n"
+        "from attendant import startup\n"
+        "startup.renew()\n"
+        "print(gc.isenabled(), startup.paused(), gc.get_freeze_count())\n"
+        "startup.PAUSE_LIMIT_S = 0.6\n"
+        "startup.pause()\n"
+        "time.sleep(0.4)\n"
+        "startup.renew()\n"
+        "time.sleep(0.4)\n"  # 0.8 s after the first pause: past its bound, within the renewed one
+        "print(gc.isenabled(), startup.paused(), gc.get_freeze_count() > 0)\n"
+        "time.sleep(0.5)\n"
+        "print(gc.isenabled(), startup.paused())\n",
+        tmp_path)
+    assert out.splitlines() == ["True False 0", "False True True", "True False"]

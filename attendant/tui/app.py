@@ -287,6 +287,10 @@ class AttendantApp(App[None]):
         imports, the schema check, the facility, the booth); it posts :class:`ConsoleOpened` or
         :class:`ConsoleOpenFailed`."""
         opener = self._opener
+        # What start-up built is frozen out of the collector's passes and the CLI's pause starts again for the
+        # database layer's imports (attendant/startup.py bounds a pause at 2 s: counted from the process's start,
+        # it could end in the middle of them on a busy machine; opening the services ends it, as for any command).
+        startup.renew()
 
         def run() -> None:
             try:
