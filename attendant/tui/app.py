@@ -91,7 +91,7 @@ QUIT_JOIN_S = 1.0
 #: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
 RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
-__all__ = ["AttendantApp", "OpenedConsole", "make_app", "open_console", "run_console"]
+__all__ = ["AttendantApp", "OpenedConsole", "deferred_app", "make_app", "open_console", "run_console"]
 
 
 @dataclass
