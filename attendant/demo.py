@@ -46,11 +46,11 @@ from attendant.core.replay import (
 )
 from attendant.core.requests import EntryRequest, ExitRequest, Tender
 from attendant.core.vocab import PaymentMethod
+from attendant.demo_files import DEMO_FACILITY, demo_db_contents, demo_db_path  # noqa: F401 - re-exported
 from hardware.config import ConsoleConfig, load_config
 
 log = logging.getLogger(__name__)
 
-DEMO_FACILITY = "CHS"
 ATTENDED_EVERY = 6  # one vehicle in six waits at an attended lane
 
 
@@ -68,31 +68,6 @@ def demo_layout_path() -> Path:
 def demo_config() -> ConsoleConfig:
     """The demo's lanes and stand-in devices (``examples/console.toml``)."""
     return load_config(_example("console.toml"))
-
-
-def demo_db_path() -> Path:
-    """The demo's own SQLite file: ``demo.db`` in the data folder (:func:`attendant.paths.data_dir`)."""
-    from attendant.paths import data_dir
-
-    return data_dir() / "demo.db"
-
-
-def demo_db_contents(path: Path) -> tuple[int, int]:
-    """``(sessions, users)`` an existing demo database holds (``(0, 0)`` when there is no file or no schema).
-
-    Read with :mod:`sqlite3` read-only, before anything opens (or migrates) it.
-    """
-    import sqlite3
-
-    if not path.exists():
-        return 0, 0
-    try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-            sessions = conn.execute("SELECT count(*) FROM parking_session").fetchone()[0]
-            users = conn.execute("SELECT count(*) FROM app_user").fetchone()[0]
-        return int(sessions), int(users)
-    except sqlite3.Error:  # not a database of ours yet (or an empty file): nothing to keep
-        return 0, 0
 
 
 def ensure_demo_db(url: str | None, *, actor: str, fresh: bool = False) -> Engine:

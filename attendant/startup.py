@@ -63,6 +63,19 @@ def resume() -> None:
         gc.enable()
 
 
+def renew() -> None:
+    """Within a :func:`pause`: freeze what is alive now and start a new pause of :data:`PAUSE_LIMIT_S` seconds.
+
+    For a start-up in two steps (the console paints, then loads the database layer in a thread): the second
+    step gets the whole bound, whatever the first took. Without a pause in force it does nothing.
+    """
+    with _lock:
+        if _pause is None:
+            return
+    resume()
+    pause()
+
+
 def paused() -> bool:
     """True while a :func:`pause` is in force."""
     return _pause is not None

@@ -52,3 +52,38 @@ def test_without_a_pause_resume_leaves_the_collector_alone(tmp_path):
         "print(gc.isenabled(), gc.get_freeze_count())\n",
         tmp_path)
     assert out == "False 0"
+
+
+def test_the_console_paints_before_the_database_layer_is_imported(tmp_path):
+    # What `attendant` and `attendant demo` import before the console's first paint (issue 12 item 10): the CLI,
+    # the app and its loading screen. The database layer, the services and the main screen's widgets load in the
+    # opening thread after that paint; an import at the top of one of these modules would bring them back here.
+    out = _run(
+        "import sys\n"
+        "import attendant.cli, attendant.cli.common, attendant.cli.lanes\n"
+        "from attendant.tui.app import deferred_app\n"
+        "app = deferred_app(lambda: None, title='CHS')\n"
+        "screen = app.get_default_screen()\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic', 'db.models', 'attendant.core.services',\n"
+        "         'attendant.tui.screens.main', 'hardware.config')\n"
+        "print(type(screen).__name__, [m for m in heavy if m in sys.modules])\n",
+        tmp_path)
+    assert out == "LoadingScreen []"
+
+
+def test_renew_starts_a_new_pause_only_within_one(tmp_path):
+    out = _run(
+        "import gc, time\n"
+        "from attendant import startup\n"
+        "startup.renew()\n"
+        "print(gc.isenabled(), startup.paused(), gc.get_freeze_count())\n"
+        "startup.PAUSE_LIMIT_S = 0.6\n"
+        "startup.pause()\n"
+        "time.sleep(0.4)\n"
+        "startup.renew()\n"
+        "time.sleep(0.4)\n"  # 0.8 s after the first pause: past its bound, within the renewed one
+        "print(gc.isenabled(), startup.paused(), gc.get_freeze_count() > 0)\n"
+        "time.sleep(0.5)\n"
+        "print(gc.isenabled(), startup.paused())\n",
+        tmp_path)
+    assert out.splitlines() == ["True False 0", "False True True", "True False"]

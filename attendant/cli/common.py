@@ -425,7 +425,7 @@ def main_callback(
         login_name = "unknown"
     import socket
 
-    from attendant.core import audit
+    from attendant.core import audit_note as audit
 
     note = (actor or os.environ.get("ATTENDANT_ACTOR") or "").strip()[:80] or None
     ctx.obj = Context(
@@ -442,16 +442,22 @@ def main_callback(
     ctx.call_on_close(ctx.obj.close)
     ctx.call_on_close(lambda: audit.end_note(noted))
     if ctx.invoked_subcommand is None:
-        from attendant.core.facilities import list_facilities
         from attendant.tui.app import run_console
 
-        engine = ctx.obj.engine()
-        if not list_facilities(engine):  # a fresh install: say what to run rather than fail on a missing key
-            where = engine.url.render_as_string(hide_password=True)
-            raise InputError(f"no facility in {where} yet. To try the console: `attendant demo`. To set up this "
-                             "site: `attendant init --layout FILE` (or `attendant init --demo` for the demo car "
-                             "park), then `attendant`")
-        run_console(engine, ctx.obj.console_config(), facility_code=facility)
+        cli = ctx.obj
+
+        def source():  # in the console's opening thread, after its first paint (issue 12 item 10)
+            from attendant.core.facilities import list_facilities
+
+            engine = cli.engine()
+            if not list_facilities(engine):  # a fresh install: say what to run rather than fail on a missing key
+                where = engine.url.render_as_string(hide_password=True)
+                raise InputError(f"no facility in {where} yet. To try the console: `attendant demo`. To set up "
+                                 "this site: `attendant init --layout FILE` (or `attendant init --demo` for the demo "
+                                 "car park), then `attendant`")
+            return engine, cli.console_config()
+
+        run_console(source, facility_code=facility, title=facility or "")
 
 
 def _foreign_digit(argv: list[str]) -> str | None:

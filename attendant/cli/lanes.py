@@ -35,12 +35,7 @@ def demo(
     """Open the console on the demo facility (Charlotte Street CP) with stand-in devices."""
     import sys
 
-    from attendant.demo import (
-        demo_config,
-        demo_db_contents,
-        demo_db_path,
-        ensure_demo_db,
-    )
+    from attendant.demo_files import DEMO_FACILITY, demo_db_contents, demo_db_path
     from attendant.tui.app import run_console
 
     cli = state(ctx)
@@ -55,15 +50,19 @@ def demo(
         where = f"{path} ({'new' if fresh or not path.exists() else 'kept; --fresh starts over'})"
     else:
         where = cli.db
-    engine = ensure_demo_db(cli.db, actor=cli.os_account, fresh=bool(fresh))
-    from attendant.core.users import any_users
-
     typer.echo(f"attendant: demo database {where}", err=True)
-    if not any_users(engine):
-        typer.echo("attendant: the demo runs without logins (no users in its database; users made with `attendant "
-                   "user add` live in the site's database). For a demo with logins: `attendant --db "
-                   f"sqlite:///{demo_db_path()} user add NAME --role admin ...`", err=True)
-    run_console(engine, demo_config(), facility_code="CHS", replay_speed=speed if replay else None, theme=theme)
+
+    def source():  # in the console's opening thread, after its first paint (issue 12 item 10)
+        from attendant.demo import demo_config, ensure_demo_db
+
+        return ensure_demo_db(cli.db, actor=cli.os_account, fresh=bool(fresh)), demo_config()
+
+    no_logins = ("the demo runs without logins (no users in its database; users made with `attendant user add` "
+                 f"live in the site's database). For a demo with logins: `attendant --db sqlite:///{demo_db_path()} "
+                 "user add NAME --role admin ...`")
+    for note in run_console(source, facility_code=DEMO_FACILITY, replay_speed=speed if replay else None, theme=theme,
+                            setup_note=no_logins, title=DEMO_FACILITY):
+        typer.echo(f"attendant: {note}", err=True)
 
 
 @commands.command()

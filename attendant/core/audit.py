@@ -50,12 +50,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextvars import ContextVar, Token
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, event, insert, select, update
 
+from attendant.core.audit_note import NOTE, end_note, note_events  # noqa: F401 - re-exported
 from attendant.core.clock import utc_now
 from db.models import (
     AuditChainHead,
@@ -72,7 +72,7 @@ from db.models import (
 AUDIT = AuditEvent.__table__
 HEAD = AuditChainHead.__table__
 GENESIS = "0" * 64
-_NOTE: ContextVar[str | None] = ContextVar("attendant_audit_note", default=None)
+_NOTE = NOTE
 _PENDING = "attendant_audit_pending"  # key in the connection's info: (transaction, [events])
 
 #: Keys of ``details`` left out of the hash at any depth: personal data that may be encrypted or erased
@@ -133,18 +133,6 @@ _LAST_EVENT = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.hash).where(AUDIT.c.seq.is
     .order_by(AUDIT.c.seq.desc()).limit(1)
 _INSERT = insert(AUDIT).returning(AUDIT.c.id)  # built once: executed with a parameter dict, it compiles once
 _MOVE_HEAD = update(HEAD).where(HEAD.c.id == bindparam("chain_id"))
-
-
-def note_events(note: str | None) -> Token:
-    """Add ``note`` (e.g. the CLI's ``--actor``: which script ran the command) as ``details["note"]`` to
-    every event recorded in this context until :func:`end_note`. It never replaces the actor, which is
-    always the authenticated user (issue "Trust": the audit actor cannot be chosen)."""
-    return _NOTE.set(note)
-
-
-def end_note(token: Token) -> None:
-    """Stop adding the note set by :func:`note_events`."""
-    _NOTE.reset(token)
 
 
 def record(conn, *, facility_id: int | None, actor: str, action: str, entity: str, entity_id: int | None,

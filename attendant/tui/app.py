@@ -15,10 +15,19 @@ and for the tests, so the tests run the wiring the attendant gets
 - in the demo, the :class:`TrafficReplayer` thread (started after the
   first paint, stopped on unmount) and its lane queues.
 
-The count signs, the change watcher, the journal worker, the sweeps and the
-replay start after the first paint (:meth:`AttendantApp.start_background_work`),
-so the screen is not kept waiting by their threads (issue 12 item 10;
-``benchmarks/bench_console.py`` measures first paint and quit).
+Start-up (issue 12 item 10; ``benchmarks/bench_console.py`` measures first
+paint, usable and quit): :func:`run_console`, what the CLI runs, paints
+first and opens after (:func:`deferred_app`). Its first screen is the main
+screen's layout in a loading state (:mod:`attendant.tui.screens.loading`),
+built from Textual alone; after that paint a thread imports the database
+layer, opens the database and the booth (:func:`open_console`) and imports
+the main screen, which then replaces the loading screen (in the app's
+``console`` mode). The tests build the console with :func:`make_app`, which
+opens the booth first, so every screen they see is the opened console. The
+count signs, the change watcher, the journal worker, the sweeps and the
+replay start after the main screen's first paint
+(:meth:`AttendantApp.start_background_work`), so it is not kept waiting by
+their threads.
 
 Staff: once users exist (``users.any_users``) the console starts on the
 login screen (:mod:`attendant.tui.screens.login`) and the logged-in
@@ -41,28 +50,18 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import Engine
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from attendant import startup
-from attendant.booth import Booth, open_booth
 from attendant.core.auth import Actor, Role
-from attendant.core.lane_status import booth_name
-from attendant.core.users import any_users
-from attendant.core.vocab import LaneDirection, SpotStatus
-from attendant.demo import QueuedVehicle, SimClock, TrafficReplayer
 from attendant.tui.commands import ConsoleCommands, MoneyCommands
-from attendant.tui.devices import DeviceHub
-from attendant.tui.messages import LiveState, OthersChanged, QueuesChanged, SpotsChanged
-from attendant.tui.screens.main import MainScreen
-from attendant.tui.widgets.exit_form import ExitForm
-from attendant.tui.widgets.facility_bar import FacilityBar
-from hardware.config import ConsoleConfig, LaneConfig
 from themes import (
     DEFAULT_THEME,
     STYLESHEET,
@@ -72,9 +71,19 @@ from themes import (
     register_themes,
 )
 
-if TYPE_CHECKING:  # the login and shift screens are imported when first shown (start-up, issue 12 item 10)
+# Everything below is imported when the console opens its facility, not at start-up: the database layer
+# (SQLAlchemy, SQLModel, pydantic), the services, the main screen and its widgets load in a thread after the
+# first paint of a deferred console (run_console; issue 12 item 10, benchmarks/bench_console.py).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from attendant.booth import Booth
     from attendant.core.shifts import ShiftView
+    from attendant.core.vocab import SpotStatus
+    from attendant.demo import QueuedVehicle, TrafficReplayer
     from attendant.tui.screens.login import LoginResult
+    from attendant.tui.screens.main import MainScreen
+    from hardware.config import ConsoleConfig, LaneConfig
 
 log = logging.getLogger(__name__)
 #: The longest quitting waits, in seconds, for the replay and the change watcher to end (both together).
@@ -82,7 +91,45 @@ QUIT_JOIN_S = 1.0
 #: Who the console's minute-by-minute reservation sweep acts as (an automaton of this installation).
 RESERVATION_SWEEPER = Actor("console:reservations", Role.ATTENDANT, system=True)
 
-__all__ = ["AttendantApp", "make_app", "run_console"]
+__all__ = ["AttendantApp", "OpenedConsole", "deferred_app", "make_app", "open_console", "run_console"]
+
+
+@dataclass
+class OpenedConsole:
+    """What the console runs on, once its facility is open (:func:`open_console`): the booth, who acts
+    (``actor``; None until a login when ``login``), the demo's replay (or None), and ``notes`` to show the
+    attendant once the console is up (plain sentences)."""
+
+    booth: Booth
+    actor: Actor | str | None
+    login: bool
+    replayer: TrafficReplayer | None = None
+    theme: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+class ConsoleOpened(Message):
+    """The deferred console's facility is open (posted by the opening thread)."""
+
+    def __init__(self, opened: OpenedConsole) -> None:
+        super().__init__()
+        self.opened = opened
+
+
+class ConsoleOpenFailed(Message):
+    """The deferred console could not open its facility (posted by the opening thread); ``error`` is raised
+    again by :func:`run_console` once the terminal is restored, so the CLI reports it as any command's error."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+def _messages():
+    """:mod:`attendant.tui.messages`, imported once the console has opened (it brings the services' types)."""
+    from attendant.tui import messages
+
+    return messages
 
 
 class AttendantApp(App[None]):
@@ -113,7 +160,7 @@ class AttendantApp(App[None]):
 
     def __init__(
         self,
-        booth: Booth,
+        booth: Booth | None,
         *,
         actor: Actor | str | None,
         login: bool = False,
@@ -121,64 +168,171 @@ class AttendantApp(App[None]):
         replay_speed: float | None = None,
         theme: str | None = None,
         timers: bool = True,
+        opener: Callable[[], OpenedConsole] | None = None,
+        loading_title: str = "",
     ) -> None:
+        """``booth`` open (:func:`make_app`), or None with ``opener``: the console paints its layout in a
+        loading state (:class:`~attendant.tui.screens.loading.LoadingScreen`, ``loading_title`` in its top
+        bar) and calls ``opener`` in a thread after the first paint (:func:`run_console`)."""
         super().__init__()
+        if booth is None and opener is None:
+            raise ValueError("AttendantApp needs a booth or an opener")
         self.timers = timers  # the periodic clock, figures and login ticks (tests turn them off)
-        self.booth = booth
-        self.service = booth.service  # the booth's services (read-only views, back office)
+        self.booth: Booth = None  # type: ignore[assignment] - set by _attach (at once, or once opened)
+        self.service = None  # the booth's services (read-only views, back office)
         # staff: who every service call is made by (None while logged out), and their open shift here
-        self.actor: Actor | str | None = None if login else actor
-        self.login_required = login
+        self.actor: Actor | str | None = None
+        self.login_required = False
         self.shift: ShiftView | None = None
-        self.replayer = replayer
+        self.replayer: TrafficReplayer | None = None
         self.change_watcher = None  # follows other booths' commits (start_change_watcher)
-        self.booth_name = booth_name()  # this console among the booths (ATTENDANT_BOOTH, else host-pid)
+        self.booth_name = ""  # this console among the booths (ATTENDANT_BOOTH, else host-pid; set by _attach)
         self.lane_publisher = None  # writes this booth's lanes for the other consoles (start_change_watcher)
         self.backup_schedule = None  # scheduled backups (start_backup_schedule)
         self.replay_speed = replay_speed
-        self.entry_lane: LaneConfig | None = booth.lane(None, LaneDirection.ENTRY)
-        self.exit_lane: LaneConfig | None = booth.lane(None, LaneDirection.EXIT)
-        for lane in booth.config.lanes:  # stand-ins and configured drivers: no blocking I/O here
-            booth.devices(lane)
+        self.entry_lane: LaneConfig | None = None
+        self.exit_lane: LaneConfig | None = None
         self._pending_lock = threading.Lock()
         self._pending: dict[int, SpotStatus] = {}
         self._tickets: OrderedDict[str, tuple[str, str]] = OrderedDict()  # code -> (ticket_no, label)
         self._services_closed = False
         self._background_started = False  # start_background_work ran (after the first paint)
         self._journal_stop = threading.Event()  # stops the journal worker (start_journal_worker)
-        self.main_screen = MainScreen()
-        # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
-        # scanner, camera and gate listener on mount and stops them on unmount; its
-        # threads only post messages to the main screen.
-        self.device_hub = DeviceHub(booth, self.main_screen.post_message, clock=booth.service.clock)
+        self._opener = opener
+        self._loading_title = loading_title
+        self.open_error: BaseException | None = None  # the deferred opening failed: run_console raises it
+        self.notes: tuple[str, ...] = ()
+        self.main_screen: MainScreen = None  # type: ignore[assignment] - built by _attach
+        self.device_hub = None
         register_themes(self)
-        wanted = theme or DEFAULT_THEME
         self._theme_warning = None
+        self._set_theme(theme)
+        if booth is not None:
+            self._attach(OpenedConsole(booth, actor, login, replayer))
+
+    def _set_theme(self, theme: str | None) -> None:
+        wanted = theme or DEFAULT_THEME
         if wanted not in THEMES:
             self._theme_warning = f"unknown theme {wanted!r}: using {DEFAULT_THEME} (themes: {', '.join(THEMES)})"
             wanted = DEFAULT_THEME
         self.theme = wanted
 
+    @property
+    def opened(self) -> bool:
+        """True once the console has its booth (at once from :func:`make_app`; after loading when deferred)."""
+        return self.main_screen is not None
+
+    def _attach(self, opened: OpenedConsole) -> None:
+        """Take the open booth: the lanes, the main screen and the device hub (not started yet)."""
+        from attendant.core.lane_status import booth_name
+        from attendant.core.vocab import LaneDirection
+        from attendant.tui.devices import DeviceHub
+        from attendant.tui.screens.main import MainScreen
+
+        booth = opened.booth
+        self.booth = booth
+        self.service = booth.service
+        self.actor = None if opened.login else opened.actor
+        self.login_required = opened.login
+        self.replayer = opened.replayer
+        self.notes = opened.notes
+        self.booth_name = booth_name()
+        self.entry_lane = booth.lane(None, LaneDirection.ENTRY)
+        self.exit_lane = booth.lane(None, LaneDirection.EXIT)
+        for lane in booth.config.lanes:  # stand-ins and configured drivers: no blocking I/O here
+            booth.devices(lane)
+        self.main_screen = MainScreen()
+        # Device wiring (see attendant/tui/devices.py): the hub starts every lane's
+        # scanner, camera and gate listener on mount and stops them on unmount; its
+        # threads only post messages to the main screen.
+        self.device_hub = DeviceHub(booth, self.main_screen.post_message, clock=booth.service.clock)
+
     # ----------------------------------------------------------- life cycle
     def get_default_screen(self) -> Screen:
-        return self.main_screen
+        if self.main_screen is not None:
+            return self.main_screen
+        from attendant.tui.screens.loading import LoadingScreen
+
+        return LoadingScreen(self._loading_title)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return domain_defaults()
 
     def on_mount(self) -> None:
-        self.service.listeners.append(self._spot_listener)
-        self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
+        if self.main_screen is None:
+            # Deferred (run_console): the layout is on screen in its loading state; the database layer, the
+            # services and the facility load in a thread once it is painted (issue 12 item 10).
+            self.call_after_refresh(self._open_facility)
+            return
+        self._start_console()
+
+    def _start_console(self) -> None:
+        self.service.listeners.append(self._spot_listener)
+        self.device_hub.start()  # device wiring: scanners, cameras, gate listeners, health monitor
         if self.login_required:  # staff: users exist, so the console asks for a PIN first
             self.show_login()
         else:
             self.call_after_refresh(self.staff_changed)
+        for note in self.notes:
+            self.notify(note, timeout=12)
         # The background work starts once the first screen is painted: its threads (the replay's prefill
         # above all) would otherwise hold the interpreter while Textual lays out and paints (issue 12 item 10,
         # measured with benchmarks/bench_console.py).
         self.call_after_refresh(self.start_background_work)
+
+    def _open_facility(self) -> None:
+        """After the first paint of a deferred console: run the opener in a thread (the database layer's
+        imports, the schema check, the facility, the booth); it posts :class:`ConsoleOpened` or
+        :class:`ConsoleOpenFailed`."""
+        opener = self._opener
+        # What start-up built is frozen out of the collector's passes and the CLI's pause starts again for the
+        # database layer's imports (attendant/startup.py bounds a pause at 2 s: counted from the process's start,
+        # it could end in the middle of them on a busy machine; opening the services ends it, as for any command).
+        startup.renew()
+
+        def run() -> None:
+            try:
+                opened = opener()
+            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the CLI, which reports it
+                self.post_message(ConsoleOpenFailed(exc))
+            else:
+                if self._services_closed:  # the attendant quit while it opened: nobody will take the booth
+                    opened.booth.close()
+                    return
+                self.post_message(ConsoleOpened(opened))
+
+        threading.Thread(target=run, name="console-open", daemon=True).start()
+
+    async def on_console_opened(self, message: ConsoleOpened) -> None:
+        if self._services_closed:  # quit while opening: close what was opened
+            message.opened.booth.close()
+            return
+        startup.pause()  # the main screen's widgets are built with the collector paused, as at a first paint
+        self._attach(message.opened)
+        if message.opened.theme and message.opened.theme != self.theme:
+            self._set_theme(message.opened.theme)
+            if self._theme_warning:
+                self.notify(self._theme_warning, severity="warning")
+        # The loading screen is the default mode's (Textual cannot switch away from a default screen): the
+        # console runs in its own mode from here on, the main screen at the bottom of its stack.
+        self.add_mode("console", lambda: self.main_screen)
+        await self.switch_mode("console")
+        self._start_console()
+
+    def open_now(self) -> None:
+        """Open the facility of a deferred console here and now, before it runs (blocking; raises what the
+        opening raises): for a console whose output is not a terminal, where painting first gains nothing."""
+        if self.main_screen is None:
+            opened = self._opener()
+            self._attach(opened)
+            if opened.theme:
+                self._set_theme(opened.theme)
+
+    def on_console_open_failed(self, message: ConsoleOpenFailed) -> None:
+        self.open_error = message.error
+        self.exit(return_code=2)
 
     def start_background_work(self) -> None:
         """After the first paint: the count signs, the change watcher, scheduled backups, the journal worker,
@@ -233,6 +387,8 @@ class AttendantApp(App[None]):
         if self._services_closed:
             return
         self._services_closed = True
+        if self.booth is None:  # quit before the facility opened (a deferred console): nothing runs yet
+            return
         for listener in (self._spot_listener, getattr(self.booth.sign_board, "spot_changed", None)):
             try:
                 self.service.listeners.remove(listener)
@@ -290,7 +446,7 @@ class AttendantApp(App[None]):
             if attached is not None:
                 attached(service)
             self.service = service
-            self.main_screen.post_message(LiveState("resync"))
+            self.main_screen.post_message(_messages().LiveState("resync"))
 
         offline.on_service = reattached
 
@@ -302,7 +458,8 @@ class AttendantApp(App[None]):
                 except Exception:  # noqa: BLE001 - the worker must outlive any one failure; it says so
                     logging.getLogger(__name__).exception("journal worker")
                 if before and not offline.state().waiting:
-                    self.main_screen.post_message(LiveState("resync"))  # replayed: reload bays and figures
+                    # replayed: reload bays and figures
+                    self.main_screen.post_message(_messages().LiveState("resync"))
 
         threading.Thread(target=run, name="journal-worker", daemon=True).start()
 
@@ -322,7 +479,7 @@ class AttendantApp(App[None]):
             kinds = frozenset(c.kind for c in changes
                               if c.kind != "spot" and not (c.kind == "lane" and c.body.get("booth") == self.booth_name))
             if kinds:
-                self.main_screen.post_message(OthersChanged(kinds))
+                self.main_screen.post_message(_messages().OthersChanged(kinds))
 
         self.change_watcher = ChangeWatcher(
             self.service.engine, changed, facility_id=self.service.facility.id,
@@ -338,7 +495,7 @@ class AttendantApp(App[None]):
                 self.booth.sign_board.resync()
             else:  # the database was away when the console started: the signs start now
                 self._open_signs_quietly()
-        self.main_screen.post_message(LiveState(state))
+        self.main_screen.post_message(_messages().LiveState(state))
 
     def _open_signs_quietly(self) -> None:
         try:
@@ -353,7 +510,7 @@ class AttendantApp(App[None]):
         """The change feed is back after a loss (watcher thread): reload the signs' counts and the screen."""
         if self.booth.sign_board is not None:
             self.booth.sign_board.resync()
-        self.main_screen.post_message(LiveState("resync"))
+        self.main_screen.post_message(_messages().LiveState("resync"))
 
     def start_signs(self) -> None:
         """Open the count signs of the config (:mod:`attendant.booth.signs`): this console's own bay changes
@@ -372,7 +529,7 @@ class AttendantApp(App[None]):
     def _spot_listener(self, spot_id: int, status: SpotStatus) -> None:
         """Service listener (any thread): record; post one message per batch."""
         if self.queue_spot_change(spot_id, status):
-            self.main_screen.post_message(SpotsChanged())
+            self.main_screen.post_message(_messages().SpotsChanged())
 
     def queue_spot_change(self, spot_id: int, status: SpotStatus) -> bool:
         """Record a bay change; True if it starts a new batch (thread-safe)."""
@@ -388,7 +545,7 @@ class AttendantApp(App[None]):
         return changes
 
     def _queues_changed(self) -> None:
-        self.main_screen.post_message(QueuesChanged())
+        self.main_screen.post_message(_messages().QueuesChanged())
 
     # ------------------------------------------------------ lanes & devices
     @staticmethod
@@ -519,7 +676,10 @@ class AttendantApp(App[None]):
             label += f" · shift #{self.shift.id}" if self.shift else " · no shift"
             if self.shift is None:
                 notice = "no open shift: payments are refused until one is open (ctrl+s, then o)"
-        if self.main_screen.is_mounted:
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            from attendant.tui.widgets.exit_form import ExitForm
+            from attendant.tui.widgets.facility_bar import FacilityBar
+
             self.main_screen.query_one(FacilityBar).set_figures(user=label)
             self.main_screen.query_one(ExitForm).set_shift_notice(notice)
         self.refresh_bindings()
@@ -577,7 +737,9 @@ class AttendantApp(App[None]):
     def unfinished_work(self) -> str | None:
         """What quitting or logging out would interrupt, in words (None: nothing): a payment being taken or a
         fee on screen at the exit form, an open shift of the logged-in user (issue 12 item 3)."""
-        if self.main_screen.is_mounted:
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            from attendant.tui.widgets.exit_form import ExitForm
+
             form = self.main_screen.query_one(ExitForm)
             if form.busy:
                 return "a payment is being taken at the exit form"
@@ -667,6 +829,8 @@ class AttendantApp(App[None]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
         if self.main_screen.is_mounted:
+            from attendant.tui.widgets.exit_form import ExitForm
+
             self.main_screen.query_one(ExitForm).action_clear()
         self.staff_changed()
         self.show_login()
@@ -737,6 +901,45 @@ class AttendantApp(App[None]):
         return commands
 
 
+def open_console(
+    engine: Engine,
+    config: ConsoleConfig,
+    *,
+    facility_code: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    replay_speed: float | None = None,
+    actor: Actor | str | None = None,
+    login: bool | None = None,
+) -> OpenedConsole:
+    """Open the booth the console runs on (blocking: the database, the facility, the lanes' devices).
+
+    The arguments are :func:`make_app`'s. When the database is away the
+    lanes start from the booth's journal (:mod:`attendant.booth.offline`).
+    Raises :class:`~attendant.core.errors.NotFound` for an unknown facility.
+    """
+    from attendant.booth import open_booth
+    from attendant.demo import SimClock, TrafficReplayer
+
+    sim: SimClock | None = None
+    if replay_speed is not None:
+        sim = SimClock(replay_speed, start=clock() if clock else None)
+    try:
+        booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
+    except Exception as exc:  # the database is away: the lanes start from the booth's journal
+        from attendant.booth.offline import detached_service
+        from attendant.core.journal import database_unreachable
+
+        if not database_unreachable(exc):
+            raise
+        service = detached_service(engine, facility_code, exc, clock=sim.now if sim else clock)
+        booth = open_booth(engine, config, service=service)
+    if login is None:
+        authenticated = isinstance(actor, Actor) and actor.user_id is not None
+        login = not authenticated and booth.any_users()
+    replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
+    return OpenedConsole(booth, actor or "console", login, replayer, theme=config.theme)
+
+
 def make_app(
     engine: Engine,
     config: ConsoleConfig,
@@ -749,7 +952,7 @@ def make_app(
     login: bool | None = None,
     timers: bool = True,
 ) -> AttendantApp:
-    """Build the console on ``engine`` for the lanes of ``config``.
+    """Build the console on ``engine`` for the lanes of ``config``, its booth opened here (:func:`open_console`).
 
     ``clock`` (aware UTC) drives the service (tests pass a fixed clock).
     ``replay_speed`` (not None) runs the demo: a :class:`SimClock` that runs
@@ -770,56 +973,91 @@ def make_app(
     then drives time itself and waits for exactly the work it caused.
     Raises :class:`~attendant.core.errors.NotFound` for an unknown facility.
     """
-    sim: SimClock | None = None
-    if replay_speed is not None:
-        sim = SimClock(replay_speed, start=clock() if clock else None)
-    try:
-        booth = open_booth(engine, config, facility_code=facility_code, clock=sim.now if sim else clock)
-    except Exception as exc:  # the database is away: the lanes start from the booth's journal
-        from attendant.booth.offline import detached_service
-        from attendant.core.journal import database_unreachable
-
-        if not database_unreachable(exc):
-            raise
-        service = detached_service(engine, facility_code, exc, clock=sim.now if sim else clock)
-        booth = open_booth(engine, config, service=service)
-    if login is None:
-        authenticated = isinstance(actor, Actor) and actor.user_id is not None
-        login = not authenticated and booth.any_users()
-    replayer = TrafficReplayer(booth, clock=sim.now) if sim is not None else None
+    opened = open_console(engine, config, facility_code=facility_code, clock=clock, replay_speed=replay_speed,
+                          actor=actor, login=login)
     return AttendantApp(
-        booth,
-        actor=actor or "console",
-        login=login,
-        replayer=replayer,
+        opened.booth,
+        actor=opened.actor,
+        login=opened.login,
+        replayer=opened.replayer,
         replay_speed=replay_speed,
         theme=theme or config.theme,
         timers=timers,
     )
 
 
-def run_console(
-    engine: Engine,
-    config: ConsoleConfig,
+def deferred_app(
+    source: Callable[[], tuple[Engine, ConsoleConfig]],
     *,
     facility_code: str | None = None,
     replay_speed: float | None = None,
     theme: str | None = None,
-) -> None:
-    """Run the console full-screen until the attendant quits (ctrl+q).
+    setup_note: str | None = None,
+    title: str = "",
+    timers: bool = True,
+) -> AttendantApp:
+    """The console as the CLI starts it: painted first, opened after (issue 12 item 10).
 
-    When users exist the console starts on the login screen and acts as the
-    logged-in user. In setup mode (no users yet) the audit actor is
-    ``ATTENDANT_ACTOR`` or ``console:<login name>``.
+    The app shows the console's layout in its loading state at once; after
+    that first paint a thread calls ``source()`` (which opens the database:
+    ``(engine, config)``), decides on logins (``users.any_users``: a PIN
+    login once users exist; in setup mode the audit actor is
+    ``ATTENDANT_ACTOR`` or ``console:<login name>``) and opens the booth
+    (:func:`open_console`); then the main screen replaces the loading one.
+    ``setup_note`` is shown to the attendant when the console runs without
+    logins. ``title``: the loading screen's top bar (e.g. the facility
+    code). Any exception of the opening ends the app, which keeps it as
+    :attr:`AttendantApp.open_error` (:func:`run_console` raises it).
     """
     try:
         user = getpass.getuser()
-    except Exception:  # no login name (containers)
+    except Exception:  # noqa: BLE001 - no login name (containers)
         user = "unknown"
-    actor = os.environ.get("ATTENDANT_ACTOR") or f"console:{user}"
-    login = any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
-    app = make_app(engine, config, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
-                   actor=None if login else actor, login=login)
+    named = os.environ.get("ATTENDANT_ACTOR") or f"console:{user}"
+
+    def opener() -> OpenedConsole:
+        from attendant.core.users import any_users
+
+        engine, config = source()
+        login = any_users(engine)  # staff: a PIN login once users exist; no environment variable skips it
+        opened = open_console(engine, config, facility_code=facility_code, replay_speed=replay_speed,
+                              actor=None if login else named, login=login)
+        if theme:
+            opened.theme = theme
+        if setup_note and not login:
+            opened.notes = (setup_note,)
+        import attendant.tui.screens.main  # noqa: F401 - its widgets' imports here, not on the UI thread
+
+        return opened
+
+    return AttendantApp(None, actor=None, replay_speed=replay_speed, theme=theme, timers=timers, opener=opener,
+                        loading_title=title)
+
+
+def run_console(
+    source: Callable[[], tuple[Engine, ConsoleConfig]],
+    *,
+    facility_code: str | None = None,
+    replay_speed: float | None = None,
+    theme: str | None = None,
+    setup_note: str | None = None,
+    title: str = "",
+) -> tuple[str, ...]:
+    """Run the console full-screen until the attendant quits (ctrl+q): :func:`deferred_app`.
+
+    Returns the notes shown to the attendant (the CLI repeats them on
+    stderr once the terminal is back). Raises whatever opening the facility
+    raised (a bad database URL, no facility, a missing secret...), after the
+    terminal is restored, so the CLI reports it as it reports any command's.
+    Without a terminal (stdin or stdout redirected) the facility is opened
+    before the app starts, as the console did before it painted first.
+    """
+    import sys
+
+    app = deferred_app(source, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
+                       setup_note=setup_note, title=title)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no terminal to paint on early: open first, as before
+        app.open_now()
     # The garbage collector stays paused until the first paint (the widgets Textual builds are as long-lived
     # as the libraries; start_background_work freezes them and collects again; attendant/startup.py bounds
     # the pause at 2 s): its passes cost about a tenth of the time to the first paint (bench_console.py).
@@ -828,3 +1066,6 @@ def run_console(
         app.run()
     finally:
         app.shutdown_services()
+    if app.open_error is not None:
+        raise app.open_error
+    return app.notes
