@@ -685,8 +685,14 @@ class AttendantApp(App[None]):
         self.refresh_bindings()
 
     def action_shift(self, then: str | None = None) -> None:
-        """ctrl+s: the shift screen (screens.shift); ``then`` runs one of its actions (palette)."""
+        """ctrl+s: the shift screen (screens.shift); ``then`` runs one of its actions (palette). Without staff
+        users (the demo, setup mode) there are no shifts: it says so and how to add a user."""
         if not self.logged_in:
+            return
+        if self.user is None:
+            self.notify("Shifts belong to staff users, and this console runs without logins. Add one with "
+                        "`attendant user add NAME --role admin --pin PIN`, then start the console again "
+                        "to log in.", title="No shifts without users", severity="warning", timeout=10)
             return
         from attendant.tui.screens.shift import ShiftScreen
 
@@ -838,7 +844,7 @@ class AttendantApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "shift":
-            return self.logged_in and self.user is not None
+            return self.logged_in  # without users it explains (action_shift)
         if action == "logout":
             return self.login_required and self.logged_in
         if action in ("reports", "reservations"):

@@ -90,3 +90,23 @@ async def test_without_open_work_ctrl_q_quits_at_once(engine, clock):
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+@pilot_test
+async def test_ctrl_s_without_users_says_shifts_need_a_user_and_how_to_add_one(demo_template, tmp_path, clock):
+    from db.engine import make_engine
+    from tests.conftest import copy_database
+
+    engine = make_engine(copy_database(demo_template, tmp_path / "no_users.db"))  # the demo: no staff users
+    try:
+        app = console(engine, clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.user is None
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            said = [n.message for n in app._notifications if n.title == "No shifts without users"]
+            assert said and "attendant user add NAME --role admin" in said[0]
+            assert app.screen is app.main_screen  # no shift screen to open
+    finally:
+        engine.dispose()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -137,6 +138,14 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         Binding("shift+f7", "previous_level", "Previous level", show=False),
         Binding("alt+g,ctrl+f7", "go_to_bay", "Go to bay or level", show=False, priority=True),
     ]
+    # On a narrow terminal the footer shows the keys that fit whole (the focused form's first), with these
+    # short labels, then "f1 Help"; F1 lists every key (attendant/tui/widgets/footer.py).
+    FOOTER_FITS = True
+    FOOTER_LABELS: ClassVar[dict[str, str]] = {
+        "take_entry": "Next in", "take_exit": "Next out", "lost_ticket": "Lost", "next_level": "Level",
+        "printout": "Printout", "reprint_last": "Reprint", "reprint_number": "Reprint #", "print_queued": "Queued",
+        "validation": "Validation", "let_go": "IOU", "cycle_theme": "Theme", "logout": "Log out",
+    }
 
     COMMANDS = Screen.COMMANDS | {DeviceCommands}
 
