@@ -690,9 +690,10 @@ class AttendantApp(App[None]):
         if not self.logged_in:
             return
         if self.user is None:
+            url = self.service.engine.url.render_as_string(hide_password=True)
             self.notify("Shifts belong to staff users, and this console runs without logins. Add one with "
-                        "`attendant user add NAME --role admin --pin PIN`, then start the console again "
-                        "to log in.", title="No shifts without users", severity="warning", timeout=10)
+                        f"`attendant --db {url} user add NAME --role admin --pin PIN`, then start the console "
+                        "again to log in.", title="No shifts without users", severity="warning", timeout=10)
             return
         from attendant.tui.screens.shift import ShiftScreen
 

@@ -106,7 +106,7 @@ async def test_ctrl_s_without_users_says_shifts_need_a_user_and_how_to_add_one(d
             await pilot.press("ctrl+s")
             await settle(pilot)
             said = [n.message for n in app._notifications if n.title == "No shifts without users"]
-            assert said and "attendant user add NAME --role admin" in said[0]
+            assert said and "no_users.db user add NAME --role admin" in said[0]
             assert app.screen is app.main_screen  # no shift screen to open
     finally:
         engine.dispose()
