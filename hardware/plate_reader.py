@@ -29,13 +29,39 @@ adds the plate part:
    *and* digits > digits only > letters only; 5-8 characters; dark text on a
    light plate) and the best read of each text is kept.
 
+With a ``region`` (:mod:`hardware.plate_regions`) the region's syntaxes rank and
+correct the reads instead, and the reader looks harder before it gives up
+(:meth:`PlateReader.read`):
+
+a. the frame is detected at ``max_side`` and read as above; a read whose rank
+   (confidence x syntax fit x plate-likeness) reaches ``detect_below`` ends it;
+b. otherwise the text detector looks again with lower thresholds
+   (:data:`DET_THRESH`, :data:`DET_BOX_THRESH`: faint, low-contrast plates), on
+   the same detector output for a frame of at most ``max_side`` px, or on the
+   frame shrunk to ``fine_side`` px for a larger one (plates 50-120 px wide in
+   a 1280-px frame), and each box is cut out of the *input* image and read at
+   its own resolution (:meth:`PlateReader.quad_lines`);
+c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
+   (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
+d. all the lines are ranked together; a read with no digit that fits a syntax
+   only through corrections (a word bent into a plate, ``LOTOS`` ->
+   ``LOTO5``) and a read lying inside a longer one (``IMMI`` in ``BIMMIAN``)
+   rank lower.
+
 Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
 order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
 input image; confidences are floats 0..1.
 
 Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
 ``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
-loads the models (~0.3 s).
+loads the models (~0.3 s). The region reader costs the same when step (a) is
+confident and about 2-3x that when it looks again (b, c); see
+``benchmarks/bench_plate_reader.py`` for the figures.
+
+RapidOCR internals used by the region reader (pinned 3.10.0): the engine's
+``_load_det_model()`` / ``_load_rec_model()`` (its detector and recogniser objects),
+the detector's ``get_preprocess()``, ``session`` and ``postprocess_op`` (run once,
+post-processed at two thresholds), ``TextRecInput`` and ``get_rotate_crop_image``.
 """
 
 from __future__ import annotations
@@ -353,11 +379,16 @@ class PlateReader:
     (-1 = all cores). ``region``: a plate region code (``"us"``, ``"us-ca"``,
     ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
     the region-free ranking (see :func:`plate_candidates`). ``detect``
-    (default: on with a region): when the whole frame gives no read with
-    confidence x plate-likeness (a word or a number only counts 0.75/0.8)
-    >= ``detect_below``, up to ``detect_limit`` plate-shaped
-    regions found by :func:`hardware.plate_detect.find_plate_boxes` are
-    read at their own scale (:meth:`crop_lines`) and the best read wins.
+    (default: on with a region): when the whole frame gives no read ranking
+    >= ``detect_below`` (confidence x syntax fit x plate-likeness; without a
+    region confidence x plate-likeness, a word or a number only counts
+    0.75/0.8), the reader looks again: with a region, steps (b)-(d) of the
+    module docstring (``fine_side``: pixels of the finer detection pass, at
+    least ``max_side``); without one, up to ``detect_limit`` plate-shaped
+    regions found by :func:`hardware.plate_detect.find_plate_boxes` are read at
+    their own scale (:meth:`crop_lines`). The best read wins. Defaults (0.6,
+    2 boxes, 1024 px) measured on plates-us / plates-eu: more boxes or a higher
+    threshold cost time and read no more plates.
 
     :raises InputError: a bad option or an unknown region.
     :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
@@ -596,14 +627,15 @@ class PlateReader:
         """The region reader: the frame at ``max_side``, then (no confident plate) at
         ``fine_side`` and the plate-shaped boxes' crops, all lines ranked together."""
         self.load()
-        lines, faint = self.frame_lines(image, self.max_side, faint=self.detect)
+        finer = max(image.shape[:2]) > self.max_side * 1.15  # a second, finer detection pass may help
+        lines, faint = self.frame_lines(image, self.max_side, faint=self.detect and not finer)
         ranked = _ranked(lines, image, self.min_confidence, self.region)
         if not self.detect or (ranked and ranked[0][0] >= self.detect_below):
             return [candidate for _rank, candidate in ranked]  # a confident read that fits a plate syntax
         # No confident plate. A frame larger than max_side is detected again at fine_side (small
         # plates; its faint boxes include the plain ones); otherwise the faint boxes of the first
         # run are read. Either way each box is read at full resolution ...
-        if max(image.shape[:2]) > self.max_side * 1.15:
+        if finer:
             faint = self.frame_lines(image, self.fine_side, plain=False)[1]
         lines.extend(self.quad_lines(image, faint))
         # and the plate-shaped regions (OpenCV geometry), each read at its own scale
