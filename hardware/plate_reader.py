@@ -29,13 +29,39 @@ adds the plate part:
    *and* digits > digits only > letters only; 5-8 characters; dark text on a
    light plate) and the best read of each text is kept.
 
+With a ``region`` (:mod:`hardware.plate_regions`) the region's syntaxes rank and
+correct the reads instead, and the reader looks harder before it gives up
+(:meth:`PlateReader.read`):
+
+a. the frame is detected at ``max_side`` and read as above; a read whose rank
+   (confidence x syntax fit x plate-likeness) reaches ``detect_below`` ends it;
+b. otherwise the text detector looks again with lower thresholds
+   (:data:`DET_THRESH`, :data:`DET_BOX_THRESH`: faint, low-contrast plates), on
+   the same detector output for a frame of at most ``max_side`` px, or on the
+   frame shrunk to ``fine_side`` px for a larger one (plates 50-120 px wide in
+   a 1280-px frame), and each box is cut out of the *input* image and read at
+   its own resolution (:meth:`PlateReader.quad_lines`);
+c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
+   (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
+d. all the lines are ranked together; a read with no digit that fits a syntax
+   only through corrections (a word bent into a plate, ``LOTOS`` ->
+   ``LOTO5``) and a read lying inside a longer one (``IMMI`` in ``BIMMIAN``)
+   rank lower.
+
 Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
 order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
 input image; confidences are floats 0..1.
 
 Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
 ``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
-loads the models (~0.3 s).
+loads the models (~0.3 s). The region reader costs the same when step (a) is
+confident and about 2-3x that when it looks again (b, c); see
+``benchmarks/bench_plate_reader.py`` for the figures.
+
+RapidOCR internals used by the region reader (pinned 3.10.0): the engine's
+``_load_det_model()`` / ``_load_rec_model()`` (its detector and recogniser objects),
+the detector's ``get_preprocess()``, ``session`` and ``postprocess_op`` (run once,
+post-processed at two thresholds), ``TextRecInput`` and ``get_rotate_crop_image``.
 """
 
 from __future__ import annotations
@@ -74,6 +100,17 @@ MAX_LEN = 10
 MIN_ASPECT = 1.5
 MAX_ASPECT = 15.0
 MAX_UPSCALE = 1.0
+WORD_FACTOR = 0.75
+"""Region ranking: factor of a read with no digit that fits a syntax only through corrections
+(a word bent into a plate); as the region-free shape factor of a word."""
+FRAGMENT_FACTOR = 0.8
+"""Region ranking: factor of a read whose text and box lie inside a longer read (a part of a plate)."""
+DET_THRESH = 0.2
+"""Region reader: the text detector's pixel threshold (RapidOCR's default 0.3)."""
+DET_BOX_THRESH = 0.3
+"""Region reader: the text detector's box score threshold (RapidOCR's default 0.5)."""
+REC_HEIGHT = 48
+"""Input height of the PP-OCR recogniser (``rec_image_shape`` 3x48x320)."""
 CROP_WIDTH = 320
 """Plate crops found by :mod:`hardware.plate_detect` are read about this many pixels wide."""
 
@@ -81,6 +118,8 @@ CROP_WIDTH = 320
 # Czech/Slovak/Croatian coat of arms or stamp read as ":" "·" "=" ".", etc.
 _SEPARATORS = set(" -‐‑–—.:·•=_'\"/|,;*+~")
 _PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+# one character per look-alike group (O/0/Q/D, I/1/L/J, S/5, B/8, Z/2, G/6, A/4), to compare reads of one plate
+_LOOKALIKE = str.maketrans("OQD1LJ5B2G4", "000IIIS8Z6A")
 
 
 @dataclass(frozen=True)
@@ -260,6 +299,12 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
     dropped, and the candidate's ``confidence`` is the OCR score times the
     fit factor (so a read fitting no syntax reports less).
     """
+    return [candidate for _rank, candidate in _ranked(lines, image, min_confidence, region)]
+
+
+def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence: float,
+            region: Region | None) -> list[tuple[float, PlateCandidate]]:
+    """:func:`plate_candidates` with each candidate's rank (confidence x plate-likeness), best first."""
     lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
     scored: dict[str, tuple[float, PlateCandidate]] = {}
     for merged, line in [(False, line) for line in lines] + [(True, line) for line in _merged_lines(lines)]:
@@ -284,8 +329,11 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
                 continue
             text, score = fit.text, line.score * fit.factor
             rank = score * _polarity_factor(image, box)
+            as_read = normalise_plate(raw)
             if fit.syntax is None or fit.syntax.area == "any":
-                rank *= _shape_factor(normalise_plate(raw))  # a catch-all fit: a word ("NORTHERN") is less likely a plate
+                rank *= _shape_factor(as_read)  # a catch-all fit: a word ("NORTHERN") is less likely a plate
+            elif fit.corrections and not any(ch.isdigit() for ch in as_read):
+                rank *= WORD_FACTOR  # a word bent into a plate by its corrections ("LOTOS" -> "LOTO5")
         else:
             rank = line.score * _shape_factor(text) * _polarity_factor(image, box)
         if merged:
@@ -294,7 +342,27 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
         candidate = PlateCandidate(text, round(min(max(score, 0.0), 1.0), 4), box)
         if text not in scored or rank > scored[text][0]:
             scored[text] = (rank, candidate)
-    return [candidate for _rank, candidate in sorted(scored.values(), key=lambda rc: -rc[0])]
+    ranked = sorted(scored.values(), key=lambda rc: -rc[0])
+    if region is not None:
+        # a part of a longer read ("IMMI" in "BIMMIAN") counts less
+        ranked = [(rank * (FRAGMENT_FACTOR if _fragment(candidate, ranked) else 1.0), candidate)
+                  for rank, candidate in ranked]
+        ranked.sort(key=lambda rc: -rc[0])
+    return ranked
+
+
+def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCandidate]]) -> bool:
+    """True when a longer candidate contains ``candidate``'s text and its box (a part of a plate:
+    ``"IMMI"`` read from a crop of ``"BIMMIAN"``)."""
+    x, y, w, h = candidate.box
+    cx, cy = x + w / 2, y + h / 2
+    part = candidate.text.translate(_LOOKALIKE)
+    for _rank, other in ranked:
+        ox, oy, ow, oh = other.box
+        if (len(other.text) > len(candidate.text) and part in other.text.translate(_LOOKALIKE)
+                and ox <= cx <= ox + ow and oy <= cy <= oy + oh):
+            return True
+    return False
 
 
 class PlateReader:
@@ -311,11 +379,16 @@ class PlateReader:
     (-1 = all cores). ``region``: a plate region code (``"us"``, ``"us-ca"``,
     ``"eu-de"``, ``"gb"``; files in ``hardware/plate_regions``) or None for
     the region-free ranking (see :func:`plate_candidates`). ``detect``
-    (default: on with a region): when the whole frame gives no read with
-    confidence x plate-likeness (a word or a number only counts 0.75/0.8)
-    >= ``detect_below``, up to ``detect_limit`` plate-shaped
-    regions found by :func:`hardware.plate_detect.find_plate_boxes` are
-    read at their own scale (:meth:`crop_lines`) and the best read wins.
+    (default: on with a region): when the whole frame gives no read ranking
+    >= ``detect_below`` (confidence x syntax fit x plate-likeness; without a
+    region confidence x plate-likeness, a word or a number only counts
+    0.75/0.8), the reader looks again: with a region, steps (b)-(d) of the
+    module docstring (``fine_side``: pixels of the finer detection pass, at
+    least ``max_side``); without one, up to ``detect_limit`` plate-shaped
+    regions found by :func:`hardware.plate_detect.find_plate_boxes` are read at
+    their own scale (:meth:`crop_lines`). The best read wins. Defaults (0.6,
+    2 boxes, 1024 px) measured on plates-us / plates-eu: more boxes or a higher
+    threshold cost time and read no more plates.
 
     :raises InputError: a bad option or an unknown region.
     :raises DeviceError: (from :meth:`load`/:meth:`read`) rapidocr or
@@ -326,7 +399,7 @@ class PlateReader:
 
     def __init__(self, *, max_side: int = 736, max_upscale: float = MAX_UPSCALE, min_confidence: float = 0.5,
                  threads: int = -1, region: str | None = None, detect: bool | None = None,
-                 detect_below: float = 0.7, detect_limit: int = 4) -> None:
+                 detect_below: float = 0.6, detect_limit: int = 2, fine_side: int = 1024) -> None:
         if not isinstance(max_side, int) or max_side < 64:
             raise InputError(f"max_side must be an integer of at least 64 pixels, got {max_side!r}")
         if not 1.0 <= float(max_upscale) <= 4.0:
@@ -341,6 +414,9 @@ class PlateReader:
         self.detect = (self.region is not None) if detect is None else bool(detect)
         self.detect_below = float(detect_below)
         self.detect_limit = int(detect_limit)
+        if not isinstance(fine_side, int) or fine_side < max_side:
+            raise InputError(f"fine_side must be an integer of at least max_side ({max_side}) pixels, got {fine_side!r}")
+        self.fine_side = fine_side
         self._engine: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -390,6 +466,7 @@ class PlateReader:
             "Rec.model_path": str(rec),
             "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
         }
+
         try:
             engine = RapidOCR(params=params)
             # rapidocr loads each model on first use; one call on a line of
@@ -441,6 +518,74 @@ class PlateReader:
                 lines.append(TextLine(str(text), float(score), points))
         return lines
 
+    def frame_lines(self, image: np.ndarray, side: int, *, plain: bool = True, faint: bool = True
+                    ) -> tuple[list[TextLine], list[np.ndarray]]:
+        """Text lines of the whole frame, found with its longer side at ``side`` px (never enlarged).
+
+        Returns ``(lines, faint_quads)``: ``lines`` (empty unless ``plain``) are the boxes
+        the text detector finds with RapidOCR's default thresholds, read from the shrunk
+        frame (as :meth:`ocr_lines`); ``faint_quads`` (empty unless ``faint``) are the
+        boxes found on the *same* detector output with the lower :data:`DET_THRESH` /
+        :data:`DET_BOX_THRESH` (small, low-contrast plates), as ``(4, 2)`` float arrays in
+        input-image pixels, not yet read: :meth:`quad_lines` reads them at full resolution.
+        """
+        import cv2
+
+        scale = min(side / max(image.shape[:2]), 1.0)
+        work = image if scale > 0.95 else cv2.resize(image, None, fx=scale, fy=scale,
+                                                      interpolation=cv2.INTER_AREA)
+        if work is image:
+            scale = 1.0
+        with self._run_lock:
+            detector = self._engine._load_det_model()
+            post = detector.postprocess_op
+            detector.limit_side_len = max(work.shape[:2])
+            try:
+                tensor = detector.get_preprocess()(work)
+                if tensor is None:
+                    return [], []
+                preds = detector.session(tensor)
+            finally:
+                detector.limit_side_len = self.max_side
+            shape = work.shape[:2]
+            plain_boxes: Any = post(preds, shape)[0] if plain else []
+            faint_boxes: Any = []
+            if faint:
+                defaults = (post.thresh, post.box_thresh)
+                try:
+                    post.thresh, post.box_thresh = DET_THRESH, DET_BOX_THRESH
+                    faint_boxes = post(preds, shape)[0]
+                finally:
+                    post.thresh, post.box_thresh = defaults
+        faint_quads = [np.asarray(box, dtype=np.float32).reshape(-1, 2)[:4] / scale for box in faint_boxes]
+        quads = [np.asarray(box, dtype=np.float32).reshape(-1, 2)[:4] for box in plain_boxes]
+        lines = [TextLine(line.text, line.score, tuple((x / scale, y / scale) for x, y in line.quad))
+                 for line in self._recognise(work, quads, full=False)]
+        return lines, faint_quads
+
+    def quad_lines(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> list[TextLine]:
+        """Read each quad (``(4, 2)`` pixels of ``image``) cut out of ``image`` at its own
+        resolution (shrunk with area averaging to the recogniser's height, :func:`_rec_crop`)."""
+        return self._recognise(image, quads, full=True)
+
+    def _recognise(self, source: np.ndarray, quads: Sequence[np.ndarray], *, full: bool) -> list[TextLine]:
+        from rapidocr.ch_ppocr_rec import TextRecInput
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        if not len(quads):
+            return []
+        crops = [get_rotate_crop_image(source, np.ascontiguousarray(quad, dtype=np.float32).copy())
+                 for quad in quads]
+        if full:
+            crops = [_rec_crop(crop) for crop in crops]
+        with self._run_lock:
+            result = self._engine._load_rec_model()(TextRecInput(img=crops))
+        lines = []
+        for text, score, quad in zip(result.txts or (), result.scores or (), quads):
+            if str(text).strip():
+                lines.append(TextLine(str(text), float(score), tuple((float(x), float(y)) for x, y in quad)))
+        return lines
+
     def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
         """OCR lines of one plate-sized ``box`` ``(x, y, w, h)`` read at its own scale
         (enlarged so the box is about :data:`CROP_WIDTH` px wide, at most 4x), in image pixels."""
@@ -464,6 +609,8 @@ class PlateReader:
         :raises DeviceError: rapidocr/onnxruntime missing (message says what to install).
         """
         image = _check_image(image_bgr)
+        if self.region is not None:
+            return self._read_region(image)
         lines = self.ocr_lines(image)
         found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
         if not self.detect or (found and found[0].confidence * _shape_factor(found[0].text) >= self.detect_below):
@@ -475,6 +622,46 @@ class PlateReader:
         for box in find_plate_boxes(image, limit=self.detect_limit):
             lines.extend(self.crop_lines(image, box))
         return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+
+    def _read_region(self, image: np.ndarray) -> list[PlateCandidate]:
+        """The region reader: the frame at ``max_side``, then (no confident plate) at
+        ``fine_side`` and the plate-shaped boxes' crops, all lines ranked together."""
+        self.load()
+        finer = max(image.shape[:2]) > self.max_side * 1.15  # a second, finer detection pass may help
+        lines, faint = self.frame_lines(image, self.max_side, faint=self.detect and not finer)
+        ranked = _ranked(lines, image, self.min_confidence, self.region)
+        if not self.detect or (ranked and ranked[0][0] >= self.detect_below):
+            return [candidate for _rank, candidate in ranked]  # a confident read that fits a plate syntax
+        # No confident plate. A frame larger than max_side is detected again at fine_side (small
+        # plates; its faint boxes include the plain ones); otherwise the faint boxes of the first
+        # run are read. Either way each box is read at full resolution ...
+        if finer:
+            faint = self.frame_lines(image, self.fine_side, plain=False)[1]
+        lines.extend(self.quad_lines(image, faint))
+        # and the plate-shaped regions (OpenCV geometry), each read at its own scale
+        if self.detect_limit:
+            from hardware.plate_detect import find_plate_boxes
+
+            for box in find_plate_boxes(image, limit=self.detect_limit):
+                lines.extend(self.crop_lines(image, box))
+        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+
+
+def _rec_crop(crop: np.ndarray) -> np.ndarray:
+    """A text crop for the recogniser: taller than :data:`REC_HEIGHT` px is shrunk to it with
+    area averaging (the recogniser's own bilinear resize would alias the strokes)."""
+    import cv2
+
+    height, width = crop.shape[:2]
+    if height <= REC_HEIGHT:
+        return crop
+    return cv2.resize(crop, (max(1, round(width * REC_HEIGHT / height)), REC_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def _confident(found: Sequence[PlateCandidate], threshold: float) -> bool:
+    """True when the best read's confidence x plate-likeness (a word or a bare number counts
+    0.75/0.8) reaches ``threshold``."""
+    return bool(found) and found[0].confidence * _shape_factor(found[0].text) >= threshold
 
 
 def _check_image(image: Any) -> np.ndarray:

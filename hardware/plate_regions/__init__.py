@@ -204,9 +204,10 @@ class Region:
 
         ``factor`` = syntax weight x CORRECTION_FACTOR per correction; ``unmatched`` when no syntax fits;
         0 when the read is rejected (state name, slogan, date, time, phone number).
-        When only a catch-all fits, a read one character longer than any area's syntax
-        whose first or last character dropped fits one exactly is trimmed (factor weight x
-        :data:`TRIM_FACTOR`).
+        When no syntax fits (or only a catch-all, for a read one character longer than any
+        area's syntax), a read whose first or last character dropped fits an area's syntax
+        exactly is trimmed (factor weight x :data:`TRIM_FACTOR`): a frame edge, a sticker or
+        a stacked letter read as an extra character.
         """
         text = text.translate(self._table)
         if self.rejects(raw if raw is not None else text, text):
@@ -223,7 +224,7 @@ class Region:
                 factor = syntax.weight * CORRECTION_FACTOR ** count
                 if best is None or (factor, -count) > (best.factor, -best.corrections):
                     best = Fit(corrected, factor, syntax, count)
-        if (best is None or best.syntax.area == "any") and len(text) == self.longest + 1:
+        if best is None or (best.syntax.area == "any" and len(text) == self.longest + 1):
             # one character more than any area's plate: an extra character at either end
             # (a frame edge, a sticker, a stacked letter) when the rest fits a syntax as read
             for trimmed in (text[1:], text[:-1]):
