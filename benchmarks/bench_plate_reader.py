@@ -33,8 +33,19 @@ Figures per set and reader (the top candidate of
 - ``median_s`` / ``p90_s``: wall-clock seconds per image for ``read()``
   (models already loaded);
 - ``calibration``: of the reads with confidence >= ``--threshold``
-  (default 0.6, the camera's default ``min_confidence``), the share that is
-  exact, and how many reads that is (``calibrated_n``).
+  (default 0.8, the console's
+  :data:`attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD`: below it the
+  attendant is asked to confirm the read), the share that is exact, and how
+  many reads that is (``calibrated_n``); target >= 98 %;
+- ``coverage``: share of all photos read exactly *and* at confidence >=
+  ``--threshold`` (the reads the attendant need not confirm);
+- ``reliability``: per confidence bucket (0-0.5, 0.5-0.8, 0.8-0.9,
+  0.9-0.95, 0.95-0.98, 0.98-1), the reads in it, their mean confidence and
+  the share exact (calibrated: the two agree).
+
+The confidence is :func:`hardware.plate_confidence.calibrated_confidence`
+(a logistic model fitted and cross-validated by
+``benchmarks/fit_plate_confidence.py``).
 
 Measured 2026-12-05 on a shared, loaded 2-core machine (full sets, one run each)::
 
@@ -155,6 +166,22 @@ def _row(label: Label, candidates: list, seconds: float) -> dict:
     }
 
 
+BUCKETS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 1.0)
+
+
+def reliability(rows: list[dict]) -> list[dict]:
+    """Reads per confidence bucket ``[lo, hi)`` (the last includes 1.0): count, mean confidence, share exact."""
+    table = []
+    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+        inside = [row for row in rows if row["read"] and lo <= row["confidence"] and
+                  (row["confidence"] < hi or (hi == 1.0 and row["confidence"] <= hi))]
+        if inside:
+            table.append({"from": lo, "to": hi, "reads": len(inside),
+                          "mean_confidence": round(statistics.fmean(r["confidence"] for r in inside), 3),
+                          "exact": round(sum(r["exact"] for r in inside) / len(inside), 3)})
+    return table
+
+
 def summarise(rows: list[dict], threshold: float) -> dict:
     """The figures of one reader on one set (see the module docstring)."""
     n = len(rows)
@@ -176,12 +203,14 @@ def summarise(rows: list[dict], threshold: float) -> dict:
         "p90_s": round(_p90(times), 3),
         "calibration": round(sum(row["exact"] for row in confident) / len(confident), 4) if confident else None,
         "calibrated_n": len(confident),
+        "coverage": round(sum(row["exact"] for row in confident) / n, 4) if n else 0.0,
         "exact_n": sum(row["exact"] for row in rows),
+        "reliability": reliability(rows),
     }
 
 
 def run(folder: Path, *, region: str | None, max_side: int, max_upscale: float, limit: int | None,
-        verbose: bool, as_json: bool, threshold: float = 0.6) -> dict:
+        verbose: bool, as_json: bool, threshold: float = 0.8) -> dict:
     """Run the baseline (and the ``region`` reader) over ``folder``; returns the figures per reader."""
     import cv2
 
@@ -243,7 +272,8 @@ def _print(summary: dict) -> None:
             ("box centre in label", "located", "pct"), ("box inside label", "inside", "pct"),
             ("s/photo median", "median_s", "{:.3f}"), ("s/photo p90", "p90_s", "{:.3f}"),
             (f"exact at conf>={summary['threshold']:g}", "calibration", "pct"),
-            ("reads at conf>=threshold", "calibrated_n", "{:d}")]
+            ("reads at conf>=threshold", "calibrated_n", "{:d}"),
+            ("coverage (exact, >=thr.)", "coverage", "pct")]
     for title, key, fmt in rows:
         cells = []
         for name in names:
@@ -255,6 +285,14 @@ def _print(summary: dict) -> None:
             else:
                 cells.append(fmt.format(value))
         print(f"{title:<26}" + "".join(f"{cell:>16}" for cell in cells))
+    print("reliability (reads, mean confidence -> share exact):")
+    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+        cells = []
+        for name in names:
+            bucket = next((b for b in summary["readers"][name]["reliability"] if b["from"] == lo), None)
+            cells.append(f"{bucket['reads']:3d}: {bucket['mean_confidence']:.2f}->{bucket['exact']:.2f}"
+                         if bucket else "-")
+        print(f"{f'  conf {lo:.2f}-{hi:.2f}':<26}" + "".join(f"{cell:>16}" for cell in cells))
     print()
 
 
@@ -266,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder of images with label files; repeat for several sets "
                              "(default: ../shared/data/plates-eu)")
     parser.add_argument("--region", default=None, help="plate region for the region-aware reader (us, us-ca, eu, gb)")
-    parser.add_argument("--threshold", type=float, default=0.6,
-                        help="confidence threshold for the calibration figure (default 0.6)")
+    from attendant.core.plate_match import DEFAULT_CONFIRM_THRESHOLD
+
+    parser.add_argument("--threshold", type=float, default=DEFAULT_CONFIRM_THRESHOLD,
+                        help="confidence threshold for the calibration figure "
+                             f"(default {DEFAULT_CONFIRM_THRESHOLD:g}, the console's confirmation threshold)")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per image (rows in --json)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--max-side", type=int, default=736, help="detector input, longer side in px (default 736)")
