@@ -39,6 +39,12 @@ Figures per set and reader (the top candidate of
   many reads that is (``calibrated_n``); target >= 98 %;
 - ``coverage``: share of all photos read exactly *and* at confidence >=
   ``--threshold`` (the reads the attendant need not confirm);
+- ``calibration_o0``: the same share, a read counted right when it differs
+  from the label only by O/0 (the booth's plate lookups treat them as one;
+  6 plates-eu labels hold the letter O in a digit slot);
+- ``score_calibration`` / ``score_coverage``: the same two figures for the
+  confidence before calibration (``PlateCandidate.score``: the OCR score x
+  the region fit factor, what ``confidence`` was on main), same run;
 - ``reliability``: per confidence bucket (0-0.5, 0.5-0.8, 0.8-0.9,
   0.9-0.95, 0.95-0.98, 0.98-1), the reads in it, their mean confidence and
   the share exact (calibrated: the two agree).
@@ -155,9 +161,11 @@ def _row(label: Label, candidates: list, seconds: float) -> dict:
         "label": label.plate,
         "read": top.text if top else None,
         "confidence": top.confidence if top else None,
+        "score": getattr(top, "score", None) if top else None,
         "box": list(top.box) if top else None,
         "others": [c.text for c in candidates[1:4]],
         "exact": bool(top and top.text == label.plate),
+        "exact_o0": bool(top and top.text.replace("O", "0") == label.plate.replace("O", "0")),
         "near": bool(top and near_match(top.text, label.plate)),
         "one_edit": bool(top and one_edit(top.text, label.plate)),
         "located": bool(top and _inside(top.box, label.box)),
@@ -191,6 +199,8 @@ def summarise(rows: list[dict], threshold: float) -> dict:
         return round(sum(bool(row[key]) for row in rows) / n, 4) if n else 0.0
 
     confident = [row for row in rows if row["read"] and row["confidence"] >= threshold]
+    scored = [row for row in rows if row["read"] and (row["score"] if row["score"] is not None
+                                                      else row["confidence"]) >= threshold]
     return {
         "images": n,
         "read_rate": share("read"),
@@ -204,6 +214,9 @@ def summarise(rows: list[dict], threshold: float) -> dict:
         "calibration": round(sum(row["exact"] for row in confident) / len(confident), 4) if confident else None,
         "calibrated_n": len(confident),
         "coverage": round(sum(row["exact"] for row in confident) / n, 4) if n else 0.0,
+        "calibration_o0": round(sum(row["exact_o0"] for row in confident) / len(confident), 4) if confident else None,
+        "score_calibration": round(sum(row["exact"] for row in scored) / len(scored), 4) if scored else None,
+        "score_coverage": round(sum(row["exact"] for row in scored) / n, 4) if n else 0.0,
         "exact_n": sum(row["exact"] for row in rows),
         "reliability": reliability(rows),
     }
@@ -273,7 +286,10 @@ def _print(summary: dict) -> None:
             ("s/photo median", "median_s", "{:.3f}"), ("s/photo p90", "p90_s", "{:.3f}"),
             (f"exact at conf>={summary['threshold']:g}", "calibration", "pct"),
             ("reads at conf>=threshold", "calibrated_n", "{:d}"),
-            ("coverage (exact, >=thr.)", "coverage", "pct")]
+            ("coverage (exact, >=thr.)", "coverage", "pct"),
+            ("  same, O and 0 as one", "calibration_o0", "pct"),
+            (f"before: exact at score>={summary['threshold']:g}", "score_calibration", "pct"),
+            ("before: coverage", "score_coverage", "pct")]
     for title, key, fmt in rows:
         cells = []
         for name in names:

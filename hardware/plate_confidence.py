@@ -88,7 +88,8 @@ class ReadEvidence:
     - ``agree``: OCR lines of the frame that gave this same text (1: only this one);
     - ``rival``: the best other candidate within two edits of this text, its rank / this rank (0..1, 0: none);
     - ``runner_up``: the best other candidate's rank / this rank (0..1, 0: none);
-    - ``letters`` / ``digits``: characters of each kind in the read (after correction).
+    - ``letters`` / ``digits``: characters of each kind in the read as the OCR gave it (before any
+      correction by position: a correction must not make a phone number look like a plate).
     """
 
     ocr: float

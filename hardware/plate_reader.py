@@ -307,7 +307,10 @@ def plate_candidates(lines: Iterable[TextLine], image: np.ndarray | None = None,
             rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
         rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
         agree[text] = agree.get(text, 0) + 1
-        evidence = ReadEvidence(line.score, _char_min(line), syntax, corrections, _dropped_chars(raw), height)
+        as_read = normalise_plate(raw)  # letters and digits as read, before any correction
+        letters = sum(ch.isalpha() for ch in as_read)
+        evidence = ReadEvidence(line.score, _char_min(line), syntax, corrections, _dropped_chars(raw), height,
+                                letters=letters, digits=len(as_read) - letters)
         candidate = PlateCandidate(text, 0.0, box, round(min(max(score, 0.0), 1.0), 4), evidence)
         if text not in scored or rank > scored[text][0]:
             scored[text] = (rank, candidate)
@@ -335,10 +338,8 @@ def _calibrated(rank: float, candidate: PlateCandidate, ranked: Sequence[tuple[f
     runner_up = max((r for r, _t in others), default=0.0) / rank if rank > 0 else 0.0
     rival = max((r for r, t in others if Levenshtein.distance(t, candidate.text, score_cutoff=2) <= 2),
                 default=0.0) / rank if rank > 0 else 0.0
-    letters = sum(ch.isalpha() for ch in candidate.text)
     evidence = replace(candidate.evidence, agree=agree.get(candidate.text, 1), rival=round(min(rival, 1.0), 4),
-                       runner_up=round(min(runner_up, 1.0), 4), letters=letters,
-                       digits=len(candidate.text) - letters)
+                       runner_up=round(min(runner_up, 1.0), 4))
     return replace(candidate, confidence=calibrated_confidence(evidence), evidence=evidence)
 
 
