@@ -71,6 +71,7 @@ Exit codes: 0 done (or data absent), 2 bad arguments, 3 reader not installed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -180,7 +181,7 @@ BUCKETS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 1.0)
 def reliability(rows: list[dict]) -> list[dict]:
     """Reads per confidence bucket ``[lo, hi)`` (the last includes 1.0): count, mean confidence, share exact."""
     table = []
-    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+    for lo, hi in itertools.pairwise(BUCKETS):
         inside = [row for row in rows if row["read"] and lo <= row["confidence"] and
                   (row["confidence"] < hi or (hi == 1.0 and row["confidence"] <= hi))]
         if inside:
@@ -302,7 +303,7 @@ def _print(summary: dict) -> None:
                 cells.append(fmt.format(value))
         print(f"{title:<26}" + "".join(f"{cell:>16}" for cell in cells))
     print("reliability (reads, mean confidence -> share exact):")
-    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+    for lo, hi in itertools.pairwise(BUCKETS):
         cells = []
         for name in names:
             bucket = next((b for b in summary["readers"][name]["reliability"] if b["from"] == lo), None)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import pickle
 import sys
@@ -133,7 +134,7 @@ def figures(rows: list[dict], conf: np.ndarray, threshold: float) -> dict:
     read = np.array([r["x"] is not None for r in rows])
     above = read & (conf >= threshold)
     table = []
-    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+    for lo, hi in itertools.pairwise(BUCKETS):
         inside = read & (conf >= lo) & (conf < hi)
         if inside.any():
             table.append((lo, min(hi, 1.0), int(inside.sum()), float(conf[inside].mean()), float(exact[inside].mean())))

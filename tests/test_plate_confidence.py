@@ -39,7 +39,7 @@ PHONE = TextLine("376-8750", 0.99999, ((178.1, 407.8), (346.4, 402.9), (347.6, 4
 
 
 def test_model_file_names_its_features_and_its_cross_validated_figures() -> None:
-    intercept, weights = load_model()
+    _intercept, weights = load_model()
     assert len(weights) == len(FEATURES)
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     provenance = data["provenance"]
