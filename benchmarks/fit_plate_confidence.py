@@ -26,6 +26,14 @@ exact ("precision"), the share of all photos read exactly at or above it
 ("coverage"), the Brier score, and a reliability table by confidence bucket.
 ``--write`` stores the in-sample coefficients with their provenance in
 ``hardware/plate_confidence.json``.
+
+``--vote`` also checks the multi-frame vote (:func:`hardware.plate_vote.vote`):
+each photo becomes a passage of three frames, the photo and two copies
+slightly zoomed (0.85-1.1x), shifted (3 %), exposed differently and
+JPEG-recompressed at quality 60-90 (one also blurred), the same for every run
+(seeded by the photo's name); the region reader's top read of each frame
+gets the confidence of the cross-validation fold the photo was *not* fitted
+on, and the vote's confidence is measured like a single read's.
 """
 
 from __future__ import annotations
@@ -107,6 +115,54 @@ def collect(sets: list[tuple[Path, str]], cache_file: Path) -> list[dict]:
     return rows
 
 
+def perturbed(image: np.ndarray, seed_text: str, kind: str) -> np.ndarray:
+    """Another frame of the same passage (see the module docstring); deterministic for ``seed_text``."""
+    import zlib
+
+    import cv2
+
+    rng = np.random.default_rng(zlib.crc32(f"{seed_text}/{kind}".encode()))
+    h, w = image.shape[:2]
+    s = rng.uniform(0.85, 1.1)
+    dx, dy = rng.uniform(-0.03, 0.03, 2) * (w, h)
+    m = np.float32([[s, 0, (1 - s) * w / 2 + dx], [0, s, (1 - s) * h / 2 + dy]])
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.convertScaleAbs(out, alpha=rng.uniform(0.8, 1.15), beta=rng.uniform(-15, 15))
+    if kind == "b":
+        out = cv2.GaussianBlur(out, (3, 3), 0.7)
+    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 90))])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def passages(sets: list[tuple[Path, str]], cache_file: Path) -> list[dict]:
+    """Per photo: the region reader's top read (text, features) of the photo and of its two perturbed frames."""
+    import cv2
+
+    from benchmarks.bench_plate_reader import load_labels
+    from hardware.plate_confidence import feature_vector
+
+    cache = pickle.loads(cache_file.read_bytes()) if cache_file.is_file() else {}
+    out = []
+    started = time.perf_counter()
+    for folder, region in sets:
+        reader = _cached_reader(region, cache)
+        for i, label in enumerate(load_labels(folder)):
+            image = cv2.imread(str(label.image), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            frames = []
+            for kind in ("", "a", "b"):
+                frame = image if not kind else perturbed(image, f"{folder.name}/{label.image.name}", kind)
+                found = reader.read(frame)
+                frames.append((found[0].text, feature_vector(found[0].evidence)) if found else None)
+            out.append({"set": folder.name, "image": label.image.name, "label": label.plate, "frames": frames})
+            if (i + 1) % 50 == 0:
+                cache_file.write_bytes(pickle.dumps(cache))
+                print(f"  {folder.name} passages: {i + 1}, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    cache_file.write_bytes(pickle.dumps(cache))
+    return out
+
+
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     """Logistic regression by Newton's method; returns ``[intercept, *coefficients]``."""
     design = np.hstack([np.ones((len(x), 1)), x])
@@ -170,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=DEFAULT_CONFIRM_THRESHOLD)
     parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the coefficients (default 1)")
     parser.add_argument("--write", action="store_true", help=f"store the in-sample model in {MODEL_FILE.name}")
+    parser.add_argument("--vote", action="store_true", help="also check the vote of three frames per photo")
     args = parser.parse_args(argv)
     sets = []
     for spec in args.set or DEFAULT_SETS:
@@ -228,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     held = per_set(loso)
     _print("leave-one-set-out (each set predicted by a model fitted on the other):", held, args.threshold)
 
+    if args.vote:
+        _check_vote(sets, args, rows, read, x, y, folds)
+
     if args.write:
         model = {
             "intercept": round(float(w[0]), 4),
@@ -252,6 +312,30 @@ def main(argv: list[str] | None = None) -> int:
         MODEL_FILE.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {MODEL_FILE}")
     return 0
+
+
+def _check_vote(sets, args, rows, read, x, y, folds) -> None:
+    """The vote of three frames per photo against its first frame alone (confidences out of fold)."""
+    from hardware.plate_vote import vote
+
+    models = [fit(x[folds != k], y[folds != k], args.l2) for k in range(5)]
+    fold_of = {(r["set"], r["image"]): folds[i] for i, r in enumerate(read)}
+    found = passages(sets, args.cache)
+    by_set: dict[str, dict] = {}
+    for name in sorted({p["set"] for p in found}) + ["all"]:
+        chosen = [p for p in found if name in ("all", p["set"])]
+        for title, frames in (("one frame", 1), ("vote of 3 frames", 3)):
+            results = []
+            for p in chosen:
+                k = fold_of.get((p["set"], p["image"]), 0)
+                reads = [(text, float(predict(models[k], np.array([feats]))[0]))
+                         for text, feats in (f for f in p["frames"][:frames] if f is not None)]
+                voted = vote(reads)
+                results.append({"x": None if voted is None else [], "exact": bool(voted and voted.text == p["label"]),
+                                "conf": voted.confidence if voted else 0.0})
+            by_set[f"{name} region, {title}"] = figures(results, np.array([r["conf"] for r in results]),
+                                                        args.threshold)
+    _print("many frames, one read (5-fold cross-validated confidences):", by_set, args.threshold)
 
 
 def _r(value: float | None) -> float | None:
