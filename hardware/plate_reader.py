@@ -45,7 +45,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -330,8 +330,6 @@ def _char_min(line: TextLine) -> float | None:
 def _calibrated(rank: float, candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCandidate]],
                 agree: dict[str, int]) -> PlateCandidate:
     """``candidate`` with its calibrated confidence (the other reads give agreement and rivals)."""
-    from dataclasses import replace
-
     from rapidfuzz.distance import Levenshtein
 
     others = [(r, c.text) for r, c in ranked if c.text != candidate.text]
