@@ -34,6 +34,11 @@ JPEG-recompressed at quality 60-90 (one also blurred), the same for every run
 (seeded by the photo's name); the region reader's top read of each frame
 gets the confidence of the cross-validation fold the photo was *not* fitted
 on, and the vote's confidence is measured like a single read's.
+
+``--speed N``: what the per-character scores cost. The OCR of the first N
+photos of each set (frames scaled as the reader does) is timed with and
+without RapidOCR's ``return_word_box``/``return_single_char_box``, the two
+alternating twice per photo in the same run; medians and totals are printed.
 """
 
 from __future__ import annotations
@@ -130,7 +135,7 @@ def perturbed(image: np.ndarray, seed_text: str, kind: str) -> np.ndarray:
     out = cv2.convertScaleAbs(out, alpha=rng.uniform(0.8, 1.15), beta=rng.uniform(-15, 15))
     if kind == "b":
         out = cv2.GaussianBlur(out, (3, 3), 0.7)
-    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 90))])
+    _ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 90))])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
@@ -161,6 +166,34 @@ def passages(sets: list[tuple[Path, str]], cache_file: Path) -> list[dict]:
                 print(f"  {folder.name} passages: {i + 1}, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     cache_file.write_bytes(pickle.dumps(cache))
     return out
+
+
+def speed(sets: list[tuple[Path, str]], photos: int) -> None:
+    """Time the OCR call with and without per-character scores (see the module docstring)."""
+    import statistics
+
+    import cv2
+
+    from benchmarks.bench_plate_reader import load_labels
+    from hardware.plate_reader import PlateReader
+
+    reader = PlateReader()
+    reader.load()
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for folder, _region in sets:
+        for label in load_labels(folder)[:photos]:
+            image = cv2.imread(str(label.image), cv2.IMREAD_COLOR)
+            scale = min(reader.max_side / max(image.shape[:2]), 1.0)
+            if scale < 1.0:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            for flag in (False, True, False, True):
+                started = time.perf_counter()
+                reader._engine(image, return_word_box=flag, return_single_char_box=flag)
+                times[flag].append(time.perf_counter() - started)
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    print(f"OCR call, {len(times[True])} per mode: median {off:.3f} s without per-character scores, {on:.3f} s "
+          f"with ({on / off:.3f}x); totals {sum(times[False]):.1f} s and {sum(times[True]):.1f} s "
+          f"({sum(times[True]) / sum(times[False]):.3f}x)")
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
@@ -227,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the coefficients (default 1)")
     parser.add_argument("--write", action="store_true", help=f"store the in-sample model in {MODEL_FILE.name}")
     parser.add_argument("--vote", action="store_true", help="also check the vote of three frames per photo")
+    parser.add_argument("--speed", type=int, default=0, metavar="N",
+                        help="only time the OCR with and without per-character scores on N photos per set")
     args = parser.parse_args(argv)
     sets = []
     for spec in args.set or DEFAULT_SETS:
@@ -236,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sets.append((Path(folder), region))
     if not sets:
+        return 0
+    if args.speed:
+        speed(sets, args.speed)
         return 0
     rows = collect(sets, args.cache)
     names = sorted({r["set"] for r in rows})
