@@ -71,7 +71,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,7 @@ import numpy as np
 
 from attendant.core.errors import InputError
 from hardware.base import DeviceError
+from hardware.plate_confidence import ReadEvidence, calibrated_confidence
 from hardware.plate_regions import Region, load_region
 
 __all__ = [
@@ -127,15 +128,22 @@ class PlateCandidate:
     """One plate-like read in an image.
 
     - ``text``: normalised plate text, upper-case ``A-Z0-9`` only (``"RK755AJ"``).
-    - ``confidence``: 0..1, the OCR's score for the line (mean of the parts
-      for merged lines); ranking uses it times a plate-likeness factor.
+    - ``confidence``: 0..1, the calibrated probability that ``text`` is the
+      plate exactly (:func:`hardware.plate_confidence.calibrated_confidence`
+      of ``evidence``); what a lane compares with its threshold.
     - ``box``: ``(x, y, w, h)`` pixels in the input image (the text, not the
       whole plate).
+    - ``score``: 0..1, the OCR's score for the line (mean of the parts for
+      merged lines) times the region fit factor; ranking uses it times a
+      plate-likeness factor (None when built by hand).
+    - ``evidence``: the features the confidence was computed from.
     """
 
     text: str
     confidence: float
     box: tuple[int, int, int, int]
+    score: float | None = None
+    evidence: ReadEvidence | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,8 @@ class TextLine:
     text: str
     score: float
     quad: tuple[tuple[float, float], ...]
+    char_scores: tuple[float, ...] = ()
+    """The recogniser's score of each character of ``text`` other than spaces, 0..1 (empty: not known)."""
 
     @property
     def width(self) -> float:
@@ -265,7 +275,8 @@ def _merge(parts: Sequence[TextLine]) -> TextLine:
     total = sum(max(len(part.text), 1) for part in parts)
     score = sum(part.score * max(len(part.text), 1) for part in parts) / total
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-    return TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad))
+    chars = tuple(c for part in parts for c in part.char_scores) if all(p.char_scores for p in parts) else ()
+    return TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars)
 
 
 def _merged_lines(lines: Sequence[TextLine]) -> list[TextLine]:
@@ -307,6 +318,7 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
     """:func:`plate_candidates` with each candidate's rank (confidence x plate-likeness), best first."""
     lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
     scored: dict[str, tuple[float, PlateCandidate]] = {}
+    agree: dict[str, int] = {}
     for merged, line in [(False, line) for line in lines] + [(True, line) for line in _merged_lines(lines)]:
         raw = line.text.strip()
         text = normalise_plate(raw)
@@ -323,11 +335,14 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
             continue
         box = line.box
         score = line.score
+        syntax, corrections = "free", 0
         if region is not None:
             fit = region.fit(text, raw)
             if fit.factor <= 0:
                 continue
             text, score = fit.text, line.score * fit.factor
+            syntax = "none" if fit.syntax is None else ("any" if fit.syntax.area == "any" else "area")
+            corrections = fit.corrections
             rank = score * _polarity_factor(image, box)
             as_read = normalise_plate(raw)
             if fit.syntax is None or fit.syntax.area == "any":
@@ -339,7 +354,12 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
         if merged:
             rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
         rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
-        candidate = PlateCandidate(text, round(min(max(score, 0.0), 1.0), 4), box)
+        agree[text] = agree.get(text, 0) + 1
+        as_read = normalise_plate(raw)  # letters and digits as read, before any correction
+        letters = sum(ch.isalpha() for ch in as_read)
+        evidence = ReadEvidence(line.score, _char_min(line), syntax, corrections, _dropped_chars(raw), height,
+                                letters=letters, digits=len(as_read) - letters)
+        candidate = PlateCandidate(text, 0.0, box, round(min(max(score, 0.0), 1.0), 4), evidence)
         if text not in scored or rank > scored[text][0]:
             scored[text] = (rank, candidate)
     ranked = sorted(scored.values(), key=lambda rc: -rc[0])
@@ -348,7 +368,7 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
         ranked = [(rank * (FRAGMENT_FACTOR if _fragment(candidate, ranked) else 1.0), candidate)
                   for rank, candidate in ranked]
         ranked.sort(key=lambda rc: -rc[0])
-    return ranked
+    return [(rank, _calibrated(rank, candidate, ranked, agree)) for rank, candidate in ranked]
 
 
 def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCandidate]]) -> bool:
@@ -363,6 +383,29 @@ def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCand
                 and ox <= cx <= ox + ow and oy <= cy <= oy + oh):
             return True
     return False
+
+
+def _char_min(line: TextLine) -> float | None:
+    """The lowest per-character score among ``line``'s plate characters (None: not known)."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not line.char_scores or len(chars) != len(line.char_scores):
+        return None
+    kept = [score for ch, score in zip(chars, line.char_scores) if normalise_plate(ch)]
+    return min(kept) if kept else None
+
+
+def _calibrated(rank: float, candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCandidate]],
+                agree: dict[str, int]) -> PlateCandidate:
+    """``candidate`` with its calibrated confidence (the other reads give agreement and rivals)."""
+    from rapidfuzz.distance import Levenshtein
+
+    others = [(r, c.text) for r, c in ranked if c.text != candidate.text]
+    runner_up = max((r for r, _t in others), default=0.0) / rank if rank > 0 else 0.0
+    rival = max((r for r, t in others if Levenshtein.distance(t, candidate.text, score_cutoff=2) <= 2),
+                default=0.0) / rank if rank > 0 else 0.0
+    evidence = replace(candidate.evidence, agree=agree.get(candidate.text, 1), rival=round(min(rival, 1.0), 4),
+                       runner_up=round(min(runner_up, 1.0), 4))
+    return replace(candidate, confidence=calibrated_confidence(evidence), evidence=evidence)
 
 
 class PlateReader:
@@ -504,18 +547,20 @@ class PlateReader:
         else:
             scale, work = 1.0, image
         with self._run_lock:
-            result = self._engine(work)
+            # per-character scores feed the calibrated confidence (hardware.plate_confidence)
+            result = self._engine(work, return_word_box=True, return_single_char_box=True)
         txts = getattr(result, "txts", None)
         boxes = getattr(result, "boxes", None)
         scores = getattr(result, "scores", None)
         if not txts or boxes is None or scores is None:
             return []
+        chars = _char_scores(txts, getattr(result, "word_results", None))
         lines = []
-        for text, score, quad in zip(txts, scores, boxes):
+        for text, score, quad, char_scores in zip(txts, scores, boxes, chars):
             corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale + np.asarray(offset, dtype=float)
             points = tuple((float(x), float(y)) for x, y in corners)
             if len(points) == 4:
-                lines.append(TextLine(str(text), float(score), points))
+                lines.append(TextLine(str(text), float(score), points, char_scores))
         return lines
 
     def frame_lines(self, image: np.ndarray, side: int, *, plain: bool = True, faint: bool = True
@@ -559,7 +604,7 @@ class PlateReader:
                     post.thresh, post.box_thresh = defaults
         faint_quads = [np.asarray(box, dtype=np.float32).reshape(-1, 2)[:4] / scale for box in faint_boxes]
         quads = [np.asarray(box, dtype=np.float32).reshape(-1, 2)[:4] for box in plain_boxes]
-        lines = [TextLine(line.text, line.score, tuple((x / scale, y / scale) for x, y in line.quad))
+        lines = [TextLine(line.text, line.score, tuple((x / scale, y / scale) for x, y in line.quad), line.char_scores)
                  for line in self._recognise(work, quads, full=False)]
         return lines, faint_quads
 
@@ -578,12 +623,17 @@ class PlateReader:
                  for quad in quads]
         if full:
             crops = [_rec_crop(crop) for crop in crops]
-        with self._run_lock:
-            result = self._engine._load_rec_model()(TextRecInput(img=crops))
+        with self._run_lock:  # return_word_box: the recogniser's per-character scores (WordInfo.confs)
+            result = self._engine._load_rec_model()(TextRecInput(img=crops, return_word_box=True))
+        words = tuple(result.word_results or ())
         lines = []
-        for text, score, quad in zip(result.txts or (), result.scores or (), quads):
-            if str(text).strip():
-                lines.append(TextLine(str(text), float(score), tuple((float(x), float(y)) for x, y in quad)))
+        for index, (text, score, quad) in enumerate(zip(result.txts or (), result.scores or (), quads)):
+            text = str(text)
+            if text.strip():
+                confs = getattr(words[index], "confs", None) if index < len(words) else None
+                chars = (tuple(float(c) for ch, c in zip(text, confs) if not ch.isspace())
+                         if confs and len(confs) == len(text) else ())
+                lines.append(TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars))
         return lines
 
     def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
@@ -613,7 +663,7 @@ class PlateReader:
             return self._read_region(image)
         lines = self.ocr_lines(image)
         found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
-        if not self.detect or (found and found[0].confidence * _shape_factor(found[0].text) >= self.detect_below):
+        if not self.detect or (found and found[0].score * _shape_factor(found[0].text) >= self.detect_below):
             return found  # a confident read that looks like a plate (not a word, not only digits)
         # Nothing plate-like enough in the whole frame: look for plate-shaped
         # regions (OpenCV geometry) and read each at its own scale.
@@ -658,10 +708,26 @@ def _rec_crop(crop: np.ndarray) -> np.ndarray:
     return cv2.resize(crop, (max(1, round(width * REC_HEIGHT / height)), REC_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
-def _confident(found: Sequence[PlateCandidate], threshold: float) -> bool:
-    """True when the best read's confidence x plate-likeness (a word or a bare number counts
-    0.75/0.8) reaches ``threshold``."""
-    return bool(found) and found[0].confidence * _shape_factor(found[0].text) >= threshold
+def _char_scores(txts: Sequence[str], words: Any) -> list[tuple[float, ...]]:
+    """Per-character scores of each line from RapidOCR's ``word_results`` (single-character
+    boxes: one ``(char, score, box)`` per character); ``()`` for a line they do not match
+    (RapidOCR drops empty entries, so they are aligned by text, not by index)."""
+    out: list[tuple[float, ...]] = []
+    pending = list(words or ())
+    for text in txts:
+        want = "".join(str(text).split())
+        found: tuple[float, ...] = ()
+        if pending:
+            entry = pending[0]
+            try:
+                got = "".join("".join(str(item[0]).split()) for item in entry)
+                if got == want and len(entry) == len(want):
+                    found = tuple(float(item[1]) for item in entry)
+                    pending.pop(0)
+            except (TypeError, IndexError, ValueError):
+                found = ()
+        out.append(found)
+    return out
 
 
 def _check_image(image: Any) -> np.ndarray:

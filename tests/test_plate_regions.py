@@ -102,7 +102,7 @@ def test_candidates_with_a_region_drop_state_names_and_rank_by_syntax() -> None:
     assert "CALIFORNIA" in plain  # today's ranking keeps the state name
     found = plate_candidates(lines, region=load_region("us-ca"))
     assert [c.text for c in found] == ["6MMD595"]
-    assert found[0].confidence == pytest.approx(0.9 * 0.8, abs=1e-3)  # one correction costs confidence
+    assert found[0].score == pytest.approx(0.9 * 0.8, abs=1e-3)  # one correction costs rank score
 
 
 def test_a_word_bent_into_a_plate_ranks_below_a_plate_read_with_a_correction() -> None:

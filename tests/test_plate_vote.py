@@ -15,16 +15,22 @@ def test_one_read_keeps_its_text_and_confidence() -> None:
 def test_frames_outvote_a_wrong_character_and_agreement_raises_confidence() -> None:
     voted = vote([("6MMD595", 0.8), ("6MMD59S", 0.7), ("6MMD595", 0.8)])
     assert voted is not None and voted.text == "6MMD595"
-    # position 7: '5' noisy-OR 0.96, share 1.6/2.3; every other position agreed at 0.992
-    assert voted.confidence == pytest.approx((1 - 0.2 * 0.2) * 1.6 / 2.3, abs=1e-3)
+    # position 7: '5' by two reads at 0.8 (odds 4, times 2: 8/9), share 1.6/2.3; the others agreed by three
+    assert voted.confidence == pytest.approx(8 / 9 * 1.6 / 2.3, abs=1e-3)
     agreeing = vote([("6MMD595", 0.8), ("6MMD595", 0.8)])
-    assert agreeing is not None and agreeing.confidence == pytest.approx(0.96)
+    assert agreeing is not None and agreeing.confidence == pytest.approx(8 / 9, abs=1e-4)
+    three = vote([("6MMD595", 0.8)] * 3)
+    assert three is not None and three.confidence == pytest.approx(12 / 13, abs=1e-4)
+    assert three.confidence > agreeing.confidence
+    # correlated frames: far from the noisy-OR of independent reads (1 - 0.2 ** 3 = 0.992)
+    assert three.confidence < 0.95
 
 
 def test_the_length_with_most_weight_wins_and_others_lower_confidence() -> None:
     voted = vote([("ASC7399", 0.9), ("4ASC7399", 0.5), ("ASC7399", 0.8)])
     assert voted is not None and voted.text == "ASC7399" and voted.agreeing == 2 and voted.reads == 3
-    assert voted.confidence == pytest.approx((1 - 0.1 * 0.2) * 1.7 / 2.2, abs=1e-3)
+    # odds 9 and 4: geometric mean 6, times 2 agreeing = 12 -> 12/13, times the length's share 1.7/2.2
+    assert voted.confidence == pytest.approx(12 / 13 * 1.7 / 2.2, abs=1e-3)
 
 
 def test_weights_decide_a_split_position() -> None:
@@ -41,6 +47,8 @@ def test_nothing_to_vote_on() -> None:
 def test_a_folder_camera_votes_the_frames_of_a_passage_into_one_read(tmp_path) -> None:
     """Real frames (cv2.putText plates) through the OpenCV folder camera and RapidOCR."""
     pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
+    import cv2
+
     from hardware.camera_opencv import open_opencv_camera, parse_opencv_url
     from tests.test_camera_opencv import run_until_done, write_folder
 
@@ -53,4 +61,5 @@ def test_a_folder_camera_votes_the_frames_of_a_passage_into_one_read(tmp_path) -
     assert camera.reader_calls == 6
     # three frames -> one read; the second passage ends at the empty frame after one read
     assert got.plates == ["AB12CDE", "CD34EFG"]
-    assert got.reads[0].confidence >= 0.99  # three agreeing frames (each ~0.9) beat any one
+    single = camera.reader.read(cv2.imread(str(folder / "frame_000.png"), cv2.IMREAD_COLOR))[0]
+    assert got.reads[0].confidence > single.confidence  # three agreeing frames beat any one
