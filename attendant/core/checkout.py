@@ -200,7 +200,12 @@ class CheckoutOps(FacilityStore):
         (:mod:`attendant.core.plate_lists`)."""
         if not row.plate_hash:
             return None
-        listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
+        if getattr(row, "listed_at", None) == at:  # found by the exit's session read (:meth:`_open_row`)
+            if row.listed_id is None:
+                return None
+            listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at, row.listed_id)
+        else:
+            listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
         return listed if listed is not None and listed.kind == "allow" else None
 
     def _priced(self, conn, row, at: datetime, *, lost: bool = False) -> Fee:
@@ -239,8 +244,12 @@ class CheckoutOps(FacilityStore):
         return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
                            tz=self.tz, **pricing_context(conn, row, plan))
 
-    def _open_row(self, conn, code: str):
-        row = self._session_row(conn, code)
+    def _open_row(self, conn, code: str, *, at: datetime | None = None):
+        """The open session ``code`` names (row-locked on PostgreSQL). With ``at`` (an exit's time), the row
+        also says, in the same read, whether the session has payments (``any_payments``) and concessions
+        (``any_concessions``) and the plate's live list entry at ``at`` (``listed_id``, ``listed_at``), so an
+        exit without them reads nothing more. :raises Refused: it has left."""
+        row = self._session_row(conn, code, at=at)
         if row.status != SessionStatus.OPEN:
             raise Refused(self._closed_message(row))
         return row
@@ -433,8 +442,9 @@ class CheckoutOps(FacilityStore):
         """One transaction of :meth:`settle`: record an answer, take what the booth can, then ask or finish."""
         request = run.request
         finishing = run.close and not self._remaining_electronic(run)
-        row = self._open_row(conn, request.code)  # the session row first (locked on PostgreSQL), then its bay
-        payments = list(payments_of(conn, row.id))
+        # the session row first (locked on PostgreSQL), then its bay; with what else it has (_open_row)
+        row = self._open_row(conn, request.code, at=run.at)
+        payments = list(payments_of(conn, row.id)) if row.any_payments else []
         if run.fee is None:
             run.fee = self._fee(conn, row, run.at, lost=request.lost)
         fee = run.fee

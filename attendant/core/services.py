@@ -41,7 +41,11 @@ from attendant.core.plate_lists import LISTED_ID, PlateListOps
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.reservations import ReservationOps
+from attendant.core.reservations import (
+    NEAR_ENTRY_EXISTS,
+    ReservationOps,
+    near_entry_params,
+)
 from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
 from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
@@ -66,6 +70,7 @@ _INSIDE = select(
         IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"),
         IOU.c.status == literal_column("'open'")).scalar_subquery().label("owed"),
     LISTED_ID.scalar_subquery().label("listed"),  # a live deny/allow entry of the plate (plate_lists.py)
+    NEAR_ENTRY_EXISTS.label("near"),  # any reservation the entry must look at (reservations.py)
 )
 _TAKE_SPOT = update(S).where(S.c.id == bindparam("spot_id"), S.c.status == SpotStatus.AVAILABLE.value).values(
     status=SpotStatus.OCCUPIED.value)
@@ -166,16 +171,17 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                 ticket_no = self._ticket_no_in(conn)
             sealed = self.data.plate_columns(plate)  # ciphertext and blind indexes (personal_data.py)
             flag = listed = None
+            near = True  # reservations to look at (unknown without a plate: looked up)
             if plate is not None:
                 inside = conn.execute(_INSIDE, {"fid": fid, "plate": sealed["plate_hash"],
-                                                "fold": sealed["plate_fold"], "at": at}).one()
+                                                "fold": sealed["plate_fold"], **near_entry_params(at)}).one()
                 if inside.ticket_no is not None:
                     local = self.local(inside.entry_at).strftime("%d %b %H:%M")
                     raise Refused(
                         f"{plate} is already inside (ticket {format_ticket_no(inside.ticket_no)}, entered {local}): "
                         "anti-passback"
                     )
-                ious, owed = inside.ious, inside.owed
+                ious, owed, near = inside.ious, inside.owed, bool(inside.near)
                 if ious >= IOU_LIMIT:
                     raise Refused(
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
@@ -190,7 +196,7 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                     flag = listed.describe() if listed.kind == "deny" else None
             # the reservation this entry checks in; for a walk-in, the holds due placed and the bay types
             # reservations about to arrive need (attendant/core/reservations.py)
-            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at)
+            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at, near)
             if booked is not None and (not spot_label or
                                        self._cache.index.spot_by_label(spot_label).id == booked.held_spot_id):
                 spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
