@@ -175,12 +175,15 @@ _INSERT_AND_MOVE: dict[int, object] = {}
 def _insert_and_move(n: int):
     """PostgreSQL: insert ``n`` events (parameters ``<column>_<i>``) and move the head (``chain_id``, ``seq``,
     ``hash``) to the last of them in ONE statement (a data-modifying ``WITH``), returning the last event's id:
-    one round trip instead of ``n + 1``. The ids come from one multi-row ``VALUES``, in its order (the chain's).
-    Built once per ``n``."""
+    one round trip instead of ``n + 1``. Built once per ``n``."""
     stmt = _INSERT_AND_MOVE.get(n)
     if stmt is None:
-        rows = [{c: bindparam(f"{c}_{i}", type_=AUDIT.c[c].type) for c in _INSERT_COLUMNS} for i in range(n)]
-        inserted = insert(AUDIT).values(rows).returning(AUDIT.c.id).cte("inserted")
+        # INSERT ... SELECT of typed parameters ordered by seq (a multi-row VALUES has no cache key: SQLAlchemy
+        # would compile it on every call); ids are drawn in that order, the chain's
+        rows = union_all(*(select(*(bindparam(f"{c}_{i}", type_=AUDIT.c[c].type).label(c) for c in _INSERT_COLUMNS))
+                           for i in range(n))).subquery("new_events")
+        inserted = insert(AUDIT).from_select(_INSERT_COLUMNS, select(rows).order_by(rows.c.seq)) \
+            .returning(AUDIT.c.id).cte("inserted")
         stmt = _INSERT_AND_MOVE[n] = (
             update(HEAD).where(HEAD.c.id == bindparam("chain_id"))
             .values(seq=bindparam("seq"), hash=bindparam("hash"),
