@@ -63,6 +63,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     type_coerce,
     union_all,
     update,
@@ -163,6 +164,20 @@ WITNESS_KEY = "chain_heads"
 _FREE_HEAD = select(HEAD.c.id, HEAD.c.seq, HEAD.c.hash).order_by(HEAD.c.id).limit(1) \
     .with_for_update(skip_locked=True)
 _HEAD_LOCKED = select(HEAD.c.id, HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+
+
+def _bundle_and_head_statement(table: str):
+    """PostgreSQL: ``WITH free_head AS (<_FREE_HEAD>) SELECT head, bundle FROM one row LEFT JOIN free_head
+    LEFT JOIN (<_BUNDLE_ALL[table]>)``: the head columns (``h_id``, ``h_seq``, ``h_hash``; NULL when every head
+    is held) on every row of the bundle, and one row even when the bundle has none."""
+    free = _FREE_HEAD.cte("free_head")
+    bundle = _BUNDLE_ALL[table].subquery("bundle")
+    one = select(literal_column("1").label("one")).subquery("one")
+    return select(free.c.id.label("h_id"), free.c.seq.label("h_seq"), free.c.hash.label("h_hash"), *bundle.c) \
+        .select_from(one.outerjoin(free, true()).outerjoin(bundle, true()))
+
+
+_BUNDLE_AND_HEAD = {table: _bundle_and_head_statement(table) for table in _BUNDLE}
 _LAST_EVENT = select(AUDIT.c.id, AUDIT.c.seq, AUDIT.c.hash).where(AUDIT.c.seq.is_not(None), AUDIT.c.chain == 1) \
     .order_by(AUDIT.c.seq.desc()).limit(1)
 _INSERT = insert(AUDIT).returning(AUDIT.c.id)  # built once: executed with a parameter dict, it compiles once
@@ -269,14 +284,19 @@ def append_events(conn, events: list[dict]) -> int | None:
     reader = DatabaseRows(conn, {})
     # the rows first: this transaction wrote them and holds them; the head's lock is then held only for the
     # inserts, the head's move and the commit
+    head = None
+    if conn.dialect.name == "postgresql":  # the first session's rows and a free head in one statement
+        first = next((ev for ev in events if ev["entity"] in _BUNDLE and ev["entity_id"] is not None), None)
+        if first is not None:
+            head = reader.bundle_and_free_head(first["entity"], first["entity_id"])
     sealed_rows = [rows_for(reader, ev["entity"], ev["entity_id"]) for ev in events]
-    head = conn.execute(_FREE_HEAD).first() or conn.execute(_HEAD_LOCKED).first()
+    head = head or conn.execute(_FREE_HEAD).first() or conn.execute(_HEAD_LOCKED).first()
     if head is None:
         last = conn.execute(_LAST_EVENT).first()
         chain, seq, prev = (1, last.seq, last.hash) if last is not None else (1, 0, GENESIS)
         conn.execute(insert(HEAD).values(id=1, seq=seq, event_id=last.id if last else None, hash=prev))
     else:
-        chain, seq, prev = head.id, head.seq, head.hash
+        chain, seq, prev = head[0], head[1], head[2]
     event_id = None
     if any(ev["action"] in WITNESSES for ev in events):
         seen = {str(k): [s, h[:16]] for k, (s, _, h) in chain_heads(conn).items() if k != chain and s}
@@ -405,9 +425,24 @@ class DatabaseRows:
         key = ("bundle", table, row_id)
         if key in self.seen:
             return self.seen[key]
+        return self._bundle_of(table, row_id, self.conn.execute(_BUNDLE_ALL[table], {"id": row_id}))
+
+    def bundle_and_free_head(self, table: str, row_id: int):
+        """PostgreSQL: :meth:`bundle` and the first chain head no other transaction holds (row-locked, ``FOR
+        UPDATE SKIP LOCKED``) in ONE statement; returns the head ``(id, seq, hash)`` or None when every head
+        is held (the bundle is read either way)."""
+        rows = self.conn.execute(_BUNDLE_AND_HEAD[table], {"id": row_id}).all()
+        self._bundle_of(table, row_id, rows)
+        first = rows[0] if rows else None
+        return (first.h_id, first.h_seq, first.h_hash) if first is not None and first.h_id is not None else None
+
+    def _bundle_of(self, table: str, row_id: int, result):
+        key = ("bundle", table, row_id)
         session, payments, vends = None, [], []
-        for row in self.conn.execute(_BUNDLE_ALL[table], {"id": row_id}):
+        for row in result:
             mapping = row._mapping
+            if row.kind is None:  # bundle_and_free_head: the head's row alone (no such session)
+                continue
             if row.kind == "v":
                 vends.append({c: _plain(mapping[f"v_{c}"]) for c in SEALED["vend"]})
                 continue
