@@ -125,6 +125,11 @@ _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
 )
 _FREE_SPOT = update(PS.metadata.tables["spot"]).where(
     PS.metadata.tables["spot"].c.id == bindparam("spot_id")).values(status=SpotStatus.AVAILABLE.value)
+#: PostgreSQL: :data:`_CLOSE_SESSION` and :data:`_FREE_SPOT` in one statement (the bay's update a data-modifying
+#: ``WITH``; it runs after the session's, as the two statements did): a round trip less per exit.
+_CLOSE_AND_FREE = _CLOSE_SESSION.add_cte(
+    update(PS.metadata.tables["spot"]).where(PS.metadata.tables["spot"].c.id == bindparam("free_spot_id"))
+    .values(status=SpotStatus.AVAILABLE.value).returning(PS.metadata.tables["spot"].c.id).cte("freed"))
 _PAID_UP = update(PS).where(PS.c.id == bindparam("sid")).values(amount_paid=bindparam("paid"),
                                                                   paid_at=bindparam("paid_at"))
 _ANSWER = update(PAY).where(PAY.c.id == bindparam("pid")).values(
@@ -789,12 +794,18 @@ class CheckoutOps(FacilityStore):
                 "plate_hash": row.plate_hash, "amount": balance,
                 "reason": iou_reason, "status": IouStatus.OPEN.value, "created_at": at, "actor": who.name,
             }).scalar_one()
-        conn.execute(_CLOSE_SESSION, {
+        postgresql = conn.dialect.name == "postgresql"
+        closing = {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,
             "fee_lines": [{"label": ln.label, "minutes": ln.minutes, "amount": ln.amount} for ln in fee.lines],
             "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
-        })
-        conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
+        }
+        if postgresql:
+            conn.execute(_CLOSE_AND_FREE, closing | {"free_spot_id": row.spot_id})
+        else:
+            conn.execute(_CLOSE_SESSION, closing)
+        if not postgresql:
+            conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         allowed = self._allowed(conn, row, at) if fee.amount == 0 else None
         if allowed is not None:  # free or contract parking: the session names the entry (plate_lists.py)
             conn.execute(update(PS).where(PS.c.id == row.id).values(allow_entry_id=allowed.id))

@@ -100,6 +100,25 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
         params = {"plate": plate, "vehicle_class": vehicle_class, "ev": ev, "created_at": now}
         return conn.execute(stmt, params).scalar_one()
 
+    @staticmethod
+    def _session_with_vehicle():
+        """PostgreSQL: the vehicle's upsert (:meth:`_upsert_vehicle`, parameters ``v_plate``, ``v_class``,
+        ``v_ev``, ``v_at``) as a data-modifying ``WITH`` of the session's insert, whose ``vehicle_id`` it gives:
+        one round trip for both. Built once."""
+        stmt = _UPSERT_VEHICLE.get("postgresql+session")
+        if stmt is None:
+            from sqlalchemy.dialects import postgresql
+
+            upsert = postgresql.insert(V).values(plate=bindparam("v_plate"), vehicle_class=bindparam("v_class"),
+                                                 ev=bindparam("v_ev"), created_at=bindparam("v_at"))
+            vehicle = upsert.on_conflict_do_update(
+                index_elements=[V.c.plate], set_={"vehicle_class": upsert.excluded.vehicle_class,
+                                                  "ev": upsert.excluded.ev},
+            ).returning(V.c.id).cte("upserted_vehicle")
+            stmt = _UPSERT_VEHICLE["postgresql+session"] = (
+                insert(PS).values(vehicle_id=select(vehicle.c.id).scalar_subquery()).returning(PS.c.id))
+        return stmt
+
     # ------------------------------------------------------------------ entry
     def admit(self, request: EntryRequest, *, actor: Actor | str, vend: bool = False) -> EntryResult:
         """Admit a vehicle: pick a bay, open a session, issue a signed ticket, in one transaction.
@@ -212,15 +231,20 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                                                            skip=kept).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
-            vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None
+            # on PostgreSQL the vehicle's upsert goes with the session's insert (one statement)
+            with_vehicle = plate is not None and conn.dialect.name == "postgresql"
+            vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) \
+                if plate and not with_vehicle else None
             code = self.signer.sign(self.facility.code, ticket_no)
+            vehicle = {"v_plate": sealed["plate_hash"], "v_class": vclass.value, "v_ev": ev, "v_at": now} \
+                if with_vehicle else {"vehicle_id": vehicle_id}
             session_id = conn.execute(
-                _INSERT_SESSION,
+                self._session_with_vehicle() if with_vehicle else _INSERT_SESSION,
                 {
                     "facility_id": fid,
                     "ticket_no": ticket_no,
                     "code": self.data.code_hash(code),
-                    "vehicle_id": vehicle_id,
+                    **vehicle,
                     **sealed,
                     "vehicle_class": vclass.value,
                     "ev": ev,
