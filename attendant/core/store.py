@@ -662,10 +662,15 @@ class FacilityStore:
         corrects it with :meth:`record_vend_fault` when the gate refuses.
         """
         return conn.execute(_INSERT_VEND, {
-            "facility_id": self.facility.id, "lane": lane, "direction": direction, "source": source.value,
-            "reason": reason, "session_id": session_id, "at": at, "actor": actor,
-            "outcome": GateOutcome.OPENED.value,
+            **self._vend_row(lane=lane, direction=direction, source=source, reason=reason, at=at, actor=actor),
+            "session_id": session_id,
         }).scalar_one()
+
+    def _vend_row(self, *, lane: str | None, direction: str, source: VendSource, reason: str | None, at: datetime,
+                  actor: str) -> dict:
+        """The columns of a recorded gate opening but its ``session_id`` (:meth:`_insert_vend`)."""
+        return {"facility_id": self.facility.id, "lane": lane, "direction": direction, "source": source.value,
+                "reason": reason, "at": at, "actor": actor, "outcome": GateOutcome.OPENED.value}
 
     def record_gate_test(self, *, lane: str, direction: str, actor: Actor | str) -> int:
         """Record the opening a device test is about to command at ``lane``'s gate; returns the vend id.
