@@ -28,10 +28,11 @@ of the hashed ``details`` (:data:`PERSONAL_KEYS`).
 
 Concurrency: :func:`record` only queues the event on the connection; just
 before the transaction commits (SQLAlchemy's ``commit`` connection event) the
-queued events are chained: the rows they seal are read (two statements: a
-session with its payments, its vends), then a chain head is taken row-locked
+queued events are chained: the rows they seal are read (one statement: a
+session with its payments and its vends), then a chain head is taken row-locked
 and the events are inserted with the next places and hashes of that chain, and
-the head is moved. There are :data:`CHAINS` chains (migration
+the head is moved. On PostgreSQL that is two statements in all: the read also
+takes the free head, and the inserts and the head's move are one statement. There are :data:`CHAINS` chains (migration
 0017_audit_chains): a writer takes the first head no other transaction holds
 (PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``), so booths chain side by side
 and never queue behind each other's commit flush; with one writer at a time
