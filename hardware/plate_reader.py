@@ -55,8 +55,10 @@ input image; confidences are floats 0..1.
 Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
 ``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
 loads the models (~0.3 s). The region reader costs the same when step (a) is
-confident and about 2-3x that when it looks again (b, c); see
-``benchmarks/bench_plate_reader.py`` for the figures.
+confident (~79 % of plates-us photos) and about 3-4x that when it looks again (b, c),
+mostly the ``fine_side`` detection pass; see ``benchmarks/bench_plate_reader.py`` for the
+figures (plates-us, same run: median 0.51 s against the region-free reader's 0.42 s, p90
+1.36 s against 0.60 s).
 
 RapidOCR internals used by the region reader (pinned 3.10.0): the engine's
 ``_load_det_model()`` / ``_load_rec_model()`` (its detector and recogniser objects),
