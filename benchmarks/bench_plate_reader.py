@@ -53,21 +53,21 @@ The confidence is :func:`hardware.plate_confidence.calibrated_confidence`
 (a logistic model fitted and cross-validated by
 ``benchmarks/fit_plate_confidence.py``).
 
-Measured 2026-12-05 22:00 UTC on a shared 2-core machine loaded at ~9 by other work
-(full sets, one run each, ``--json --verbose``; baseline -> region reader, same run)::
+Measured 2026-12-05 22:22 UTC on a shared 2-core machine (full sets, one run each,
+``--json --verbose``; baseline -> region reader, same run)::
 
     --data ../shared/data/plates-us --region us   exact 67.6 % -> 85.1 % (150 -> 189 of 222),
         read rate 84.7 -> 99.1 %, within 1 edit 77.9 -> 95.0 %, box centre in label 81.1 -> 96.8 %,
-        exact at conf>=0.6 80.7 -> 86.7 %, s/photo median 0.907 -> 1.049 (+16 %), p90 1.240 -> 3.160
+        exact at conf>=0.6 80.7 -> 86.7 %, s/photo median 0.424 -> 0.510 (+20 %), p90 0.603 -> 1.364
     --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 88.9 % (87 -> 96 of 108),
         within 1 confusable 95.4 -> 96.3 %, exact at conf>=0.6 80.6 -> 88.9 %,
-        s/photo median 0.290 -> 0.286, p90 0.493 -> 0.613
+        s/photo median 0.317 -> 0.324, p90 0.441 -> 0.495
 
-(The region reader before this run, same machine earlier that day: US 78.4 %, EU 85.2 %.
-Where the region reader's first look is confident it costs what the baseline does, median
-ratio 1.03 on US; the ~21 % of US photos it reads again cost ~3.7x. 7 of the 12 plates-eu
-misses are label errors: the letter O in a digit slot of 6 Slovak/Czech plates, e.g. RKO99AN
-for RK099AN, and of a British plate, OYO9FEU for OY09FEU; the reader reads the digit.)
+(Where the region reader's first look is confident it costs what the baseline does, median
+ratio per photo 1.07 on US; the ~21 % of US photos it reads again cost ~3-4x, mostly the
+1024-px detection pass. 7 of the 12 plates-eu misses are label errors: the letter O in a
+digit slot of 6 Slovak/Czech plates, e.g. RKO99AN for RK099AN, and of a British plate,
+OYO9FEU for OY09FEU; the reader reads the digit.)
 
 Confidence calibration, measured the same day on the region reader before the second look above
 (in-sample: the model was fitted on these sets)::
