@@ -53,41 +53,27 @@ The confidence is :func:`hardware.plate_confidence.calibrated_confidence`
 (a logistic model fitted and cross-validated by
 ``benchmarks/fit_plate_confidence.py``).
 
-Measured 2026-12-05 22:22 UTC on a shared 2-core machine (full sets, one run each,
-``--json --verbose``; baseline -> region reader, same run)::
+Measured 2026-12-05 22:31 UTC on a quiet 2-core machine (full sets, one run each,
+``--json``; baseline -> region reader, same run)::
 
     --data ../shared/data/plates-us --region us   exact 67.6 % -> 85.1 % (150 -> 189 of 222),
         read rate 84.7 -> 99.1 %, within 1 edit 77.9 -> 95.0 %, box centre in label 81.1 -> 96.8 %,
-        exact at conf>=0.6 80.7 -> 86.7 %, s/photo median 0.424 -> 0.510 (+20 %), p90 0.603 -> 1.364
+        s/photo median 0.234 -> 0.240, p90 0.285 -> 0.788,
+        exact at conf>=0.8 92.1 % -> 93.6 %, coverage 41.9 -> 66.2 %
+        (OCR score x fit, the confidence before calibration: 81.5 -> 91.2 %, coverage 67.6 -> 60.8 %)
     --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 88.9 % (87 -> 96 of 108),
-        within 1 confusable 95.4 -> 96.3 %, exact at conf>=0.6 80.6 -> 88.9 %,
-        s/photo median 0.317 -> 0.324, p90 0.441 -> 0.495
+        within 1 confusable 95.4 -> 96.3 %, s/photo median 0.157 -> 0.155, p90 0.217 -> 0.223,
+        exact at conf>=0.8 91.1 % -> 90.7 %, coverage 66.7 -> 81.5 %; O and 0 as one 100 -> 99.0 %
+        (before calibration: 80.6 -> 89.9 %, coverage 80.6 -> 74.1 %)
 
-(Where the region reader's first look is confident it costs what the baseline does, median
-ratio per photo 1.07 on US; the ~21 % of US photos it reads again cost ~3-4x, mostly the
-1024-px detection pass. 7 of the 12 plates-eu misses are label errors: the letter O in a
-digit slot of 6 Slovak/Czech plates, e.g. RKO99AN for RK099AN, and of a British plate,
-OYO9FEU for OY09FEU; the reader reads the digit.)
-
-Confidence calibration, measured the same day on the region reader before the second look above
-(in-sample: the model was fitted on these sets)::
-
-    --data ../shared/data/plates-us --region us   exact 67.6 % -> 78.4 % (150 -> 174 of 222),
-        read rate 84.7 -> 94.6 %, within 1 edit 77.9 -> 87.8 %,
-        s/photo median 1.002 -> 1.096, p90 1.589 -> 1.986 (load 8-9)
-        exact at conf>=0.8 (the console's threshold) 92.3 % -> 93.7 %, coverage 43.2 -> 53.1 %
-        (before calibration, OCR score x fit: 81.5 / 90.7 %, coverage 67.6 / 57.2 %)
-    --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 85.2 % (87 -> 92 of 108),
-        within 1 confusable 95.4 -> 91.7 %, s/photo median 0.599 -> 0.583, p90 1.098 -> 1.126
-        exact at conf>=0.8 91.0 % -> 89.9 %, coverage 65.7 -> 74.1 %; O and 0 as one 100 / 97.8 %
-        (before calibration: 80.6 / 92.9 %, coverage 80.6 / 72.2 %)
-
-(6 plates-eu labels put the letter O in a Slovak/Czech digit slot, e.g. RKO99AN,
-which the region reader reads as the syntax says, RK099AN.) The confidence model
-was fitted on these two sets, so the calibration figures above are in-sample;
-``benchmarks/fit_plate_confidence.py`` prints the cross-validated ones (5-fold:
-US 91.9 %, EU 89.9 % exact at >= 0.8; leave-one-set-out: 93.5 %, 90.0 %).
-The 98 % target is not met (see the README's plate confidence figures).
+Where the region reader's first look is confident it costs what the baseline does; the ~21 %
+of US photos it reads again cost ~3-4x, mostly the 1024-px detection pass (hence p90). 7 of the
+12 plates-eu misses are label errors: the letter O in a digit slot of 6 Slovak/Czech plates,
+e.g. RKO99AN for RK099AN, and of a British plate, OYO9FEU for OY09FEU; the reader reads the
+digit. The confidence model was fitted on these two sets, so the calibration figures above are
+in-sample; ``benchmarks/fit_plate_confidence.py`` prints the cross-validated ones (5-fold: US
+92.8 %, EU 90.1 % exact at >= 0.8; leave-one-set-out: 94.0 %, 90.4 %). The 98 % target is not
+met (see the README's plate confidence figures).
 
 Exit codes: 0 done (or data absent), 2 bad arguments, 3 reader not installed.
 """
