@@ -227,3 +227,16 @@ def test_a_camera_read_unfolds_the_entry_form_on_a_low_terminal(build):
             assert "confirm plate" in screen_text(app)
 
     run()
+
+
+def test_the_availability_line_fits_its_width_without_cutting_a_level() -> None:
+    from attendant.tui.screens.main import availability_line
+    from attendant.tui.widgets.availability import LevelCounts
+
+    counts = [LevelCounts(level_id=i, code=f"L{i}", name=f"Level {i}", free=free, capacity=176, by_type={})
+              for i, free in enumerate([87, 149, 155, 153, 176, 176])]
+    assert availability_line(counts, 100) == "Free  L0 87/176  L1 149/176  L2 155/176  L3 153/176  L4 176/176  L5 176/176"
+    assert availability_line(counts, 72) == "Free  L0 87  L1 149  L2 155  L3 153  L4 176  L5 176"  # capacities go
+    assert availability_line(counts, 47) == "Free L0 87 L1 149 L2 155 L3 153 L4 176 L5 176"
+    narrow = availability_line(counts, 30)
+    assert narrow == "Free L0 87 L1 149 L2 155 …" and len(narrow) <= 30  # whole levels, then …

@@ -97,9 +97,44 @@ CLOCK_SECONDS = 1.0  # top-bar clock and lane health
 FIGURES_SECONDS = 5.0  # revenue and other-booth changes
 
 
-def availability_line(counts: list[LevelCounts]) -> str:
-    """The availability table as one line (free/capacity by level), e.g. ``Free  L0 48/176  L1 169/176``."""
-    return "Free  " + "  ".join(f"{c.code} {c.free}/{c.capacity}" for c in counts)
+def availability_line(counts: list[LevelCounts], width: int | None = None) -> str:
+    """The availability table as one line (free/capacity by level), e.g. ``Free  L0 48/176  L1 169/176``.
+
+    ``width`` (cells): when the line would not fit, the capacities go (``Free L0 48 L1 169``), then the
+    spacing; a level is never cut in the middle (what still does not fit ends in ``…``)."""
+    forms = ("Free  " + "  ".join(f"{c.code} {c.free}/{c.capacity}" for c in counts),
+             "Free  " + "  ".join(f"{c.code} {c.free}" for c in counts),
+             "Free " + " ".join(f"{c.code} {c.free}" for c in counts))
+    if width is None:
+        return forms[0]
+    for form in forms:
+        if len(form) <= width:
+            return form
+    line = "Free"
+    for c in counts:
+        part = f" {c.code} {c.free}"
+        if len(line) + len(part) + 2 > width:
+            return line + " …"
+        line += part
+    return line
+
+
+class AvailabilityLine(Static):
+    """The availability table as one line on small terminals (:func:`availability_line`), refitted to its
+    width when the terminal is resized."""
+
+    _counts: list[LevelCounts] | None = None
+
+    def set_counts(self, counts: list[LevelCounts]) -> None:
+        self._counts = counts
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._counts is not None:
+            self.update(availability_line(self._counts, self.content_size.width or None))
 
 
 def devices_line(report: HealthReport) -> str:
@@ -182,7 +217,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield DeviceHealthPanel(app.service.tz, id="devices", classes="panel")
             with Vertical(id="right"):
                 yield AvailabilityTable(id="availability")
-                yield Static("", id="availability-line")  # the table as one line on small terminals
+                yield AvailabilityLine("", id="availability-line")  # the table as one line on small terminals
                 yield Static("", id="devices-line")  # devices needing attention, when their panel is hidden
                 yield EntryForm(
                     app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
@@ -349,7 +384,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         ]
         capacity = sum(c.capacity for c in counts)
         self.query_one(AvailabilityTable).set_levels(counts)
-        self.query_one("#availability-line", Static).update(availability_line(counts))
+        self.query_one("#availability-line", AvailabilityLine).set_counts(counts)
         self.query_one(FacilityBar).set_figures(occupied=level_map.occupied, capacity=capacity)
 
     # ----------------------------------------------------------------- lanes

@@ -210,7 +210,7 @@ class ExitForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("Ticket", classes="field-label")
-            yield Input(placeholder="scan the ticket, or type its number or the plate, then Enter", id="exit-code",
+            yield Input(placeholder="scan the ticket, or type its code, number or plate", id="exit-code",
                         max_length=80)
         yield Static("", id="exit-session", classes="session")
         yield Static("", id="exit-fee", classes="fee")
