@@ -1041,16 +1041,9 @@ def deferred_app(
                         loading_title=title)
 
 
-def run_console(
-    source: Callable[[], tuple[Engine, ConsoleConfig]],
-    *,
-    facility_code: str | None = None,
-    replay_speed: float | None = None,
-    theme: str | None = None,
-    setup_note: str | None = None,
-    title: str = "",
-) -> tuple[str, ...]:
-    """Run the console full-screen until the attendant quits (ctrl+q): :func:`deferred_app`.
+def run_console(source: Callable[[], tuple[Engine, ConsoleConfig]], **options) -> tuple[str, ...]:
+    """Run the console full-screen until the attendant quits (ctrl+q): :func:`deferred_app`, whose keyword
+    ``options`` it takes (facility_code, replay_speed, theme, setup_note, title, timers).
 
     Returns the notes shown to the attendant (the CLI repeats them on
     stderr once the terminal is back). Raises whatever opening the facility
@@ -1061,8 +1054,7 @@ def run_console(
     """
     import sys
 
-    app = deferred_app(source, facility_code=facility_code, replay_speed=replay_speed, theme=theme,
-                       setup_note=setup_note, title=title)
+    app = deferred_app(source, **options)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no terminal to paint on early: open first, as before
         app.open_now()
     # The garbage collector stays paused until the first paint (the widgets Textual builds are as long-lived
