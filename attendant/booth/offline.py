@@ -792,13 +792,15 @@ class OfflineLanes:
             return report
         with self._sync_lock:
             report = replay(self.service, self.journal, booth=self.booth_name)
-            with self._lock:
-                self._waiting = self.journal.waiting_count(self.code)
-                self._pending = sum(1 for e in self.journal.waiting(self.code) if e.state == "pending")
+            waiting = self.journal.waiting_count(self.code)
+            pending = sum(1 for e in self.journal.waiting(self.code) if e.state == "pending")
+            with self._lock:  # online again and the count in one step: state() never shows "OFFLINE · 0 waiting"
+                if not report.error:
+                    self._back_online()
+                self._waiting, self._pending = waiting, pending
             if report.error:
                 self._went_offline(DatabaseAway(report.error))
                 return report
-            self._back_online()
             if report.applied or report.already:
                 try:
                     self.service.refresh()
