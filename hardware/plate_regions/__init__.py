@@ -151,6 +151,8 @@ class Region:
                 raise InputError(f"{where}: translate maps one character to one, got {src!r} = {dst!r}")
             self.translate[src] = dst
         self._table = str.maketrans(self.translate)
+        self.table = self._table
+        """The ``[translate]`` table for :meth:`str.translate` (US: ``O`` -> ``0``)."""
         self.unmatched = float(data.get("unmatched", 0.5))
         self.max_corrections = int(data.get("max_corrections", 2))
         if not 0 <= self.unmatched <= 1 or not 0 <= self.max_corrections <= 4:
