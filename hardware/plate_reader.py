@@ -108,12 +108,6 @@ WORD_FACTOR = 0.75
 (a word bent into a plate); as the region-free shape factor of a word."""
 FRAGMENT_FACTOR = 0.8
 """Region ranking: factor of a read whose text and box lie inside a longer read (a part of a plate)."""
-WEAK_I_BELOW = 0.9
-"""Region ranking: an ``I`` the recogniser scores below this, in a read that has a digit, is read as ``1``.
-Evidence (openalpr/benchmarks endtoend/us, ../shared/data/plates-us, per-character scores of
-PP-OCRv6 small rec): every ``I`` of an exact read scored >= 0.96 (15 of 15), every ``I`` of a
-wrong read was a ``1`` on the plate and scored 0.53-0.82 (3 of 3); plate fonts print ``1`` as a
-plain stroke, which a general-text recogniser hesitates to call ``1``."""
 DET_THRESH = 0.2
 """Region reader: the text detector's pixel threshold (RapidOCR's default 0.3)."""
 DET_BOX_THRESH = 0.3
@@ -382,14 +376,15 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
 
 
 def _weak_i_as_one(line: TextLine, region: Region) -> TextLine:
-    """``line`` with each ``I`` scored below :data:`WEAK_I_BELOW` read as ``1`` when the line has a
-    digit after ``region``'s translation (US: ``O`` is ``0``), ``"CJI-P5G"`` with ``I`` at 0.82 ->
-    ``"CJ1-P5G"``; unchanged without per-character scores."""
+    """``line`` with each ``I`` scored below ``region.weak_i_below`` read as ``1`` when the line has a
+    digit as read (``"CJI-P5G"`` with ``I`` at 0.82 -> ``"CJ1-P5G"``); unchanged without per-character
+    scores. A digit only through the region's translation does not count: "LINCOLN" read with a weak
+    ``I`` and ``O`` -> ``0`` stays a word."""
     chars = [ch for ch in line.text if not ch.isspace()]
-    if ("I" not in chars or not line.char_scores or len(chars) != len(line.char_scores)
-            or not any(ch.isdigit() for ch in "".join(chars).translate(region.table))):
+    if (not region.weak_i_below or "I" not in chars or not line.char_scores or len(chars) != len(line.char_scores)
+            or not any(ch.isdigit() for ch in chars)):
         return line
-    weak = iter(ch == "I" and score < WEAK_I_BELOW for ch, score in zip(chars, line.char_scores))
+    weak = iter(ch == "I" and score < region.weak_i_below for ch, score in zip(chars, line.char_scores))
     text = "".join(ch if ch.isspace() else ("1" if next(weak) else ch) for ch in line.text)
     return line if text == line.text else replace(line, text=text)
 

@@ -50,6 +50,8 @@ def test_unknown_regions_are_refused_clearly(name: str, message: str) -> None:
     ({"classes": {"L": "AB"}, "syntax": []}, "no \\[\\[syntax\\]\\]"),
     ({"classes": {"L": "AB"}, "syntax": [{"area": "a", "name": "n", "format": "LL", "source": "s"}],
       "reject": {"patterns": ["("]}}, "bad reject pattern"),
+    ({"classes": {"L": "AB"}, "syntax": [{"area": "a", "name": "n", "format": "LL", "source": "s"}],
+      "weak_i_below": 1.5}, "weak_i_below must be 0..1"),
 ])
 def test_malformed_region_data_is_refused(data: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -126,7 +128,7 @@ WEAK_I_READS = [
     ("UHI-N2A", 0.8861, (0.9938, 0.9892, 0.5251, 0.7315, 0.9918, 0.9765, 0.9949),
      ((433, 426), (541, 412), (548, 464), (440, 478)), "UH1N2A"),  # wts-lg-000064.jpg
     ("CKO-AIF", 0.86979, (0.99893, 0.99855, 0.98507, 0.87535, 0.99464, 0.6449, 0.59112),
-     ((0, 0), (120, 0), (120, 40), (0, 40)), "CK0A1F"),  # wts-lg-000012.jpg: a digit only as O -> 0
+     ((0, 0), (120, 0), (120, 40), (0, 40)), "CK0AIF"),  # wts-lg-000012.jpg: a digit only as O -> 0: kept
     ("7CID930", 0.9931, (0.9984, 0.9967, 0.9642, 0.9968, 0.9996, 0.9998, 0.9962),
      ((859, 16), (937, 7), (943, 43), (864, 52)), "7CID930"),  # wts-lg-000194.jpg: a confident I stays
     ("6XIU641", 0.998, (0.9998, 0.9995, 0.9893, 0.9976, 0.9999, 0.9999, 0.9999),
@@ -146,7 +148,16 @@ def test_a_weakly_scored_i_in_a_plate_read_is_a_one(text: str, score: float, cha
 
 def test_a_weak_i_in_a_word_without_digits_stays() -> None:
     word = TextLine("LINCOLN", 0.9, ((0, 0), (140, 0), (140, 30), (0, 30)), (0.99, 0.5, 0.99, 0.99, 0.99, 0.99, 0.99))
-    assert plate_candidates([word], region=load_region("eu"))[0].text == "LINCOLN"
+    assert plate_candidates([word], region=load_region("us"))[0].text == "LINC0LN"  # US: O is 0; the I stays
+
+
+def test_regions_without_the_weak_i_rule_keep_a_weak_i() -> None:
+    # plates-eu SI819AK (Slovak): its real I scored 0.50; "eu" sets no weak_i_below
+    read = TextLine("SI-819AK", 0.9271, ((172, 158), (353, 155), (354, 197), (173, 201)),
+                    (0.9955, 0.5002, 0.926, 0.9977, 0.9995, 0.9997, 0.9984, 0.9994))
+    assert load_region("eu").weak_i_below == 0 and load_region("us-ca").weak_i_below == 0.9
+    assert plate_candidates([read], region=load_region("eu"))[0].text == "SI819AK"
+    assert plate_candidates([read], region=load_region("eu"))[0].evidence.corrections == 0
 
 
 def test_reader_refuses_an_unknown_region() -> None:
