@@ -66,6 +66,17 @@ Measured 2026-12-05 22:31 UTC on a quiet 2-core machine (full sets, one run each
         exact at conf>=0.8 91.1 % -> 90.7 %, coverage 66.7 -> 81.5 %; O and 0 as one 100 -> 99.0 %
         (before calibration: 80.6 -> 89.9 %, coverage 80.6 -> 74.1 %)
 
+With ``us.toml``'s ``weak_i_below`` (an ``I`` scored < 0.9 in a read with a digit is a ``1``),
+2026-12-05 23:00 UTC, machine shared with other jobs (medians not comparable to the above)::
+
+    --data ../shared/data/plates-us --region us   exact 67.6 % -> 86.0 % (150 -> 191 of 222;
+        gained UH1N2A and CJ1P5G, lost none), within 1 edit 77.9 -> 95.0 %,
+        exact at conf>=0.8 92.1 % -> 94.3 %, coverage 41.9 -> 66.7 %,
+        s/photo median 0.369 -> 0.435 (main's reader, 23:04, same load: 0.471 -> 0.534;
+        the rule itself costs ~0.003 ms of the ~0.18 ms ranking per photo)
+    --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 88.9 % (87 -> 96 of 108, unchanged),
+        s/photo median 0.233 -> 0.231, p90 0.402 -> 0.409, exact at conf>=0.8 91.1 % -> 90.7 %
+
 Where the region reader's first look is confident it costs what the baseline does; the ~21 %
 of US photos it reads again cost ~3-4x, mostly the 1024-px detection pass (hence p90). 7 of the
 12 plates-eu misses are label errors: the letter O in a digit slot of 6 Slovak/Czech plates,

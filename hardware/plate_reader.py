@@ -319,6 +319,8 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
             region: Region | None) -> list[tuple[float, PlateCandidate]]:
     """:func:`plate_candidates` with each candidate's rank (confidence x plate-likeness), best first."""
     lines = [line for line in lines if line.text.strip() and line.score >= min_confidence]
+    if region is not None:
+        lines = [_weak_i_as_one(line, region) for line in lines]
     scored: dict[str, tuple[float, PlateCandidate]] = {}
     agree: dict[str, int] = {}
     for merged, line in [(False, line) for line in lines] + [(True, line) for line in _merged_lines(lines)]:
@@ -371,6 +373,20 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
                   for rank, candidate in ranked]
         ranked.sort(key=lambda rc: -rc[0])
     return [(rank, _calibrated(rank, candidate, ranked, agree)) for rank, candidate in ranked]
+
+
+def _weak_i_as_one(line: TextLine, region: Region) -> TextLine:
+    """``line`` with each ``I`` scored below ``region.weak_i_below`` read as ``1`` when the line has a
+    digit as read (``"CJI-P5G"`` with ``I`` at 0.82 -> ``"CJ1-P5G"``); unchanged without per-character
+    scores. A digit only through the region's translation does not count: "LINCOLN" read with a weak
+    ``I`` and ``O`` -> ``0`` stays a word."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if (not region.weak_i_below or "I" not in chars or not line.char_scores or len(chars) != len(line.char_scores)
+            or not any(ch.isdigit() for ch in chars)):
+        return line
+    weak = iter(ch == "I" and score < region.weak_i_below for ch, score in zip(chars, line.char_scores))
+    text = "".join(ch if ch.isspace() else ("1" if next(weak) else ch) for ch in line.text)
+    return line if text == line.text else replace(line, text=text)
 
 
 def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCandidate]]) -> bool:

@@ -50,6 +50,8 @@ def test_unknown_regions_are_refused_clearly(name: str, message: str) -> None:
     ({"classes": {"L": "AB"}, "syntax": []}, "no \\[\\[syntax\\]\\]"),
     ({"classes": {"L": "AB"}, "syntax": [{"area": "a", "name": "n", "format": "LL", "source": "s"}],
       "reject": {"patterns": ["("]}}, "bad reject pattern"),
+    ({"classes": {"L": "AB"}, "syntax": [{"area": "a", "name": "n", "format": "LL", "source": "s"}],
+      "weak_i_below": 1.5}, "weak_i_below must be 0..1"),
 ])
 def test_malformed_region_data_is_refused(data: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -118,13 +120,54 @@ def test_a_part_of_a_longer_read_ranks_below_it() -> None:
     assert plate_candidates(lines, region=load_region("eu"))[0].text == "BIMMIAN"
 
 
+# Real recogniser output (PP-OCRv6 small rec on plates-us photos): text, line score,
+# per-character scores, quad; the plate's label.
+WEAK_I_READS = [
+    ("CJI-P5G", 0.8756, (0.9972, 0.9981, 0.8243, 0.3566, 0.9969, 0.9824, 0.9738),
+     ((238, 228), (325, 240), (318, 287), (231, 275)), "CJ1P5G"),  # wts-lg-000096.jpg
+    ("UHI-N2A", 0.8861, (0.9938, 0.9892, 0.5251, 0.7315, 0.9918, 0.9765, 0.9949),
+     ((433, 426), (541, 412), (548, 464), (440, 478)), "UH1N2A"),  # wts-lg-000064.jpg
+    ("CKO-AIF", 0.86979, (0.99893, 0.99855, 0.98507, 0.87535, 0.99464, 0.6449, 0.59112),
+     ((0, 0), (120, 0), (120, 40), (0, 40)), "CK0AIF"),  # wts-lg-000012.jpg: a digit only as O -> 0: kept
+    ("7CID930", 0.9931, (0.9984, 0.9967, 0.9642, 0.9968, 0.9996, 0.9998, 0.9962),
+     ((859, 16), (937, 7), (943, 43), (864, 52)), "7CID930"),  # wts-lg-000194.jpg: a confident I stays
+    ("6XIU641", 0.998, (0.9998, 0.9995, 0.9893, 0.9976, 0.9999, 0.9999, 0.9999),
+     ((637, 299), (723, 303), (722, 339), (635, 336)), "6XIU641"),  # wts-lg-000123.jpg
+]
+
+
+@pytest.mark.parametrize(("text", "score", "chars", "quad", "plate"), WEAK_I_READS)
+def test_a_weakly_scored_i_in_a_plate_read_is_a_one(text: str, score: float, chars: tuple[float, ...],
+                                                     quad: tuple, plate: str) -> None:
+    found = plate_candidates([TextLine(text, score, quad, chars)], region=load_region("us"))
+    assert found and found[0].text == plate
+    # without per-character scores the read is kept as read
+    assert plate_candidates([TextLine(text, score, quad)], region=load_region("us"))[0].text == (
+        text.replace("-", "").replace("O", "0"))
+
+
+def test_a_weak_i_in_a_word_without_digits_stays() -> None:
+    word = TextLine("LINCOLN", 0.9, ((0, 0), (140, 0), (140, 30), (0, 30)), (0.99, 0.5, 0.99, 0.99, 0.99, 0.99, 0.99))
+    assert plate_candidates([word], region=load_region("us"))[0].text == "LINC0LN"  # US: O is 0; the I stays
+
+
+def test_regions_without_the_weak_i_rule_keep_a_weak_i() -> None:
+    # plates-eu SI819AK (Slovak): its real I scored 0.50; "eu" sets no weak_i_below
+    read = TextLine("SI-819AK", 0.9271, ((172, 158), (353, 155), (354, 197), (173, 201)),
+                    (0.9955, 0.5002, 0.926, 0.9977, 0.9995, 0.9997, 0.9984, 0.9994))
+    assert load_region("eu").weak_i_below == 0 and load_region("us-ca").weak_i_below == 0.9
+    assert plate_candidates([read], region=load_region("eu"))[0].text == "SI819AK"
+    assert plate_candidates([read], region=load_region("eu"))[0].evidence.corrections == 0
+
+
 def test_reader_refuses_an_unknown_region() -> None:
     with pytest.raises(InputError, match="unknown plate region"):
         PlateReader(region="zz")
 
 
 # Real photos: labelled plates the region reader must read exactly (a handful, to stay fast).
-US_PHOTOS = [("car14.jpg", "980YTB"), ("car6.jpg", "AKS4329"), ("car9-7.jpg", "ASV9218")]
+US_PHOTOS = [("car14.jpg", "980YTB"), ("car6.jpg", "AKS4329"), ("car9-7.jpg", "ASV9218"),
+             ("wts-lg-000096.jpg", "CJ1P5G")]  # the last: a weakly scored I read as 1
 
 
 @pytest.fixture(scope="module")

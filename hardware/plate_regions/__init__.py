@@ -18,6 +18,8 @@ Each ``hardware/plate_regions/<code>.toml`` (read with the standard library's
   plate that must fit, checked on load);
 - ``unmatched`` (0..1): rank factor for a read that fits no syntax (0 drops it);
 - ``max_corrections``: confusable characters that may be changed by position;
+- ``weak_i_below`` (0..1, default 0 = off): an ``I`` whose per-character recogniser score is
+  below it, in a read with a digit, is read as ``1`` (evidence-based, per region);
 - ``[reject]``: ``words`` (normalised texts that are never plates: state
   names, slogans; a read equal to one, or containing one of 6+ characters,
   is dropped) and ``patterns`` (Python regular expressions searched in the
@@ -153,8 +155,10 @@ class Region:
         self._table = str.maketrans(self.translate)
         self.unmatched = float(data.get("unmatched", 0.5))
         self.max_corrections = int(data.get("max_corrections", 2))
-        if not 0 <= self.unmatched <= 1 or not 0 <= self.max_corrections <= 4:
-            raise InputError(f"{where}: unmatched must be 0..1 and max_corrections 0..4")
+        self.weak_i_below = float(data.get("weak_i_below", 0.0))
+        """An ``I`` the recogniser scores below this, in a read with a digit, is read as ``1`` (0: never)."""
+        if not 0 <= self.unmatched <= 1 or not 0 <= self.max_corrections <= 4 or not 0 <= self.weak_i_below <= 1:
+            raise InputError(f"{where}: unmatched and weak_i_below must be 0..1 and max_corrections 0..4")
         self.syntaxes: list[Syntax] = []
         areas = set()
         for i, entry in enumerate(data.get("syntax", [])):
