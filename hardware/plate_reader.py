@@ -325,14 +325,15 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
     agree: dict[str, int] = {}
     for merged, line in [(False, line) for line in lines] + [(True, line) for line in _merged_lines(lines)]:
         raw = line.text.strip()
-        text = normalise_plate(raw)
+        text = as_read = normalise_plate(raw)  # letters and digits as read, before any correction
         if not MIN_LEN <= len(text) <= MAX_LEN:
             continue
         letters = [ch for ch in raw if ch.isalpha()]
         lower = sum(ch.islower() for ch in letters)
         if lower > max(1, len(letters) // 4):
             continue  # "Berlingo", "www.umenie.sk": plates are upper-case
-        if _dropped_chars(raw) > 2:
+        dropped = _dropped_chars(raw)
+        if dropped > 2:
             continue  # "©O A.Brekke 2012"-like captions and foreign scripts
         height = line.height
         if height < 6 or not MIN_ASPECT <= line.width / height <= MAX_ASPECT:
@@ -348,7 +349,6 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
             syntax = "none" if fit.syntax is None else ("any" if fit.syntax.area == "any" else "area")
             corrections = fit.corrections
             rank = score * _polarity_factor(image, box)
-            as_read = normalise_plate(raw)
             if fit.syntax is None or fit.syntax.area == "any":
                 rank *= _shape_factor(as_read)  # a catch-all fit: a word ("NORTHERN") is less likely a plate
             elif fit.corrections and not any(ch.isdigit() for ch in as_read):
@@ -359,9 +359,8 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
             rank *= 1.01  # "VW" + "4X4-WP" on one plate beats "4X4WP" alone
         rank += 1e-4 * min(height, 100) / 100  # tie-break: the nearer (bigger) plate
         agree[text] = agree.get(text, 0) + 1
-        as_read = normalise_plate(raw)  # letters and digits as read, before any correction
         letters = sum(ch.isalpha() for ch in as_read)
-        evidence = ReadEvidence(line.score, _char_min(line), syntax, corrections, _dropped_chars(raw), height,
+        evidence = ReadEvidence(line.score, _char_min(line), syntax, corrections, dropped, height,
                                 letters=letters, digits=len(as_read) - letters)
         candidate = PlateCandidate(text, 0.0, box, round(min(max(score, 0.0), 1.0), 4), evidence)
         if text not in scored or rank > scored[text][0]:
