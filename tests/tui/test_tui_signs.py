@@ -36,8 +36,10 @@ async def test_demo_signs_follow_entries_and_a_broken_sign_shows_in_device_healt
         assert f"signs  IN {free_in}  L0 {links['L0'].shown.free}  L1 {links['L1'].shown.free}  EV {free_ev}" in panel
 
         entry = await asyncio.to_thread(app.service.enter, "SG1 NAL", "car", actor=ACTOR, ev=True)
-        await until(pilot, lambda: links["IN"].shown.free == free_in - 1)
-        assert links["EV"].shown.free == free_ev - 1 and entry.spot_label.startswith("L0")
+        # each sign is written by its own thread (hardware/writer.py): wait for both, not for IN alone
+        await until(pilot, lambda: links["IN"].shown.free == free_in - 1 and links["EV"].shown.free == free_ev - 1)
+        assert links["IN"].shown.free == free_in - 1 and links["EV"].shown.free == free_ev - 1
+        assert entry.spot_label.startswith("L0")
 
         links["EV"].sign.broken = True  # the EV sign stops answering
         await asyncio.to_thread(app.service.enter, "SG2 NAL", "car", actor=ACTOR, ev=True)
