@@ -76,7 +76,7 @@ def test_card_exits_from_four_lane_processes_charge_each_ticket_once(small_engin
         results.append(json.loads(out))
 
     exits = [code for result in results for code, what in result.items() if what == "exit"]
-    assert sorted(exits) == sorted(codes)  # every ticket left, through exactly one lane
+    assert sorted(exits) == sorted(codes), results  # every ticket left, through exactly one lane (else: why not)
     refusals = {what.split(":")[0] for result in results for what in result.values() if what != "exit"}
     assert refusals <= {"Refused"}, refusals  # the others were told it is in progress or has left
     charges = StandInProcessor(PaymentMethod.CARD, ledger=ledger).charges
