@@ -198,8 +198,10 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
         def phase(items, operation, describe):
             """Run ``operation`` on each item, timing each call: the phase's figures."""
             out = {"latencies": [], "acked": [], "retries": 0, "problems": []}
+            backend_pid = _backend_pid(booth.service)
             barrier.wait()
             out["start"] = time.monotonic()
+            cpu, pg_cpu = time.process_time(), _process_cpu(backend_pid)
             for item in items:
                 began = time.perf_counter()
                 for attempt in range(1, RETRIES + 1):
@@ -216,6 +218,9 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
                         break
                 out["latencies"].append(time.perf_counter() - began)
             out["end"] = time.monotonic()
+            out["cpu"] = time.process_time() - cpu
+            pg_end = _process_cpu(backend_pid)
+            out["pg_cpu"] = pg_end - pg_cpu if pg_end is not None and pg_cpu is not None else None
             return out
 
         def enter(plate):
@@ -250,6 +255,28 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
     except BaseException:  # noqa: BLE001 - tell the parent, and release the other booths
         results.put(("failed", k, traceback.format_exc()))
         barrier.abort()
+
+
+def _backend_pid(service) -> int | None:
+    """The process id of the PostgreSQL backend serving ``service``'s writes (its held connection), or None."""
+    conn = getattr(service, "_conn", None)
+    try:
+        return conn.connection.driver_connection.info.backend_pid
+    except Exception:  # noqa: BLE001 - SQLite, or no connection yet: no server process to watch
+        return None
+
+
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used, from ``/proc`` (Linux, a server on this machine);
+    None when it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- integrity
@@ -433,8 +460,17 @@ def run_booths(url: str, booths: int, vehicles: int, home: Path, *, warmup: int 
         wall = max(p["end"] for p in phases.values()) - min(p["start"] for p in phases.values())
         return done / wall if wall > 0 else float("nan")
 
+    def cpu_ms(phases: dict[int, dict], key: str) -> float | None:
+        """CPU per acknowledged operation (ms), all booths' processes (``cpu``) or their server backends
+        (``pg_cpu``) together; None when a backend's CPU could not be read."""
+        done = sum(len(p["acked"]) for p in phases.values())
+        used = [p.get(key) for p in phases.values()]
+        return 1000 * sum(used) / done if done and None not in used else None
+
     latencies = [t for phases in (entered, exited) for p in phases.values() for t in p["latencies"]]
     return {
+        "cpu_ms": (cpu_ms(entered, "cpu"), cpu_ms(exited, "cpu")),
+        "pg_cpu_ms": (cpu_ms(entered, "pg_cpu"), cpu_ms(exited, "pg_cpu")),
         "entries_per_s": rate(entered),
         "exits_per_s": rate(exited),
         "p95_ms": p95(latencies) * 1000,
@@ -487,7 +523,8 @@ def run(backends: list[str], booth_counts: list[int], vehicles: int, rounds: int
                     log(f"round {r} {backend:<10} {booths} booth(s): {figures['entries_per_s']:7.1f} entries/s "
                         f"{figures['exits_per_s']:7.1f} exits/s  p95 {figures['p95_ms']:7.1f} ms  "
                         f"retries {figures['retries']}  last-first booth {figures['spread'][0]:.1f}/"
-                        f"{figures['spread'][1]:.1f} s  integrity {figures['integrity']}")
+                        f"{figures['spread'][1]:.1f} s  CPU ms per entry/exit: booth {_ms(figures['cpu_ms'])}"
+                        f" server {_ms(figures['pg_cpu_ms'])}  integrity {figures['integrity']}")
     out: dict[str, dict[str, dict]] = {}
     for (backend, booths), figures in runs.items():
         problems = [f"round {n}: {f['integrity']}" for n, f in enumerate(figures, 1) if f["integrity"] != "ok"]
@@ -497,8 +534,19 @@ def run(backends: list[str], booth_counts: list[int], vehicles: int, rounds: int
             "p95_ms": round(statistics.median(f["p95_ms"] for f in figures), 1),
             "integrity": problems[0] if problems else "ok",
             "retries": sum(f["retries"] for f in figures),
+            "cpu_ms": tuple(_median([f["cpu_ms"][i] for f in figures]) for i in (0, 1)),
+            "pg_cpu_ms": tuple(_median([f["pg_cpu_ms"][i] for f in figures]) for i in (0, 1)),
         }
     return out
+
+
+def _median(values: list) -> float | None:
+    return None if None in values else round(statistics.median(values), 2)
+
+
+def _ms(pair) -> str:
+    """``entry/exit`` CPU ms, ``-`` for one not measured."""
+    return "/".join("-" if v is None else f"{v:.2f}" for v in pair)
 
 
 def as_json(results: dict) -> dict:
@@ -546,11 +594,15 @@ def main() -> None:
         except RuntimeError as exc:
             raise SystemExit(f"bench_booths: {exc}") from None
     print(f"median of {args.rounds} round(s), {args.vehicles} vehicles per booth (enter, then exit paying cash):")
-    print(f"  {'backend':<12}{'booths':>7}{'entries/s':>11}{'exits/s':>9}{'p95 ms':>9}{'retries':>9}  integrity")
+    print(f"  {'backend':<12}{'booths':>7}{'entries/s':>11}{'exits/s':>9}{'p95 ms':>9}{'retries':>9}"
+          f"  {'CPU ms entry/exit: booth':>25}{'server':>12}  integrity")
     for backend, by_n in results.items():
         for n, row in by_n.items():
             print(f"  {backend:<12}{n:>7}{row['entries_per_s']:>11.1f}{row['exits_per_s']:>9.1f}"
-                  f"{row['p95_ms']:>9.1f}{row['retries']:>9}  {row['integrity']}")
+                  f"{row['p95_ms']:>9.1f}{row['retries']:>9}  {_ms(row['cpu_ms']):>25}{_ms(row['pg_cpu_ms']):>12}"
+                  f"  {row['integrity']}")
+    print(f"  (CPU: the booth processes' own and their PostgreSQL backends', per acknowledged operation; this machine "
+          f"has {os.cpu_count()} cores, so at most {os.cpu_count()} x 1000 / (booth + server) operations a second fit)")
     if args.json:
         Path(args.json).write_text(json.dumps(as_json(results), indent=2) + "\n")
 

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "attendant_changes"
 DOORBELL_S = 0.05
+DOORBELL_IDLE_S = 1.0  # a doorbell gives its connection back after this long without a ring
 SQLITE_CHECK_S = 0.2
 FALLBACK_S = 1.0
 GAP_GIVE_UP_S = 10.0
@@ -218,40 +219,71 @@ class ChangeWatcher:
 class _Doorbell:
     """Rings ``NOTIFY attendant_changes`` for one PostgreSQL engine, at most every DOORBELL_S seconds.
 
-    Each ring borrows a pooled connection (so disposing the engine closes it);
-    the thread ends once the engine is gone.
+    A ring is one round trip: the thread keeps a pooled connection in autocommit while rings keep coming
+    (a busy booth rings up to 1 / DOORBELL_S times a second; checking a connection out for each ring cost a
+    ping, the NOTIFY and a COMMIT) and gives it back after DOORBELL_IDLE_S without one, so an idle booth
+    holds no connection for it and disposing the engine closes it. A ring that fails on the kept
+    connection (the server restarted, a failover) is tried once more on a fresh one; the thread ends once
+    the engine is gone.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine_ref = weakref.ref(engine)
         self.wanted = threading.Event()
+        self.raw = None  # the kept connection (a pooled DBAPI connection, autocommit), or None
         self.thread = threading.Thread(target=self._run, name="change-doorbell", daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
-        while True:
-            if not self.wanted.wait(30):
-                if self.engine_ref() is None:
-                    return
-                continue
-            self.wanted.clear()
-            engine = self.engine_ref()
-            if engine is None:
-                return
-            try:  # a pooled DBAPI connection: no engine events fire, so the ring is nobody's transaction
-                raw = engine.raw_connection()
-                try:
-                    raw.driver_connection.execute(f"NOTIFY {CHANNEL}")
-                    raw.commit()
-                except Exception:
-                    raw.invalidate()  # the server may be gone (a failover): the pool must not reset it
-                    raise
-                finally:
-                    raw.close()
-            except Exception as exc:  # noqa: BLE001 - listeners fall back to looking every FALLBACK_S
+    def _release(self) -> None:
+        """Give the kept connection back to the pool as it was taken (not in autocommit), or drop it."""
+        raw, self.raw = self.raw, None
+        if raw is None:
+            return
+        try:
+            raw.driver_connection.autocommit = False
+            raw.close()
+        except Exception:  # noqa: BLE001 - a broken connection: the pool must not get it back
+            try:
+                raw.invalidate()
+            except Exception as exc:  # noqa: BLE001 - nothing more to release
                 log.debug("change doorbell: %s", exc)
-            del engine
-            time.sleep(DOORBELL_S)
+
+    def _ring(self, engine: Engine) -> None:
+        for attempt in (1, 2):
+            fresh = self.raw is None
+            if fresh:
+                raw = engine.raw_connection()  # the pool pings it
+                raw.driver_connection.autocommit = True
+                self.raw = raw
+            try:
+                self.raw.driver_connection.execute(f"NOTIFY {CHANNEL}")
+                return
+            except Exception:
+                raw, self.raw = self.raw, None
+                raw.invalidate()  # the server may be gone (a failover): the pool must not reset it
+                if fresh or attempt == 2:
+                    raise
+
+    def _run(self) -> None:
+        try:
+            while True:
+                if not self.wanted.wait(DOORBELL_IDLE_S if self.raw is not None else 30):
+                    self._release()  # quiet: nothing kept
+                    if self.engine_ref() is None:
+                        return
+                    continue
+                self.wanted.clear()
+                engine = self.engine_ref()
+                if engine is None:
+                    return
+                try:
+                    self._ring(engine)
+                except Exception as exc:  # noqa: BLE001 - listeners fall back to looking every FALLBACK_S
+                    log.debug("change doorbell: %s", exc)
+                del engine
+                time.sleep(DOORBELL_S)
+        finally:
+            self._release()
 
 
 _doorbells: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

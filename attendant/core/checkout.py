@@ -125,6 +125,11 @@ _CLOSE_SESSION = update(PS).where(PS.c.id == bindparam("sid")).values(
 )
 _FREE_SPOT = update(PS.metadata.tables["spot"]).where(
     PS.metadata.tables["spot"].c.id == bindparam("spot_id")).values(status=SpotStatus.AVAILABLE.value)
+#: PostgreSQL: :data:`_CLOSE_SESSION` and :data:`_FREE_SPOT` in one statement (the bay's update a data-modifying
+#: ``WITH``; it runs after the session's, as the two statements did): a round trip less per exit.
+_CLOSE_AND_FREE = _CLOSE_SESSION.add_cte(
+    update(PS.metadata.tables["spot"]).where(PS.metadata.tables["spot"].c.id == bindparam("free_spot_id"))
+    .values(status=SpotStatus.AVAILABLE.value).returning(PS.metadata.tables["spot"].c.id).cte("freed"))
 _PAID_UP = update(PS).where(PS.c.id == bindparam("sid")).values(amount_paid=bindparam("paid"),
                                                                   paid_at=bindparam("paid_at"))
 _ANSWER = update(PAY).where(PAY.c.id == bindparam("pid")).values(
@@ -200,7 +205,12 @@ class CheckoutOps(FacilityStore):
         (:mod:`attendant.core.plate_lists`)."""
         if not row.plate_hash:
             return None
-        listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
+        if getattr(row, "listed_at", None) == at:  # found by the exit's session read (:meth:`_open_row`)
+            if row.listed_id is None:
+                return None
+            listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at, row.listed_id)
+        else:
+            listed = self._listed_in(conn, row.plate_hash, row.plate_fold, at)
         return listed if listed is not None and listed.kind == "allow" else None
 
     def _priced(self, conn, row, at: datetime, *, lost: bool = False) -> Fee:
@@ -239,8 +249,12 @@ class CheckoutOps(FacilityStore):
         return compute_fee(plan, row.entry_at, priced_at, vehicle_class=row.vehicle_class, spot_type=row.spot_type,
                            tz=self.tz, **pricing_context(conn, row, plan))
 
-    def _open_row(self, conn, code: str):
-        row = self._session_row(conn, code)
+    def _open_row(self, conn, code: str, *, at: datetime | None = None):
+        """The open session ``code`` names (row-locked on PostgreSQL). With ``at`` (an exit's time), the row
+        also says, in the same read, whether the session has payments (``any_payments``) and concessions
+        (``any_concessions``) and the plate's live list entry at ``at`` (``listed_id``, ``listed_at``), so an
+        exit without them reads nothing more. :raises Refused: it has left."""
+        row = self._session_row(conn, code, at=at)
         if row.status != SessionStatus.OPEN:
             raise Refused(self._closed_message(row))
         return row
@@ -433,8 +447,9 @@ class CheckoutOps(FacilityStore):
         """One transaction of :meth:`settle`: record an answer, take what the booth can, then ask or finish."""
         request = run.request
         finishing = run.close and not self._remaining_electronic(run)
-        row = self._open_row(conn, request.code)  # the session row first (locked on PostgreSQL), then its bay
-        payments = list(payments_of(conn, row.id))
+        # the session row first (locked on PostgreSQL), then its bay; with what else it has (_open_row)
+        row = self._open_row(conn, request.code, at=run.at)
+        payments = list(payments_of(conn, row.id)) if row.any_payments else []
         if run.fee is None:
             run.fee = self._fee(conn, row, run.at, lost=request.lost)
         fee = run.fee
@@ -779,12 +794,18 @@ class CheckoutOps(FacilityStore):
                 "plate_hash": row.plate_hash, "amount": balance,
                 "reason": iou_reason, "status": IouStatus.OPEN.value, "created_at": at, "actor": who.name,
             }).scalar_one()
-        conn.execute(_CLOSE_SESSION, {
+        postgresql = conn.dialect.name == "postgresql"
+        closing = {
             "sid": row.id, "exit_at": at, "exit_lane": lane, "amount_due": fee.amount, "amount_paid": paid,
             "fee_lines": [{"label": ln.label, "minutes": ln.minutes, "amount": ln.amount} for ln in fee.lines],
             "exit_actor": who.name, "exit_reason": iou_reason, "exit_key": exit_key,
-        })
-        conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
+        }
+        if postgresql:
+            conn.execute(_CLOSE_AND_FREE, closing | {"free_spot_id": row.spot_id})
+        else:
+            conn.execute(_CLOSE_SESSION, closing)
+        if not postgresql:
+            conn.execute(_FREE_SPOT, {"spot_id": row.spot_id})
         allowed = self._allowed(conn, row, at) if fee.amount == 0 else None
         if allowed is not None:  # free or contract parking: the session names the entry (plate_lists.py)
             conn.execute(update(PS).where(PS.c.id == row.id).values(allow_entry_id=allowed.id))

@@ -79,7 +79,8 @@ def pricing_context(conn, row, plan: RatePlan) -> dict:
     (for a rule whose time away is not charged).
     """
     names = []
-    if plan.concession_names:  # a plan that prices no concession needs no look-up at exit
+    # a plan that prices no concession needs no look-up at exit, nor a session the exit's read found without one
+    if plan.concession_names and getattr(row, "any_concessions", True):
         names = [r.name for r in conn.execute(select(SC.c.name).where(SC.c.session_id == row.id))
                  if r.name in plan.concession_names]
     context: dict = {"zone": getattr(row, "spot_zone", None), "concessions": names}

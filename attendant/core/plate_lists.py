@@ -68,11 +68,19 @@ ALLOW_REASONS: dict[str, str] = {
 #: subquery of the entry's first read.
 _LIVE = (PLE.c.facility_id == bindparam("fid"), PLE.c.removed_at.is_(None),
          or_(PLE.c.valid_until.is_(None), PLE.c.valid_until > bindparam("at")))
-LISTED_ID = select(func.coalesce(
-    select(PLE.c.id).where(*_LIVE, PLE.c.plate_hash == bindparam("plate")).limit(1).scalar_subquery(),
-    select(PLE.c.id).where(*_LIVE, PLE.c.plate_fold == bindparam("fold")).order_by(PLE.c.id).limit(1)
-    .scalar_subquery(),
-))
+
+
+def listed_id_of(plate, fold):
+    """The id of the live entry matching blind indexes ``plate`` (exact) or ``fold`` at :at, exact first, or
+    NULL: a SQL expression (parameters ``fid`` and ``at``); ``plate``/``fold`` are bind parameters or another
+    table's columns (a correlated subquery: the exit's session read, :mod:`attendant.core.checkout`)."""
+    return func.coalesce(
+        select(PLE.c.id).where(*_LIVE, PLE.c.plate_hash == plate).limit(1).scalar_subquery(),
+        select(PLE.c.id).where(*_LIVE, PLE.c.plate_fold == fold).order_by(PLE.c.id).limit(1).scalar_subquery(),
+    )
+
+
+LISTED_ID = select(listed_id_of(bindparam("plate"), bindparam("fold")))
 
 
 @dataclass(frozen=True, slots=True)

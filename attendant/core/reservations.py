@@ -322,12 +322,21 @@ _BOOKED = RES.c.status == literal_column("'booked'")  # written in the SQL, as t
 #: An entry's one read of reservations: the booked ones still running at :at whose hold begins within a day
 #: (:horizon) that are unheld with a hold beginning by :soon, or that carry the plate (:plate exact, :fold
 #: confusable-folded blind indexes).
-_NEAR_ENTRY = select(RES).where(
+_NEAR = (
     RES.c.facility_id == bindparam("fid"), _BOOKED, RES.c.end_at > bindparam("at"),
     RES.c.hold_from_at <= bindparam("horizon"),  # a range of ix_reservation_facility_status: the next day's
     (and_(RES.c.held_spot_id.is_(None), RES.c.hold_from_at <= bindparam("soon"), RES.c.no_show_at > bindparam("at")))
     | (RES.c.plate_hash == bindparam("plate")) | (RES.c.plate_fold == bindparam("fold")),
-).order_by(RES.c.start_at, RES.c.id)
+)
+_NEAR_ENTRY = select(RES).where(*_NEAR).order_by(RES.c.start_at, RES.c.id)
+#: Whether :data:`_NEAR_ENTRY` finds any row: a column of the entry's first read (services.py), so a walk-in
+#: when no reservation is near reads nothing more (:meth:`ReservationOps._entry_reservations`, ``near``).
+NEAR_ENTRY_EXISTS = select(RES.c.id).where(*_NEAR).exists()
+
+
+def near_entry_params(at: datetime) -> dict:
+    """The parameters :data:`NEAR_ENTRY_EXISTS` takes beyond ``fid``, ``plate`` and ``fold``, for an entry at ``at``."""
+    return {"at": at, "soon": at + HOLD_LOOKAHEAD, "horizon": at + timedelta(days=1)}
 _ZONE_CLAIMS: dict[tuple, object] = {}
 
 
@@ -829,7 +838,8 @@ class ReservationOps(FacilityStore):
         return result
 
     # ------------------------------------------------------------------ entry (called inside _enter)
-    def _entry_reservations(self, conn, request, plate_hash: str | None, plate: str | None, at: datetime):
+    def _entry_reservations(self, conn, request, plate_hash: str | None, plate: str | None, at: datetime,
+                            near: bool = True):
         """What an entry does about reservations, inside its transaction: ``(booked, held, kept)``.
 
         ``booked``: the booked reservation this entry checks in, or None (a walk-in). By
@@ -838,7 +848,8 @@ class ReservationOps(FacilityStore):
         confusable-folded one when it names exactly one reservation; a plate's reservation whose hold has
         not begun is checked in only under the ``tariff`` early-arrival rule. For a walk-in, ``held`` are the
         bays the holds that have begun now hold and ``kept`` the spot types it must leave
-        (:meth:`_walk_in_holds`). A walk-in costs one indexed read (:data:`_NEAR_ENTRY`).
+        (:meth:`_walk_in_holds`). A walk-in costs one indexed read (:data:`_NEAR_ENTRY`), none when the caller
+        already found none near (``near`` False: :data:`NEAR_ENTRY_EXISTS` was false in this transaction).
         """
         code = getattr(request, "reservation", None)
         if code:
@@ -852,6 +863,8 @@ class ReservationOps(FacilityStore):
                 raise Refused(f"reservation starts {self._when(row.start_at)}: arrivals from "
                               f"{self.local(row.hold_from_at).strftime('%H:%M')}; enter as a walk-in or wait")
             return self._fitting(row, request), [], frozenset()
+        if not near:
+            return None, [], frozenset()
         fold = self.data.plate_fold_index(plate) if plate is not None else None
         horizon = at + timedelta(days=1)
         rows = conn.execute(_NEAR_ENTRY, {"fid": self.facility.id, "at": at, "soon": at + HOLD_LOOKAHEAD,

@@ -41,8 +41,21 @@ from attendant.core.plate_lists import LISTED_ID, PlateListOps
 from attendant.core.plate_match import best_matches
 from attendant.core.plates import normalize_plate
 from attendant.core.requests import EntryRequest
-from attendant.core.reservations import ReservationOps
-from attendant.core.store import IOU, PS, SESSION_IS_OPEN, F, S, V, sessions_with_bay
+from attendant.core.reservations import (
+    NEAR_ENTRY_EXISTS,
+    ReservationOps,
+    near_entry_params,
+)
+from attendant.core.store import (
+    IOU,
+    PS,
+    SESSION_IS_OPEN,
+    VEND,
+    F,
+    S,
+    V,
+    sessions_with_bay,
+)
 from attendant.core.tickets import TICKET_NO_DIGITS, format_ticket_no
 from attendant.core.views import EntryResult, SessionView
 from attendant.core.vocab import (
@@ -66,10 +79,16 @@ _INSIDE = select(
         IOU.c.facility_id == bindparam("fid"), IOU.c.plate_hash == bindparam("plate"),
         IOU.c.status == literal_column("'open'")).scalar_subquery().label("owed"),
     LISTED_ID.scalar_subquery().label("listed"),  # a live deny/allow entry of the plate (plate_lists.py)
+    NEAR_ENTRY_EXISTS.label("near"),  # any reservation the entry must look at (reservations.py)
 )
 _TAKE_SPOT = update(S).where(S.c.id == bindparam("spot_id"), S.c.status == SpotStatus.AVAILABLE.value).values(
     status=SpotStatus.OCCUPIED.value)
 _INSERT_SESSION = insert(PS).returning(PS.c.id)
+#: The columns an entry writes to its session (besides ``vehicle_id``) and to its vend (besides ``session_id``).
+_SESSION_COLUMNS = ("facility_id", "ticket_no", "code", "plate", "plate_hash", "plate_fold", "vehicle_class", "ev",
+                    "spot_id", "spot_type", "rate_plan_version_id", "status", "entry_lane", "entry_at",
+                    "amount_paid", "discount", "entry_actor", "entry_key", "reservation_id")
+_VEND_COLUMNS = ("facility_id", "lane", "direction", "source", "reason", "at", "actor", "outcome")
 _UPSERT_VEHICLE: dict[str, object] = {}
 
 
@@ -94,6 +113,46 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
             ).returning(V.c.id)
         params = {"plate": plate, "vehicle_class": vehicle_class, "ev": ev, "created_at": now}
         return conn.execute(stmt, params).scalar_one()
+
+    @staticmethod
+    def _entry_with_vend():
+        """PostgreSQL: the vehicle's upsert, the session's insert and its entry gate opening's (the vend) in
+        ONE statement (data-modifying ``WITH``s; parameters ``v_*`` as :meth:`_session_with_vehicle`, ``s_<column>``
+        for the session, ``vend_<column>`` for the vend). Returns ``(vend id, session id)``. Built once."""
+        stmt = _UPSERT_VEHICLE.get("postgresql+session+vend")
+        if stmt is None:
+            vehicle = ParkingService._vehicle_cte()
+            session = insert(PS).values(vehicle_id=select(vehicle.c.id).scalar_subquery(),
+                                        **{c: bindparam(f"s_{c}") for c in _SESSION_COLUMNS}) \
+                .returning(PS.c.id).cte("new_session")
+            session_id = select(session.c.id).scalar_subquery()
+            stmt = _UPSERT_VEHICLE["postgresql+session+vend"] = insert(VEND).values(
+                session_id=session_id, **{c: bindparam(f"vend_{c}") for c in _VEND_COLUMNS},
+            ).returning(VEND.c.id, session_id.label("session_id"))
+        return stmt
+
+    @staticmethod
+    def _vehicle_cte():
+        """The vehicle's upsert as a ``WITH`` (PostgreSQL; parameters ``v_plate``, ``v_class``, ``v_ev``, ``v_at``)."""
+        from sqlalchemy.dialects import postgresql
+
+        upsert = postgresql.insert(V).values(plate=bindparam("v_plate"), vehicle_class=bindparam("v_class"),
+                                             ev=bindparam("v_ev"), created_at=bindparam("v_at"))
+        return upsert.on_conflict_do_update(
+            index_elements=[V.c.plate], set_={"vehicle_class": upsert.excluded.vehicle_class, "ev": upsert.excluded.ev},
+        ).returning(V.c.id).cte("upserted_vehicle")
+
+    @staticmethod
+    def _session_with_vehicle():
+        """PostgreSQL: the vehicle's upsert (:meth:`_upsert_vehicle`, parameters ``v_plate``, ``v_class``,
+        ``v_ev``, ``v_at``) as a data-modifying ``WITH`` of the session's insert, whose ``vehicle_id`` it gives:
+        one round trip for both. Built once."""
+        stmt = _UPSERT_VEHICLE.get("postgresql+session")
+        if stmt is None:
+            vehicle = ParkingService._vehicle_cte()
+            stmt = _UPSERT_VEHICLE["postgresql+session"] = (
+                insert(PS).values(vehicle_id=select(vehicle.c.id).scalar_subquery()).returning(PS.c.id))
+        return stmt
 
     # ------------------------------------------------------------------ entry
     def admit(self, request: EntryRequest, *, actor: Actor | str, vend: bool = False) -> EntryResult:
@@ -166,16 +225,17 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                 ticket_no = self._ticket_no_in(conn)
             sealed = self.data.plate_columns(plate)  # ciphertext and blind indexes (personal_data.py)
             flag = listed = None
+            near = True  # reservations to look at (unknown without a plate: looked up)
             if plate is not None:
                 inside = conn.execute(_INSIDE, {"fid": fid, "plate": sealed["plate_hash"],
-                                                "fold": sealed["plate_fold"], "at": at}).one()
+                                                "fold": sealed["plate_fold"], **near_entry_params(at)}).one()
                 if inside.ticket_no is not None:
                     local = self.local(inside.entry_at).strftime("%d %b %H:%M")
                     raise Refused(
                         f"{plate} is already inside (ticket {format_ticket_no(inside.ticket_no)}, entered {local}): "
                         "anti-passback"
                     )
-                ious, owed = inside.ious, inside.owed
+                ious, owed, near = inside.ious, inside.owed, bool(inside.near)
                 if ious >= IOU_LIMIT:
                     raise Refused(
                         f"{plate} has {ious} unpaid IOUs ({format_money(owed, self.facility.currency)}): "
@@ -190,7 +250,7 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                     flag = listed.describe() if listed.kind == "deny" else None
             # the reservation this entry checks in; for a walk-in, the holds due placed and the bay types
             # reservations about to arrive need (attendant/core/reservations.py)
-            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at)
+            booked, held, kept = self._entry_reservations(conn, request, sealed["plate_hash"], plate, at, near)
             if booked is not None and (not spot_label or
                                        self._cache.index.spot_by_label(spot_label).id == booked.held_spot_id):
                 spot = self._cache.index.spots[self._take_reserved_bay(conn, booked)]
@@ -206,37 +266,48 @@ class ParkingService(ReservationOps, CorrectionOps, CheckoutOps, BackOfficeOps, 
                                                            skip=kept).id]
             plan_id = self._cache.active_plan_id
             summary = self._summary(conn, plan_id)  # also: the facility has an active plan (NotFound)
-            vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) if plate else None
+            # on PostgreSQL the vehicle's upsert goes with the session's insert (one statement)
+            with_vehicle = plate is not None and conn.dialect.name == "postgresql"
+            vehicle_id = self._upsert_vehicle(conn, sealed["plate_hash"], vclass.value, ev, now) \
+                if plate and not with_vehicle else None
             code = self.signer.sign(self.facility.code, ticket_no)
-            session_id = conn.execute(
-                _INSERT_SESSION,
-                {
-                    "facility_id": fid,
-                    "ticket_no": ticket_no,
-                    "code": self.data.code_hash(code),
-                    "vehicle_id": vehicle_id,
-                    **sealed,
-                    "vehicle_class": vclass.value,
-                    "ev": ev,
-                    "spot_id": spot.id,
-                    "spot_type": spot.spot_type.value,
-                    "rate_plan_version_id": plan_id,
-                    "status": SessionStatus.OPEN.value,
-                    "entry_lane": lane,
-                    "entry_at": at,
-                    "amount_paid": 0,
-                    "discount": 0,
-                    "entry_actor": actor,
-                    "entry_key": request.idempotency_key,
-                    "reservation_id": booked.id if booked is not None else None,
-                },
-            ).scalar_one()
+            vehicle = {"v_plate": sealed["plate_hash"], "v_class": vclass.value, "v_ev": ev, "v_at": now} \
+                if with_vehicle else {"vehicle_id": vehicle_id}
+            session_row = {
+                "facility_id": fid,
+                "ticket_no": ticket_no,
+                "code": self.data.code_hash(code),
+                **vehicle,
+                **sealed,
+                "vehicle_class": vclass.value,
+                "ev": ev,
+                "spot_id": spot.id,
+                "spot_type": spot.spot_type.value,
+                "rate_plan_version_id": plan_id,
+                "status": SessionStatus.OPEN.value,
+                "entry_lane": lane,
+                "entry_at": at,
+                "amount_paid": 0,
+                "discount": 0,
+                "entry_actor": actor,
+                "entry_key": request.idempotency_key,
+                "reservation_id": booked.id if booked is not None else None,
+            }
+            vend_id = None
+            if with_vehicle and vend and booked is None:  # the common entry: one statement for the three rows
+                vend_row = self._vend_row(lane=lane, direction=LaneDirection.ENTRY.value, source=VendSource.TICKET,
+                                          reason=None, at=at, actor=actor)
+                vend_id, session_id = conn.execute(self._entry_with_vend(), {
+                    **vehicle, **{f"s_{c}": session_row[c] for c in _SESSION_COLUMNS},
+                    **{f"vend_{c}": vend_row[c] for c in _VEND_COLUMNS}}).one()
+            else:
+                session_id = conn.execute(self._session_with_vehicle() if with_vehicle else _INSERT_SESSION,
+                                          session_row).scalar_one()
             if booked is not None:
                 self._checked_in(conn, booked, session_id=session_id, spot_id=spot.id, at=at, now=now, who=actor)
                 if booked.held_spot_id not in (None, spot.id):  # the attendant chose another bay: free the hold
                     self._release_hold(conn, booked)
-            vend_id = None
-            if vend:
+            if vend and vend_id is None:
                 vend_id = self._insert_vend(conn, lane=lane, direction=LaneDirection.ENTRY.value,
                                             source=VendSource.TICKET, reason=None, session_id=session_id, at=at,
                                             actor=actor)
