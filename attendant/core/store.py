@@ -203,16 +203,29 @@ _SESSION_BY_TICKET_LOCKED = _SESSION_BY_TICKET.with_for_update(of=PS)
 
 def _exit_read(locked: bool):
     """:data:`_SESSION_BY_TICKET` with what an exit needs besides (one read instead of four): whether the
-    session has payments and concessions, and its plate's live list entry at ``:at``."""
+    session has payments and concessions (``any_payments``, ``any_concessions``; SQLite only, see below), and
+    its plate's live list entry at ``:at``.
+
+    ``locked`` (PostgreSQL) leaves the two flags out. A ``FOR UPDATE`` read that waits for another lane's lock
+    returns the session row as that lane committed it, but its sub-selects see the statement's snapshot,
+    taken before the wait: a card payment the other lane committed while this read waited would be missed,
+    and the card charged twice (``tests/test_one_charge.py`` caught exactly that: 17 charges for 16 exits).
+    So on PostgreSQL payments and concessions are read by statements of their own, after the lock (READ
+    COMMITTED: each statement sees what committed before it). SQLite's writer holds ``BEGIN IMMEDIATE``
+    before this read, so nothing can commit in between."""
     # plate_lists imports this module
     from attendant.core.plate_lists import listed_id_of
     from db.models import SessionConcession
 
     SC = SessionConcession.__table__
 
-    stmt = sessions_with_bay(
+    flags = () if locked else (
         select(PAY.c.id).where(PAY.c.session_id == PS.c.id).exists().label("any_payments"),
         select(SC.c.id).where(SC.c.session_id == PS.c.id).exists().label("any_concessions"),
+    )
+    # the plate's list entry may be as of the read's snapshot: list edits do not take the session's lock
+    stmt = sessions_with_bay(
+        *flags,
         listed_id_of(PS.c.plate_hash, PS.c.plate_fold).label("listed_id"),
         type_coerce(bindparam("at"), PS.c.entry_at.type).label("listed_at"),
     ).where(PS.c.facility_id == bindparam("fid"), PS.c.ticket_no == bindparam("ticket_no"))
@@ -592,8 +605,9 @@ class FacilityStore:
     # ------------------------------------------------------------ sessions
     def _session_row(self, conn, code: str, *, at: datetime | None = None):
         """The session (with its bay and level) a signed ticket ``code`` names; row-locked on PostgreSQL.
-        With ``at``: also ``any_payments``, ``any_concessions``, ``listed_id`` (the plate's live list entry
-        at ``at``, :func:`attendant.core.plate_lists.listed_id_of`) and ``listed_at`` (``at``), in the same read.
+        With ``at``: also ``listed_id`` (the plate's live list entry at ``at``,
+        :func:`attendant.core.plate_lists.listed_id_of`), ``listed_at`` (``at``) and, on SQLite only,
+        ``any_payments`` and ``any_concessions``, in the same read (:func:`_exit_read` says why not on PostgreSQL).
 
         :raises TicketInvalid: a forged or malformed code. :raises Refused: another
             facility's ticket. :raises NotFound: no such session.
