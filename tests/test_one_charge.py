@@ -209,3 +209,53 @@ def test_a_card_approved_after_the_car_left_with_an_iou_pays_that_iou(cli):
         assert conn.execute("SELECT status, settled_payment_id FROM iou").fetchone() == ("settled", stuck["id"])
         assert conn.execute("SELECT amount_paid FROM parking_session").fetchone() == (720,)
     assert len(ledger.charges) == 1
+
+
+def test_an_exit_that_waited_for_another_lanes_lock_sees_the_card_attempt_that_lane_committed(small_engine, tmp_path):
+    """Lane X9 holds the session (its row lock on PostgreSQL, the write lock on SQLite) while it records a card
+    attempt; lane X2's exit of the same ticket starts meanwhile and waits. When X9 commits, X2 must see the
+    attempt and refuse, charging nothing. (On PostgreSQL a locked read's sub-selects see the snapshot taken
+    before the wait: an exit that asked "has it payments?" in that same read charged the card a second time.)"""
+    import threading
+    import time
+
+    from sqlalchemy import insert, text
+
+    from attendant.core.errors import Refused
+    from attendant.core.payments import ProcessorRegistry
+
+    ledger = tmp_path / "processor.db"
+    service = ParkingService(small_engine, TicketSigner.from_site(), processors=ProcessorRegistry(ledger=ledger))
+    entered = service.enter("HELD01", "car", actor="t", at=utc_now() - timedelta(hours=2, minutes=30))
+    outcome: dict = {}
+
+    def lane_x2():
+        try:
+            outcome["exit"] = service.exit(entered.code, method="card", actor="lane-X2", lane="X2")
+        except Refused as exc:
+            outcome["refused"] = str(exc)
+
+    holder = small_engine.connect()
+    try:
+        with holder.begin():
+            if small_engine.dialect.name == "postgresql":
+                holder.execute(text("SELECT id FROM parking_session WHERE id = :sid FOR UPDATE"),
+                               {"sid": entered.session_id})
+            now = utc_now()
+            holder.execute(insert(Payment).values(
+                facility_id=service.facility.id, session_id=entered.session_id, method="card", status="pending",
+                amount=720, idempotency_key="lane-X9-attempt", lane="X9", created_at=now, updated_at=now,
+                actor="lane-X9"))
+            x2 = threading.Thread(target=lane_x2)
+            x2.start()
+            time.sleep(1.0)
+            assert x2.is_alive(), outcome  # X2 waits for X9's lock
+        x2.join(timeout=60)  # X9 committed: X2 goes on
+    finally:
+        holder.close()
+    assert "in progress at lane X9" in outcome.get("refused", ""), outcome
+    with small_engine.connect() as conn:
+        payments = conn.execute(select(PAY.c.lane, PAY.c.status)).all()
+        status = conn.execute(select(PS.c.status).where(PS.c.id == entered.session_id)).scalar_one()
+    assert payments == [("X9", "pending")] and status == "open"
+    assert StandInProcessor(PaymentMethod.CARD, ledger=ledger).charges == []  # nothing charged

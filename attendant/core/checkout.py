@@ -251,10 +251,10 @@ class CheckoutOps(FacilityStore):
 
     def _open_row(self, conn, code: str, *, at: datetime | None = None):
         """The open session ``code`` names (row-locked on PostgreSQL). With ``at`` (an exit's time), the row
-        also says, in the same read, the plate's live list entry at ``at`` (``listed_id``, ``listed_at``) and,
-        on SQLite, whether the session has payments (``any_payments``) and concessions (``any_concessions``), so
-        an exit without them reads nothing more (:func:`attendant.core.store._exit_read`). :raises Refused: it
-        has left."""
+        also says whether the session has payments (``any_payments``) and concessions (``any_concessions``) and
+        the plate's live list entry at ``at`` (``listed_id``, ``listed_at``), so an exit without them reads
+        nothing more (one read on SQLite, two on PostgreSQL: :func:`attendant.core.store._exit_read`).
+        :raises Refused: it has left."""
         row = self._session_row(conn, code, at=at)
         if row.status != SessionStatus.OPEN:
             raise Refused(self._closed_message(row))
@@ -450,8 +450,7 @@ class CheckoutOps(FacilityStore):
         finishing = run.close and not self._remaining_electronic(run)
         # the session row first (locked on PostgreSQL), then its bay; with what else it has (_open_row)
         row = self._open_row(conn, request.code, at=run.at)
-        # (on PostgreSQL the locked read does not say: read after the lock, see store._exit_read)
-        payments = list(payments_of(conn, row.id)) if getattr(row, "any_payments", True) else []
+        payments = list(payments_of(conn, row.id)) if row.any_payments else []
         if run.fee is None:
             run.fee = self._fee(conn, row, run.at, lost=request.lost)
         fee = run.fee

@@ -210,9 +210,9 @@ def _exit_read(locked: bool):
     returns the session row as that lane committed it, but its sub-selects see the statement's snapshot,
     taken before the wait: a card payment the other lane committed while this read waited would be missed,
     and the card charged twice (``tests/test_one_charge.py`` caught exactly that: 17 charges for 16 exits).
-    So on PostgreSQL payments and concessions are read by statements of their own, after the lock (READ
-    COMMITTED: each statement sees what committed before it). SQLite's writer holds ``BEGIN IMMEDIATE``
-    before this read, so nothing can commit in between."""
+    So on PostgreSQL the two flags are read by a statement of their own after the lock
+    (:func:`_exit_flags`; READ COMMITTED: each statement sees what committed before it). SQLite's writer
+    holds ``BEGIN IMMEDIATE`` before this read, so nothing can commit in between."""
     # plate_lists imports this module
     from attendant.core.plate_lists import listed_id_of
     from db.models import SessionConcession
@@ -232,7 +232,30 @@ def _exit_read(locked: bool):
     return stmt.with_for_update(of=PS) if locked else stmt
 
 
-_EXIT_READS: dict[bool, object] = {}
+def _exit_flags():
+    """``SELECT any_payments, any_concessions`` of session ``:sid`` (the flags :func:`_exit_read` leaves out on
+    PostgreSQL), one statement run after the session's lock."""
+    from db.models import SessionConcession
+
+    SC = SessionConcession.__table__
+    return select(select(PAY.c.id).where(PAY.c.session_id == bindparam("sid")).exists().label("any_payments"),
+                  select(SC.c.id).where(SC.c.session_id == bindparam("sid")).exists().label("any_concessions"))
+
+
+_EXIT_READS: dict[object, object] = {}
+
+
+class _LockedExitRow:
+    """A session row read under its lock (PostgreSQL) with ``any_payments`` and ``any_concessions`` read after
+    that lock (:func:`_exit_read` says why); every other attribute is the row's."""
+
+    __slots__ = ("_row", "any_payments", "any_concessions")
+
+    def __init__(self, row, any_payments: bool, any_concessions: bool) -> None:
+        self._row, self.any_payments, self.any_concessions = row, any_payments, any_concessions
+
+    def __getattr__(self, name: str):
+        return getattr(self._row, name)
 
 
 @dataclass(slots=True)
@@ -606,8 +629,9 @@ class FacilityStore:
     def _session_row(self, conn, code: str, *, at: datetime | None = None):
         """The session (with its bay and level) a signed ticket ``code`` names; row-locked on PostgreSQL.
         With ``at``: also ``listed_id`` (the plate's live list entry at ``at``,
-        :func:`attendant.core.plate_lists.listed_id_of`), ``listed_at`` (``at``) and, on SQLite only,
-        ``any_payments`` and ``any_concessions``, in the same read (:func:`_exit_read` says why not on PostgreSQL).
+        :func:`attendant.core.plate_lists.listed_id_of`), ``listed_at`` (``at``), ``any_payments`` and
+        ``any_concessions``: in the same read on SQLite, by a second statement after the lock on PostgreSQL
+        (:func:`_exit_read` says why).
 
         :raises TicketInvalid: a forged or malformed code. :raises Refused: another
             facility's ticket. :raises NotFound: no such session.
@@ -630,6 +654,12 @@ class FacilityStore:
         if self.data.code_hash(code) != row.code:  # the stored hash of the code issued (personal_data.py)
             raise TicketInvalid(f"ticket code {code.strip()[:22]}… was not issued for ticket "
                                 f"{format_ticket_no(ref.ticket_no)}")
+        if at is not None and locked:  # the flags, as committed before the lock was granted (_exit_read)
+            flags = _EXIT_READS.get("flags")
+            if flags is None:
+                flags = _EXIT_READS["flags"] = _exit_flags()
+            found = conn.execute(flags, {"sid": row.id}).one()
+            return _LockedExitRow(row, bool(found.any_payments), bool(found.any_concessions))
         return row
 
     def _code_of(self, ticket_no: int, stored: str) -> str | None:
