@@ -50,7 +50,9 @@ opening) and every acknowledged exit exactly once (closed, one exit audit
 event, one gate opening, the cash payment once), and nothing in the database
 that no booth was told. Configurations run round-robin within each round so
 the shared, noisy machine hits them alike; the figures are medians over
-``--rounds``. ``--json FILE`` writes ``{"postgresql": {"1": {"entries_per_s",
+``--rounds``. Also printed: the CPU per operation of the booth processes and
+of their PostgreSQL backends (``/proc``), and the statements each booth sent
+per operation (``before_cursor_execute``; BEGIN and COMMIT not counted). ``--json FILE`` writes ``{"postgresql": {"1": {"entries_per_s",
 "exits_per_s", "p95_ms", "integrity"}, ...}, "sqlite": {...}}`` (integrity:
 "ok" or the first problem). This is a measurement: it exits 0 whatever the
 figures (non-zero only when a booth cannot run at all).
@@ -187,6 +189,14 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
         from hardware.config import parse_config
 
         engine = make_engine(url)
+        statements = [0]  # every statement the booth sends (BEGIN and COMMIT are not cursor executions)
+
+        def count_statement(*_args) -> None:
+            statements[0] += 1
+
+        from sqlalchemy import event
+
+        event.listen(engine, "before_cursor_execute", count_statement)
         behind = [STAY]
         booth = open_booth(engine, parse_config(_lanes(k), f"booth{k}.toml"), clock=lambda: utc_now() - behind[0])
         entry_lane = booth.lane(f"E{k}", LaneDirection.ENTRY)
@@ -201,7 +211,7 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
             backend_pid = _backend_pid(booth.service)
             barrier.wait()
             out["start"] = time.monotonic()
-            cpu, pg_cpu = time.process_time(), _process_cpu(backend_pid)
+            cpu, pg_cpu, sent = time.process_time(), _process_cpu(backend_pid), statements[0]
             for item in items:
                 began = time.perf_counter()
                 for attempt in range(1, RETRIES + 1):
@@ -219,6 +229,7 @@ def booth_process(k: int, url: str, vehicles: int, warmup: int, home: str, barri
                 out["latencies"].append(time.perf_counter() - began)
             out["end"] = time.monotonic()
             out["cpu"] = time.process_time() - cpu
+            out["statements"] = statements[0] - sent
             pg_end = _process_cpu(backend_pid)
             out["pg_cpu"] = pg_end - pg_cpu if pg_end is not None and pg_cpu is not None else None
             return out
@@ -467,8 +478,13 @@ def run_booths(url: str, booths: int, vehicles: int, home: Path, *, warmup: int 
         used = [p.get(key) for p in phases.values()]
         return 1000 * sum(used) / done if done and None not in used else None
 
+    def per_operation(phases: dict[int, dict]) -> float | None:
+        done = sum(len(p["acked"]) for p in phases.values())
+        return sum(p["statements"] for p in phases.values()) / done if done else None
+
     latencies = [t for phases in (entered, exited) for p in phases.values() for t in p["latencies"]]
     return {
+        "statements": (per_operation(entered), per_operation(exited)),
         "cpu_ms": (cpu_ms(entered, "cpu"), cpu_ms(exited, "cpu")),
         "pg_cpu_ms": (cpu_ms(entered, "pg_cpu"), cpu_ms(exited, "pg_cpu")),
         "entries_per_s": rate(entered),
@@ -524,7 +540,8 @@ def run(backends: list[str], booth_counts: list[int], vehicles: int, rounds: int
                         f"{figures['exits_per_s']:7.1f} exits/s  p95 {figures['p95_ms']:7.1f} ms  "
                         f"retries {figures['retries']}  last-first booth {figures['spread'][0]:.1f}/"
                         f"{figures['spread'][1]:.1f} s  CPU ms per entry/exit: booth {_ms(figures['cpu_ms'])}"
-                        f" server {_ms(figures['pg_cpu_ms'])}  integrity {figures['integrity']}")
+                        f" server {_ms(figures['pg_cpu_ms'])}  statements per entry/exit {_ms(figures['statements'])}"
+                        f"  integrity {figures['integrity']}")
     out: dict[str, dict[str, dict]] = {}
     for (backend, booths), figures in runs.items():
         problems = [f"round {n}: {f['integrity']}" for n, f in enumerate(figures, 1) if f["integrity"] != "ok"]
@@ -536,6 +553,7 @@ def run(backends: list[str], booth_counts: list[int], vehicles: int, rounds: int
             "retries": sum(f["retries"] for f in figures),
             "cpu_ms": tuple(_median([f["cpu_ms"][i] for f in figures]) for i in (0, 1)),
             "pg_cpu_ms": tuple(_median([f["pg_cpu_ms"][i] for f in figures]) for i in (0, 1)),
+            "statements": tuple(_median([f["statements"][i] for f in figures]) for i in (0, 1)),
         }
     return out
 
@@ -595,12 +613,13 @@ def main() -> None:
             raise SystemExit(f"bench_booths: {exc}") from None
     print(f"median of {args.rounds} round(s), {args.vehicles} vehicles per booth (enter, then exit paying cash):")
     print(f"  {'backend':<12}{'booths':>7}{'entries/s':>11}{'exits/s':>9}{'p95 ms':>9}{'retries':>9}"
-          f"  {'CPU ms entry/exit: booth':>25}{'server':>12}  integrity")
+          f"  {'CPU ms entry/exit: booth':>25}{'server':>12}{'statements':>12}  integrity")
     for backend, by_n in results.items():
         for n, row in by_n.items():
             print(f"  {backend:<12}{n:>7}{row['entries_per_s']:>11.1f}{row['exits_per_s']:>9.1f}"
                   f"{row['p95_ms']:>9.1f}{row['retries']:>9}  {_ms(row['cpu_ms']):>25}{_ms(row['pg_cpu_ms']):>12}"
-                  f"  {row['integrity']}")
+                  f"{_ms(row['statements']):>12}  {row['integrity']}")
+    print("  (statements: what each booth sent per acknowledged operation, BEGIN and COMMIT not counted)")
     print(f"  (CPU: the booth processes' own and their PostgreSQL backends', per acknowledged operation; this machine "
           f"has {os.cpu_count()} cores, so at most {os.cpu_count()} x 1000 / (booth + server) operations a second fit)")
     if args.json:
