@@ -97,7 +97,7 @@ def _config(ctx: typer.Context):
         fail(str(exc))
 
 
-REGION_HELP = "Plate region for cameras read locally (us, us-ca, eu, eu-de, gb; hardware/plate_regions)."
+REGION_HELP = "Plate region for cameras read locally (us, us-ca, eu, eu-de, gb, br; hardware/plate_regions)."
 
 
 def _open_all(lanes: Iterable[Any], *, short_sim_hold: bool = False, region: str | None = None) -> list[Any]:
