@@ -342,7 +342,7 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
         score = line.score
         syntax, corrections = "free", 0
         if region is not None:
-            fit = region.fit(text, raw)
+            fit = region.fit(text, raw, _plate_char_scores(line))
             if fit.factor <= 0:
                 continue
             text, score = fit.text, line.score * fit.factor
@@ -400,6 +400,22 @@ def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCand
                 and ox <= cx <= ox + ow and oy <= cy <= oy + oh):
             return True
     return False
+
+
+def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
+    """The per-character scores of ``line``'s plate characters, aligned with :func:`normalise_plate` of its
+    text (None: not known, or a character that normalises to other than one character)."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not line.char_scores or len(chars) != len(line.char_scores):
+        return None
+    kept = []
+    for ch, score in zip(chars, line.char_scores):
+        norm = normalise_plate(ch)
+        if len(norm) > 1:
+            return None
+        if norm:
+            kept.append(score)
+    return tuple(kept)
 
 
 def _char_min(line: TextLine) -> float | None:
