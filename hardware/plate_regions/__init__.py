@@ -57,6 +57,8 @@ as read is not bent into a syntax, but above ``unmatched``."""
 TRIM_FACTOR = 0.9
 """Rank factor of a read whose first or last character is dropped so the rest fits an
 area's syntax exactly ("4AYX8803" -> "AYX8803"): above a catch-all's weight (0.85)."""
+DROP_BELOW = 0.5
+"""A character the recogniser scored below this may be an extra one (see :meth:`Region.fit`)."""
 WEAK_CORRECTION_FACTOR = 0.9
 """Rank factor per corrected character the recogniser scored below the region's ``weak_below``:
 above a catch-all's weight (0.85), so a doubtful character is read as the syntax wants."""
@@ -270,6 +272,21 @@ class Region:
                 trim = max(trims, key=lambda t: t[:4])[4]
                 if best is None or trim.factor > best.factor:
                     best = trim
+        if ((best is None or (best.factor < TRIM_FACTOR and not best.corrections)) and scores is not None
+                and len(scores) == len(text)):
+            # a character the recogniser barely saw (< DROP_BELOW), anywhere in the read, is an
+            # extra one (a screw, a bolt, a stacked letter, a hyphen read as 0) when the rest
+            # fits an area's syntax as read
+            for i, score in enumerate(scores):
+                if score >= DROP_BELOW:
+                    continue
+                rest = text[:i] + text[i + 1:]
+                for syntax in self.syntaxes:
+                    if syntax.area == "any" or not any(_fits(rest, t) for t in syntax.templates):
+                        continue
+                    factor = syntax.weight * TRIM_FACTOR
+                    if best is None or factor > best.factor:
+                        best = Fit(rest, factor, syntax, 1)
         if best is None or best.factor < self.unmatched:
             return Fit(text, self.unmatched, None, 0)  # read as read rather than bent into a syntax
         return best
