@@ -45,8 +45,12 @@ c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
    (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
 d. all the lines are ranked together; a read with no digit that fits a syntax
    only through corrections (a word bent into a plate, ``LOTOS`` ->
-   ``LOTO5``) and a read lying inside a longer one (``IMMI`` in ``BIMMIAN``)
-   rank lower.
+   ``LOTO5``), a read lying inside a longer one (``IMMI`` in ``BIMMIAN``) and
+   a read with a longer line of text beside it (a sticker's or a sign's text:
+   a fleet number beside "How's My Driving?", :func:`_text_beside`) rank lower;
+   the recogniser's per-character scores go to :meth:`Region.fit`, which
+   corrects a weakly scored character more readily and drops a barely seen
+   one that does not belong to the plate.
 
 Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
 order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
