@@ -12,10 +12,14 @@ Usage::
 Each photo is read once by :class:`hardware.plate_reader.PlateReader` (the
 OCR lines of the whole frame and of every plate crop are cached in
 ``--cache``, default ``/tmp/plate_confidence_ocr.pkl``, so refits take
-seconds); the top read's :class:`hardware.plate_confidence.ReadEvidence` and
+seconds, for the region-free reader: the region reader's own looks are not cached, so a refit
+reads every photo again, ~6 min for both sets on 2 cores); the top read's
+:class:`hardware.plate_confidence.ReadEvidence` and
 whether it is exact form one training row. A logistic model over
 :data:`hardware.plate_confidence.FEATURES` is fitted by Newton's method with
-an L2 penalty ``--l2`` on the coefficients (not the intercept).
+an L2 penalty ``--l2`` on the coefficients (not the intercept), each
+coefficient kept on the side :data:`hardware.plate_confidence.SIGNS` gives it
+(or at 0).
 
 Printed for the in-sample fit, 5-fold cross-validation (folds stratified by
 set and outcome, fixed seed) and leave-one-set-out (fit on the other set,
@@ -197,7 +201,27 @@ def speed(sets: list[tuple[Path, str]], photos: int) -> None:
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    """Logistic regression by Newton's method; returns ``[intercept, *coefficients]``."""
+    """Logistic regression by Newton's method with each coefficient kept on the side
+    :data:`hardware.plate_confidence.SIGNS` gives it (a coefficient on the wrong side is fixed
+    at 0 and the rest refitted, the worst first, until none is); returns
+    ``[intercept, *coefficients]``."""
+    from hardware.plate_confidence import FEATURES, SIGNS
+
+    signs = np.array([SIGNS[name] for name in FEATURES], dtype=float) if x.shape[1] == len(FEATURES) else None
+    free = np.ones(x.shape[1], dtype=bool)
+    while True:
+        w = np.zeros(x.shape[1] + 1)
+        w[np.r_[True, free]] = _newton(x[:, free], y, l2)
+        if signs is None:
+            return w
+        wrong = np.where(signs * w[1:] < 0, -signs * w[1:], 0.0)
+        if not wrong.any():
+            return w
+        free[int(np.argmax(wrong))] = False
+
+
+def _newton(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """Unconstrained L2-penalised logistic regression by Newton's method: ``[intercept, *coefficients]``."""
     design = np.hstack([np.ones((len(x), 1)), x])
     w = np.zeros(design.shape[1])
     penalty = np.full(design.shape[1], l2)

@@ -45,8 +45,12 @@ c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
    (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
 d. all the lines are ranked together; a read with no digit that fits a syntax
    only through corrections (a word bent into a plate, ``LOTOS`` ->
-   ``LOTO5``) and a read lying inside a longer one (``IMMI`` in ``BIMMIAN``)
-   rank lower.
+   ``LOTO5``), a read lying inside a longer one (``IMMI`` in ``BIMMIAN``) and
+   a read with a longer line of text beside it (a sticker's or a sign's text:
+   a fleet number beside "How's My Driving?", :func:`_text_beside`) rank lower;
+   the recogniser's per-character scores go to :meth:`Region.fit`, which
+   corrects a weakly scored character more readily and drops a barely seen
+   one that does not belong to the plate.
 
 Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
 order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
@@ -108,6 +112,11 @@ WORD_FACTOR = 0.75
 (a word bent into a plate); as the region-free shape factor of a word."""
 FRAGMENT_FACTOR = 0.8
 """Region ranking: factor of a read whose text and box lie inside a longer read (a part of a plate)."""
+BESIDE_FACTOR = 0.8
+"""Region ranking: factor of a read with a longer line of text beside it (:func:`_text_beside`)."""
+BESIDE_MIN_CHARS = 8
+"""Plate characters of a line beside a read that make it a sign's or a sticker's text (on both
+development sets, any value from 5 to 13 changes the same one top read, 3479CH -> 7FR971)."""
 DET_THRESH = 0.2
 """Region reader: the text detector's pixel threshold (RapidOCR's default 0.3)."""
 DET_BOX_THRESH = 0.3
@@ -342,7 +351,7 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
         score = line.score
         syntax, corrections = "free", 0
         if region is not None:
-            fit = region.fit(text, raw)
+            fit = region.fit(text, raw, _plate_char_scores(line))
             if fit.factor <= 0:
                 continue
             text, score = fit.text, line.score * fit.factor
@@ -367,8 +376,10 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
             scored[text] = (rank, candidate)
     ranked = sorted(scored.values(), key=lambda rc: -rc[0])
     if region is not None:
-        # a part of a longer read ("IMMI" in "BIMMIAN") counts less
-        ranked = [(rank * (FRAGMENT_FACTOR if _fragment(candidate, ranked) else 1.0), candidate)
+        # a part of a longer read ("IMMI" in "BIMMIAN") counts less, and so does a read with a
+        # longer text beside it (a sign's or a sticker's line: "How's My Driving? 3479CH")
+        ranked = [(rank * (FRAGMENT_FACTOR if _fragment(candidate, ranked) else 1.0)
+                   * (BESIDE_FACTOR if _text_beside(candidate.box, lines) else 1.0), candidate)
                   for rank, candidate in ranked]
         ranked.sort(key=lambda rc: -rc[0])
     return [(rank, _calibrated(rank, candidate, ranked, agree)) for rank, candidate in ranked]
@@ -398,6 +409,48 @@ def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCand
         ox, oy, ow, oh = other.box
         if (len(other.text) > len(candidate.text) and part in other.text.translate(_LOOKALIKE)
                 and ox <= cx <= ox + ow and oy <= cy <= oy + oh):
+            return True
+    return False
+
+
+def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
+    """The per-character scores of ``line``'s plate characters, aligned with :func:`normalise_plate` of its
+    text (None: not known, or a character that normalises to other than one character)."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not line.char_scores or len(chars) != len(line.char_scores):
+        return None
+    kept = []
+    for ch, score in zip(chars, line.char_scores):
+        norm = normalise_plate(ch)
+        if len(norm) > 1:
+            return None
+        if norm:
+            kept.append(score)
+    return tuple(kept)
+
+
+def _text_beside(box: tuple[int, int, int, int], lines: Sequence[TextLine]) -> bool:
+    """True when a line of :data:`BESIDE_MIN_CHARS` or more plate characters sits beside ``box``
+    ``(x, y, w, h)``: of 0.6-2.5x its height, overlapping half of the lower one's height, at most
+    0.6 heights left or right of it (or overlapping it with its centre outside). A plate's text has
+    the plate's edge beside it; a sticker's or a sign's text continues ("Call 1-800 2ADVISE" beside
+    a fleet number "3479CH", plates-us wts-lg-000017.jpg)."""
+    x, y, w, h = box
+    if h <= 0:
+        return False
+    for line in lines:
+        lx, ly, lw, lh = line.box
+        if not 0.6 * h <= lh <= 2.5 * h or min(y + h, ly + lh) - max(y, ly) < 0.5 * min(h, lh):
+            continue
+        if lx >= x + w:
+            gap = lx - (x + w)
+        elif lx + lw <= x:
+            gap = x - (lx + lw)
+        elif x <= lx + lw / 2 <= x + w:
+            continue  # another read of the same text
+        else:
+            gap = 0
+        if gap <= 0.6 * h and len(normalise_plate(line.text)) >= BESIDE_MIN_CHARS:
             return True
     return False
 

@@ -89,7 +89,7 @@ def test_a_fit_as_read_beats_a_corrected_one() -> None:
     ("us", "CALIFORNIA"), ("us", "Sunshine State"), ("us", "TEXAS"), ("us", "12:34:56"),
     ("us", "2014/05/06"), ("us", "(555) 123-4567"), ("us", "555.123.4567"), ("us", "18005551234"),
     ("us", "dmv.ca.gov"), ("us", "NEW YORK"), ("gb", "01225 477000"), ("gb", "12.05.2016"), ("eu", "12:05"),
-    ("eu", "DEUTSCHLAND"), ("us", "376-8750"),
+    ("eu", "DEUTSCHLAND"), ("us", "376-8750"), ("us", "07802:17"), ("us", "22:68618"),
 ])
 def test_text_that_cannot_be_a_plate_is_rejected(region: str, raw: str) -> None:
     from hardware.plate_reader import normalise_plate
@@ -120,6 +120,56 @@ def test_a_part_of_a_longer_read_ranks_below_it() -> None:
     assert plate_candidates(lines, region=load_region("eu"))[0].text == "BIMMIAN"
 
 
+def test_a_syntax_may_name_several_states_and_each_state_selects_it() -> None:
+    us = load_region("us")
+    assert {"mo", "il", "md", "ga", "oh", "mn", "ia"} <= set(us.areas)
+    assert us.fit("HH9G5W").syntax.area == "mo"  # Missouri AB1-C2D (plates-us wts-lg-000010.jpg)
+    assert load_region("us-oh").fit("BSB0399").syntax.areas == ("ga", "mi", "ms", "nc", "oh", "tn", "va", "wi")
+    assert load_region("us-ia").fit("CDK575").syntax.area != "any"
+    assert load_region("us-ca").fit("CDK575").syntax.area == "any"  # California issues no ABC-123
+    with pytest.raises(InputError, match="area is required"):
+        Region("zz", {"classes": {"L": "AB"}, "syntax": [{"area": ["a", "any"], "name": "n", "format": "LL",
+                                                          "source": "s"}]})
+
+
+def test_a_weakly_scored_character_is_corrected_by_its_slot() -> None:
+    us = load_region("us")
+    # plates-us wts-lg-000012.jpg: Missouri CK0A1F read CK0AIF, its I scored 0.43
+    weak = us.fit("CK0AIF", "CKO-AIF", (0.998, 0.998, 0.985, 0.875, 0.43, 0.59))
+    assert (weak.text, weak.syntax.area, weak.corrections) == ("CK0A1F", "mo", 1)
+    # the same read with a sure I stays as read (a vanity plate fitting the catch-all)
+    assert us.fit("CK0AIF", "CKO-AIF", (0.998, 0.998, 0.985, 0.875, 0.99, 0.99)).text == "CK0AIF"
+    assert us.fit("CK0AIF").text == "CK0AIF"  # no per-character scores: as before
+    assert load_region("eu").weak_below == 0  # not set: no effect measured on plates-eu
+
+
+def test_a_barely_seen_character_inside_a_read_is_dropped_when_the_rest_fits() -> None:
+    eu = load_region("eu")
+    # plates-eu test_089.jpg: RK565AV read RK0565AV, the 0 scored 0.37 (the hyphen's place)
+    scores = (1.0, 1.0, 0.37, 1.0, 1.0, 1.0, 1.0, 1.0)
+    assert eu.fit("RK0565AV", "RK0565AV", scores).text == "RK565AV"
+    assert eu.fit("RK0565AV", "RK0565AV", (1.0,) * 8).text == "RK0565AV"  # a sure character stays
+    # a weak character a syntax takes by correction is a misread, not an extra one (plates-eu
+    # test_008.jpg LM298AI read LM298A1, the 1 at 0.46)
+    assert eu.fit("LM298A1", "LM298A1", (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.46)).text == "LM298AI"
+
+
+def test_of_two_trims_the_weaker_end_goes() -> None:
+    us = load_region("us")
+    assert us.fit("AVP24031", None, (0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.6)).text == "AVP2403"
+    assert us.fit("AVP24031", None, (0.6, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99)).text == "VP24031"
+
+
+def test_a_read_with_a_sign_line_beside_it_ranks_below_the_plate() -> None:
+    # plates-us wts-lg-000017.jpg (real boxes): a fleet number on a "How's My Driving?" sticker
+    # above the plate 7FR-971, read as surely as the plate
+    lines = [line("How's My Driving?", 469, 286, 129, 42, score=0.995), line("3479CH", 593, 295, 80, 52, score=1.0),
+             line("Call1-002ADVISE", 471, 313, 127, 34, score=0.872), line("7FR-971", 500, 398, 131, 69, score=0.97)]
+    assert plate_candidates(lines, region=load_region("us"))[0].text == "7FR971"
+    # alone, the fleet number would win (it fits the catch-all as surely)
+    assert plate_candidates([lines[1], lines[3]], region=load_region("us"))[0].text == "3479CH"
+
+
 # Real recogniser output (PP-OCRv6 small rec on plates-us photos): text, line score,
 # per-character scores, quad; the plate's label.
 WEAK_I_READS = [
@@ -128,7 +178,8 @@ WEAK_I_READS = [
     ("UHI-N2A", 0.8861, (0.9938, 0.9892, 0.5251, 0.7315, 0.9918, 0.9765, 0.9949),
      ((433, 426), (541, 412), (548, 464), (440, 478)), "UH1N2A"),  # wts-lg-000064.jpg
     ("CKO-AIF", 0.86979, (0.99893, 0.99855, 0.98507, 0.87535, 0.99464, 0.6449, 0.59112),
-     ((0, 0), (120, 0), (120, 40), (0, 40)), "CK0AIF"),  # wts-lg-000012.jpg: a digit only as O -> 0: kept
+     ((0, 0), (120, 0), (120, 40), (0, 40)), "CK0A1F"),  # wts-lg-000012.jpg: a digit only as O -> 0, so not the
+    # weak-I rule; Missouri's AB1-C2D wants a digit there and the I scored 0.64 < weak_below: corrected
     ("7CID930", 0.9931, (0.9984, 0.9967, 0.9642, 0.9968, 0.9996, 0.9998, 0.9962),
      ((859, 16), (937, 7), (943, 43), (864, 52)), "7CID930"),  # wts-lg-000194.jpg: a confident I stays
     ("6XIU641", 0.998, (0.9998, 0.9995, 0.9893, 0.9976, 0.9999, 0.9999, 0.9999),

@@ -10,7 +10,7 @@ Each ``hardware/plate_regions/<code>.toml`` (read with the standard library's
 - ``[translate]`` (optional): characters replaced in every read before
   matching (``O = "0"`` where a region never issues the letter O);
 - ``[[syntax]]``: ``area`` (a country or state code inside the region,
-  ``"any"`` for a catch-all), ``name``, ``format`` (class symbols with
+  ``"any"`` for a catch-all; or a list of codes for a format several states share), ``name``, ``format`` (class symbols with
   optional repeat counts and separators as printed, ``"LL DDD LL"``,
   ``"L{1,3} L{1,2} D{1,4}"``), ``max_length`` (optional), ``weight``
   (0..1, default 1: how much a fit counts; a catch-all gets less),
@@ -20,6 +20,9 @@ Each ``hardware/plate_regions/<code>.toml`` (read with the standard library's
 - ``max_corrections``: confusable characters that may be changed by position;
 - ``weak_i_below`` (0..1, default 0 = off): an ``I`` whose per-character recogniser score is
   below it, in a read with a digit, is read as ``1`` (evidence-based, per region);
+- ``weak_below`` (0..1, default 0 = off): a character scored below it that a syntax wants as
+  its look-alike is corrected at :data:`WEAK_CORRECTION_FACTOR` instead of
+  :data:`CORRECTION_FACTOR` (evidence-based, per region);
 - ``[reject]``: ``words`` (normalised texts that are never plates: state
   names, slogans; a read equal to one, or containing one of 6+ characters,
   is dropped) and ``patterns`` (Python regular expressions searched in the
@@ -37,7 +40,8 @@ import functools
 import itertools
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from attendant.core.errors import InputError
@@ -56,6 +60,11 @@ as read is not bent into a syntax, but above ``unmatched``."""
 TRIM_FACTOR = 0.9
 """Rank factor of a read whose first or last character is dropped so the rest fits an
 area's syntax exactly ("4AYX8803" -> "AYX8803"): above a catch-all's weight (0.85)."""
+DROP_BELOW = 0.5
+"""A character the recogniser scored below this may be an extra one (see :meth:`Region.fit`)."""
+WEAK_CORRECTION_FACTOR = 0.9
+"""Rank factor per corrected character the recogniser scored below the region's ``weak_below``:
+above a catch-all's weight (0.85), so a doubtful character is read as the syntax wants."""
 OUT_OF_AREA = 0.7
 """Weight multiplier of ``area = "any"`` syntaxes when one area is chosen (``us-ca``)."""
 
@@ -84,6 +93,8 @@ class Syntax:
     weight: float
     source: str
     templates: tuple[tuple[frozenset[str], ...], ...] = field(repr=False)
+    areas: tuple[str, ...] = ()
+    """Every area code the syntax belongs to (``area`` is them joined with commas)."""
 
 
 @dataclass(frozen=True)
@@ -157,29 +168,38 @@ class Region:
         self.max_corrections = int(data.get("max_corrections", 2))
         self.weak_i_below = float(data.get("weak_i_below", 0.0))
         """An ``I`` the recogniser scores below this, in a read with a digit, is read as ``1`` (0: never)."""
-        if not 0 <= self.unmatched <= 1 or not 0 <= self.max_corrections <= 4 or not 0 <= self.weak_i_below <= 1:
-            raise InputError(f"{where}: unmatched and weak_i_below must be 0..1 and max_corrections 0..4")
+        self.weak_below = float(data.get("weak_below", 0.0))
+        """A corrected character the recogniser scored below this costs :data:`WEAK_CORRECTION_FACTOR`
+        instead of :data:`CORRECTION_FACTOR` (0: never)."""
+        if (not 0 <= self.unmatched <= 1 or not 0 <= self.max_corrections <= 4 or not 0 <= self.weak_i_below <= 1
+                or not 0 <= self.weak_below <= 1):
+            raise InputError(f"{where}: unmatched, weak_below, weak_i_below must be 0..1 and max_corrections 0..4")
         self.syntaxes: list[Syntax] = []
         areas = set()
         for i, entry in enumerate(data.get("syntax", [])):
             label = f"{where} syntax #{i + 1}"
-            for key in ("area", "name", "format", "source"):
+            for key in ("name", "format", "source"):
                 if not isinstance(entry.get(key), str) or not entry[key].strip():
                     raise InputError(f"{label}: {key} is required (text)")
+            codes = entry.get("area")
+            codes = [codes] if isinstance(codes, str) else codes
+            if (not isinstance(codes, list) or not codes
+                    or not all(isinstance(c, str) and re.fullmatch(r"[a-z0-9]{1,4}", c) for c in codes)
+                    or (len(codes) > 1 and "any" in codes)):
+                raise InputError(f"{label}: area is required (a code such as \"ca\", or a list of codes)")
             weight = float(entry.get("weight", 1.0))
             if not 0 < weight <= 1:
                 raise InputError(f"{label}: weight must be in (0, 1]")
-            areas.add(entry["area"])
-            syntax = Syntax(entry["area"], entry["name"], entry["format"], weight, entry["source"],
-                            _expand(entry["format"], classes, entry.get("max_length"), label))
+            areas.update(codes)
+            syntax = Syntax(",".join(codes), entry["name"], entry["format"], weight, entry["source"],
+                            _expand(entry["format"], classes, entry.get("max_length"), label), tuple(codes))
             example = entry.get("example")
             if example is not None and not any(_fits(example, t) for t in syntax.templates):
                 raise InputError(f"{label}: example {example!r} does not fit {entry['format']!r}")
             if area is not None and syntax.area == "any":
                 # one area chosen: the catch-all (other areas' plates) counts less
-                syntax = Syntax(syntax.area, syntax.name, syntax.format, syntax.weight * OUT_OF_AREA, syntax.source,
-                                syntax.templates)
-            if area is None or syntax.area in (area, "any"):
+                syntax = replace(syntax, weight=syntax.weight * OUT_OF_AREA)
+            if area is None or area in syntax.areas or syntax.area == "any":
                 self.syntaxes.append(syntax)
         if area is not None and area not in areas:
             raise InputError(f"region {code!r} has no area {area!r}; areas: {', '.join(sorted(areas))}")
@@ -193,6 +213,11 @@ class Region:
         except re.error as exc:
             raise InputError(f"{where}: bad reject pattern: {exc}") from exc
         self.areas = sorted(areas)
+        # how many areas issue each letter/digit shape (LLLDDDD: 12 states), to choose between two trims
+        self._issuers: dict[str, int] = {}
+        for shape in {_shape(t) for syn in self.syntaxes if syn.area != "any" for t in syn.templates}:
+            self._issuers[shape] = len({a for syn in self.syntaxes if syn.area != "any"
+                                        for t in syn.templates if _shape(t) == shape for a in syn.areas})
         self.longest = max((len(t) for syn in self.syntaxes if syn.area != "any" for t in syn.templates), default=0)
 
     def rejects(self, raw: str, text: str) -> bool:
@@ -201,19 +226,29 @@ class Region:
             return True
         return any(p.search(raw) for p in self.reject_patterns)
 
-    def fit(self, text: str, raw: str | None = None) -> Fit:
+    def fit(self, text: str, raw: str | None = None, scores: Sequence[float] | None = None) -> Fit:
         """Best fit of a normalised read: the syntax with the highest factor, where each
         confusable character corrected by position (a letter slot never keeps ``0``, a
-        digit slot never ``O``) multiplies it by :data:`CORRECTION_FACTOR`.
+        digit slot never ``O``) multiplies it by :data:`CORRECTION_FACTOR`, or by
+        :data:`WEAK_CORRECTION_FACTOR` when ``scores`` (the recogniser's score 0..1 of each
+        character of ``text``, same length; optional) put it below the region's ``weak_below``.
 
         ``factor`` = syntax weight x CORRECTION_FACTOR per correction; ``unmatched`` when no syntax fits;
         0 when the read is rejected (state name, slogan, date, time, phone number).
         When no syntax fits (or only a catch-all, for a read one character longer than any
         area's syntax), a read whose first or last character dropped fits an area's syntax
         exactly is trimmed (factor weight x :data:`TRIM_FACTOR`): a frame edge, a sticker or
-        a stacked letter read as an extra character.
+        a stacked letter read as an extra character; when both ends would do, the end the
+        recogniser scored lower goes, else the one leaving the format more areas issue.
+        With ``scores``, a character scored below :data:`DROP_BELOW` anywhere in a read that
+        fits no syntax as well as that (factor < TRIM_FACTOR, no correction) is dropped the
+        same way when the rest fits an area's syntax exactly (plates-eu: RK565AV read
+        RK0565AV, the 0 at 0.37; measured on both sets: any threshold 0.4-0.7 gains it and
+        loses nothing, once a read a syntax takes by correction is left alone).
         """
         text = text.translate(self._table)
+        weak = (tuple(score < self.weak_below for score in scores)
+                if self.weak_below and scores is not None and len(scores) == len(text) else None)
         if self.rejects(raw if raw is not None else text, text):
             return Fit(text, 0.0, None, 0)
         best: Fit | None = None
@@ -221,35 +256,68 @@ class Region:
             for template in syntax.templates:
                 if len(template) != len(text):
                     continue
-                fixed = _correct(text, template, self.max_corrections)
+                fixed = _correct(text, template, self.max_corrections, weak)
                 if fixed is None:
                     continue
-                corrected, count = fixed
-                factor = syntax.weight * CORRECTION_FACTOR ** count
+                corrected, count, weak_count = fixed
+                factor = syntax.weight * CORRECTION_FACTOR ** (count - weak_count) * WEAK_CORRECTION_FACTOR ** weak_count
                 if best is None or (factor, -count) > (best.factor, -best.corrections):
                     best = Fit(corrected, factor, syntax, count)
         if best is None or (best.syntax.area == "any" and len(text) == self.longest + 1):
             # one character more than any area's plate: an extra character at either end
             # (a frame edge, a sticker, a stacked letter) when the rest fits a syntax as read
-            for trimmed in (text[1:], text[:-1]):
+            # both ends may leave a fit (AVP24031: AVP2403 in 12 states' ABC-1234, VP24031 in
+            # AB-12345 of 2): the end whose character the recogniser scored lower goes, else the
+            # format more areas issue
+            trims = []
+            for end, trimmed in ((0, text[1:]), (-1, text[:-1])):
                 for syntax in self.syntaxes:
                     if syntax.area == "any" or not any(_fits(trimmed, t) for t in syntax.templates):
                         continue
+                    doubt = -scores[end] if scores is not None and len(scores) == len(text) else 0.0
+                    trims.append((syntax.weight * TRIM_FACTOR, doubt, self._issuers.get(trimmed.translate(_SHAPE), 0),
+                                  -len(trims), Fit(trimmed, syntax.weight * TRIM_FACTOR, syntax, 1)))
+            if trims:
+                trim = max(trims, key=lambda t: t[:4])[4]
+                if best is None or trim.factor > best.factor:
+                    best = trim
+        if ((best is None or (best.factor < TRIM_FACTOR and not best.corrections)) and scores is not None
+                and len(scores) == len(text)):
+            # a character the recogniser barely saw (< DROP_BELOW), anywhere in the read, is an
+            # extra one (a screw, a bolt, a stacked letter, a hyphen read as 0) when the rest
+            # fits an area's syntax as read
+            for i, score in enumerate(scores):
+                if score >= DROP_BELOW:
+                    continue
+                rest = text[:i] + text[i + 1:]
+                for syntax in self.syntaxes:
+                    if syntax.area == "any" or not any(_fits(rest, t) for t in syntax.templates):
+                        continue
                     factor = syntax.weight * TRIM_FACTOR
                     if best is None or factor > best.factor:
-                        best = Fit(trimmed, factor, syntax, 1)
+                        best = Fit(rest, factor, syntax, 1)
         if best is None or best.factor < self.unmatched:
             return Fit(text, self.unmatched, None, 0)  # read as read rather than bent into a syntax
         return best
+
+
+_SHAPE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "L" * 26 + "D" * 10)
+
+
+def _shape(template: tuple[frozenset[str], ...]) -> str:
+    """``"LLLDDDD"``-like shape of a template: D for a digits-only slot, L otherwise."""
+    return "".join("D" if allowed <= frozenset("0123456789") else "L" for allowed in template)
 
 
 def _fits(text: str, template: tuple[frozenset[str], ...]) -> bool:
     return len(text) == len(template) and all(ch in allowed for ch, allowed in zip(text, template))
 
 
-def _correct(text: str, template: tuple[frozenset[str], ...], limit: int) -> tuple[str, int] | None:
-    out, count = [], 0
-    for ch, allowed in zip(text, template):
+def _correct(text: str, template: tuple[frozenset[str], ...], limit: int, weak: Sequence[bool] | None = None
+             ) -> tuple[str, int, int] | None:
+    """``(corrected text, corrections, corrections of weak characters)``, None when ``text`` cannot fit."""
+    out, count, weak_count = [], 0, 0
+    for i, (ch, allowed) in enumerate(zip(text, template)):
         if ch in allowed:
             out.append(ch)
             continue
@@ -258,9 +326,10 @@ def _correct(text: str, template: tuple[frozenset[str], ...], limit: int) -> tup
             return None
         out.append(swap)
         count += 1
+        weak_count += bool(weak and weak[i])
         if count > limit:
             return None
-    return "".join(out), count
+    return "".join(out), count, weak_count
 
 
 def available_regions() -> list[str]:
