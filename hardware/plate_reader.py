@@ -35,14 +35,15 @@ correct the reads instead, and the reader looks harder before it gives up
 
 a. the frame is detected at ``max_side`` and read as above; a read whose rank
    (confidence x syntax fit x plate-likeness) reaches ``detect_below`` ends it;
-b. otherwise the text detector looks again with lower thresholds
+b. otherwise up to ``detect_limit`` plate-shaped regions found by OpenCV
+   geometry (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
+   a read whose rank then reaches :data:`CROP_CONFIDENT` ends it;
+c. otherwise the text detector looks again with lower thresholds
    (:data:`DET_THRESH`, :data:`DET_BOX_THRESH`: faint, low-contrast plates), on
    the same detector output for a frame of at most ``max_side`` px, or on the
    frame shrunk to ``fine_side`` px for a larger one (plates 50-120 px wide in
    a 1280-px frame), and each box is cut out of the *input* image and read at
    its own resolution (:meth:`PlateReader.quad_lines`);
-c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
-   (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
 d. all the lines are ranked together; a read with no digit that fits a syntax
    only through corrections (a word bent into a plate, ``LOTOS`` ->
    ``LOTO5``) and a read lying inside a longer one (``IMMI`` in ``BIMMIAN``)
@@ -54,15 +55,16 @@ input image; confidences are floats 0..1.
 
 Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
 ``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
-loads the models (~0.3 s). The region reader costs the same when step (a) is
-confident (~79 % of plates-us photos) and about 3-4x that when it looks again (b, c),
-mostly the ``fine_side`` detection pass; see ``benchmarks/bench_plate_reader.py`` for the
-figures (plates-us, same run: median 0.51 s against the region-free reader's 0.42 s, p90
-1.36 s against 0.60 s).
+loads the models (~0.3 s). The region reader's first look (a) costs a little less
+than the region-free reader's read (its detector input is normalised in float32,
+:func:`_det_tensor`); when it looks again (~21 % of plates-us photos) it costs
+about 3x, mostly the ``fine_side`` detection pass that ~11 small plates need, so
+its p90 stays above the region-free reader's; see ``benchmarks/bench_plate_reader.py``
+for the figures.
 
 RapidOCR internals used by the region reader (pinned 3.10.0): the engine's
 ``_load_det_model()`` / ``_load_rec_model()`` (its detector and recogniser objects),
-the detector's ``get_preprocess()``, ``session`` and ``postprocess_op`` (run once,
+the detector's ``get_preprocess()`` (its mean, std and scale), ``session`` and ``postprocess_op`` (run once,
 post-processed at two thresholds), ``TextRecInput`` and ``get_rotate_crop_image``.
 """
 
