@@ -35,14 +35,15 @@ correct the reads instead, and the reader looks harder before it gives up
 
 a. the frame is detected at ``max_side`` and read as above; a read whose rank
    (confidence x syntax fit x plate-likeness) reaches ``detect_below`` ends it;
-b. otherwise the text detector looks again with lower thresholds
+b. otherwise up to ``detect_limit`` plate-shaped regions found by OpenCV
+   geometry (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
+   a read whose rank then reaches :data:`CROP_CONFIDENT` ends it;
+c. otherwise the text detector looks again with lower thresholds
    (:data:`DET_THRESH`, :data:`DET_BOX_THRESH`: faint, low-contrast plates), on
    the same detector output for a frame of at most ``max_side`` px, or on the
    frame shrunk to ``fine_side`` px for a larger one (plates 50-120 px wide in
    a 1280-px frame), and each box is cut out of the *input* image and read at
    its own resolution (:meth:`PlateReader.quad_lines`);
-c. and up to ``detect_limit`` plate-shaped regions found by OpenCV geometry
-   (:func:`hardware.plate_detect.find_plate_boxes`) are read enlarged;
 d. all the lines are ranked together; a read with no digit that fits a syntax
    only through corrections (a word bent into a plate, ``LOTOS`` ->
    ``LOTO5``), a read lying inside a longer one (``IMMI`` in ``BIMMIAN``) and
@@ -58,15 +59,16 @@ input image; confidences are floats 0..1.
 
 Speed (2 cores, plates-eu): ~0.4-0.6 s per 450-1000 px photo with the default
 ``max_side=736``; the first :meth:`PlateReader.read` (or :meth:`PlateReader.load`)
-loads the models (~0.3 s). The region reader costs the same when step (a) is
-confident (~79 % of plates-us photos) and about 3-4x that when it looks again (b, c),
-mostly the ``fine_side`` detection pass; see ``benchmarks/bench_plate_reader.py`` for the
-figures (plates-us, same run: median 0.51 s against the region-free reader's 0.42 s, p90
-1.36 s against 0.60 s).
+loads the models (~0.3 s). The region reader's first look (a) costs a little less
+than the region-free reader's read (its detector input is normalised in float32,
+:func:`_det_tensor`); when it looks again (~21 % of plates-us photos) it costs
+about 3x, mostly the ``fine_side`` detection pass that ~11 small plates need, so
+its p90 stays above the region-free reader's; see ``benchmarks/bench_plate_reader.py``
+for the figures.
 
 RapidOCR internals used by the region reader (pinned 3.10.0): the engine's
 ``_load_det_model()`` / ``_load_rec_model()`` (its detector and recogniser objects),
-the detector's ``get_preprocess()``, ``session`` and ``postprocess_op`` (run once,
+the detector's ``get_preprocess()`` (its mean, std and scale), ``session`` and ``postprocess_op`` (run once,
 post-processed at two thresholds), ``TextRecInput`` and ``get_rotate_crop_image``.
 """
 
@@ -125,6 +127,10 @@ REC_HEIGHT = 48
 """Input height of the PP-OCR recogniser (``rec_image_shape`` 3x48x320)."""
 CROP_WIDTH = 320
 """Plate crops found by :mod:`hardware.plate_detect` are read about this many pixels wide."""
+CROP_CONFIDENT = 0.85
+"""Region reader: a read ranking at least this after the plate-shaped crops ends the second look
+(no finer detection pass). Measured on plates-us/plates-eu: 0.8-0.95 keep every exact read and
+skip the finer pass on 8 of the 47 US photos that look again; 0.7 lost 3 exact reads."""
 
 # Separators a plate may be printed or OCR'd with: spaces, dashes, the
 # Czech/Slovak/Croatian coat of arms or stamp read as ":" "·" "=" ".", etc.
@@ -663,7 +669,7 @@ class PlateReader:
             detector = self._engine._load_det_model()
             detector.limit_side_len = max(work.shape[:2])
             try:
-                tensor = detector.get_preprocess()(work)
+                tensor = _det_tensor(work, detector.get_preprocess())
                 preds = None if tensor is None else detector.session(tensor)
             finally:
                 detector.limit_side_len = self.max_side
@@ -763,36 +769,67 @@ class PlateReader:
         return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
 
     def _read_region(self, image: np.ndarray) -> list[PlateCandidate]:
-        """The region reader: the frame at ``max_side``, then (no confident plate) at
-        ``fine_side`` and the plate-shaped boxes' crops, all lines ranked together.
+        """The region reader: the frame at ``max_side``, then (no confident plate) the plate-shaped
+        boxes' crops, then (still no read ranking >= :data:`CROP_CONFIDENT`) the faint boxes at
+        ``fine_side``; all lines ranked together.
 
-        The second look adds every look's lines before ranking (no early exit between looks):
-        measured on plates-us with the raw reads cached, stopping after a cheaper look
-        (faint boxes, then crops) once a read ranks >= 0.6 lost 7 of 189 exact reads and
-        at >= 0.85 still lost 2; the finer pass is needed for ~10 small plates and the
-        crops for 5 more, so neither is skipped."""
+        Early exits between looks were measured on plates-us with the raw reads cached: stopping
+        after the faint boxes (read first, as before) once a read ranks >= 0.6 lost 7 of 189 exact
+        reads and at >= 0.85 still lost 2; stopping after the crops (read first, as now) at
+        >= 0.8-0.95 lost none (0.7: 3) and skips the finer pass on 8 of the 47 photos that look
+        again. The finer pass is needed for ~11 small plates (detecting it on tiles around weak
+        text or plate-shaped boxes instead changed the detector's boxes and lost 3 to 9 of the 34
+        exact reads among those 47: the detector's output depends on the context around a tile) and
+        the crops for 5 more, so neither is skipped otherwise."""
         self.load()
         detection = self._detect(image, self.max_side)
         lines = self._plain_lines(detection)
         ranked = _ranked(lines, image, self.min_confidence, self.region)
         if not self.detect or (ranked and ranked[0][0] >= self.detect_below):
             return [candidate for _rank, candidate in ranked]  # a confident read that fits a plate syntax
-        # No confident plate. A frame larger than max_side is detected again at fine_side (small
-        # plates; its faint boxes include the plain ones); otherwise the faint boxes of the first
-        # detection (its output map is reused, not run again) are read. Either way each box is
-        # read at full resolution ...
-        if max(image.shape[:2]) > self.max_side * 1.15:
-            faint = self._faint_quads(self._detect(image, self.fine_side))
-        else:
-            faint = self._faint_quads(detection)
-        lines.extend(self.quad_lines(image, faint))
-        # and the plate-shaped regions (OpenCV geometry), each read at its own scale
+        # No confident plate. First the plate-shaped regions (OpenCV geometry), each read at its own
+        # scale: a read they give that ranks >= CROP_CONFIDENT ends the look (the cheaper half) ...
         if self.detect_limit:
             from hardware.plate_detect import find_plate_boxes
 
             for box in find_plate_boxes(image, limit=self.detect_limit):
                 lines.extend(self.crop_lines(image, box))
+            ranked = _ranked(lines, image, self.min_confidence, self.region)
+            if ranked and ranked[0][0] >= CROP_CONFIDENT:
+                return [candidate for _rank, candidate in ranked]
+        # ... otherwise a frame larger than max_side is detected again at fine_side (small plates;
+        # its faint boxes include the plain ones), a smaller one has the faint boxes of the first
+        # detection (its output map is reused, not run again), and each box is read at full resolution
+        if max(image.shape[:2]) > self.max_side * 1.15:
+            faint = self._faint_quads(self._detect(image, self.fine_side))
+        else:
+            faint = self._faint_quads(detection)
+        lines.extend(self.quad_lines(image, faint))
         return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+
+
+def _det_tensor(work: np.ndarray, preprocess: Any) -> np.ndarray | None:
+    """The text detector's input for ``work``, as RapidOCR's ``DetPreProcess`` makes it (sides
+    rounded to multiples of 32 px with ``cv2.resize``, ``(x / 255 - mean) / std`` per channel,
+    ``(1, 3, H, W)`` float32) but computed in float32 (RapidOCR's subtracts a float64 mean, so
+    it computes the whole frame in float64: 30-40 ms of a ~0.25 s detection at 736 px on 2 busy
+    cores); None for an image too small to round. Same values as RapidOCR's (measured bit-equal
+    on plates-us frames at 736 and 1024 px; at most float32 rounding apart in general)."""
+    import cv2
+
+    height, width = work.shape[:2]
+    rounded_h, rounded_w = int(round(height / 32) * 32), int(round(width / 32) * 32)
+    if rounded_h <= 0 or rounded_w <= 0:
+        return None
+    if (rounded_h, rounded_w) != (height, width):
+        work = cv2.resize(work, (rounded_w, rounded_h))
+    std = np.asarray(preprocess.std, dtype=np.float64)
+    gain = (preprocess.scale / std).astype(np.float32)
+    shift = (np.asarray(preprocess.mean, dtype=np.float64) / std).astype(np.float32)
+    tensor = work.astype(np.float32)
+    tensor *= gain
+    tensor -= shift
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1))[np.newaxis]
 
 
 def _rec_crop(crop: np.ndarray) -> np.ndarray:
