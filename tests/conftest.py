@@ -248,3 +248,14 @@ def cli(tmp_path, demo_template):
     runner = Attendant(tmp_path)
     runner.db = copy_database(demo_template, tmp_path / "cli.db")
     return runner
+
+
+@pytest.fixture(scope="module")
+def us_reader():
+    """The local plate reader with the ``us`` region, models loaded (skips when rapidocr is not installed)."""
+    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
+    from hardware.plate_reader import PlateReader
+
+    reader = PlateReader(region="us")
+    reader.load()
+    return reader

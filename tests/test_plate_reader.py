@@ -18,14 +18,6 @@ US = DATA / "plates-us"
 needs_us = pytest.mark.skipif(not US.is_dir(), reason="../shared/data/plates-us is absent (fresh clone)")
 
 
-@pytest.fixture(scope="module")
-def us_reader() -> PlateReader:
-    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
-    reader = PlateReader(region="us")
-    reader.load()
-    return reader
-
-
 @needs_us
 @pytest.mark.parametrize("side", [736, 1024, 301])
 def test_detector_input_is_rapidocrs(us_reader: PlateReader, side: int) -> None:

@@ -229,14 +229,6 @@ def plain_reader() -> PlateReader:
     return reader
 
 
-@pytest.fixture(scope="module")
-def us_reader() -> PlateReader:
-    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
-    reader = PlateReader(region="us")
-    reader.load()
-    return reader
-
-
 @pytest.mark.skipif(not (DATA / "plates-us").is_dir(), reason="../shared/data/plates-us is absent (fresh clone)")
 @pytest.mark.parametrize(("name", "plate"), US_PHOTOS)
 def test_region_reader_reads_real_us_photos(us_reader: PlateReader, name: str, plate: str) -> None:
