@@ -127,6 +127,14 @@ REC_HEIGHT = 48
 """Input height of the PP-OCR recogniser (``rec_image_shape`` 3x48x320)."""
 CROP_WIDTH = 320
 """Plate crops found by :mod:`hardware.plate_detect` are read about this many pixels wide."""
+PLATE_CROP_MAX_WIDTH = 640
+PLATE_CROP_ASPECT = (1.9, 6.0)
+"""An image this narrow with a width/height ratio in this range is taken for a plate crop: when the
+region reader finds no text in it, it recognises the whole image as one line. The text detector
+finds no line in a tight crop of its characters about one time in twelve; measured on the labelled
+boxes of plates-us cut out tight (widths 50-505 px, ratios 2.0-4.6 on both sets), exact reads went
+184 -> 194 of 222 and on plates-eu 91 -> 96 of 108, none lost. Camera frames (4:3, 16:9) are
+outside the ratio range, so photos are read as before."""
 CROP_CONFIDENT = 0.85
 """Region reader: a read ranking at least this after the plate-shaped crops ends the second look
 (no finer detection pass). Measured on plates-us/plates-eu: 0.8-0.95 keep every exact read and
@@ -805,7 +813,20 @@ class PlateReader:
         else:
             faint = self._faint_quads(detection)
         lines.extend(self.quad_lines(image, faint))
-        return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        if not found and _plate_crop(image):  # the image is a plate: read it whole, as one line
+            height, width = image.shape[:2]
+            whole = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
+            found = plate_candidates(self.quad_lines(image, [whole]), image, min_confidence=self.min_confidence,
+                                     region=self.region)
+        return found
+
+
+def _plate_crop(image: np.ndarray) -> bool:
+    """Whether ``image`` is itself a plate cut out of a photo (a camera's or another system's plate crop):
+    at most :data:`PLATE_CROP_MAX_WIDTH` px wide, width/height within :data:`PLATE_CROP_ASPECT`."""
+    height, width = image.shape[:2]
+    return width <= PLATE_CROP_MAX_WIDTH and PLATE_CROP_ASPECT[0] <= width / max(height, 1) <= PLATE_CROP_ASPECT[1]
 
 
 def _det_tensor(work: np.ndarray, preprocess: Any) -> np.ndarray | None:

@@ -1,5 +1,6 @@
 """The region reader's cost-saving steps give the same reads: its own detector input, and the
-second look that ends after the plate-shaped crops when they give a confident read.
+second look that ends after the plate-shaped crops when they give a confident read; a plate crop in
+which the detector finds no text is read whole.
 
 Real RapidOCR models and real photos from ../shared/data (skipped on a fresh clone)."""
 
@@ -70,3 +71,31 @@ def test_without_a_confident_crop_read_the_finer_pass_still_runs(us_reader: Plat
     assert found and found[0].text == plate
     assert sides == [us_reader.max_side, us_reader.fine_side]
 
+
+
+def _tight_crop(name: str) -> np.ndarray:
+    """The labelled plate box of ``name`` (plates-us) cut out tight, as another system's plate crop."""
+    import cv2
+
+    _file, x, y, w, h, _plate = (US / name).with_suffix(".txt").read_text().strip().split("\t")[:6]
+    x, y, w, h = int(x), int(y), int(w), int(h)
+    return np.ascontiguousarray(cv2.imread(str(US / name))[y:y + h, x:x + w])
+
+
+@needs_us
+@pytest.mark.parametrize(("name", "plate"), [("car3.jpg", "1AMW240"), ("car9-4.jpg", "ANW2529")])
+def test_a_tight_plate_crop_the_detector_finds_no_text_in_is_read_whole(us_reader: PlateReader, name: str,
+                                                                          plate: str) -> None:
+    crop = _tight_crop(name)
+    assert not us_reader._plain_lines(us_reader._detect(crop, us_reader.max_side))  # no text line found in it
+    (first, *_rest) = us_reader.read(crop)
+    assert first.text == plate
+
+
+@pytest.mark.parametrize(("shape", "is_crop"), [
+    ((60, 121), True), ((110, 505), True), ((50, 300), True),      # plate crops: 2:1 (US) to 6:1
+    ((480, 640), False), ((360, 640), False), ((720, 1280), False),  # camera frames: 4:3, 16:9
+    ((300, 700), False), ((100, 120), False),                       # too wide to be a crop; square
+])
+def test_only_a_narrow_plate_shaped_image_counts_as_a_plate_crop(shape: tuple[int, int], is_crop: bool) -> None:
+    assert plate_reader._plate_crop(np.zeros((*shape, 3), dtype=np.uint8)) is is_crop
