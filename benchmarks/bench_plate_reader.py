@@ -139,7 +139,7 @@ RK605AB), test_056.jpg (RK3OOAG: RK300AG), test_065.jpg (4BO4979: a Czech 4B0 49
 
 ``--crops`` reads each labelled plate box cut out tight instead of the photo (plate crops, as
 another system or a camera's own plate picture would give them), baseline -> region reader, same run,
-2026-12-06 02:24 UTC, load ~2::
+2026-12-06 02:05 UTC, load ~2-3::
 
     --data ../shared/data/plates-us --region us --crops   exact 75.7 % -> 87.4 % (168 -> 194 of 222),
         s/photo median 0.048 -> 0.050, p90 0.087 -> 0.086 (184 exact before a crop the detector finds
