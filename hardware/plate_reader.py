@@ -399,16 +399,24 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
     return [(rank, _calibrated(rank, candidate, ranked, agree)) for rank, candidate in ranked]
 
 
+def _scored_chars(line: TextLine) -> list[tuple[str, float]] | None:
+    """``line``'s characters but spaces, each with its recogniser score (None: no scores, or not one per
+    character)."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not line.char_scores or len(chars) != len(line.char_scores):
+        return None
+    return list(zip(chars, line.char_scores))
+
+
 def _weak_i_as_one(line: TextLine, region: Region) -> TextLine:
     """``line`` with each ``I`` scored below ``region.weak_i_below`` read as ``1`` when the line has a
     digit as read (``"CJI-P5G"`` with ``I`` at 0.82 -> ``"CJ1-P5G"``); unchanged without per-character
     scores. A digit only through the region's translation does not count: "LINCOLN" read with a weak
     ``I`` and ``O`` -> ``0`` stays a word."""
-    chars = [ch for ch in line.text if not ch.isspace()]
-    if (not region.weak_i_below or "I" not in chars or not line.char_scores or len(chars) != len(line.char_scores)
-            or not any(ch.isdigit() for ch in chars)):
+    scored = _scored_chars(line) if region.weak_i_below and "I" in line.text else None
+    if not scored or not any(ch.isdigit() for ch, _score in scored):
         return line
-    weak = iter(ch == "I" and score < region.weak_i_below for ch, score in zip(chars, line.char_scores))
+    weak = iter(ch == "I" and score < region.weak_i_below for ch, score in scored)
     text = "".join(ch if ch.isspace() else ("1" if next(weak) else ch) for ch in line.text)
     return line if text == line.text else replace(line, text=text)
 
@@ -430,11 +438,11 @@ def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCand
 def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
     """The per-character scores of ``line``'s plate characters, aligned with :func:`normalise_plate` of its
     text (None: not known, or a character that normalises to other than one character)."""
-    chars = [ch for ch in line.text if not ch.isspace()]
-    if not line.char_scores or len(chars) != len(line.char_scores):
+    scored = _scored_chars(line)
+    if scored is None:
         return None
     kept = []
-    for ch, score in zip(chars, line.char_scores):
+    for ch, score in scored:
         norm = normalise_plate(ch)
         if len(norm) > 1:
             return None
@@ -471,10 +479,10 @@ def _text_beside(box: tuple[int, int, int, int], lines: Sequence[TextLine]) -> b
 
 def _char_min(line: TextLine) -> float | None:
     """The lowest per-character score among ``line``'s plate characters (None: not known)."""
-    chars = [ch for ch in line.text if not ch.isspace()]
-    if not line.char_scores or len(chars) != len(line.char_scores):
+    scored = _scored_chars(line)
+    if scored is None:
         return None
-    kept = [score for ch, score in zip(chars, line.char_scores) if normalise_plate(ch)]
+    kept = [score for ch, score in scored if normalise_plate(ch)]
     return min(kept) if kept else None
 
 

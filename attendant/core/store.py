@@ -41,6 +41,7 @@ slower): it is what runs the same code on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -201,6 +202,16 @@ _SESSION_BY_TICKET = sessions_with_bay().where(PS.c.facility_id == bindparam("fi
 _SESSION_BY_TICKET_LOCKED = _SESSION_BY_TICKET.with_for_update(of=PS)
 
 
+def _payment_flags(session_id):
+    """``any_payments`` and ``any_concessions`` of the session ``session_id`` (a column or a parameter)."""
+    from db.models import SessionConcession
+
+    SC = SessionConcession.__table__
+    return (select(PAY.c.id).where(PAY.c.session_id == session_id).exists().label("any_payments"),
+            select(SC.c.id).where(SC.c.session_id == session_id).exists().label("any_concessions"))
+
+
+@functools.cache
 def _exit_read(locked: bool):
     """:data:`_SESSION_BY_TICKET` with what an exit needs besides (one read instead of four): whether the
     session has payments and concessions (``any_payments``, ``any_concessions``; SQLite only, see below), and
@@ -215,14 +226,8 @@ def _exit_read(locked: bool):
     holds ``BEGIN IMMEDIATE`` before this read, so nothing can commit in between."""
     # plate_lists imports this module
     from attendant.core.plate_lists import listed_id_of
-    from db.models import SessionConcession
 
-    SC = SessionConcession.__table__
-
-    flags = () if locked else (
-        select(PAY.c.id).where(PAY.c.session_id == PS.c.id).exists().label("any_payments"),
-        select(SC.c.id).where(SC.c.session_id == PS.c.id).exists().label("any_concessions"),
-    )
+    flags = () if locked else _payment_flags(PS.c.id)
     # the plate's list entry may be as of the read's snapshot: list edits do not take the session's lock
     stmt = sessions_with_bay(
         *flags,
@@ -232,24 +237,18 @@ def _exit_read(locked: bool):
     return stmt.with_for_update(of=PS) if locked else stmt
 
 
+@functools.cache
 def _exit_flags():
     """``SELECT any_payments, any_concessions`` of session ``:sid`` (the flags :func:`_exit_read` leaves out on
     PostgreSQL), one statement run after the session's lock."""
-    from db.models import SessionConcession
-
-    SC = SessionConcession.__table__
-    return select(select(PAY.c.id).where(PAY.c.session_id == bindparam("sid")).exists().label("any_payments"),
-                  select(SC.c.id).where(SC.c.session_id == bindparam("sid")).exists().label("any_concessions"))
-
-
-_EXIT_READS: dict[object, object] = {}
+    return select(*_payment_flags(bindparam("sid")))
 
 
 class _LockedExitRow:
     """A session row read under its lock (PostgreSQL) with ``any_payments`` and ``any_concessions`` read after
     that lock (:func:`_exit_read` says why); every other attribute is the row's."""
 
-    __slots__ = ("_row", "any_payments", "any_concessions")
+    __slots__ = ("_row", "any_concessions", "any_payments")
 
     def __init__(self, row, any_payments: bool, any_concessions: bool) -> None:
         self._row, self.any_payments, self.any_concessions = row, any_payments, any_concessions
@@ -644,9 +643,7 @@ class FacilityStore:
         if at is None:
             stmt = _SESSION_BY_TICKET_LOCKED if locked else _SESSION_BY_TICKET
         else:
-            stmt = _EXIT_READS.get(locked)
-            if stmt is None:
-                stmt = _EXIT_READS[locked] = _exit_read(locked)
+            stmt = _exit_read(locked)
             params["at"] = at
         row = conn.execute(stmt, params).first()
         if row is None:
@@ -655,10 +652,7 @@ class FacilityStore:
             raise TicketInvalid(f"ticket code {code.strip()[:22]}… was not issued for ticket "
                                 f"{format_ticket_no(ref.ticket_no)}")
         if at is not None and locked:  # the flags, as committed before the lock was granted (_exit_read)
-            flags = _EXIT_READS.get("flags")
-            if flags is None:
-                flags = _EXIT_READS["flags"] = _exit_flags()
-            found = conn.execute(flags, {"sid": row.id}).one()
+            found = conn.execute(_exit_flags(), {"sid": row.id}).one()
             return _LockedExitRow(row, bool(found.any_payments), bool(found.any_concessions))
         return row
 
