@@ -33,8 +33,8 @@ Figures per set and reader (the top candidate of
 - ``median_s`` / ``p90_s``: wall-clock seconds per image for ``read()``
   (models already loaded);
 - ``calibration``: of the reads with confidence >= ``--threshold``
-  (default 0.8, the console's
-  :data:`attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD`: below it the
+  (default 0.9, the console's
+  :data:`attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD`, 0.8 before 6 Dec 2026: below it the
   attendant is asked to confirm the read), the share that is exact, and how
   many reads that is (``calibrated_n``); target >= 98 %;
 - ``coverage``: share of all photos read exactly *and* at confidence >=

@@ -13,6 +13,7 @@ Format (``examples/console.toml`` is the demo's)::
     scanner = "standin://"                 # in hardware.devices lists them all)
     camera = "standin://"
     display = "serial:///dev/ttyUSB1?baudrate=9600"   # exit lanes only: the customer pole display
+    confirm_below = 0.9       # optional: camera reads under this confidence (0..1) are confirmed
     [[signs]]                 # count signs (optional; hardware.signs has the URLs)
     name = "L0"               # unique: letters, digits, - _ . (1 to 16)
     scope = "level:L0"        # facility | level:CODE | zone:LEVEL-ZONE | parts joined by +
@@ -80,15 +81,18 @@ log = logging.getLogger(__name__)
 
 _CONSOLE_KEYS = ("theme", "retention_days", "backup_every_minutes", "backup_dir", "backup_keep")
 DEFAULT_RETENTION_DAYS = 90
-_LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS)
+_LANE_KEYS = ("code", "name", "direction", *DEVICE_KINDS, "confirm_below")
 _LANE_CODE = re.compile(r"[A-Z0-9]{1,8}")
 _MAX_NAME = 60
 
 
 @dataclass(frozen=True)
 class LaneConfig:
-    """One lane: ``code`` (unique, A-Z0-9), display ``name``, ``direction`` and
-    the URL of each device it has (None when it has none)."""
+    """One lane: ``code`` (unique, A-Z0-9), display ``name``, ``direction``, the URL of each device
+    it has (None when it has none) and ``confirm_below``: the confidence (0..1) under which the
+    attendant confirms this lane's camera reads (None: the console's
+    :data:`attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD`; an operator whose camera's
+    confidence is calibrated otherwise, an ANPR box's own say, sets it per lane)."""
 
     code: str
     name: str
@@ -98,6 +102,7 @@ class LaneConfig:
     scanner: str | None = None
     camera: str | None = None
     display: str | None = None  # the customer display (exit lanes only; hardware.displays)
+    confirm_below: float | None = None
 
 
 @dataclass(frozen=True)
@@ -399,7 +404,13 @@ def _parse_lane(item: dict[str, Any], index: int, source: str) -> LaneConfig:
     if urls.get("display") is not None and direction != LaneDirection.EXIT:
         raise InputError(f"{source}: {where}.display{label}: a customer display shows the fee and the change, so it "
                          "belongs on an exit lane; remove it or make the lane direction = \"exit\"")
-    return LaneConfig(code=code, name=name.strip(), direction=direction, **urls)
+    confirm = item.get("confirm_below")
+    if confirm is not None and (isinstance(confirm, bool) or not isinstance(confirm, (int, float))
+                                or not 0.0 <= float(confirm) <= 1.0):
+        raise InputError(f"{source}: {where}.confirm_below{label}: must be a confidence between 0 and 1 "
+                         f"(camera reads under it are confirmed), got {confirm!r}")
+    return LaneConfig(code=code, name=name.strip(), direction=direction, **urls,
+                      confirm_below=None if confirm is None else float(confirm))
 
 
 def default_config() -> ConsoleConfig:

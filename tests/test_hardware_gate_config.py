@@ -244,6 +244,9 @@ LANE = '[[lanes]]\ncode = "E1"\nname = "Entry 1"\ndirection = "entry"\n'
         (LANE + 'scanner = "serial:///dev/ttyACM0?terminator=TAB"\n', "lanes[0].scanner (lane E1)",
          "terminator must be CR, LF or CRLF"),
         (LANE + 'camera = "gopher://cam"\n', "lanes[0].camera (lane E1)", "unknown scheme 'gopher'"),
+        (LANE + "confirm_below = 1.5\n", "lanes[0].confirm_below (lane E1)", "between 0 and 1"),
+        (LANE + 'confirm_below = "0.9"\n', "lanes[0].confirm_below (lane E1)", "between 0 and 1"),
+        (LANE + "confirm_below = true\n", "lanes[0].confirm_below (lane E1)", "between 0 and 1"),
     ],
 )
 def test_config_errors_name_file_and_field(text: str, field: str, detail: str) -> None:
@@ -252,6 +255,21 @@ def test_config_errors_name_file_and_field(text: str, field: str, detail: str) -
     message = str(failure.value)
     assert message.startswith(f"booth.toml: {field}"), message
     assert detail in message
+
+
+def test_a_lane_sets_its_own_plate_confirmation_threshold_or_takes_the_consoles() -> None:
+    from attendant.core.plate_match import (
+        DEFAULT_CONFIRM_THRESHOLD,
+        confirm_threshold,
+        needs_confirmation,
+    )
+
+    config = parse_config(LANE + "confirm_below = 0.75\n" + LANE.replace("E1", "E2"), "booth.toml")
+    own, default = config.lanes
+    assert (own.confirm_below, default.confirm_below) == (0.75, None)
+    assert confirm_threshold(own) == 0.75 and confirm_threshold(default) == DEFAULT_CONFIRM_THRESHOLD == 0.9
+    assert confirm_threshold(None) == DEFAULT_CONFIRM_THRESHOLD  # a console without that lane
+    assert not needs_confirmation(0.8, confirm_threshold(own)) and needs_confirmation(0.8, confirm_threshold(default))
 
 
 def test_load_config_file_errors(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from attendant.core.plate_match import DEFAULT_CONFIRM_THRESHOLD
 from hardware.plate_confidence import (
     FEATURES,
     MODEL_FILE,
@@ -89,11 +90,11 @@ def test_a_syntax_valid_read_ranks_and_scores_above_a_phone_number() -> None:
     found = plate_candidates([CA_PLATE, PHONE], region=load_region("us"))
     assert [c.text for c in found] == ["5UVR090"]  # the us syntaxes reject a local phone number outright
     plate = found[0]
-    assert plate.evidence.syntax == "area" and plate.confidence >= 0.8
+    assert plate.evidence.syntax == "area" and plate.confidence >= DEFAULT_CONFIRM_THRESHOLD  # accepted unconfirmed
     plain = {c.text: c for c in plate_candidates([CA_PLATE, PHONE])}  # no region: both are candidates
     assert list(plain) == ["5UVR090", "3768750"]
     assert plain["5UVR090"].confidence > plain["3768750"].confidence
-    assert plain["3768750"].confidence < 0.8  # the phone number would be confirmed
+    assert plain["3768750"].confidence < DEFAULT_CONFIRM_THRESHOLD  # the phone number would be confirmed
     # the other text in the frame never makes the plate surer (runner_up's weight is <= 0; 0 since
     # the 2026-12-06 refit)
     alone = plate_candidates([CA_PLATE])[0]
@@ -153,7 +154,7 @@ def test_the_reader_gives_character_scores_and_a_calibrated_confidence_on_a_real
     top = found[0]
     assert top.evidence.char_min is not None and 0.5 < top.evidence.char_min <= 1.0
     assert top.evidence.syntax == "area"
-    assert top.confidence == calibrated_confidence(top.evidence) >= 0.8
+    assert top.confidence == calibrated_confidence(top.evidence) >= DEFAULT_CONFIRM_THRESHOLD
 
 
 def test_the_fit_keeps_each_coefficient_on_its_reasons_side() -> None:

@@ -213,6 +213,37 @@ async def test_a_low_confidence_read_must_be_confirmed_before_the_ticket_issues(
 
 
 @pilot_test
+async def test_each_entry_lane_confirms_camera_reads_under_its_own_threshold(engine, clock):
+    """``confirm_below`` of the console file: E1 (0.8) takes an 85 % read as it is; E2, with none of its
+    own, asks under the console's 0.9 (attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD)."""
+    base = demo_config()
+    config = replace(base, lanes=tuple(replace(lane, confirm_below=0.8) if lane.code == "E1" else lane
+                                       for lane in base.lanes))
+    app = build(engine, clock, config)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        form = app.screen.query_one("#entry-form")
+        devices(app, "E1").camera.push("AB12CDE", 0.85)
+        await until(pilot, lambda: form.read == ("AB12CDE", 0.85))
+        assert "camera read 85%" in text_of(app, "#entry-read")
+        await pilot.press("f2", "enter")  # issued at the first Enter
+        await settle(pilot)
+        assert [plate_of(s) for s in rows(engine, PS)] == ["AB12CDE"]
+
+        await pilot.press("ctrl+l")  # the entry form moves to E2
+        await settle(pilot)
+        devices(app, "E2").camera.push("XY34ZZZ", 0.85)
+        await until(pilot, lambda: form.read == ("XY34ZZZ", 0.85))
+        assert "confirm plate (85%)" in text_of(app, "#entry-read")
+        await pilot.press("f2", "enter")  # Enter confirms; nothing is issued yet
+        await settle(pilot)
+        assert len(rows(engine, PS)) == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert sorted(plate_of(s) for s in rows(engine, PS)) == ["AB12CDE", "XY34ZZZ"]
+
+
+@pilot_test
 async def test_a_confident_read_at_the_exit_loads_the_vehicle_by_plate(engine, clock):
     app = build(engine, clock)
     async with app.run_test(size=SIZE) as pilot:

@@ -44,7 +44,7 @@ from textual.worker import Worker, WorkerState
 
 from attendant.core.clock import utc_now
 from attendant.core.errors import AttendantError
-from attendant.core.plate_match import needs_confirmation
+from attendant.core.plate_match import confirm_threshold, needs_confirmation
 from attendant.core.requests import EntryRequest
 from attendant.tui.console_app import ConsoleApp
 from attendant.tui.demo_faults import DemoFaults
@@ -220,7 +220,8 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
                 yield AvailabilityLine("", id="availability-line")  # the table as one line on small terminals
                 yield Static("", id="devices-line")  # devices needing attention, when their panel is hidden
                 yield EntryForm(
-                    app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel"
+                    app.lane_title(app.entry_lane), facility_code=facility.code, id="entry-form", classes="panel",
+                    threshold=confirm_threshold(app.entry_lane),
                 )
                 yield ExitForm(
                     app.lane_title(app.exit_lane), facility.currency, app.service.tz, id="exit-form", classes="panel"
@@ -635,7 +636,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
             form = self.query_one(ExitForm)
             if form.checkout is not None or form.busy or form.code:
                 return  # the attendant is busy with a vehicle: the read waits on the lane panel
-            if needs_confirmation(read.confidence):
+            if needs_confirmation(read.confidence, confirm_threshold(app.exit_lane)):
                 self.notify(
                     f"{lane} camera read {read.plate} ({read.confidence:.0%}): not sure enough to look it up; "
                     "F6 finds a vehicle by plate",
@@ -686,6 +687,7 @@ class MainScreen(ScanRouting, ReprintActions, ExceptionActions):
         app.entry_lane = lanes[(lanes.index(app.entry_lane) + 1) % len(lanes)]
         form = self.query_one(EntryForm)
         form.set_lane_title(app.lane_title(app.entry_lane))
+        form.threshold = confirm_threshold(app.entry_lane)
         form.forget_read()  # a read from the other lane's camera is not this lane's vehicle
         self._show_entry_printer()
         self.refresh_lanes()

@@ -9,7 +9,8 @@ outcome back through :meth:`show_result` / :meth:`show_error`.
 
 Plate reads: the lane camera's read arrives through :meth:`EntryForm.offer_read`
 and fills the plate with its confidence shown. A read below the confirmation
-threshold (:func:`attendant.core.plate_match.needs_confirmation`, 80 %) must be
+threshold (the lane's ``confirm_below``, by default 90 %:
+:data:`attendant.core.plate_match.DEFAULT_CONFIRM_THRESHOLD`) must be
 confirmed: the form shows "confirm plate (72%)" and the first Enter confirms
 it (nothing is issued); the next Enter issues the ticket. Editing the plate
 makes it the attendant's own, which needs no confirmation. Beside a read to
@@ -191,12 +192,13 @@ class EntryForm(Vertical):
         """Tab / shift+Tab: the next / previous field of this form, wrapping (:func:`cycle_focus`)."""
         cycle_focus(self, step)
 
-    def __init__(self, lane_title: str, *, facility_code: str = "", **kwargs) -> None:
+    def __init__(self, lane_title: str, *, facility_code: str = "", threshold: float = DEFAULT_CONFIRM_THRESHOLD,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.lane_title = lane_title
         self.facility_code = facility_code
         self.busy = False
-        self.threshold = DEFAULT_CONFIRM_THRESHOLD
+        self.threshold = threshold  # the lane's confirm_below (hardware.config.LaneConfig), 0..1
         self.read: tuple[str, float] | None = None  # (plate as read, confidence 0..1)
         self.read_picture: bytes | None = None  # the camera's picture of that read (PNG/JPEG bytes)
         self.read_confirmed = False
