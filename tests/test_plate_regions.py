@@ -154,6 +154,17 @@ def test_a_barely_seen_character_inside_a_read_is_dropped_when_the_rest_fits() -
     assert eu.fit("LM298A1", "LM298A1", (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.46)).text == "LM298AI"
 
 
+def test_a_barely_seen_character_goes_before_a_surely_read_end() -> None:
+    eu = load_region("eu")
+    # plates-eu test_076.jpg: 4B21875 read 4B281875, the extra 8 scored 0.49; trimming the last
+    # character (5, scored 1.00) also fits the Czech syntax, as 4B28187
+    scores = (1.0, 0.98, 1.0, 0.49, 1.0, 1.0, 1.0, 1.0)
+    assert eu.fit("4B281875", None, scores).text == "4B21875"
+    # the end goes when the recogniser doubted it more than the inner character
+    assert eu.fit("4B281875", None, scores[:-1] + (0.3,)).text == "4B28187"
+    assert eu.fit("4B281875").text == "4B28187"  # no character scores: the trim as before
+
+
 def test_of_two_trims_the_weaker_end_goes() -> None:
     us = load_region("us")
     assert us.fit("AVP24031", None, (0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.6)).text == "AVP2403"
