@@ -224,11 +224,17 @@ def test_reads_carry_the_plate_cropped_from_the_frame(reader, tmp_path, vote):
 
 
 def test_plate_region_clips_to_the_frame_and_bounds_the_size():
-    from hardware.plate_picture import MAX_WIDTH, frame_crop, plate_region
+    from hardware.plate_picture import (
+        MARGIN_X,
+        MARGIN_Y,
+        MAX_WIDTH,
+        frame_crop,
+        plate_region,
+    )
 
     frame = plate_frame("AB12CDE")
     edge = plate_region(frame, (600, 460, 80, 40))  # past the corner: clipped
-    assert edge is not None and edge.shape[:2] == (36, 48)
+    assert edge is not None and edge.shape[:2] == (480 - (460 - round(40 * MARGIN_Y)), 640 - (600 - round(80 * MARGIN_X)))
     wide = np.full((400, 2000, 3), 255, np.uint8)
     assert plate_region(wide, (0, 100, 2000, 200)).shape[1] == MAX_WIDTH
     assert plate_region(frame, (700, 500, 10, 10)) is None  # outside the frame

@@ -1,18 +1,20 @@
 """The region reader's cost-saving steps give the same reads: its own detector input, and the
 second look that ends after the plate-shaped crops when they give a confident read; a plate crop in
-which the detector finds no text is read whole.
+which the detector finds no text is read whole. A read's box is its glyphs' box (the detector's
+margin taken off), inside the labelled plate.
 
 Real RapidOCR models and real photos from ../shared/data (skipped on a fresh clone)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hardware import plate_reader
-from hardware.plate_reader import PlateReader
+from hardware.plate_reader import GLYPH_GROWTH, PlateReader, TextLine, plate_candidates
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 US = DATA / "plates-us"
@@ -90,6 +92,8 @@ def test_a_tight_plate_crop_the_detector_finds_no_text_in_is_read_whole(us_reade
     assert not us_reader._plain_lines(us_reader._detect(crop, us_reader.max_side))  # no text line found in it
     (first, *_rest) = us_reader.read(crop)
     assert first.text == plate
+    height, width = crop.shape[:2]
+    assert first.box == (0, 0, width - 1, height - 1)  # the whole-image quad is not a detector's: not shrunk
 
 
 @pytest.mark.parametrize(("shape", "is_crop"), [
@@ -99,3 +103,64 @@ def test_a_tight_plate_crop_the_detector_finds_no_text_in_is_read_whole(us_reade
 ])
 def test_only_a_narrow_plate_shaped_image_counts_as_a_plate_crop(shape: tuple[int, int], is_crop: bool) -> None:
     assert plate_reader._plate_crop(np.zeros((*shape, 3), dtype=np.uint8)) is is_crop
+
+
+def _rect(x: float, y: float, w: float, h: float, *, unclip: float = 0.0, text: str = "AB12CDE",
+          turn: float = 0.0) -> TextLine:
+    """A line whose quad is ``w x h`` at ``(x, y)``, turned by ``turn`` degrees about its centre."""
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=float)
+    return TextLine(text, 0.95, tuple(map(tuple, _turned(corners, turn))), unclip=unclip)
+
+
+def _turned(points: np.ndarray, degrees: float) -> np.ndarray:
+    t = np.radians(degrees)
+    centre = points.mean(axis=0)
+    return centre + (points - centre) @ np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]).T
+
+
+def _bounds(points: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0 = np.floor(points.min(axis=0))
+    x1, y1 = np.ceil(points.max(axis=0))
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+@pytest.mark.parametrize("turn", [0.0, 6.0, -4.0])
+def test_a_detector_lines_glyph_box_is_its_kernel_grown_by_the_glyph_factor(turn: float) -> None:
+    # a kernel 120 x 24 px (area / perimeter 10 px) unclipped by 1.6 x 10 = 16 px a side: a 152 x 56 quad
+    line = _rect(40, 30, 152, 56, unclip=1.6, turn=turn)
+    grow = GLYPH_GROWTH * 10
+    glyphs = np.array([[40 + 16 - grow, 30 + 16 - grow], [40 + 136 + grow, 30 + 16 - grow],
+                       [40 + 136 + grow, 30 + 40 + grow], [40 + 16 - grow, 30 + 40 + grow]])
+    assert line.glyph_box == _bounds(_turned(glyphs, turn))
+    assert _rect(40, 30, 152, 56, turn=turn).glyph_box == line.box  # no detector margin: the quad's box
+
+
+def test_a_merged_lines_glyph_box_is_the_union_of_its_parts_and_ranking_keeps_the_quads() -> None:
+    left, right = _rect(100, 200, 60, 40, unclip=1.6, text="BS"), _rect(165, 203, 150, 40, unclip=1.6, text="47040")
+    (merged, *_rest) = plate_candidates([left, right])
+    assert merged.text == "BS47040"
+    boxes = np.array([left.glyph_box, right.glyph_box])
+    x0, y0 = boxes[:, :2].min(axis=0)
+    x1, y1 = (boxes[:, :2] + boxes[:, 2:]).max(axis=0)
+    assert merged.box == (x0, y0, x1 - x0, y1 - y0)
+    assert left.glyph_box != left.box and right.glyph_box != right.box  # the parts did lose a margin
+    # the candidates' boxes are the glyphs'; their order and scores are those of the detector's quads
+    plain = [replace(line, unclip=0.0) for line in (left, right)]
+    assert [(c.text, c.score, c.confidence) for c in plate_candidates([left, right])] == [
+        (c.text, c.score, c.confidence) for c in plate_candidates(plain)]
+    assert plate_candidates(plain)[0].box == (100, 200, 215, 43)
+
+
+@needs_us
+@pytest.mark.parametrize(("name", "plate"), [("wts-lg-000127.jpg", "5AZL613"), ("wts-lg-000073.jpg", "5VDA555")])
+def test_a_reads_box_lies_inside_its_labelled_plate(us_reader: PlateReader, name: str, plate: str) -> None:
+    import cv2
+
+    # the detector's quads of these two reach 9 and 7 px outside the labelled plate (its unclip margin)
+    _file, x, y, w, h, _plate = (US / name).with_suffix(".txt").read_text().strip().split("\t")[:6]
+    lx, ly, lw, lh = int(x), int(y), int(w), int(h)
+    (first, *_rest) = us_reader.read(cv2.imread(str(US / name)))
+    assert first.text == plate
+    bx, by, bw, bh = first.box
+    slack = 4  # px, as benchmarks/bench_plate_reader.py's "box inside label"
+    assert lx - slack <= bx and by >= ly - slack and bx + bw <= lx + lw + slack and by + bh <= ly + lh + slack
