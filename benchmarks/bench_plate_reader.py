@@ -126,6 +126,40 @@ Both changes together (the ranking work and the speed work), 2026-12-06 01:32-01
     --data ../shared/data/plates-eu --region eu   exact 80.6 % -> 89.8 % (87 -> 97 of 108),
         s/photo median 0.169 -> 0.164, p90 0.257 -> 0.278, exact at conf>=0.8 89.6 % of 106 reads
 
+Where the region reader's time goes (issue 14, "no slower per photo"), 2026-12-06 03:44-03:50 UTC,
+two runs per set, load ~4-5, baseline -> region reader, same run (``--verbose --json``; the photos
+that look again are the 45 of 222 US and 5 of 108 EU whose first look ranks < ``detect_below``)::
+
+    --data ../shared/data/plates-us --region us   run 1: median 0.181 -> 0.229, p90 0.379 -> 0.529;
+        run 2: median 0.236 -> 0.275, p90 0.397 -> 0.687; exact 150 -> 194 both runs.
+        The 177 photos read in one look: median 0.195 -> 0.183 and 0.247 -> 0.242 (mean 0.230 -> 0.235,
+        0.273 -> 0.272): the first look costs what the baseline's read does. The 45 that look again:
+        median 0.158 -> 0.518 and 0.210 -> 0.666.
+    --data ../shared/data/plates-eu --region eu   run 1: median 0.176 -> 0.178, p90 0.331 -> 0.363;
+        run 2: median 0.169 -> 0.170, p90 0.291 -> 0.296; exact 87 -> 97 both runs.
+
+So the US median is above the baseline's only because a fifth of the photos look again: it lands
+on the first look's ~63rd percentile. Replaying the 03:15 UTC run's times (median 0.156 -> 0.170),
+the first look would have to be ~10 % cheaper than the baseline's read for equal medians (x0.90:
+0.153 against 0.156), and it already runs the same detector and recogniser on the same inputs
+(cProfile of 80 US photos: 91 % of the region reader's time is onnxruntime's ``run``; the ranking,
+polarity and plate-shaped boxes together ~2 %; per first look the detector ~65 %, the recogniser ~34 %).
+Measured and rejected, each losing exact reads (plates-us, the reads of each look cached, or the 45
+photos that look again re-read):
+
+- recognising each line at its own width (rounded up to 32 px) instead of padded to RapidOCR's
+  320-px minimum (``rec_image_shape`` 3x48x320, as the baseline's RapidOCR call pads it): recogniser
+  time -40 % (45.1 -> 27.0 s over the 1262 first-look and faint lines of plates-us), but 356 of those
+  1262 texts (and 101 of 378 on plates-eu) change, e.g. RK565AV -> RK0565AV, LM633BD -> LM=633BD;
+- not re-reading a faint box that a plate-shaped crop's line already covers (>= 80 % of its box):
+  22 of 104 faint reads saved, CCV020 and YF2U68 lost; covered by any earlier line: 55 saved, 3 lost;
+- a smaller finer pass, ``fine_side`` 960 / 896 / 832 px: 5 / 4 / 8 exact reads lost (1 / 2 / 1 gained);
+- one plate-shaped crop instead of two (``detect_limit=1``): AYX8803, FK2X2Z, ATGL04 lost.
+
+First-look boxes that are not plate-shaped (width/height < 1.5 or under 6 px) are 28 of 514 on
+plates-us (36 of 688 on both sets), and some of them are parts of a plate or lines beside one: not
+reading them would save under 5 % of the recogniser's time, not the ~10 % of the whole first look needed.
+
 7 of the
 12 plates-eu misses are label errors: the letter O in a digit slot of 6 Slovak/Czech plates,
 e.g. RKO99AN for RK099AN, and of a British plate, OYO9FEU for OY09FEU; the reader reads the
