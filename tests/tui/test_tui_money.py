@@ -141,7 +141,10 @@ async def test_a_full_shift_by_keys_balances_to_the_penny(engine, clock):
         await settle(pilot)
         (shift,) = rows(engine, SH)
         assert (shift.status, shift.float_amount, shift.user_id) == ("open", 10000, app.actor.user_id)
-        assert app.shift is not None and app.shift.id == shift.id
+        # the screen reloads the shift in a worker of its own after the opening's (shift-load): on a busy
+        # machine settle() can return between the two, so wait for the app to hold it
+        await until(pilot, lambda: app.shift is not None)
+        assert app.shift.id == shift.id
         assert "Float" in text_of(app, "#shift-report") and "£100.00" in text_of(app, "#shift-report")
         await pilot.press("escape")
         await settle(pilot)
