@@ -62,6 +62,7 @@ class DeviceWriter(ABC):
         self._delay = backoff[0]
         self._status = status
         self._closed = False
+        self._writing = False  # a job taken and not yet recorded (written or failed)
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
@@ -85,6 +86,11 @@ class DeviceWriter(ABC):
                     return False
                 self._cond.wait(min(left, 0.05))
             return True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until no write is under way (one taken is recorded, written or
+        failed); True when idle. For a caller about to stop that reports what the device shows."""
+        return self._wait_until(lambda: not self._writing, timeout)
 
     def stop_soon(self) -> None:
         """Ask the thread to stop without waiting for it (closing many devices at once)."""
@@ -146,6 +152,7 @@ class DeviceWriter(ABC):
                     now = self.clock()
                     job, wake = self._take(now)
                     if job is not None:
+                        self._writing = True
                         break
                     self._cond.wait(None if wake is None else max(0.0, min(wake - now, MAX_WAIT_S)))
             try:
@@ -153,6 +160,7 @@ class DeviceWriter(ABC):
             except Exception as exc:  # noqa: BLE001 - a device never takes anything down: health, retry
                 problem = str(exc) if isinstance(exc, DeviceError) else error_text(exc)
                 with self._cond:
+                    self._writing = False
                     self.failures += 1
                     self.last_error = problem
                     if self._retry_wanted(job):
@@ -165,6 +173,7 @@ class DeviceWriter(ABC):
                     log.warning("%s: %s", self.name, problem)
                 continue
             with self._cond:
+                self._writing = False
                 if self.failures:
                     log.info("%s: back after %d failed writes", self.name, self.failures)
                 self.writes += 1

@@ -299,6 +299,38 @@ def test_a_link_coalesces_a_burst_and_retries_a_broken_sign_with_backoff() -> No
         link.close()
 
 
+def test_a_link_waits_idle_until_the_write_under_way_is_recorded() -> None:
+    """``SignLink.wait_idle`` (what ``signs run`` does at ctrl+c before its last report): a write
+    under way is waited for, so what the sign shows is known when the command stops."""
+    import threading
+
+    from hardware.signs import SignLink, SignReading, StandinCountSign
+
+    class SlowSign(StandinCountSign):
+        def __init__(self) -> None:
+            super().__init__("L0")
+            self.writing, self.release = threading.Event(), threading.Event()
+
+        def show(self, reading: SignReading) -> None:
+            self.writing.set()
+            assert self.release.wait(5)
+            super().show(reading)
+
+    face = SlowSign()
+    link = SignLink(face, min_interval=0.0, backoff=(0.05, 0.2))
+    try:
+        assert link.wait_idle(0.0)  # nothing to write yet
+        link.update(SignReading("L0", "level:L0", 8))
+        assert face.writing.wait(2)
+        assert not link.wait_idle(0.1)  # the sign has not answered: the write is under way
+        threading.Timer(0.1, face.release.set).start()
+        assert link.wait_idle(2)
+        assert link.shown.free == 8 and face.readings[-1].free == 8
+    finally:
+        face.release.set()
+        link.close()
+
+
 # --------------------------------------------------------------------------- driven by the change feed
 
 

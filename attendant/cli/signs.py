@@ -23,6 +23,9 @@ import typer
 
 from attendant.cli.common import JsonOpt, fail, print_json, state, typer_app
 
+STOP_WAIT_S = 2.0
+"""At ctrl+c, how long ``signs run`` lets each sign finish a write under way (s) before its last report."""
+
 commands = typer_app()  # this module's commands; attendant.cli.common.app loads them when named
 
 signs_app = typer_app(help="Count signs: free bays (or FULL) per level, zone or entrance.", no_args_is_help=True)
@@ -125,6 +128,10 @@ def _run(ctx: typer.Context, json_: bool, seconds: float | None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # a write under way when ctrl+c came finishes first (bounded by the driver's timeout), so the
+        # last lines say what each sign shows now
+        for link in board.links.values():
+            link.wait_idle(STOP_WAIT_S)
         report()
         board.close()
 
