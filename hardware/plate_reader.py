@@ -777,8 +777,8 @@ class PlateReader:
         """The default-threshold boxes of a detection read from the shrunk frame, in input pixels."""
         _preds, work, scale = detection
         quads = [np.asarray(box, dtype=np.float32).reshape(-1, 2)[:4] for box in self._post(detection, None)]
-        return [TextLine(line.text, line.score, tuple((x / scale, y / scale) for x, y in line.quad),
-                         line.char_scores, self._unclip()) for line in self._recognise(work, quads, full=False)]
+        lines = self._recognise(work, quads, full=False, unclip=self._unclip())
+        return [replace(line, quad=tuple((x / scale, y / scale) for x, y in line.quad)) for line in lines]
 
     def _faint_quads(self, detection: tuple[Any, np.ndarray, float]) -> list[np.ndarray]:
         """The low-threshold boxes of a detection, ``(4, 2)`` arrays in input pixels (not yet read)."""

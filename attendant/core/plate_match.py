@@ -65,7 +65,7 @@ CONFUSABLE_GROUPS: tuple[str, ...] = ("0ODQ", "1I", "2Z", "5S", "6G", "8B")
 #: cross-validated by benchmarks/fit_plate_confidence.py's folds (6 Dec 2026): plates-us 98.3 % exact
 #: at >= 0.9 (52 % of photos accepted unconfirmed) against 93.9 % at >= 0.8 (82 %); plates-eu 98.9 %
 #: at >= 0.9 (81 %) with its 7 labels that put the letter O in a digit slot counted right (90.8 % as
-#: labelled), 97.2 % at >= 0.8. The price: about half the US reads and one EU read in six are
+#: labelled), 97.2 % at >= 0.8. The price: about half the US reads and one EU read in five are
 #: confirmed, a keypress each, where a wrong plate accepted would file the session under it.
 DEFAULT_CONFIRM_THRESHOLD = 0.9
 

@@ -263,7 +263,7 @@ class Region:
                 factor = syntax.weight * CORRECTION_FACTOR ** (count - weak_count) * WEAK_CORRECTION_FACTOR ** weak_count
                 if best is None or (factor, -count) > (best.factor, -best.corrections):
                     best = Fit(corrected, factor, syntax, count)
-        trimmed_doubt = None  # minus the score of the end character a trim below dropped (None: no trim)
+        trimmed_score = None  # the recogniser's score of the end character a trim below dropped (None: no trim)
         if best is None or (best.syntax.area == "any" and len(text) == self.longest + 1):
             # one character more than any area's plate: an extra character at either end
             # (a frame edge, a sticker, a stacked letter) when the rest fits a syntax as read
@@ -281,25 +281,25 @@ class Region:
             if trims:
                 chosen = max(trims, key=lambda t: t[:4])
                 if best is None or chosen[4].factor > best.factor:
-                    best, trimmed_doubt = chosen[4], chosen[1]
+                    best, trimmed_score = chosen[4], -chosen[1]
         scored = scores is not None and len(scores) == len(text)
         if scored and (best is None or (best.factor < TRIM_FACTOR and not best.corrections)
-                       or trimmed_doubt is not None):
+                       or trimmed_score is not None):
             # a character the recogniser barely saw (< DROP_BELOW), anywhere in the read, is an
             # extra one (a screw, a bolt, a stacked letter, a hyphen read as 0) when the rest
             # fits an area's syntax as read; it goes before an end character trimmed above when
             # the recogniser scored that end higher (plates-eu test_076: 4B281875, its 8 at 0.49,
             # is 4B21875, not 4B28187 with the 5 read at 1.00 trimmed)
             for i, score in enumerate(scores):
-                if score >= DROP_BELOW or (trimmed_doubt is not None and score >= -trimmed_doubt):
+                if score >= DROP_BELOW or (trimmed_score is not None and score >= trimmed_score):
                     continue
                 rest = text[:i] + text[i + 1:]
                 for syntax in self.syntaxes:
                     if syntax.area == "any" or not any(_fits(rest, t) for t in syntax.templates):
                         continue
                     factor = syntax.weight * TRIM_FACTOR
-                    if best is None or factor > best.factor or (trimmed_doubt is not None and factor >= best.factor):
-                        best, trimmed_doubt = Fit(rest, factor, syntax, 1), None
+                    if best is None or factor > best.factor or (trimmed_score is not None and factor >= best.factor):
+                        best, trimmed_score = Fit(rest, factor, syntax, 1), None
         if best is None or best.factor < self.unmatched:
             return Fit(text, self.unmatched, None, 0)  # read as read rather than bent into a syntax
         return best
