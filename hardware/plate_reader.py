@@ -51,7 +51,10 @@ d. all the lines are ranked together; a read with no digit that fits a syntax
    a fleet number beside "How's My Driving?", :func:`_text_beside`) rank lower;
    the recogniser's per-character scores go to :meth:`Region.fit`, which
    corrects a weakly scored character more readily and drops a barely seen
-   one that does not belong to the plate.
+   one that does not belong to the plate, and so do its runner-up characters
+   (:attr:`TextLine.char_options`): a slot of the other kind takes the
+   character the recogniser also saw there (``L`` 0.77 / ``4`` 0.22 is a 4 in
+   a digit slot) before the fixed look-alike.
 
 Shapes: images are ``numpy.ndarray`` ``uint8`` ``(H, W, 3)`` in OpenCV's BGR
 order (or ``(H, W)`` grey); boxes are ``(x, y, w, h)`` integer pixels of the
@@ -158,6 +161,8 @@ margin of 3.8 % of the ink height (1.0: 97 % and 99 %, 0.1 px short at most, mar
 region reader's top read lies inside the labelled plate (4 px slack, ``bench_plate_reader.py``'s
 ``inside``) for 209 of 217 located plates-us reads and 104 of 108 plates-eu (1.0: 202 and 98;
 the detector's quad: 121 and 69)."""
+OPTIONS_PER_CHAR = 4
+"""How many of the recogniser's likeliest characters :attr:`TextLine.char_options` keeps per character."""
 CROP_CONFIDENT = 0.85
 """Region reader: a read ranking at least this after the plate-shaped crops ends the second look
 (no finer detection pass). Measured on plates-us/plates-eu: 0.8-0.95 keep every exact read and
@@ -215,6 +220,11 @@ class TextLine:
     A ratio, so it holds for a quad scaled back from an enlarged or shrunk detector input."""
     parts: tuple[TextLine, ...] = field(default=(), compare=False, repr=False)
     """A merged line's parts, left to right (:func:`_merge`); empty for a line read as one."""
+    char_options: tuple[tuple[tuple[str, float], ...], ...] = field(default=(), compare=False, repr=False)
+    """For each character of ``text`` other than spaces (as :attr:`char_scores`), the recogniser's
+    :data:`OPTIONS_PER_CHAR` likeliest characters with their probability 0..1, likeliest first (the
+    read character among them): what the recogniser thought a doubtful character could also be
+    (``L`` 0.77, ``4`` 0.22). Empty: not known."""
 
     @property
     def width(self) -> float:
@@ -364,7 +374,10 @@ def _merge(parts: Sequence[TextLine]) -> TextLine:
     score = sum(part.score * max(len(part.text), 1) for part in parts) / total
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
     chars = tuple(c for part in parts for c in part.char_scores) if all(p.char_scores for p in parts) else ()
-    return TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars, parts=tuple(parts))
+    options = (tuple(o for part in parts for o in part.char_options)
+               if all(len(p.char_options) == len(p.char_scores) > 0 for p in parts) else ())
+    return TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars, parts=tuple(parts),
+                    char_options=options)
 
 
 def _merged_lines(lines: Sequence[TextLine]) -> list[TextLine]:
@@ -429,7 +442,7 @@ def _ranked(lines: Iterable[TextLine], image: np.ndarray | None, min_confidence:
         score = line.score
         syntax, corrections = "free", 0
         if region is not None:
-            fit = region.fit(text, raw, _plate_char_scores(line))
+            fit = region.fit(text, raw, _plate_char_scores(line), _plate_char_options(line))
             if fit.factor <= 0:
                 continue
             text, score = fit.text, line.score * fit.factor
@@ -514,6 +527,29 @@ def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
             return None
         if norm:
             kept.append(score)
+    return tuple(kept)
+
+
+def _plate_char_options(line: TextLine) -> tuple[dict[str, float], ...] | None:
+    """:attr:`TextLine.char_options` of ``line``'s plate characters as ``{character: probability}``,
+    aligned with :func:`normalise_plate` of its text like :func:`_plate_char_scores` (options normalised
+    the same way, ``"l"`` -> ``"L"``, the likelier kept; options that are no plate character dropped).
+    None: not known."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not line.char_options or len(chars) != len(line.char_options):
+        return None
+    kept = []
+    for ch, options in zip(chars, line.char_options):
+        norm = normalise_plate(ch)
+        if len(norm) > 1:
+            return None
+        if norm:
+            merged: dict[str, float] = {}
+            for option, probability in options:
+                key = normalise_plate(option)
+                if len(key) == 1:
+                    merged[key] = max(merged.get(key, 0.0), probability)
+            kept.append(merged)
     return tuple(kept)
 
 
@@ -706,7 +742,10 @@ class PlateReader:
             scale, work = 1.0, image
         with self._run_lock:
             # per-character scores feed the calibrated confidence (hardware.plate_confidence)
+            options = self._char_options()
+            options.start()
             result = self._engine(work, return_word_box=True, return_single_char_box=True)
+            decoded = options.take()
         txts = getattr(result, "txts", None)
         boxes = getattr(result, "boxes", None)
         scores = getattr(result, "scores", None)
@@ -719,7 +758,8 @@ class PlateReader:
             corners = np.asarray(quad, dtype=float).reshape(-1, 2)[:4] / scale + np.asarray(offset, dtype=float)
             points = tuple((float(x), float(y)) for x, y in corners)
             if len(points) == 4:
-                lines.append(TextLine(str(text), float(score), points, char_scores, unclip))
+                lines.append(TextLine(str(text), float(score), points, char_scores, unclip,
+                                      char_options=decoded.pop(str(text))))
         return lines
 
     def frame_lines(self, image: np.ndarray, side: int, *, plain: bool = True, faint: bool = True
@@ -808,7 +848,10 @@ class PlateReader:
         if full:
             crops = [_rec_crop(crop) for crop in crops]
         with self._run_lock:  # return_word_box: the recogniser's per-character scores (WordInfo.confs)
+            options = self._char_options()
+            options.start()
             result = self._engine._load_rec_model()(TextRecInput(img=crops, return_word_box=True))
+            decoded = options.take()
         words = tuple(result.word_results or ())
         lines = []
         for index, (text, score, quad) in enumerate(zip(result.txts or (), result.scores or (), quads)):
@@ -817,8 +860,16 @@ class PlateReader:
                 confs = getattr(words[index], "confs", None) if index < len(words) else None
                 chars = (tuple(float(c) for ch, c in zip(text, confs) if not ch.isspace())
                          if confs and len(confs) == len(text) else ())
-                lines.append(TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars, unclip))
+                lines.append(TextLine(text, float(score), tuple((float(x), float(y)) for x, y in quad), chars, unclip,
+                                      char_options=decoded.pop(text)))
         return lines
+
+    def _char_options(self) -> _OptionsDecode:
+        """The recogniser's decoder, wrapped once so it also keeps each character's options."""
+        rec = self._engine._load_rec_model()
+        if not isinstance(rec.postprocess_op, _OptionsDecode):
+            rec.postprocess_op = _OptionsDecode(rec.postprocess_op)
+        return rec.postprocess_op
 
     def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
         """OCR lines of one plate-sized ``box`` ``(x, y, w, h)`` read at its own scale
@@ -943,6 +994,73 @@ def _rec_crop(crop: np.ndarray) -> np.ndarray:
     if height <= REC_HEIGHT:
         return crop
     return cv2.resize(crop, (max(1, round(width * REC_HEIGHT / height)), REC_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+class _OptionsDecode:
+    """RapidOCR's CTC decoder (``rapidocr/ch_ppocr_rec/utils.py`` ``CTCLabelDecode``, greedy: each
+    time step's likeliest class, repeats merged, blanks dropped), wrapped: it decodes as before and
+    also keeps, for each character of each line, the :data:`OPTIONS_PER_CHAR` likeliest classes over
+    the time steps that character spans (each class's highest probability there), so a doubtful
+    character's runner-up is known (:attr:`TextLine.char_options`). Used under the reader's run lock:
+    :meth:`start` before a recognition, :meth:`take` after it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.character = inner.character
+        self._decoded: dict[str, list[tuple[tuple[tuple[str, float], ...], ...]]] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def start(self) -> None:
+        self._decoded = {}
+
+    def take(self) -> _Decoded:
+        decoded, self._decoded = self._decoded or {}, None
+        return _Decoded(decoded)
+
+    def __call__(self, preds: np.ndarray, return_word_box: bool = False, **kwargs: Any) -> Any:
+        out = self.inner(preds, return_word_box, **kwargs)
+        if self._decoded is not None:
+            for batch, (text, _score) in enumerate(out[0]):
+                self._decoded.setdefault(str(text), []).append(self._options(preds[batch], str(text)))
+        return out
+
+    def _options(self, probs: np.ndarray, text: str) -> tuple[tuple[tuple[str, float], ...], ...]:
+        tokens = probs.argmax(axis=1)
+        spans: list[list[int]] = []
+        previous = -1
+        for step, token in enumerate(tokens):
+            if token != previous and token != 0:  # 0: CTC blank
+                spans.append([step, step + 1])
+            elif token == previous and token != 0:
+                spans[-1][1] = step + 1
+            previous = token
+        if len(spans) != len(text):
+            return ()
+        options = []
+        for (start, stop), ch in zip(spans, text):
+            if ch.isspace():
+                continue
+            best = probs[start:stop].max(axis=0)
+            best[0] = -1.0  # the blank is no character
+            count = min(OPTIONS_PER_CHAR, len(best) - 1)
+            top = np.argpartition(-best, count)[:count]
+            top = top[np.argsort(-best[top], kind="stable")]
+            options.append(tuple((self.character[k], round(float(best[k]), 4)) for k in top
+                                 if k < len(self.character)))
+        return tuple(options)
+
+
+class _Decoded:
+    """Options kept by :class:`_OptionsDecode` during one recognition, handed out by line text."""
+
+    def __init__(self, decoded: dict[str, list[tuple[tuple[tuple[str, float], ...], ...]]]) -> None:
+        self._decoded = decoded
+
+    def pop(self, text: str) -> tuple[tuple[tuple[str, float], ...], ...]:
+        found = self._decoded.get(text)
+        return found.pop(0) if found else ()
 
 
 def _char_scores(txts: Sequence[str], words: Any) -> list[tuple[float, ...]]:

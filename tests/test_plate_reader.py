@@ -164,3 +164,39 @@ def test_a_reads_box_lies_inside_its_labelled_plate(us_reader: PlateReader, name
     bx, by, bw, bh = first.box
     slack = 4  # px, as benchmarks/bench_plate_reader.py's "box inside label"
     assert lx - slack <= bx and by >= ly - slack and bx + bw <= lx + lw + slack and by + bh <= ly + lh + slack
+
+
+def test_the_decoder_keeps_each_characters_likeliest_options() -> None:
+    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
+    from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
+
+    decoder = plate_reader._OptionsDecode(CTCLabelDecode(character=list("4GLS")))  # + blank (0) and space (5)
+    steps = np.full((7, 6), 0.0, dtype=np.float32)
+    steps[0, 0] = 1.0                                   # blank
+    steps[1, [3, 1]] = (0.6, 0.4)                       # L, 4 runner-up ...
+    steps[2, [3, 1]] = (0.77, 0.22)                     # ... the same L over two steps: each class's best
+    steps[3, 0] = 1.0
+    steps[4, [5, 0]] = (0.55, 0.45)                     # a space: no options of its own
+    steps[5, [2, 4]] = (0.9, 0.1)                       # G, S
+    steps[6, 0] = 1.0
+    decoder.start()
+    (text, _score), *_ = decoder(steps[None], return_word_box=True)[0]
+    decoded = decoder.take()
+    assert text == "L G"
+    options = decoded.pop("L G")
+    assert [dict(o) for o in options] == [{"L": pytest.approx(0.77), "4": pytest.approx(0.4), "G": 0.0, "S": 0.0},
+                                          {"G": pytest.approx(0.9), "S": pytest.approx(0.1), "4": 0.0, "L": 0.0}]
+    assert decoded.pop("L G") == ()  # each line's options are handed out once
+    decoder(steps[None])  # outside start()/take() nothing is kept
+    assert decoder.take().pop("L G") == ()
+
+
+@needs_us
+@pytest.mark.parametrize(("name", "plate"), [("wts-lg-000076.jpg", "4GLS168"), ("wts-lg-000095.jpg", "4FCW533")])
+def test_a_first_character_the_recogniser_also_saw_as_a_digit_fits_californias_plate(
+        us_reader: PlateReader, name: str, plate: str) -> None:
+    import cv2
+
+    # both were read with an L first (the recogniser gave the 4 0.22 / 0.27), and L has no digit look-alike
+    (first, *_rest) = us_reader.read(cv2.imread(str(US / name)))
+    assert first.text == plate

@@ -11,7 +11,12 @@ import pytest
 
 from attendant.core.errors import InputError
 from hardware.plate_reader import PlateReader, TextLine, plate_candidates
-from hardware.plate_regions import Region, available_regions, load_region
+from hardware.plate_regions import (
+    WEAK_CORRECTION_FACTOR,
+    Region,
+    available_regions,
+    load_region,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -163,6 +168,40 @@ def test_a_barely_seen_character_goes_before_a_surely_read_end() -> None:
     # the end goes when the recogniser doubted it more than the inner character
     assert eu.fit("4B281875", None, scores[:-1] + (0.3,)).text == "4B28187"
     assert eu.fit("4B281875").text == "4B28187"  # no character scores: the trim as before
+
+
+def test_a_character_the_recogniser_also_saw_as_the_slots_kind_is_read_as_that() -> None:
+    us = load_region("us")
+    # plates-us wts-lg-000076.jpg: California's 4GLS168 read LGLS168, the recogniser's options for the
+    # first character L 0.77, 4 0.22 (PP-OCRv6 small rec); L has no digit look-alike in CONFUSABLE
+    scores = (0.77, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    options = ({"L": 0.77, "4": 0.22, "Z": 0.001},) + tuple({ch: 1.0} for ch in "GLS168")
+    fit = us.fit("LGLS168", "LGLS168", scores, options)
+    assert (fit.text, fit.syntax.area, fit.corrections) == ("4GLS168", "ca", 1)
+    assert fit.factor == pytest.approx(WEAK_CORRECTION_FACTOR)  # the recogniser saw a 4 there: a doubtful L
+    # the same read without options, or with the 4 barely seen, stays as read (the catch-all)
+    assert us.fit("LGLS168", "LGLS168", scores).text == "LGLS168"
+    barely = ({"L": 0.88, "4": 0.11},) + options[1:]
+    assert us.fit("LGLS168", "LGLS168", scores, barely).text == "LGLS168"
+    # an option the slot allows comes before the fixed look-alike: B in a digit slot is 3 when the
+    # recogniser saw a 3, not the look-alike 8
+    md = load_region("us-md")  # Maryland 1AB2345
+    seen_3 = ({"B": 0.6, "3": 0.35, "8": 0.01},) + tuple({ch: 1.0} for ch in "DJ0529")
+    assert md.fit("BDJ0529", None, (0.6,) + (1.0,) * 6, seen_3).text == "3DJ0529"
+    assert md.fit("BDJ0529", None, (0.6,) + (1.0,) * 6).text == "8DJ0529"
+
+
+def test_of_two_syntaxes_fitting_as_well_the_likelier_correction_wins() -> None:
+    eu = load_region("eu")
+    # plates-eu test_036.jpg: Slovak RK708AI read RK708A1, the 1 at 0.69 with options I 0.17, T 0.05; one
+    # correction fits both Slovakia's LL DDD LL (I) and France's AB-123-CD (T: France issues no I)
+    scores = (0.996, 0.999, 0.997, 0.998, 0.994, 0.999, 0.69)
+    options = tuple({ch: 0.99} for ch in "RK708A") + ({"1": 0.69, "I": 0.17, "T": 0.05, "L": 0.02},)
+    assert eu.fit("RK708A1", "RK=708A1", scores, options).text == "RK708AI"
+    assert eu.fit("RK708A1", "RK=708A1", scores).text == "RK708AI"  # the look-alike: as before
+    # the recogniser's likelier option decides, whichever syntax comes first in the file
+    flipped = options[:-1] + ({"1": 0.69, "I": 0.05, "T": 0.17},)
+    assert eu.fit("RK708A1", "RK=708A1", scores, flipped).text == "RK708AT"
 
 
 def test_of_two_trims_the_weaker_end_goes() -> None:

@@ -40,7 +40,7 @@ import functools
 import itertools
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,6 +65,16 @@ DROP_BELOW = 0.5
 WEAK_CORRECTION_FACTOR = 0.9
 """Rank factor per corrected character the recogniser scored below the region's ``weak_below``:
 above a catch-all's weight (0.85), so a doubtful character is read as the syntax wants."""
+OPTION_MIN = 0.05
+"""A character the recogniser gave at least this probability at a position (its options, see
+:attr:`hardware.plate_reader.TextLine.char_options`) is what a slot of the other kind is corrected to,
+before the fixed look-alike in :data:`CONFUSABLE`."""
+OPTION_WEAK = 0.2
+"""A correction to a character the recogniser gave at least this probability counts as a doubtful
+character's (:data:`WEAK_CORRECTION_FACTOR`), whatever the read character's own score: the recogniser
+itself saw both (plates-us: ``L`` 0.77 / ``4`` 0.22 in California's 1ABC234). Measured on plates-us and
+plates-eu, region reader end to end: 0.15-0.2 gain 4GLS168 and 4FCW533 (read with an L first) and lose
+none; 0.1 loses YF2U68 (-> YF2U6B) and 0.05 also 6HP995 (-> GHP995) and two EU plates."""
 OUT_OF_AREA = 0.7
 """Weight multiplier of ``area = "any"`` syntaxes when one area is chosen (``us-ca``)."""
 
@@ -226,12 +236,17 @@ class Region:
             return True
         return any(p.search(raw) for p in self.reject_patterns)
 
-    def fit(self, text: str, raw: str | None = None, scores: Sequence[float] | None = None) -> Fit:
+    def fit(self, text: str, raw: str | None = None, scores: Sequence[float] | None = None,
+            options: Sequence[Mapping[str, float]] | None = None) -> Fit:
         """Best fit of a normalised read: the syntax with the highest factor, where each
         confusable character corrected by position (a letter slot never keeps ``0``, a
         digit slot never ``O``) multiplies it by :data:`CORRECTION_FACTOR`, or by
         :data:`WEAK_CORRECTION_FACTOR` when ``scores`` (the recogniser's score 0..1 of each
         character of ``text``, same length; optional) put it below the region's ``weak_below``.
+        ``options`` (optional, same length): for each character, ``{character: probability}`` of what the
+        recogniser thought it could be; a slot of the other kind takes the likeliest option it allows
+        (>= :data:`OPTION_MIN`) before the fixed look-alike, and a correction to an option the recogniser
+        gave >= :data:`OPTION_WEAK` counts as a doubtful character's.
 
         ``factor`` = syntax weight x CORRECTION_FACTOR per correction; ``unmatched`` when no syntax fits;
         0 when the read is rejected (state name, slogan, date, time, phone number).
@@ -249,20 +264,28 @@ class Region:
         text = text.translate(self._table)
         weak = (tuple(score < self.weak_below for score in scores)
                 if self.weak_below and scores is not None and len(scores) == len(text) else None)
+        if options is not None and len(options) == len(text):
+            options = [{ch.translate(self._table): p for ch, p in sorted(choice.items(), key=lambda cp: cp[1])}
+                       for choice in options]
+        else:
+            options = None
         if self.rejects(raw if raw is not None else text, text):
             return Fit(text, 0.0, None, 0)
         best: Fit | None = None
+        best_seen = 0.0
         for syntax in self.syntaxes:
             for template in syntax.templates:
                 if len(template) != len(text):
                     continue
-                fixed = _correct(text, template, self.max_corrections, weak)
+                fixed = _correct(text, template, self.max_corrections, weak, options)
                 if fixed is None:
                     continue
-                corrected, count, weak_count = fixed
+                corrected, count, weak_count, seen = fixed
                 factor = syntax.weight * CORRECTION_FACTOR ** (count - weak_count) * WEAK_CORRECTION_FACTOR ** weak_count
-                if best is None or (factor, -count) > (best.factor, -best.corrections):
-                    best = Fit(corrected, factor, syntax, count)
+                # equal factors: fewer corrections, then the corrections the recogniser saw likelier (plates-eu
+                # test_036: RK708A1, its 1 seen as I 0.17 and T 0.05: Slovak RK708AI, not a French RK708AT)
+                if best is None or (factor, -count, seen) > (best.factor, -best.corrections, best_seen):
+                    best, best_seen = Fit(corrected, factor, syntax, count), seen
         trimmed_score = None  # the recogniser's score of the end character a trim below dropped (None: no trim)
         if best is None or (best.syntax.area == "any" and len(text) == self.longest + 1):
             # one character more than any area's plate: an extra character at either end
@@ -317,23 +340,30 @@ def _fits(text: str, template: tuple[frozenset[str], ...]) -> bool:
     return len(text) == len(template) and all(ch in allowed for ch, allowed in zip(text, template))
 
 
-def _correct(text: str, template: tuple[frozenset[str], ...], limit: int, weak: Sequence[bool] | None = None
-             ) -> tuple[str, int, int] | None:
-    """``(corrected text, corrections, corrections of weak characters)``, None when ``text`` cannot fit."""
-    out, count, weak_count = [], 0, 0
+def _correct(text: str, template: tuple[frozenset[str], ...], limit: int, weak: Sequence[bool] | None = None,
+             options: Sequence[Mapping[str, float]] | None = None) -> tuple[str, int, int, float] | None:
+    """``(corrected text, corrections, corrections of weak characters, how likely the recogniser saw the
+    corrections)`` (the last: the product of their ``options`` probabilities, 0 when not known), None when
+    ``text`` cannot fit. A slot takes the likeliest of the recogniser's ``options`` it allows (>=
+    :data:`OPTION_MIN`), else the look-alike (:data:`CONFUSABLE`)."""
+    out, count, weak_count, seen_all = [], 0, 0, 1.0
     for i, (ch, allowed) in enumerate(zip(text, template)):
         if ch in allowed:
             out.append(ch)
             continue
-        swap = next((c for c in CONFUSABLE.get(ch, "") if c in allowed), None)
+        seen = options[i] if options else {}
+        allowed_options = [(p, c) for c, p in seen.items() if c in allowed and p >= OPTION_MIN]
+        swap = max(allowed_options)[1] if allowed_options else next(
+            (c for c in CONFUSABLE.get(ch, "") if c in allowed), None)
         if swap is None:
             return None
         out.append(swap)
         count += 1
-        weak_count += bool(weak and weak[i])
+        weak_count += bool((weak and weak[i]) or seen.get(swap, 0.0) >= OPTION_WEAK)
+        seen_all *= seen.get(swap, 0.0)
         if count > limit:
             return None
-    return "".join(out), count, weak_count
+    return "".join(out), count, weak_count, seen_all
 
 
 def available_regions() -> list[str]:
