@@ -161,6 +161,14 @@ margin of 3.8 % of the ink height (1.0: 97 % and 99 %, 0.1 px short at most, mar
 region reader's top read lies inside the labelled plate (4 px slack, ``bench_plate_reader.py``'s
 ``inside``) for 209 of 217 located plates-us reads and 104 of 108 plates-eu (1.0: 202 and 98;
 the detector's quad: 121 and 69)."""
+EDGE_MARGINS = (0.08, 0.15)
+"""Region reader: a best read fitting only the catch-all is recognised again in its box widened by each of
+these x its width a side (:meth:`PlateReader._edge_reread`)."""
+EDGE_SURE = 0.9
+"""... and a character the widened box adds at an edge counts when the recogniser scored it at least this.
+Measured on plates-us (47 best reads fit only the catch-all; 7 on plates-eu): the re-read gains 627WWI (the
+I at 0.97) and AJK7551 (the A at 0.999), and without this floor turned YBW23 into YBW231 (the 1 at 0.87, a
+frame edge); no change on plates-eu."""
 OPTIONS_PER_CHAR = 4
 """How many of the recogniser's likeliest characters :attr:`TextLine.char_options` keeps per character."""
 CROP_CONFIDENT = 0.85
@@ -909,7 +917,36 @@ class PlateReader:
         return plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
 
     def _read_region(self, image: np.ndarray) -> list[PlateCandidate]:
-        """The region reader: the frame at ``max_side``, then (no confident plate) the plate-shaped
+        """The region reader (:meth:`_looks`), then, when its best read fits only the catch-all, that
+        read's box widened and recognised again (:meth:`_edge_reread`)."""
+        found, lines = self._looks(image)
+        return self._edge_reread(image, found, lines)
+
+    def _edge_reread(self, image: np.ndarray, found: list[PlateCandidate], lines: list[TextLine]
+                     ) -> list[PlateCandidate]:
+        """``found`` again with one more line when its best read fits no area's syntax (only the catch-all,
+        or none): the read's box, widened by each of :data:`EDGE_MARGINS` x its width a side, is recognised
+        again, and a line that reads the same text with one more character at an edge, that character
+        scored >= :data:`EDGE_SURE`, fitting an area's syntax as read (:func:`_edge_extension`), joins the
+        lines, which are ranked again. The text detector's box sometimes cuts a plate's first or last
+        character off (plates-us car1.jpg 627-WW for 627WWI, wts-lg-000044.jpg JK-7551 for AJK7551)."""
+        if not found or found[0].evidence is None or found[0].evidence.syntax not in ("any", "none"):
+            return found
+        x, y, w, h = found[0].box
+        height, width = image.shape[:2]
+        quads = []
+        for margin in EDGE_MARGINS:
+            x0, y0 = max(x - margin * w, 0.0), max(y - 0.2 * h, 0.0)
+            x1, y1 = min(x + w + margin * w, width - 1.0), min(y + 1.2 * h, height - 1.0)
+            quads.append(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32))
+        for line in self.quad_lines(image, quads):
+            if _edge_extension(found[0].text, line, self.region):
+                return plate_candidates([*lines, line], image, min_confidence=self.min_confidence, region=self.region)
+        return found
+
+    def _looks(self, image: np.ndarray) -> tuple[list[PlateCandidate], list[TextLine]]:
+        """The region reader's looks, ``(candidates best first, the text lines they were ranked from)``:
+        the frame at ``max_side``, then (no confident plate) the plate-shaped
         boxes' crops, then (still no read ranking >= :data:`CROP_CONFIDENT`) the faint boxes at
         ``fine_side``; all lines ranked together.
 
@@ -926,7 +963,7 @@ class PlateReader:
         lines = self._plain_lines(detection)
         ranked = _ranked(lines, image, self.min_confidence, self.region)
         if not self.detect or (ranked and ranked[0][0] >= self.detect_below):
-            return [candidate for _rank, candidate in ranked]  # a confident read that fits a plate syntax
+            return [candidate for _rank, candidate in ranked], lines  # a confident read that fits a plate syntax
         # No confident plate. First the plate-shaped regions (OpenCV geometry), each read at its own
         # scale: a read they give that ranks >= CROP_CONFIDENT ends the look (the cheaper half) ...
         if self.detect_limit:
@@ -936,7 +973,7 @@ class PlateReader:
                 lines.extend(self.crop_lines(image, box))
             ranked = _ranked(lines, image, self.min_confidence, self.region)
             if ranked and ranked[0][0] >= CROP_CONFIDENT:
-                return [candidate for _rank, candidate in ranked]
+                return [candidate for _rank, candidate in ranked], lines
         # ... otherwise a frame larger than max_side is detected again at fine_side (small plates;
         # its faint boxes include the plain ones), a smaller one has the faint boxes of the first
         # detection (its output map is reused, not run again), and each box is read at full resolution
@@ -949,9 +986,30 @@ class PlateReader:
         if not found and _plate_crop(image):  # the image is a plate: read it whole, as one line
             height, width = image.shape[:2]
             whole = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
-            found = plate_candidates(self.quad_lines(image, [whole]), image, min_confidence=self.min_confidence,
-                                     region=self.region)
-        return found
+            lines = self.quad_lines(image, [whole])
+            found = plate_candidates(lines, image, min_confidence=self.min_confidence, region=self.region)
+        return found, lines
+
+
+def _edge_extension(text: str, line: TextLine, region: Region) -> bool:
+    """True when ``line`` reads ``text`` (a normalised read, after the region's translation) with one more
+    character at its start or end, scored >= :data:`EDGE_SURE` by the recogniser, and fits one of
+    ``region``'s area syntaxes as read (no correction, no trim): the character the first read's box cut
+    off (:meth:`PlateReader._edge_reread`)."""
+    longer = region.translated(normalise_plate(line.text))
+    scores = _plate_char_scores(line)
+    if len(longer) != len(text) + 1 or scores is None or len(scores) != len(longer):
+        return False
+    if longer[1:] == text:
+        edge = scores[0]
+    elif longer[:-1] == text:
+        edge = scores[-1]
+    else:
+        return False
+    if edge < EDGE_SURE:
+        return False
+    fit = region.fit(longer, line.text, scores, _plate_char_options(line))
+    return fit.syntax is not None and fit.syntax.area != "any" and fit.corrections == 0 and fit.text == longer
 
 
 def _plate_crop(image: np.ndarray) -> bool:

@@ -230,6 +230,11 @@ class Region:
                                         for t in syn.templates if _shape(t) == shape for a in syn.areas})
         self.longest = max((len(t) for syn in self.syntaxes if syn.area != "any" for t in syn.templates), default=0)
 
+    def translated(self, text: str) -> str:
+        """A normalised read with the region's ``[translate]`` applied (US: ``O`` -> ``0``), as :meth:`fit`
+        compares it."""
+        return text.translate(self._table)
+
     def rejects(self, raw: str, text: str) -> bool:
         """True when ``raw`` (OCR text) / ``text`` (normalised) cannot be a plate here."""
         if text in self.reject_words or any(len(w) >= 6 and w in text for w in self.reject_words):
