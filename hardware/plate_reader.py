@@ -940,8 +940,16 @@ class PlateReader:
             x1, y1 = min(x + w + margin * w, width - 1.0), min(y + 1.2 * h, height - 1.0)
             quads.append(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32))
         for line in self.quad_lines(image, quads):
-            if _edge_extension(found[0].text, line, self.region):
-                return plate_candidates([*lines, line], image, min_confidence=self.min_confidence, region=self.region)
+            side = _edge_extension(found[0].text, line, self.region)
+            if side:
+                # the read's box, one character wider on the side the character was added: the widened box
+                # holds the plate's surroundings too (the read's box is reported, :attr:`PlateCandidate.box`)
+                step = w / max(len(found[0].text), 1)
+                x0, x1 = (x - step, x + w) if side == "start" else (x, x + w + step)
+                x0, x1 = max(x0, 0.0), min(x1, width - 1.0)
+                quad = ((x0, float(y)), (x1, float(y)), (x1, float(y + h)), (x0, float(y + h)))
+                return plate_candidates([*lines, replace(line, quad=quad)], image, min_confidence=self.min_confidence,
+                                        region=self.region)
         return found
 
     def _looks(self, image: np.ndarray) -> tuple[list[PlateCandidate], list[TextLine]]:
@@ -991,25 +999,26 @@ class PlateReader:
         return found, lines
 
 
-def _edge_extension(text: str, line: TextLine, region: Region) -> bool:
-    """True when ``line`` reads ``text`` (a normalised read, after the region's translation) with one more
+def _edge_extension(text: str, line: TextLine, region: Region) -> str | None:
+    """``"start"`` or ``"end"`` (where the character was added; None: not so) when ``line`` reads ``text`` (a normalised read, after the region's translation) with one more
     character at its start or end, scored >= :data:`EDGE_SURE` by the recogniser, and fits one of
     ``region``'s area syntaxes as read (no correction, no trim): the character the first read's box cut
     off (:meth:`PlateReader._edge_reread`)."""
     longer = region.translated(normalise_plate(line.text))
     scores = _plate_char_scores(line)
     if len(longer) != len(text) + 1 or scores is None or len(scores) != len(longer):
-        return False
+        return None
     if longer[1:] == text:
-        edge = scores[0]
+        side, edge = "start", scores[0]
     elif longer[:-1] == text:
-        edge = scores[-1]
+        side, edge = "end", scores[-1]
     else:
-        return False
+        return None
     if edge < EDGE_SURE:
-        return False
+        return None
     fit = region.fit(longer, line.text, scores, _plate_char_options(line))
-    return fit.syntax is not None and fit.syntax.area != "any" and fit.corrections == 0 and fit.text == longer
+    taken = fit.syntax is not None and fit.syntax.area != "any" and fit.corrections == 0 and fit.text == longer
+    return side if taken else None
 
 
 def _plate_crop(image: np.ndarray) -> bool:
