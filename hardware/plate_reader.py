@@ -90,7 +90,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -522,43 +522,46 @@ def _fragment(candidate: PlateCandidate, ranked: Sequence[tuple[float, PlateCand
     return False
 
 
-def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
-    """The per-character scores of ``line``'s plate characters, aligned with :func:`normalise_plate` of its
-    text (None: not known, or a character that normalises to other than one character)."""
-    scored = _scored_chars(line)
-    if scored is None:
+def _plate_positions(line: TextLine, per_char: Sequence[Any]) -> list[int] | None:
+    """Indices into ``per_char`` (one entry per character of ``line.text`` other than spaces, as
+    :attr:`TextLine.char_scores`) of the characters :func:`normalise_plate` keeps, in order (None: not one
+    entry per character, or a character that normalises to more than one)."""
+    chars = [ch for ch in line.text if not ch.isspace()]
+    if not per_char or len(chars) != len(per_char):
         return None
     kept = []
-    for ch, score in scored:
+    for index, ch in enumerate(chars):
         norm = normalise_plate(ch)
         if len(norm) > 1:
             return None
         if norm:
-            kept.append(score)
-    return tuple(kept)
+            kept.append(index)
+    return kept
+
+
+def _plate_char_scores(line: TextLine) -> tuple[float, ...] | None:
+    """The per-character scores of ``line``'s plate characters, aligned with :func:`normalise_plate` of its
+    text (None: not known, or a character that normalises to other than one character)."""
+    kept = _plate_positions(line, line.char_scores)
+    return None if kept is None else tuple(line.char_scores[i] for i in kept)
 
 
 def _plate_char_options(line: TextLine) -> tuple[dict[str, float], ...] | None:
     """:attr:`TextLine.char_options` of ``line``'s plate characters as ``{character: probability}``,
-    aligned with :func:`normalise_plate` of its text like :func:`_plate_char_scores` (options normalised
-    the same way, ``"l"`` -> ``"L"``, the likelier kept; options that are no plate character dropped).
-    None: not known."""
-    chars = [ch for ch in line.text if not ch.isspace()]
-    if not line.char_options or len(chars) != len(line.char_options):
+    aligned like :func:`_plate_char_scores` (options normalised the same way, ``"l"`` -> ``"L"``, the
+    likelier kept; options that are no plate character dropped). None: not known."""
+    kept = _plate_positions(line, line.char_options)
+    if kept is None:
         return None
-    kept = []
-    for ch, options in zip(chars, line.char_options):
-        norm = normalise_plate(ch)
-        if len(norm) > 1:
-            return None
-        if norm:
-            merged: dict[str, float] = {}
-            for option, probability in options:
-                key = normalise_plate(option)
-                if len(key) == 1:
-                    merged[key] = max(merged.get(key, 0.0), probability)
-            kept.append(merged)
-    return tuple(kept)
+    aligned = []
+    for index in kept:
+        merged: dict[str, float] = {}
+        for option, probability in line.char_options[index]:
+            key = normalise_plate(option)
+            if len(key) == 1:
+                merged[key] = max(merged.get(key, 0.0), probability)
+        aligned.append(merged)
+    return tuple(aligned)
 
 
 def _text_beside(box: tuple[int, int, int, int], lines: Sequence[TextLine]) -> bool:
@@ -750,10 +753,8 @@ class PlateReader:
             scale, work = 1.0, image
         with self._run_lock:
             # per-character scores feed the calibrated confidence (hardware.plate_confidence)
-            options = self._char_options()
-            options.start()
-            result = self._engine(work, return_word_box=True, return_single_char_box=True)
-            decoded = options.take()
+            result, decoded = self._with_options(lambda: self._engine(work, return_word_box=True,
+                                                                      return_single_char_box=True))
         txts = getattr(result, "txts", None)
         boxes = getattr(result, "boxes", None)
         scores = getattr(result, "scores", None)
@@ -856,10 +857,8 @@ class PlateReader:
         if full:
             crops = [_rec_crop(crop) for crop in crops]
         with self._run_lock:  # return_word_box: the recogniser's per-character scores (WordInfo.confs)
-            options = self._char_options()
-            options.start()
-            result = self._engine._load_rec_model()(TextRecInput(img=crops, return_word_box=True))
-            decoded = options.take()
+            rec = self._engine._load_rec_model()
+            result, decoded = self._with_options(lambda: rec(TextRecInput(img=crops, return_word_box=True)))
         words = tuple(result.word_results or ())
         lines = []
         for index, (text, score, quad) in enumerate(zip(result.txts or (), result.scores or (), quads)):
@@ -872,12 +871,21 @@ class PlateReader:
                                       char_options=decoded.pop(text)))
         return lines
 
-    def _char_options(self) -> _OptionsDecode:
-        """The recogniser's decoder, wrapped once so it also keeps each character's options."""
+    def _with_options(self, recognise: Callable[[], Any]) -> tuple[Any, _Decoded]:
+        """``(recognise(), the character options of the lines it read)``: ``recognise`` is a RapidOCR call
+        made under the run lock; the options are kept (:class:`_OptionsDecode`, wrapped around the
+        recogniser's decoder once) only for a region, whose fit uses them (:meth:`Region.fit`)."""
+        if self.region is None:  # the region-free ranking has no use for them
+            return recognise(), _Decoded({})
         rec = self._engine._load_rec_model()
         if not isinstance(rec.postprocess_op, _OptionsDecode):
             rec.postprocess_op = _OptionsDecode(rec.postprocess_op)
-        return rec.postprocess_op
+        rec.postprocess_op.start()
+        try:
+            result = recognise()
+        finally:
+            decoded = rec.postprocess_op.take()
+        return result, decoded
 
     def crop_lines(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[TextLine]:
         """OCR lines of one plate-sized ``box`` ``(x, y, w, h)`` read at its own scale

@@ -237,3 +237,21 @@ def test_a_catch_all_read_is_read_again_in_a_wider_box(us_reader: PlateReader, n
     _file, lx, ly, lw, lh, _plate = (US / name).with_suffix(".txt").read_text().strip().split("\t")[:6]
     x, y, w, h = first.box
     assert int(lx) - 4 <= x and int(ly) - 4 <= y and x + w <= int(lx) + int(lw) + 4 and y + h <= int(ly) + int(lh) + 4
+
+
+def test_only_a_region_reader_keeps_character_options() -> None:
+    pytest.importorskip("rapidocr", reason="plate reader not installed: pip install rapidocr==3.10.0 onnxruntime")
+    import cv2
+
+    image = np.full((80, 320, 3), 255, dtype=np.uint8)
+    cv2.putText(image, "AB12 CDE", (10, 58), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (0, 0, 0), 4)
+    whole = [np.array([[0, 0], [319, 0], [319, 79], [0, 79]], dtype=np.float32)]
+    plain_reader, region_reader = PlateReader(), PlateReader(region="gb")
+    plain_reader.load()
+    region_reader.load()
+    (plain,) = plain_reader.quad_lines(image, whole)
+    (regional,) = region_reader.quad_lines(image, whole)
+    assert plain.text == regional.text and plain.char_scores == regional.char_scores
+    assert plain.char_options == ()  # the region-free ranking does not use them: not computed
+    assert len(regional.char_options) == len(regional.char_scores) == len(regional.text.replace(" ", ""))
+    assert [options[0][0] for options in regional.char_options] == list(regional.text.replace(" ", ""))
